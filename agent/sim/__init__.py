@@ -1,0 +1,1 @@
+"""Simulator mode: traffic through a road network, captures, and the demo."""

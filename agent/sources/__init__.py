@@ -1,0 +1,1 @@
+"""Where sightings come from: ble, wifi, serial and replay share one small interface."""

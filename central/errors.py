@@ -1,0 +1,19 @@
+"""central's root exception and its kinds; central/grpc_errors.py maps them to gRPC codes."""
+
+from agent.errors import RoadsideError
+
+
+class CentralError(RoadsideError):
+    """Root exception of the central package."""
+
+
+class InvalidArgument(CentralError):
+    """Bad input from a client: the message names the field (and index)."""
+
+
+class NotFound(CentralError):
+    """A detector, link or route that does not exist."""
+
+
+class StoreUnavailable(CentralError):
+    """etcd cannot be reached or refused the write; nothing was acknowledged."""

@@ -1,0 +1,7 @@
+"""Fixtures every test package shares. Shared fixtures of one area live in
+tests/fixtures/<area>.py and are listed in pytest_plugins below."""
+
+pytest_plugins = [
+    "tests.fixtures.etcd",
+    "tests.fixtures.captures",
+]
