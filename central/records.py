@@ -1,7 +1,7 @@
-"""What central stores for a detection: one JSON value per etcd key.
+"""What central stores: one JSON value per etcd key, as frozen dataclasses.
 
-The value keeps the original system's {"timestamp": "<unix ns>"} (a string) and adds the
-pass figures. Converting between this and protobuf happens in the services' wire modules.
+A detection keeps the original system's {"timestamp": "<unix ns>"} (a string) and adds the
+pass figures. Converting between these and protobuf happens in the services' wire modules.
 """
 
 from __future__ import annotations
@@ -10,6 +10,10 @@ import json
 from dataclasses import dataclass
 
 from central import keys
+
+
+def _dumps(data: object) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,20 +27,17 @@ class StoredPass:
     peak_ns: int
     peak_rssi: int
     count: int
-    radio: str  # agent.model.RadioKind value; legacy: "wifi", "bluetooth", "mobile"
+    radio: str  # agent.model.RadioKind value; legacy API: "wifi", "bluetooth", "mobile"
     address_kind: str  # agent.model.AddressKind value, or "unknown"
     tagged: bool = False
 
-    @property
-    def key_suffix(self) -> str:
-        return f"{self.ulid}.{self.device_id}"
-
     def key(self, ns: str) -> str:
-        return keys.detection_key(ns, self.detector_id, self.timestamp_ns, self.ulid,
-                                  self.device_id)
+        return keys.detection_key(
+            ns, self.detector_id, self.timestamp_ns, self.ulid, self.device_id
+        )
 
     def to_json(self) -> bytes:
-        return json.dumps(
+        return _dumps(
             {
                 "timestamp": str(self.timestamp_ns),
                 "first_ns": self.first_ns,
@@ -47,9 +48,8 @@ class StoredPass:
                 "radio": self.radio,
                 "address_kind": self.address_kind,
                 "tagged": self.tagged,
-            },
-            separators=(",", ":"),
-        ).encode()
+            }
+        )
 
     @classmethod
     def from_kv(cls, ns: str, key: str | bytes, value: bytes) -> StoredPass:
@@ -71,3 +71,66 @@ class StoredPass:
             address_kind=str(data.get("address_kind", "unknown")),
             tagged=bool(data.get("tagged", False)),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorRecord:
+    id: str
+    name: str = ""
+    latitude: float = 0.0
+    longitude: float = 0.0
+    radios: tuple[str, ...] = ()  # agent.model.RadioKind values
+    registered_ns: int = 0
+
+    def to_json(self) -> bytes:
+        return _dumps(
+            {
+                "name": self.name,
+                "latitude": self.latitude,
+                "longitude": self.longitude,
+                "radios": list(self.radios),
+                "registered_ns": self.registered_ns,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, detector_id: str, value: bytes) -> DetectorRecord:
+        data = json.loads(value)
+        return cls(
+            id=detector_id,
+            name=str(data.get("name", "")),
+            latitude=float(data.get("latitude", 0.0)),
+            longitude=float(data.get("longitude", 0.0)),
+            radios=tuple(data.get("radios", ())),
+            registered_ns=int(data.get("registered_ns", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LinkRecord:
+    src: str
+    dest: str
+    max_seconds: int
+    length_m: float = 0.0  # 0 = unknown
+
+    def to_json(self) -> bytes:
+        # max_seconds as a string, as the original system wrote it
+        return _dumps({"max_seconds": str(self.max_seconds), "length_m": self.length_m})
+
+    @classmethod
+    def from_json(cls, src: str, dest: str, value: bytes) -> LinkRecord:
+        data = json.loads(value)
+        return cls(src, dest, int(data["max_seconds"]), float(data.get("length_m", 0.0)))
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRecord:
+    name: str
+    detector_ids: tuple[str, ...]  # in driving order
+
+    def to_json(self) -> bytes:
+        return _dumps({"detector_ids": list(self.detector_ids)})
+
+    @classmethod
+    def from_json(cls, name: str, value: bytes) -> RouteRecord:
+        return cls(name, tuple(json.loads(value)["detector_ids"]))

@@ -1,0 +1,73 @@
+"""The agent's settings. Layers: defaults, YAML (/etc/roadside/agent.yaml), ROADSIDE_*, flags.
+
+Flat on purpose: every field is also an environment variable (ROADSIDE_BLE_ADAPTER) and a
+flag (--ble-adapter). Sources read the fields with their prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.model import TimestampChoice
+
+DEFAULT_CONFIG_PATH = Path("/etc/roadside/agent.yaml")
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    # identity
+    detector_id: str = ""
+    name: str = ""
+    latitude: float = 0.0
+    longitude: float = 0.0
+
+    # central
+    central: tuple[str, ...] = ("127.0.0.1:9000",)  # collector endpoints, tried in order
+    tls_ca_file: Path | None = None  # TLS when set
+    tls_cert_file: Path | None = None  # client certificate (mTLS), optional
+    tls_key_file: Path | None = None
+    status_interval_s: float = 60.0
+
+    # privacy
+    secret_file: Path = Path("/etc/roadside/site.secret")
+    epoch_hours: float = 24.0  # a device gets a new id every epoch
+    epoch_boundary_hour: float = 3.0  # local-clock hour (UTC offset below) where epochs start
+    epoch_utc_offset_hours: float = 0.0
+    # per address kind: keep, tag or drop (agent.model.AddressKind values)
+    policy_wifi_global: str = "keep"
+    policy_wifi_local: str = "tag"
+    policy_ble_public: str = "keep"
+    policy_ble_random_static: str = "keep"
+    policy_ble_resolvable: str = "tag"
+    policy_ble_non_resolvable: str = "drop"
+    policy_unknown: str = "tag"
+
+    # passes
+    pass_gap_s: float = 30.0
+    max_pass_s: float = 600.0
+    timestamp: TimestampChoice = TimestampChoice.PEAK
+    raw_mode: bool = False  # send each sighting (deduplicated per second) instead of passes
+
+    # disk buffer and upload
+    state_dir: Path = Path("/var/lib/roadside")
+    buffer_max_bytes: int = 256 * 1024 * 1024
+    batch_max_passes: int = 1000
+    batch_max_bytes: int = 512 * 1024
+    upload_timeout_s: float = 10.0
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 60.0
+
+    # sources
+    ble_enabled: bool = True
+    ble_adapter: str = "hci0"
+    ble_passive: bool = False  # passive scanning where BlueZ supports it
+    wifi_enabled: bool = False
+    wifi_interface: str = "wlan1mon"
+    wifi_channels: tuple[int, ...] = (1, 6, 11)
+    wifi_dwell_s: float = 0.25
+    serial_enabled: bool = False
+    serial_port: str = "/dev/ttyUSB0"
+    serial_baud: int = 115200
+    serial_profile: str = "esp32-wifi"  # firmware_config/serial/<profile>.yaml
+    silence_restart_s: float = 300.0  # watchdog: restart a source silent this long
