@@ -1,0 +1,143 @@
+"""Coalescing hashed sightings into passes.
+
+A pass opens at a device's first sighting, follows its last sighting and strongest
+signal, and closes after `pass_gap_s` of silence or once it is `max_pass_s` long. Time
+is event time (the sightings' t_ns): `tick(now_ns)` closes idle passes, with wall-clock
+time when live and the newest event time when replaying. In raw mode every sighting is
+its own one-sighting pass, at most one per device per second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from ulid import ULID
+
+from agent.model import AddressKind, Pass, RadioKind, TimestampChoice
+
+NS = 1_000_000_000
+NO_RSSI = 0  # peak_rssi of a pass none of whose sightings carried an RSSI
+
+
+def pass_ulid(detector_id: str, device_id: str, first_ns: int) -> str:
+    """Deterministic: the same capture replayed twice gives the same ULIDs (etcd keys)."""
+    ms = (first_ns // 1_000_000).to_bytes(6, "big")
+    rand = hashlib.sha256(f"{detector_id}|{device_id}|{first_ns}".encode()).digest()[:10]
+    return str(ULID.from_bytes(ms + rand))
+
+
+@dataclass(slots=True)
+class _Open:
+    """A pass being built (mutable; becomes a frozen Pass when it closes)."""
+
+    first_ns: int
+    last_ns: int
+    peak_ns: int
+    peak_rssi: int | None
+    count: int
+    radio: RadioKind
+    address_kind: AddressKind
+    tagged: bool
+
+
+class PassBuilder:
+    def __init__(
+        self,
+        detector_id: str,
+        pass_gap_s: float = 30.0,
+        max_pass_s: float = 600.0,
+        timestamp: TimestampChoice = TimestampChoice.PEAK,
+        raw_mode: bool = False,
+    ) -> None:
+        self.detector_id = detector_id
+        self._gap_ns = int(pass_gap_s * NS)
+        self._max_ns = int(max_pass_s * NS)
+        self._timestamp = timestamp
+        self._raw = raw_mode
+        self._open: dict[str, _Open] = {}
+        self._raw_seen: dict[str, int] = {}  # device id -> last second emitted (raw mode)
+
+    def __len__(self) -> int:
+        """Passes currently open."""
+        return len(self._open)
+
+    def add(
+        self,
+        device_id: str,
+        t_ns: int,
+        rssi: int | None,
+        radio: RadioKind,
+        address_kind: AddressKind,
+        tagged: bool = False,
+    ) -> list[Pass]:
+        """Account one sighting; return the passes it closed (or, in raw mode, made)."""
+        if self._raw:
+            second = t_ns // NS
+            if self._raw_seen.get(device_id) == second:
+                return []
+            self._raw_seen[device_id] = second
+            one = _Open(t_ns, t_ns, t_ns, rssi, 1, radio, address_kind, tagged)
+            return [self._close(device_id, one)]
+
+        closed: list[Pass] = []
+        cur = self._open.get(device_id)
+        if cur is not None and (
+            t_ns - cur.last_ns > self._gap_ns or t_ns - cur.first_ns > self._max_ns
+        ):
+            closed.append(self._close(device_id, self._open.pop(device_id)))
+            cur = None
+        if cur is None:
+            self._open[device_id] = _Open(t_ns, t_ns, t_ns, rssi, 1, radio, address_kind, tagged)
+            return closed
+        cur.count += 1
+        if t_ns > cur.last_ns:
+            cur.last_ns = t_ns
+        if t_ns < cur.first_ns:
+            cur.first_ns = t_ns
+        if rssi is not None and (cur.peak_rssi is None or rssi > cur.peak_rssi):
+            cur.peak_rssi = rssi
+            cur.peak_ns = t_ns
+        cur.tagged = cur.tagged or tagged
+        return closed
+
+    def tick(self, now_ns: int) -> list[Pass]:
+        """Close the passes silent for longer than the gap, or too long, at `now_ns`."""
+        if self._raw:
+            floor = now_ns // NS - 1
+            self._raw_seen = {d: s for d, s in self._raw_seen.items() if s >= floor}
+            return []
+        done = [
+            d
+            for d, p in self._open.items()
+            if now_ns - p.last_ns > self._gap_ns or now_ns - p.first_ns > self._max_ns
+        ]
+        return [self._close(d, self._open.pop(d)) for d in done]
+
+    def flush(self) -> list[Pass]:
+        """Close every open pass (at shutdown or the end of a replay)."""
+        out = [self._close(d, p) for d, p in self._open.items()]
+        self._open.clear()
+        self._raw_seen.clear()
+        return out
+
+    def _close(self, device_id: str, p: _Open) -> Pass:
+        if self._timestamp is TimestampChoice.FIRST:
+            ts = p.first_ns
+        elif self._timestamp is TimestampChoice.LAST:
+            ts = p.last_ns
+        else:
+            ts = p.peak_ns
+        return Pass(
+            ulid=pass_ulid(self.detector_id, device_id, p.first_ns),
+            device_id=device_id,
+            first_ns=p.first_ns,
+            last_ns=p.last_ns,
+            peak_ns=p.peak_ns,
+            peak_rssi=NO_RSSI if p.peak_rssi is None else p.peak_rssi,
+            count=p.count,
+            radio=p.radio,
+            address_kind=p.address_kind,
+            timestamp_ns=ts,
+            tagged=p.tagged,
+        )

@@ -1,0 +1,100 @@
+"""Domain values <-> roadside.v1 protobuf, in one place (protobuf stays at the wire edge)."""
+
+from __future__ import annotations
+
+from agent.model import AddressKind, Pass, RadioKind
+from agent.status import AgentStatus, ClockSync, SourceState
+from proto.roadside.v1 import types_pb2
+
+_RADIO_TO_PB = {
+    RadioKind.WIFI: types_pb2.RADIO_KIND_WIFI,
+    RadioKind.BLE: types_pb2.RADIO_KIND_BLE,
+    RadioKind.BT_CLASSIC: types_pb2.RADIO_KIND_BT_CLASSIC,
+}
+_RADIO_FROM_PB = {v: k for k, v in _RADIO_TO_PB.items()}
+
+_KIND_TO_PB = {
+    AddressKind.WIFI_GLOBAL: types_pb2.ADDRESS_KIND_WIFI_GLOBAL,
+    AddressKind.WIFI_LOCAL: types_pb2.ADDRESS_KIND_WIFI_LOCAL,
+    AddressKind.BLE_PUBLIC: types_pb2.ADDRESS_KIND_BLE_PUBLIC,
+    AddressKind.BLE_RANDOM_STATIC: types_pb2.ADDRESS_KIND_BLE_RANDOM_STATIC,
+    AddressKind.BLE_RESOLVABLE: types_pb2.ADDRESS_KIND_BLE_RESOLVABLE,
+    AddressKind.BLE_NON_RESOLVABLE: types_pb2.ADDRESS_KIND_BLE_NON_RESOLVABLE,
+    AddressKind.UNKNOWN: types_pb2.ADDRESS_KIND_UNSPECIFIED,
+}
+_KIND_FROM_PB = {v: k for k, v in _KIND_TO_PB.items()}
+
+_CLOCK_TO_PB = {
+    ClockSync.UNKNOWN: types_pb2.CLOCK_SYNC_UNKNOWN,
+    ClockSync.SYNCED: types_pb2.CLOCK_SYNC_SYNCED,
+    ClockSync.UNSYNCED: types_pb2.CLOCK_SYNC_UNSYNCED,
+}
+
+
+def pass_to_pb(p: Pass) -> types_pb2.Pass:
+    return types_pb2.Pass(
+        ulid=p.ulid,
+        device_id=p.device_id,
+        first_ns=p.first_ns,
+        last_ns=p.last_ns,
+        peak_ns=p.peak_ns,
+        peak_rssi=p.peak_rssi,
+        count=p.count,
+        radio=_RADIO_TO_PB[p.radio],
+        address_kind=_KIND_TO_PB[p.address_kind],
+        timestamp_ns=p.timestamp_ns,
+        tagged=p.tagged,
+    )
+
+
+def pass_from_pb(m: types_pb2.Pass) -> Pass:
+    return Pass(
+        ulid=m.ulid,
+        device_id=m.device_id,
+        first_ns=m.first_ns,
+        last_ns=m.last_ns,
+        peak_ns=m.peak_ns,
+        peak_rssi=m.peak_rssi,
+        count=m.count,
+        radio=_RADIO_FROM_PB.get(m.radio, RadioKind.WIFI),
+        address_kind=_KIND_FROM_PB.get(m.address_kind, AddressKind.UNKNOWN),
+        timestamp_ns=m.timestamp_ns,
+        tagged=m.tagged,
+    )
+
+
+def pass_to_bytes(p: Pass) -> bytes:
+    """The serialized form the disk buffer stores (already hashed: no raw MAC)."""
+    return pass_to_pb(p).SerializeToString()
+
+
+def pass_from_bytes(data: bytes) -> Pass:
+    return pass_from_pb(types_pb2.Pass.FromString(data))
+
+
+def _source_to_pb(s: SourceState) -> types_pb2.SourceStatus:
+    return types_pb2.SourceStatus(
+        name=s.name,
+        state=s.state,
+        sightings_per_minute=s.sightings_per_minute,
+        restarts=s.restarts,
+        last_error=s.last_error,
+    )
+
+
+def status_to_pb(s: AgentStatus) -> types_pb2.AgentStatus:
+    return types_pb2.AgentStatus(
+        detector_id=s.detector_id,
+        reported_ns=s.reported_ns,
+        buffer_depth=s.buffer_depth,
+        buffer_bytes=s.buffer_bytes,
+        oldest_unsent_age_s=s.oldest_unsent_age_s,
+        last_upload_ns=s.last_upload_ns,
+        sources=[_source_to_pb(x) for x in s.sources],
+        clock_sync=_CLOCK_TO_PB[s.clock_sync],
+        disk_free_bytes=s.disk_free_bytes,
+        dropped_passes=s.dropped_passes,
+        agent_version=s.agent_version,
+        passes_total=s.passes_total,
+        quarantined_databases=s.quarantined_databases,
+    )
