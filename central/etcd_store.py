@@ -11,7 +11,6 @@ battery_voltage, ...). History entries are leased for retention like detections.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -22,12 +21,12 @@ from typing import Any
 import etcd3
 import grpc
 from etcd3 import transactions
-from ulid import ULID
 
 from central import keys
 from central.errors import StoreUnavailable
 from central.records import DetectorRecord, LinkRecord, RouteRecord, StoredPass
 from central.retention import RetentionLeases
+from central.ulids import deterministic_ulid
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +37,6 @@ DEFAULT_NAMESPACE = "tdc"  # as the original system
 
 # (key, value, lease id or 0)
 Write = tuple[str, bytes, int]
-
-
-@contextmanager
-def _etcd_errors(what: str) -> Iterator[None]:
-    """Turn every etcd/gRPC failure into StoreUnavailable, raised from the cause."""
-    try:
-        yield
-    except StoreUnavailable:
-        raise
-    except (etcd3.exceptions.Etcd3Exception, grpc.RpcError, ValueError) as exc:
-        raise StoreUnavailable(f"etcd: {what} failed: {_describe(exc)}") from exc
 
 
 def _describe(exc: BaseException) -> str:
@@ -82,13 +70,6 @@ def split_writes(writes: Sequence[Write]) -> list[list[Write]]:
     return groups
 
 
-def history_ulid(detector_id: str, reported_ns: int) -> str:
-    """A ULID for a status report, the same for the same report (resends are idempotent)."""
-    ms = max(0, reported_ns // 1_000_000)
-    tail = hashlib.sha256(f"{detector_id}/{reported_ns}".encode()).digest()[:10]
-    return str(ULID.from_bytes(ms.to_bytes(6, "big") + tail))
-
-
 class EtcdStore:
     """Owns nothing but the client it is given; central/server.py builds and closes it."""
 
@@ -104,6 +85,8 @@ class EtcdStore:
         self.retention_days = retention_days
         self._clock = clock
         self._leases = RetentionLeases(self._grant, retention_days * 86_400, clock)
+        # called (from the failing thread) whenever an etcd call fails: health flips at once
+        self.unavailable_listeners: list[Callable[[StoreUnavailable], None]] = []
 
     # writes ---------------------------------------------------------------
 
@@ -132,13 +115,13 @@ class EtcdStore:
                 writes.append((keys.dirty_key(ns, detector_id, bucket), now, lease))
             return writes
 
-        with _etcd_errors("storing passes"):
+        with self._etcd_errors("storing passes"):
             self._commit_leased(build)
         return len(passes)
 
     def register_detector(self, detector: DetectorRecord) -> DetectorRecord:
         """Store (or update) a detector; the first registration time is kept."""
-        with _etcd_errors("registering a detector"):
+        with self._etcd_errors("registering a detector"):
             old = self.get_detector(detector.id)
             registered = old.registered_ns if old and old.registered_ns else detector.registered_ns
             if not registered:
@@ -169,7 +152,7 @@ class EtcdStore:
                 for link in links]
         if len(ops) > MAX_TXN_OPS:
             raise ValueError(f"at most {MAX_TXN_OPS} links per transaction")
-        with _etcd_errors("setting links"):
+        with self._etcd_errors("setting links"):
             self.client.transaction(compare=[], success=ops, failure=[])
         return links
 
@@ -177,8 +160,8 @@ class EtcdStore:
         """Store an agent status report (protobuf JSON dict) as latest and in history."""
         ns = self.namespace
         value = json.dumps(status, separators=(",", ":"), sort_keys=True).encode()
-        with _etcd_errors("storing a status report"):
-            ulid = history_ulid(detector_id, reported_ns)
+        with self._etcd_errors("storing a status report"):
+            ulid = deterministic_ulid(reported_ns, detector_id)
             history = keys.status_history_key(ns, detector_id, ulid)
             self._commit_leased(lambda: [(history, value, self._leases.lease_for(reported_ns))])
             # latest only moves forward: an old report resent does not replace a newer one
@@ -188,14 +171,14 @@ class EtcdStore:
             self.client.put(keys.status_latest_key(ns, detector_id), value)
 
     def set_route(self, route: RouteRecord) -> RouteRecord:
-        with _etcd_errors("setting a route"):
+        with self._etcd_errors("setting a route"):
             self.client.put(keys.route_key(self.namespace, route.name), route.to_json())
         return route
 
     # reads ----------------------------------------------------------------
 
     def get_detector(self, detector_id: str) -> DetectorRecord | None:
-        with _etcd_errors("reading a detector"):
+        with self._etcd_errors("reading a detector"):
             value, _ = self.client.get(keys.registry_key(self.namespace, detector_id))
         return None if value is None else DetectorRecord.from_json(detector_id, value)
 
@@ -218,7 +201,7 @@ class EtcdStore:
     def statuses(self, detector_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
         """The latest status report of each detector (all when empty)."""
         ns = self.namespace
-        with _etcd_errors("reading status"):
+        with self._etcd_errors("reading status"):
             if not detector_ids:
                 prefix = keys.status_prefix(ns)
                 found = self.client.get_prefix(prefix, keys_only=True)
@@ -268,6 +251,19 @@ class EtcdStore:
 
     # helpers --------------------------------------------------------------
 
+    @contextmanager
+    def _etcd_errors(self, what: str) -> Iterator[None]:
+        """Turn every etcd/gRPC failure into StoreUnavailable (raised from the cause)."""
+        try:
+            yield
+        except StoreUnavailable:
+            raise
+        except (etcd3.exceptions.Etcd3Exception, grpc.RpcError) as exc:
+            error = StoreUnavailable(f"etcd: {what} failed: {_describe(exc)}")
+            for listener in self.unavailable_listeners:
+                listener(error)
+            raise error from exc
+
     def _grant(self, ttl_s: int) -> int:
         return int(self.client.lease(ttl_s).id)
 
@@ -289,7 +285,7 @@ class EtcdStore:
             self.client.transaction(compare=[], success=ops, failure=[])
 
     def _range(self, prefix: str) -> list[tuple[str, bytes]]:
-        with _etcd_errors("reading " + prefix):
+        with self._etcd_errors("reading " + prefix):
             return [(meta.key.decode(), value) for value, meta in self.client.get_prefix(prefix)]
 
 

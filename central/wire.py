@@ -1,0 +1,131 @@
+"""protobuf <-> central records, in one place: services convert here and nowhere else.
+
+Radio and address kinds are stored as the agent.model enum values ("wifi", "ble",
+"ble_public", ...); the original API's detections carry "wifi", "bluetooth" or "mobile".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf import json_format
+
+from central.records import DetectorRecord, LinkRecord, RouteRecord, StoredPass
+from proto.roadside.v1 import collector_pb2, types_pb2
+
+RADIO_TO_TEXT: dict[int, str] = {
+    types_pb2.RADIO_KIND_WIFI: "wifi",
+    types_pb2.RADIO_KIND_BLE: "ble",
+    types_pb2.RADIO_KIND_BT_CLASSIC: "bt_classic",
+}
+TEXT_TO_RADIO: dict[str, int] = {
+    **{text: kind for kind, text in RADIO_TO_TEXT.items()},
+    "bluetooth": types_pb2.RADIO_KIND_BT_CLASSIC,  # original API
+}
+
+ADDRESS_TO_TEXT: dict[int, str] = {
+    types_pb2.ADDRESS_KIND_UNSPECIFIED: "unknown",
+    types_pb2.ADDRESS_KIND_WIFI_GLOBAL: "wifi_global",
+    types_pb2.ADDRESS_KIND_WIFI_LOCAL: "wifi_local",
+    types_pb2.ADDRESS_KIND_BLE_PUBLIC: "ble_public",
+    types_pb2.ADDRESS_KIND_BLE_RANDOM_STATIC: "ble_random_static",
+    types_pb2.ADDRESS_KIND_BLE_RESOLVABLE: "ble_resolvable",
+    types_pb2.ADDRESS_KIND_BLE_NON_RESOLVABLE: "ble_non_resolvable",
+}
+TEXT_TO_ADDRESS: dict[str, int] = {text: kind for kind, text in ADDRESS_TO_TEXT.items()}
+
+
+# passes -------------------------------------------------------------------
+
+def pass_to_record(detector_id: str, p: types_pb2.Pass) -> StoredPass:
+    return StoredPass(
+        detector_id=detector_id,
+        ulid=p.ulid,
+        device_id=p.device_id,
+        timestamp_ns=p.timestamp_ns,
+        first_ns=p.first_ns,
+        last_ns=p.last_ns,
+        peak_ns=p.peak_ns,
+        peak_rssi=p.peak_rssi,
+        count=p.count,
+        radio=RADIO_TO_TEXT.get(p.radio, "unknown"),
+        address_kind=ADDRESS_TO_TEXT.get(p.address_kind, "unknown"),
+        tagged=p.tagged,
+    )
+
+
+def record_to_pass(record: StoredPass) -> types_pb2.Pass:
+    return types_pb2.Pass(
+        ulid=record.ulid,
+        device_id=record.device_id,
+        first_ns=record.first_ns,
+        last_ns=record.last_ns,
+        peak_ns=record.peak_ns,
+        peak_rssi=record.peak_rssi,
+        count=record.count,
+        radio=TEXT_TO_RADIO.get(record.radio, types_pb2.RADIO_KIND_UNSPECIFIED),  # type: ignore[arg-type]
+        address_kind=TEXT_TO_ADDRESS.get(  # type: ignore[arg-type]
+            record.address_kind, types_pb2.ADDRESS_KIND_UNSPECIFIED
+        ),
+        timestamp_ns=record.timestamp_ns,
+        tagged=record.tagged,
+    )
+
+
+# detectors, links, routes -------------------------------------------------
+
+def detector_to_record(d: types_pb2.Detector) -> DetectorRecord:
+    return DetectorRecord(
+        id=d.id,
+        name=d.name,
+        latitude=d.latitude,
+        longitude=d.longitude,
+        radios=tuple(RADIO_TO_TEXT[r] for r in d.radios if r in RADIO_TO_TEXT),
+        registered_ns=d.registered_ns,
+    )
+
+
+def record_to_detector(record: DetectorRecord) -> types_pb2.Detector:
+    return types_pb2.Detector(
+        id=record.id,
+        name=record.name,
+        latitude=record.latitude,
+        longitude=record.longitude,
+        radios=[TEXT_TO_RADIO[r] for r in record.radios if r in TEXT_TO_RADIO],  # type: ignore[misc]
+        registered_ns=record.registered_ns,
+    )
+
+
+def link_sources_to_records(
+    dest: str, sources: list[collector_pb2.LinkSource]
+) -> list[LinkRecord]:
+    return [LinkRecord(s.src_detector_id, dest, s.max_seconds, s.length_m) for s in sources]
+
+
+def record_to_link(record: LinkRecord) -> types_pb2.Link:
+    return types_pb2.Link(
+        src_detector_id=record.src,
+        dest_detector_id=record.dest,
+        max_seconds=record.max_seconds,
+        length_m=record.length_m,
+    )
+
+
+def route_to_record(route: collector_pb2.Route) -> RouteRecord:
+    return RouteRecord(route.name, tuple(route.detector_ids))
+
+
+def record_to_route(record: RouteRecord) -> collector_pb2.Route:
+    return collector_pb2.Route(name=record.name, detector_ids=list(record.detector_ids))
+
+
+# status -------------------------------------------------------------------
+
+def status_to_dict(status: types_pb2.AgentStatus) -> dict[str, Any]:
+    """The stored form of a status report: protobuf JSON with the .proto field names."""
+    return json_format.MessageToDict(status, preserving_proto_field_name=True)
+
+
+def dict_to_status(data: dict[str, Any]) -> types_pb2.AgentStatus:
+    """A stored status report back as AgentStatus (fields it does not know are skipped)."""
+    return json_format.ParseDict(data, types_pb2.AgentStatus(), ignore_unknown_fields=True)
