@@ -1,9 +1,43 @@
-"""The original `query` package's QueryService, served on roadside's data."""
+"""The original `query` package's QueryService, served on roadside's data.
+
+Range.after is inclusive and Range.before exclusive (roadside's since/until); an unset
+bound is open. limit 0 means no limit. Empty detector_ids means every detector.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
+import grpc
+
+from central import query_wire
+from central.errors import InvalidArgument
 from central.etcd_store import EtcdStore
-from proto.query import query_pb2_grpc
+from central.event_reads import EventQuery, EventReader
+from central.query_errors import abort_on_error
+from central.query_service import event_query
+from proto.query import query_pb2, query_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+def _bounds(request: query_pb2.GetEventsRequest | query_pb2.GetBatteryVoltageRequest) -> tuple[
+    int, int
+]:
+    if request.limit < 0:
+        raise InvalidArgument(f"limit: must not be negative, got {request.limit}")
+    since = until = 0
+    if request.HasField("range"):
+        if request.range.HasField("after"):
+            since = query_wire.timestamp_ns(request.range.after)
+        if request.range.HasField("before"):
+            until = query_wire.timestamp_ns(request.range.before)
+    if since < 0 or until < 0:
+        raise InvalidArgument("range: times before 1970 are not stored")
+    if since and until and until <= since:
+        raise InvalidArgument("range.before: must be after range.after")
+    return since, until
 
 
 class LegacyQueryServicer(query_pb2_grpc.QueryServiceServicer):
@@ -11,3 +45,46 @@ class LegacyQueryServicer(query_pb2_grpc.QueryServiceServicer):
 
     def __init__(self, store: EtcdStore) -> None:
         self.store = store
+        self.reader = EventReader(store)
+
+    def _query(self, request: query_pb2.GetEventsRequest) -> EventQuery:
+        since, until = _bounds(request)
+        return event_query(self.store, self.reader, request.detector_ids, since, until)
+
+    def _events(self, request: query_pb2.GetEventsRequest) -> Iterator[query_pb2.DetectionEvent]:
+        query = self._query(request)
+        for n, item in enumerate(self.reader.iter_events(query), start=1):
+            yield query_wire.legacy_event_to_pb(item)
+            if n == request.limit:
+                return
+
+    def GetEvents(
+        self, request: query_pb2.GetEventsRequest, context: grpc.ServicerContext
+    ) -> query_pb2.GetEventsResponse:
+        with abort_on_error(context):
+            return query_pb2.GetEventsResponse(events=list(self._events(request)))
+
+    def StreamEvents(
+        self, request: query_pb2.GetEventsRequest, context: grpc.ServicerContext
+    ) -> Iterator[query_pb2.DetectionEvent]:
+        with abort_on_error(context):
+            yield from self._events(request)
+
+    def GetBatteryVoltage(
+        self, request: query_pb2.GetBatteryVoltageRequest, context: grpc.ServicerContext
+    ) -> query_pb2.GetBatteryVoltageResponse:
+        """Per detector, the battery voltages its status reports gave, oldest first."""
+        with abort_on_error(context):
+            since, until = _bounds(request)
+            query = event_query(self.store, self.reader, request.detector_ids, since, until)
+            ids = query.detector_ids or tuple(
+                str(s.get("detector_id", "")) for s in self.store.statuses()
+            )
+            reports = []
+            for detector_id in ids:
+                history = self.store.status_history(detector_id, since, until)
+                volts = [float(h["battery_voltage"]) for h in history if h.get("battery_voltage")]
+                if request.limit:
+                    volts = volts[: request.limit]
+                reports.append(query_pb2.VoltageReport(detector_id=detector_id, voltage=volts))
+            return query_pb2.GetBatteryVoltageResponse(reports=reports)

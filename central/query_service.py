@@ -1,9 +1,54 @@
-"""roadside.v1 QueryService: what operators read from central (events, detectors, links, status)."""
+"""roadside.v1 QueryService: what operators read from central (events, detectors, links, status).
+
+Every input is checked here, once; a bad one gets INVALID_ARGUMENT naming the field, an
+explicitly requested detector central has never heard of gets NOT_FOUND ("unknown detector").
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator, Sequence
+
+import grpc
+
+from central import keys, query_wire
+from central.errors import InvalidArgument, NotFound
 from central.etcd_store import EtcdStore
-from proto.roadside.v1 import query_pb2_grpc
+from central.event_reads import MAX_PAGE, EventQuery, EventReader
+from central.query_errors import abort_on_error
+from proto.roadside.v1 import query_pb2, query_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+def check_detector_ids(ids: Sequence[str], field: str = "detector_ids") -> tuple[str, ...]:
+    for i, detector_id in enumerate(ids):
+        if not keys.valid_detector_id(detector_id):
+            raise InvalidArgument(
+                f"{field}[{i}]: {detector_id!r} is not a detector id ([a-z0-9][a-z0-9_-]{{0,62}})"
+            )
+    return tuple(dict.fromkeys(ids))
+
+
+def check_range(since_ns: int, until_ns: int) -> None:
+    if since_ns < 0:
+        raise InvalidArgument(f"since_ns: must not be negative, got {since_ns}")
+    if until_ns < 0:
+        raise InvalidArgument(f"until_ns: must not be negative, got {until_ns}")
+    if since_ns and until_ns and until_ns <= since_ns:
+        raise InvalidArgument(f"until_ns: {until_ns} is not after since_ns {since_ns}")
+
+
+def event_query(
+    store: EtcdStore, reader: EventReader, ids: Sequence[str], since_ns: int, until_ns: int
+) -> EventQuery:
+    """A checked EventQuery; NotFound for an explicitly named detector that is unknown."""
+    detector_ids = check_detector_ids(ids)
+    check_range(since_ns, until_ns)
+    for detector_id in detector_ids:
+        if not reader.has_detector(detector_id) and store.get_detector(detector_id) is None:
+            raise NotFound(f"unknown detector {detector_id!r}")
+    return EventQuery(detector_ids, since_ns, until_ns)
 
 
 class QueryServicer(query_pb2_grpc.QueryServiceServicer):
@@ -11,3 +56,79 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
 
     def __init__(self, store: EtcdStore) -> None:
         self.store = store
+        self.reader = EventReader(store)
+
+    def GetEvents(
+        self, request: query_pb2.GetEventsRequest, context: grpc.ServicerContext
+    ) -> query_pb2.GetEventsResponse:
+        with abort_on_error(context):
+            if request.limit > MAX_PAGE:
+                raise InvalidArgument(f"limit: at most {MAX_PAGE}, got {request.limit}")
+            query = event_query(
+                self.store, self.reader, request.detector_ids, request.since_ns, request.until_ns
+            )
+            page = self.reader.page(query, request.limit, request.page_token)
+            return query_pb2.GetEventsResponse(
+                events=[query_wire.event_to_pb(e) for e in page.events],
+                next_page_token=page.next_token,
+            )
+
+    def StreamEvents(
+        self, request: query_pb2.StreamEventsRequest, context: grpc.ServicerContext
+    ) -> Iterator[query_pb2.Event]:
+        with abort_on_error(context):
+            query = event_query(
+                self.store, self.reader, request.detector_ids, request.since_ns, request.until_ns
+            )
+            if not request.follow:
+                for item in self.reader.iter_events(query):
+                    yield query_wire.event_to_pb(item)
+                return
+            follow = self.reader.follow(query)
+            # the client going away (or the server stopping) ends the watch
+            context.add_callback(follow.cancel)
+            try:
+                for item in follow:
+                    yield query_wire.event_to_pb(item)
+            finally:
+                follow.cancel()
+
+    def ListDetectors(
+        self, request: query_pb2.ListDetectorsRequest, context: grpc.ServicerContext
+    ) -> query_pb2.ListDetectorsResponse:
+        with abort_on_error(context):
+            records = self.store.list_detectors()
+            return query_pb2.ListDetectorsResponse(
+                detectors=[query_wire.detector_to_pb(r) for r in records]
+            )
+
+    def GetLinks(
+        self, request: query_pb2.GetLinksRequest, context: grpc.ServicerContext
+    ) -> query_pb2.GetLinksResponse:
+        with abort_on_error(context):
+            dest = request.dest_detector_id or None
+            if dest is not None:
+                check_detector_ids([dest], "dest_detector_id")
+            links = self.store.links(dest)
+            return query_pb2.GetLinksResponse(links=[query_wire.link_to_pb(x) for x in links])
+
+    def GetStatus(
+        self, request: query_pb2.GetStatusRequest, context: grpc.ServicerContext
+    ) -> query_pb2.GetStatusResponse:
+        with abort_on_error(context):
+            ids = check_detector_ids(request.detector_ids)
+            statuses = self.store.statuses(ids)
+            found = {s.get("detector_id") for s in statuses}
+            for detector_id in ids:
+                if detector_id not in found and self.store.get_detector(detector_id) is None:
+                    raise NotFound(f"unknown detector {detector_id!r}")
+            return query_pb2.GetStatusResponse(
+                statuses=[query_wire.status_to_pb(s) for s in statuses]
+            )
+
+    def ListRoutes(
+        self, request: query_pb2.ListRoutesRequest, context: grpc.ServicerContext
+    ) -> query_pb2.ListRoutesResponse:
+        with abort_on_error(context):
+            routes = self.store.routes()
+            return query_pb2.ListRoutesResponse(routes=[query_wire.route_to_pb(r) for r in routes])
