@@ -1,0 +1,273 @@
+"""The durable on-disk buffer of passes waiting for central's acknowledgement.
+
+SQLite in WAL mode with synchronous=FULL: a committed row survives kill -9 and power
+loss. Many passes go in one transaction (group commit). The buffer is bounded in bytes
+(payload plus a fixed per-row overhead); when full, the oldest rows are dropped and
+counted. Rows are deleted only by `ack`. A database SQLite cannot read is renamed aside
+(`<name>.corrupt-<UTC time>`, with its -wal/-shm), counted, logged, and a fresh one started.
+
+Every method blocks: call it off the event loop (asyncio.to_thread). One lock guards the
+connection, so several threads may share a buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.errors import AgentError
+
+log = logging.getLogger(__name__)
+
+ROW_OVERHEAD_BYTES = 64  # what a row costs beyond its payload, for the byte bound
+BUSY_TIMEOUT_S = 10.0
+QUARANTINE_SUFFIX = ".corrupt-"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS passes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    t_ns INTEGER NOT NULL,
+    payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class DiskBufferError(AgentError):
+    """The buffer cannot be opened or written (disk full, permissions)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    id: int
+    t_ns: int
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class BufferStats:
+    depth: int
+    bytes: int
+    oldest_unsent_ns: int | None
+    appended: int
+    acked: int
+    dropped: int
+    quarantined: int
+
+
+class DiskBuffer:
+    def __init__(self, path: str | Path, max_bytes: int) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._depth = 0
+        self._bytes = 0
+
+    # --- lifecycle ---------------------------------------------------------------
+
+    def open(self) -> DiskBuffer:
+        """Open (creating or quarantining as needed). Safe to call twice."""
+        with self._lock:
+            if self._db is None:
+                try:
+                    self._db = self._connect()
+                except sqlite3.DatabaseError as exc:
+                    if isinstance(exc, sqlite3.OperationalError) and not self._corrupt(exc):
+                        raise DiskBufferError(f"buffer {self.path}: cannot open: {exc}") from exc
+                    self._quarantine(exc)
+                    self._db = self._connect()
+        return self
+
+    def close(self) -> None:
+        """Close the database. Safe to call twice."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def __enter__(self) -> DiskBuffer:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            check = db.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {check[0] if check else 'no answer'}")
+            db.executescript(_SCHEMA)
+            count, total = db.execute(
+                "SELECT count(*), coalesce(sum(length(payload)), 0) FROM passes"
+            ).fetchone()
+        except BaseException:
+            db.close()
+            raise
+        self._depth = count
+        self._bytes = total + count * ROW_OVERHEAD_BYTES
+        return db
+
+    @staticmethod
+    def _corrupt(exc: sqlite3.DatabaseError) -> bool:
+        text = str(exc).lower()
+        return "malformed" in text or "not a database" in text or "corrupt" in text
+
+    def _quarantine(self, exc: BaseException) -> None:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        target = self.path.with_name(f"{self.path.name}{QUARANTINE_SUFFIX}{stamp}")
+        n = 1
+        while target.exists():
+            n += 1
+            target = self.path.with_name(f"{self.path.name}{QUARANTINE_SUFFIX}{stamp}.{n}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(self.path) + suffix)
+            if src.exists():
+                src.rename(str(target) + suffix)
+        log.error("buffer %s is corrupt (%s): moved aside to %s, starting a fresh one",
+                  self.path, exc, target)
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            raise DiskBufferError(f"buffer {self.path} is not open")
+        return self._db
+
+    # --- writing -----------------------------------------------------------------
+
+    def append(self, items: Sequence[tuple[int, bytes]]) -> int:
+        """Store (t_ns, payload) items in one transaction; return how many old rows were
+        dropped to stay under max_bytes."""
+        if not items:
+            return 0
+        with self._lock:
+            db = self._conn()
+            added = sum(len(p) for _, p in items) + len(items) * ROW_OVERHEAD_BYTES
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.executemany("INSERT INTO passes (t_ns, payload) VALUES (?, ?)", items)
+                self._bump(db, "appended", len(items))
+                dropped, freed = self._drop_oldest(db, self._bytes + added - self.max_bytes)
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise DiskBufferError(f"buffer {self.path}: cannot write: {exc}") from exc
+            self._depth += len(items) - dropped
+            self._bytes += added - freed
+        if dropped:
+            log.warning("buffer full (%d bytes): dropped the %d oldest passes",
+                        self.max_bytes, dropped)
+        return dropped
+
+    def _drop_oldest(self, db: sqlite3.Connection, excess: int) -> tuple[int, int]:
+        """Delete the oldest rows until `excess` bytes are freed; return (rows, bytes)."""
+        if excess <= 0:
+            return 0, 0
+        rows, freed, last_id = 0, 0, None
+        cur = db.execute("SELECT id, length(payload) FROM passes ORDER BY id")
+        for row_id, size in cur:
+            rows += 1
+            freed += size + ROW_OVERHEAD_BYTES
+            last_id = row_id
+            if freed >= excess:
+                break
+        cur.close()
+        if last_id is not None:
+            db.execute("DELETE FROM passes WHERE id <= ?", (last_id,))
+            self._bump(db, "dropped", rows)
+        return rows, freed
+
+    @staticmethod
+    def _bump(db: sqlite3.Connection, name: str, n: int) -> None:
+        db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            (name, n),
+        )
+
+    # --- reading and acknowledging ---------------------------------------------------
+
+    def next_batch(self, max_rows: int, max_bytes: int, after_id: int = 0) -> list[Row]:
+        """The oldest unacknowledged rows (id > after_id), bounded in count and payload
+        bytes; always at least one row when any is waiting."""
+        with self._lock:
+            cur = self._conn().execute(
+                "SELECT id, t_ns, payload FROM passes WHERE id > ? ORDER BY id LIMIT ?",
+                (after_id, max_rows),
+            )
+            out: list[Row] = []
+            size = 0
+            for row_id, t_ns, payload in cur:
+                if out and size + len(payload) > max_bytes:
+                    break
+                out.append(Row(row_id, t_ns, bytes(payload)))
+                size += len(payload)
+            cur.close()
+            return out
+
+    def ack(self, ids: Sequence[int]) -> int:
+        """Delete acknowledged rows; return how many were still there."""
+        if not ids:
+            return 0
+        with self._lock:
+            db = self._conn()
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                marks = ",".join("?" * len(ids))
+                freed = db.execute(
+                    f"SELECT count(*), coalesce(sum(length(payload)), 0) FROM passes "
+                    f"WHERE id IN ({marks})", tuple(ids),
+                ).fetchone()
+                db.execute(f"DELETE FROM passes WHERE id IN ({marks})", tuple(ids))
+                self._bump(db, "acked", freed[0])
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise DiskBufferError(f"buffer {self.path}: cannot acknowledge: {exc}") from exc
+            self._depth -= freed[0]
+            self._bytes -= freed[1] + freed[0] * ROW_OVERHEAD_BYTES
+            return int(freed[0])
+
+    # --- figures -----------------------------------------------------------------
+
+    def depth(self) -> int:
+        return self._depth
+
+    def oldest_unsent_ns(self) -> int | None:
+        """Event time of the oldest waiting row (by arrival order), None when empty."""
+        with self._lock:
+            row = self._conn().execute(
+                "SELECT t_ns FROM passes ORDER BY id LIMIT 1"
+            ).fetchone()
+        return None if row is None else int(row[0])
+
+    def quarantined(self) -> int:
+        """Databases moved aside so far (counted from the files next to this one)."""
+        pattern = f"{self.path.name}{QUARANTINE_SUFFIX}*"
+        return sum(1 for p in self.path.parent.glob(pattern) if not p.name.endswith(("-wal",
+                                                                                     "-shm")))
+
+    def stats(self) -> BufferStats:
+        with self._lock:
+            counters = dict(self._conn().execute("SELECT name, value FROM counters").fetchall())
+        return BufferStats(
+            depth=self._depth,
+            bytes=self._bytes,
+            oldest_unsent_ns=self.oldest_unsent_ns(),
+            appended=int(counters.get("appended", 0)),
+            acked=int(counters.get("acked", 0)),
+            dropped=int(counters.get("dropped", 0)),
+            quarantined=self.quarantined(),
+        )

@@ -1,0 +1,120 @@
+"""Sighting -> keyed hash -> address-kind policy -> PassBuilder -> DiskBuffer.
+
+`on_sighting` is the `emit` callback sources call on the event loop's thread; it is
+synchronous and cheap. The raw MAC is used once, for the hash, and not kept: the
+pipeline holds only device ids. Closed passes wait in memory until `flush()` writes
+them to the buffer in one transaction (off the event loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent.buffer import DiskBuffer
+from agent.config import AgentConfig
+from agent.model import Pass, Sighting
+from agent.passes import PassBuilder
+from agent.privacy import Action, DeviceHasher, PrivacyPolicy
+from agent.wire import pass_to_bytes
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineCounts:
+    sightings: int  # accepted by the policy and hashed
+    dropped_by_policy: int
+    passes: int  # closed and handed to the buffer
+    open_passes: int
+    pending: int  # closed, not yet written to the buffer
+    newest_ns: int  # newest event time seen (0 = none yet)
+    by_source: tuple[tuple[str, int], ...]  # sightings per source
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: AgentConfig,
+        hasher: DeviceHasher,
+        buffer: DiskBuffer,
+        on_written: Callable[[], None] | None = None,
+    ) -> None:
+        self._hasher = hasher
+        self._policy = PrivacyPolicy.from_config(config)
+        self._builder = PassBuilder(
+            config.detector_id,
+            config.pass_gap_s,
+            config.max_pass_s,
+            config.timestamp,
+            config.raw_mode,
+        )
+        self._buffer = buffer
+        self._on_written = on_written  # e.g. wake the uplink
+        self._pending: list[Pass] = []
+        self._write_lock = asyncio.Lock()
+        self._sightings = 0
+        self._dropped = 0
+        self._passes = 0
+        self._newest_ns = 0
+        self._by_source: Counter[str] = Counter()
+
+    def on_sighting(self, s: Sighting) -> None:
+        """Account one sighting (the sources' `emit`)."""
+        action = self._policy.action(s.address_kind)
+        self._by_source[s.source] += 1
+        if action is Action.DROP:
+            self._dropped += 1
+            return
+        device_id = self._hasher.device_id(s.mac, s.t_ns)  # the only use of the MAC
+        self._sightings += 1
+        if s.t_ns > self._newest_ns:
+            self._newest_ns = s.t_ns
+        closed = self._builder.add(
+            device_id, s.t_ns, s.rssi, s.radio, s.address_kind, action is Action.TAG
+        )
+        if closed:
+            self._pending.extend(closed)
+
+    def tick(self, now_ns: int) -> None:
+        """Close the passes idle at `now_ns` (wall clock live, newest event time in replay)."""
+        self._pending.extend(self._builder.tick(now_ns))
+
+    def tick_event_time(self) -> None:
+        if self._newest_ns:
+            self.tick(self._newest_ns)
+
+    def close_all(self) -> None:
+        """Close every open pass (shutdown, end of a replay)."""
+        self._pending.extend(self._builder.flush())
+
+    async def flush(self) -> int:
+        """Write the closed passes to the buffer in one transaction; return how many."""
+        async with self._write_lock:
+            if not self._pending:
+                return 0
+            batch, self._pending = self._pending, []
+            items = [(p.timestamp_ns, pass_to_bytes(p)) for p in batch]
+            try:
+                await asyncio.to_thread(self._buffer.append, items)
+            except BaseException:
+                self._pending[:0] = batch  # keep them for the next try
+                raise
+            self._passes += len(batch)
+        if self._on_written is not None:
+            self._on_written()
+        return len(batch)
+
+    def counts(self) -> PipelineCounts:
+        return PipelineCounts(
+            sightings=self._sightings,
+            dropped_by_policy=self._dropped,
+            passes=self._passes,
+            open_passes=len(self._builder),
+            pending=len(self._pending),
+            newest_ns=self._newest_ns,
+            by_source=tuple(sorted(self._by_source.items())),
+        )

@@ -1,0 +1,218 @@
+"""Uploading the disk buffer to central, until central has acknowledged every row.
+
+One loop: read the oldest rows (bounded by batch_max_passes and batch_max_bytes),
+UploadBatch with a deadline, delete the rows only after central answered (which means
+they are committed in etcd). On failure: capped exponential backoff with jitter, then
+the next endpoint; it never gives up. A batch central rejects as INVALID_ARGUMENT is
+retried one pass at a time, and only a single pass central rejects is dropped (counted,
+logged), so one bad row never blocks the buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import grpc
+import grpc.aio
+from ulid import ULID
+
+from agent.buffer import DiskBuffer, Row
+from agent.channel import open_channel
+from agent.config import AgentConfig
+from agent.status import AgentStatus
+from agent.wire import status_to_pb
+from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, types_pb2
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_S = 5.0  # look at the buffer at least this often when nothing wakes us
+CHANNEL_CLOSE_TIMEOUT_S = 2.0
+STATUS_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class UplinkCounts:
+    uploads: int  # successful UploadBatch calls
+    failures: int  # failed calls
+    passes_sent: int  # passes acknowledged by central
+    rejected: int  # single passes central refused as invalid (dropped)
+    last_success_ns: int  # 0 = never
+    last_error: str
+    endpoint: str
+
+
+class Uplink:
+    def __init__(
+        self,
+        config: AgentConfig,
+        buffer: DiskBuffer,
+        clock: Callable[[], int] = time.time_ns,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not config.central:
+            raise ValueError("central: at least one collector endpoint is needed")
+        self._config = config
+        self._buffer = buffer
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._endpoints = tuple(config.central)
+        self._index = 0
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: collector_pb2_grpc.CollectorServiceStub | None = None
+        self._wake = asyncio.Event()
+        self._single_until_id = 0  # rows up to this id go one at a time (after a rejection)
+        self._uploads = 0
+        self._failures = 0
+        self._streak = 0  # consecutive failures, for the backoff
+        self._passes_sent = 0
+        self._rejected = 0
+        self._last_success_ns = 0
+        self._last_error = ""
+
+    # --- public ------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """New rows are in the buffer: upload without waiting for the poll."""
+        self._wake.set()
+
+    def counts(self) -> UplinkCounts:
+        return UplinkCounts(
+            uploads=self._uploads,
+            failures=self._failures,
+            passes_sent=self._passes_sent,
+            rejected=self._rejected,
+            last_success_ns=self._last_success_ns,
+            last_error=self._last_error,
+            endpoint=self._endpoints[self._index],
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Upload until `stop` is set; back off and fail over on errors, never give up."""
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                sent = await self.upload_once()
+                if sent is None:
+                    await _wait_any(stop, None, self._backoff_s())
+                elif sent == 0:
+                    await _wait_any(stop, self._wake, IDLE_POLL_S)
+        finally:
+            await self.close()
+
+    async def drain(self, deadline_s: float) -> bool:
+        """Upload until the buffer is empty or the deadline passes; True when empty."""
+        end = time.monotonic() + deadline_s
+        while self._buffer.depth() > 0:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            sent = await self.upload_once(min(left, self._config.upload_timeout_s))
+            if sent is None:
+                pause = min(self._backoff_s(), end - time.monotonic())
+                if pause > 0:
+                    await asyncio.sleep(pause)  # backoff between attempts, bounded by deadline
+        return True
+
+    async def upload_once(self, timeout_s: float | None = None) -> int | None:
+        """Send one batch. Return passes acknowledged (0: buffer empty), None on failure."""
+        rows = await asyncio.to_thread(self._next_rows)
+        if not rows:
+            return 0
+        timeout = self._config.upload_timeout_s if timeout_s is None else timeout_s
+        request = collector_pb2.UploadBatchRequest(
+            detector_id=self._config.detector_id,
+            batch_id=str(ULID()),
+            passes=[types_pb2.Pass.FromString(r.payload) for r in rows],
+        )
+        try:
+            await self._stub_for_call().UploadBatch(request, timeout=timeout)
+        except grpc.aio.AioRpcError as exc:
+            return await self._failed(rows, exc)
+        await asyncio.to_thread(self._buffer.ack, [r.id for r in rows])
+        self._uploads += 1
+        self._streak = 0
+        self._passes_sent += len(rows)
+        self._last_success_ns = self._clock()
+        return len(rows)
+
+    async def report_status(self, status: AgentStatus) -> bool:
+        """ReportStatus to the current endpoint; False (logged) when it fails."""
+        request = collector_pb2.ReportStatusRequest(status=status_to_pb(status))
+        try:
+            await self._stub_for_call().ReportStatus(request, timeout=STATUS_TIMEOUT_S)
+        except grpc.aio.AioRpcError as exc:
+            log.info("status report failed: %s", exc.code().name)
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Close the channel. Safe to call twice."""
+        channel, self._channel, self._stub = self._channel, None, None
+        if channel is not None:
+            await channel.close(grace=CHANNEL_CLOSE_TIMEOUT_S)
+
+    # --- inside ------------------------------------------------------------------
+
+    def _next_rows(self) -> list[Row]:
+        rows = self._buffer.next_batch(
+            self._config.batch_max_passes, self._config.batch_max_bytes
+        )
+        if rows and rows[0].id <= self._single_until_id:
+            return rows[:1]
+        return rows
+
+    def _stub_for_call(self) -> collector_pb2_grpc.CollectorServiceStub:
+        if self._stub is None:
+            endpoint = self._endpoints[self._index]
+            self._channel = open_channel(endpoint, self._config)
+            self._stub = collector_pb2_grpc.CollectorServiceStub(  # type: ignore[no-untyped-call]
+                self._channel
+            )
+        return self._stub
+
+    async def _failed(self, rows: Sequence[Row], exc: grpc.aio.AioRpcError) -> int | None:
+        code = exc.code()
+        endpoint = self._endpoints[self._index]
+        self._last_error = f"{endpoint}: {code.name}: {exc.details()}"
+        if code is grpc.StatusCode.INVALID_ARGUMENT:
+            if len(rows) > 1:
+                # find the bad pass: send this stretch one pass at a time
+                self._single_until_id = rows[-1].id
+                log.warning("central refused a batch of %d passes (%s); retrying one by one",
+                            len(rows), exc.details())
+                return await self.upload_once()
+            await asyncio.to_thread(self._buffer.ack, [rows[0].id])
+            self._rejected += 1
+            log.error("central refused a pass as invalid, dropped it: %s", exc.details())
+            return 1
+        self._failures += 1
+        self._streak += 1
+        log.warning("upload of %d passes to %s failed: %s (%s)",
+                    len(rows), endpoint, code.name, exc.details())
+        await self.close()  # a fresh connection next time, on the next endpoint
+        self._index = (self._index + 1) % len(self._endpoints)
+        return None
+
+    def _backoff_s(self) -> float:
+        """Capped exponential backoff with full jitter in [cap/2, cap]."""
+        cap = min(
+            self._config.backoff_max_s,
+            self._config.backoff_initial_s * (2 ** min(self._streak, 30)),
+        )
+        return float(cap * (0.5 + 0.5 * self._rng.random()))
+
+
+async def _wait_any(stop: asyncio.Event, other: asyncio.Event | None, wait_s: float) -> None:
+    """Wait until `stop` (or `other`) is set or `wait_s` seconds pass."""
+    events = [stop] if other is None else [stop, other]
+    waiters = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
