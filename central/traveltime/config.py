@@ -1,0 +1,31 @@
+"""Travel-time settings. Layers: defaults, YAML (section "worker"), ROADSIDE_*, flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TravelTimeConfig:
+    namespace: str = "tdc"
+    etcd_endpoints: tuple[str, ...] = ("127.0.0.1:2379",)
+    window_s: int = 300  # width of a travel-time window
+    # A window is published this long after it closes: pass_gap + upload latency.
+    grace_s: float = 90.0
+    k: int = 5  # windows with fewer kept samples are suppressed
+    mad_threshold: float = 3.5  # outlier: |x - median| > threshold * 1.4826 * MAD
+    max_speed_kmh: float = 200.0  # faster than this over a link of known length: implausible
+    route_max_seconds: int = 1800  # per hop of a route when no link gives max_seconds
+    backfill_s: int = 3600  # on taking a destination, compute missing windows this far back
+    lock_ttl_s: int = 10  # lease of a worker's locks; a dead worker's locks expire after it
+    worker_id: str = ""  # default: host and process id
+
+    def __post_init__(self) -> None:
+        if self.window_s <= 0 or self.window_s % 1:
+            raise ValueError(f"window_s must be a positive whole number, got {self.window_s}")
+        if self.k < 1:
+            raise ValueError(f"k must be at least 1, got {self.k}")
+        if self.grace_s < 0:
+            raise ValueError(f"grace_s must not be negative, got {self.grace_s}")
+        if self.lock_ttl_s < 2:
+            raise ValueError(f"lock_ttl_s must be at least 2, got {self.lock_ttl_s}")

@@ -1,0 +1,125 @@
+"""Compute a target's windows: read passes from etcd, match them, summarise per window."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from central import keys
+from central.traveltime import matching, stats, store
+from central.traveltime.matching import PassTuple
+from central.traveltime.model import REJECT_MAX_SECONDS, Target, WindowSummary
+
+NS_PER_S = keys.NS_PER_S
+RUN_GAP_WINDOWS = 3  # windows further apart than this are read separately
+
+
+def compute_from_passes(
+    target: Target,
+    upstream: Sequence[Sequence[PassTuple]],
+    dest_passes: Sequence[PassTuple],
+    window_starts_s: Sequence[int],
+    window_s: int,
+    rules: stats.Rules,
+    computed_ns: int = 0,
+) -> list[WindowSummary]:
+    """Summaries of the given windows from passes already read.
+
+    upstream[i] holds the passes at target.detectors[i]; dest_passes those at the
+    destination, covering the windows and one window either side (the neighbours of
+    the outlier rule).
+    """
+    indexes = [matching.index_passes(p) for p in upstream]
+    result = matching.match(target.hops, indexes, dest_passes)
+    w_ns = window_s * NS_PER_S
+    per_window: dict[int, list[float]] = {}
+    for t_ns, sample in zip(result.dest_ns, result.travel_s, strict=True):
+        start = t_ns - t_ns % w_ns
+        bucket = per_window.get(start)
+        if bucket is None:
+            per_window[start] = [sample]
+        else:
+            bucket.append(sample)
+    misses = _misses_per_window(result, w_ns)
+    length_m = target.length_m
+    out = []
+    for ws in window_starts_s:
+        start = ws * NS_PER_S
+        samples = per_window.get(start, [])
+        neighbours = [
+            *stats.plausible(per_window.get(start - w_ns, []), length_m, rules),
+            *stats.plausible(per_window.get(start + w_ns, []), length_m, rules),
+        ]
+        summary = stats.summarise(samples, neighbours, length_m, rules)
+        unmatched, too_old = misses.get(start, (0, 0))
+        rejections = dict(summary.rejections)
+        if too_old:
+            rejections[REJECT_MAX_SECONDS] = too_old
+        out.append(
+            WindowSummary(
+                src=target.src,
+                dest=target.dest,
+                route=target.route,
+                window_start_ns=start,
+                window_end_ns=start + w_ns,
+                count=summary.count,
+                suppressed=summary.suppressed,
+                figures=summary.figures,
+                rejections=rejections,
+                unmatched=unmatched,
+                samples_s=summary.kept,
+                computed_ns=computed_ns,
+            )
+        )
+    return out
+
+
+def _misses_per_window(result: matching.MatchResult, w_ns: int) -> dict[int, tuple[int, int]]:
+    """(unmatched, too_old) per window start, counted on the dest pass's window."""
+    out: dict[int, tuple[int, int]] = {}
+    for t_ns in result.unmatched_ns:
+        start = t_ns - t_ns % w_ns
+        um, old = out.get(start, (0, 0))
+        out[start] = (um + 1, old)
+    for t_ns in result.too_old_ns:
+        start = t_ns - t_ns % w_ns
+        um, old = out.get(start, (0, 0))
+        out[start] = (um, old + 1)
+    return out
+
+
+def runs(window_starts_s: Sequence[int], window_s: int) -> list[list[int]]:
+    """Sorted window starts split where they are more than RUN_GAP_WINDOWS apart."""
+    out: list[list[int]] = []
+    for ws in sorted(set(window_starts_s)):
+        if out and ws - out[-1][-1] <= RUN_GAP_WINDOWS * window_s:
+            out[-1].append(ws)
+        else:
+            out.append([ws])
+    return out
+
+
+def compute_windows(
+    client: store.EtcdClient,
+    ns: str,
+    target: Target,
+    window_starts_s: Sequence[int],
+    window_s: int,
+    rules: stats.Rules,
+) -> list[WindowSummary]:
+    """Read what the windows need from etcd and summarise them."""
+    out: list[WindowSummary] = []
+    for run in runs(window_starts_s, window_s):
+        dest_from = (run[0] - window_s) * NS_PER_S
+        dest_until = (run[-1] + 2 * window_s) * NS_PER_S
+        dest_passes = store.read_passes(client, ns, target.dest, dest_from, dest_until)
+        upstream = []
+        for i, det in enumerate(target.detectors[:-1]):
+            reach = sum(h.max_seconds for h in target.hops[i:]) * NS_PER_S
+            upstream.append(store.read_passes(client, ns, det, dest_from - reach, dest_until))
+        out.extend(
+            compute_from_passes(
+                target, upstream, dest_passes, run, window_s, rules, time.time_ns()
+            )
+        )
+    return out

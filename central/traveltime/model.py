@@ -1,0 +1,143 @@
+"""Travel-time domain values: what is computed (a target) and what is stored (a window)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from central import keys
+
+REJECT_MAX_SECONDS = "max_seconds"  # the src pass was older than the link's max_seconds
+REJECT_OUTLIER = "outlier"  # outside the MAD rule on the window and its neighbours
+REJECT_IMPLAUSIBLE = "implausible_speed"  # faster than max speed over a known length
+REASONS = (REJECT_MAX_SECONDS, REJECT_OUTLIER, REJECT_IMPLAUSIBLE)
+
+
+@dataclass(frozen=True, slots=True)
+class Hop:
+    """One link of a target: src -> dest with its limits."""
+
+    src: str
+    dest: str
+    max_seconds: int
+    length_m: float = 0.0  # 0 = unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A link (one hop, route "") or a named route (hops in driving order)."""
+
+    hops: tuple[Hop, ...]
+    route: str = ""
+
+    @property
+    def src(self) -> str:
+        return self.hops[0].src
+
+    @property
+    def dest(self) -> str:
+        return self.hops[-1].dest
+
+    @property
+    def detectors(self) -> tuple[str, ...]:
+        return (self.hops[0].src, *(h.dest for h in self.hops))
+
+    @property
+    def length_m(self) -> float:
+        """Total length, 0 when any hop's length is unknown."""
+        if any(h.length_m <= 0 for h in self.hops):
+            return 0.0
+        return sum(h.length_m for h in self.hops)
+
+    @property
+    def max_seconds(self) -> int:
+        return sum(h.max_seconds for h in self.hops)
+
+    def window_key(self, ns: str, window_start_s: int) -> str:
+        if self.route:
+            return keys.route_window_key(ns, self.route, window_start_s)
+        return keys.link_window_key(ns, self.src, self.dest, window_start_s)
+
+    def windows_prefix(self, ns: str) -> str:
+        if self.route:
+            return keys.route_windows_prefix(ns, self.route)
+        return keys.link_windows_prefix(ns, self.src, self.dest)
+
+    def label(self) -> str:
+        return f"route {self.route}" if self.route else f"{self.src} -> {self.dest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """The summary of the kept samples (seconds)."""
+
+    median_s: float
+    p10_s: float
+    p25_s: float
+    p75_s: float
+    p90_s: float
+    mad_s: float  # median absolute deviation, unscaled
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSummary:
+    """One target's window as stored in etcd. Suppressed: no figures, no samples."""
+
+    src: str
+    dest: str
+    route: str
+    window_start_ns: int
+    window_end_ns: int
+    count: int  # samples kept
+    suppressed: bool
+    figures: Figures | None
+    rejections: dict[str, int] = field(default_factory=dict)
+    unmatched: int = 0  # dest passes with no src pass of the same device
+    samples_s: tuple[float, ...] = ()  # kept samples, only when not suppressed
+    computed_ns: int = 0
+
+    def to_json(self) -> bytes:
+        data: dict[str, object] = {
+            "src": self.src,
+            "dest": self.dest,
+            "route": self.route,
+            "window_start_ns": self.window_start_ns,
+            "window_end_ns": self.window_end_ns,
+            "count": self.count,
+            "suppressed": self.suppressed,
+            "rejections": self.rejections,
+            "unmatched": self.unmatched,
+            "computed_ns": self.computed_ns,
+        }
+        if self.figures is not None:
+            f = self.figures
+            data.update(
+                median_s=f.median_s, p10_s=f.p10_s, p25_s=f.p25_s, p75_s=f.p75_s,
+                p90_s=f.p90_s, mad_s=f.mad_s,
+            )
+            data["samples_s"] = [round(s, 3) for s in self.samples_s]
+        return json.dumps(data, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_json(cls, value: bytes) -> WindowSummary:
+        data = json.loads(value)
+        figures = None
+        if "median_s" in data:
+            figures = Figures(
+                float(data["median_s"]), float(data["p10_s"]), float(data["p25_s"]),
+                float(data["p75_s"]), float(data["p90_s"]), float(data["mad_s"]),
+            )
+        return cls(
+            src=str(data["src"]),
+            dest=str(data["dest"]),
+            route=str(data.get("route", "")),
+            window_start_ns=int(data["window_start_ns"]),
+            window_end_ns=int(data["window_end_ns"]),
+            count=int(data["count"]),
+            suppressed=bool(data["suppressed"]),
+            figures=figures,
+            rejections={str(k): int(v) for k, v in data.get("rejections", {}).items()},
+            unmatched=int(data.get("unmatched", 0)),
+            samples_s=tuple(float(s) for s in data.get("samples_s", ())),
+            computed_ns=int(data.get("computed_ns", 0)),
+        )

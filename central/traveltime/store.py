@@ -1,0 +1,188 @@
+"""The travel-time engine's etcd reads and writes, in the layout of central/keys.py."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Iterator
+from typing import TypeAlias
+
+import etcd3
+import etcd3.exceptions
+import grpc
+
+from central import keys
+from central.errors import StoreUnavailable
+from central.records import LinkRecord, RouteRecord
+from central.traveltime.matching import PassTuple
+from central.traveltime.model import Hop, Target, WindowSummary
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 5000  # keys per range read: well under gRPC's 4 MiB message limit
+
+EtcdClient: TypeAlias = etcd3.MultiEndpointEtcd3Client
+ETCD_ERRORS = (etcd3.exceptions.Etcd3Exception, grpc.RpcError)
+
+
+def range_pages(
+    client: EtcdClient, start: str, end: str, keys_only: bool = False
+) -> Iterator[tuple[bytes, bytes, int]]:
+    """(key, value, mod_revision) of every key in [start, end), read in pages."""
+    begin = start.encode()
+    stop = end.encode()
+    while True:
+        try:
+            resp = client.get_range_response(
+                begin, stop, sort_order="ascend", limit=PAGE_SIZE, keys_only=keys_only
+            )
+        except ETCD_ERRORS as exc:
+            raise StoreUnavailable(f"etcd range read failed: {exc}") from exc
+        for kv in resp.kvs:
+            yield kv.key, kv.value, kv.mod_revision
+        if not resp.more or not resp.kvs:
+            return
+        begin = resp.kvs[-1].key + b"\0"
+
+
+def read_passes(
+    client: EtcdClient, ns: str, detector_id: str, since_ns: int, until_ns: int
+) -> list[PassTuple]:
+    """(device_id, timestamp_ns) of the detector's passes with since_ns <= t < until_ns."""
+    if until_ns <= since_ns:
+        return []
+    first = keys.bucket_of(since_ns)
+    last = keys.bucket_of(until_ns - 1)
+    start = keys.bucket_prefix(ns, detector_id, first)
+    end = keys.bucket_prefix(ns, detector_id, last + keys.BUCKET_S)
+    out: list[PassTuple] = []
+    loads = json.loads
+    for key, value, _rev in range_pages(client, start, end):
+        try:
+            t_ns = int(loads(value)["timestamp"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("skipping unreadable detection %s", key.decode(errors="replace"))
+            continue
+        if since_ns <= t_ns < until_ns:
+            out.append((key[key.rindex(b".") + 1:].decode(), t_ns))
+    return out
+
+
+def read_links(client: EtcdClient, ns: str) -> list[LinkRecord]:
+    prefix = keys.links_prefix(ns)
+    links = []
+    for key, value, _rev in range_pages(client, prefix, keys.prefix_end(prefix)):
+        dest, _, src = key.decode()[len(prefix):].partition("/")
+        try:
+            links.append(LinkRecord.from_json(src, dest, value))
+        except (ValueError, KeyError, TypeError):
+            log.warning("skipping unreadable link %s -> %s", src, dest)
+    return links
+
+
+def read_routes(client: EtcdClient, ns: str) -> list[RouteRecord]:
+    prefix = keys.routes_prefix(ns)
+    routes = []
+    for key, value, _rev in range_pages(client, prefix, keys.prefix_end(prefix)):
+        name = key.decode()[len(prefix):]
+        try:
+            routes.append(RouteRecord.from_json(name, value))
+        except (ValueError, KeyError, TypeError):
+            log.warning("skipping unreadable route %s", name)
+    return routes
+
+
+def put_route(client: EtcdClient, ns: str, route: RouteRecord) -> None:
+    try:
+        client.put(keys.route_key(ns, route.name), route.to_json())
+    except ETCD_ERRORS as exc:
+        raise StoreUnavailable(f"etcd write failed: {exc}") from exc
+
+
+def link_target(link: LinkRecord) -> Target:
+    return Target((Hop(link.src, link.dest, link.max_seconds, link.length_m),))
+
+
+def route_target(
+    route: RouteRecord, links: list[LinkRecord], default_max_seconds: int
+) -> Target:
+    """A route's hops, each with its link's limits (or the default when not linked)."""
+    by_pair = {(lk.src, lk.dest): lk for lk in links}
+    hops = []
+    ids = route.detector_ids
+    for src, dest in itertools.pairwise(ids):
+        lk = by_pair.get((src, dest))
+        if lk is None:
+            hops.append(Hop(src, dest, default_max_seconds))
+        else:
+            hops.append(Hop(src, dest, lk.max_seconds, lk.length_m))
+    return Target(tuple(hops), route=route.name)
+
+
+def all_targets(client: EtcdClient, ns: str, default_max_seconds: int) -> list[Target]:
+    """Every link and every route of two or more detectors."""
+    links = read_links(client, ns)
+    targets = [link_target(lk) for lk in links]
+    for route in read_routes(client, ns):
+        if len(route.detector_ids) >= 2:
+            targets.append(route_target(route, links, default_max_seconds))
+    return targets
+
+
+def read_windows(
+    client: EtcdClient, ns: str, target: Target, since_s: int = 0, until_s: int = 0
+) -> list[tuple[WindowSummary, int]]:
+    """The stored windows (and their mod revisions) with since_s <= start < until_s."""
+    prefix = target.windows_prefix(ns)
+    start = target.window_key(ns, max(since_s, 0))
+    end = target.window_key(ns, until_s) if until_s > 0 else keys.prefix_end(prefix)
+    out = []
+    for key, value, rev in range_pages(client, start, end):
+        try:
+            out.append((WindowSummary.from_json(value), rev))
+        except (ValueError, KeyError, TypeError):
+            log.warning("skipping unreadable window %s", key.decode(errors="replace"))
+    return out
+
+
+def stored_window_starts(
+    client: EtcdClient, ns: str, target: Target, since_s: int, until_s: int
+) -> set[int]:
+    prefix = target.windows_prefix(ns)
+    start = target.window_key(ns, since_s)
+    end = target.window_key(ns, until_s)
+    return {
+        int(key.decode()[len(prefix):])
+        for key, _v, _r in range_pages(client, start, end, keys_only=True)
+    }
+
+
+def write_windows(
+    client: EtcdClient,
+    ns: str,
+    items: list[tuple[Target, WindowSummary]],
+    guard_key: str = "",
+    guard_revision: int = 0,
+) -> bool:
+    """Store windows in transactions; with a guard, only while that lock key is ours.
+
+    Returns False (and writes nothing more) when the guard fails: the lock was lost.
+    """
+    compare = []
+    if guard_key:
+        compare.append(client.transactions.create(guard_key) == guard_revision)
+    step = 100  # well under etcd's 128 operations per transaction
+    for i in range(0, len(items), step):
+        ops = [
+            client.transactions.put(t.window_key(ns, w.window_start_ns // keys.NS_PER_S),
+                                    w.to_json())
+            for t, w in items[i:i + step]
+        ]
+        try:
+            ok, _ = client.transaction(compare=compare, success=ops, failure=[])
+        except ETCD_ERRORS as exc:
+            raise StoreUnavailable(f"etcd write failed: {exc}") from exc
+        if not ok:
+            return False
+    return True
