@@ -1,0 +1,126 @@
+"""The simulator's ground truth, as JSON: every trip's true travel time, the true median per
+link per window, and every detection (vehicle, detector, device id) the detectors heard.
+
+Windows are `WINDOW_S` long and a trip belongs to the window in which it reaches the
+destination, as central's travel-time windows do. `median_s` counts every trip, stopped ones
+included; `median_moving_s` leaves out trips that stopped on the way. Device ids are the
+keyed hashes the agents make (a raw MAC never goes into the file).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.model import Sighting
+from agent.sim.network import Network
+from agent.sim.traffic import Simulation, Trip
+
+WINDOW_S = 300
+VERSION = 1
+
+DeviceIdOf = Callable[[Sighting], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """What one detector heard of one vehicle's address: the frames a pass should cover."""
+
+    vehicle: int
+    detector: str
+    device_id: str
+    radio: str
+    address_kind: str
+    first_ns: int
+    last_ns: int
+    count: int
+
+
+def detections(sim: Simulation, device_id_of: DeviceIdOf) -> list[Detection]:
+    """Group the heard frames by vehicle, detector and device id."""
+    groups: dict[tuple[int, str, str], list[Sighting]] = defaultdict(list)
+    for detector, heard in sim.heard.items():
+        for h in heard:
+            groups[(h.vehicle, detector, device_id_of(h.sighting))].append(h.sighting)
+    out = []
+    for (vehicle, detector, device_id), frames in groups.items():
+        out.append(Detection(
+            vehicle, detector, device_id, frames[0].radio.value, frames[0].address_kind.value,
+            min(s.t_ns for s in frames), max(s.t_ns for s in frames), len(frames),
+        ))
+    out.sort(key=lambda d: (d.first_ns, d.detector, d.device_id))
+    return out
+
+
+def window_medians(trips: list[Trip], window_s: int = WINDOW_S) -> list[dict[str, Any]]:
+    """The true median travel time per link and window of arrival at the destination."""
+    groups: dict[tuple[str, str, int], list[Trip]] = defaultdict(list)
+    for trip in trips:
+        arrive_s = trip.dest_ns // 1_000_000_000
+        groups[(trip.src, trip.dest, arrive_s - arrive_s % window_s)].append(trip)
+    out = []
+    for (src, dest, start), group in sorted(groups.items()):
+        moving = [t.travel_s for t in group if t.stopped_s == 0]
+        out.append({
+            "src": src,
+            "dest": dest,
+            "window_start_s": start,
+            "count": len(group),
+            "median_s": round(statistics.median(t.travel_s for t in group), 3),
+            "median_moving_s": round(statistics.median(moving), 3) if moving else None,
+        })
+    return out
+
+
+def build_truth(
+    network: Network, sim: Simulation, seed: int, device_id_of: DeviceIdOf
+) -> dict[str, Any]:
+    found = detections(sim, device_id_of)
+    ids_at: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for d in found:
+        ids_at[(d.vehicle, d.detector)].add(d.device_id)
+    trips = []
+    for t in sim.trips:
+        common = ids_at[(t.vehicle, t.src)] & ids_at[(t.vehicle, t.dest)]
+        trips.append({
+            "vehicle": t.vehicle, "src": t.src, "dest": t.dest,
+            "src_ns": t.src_ns, "dest_ns": t.dest_ns, "travel_s": round(t.travel_s, 3),
+            "stopped_s": round(t.stopped_s, 3),
+            "matchable": bool(common),  # one of its device ids was heard at both ends
+        })
+    return {
+        "version": VERSION,
+        "network": network.name,
+        "seed": seed,
+        "start_ns": sim.start_ns,
+        "end_ns": sim.end_ns,
+        "window_s": WINDOW_S,
+        "vehicles": sim.vehicles,
+        "frames": sim.frames,
+        "links": [{"src": link.src, "dest": link.dest, "length_m": link.length_m,
+                   "max_seconds": link.max_seconds} for link in network.links],
+        "trips": trips,
+        "windows": window_medians(sim.trips),
+        "detections": [{
+            "vehicle": d.vehicle, "detector": d.detector, "device_id": d.device_id,
+            "radio": d.radio, "address_kind": d.address_kind,
+            "first_ns": d.first_ns, "last_ns": d.last_ns, "count": d.count,
+        } for d in found],
+    }
+
+
+def write_truth(path: Path, truth: dict[str, Any]) -> None:
+    """Write atomically: a reader never sees half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_truth(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
