@@ -11,11 +11,11 @@ from collections.abc import Iterator
 
 import grpc
 
-from central import query_wire
+from central import wire
 from central.errors import InvalidArgument
 from central.etcd_store import EtcdStore
 from central.event_reads import EventQuery, EventReader
-from central.query_errors import abort_on_error
+from central.grpc_errors import grpc_method
 from central.query_service import event_query
 from proto.query import query_pb2, query_pb2_grpc
 
@@ -30,9 +30,9 @@ def _bounds(request: query_pb2.GetEventsRequest | query_pb2.GetBatteryVoltageReq
     since = until = 0
     if request.HasField("range"):
         if request.range.HasField("after"):
-            since = query_wire.timestamp_ns(request.range.after)
+            since = wire.timestamp_to_ns(request.range.after)
         if request.range.HasField("before"):
-            until = query_wire.timestamp_ns(request.range.before)
+            until = wire.timestamp_to_ns(request.range.before)
     if since < 0 or until < 0:
         raise InvalidArgument("range: times before 1970 are not stored")
     if since and until and until <= since:
@@ -54,37 +54,37 @@ class LegacyQueryServicer(query_pb2_grpc.QueryServiceServicer):
     def _events(self, request: query_pb2.GetEventsRequest) -> Iterator[query_pb2.DetectionEvent]:
         query = self._query(request)
         for n, item in enumerate(self.reader.iter_events(query), start=1):
-            yield query_wire.legacy_event_to_pb(item)
+            yield wire.record_to_legacy_event(item)
             if n == request.limit:
                 return
 
+    @grpc_method
     def GetEvents(
         self, request: query_pb2.GetEventsRequest, context: grpc.ServicerContext
     ) -> query_pb2.GetEventsResponse:
-        with abort_on_error(context):
-            return query_pb2.GetEventsResponse(events=list(self._events(request)))
+        return query_pb2.GetEventsResponse(events=list(self._events(request)))
 
+    @grpc_method
     def StreamEvents(
         self, request: query_pb2.GetEventsRequest, context: grpc.ServicerContext
     ) -> Iterator[query_pb2.DetectionEvent]:
-        with abort_on_error(context):
-            yield from self._events(request)
+        yield from self._events(request)
 
+    @grpc_method
     def GetBatteryVoltage(
         self, request: query_pb2.GetBatteryVoltageRequest, context: grpc.ServicerContext
     ) -> query_pb2.GetBatteryVoltageResponse:
         """Per detector, the battery voltages its status reports gave, oldest first."""
-        with abort_on_error(context):
-            since, until = _bounds(request)
-            query = event_query(self.store, self.reader, request.detector_ids, since, until)
-            ids = query.detector_ids or tuple(
-                str(s.get("detector_id", "")) for s in self.store.statuses()
-            )
-            reports = []
-            for detector_id in ids:
-                history = self.store.status_history(detector_id, since, until)
-                volts = [float(h["battery_voltage"]) for h in history if h.get("battery_voltage")]
-                if request.limit:
-                    volts = volts[: request.limit]
-                reports.append(query_pb2.VoltageReport(detector_id=detector_id, voltage=volts))
-            return query_pb2.GetBatteryVoltageResponse(reports=reports)
+        since, until = _bounds(request)
+        query = event_query(self.store, self.reader, request.detector_ids, since, until)
+        ids = query.detector_ids or tuple(
+            str(s.get("detector_id", "")) for s in self.store.statuses()
+        )
+        reports = []
+        for detector_id in ids:
+            history = self.store.status_history(detector_id, since, until)
+            volts = [float(h["battery_voltage"]) for h in history if h.get("battery_voltage")]
+            if request.limit:
+                volts = volts[: request.limit]
+            reports.append(query_pb2.VoltageReport(detector_id=detector_id, voltage=volts))
+        return query_pb2.GetBatteryVoltageResponse(reports=reports)

@@ -11,11 +11,11 @@ from collections.abc import Iterator, Sequence
 
 import grpc
 
-from central import keys, query_wire
+from central import keys, wire
 from central.errors import InvalidArgument, NotFound
 from central.etcd_store import EtcdStore
 from central.event_reads import MAX_PAGE, EventQuery, EventReader
-from central.query_errors import abort_on_error
+from central.grpc_errors import grpc_method
 from proto.roadside.v1 import query_pb2, query_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -58,77 +58,77 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         self.store = store
         self.reader = EventReader(store)
 
+    @grpc_method
     def GetEvents(
         self, request: query_pb2.GetEventsRequest, context: grpc.ServicerContext
     ) -> query_pb2.GetEventsResponse:
-        with abort_on_error(context):
-            if request.limit > MAX_PAGE:
-                raise InvalidArgument(f"limit: at most {MAX_PAGE}, got {request.limit}")
-            query = event_query(
-                self.store, self.reader, request.detector_ids, request.since_ns, request.until_ns
-            )
-            page = self.reader.page(query, request.limit, request.page_token)
-            return query_pb2.GetEventsResponse(
-                events=[query_wire.event_to_pb(e) for e in page.events],
-                next_page_token=page.next_token,
-            )
+        if request.limit > MAX_PAGE:
+            raise InvalidArgument(f"limit: at most {MAX_PAGE}, got {request.limit}")
+        query = event_query(
+            self.store, self.reader, request.detector_ids, request.since_ns, request.until_ns
+        )
+        page = self.reader.page(query, request.limit, request.page_token)
+        return query_pb2.GetEventsResponse(
+            events=[wire.record_to_event(e) for e in page.events],
+            next_page_token=page.next_token,
+        )
 
+    @grpc_method
     def StreamEvents(
         self, request: query_pb2.StreamEventsRequest, context: grpc.ServicerContext
     ) -> Iterator[query_pb2.Event]:
-        with abort_on_error(context):
-            query = event_query(
-                self.store, self.reader, request.detector_ids, request.since_ns, request.until_ns
-            )
-            if not request.follow:
-                for item in self.reader.iter_events(query):
-                    yield query_wire.event_to_pb(item)
-                return
-            follow = self.reader.follow(query)
-            # the client going away (or the server stopping) ends the watch
-            context.add_callback(follow.cancel)
-            try:
-                for item in follow:
-                    yield query_wire.event_to_pb(item)
-            finally:
-                follow.cancel()
+        query = event_query(
+            self.store, self.reader, request.detector_ids, request.since_ns, request.until_ns
+        )
+        if not request.follow:
+            for item in self.reader.iter_events(query):
+                yield wire.record_to_event(item)
+            return
+        follow = self.reader.follow(query)
+        # the client going away (or the server stopping) ends the watch
+        context.add_callback(follow.cancel)
+        try:
+            for item in follow:
+                yield wire.record_to_event(item)
+        finally:
+            follow.cancel()
 
+    @grpc_method
     def ListDetectors(
         self, request: query_pb2.ListDetectorsRequest, context: grpc.ServicerContext
     ) -> query_pb2.ListDetectorsResponse:
-        with abort_on_error(context):
-            records = self.store.list_detectors()
-            return query_pb2.ListDetectorsResponse(
-                detectors=[query_wire.detector_to_pb(r) for r in records]
-            )
+        records = self.store.list_detectors()
+        return query_pb2.ListDetectorsResponse(
+            detectors=[wire.record_to_detector(r) for r in records]
+        )
 
+    @grpc_method
     def GetLinks(
         self, request: query_pb2.GetLinksRequest, context: grpc.ServicerContext
     ) -> query_pb2.GetLinksResponse:
-        with abort_on_error(context):
-            dest = request.dest_detector_id or None
-            if dest is not None:
-                check_detector_ids([dest], "dest_detector_id")
-            links = self.store.links(dest)
-            return query_pb2.GetLinksResponse(links=[query_wire.link_to_pb(x) for x in links])
+        dest = request.dest_detector_id or None
+        if dest is not None:
+            check_detector_ids([dest], "dest_detector_id")
+        links = self.store.links(dest)
+        return query_pb2.GetLinksResponse(links=[wire.record_to_link(x) for x in links])
 
+    @grpc_method
     def GetStatus(
         self, request: query_pb2.GetStatusRequest, context: grpc.ServicerContext
     ) -> query_pb2.GetStatusResponse:
-        with abort_on_error(context):
-            ids = check_detector_ids(request.detector_ids)
-            statuses = self.store.statuses(ids)
-            found = {s.get("detector_id") for s in statuses}
-            for detector_id in ids:
-                if detector_id not in found and self.store.get_detector(detector_id) is None:
-                    raise NotFound(f"unknown detector {detector_id!r}")
-            return query_pb2.GetStatusResponse(
-                statuses=[query_wire.status_to_pb(s) for s in statuses]
-            )
+        ids = check_detector_ids(request.detector_ids)
+        statuses = self.store.statuses(ids)
+        found = {s.get("detector_id") for s in statuses}
+        for detector_id in ids:
+            if detector_id not in found and self.store.get_detector(detector_id) is None:
+                raise NotFound(f"unknown detector {detector_id!r}")
+        return query_pb2.GetStatusResponse(
+            statuses=[wire.dict_to_status(s) for s in statuses]
+        )
 
+    @grpc_method
     def ListRoutes(
         self, request: query_pb2.ListRoutesRequest, context: grpc.ServicerContext
     ) -> query_pb2.ListRoutesResponse:
-        with abort_on_error(context):
-            routes = self.store.routes()
-            return query_pb2.ListRoutesResponse(routes=[query_wire.route_to_pb(r) for r in routes])
+        routes = self.store.routes()
+        return query_pb2.ListRoutesResponse(routes=[wire.record_to_route(r) for r in routes])

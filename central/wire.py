@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.protobuf import json_format
+from google.protobuf import json_format, timestamp_pb2
 
 from central.records import DetectorRecord, LinkRecord, RouteRecord, StoredPass
-from proto.roadside.v1 import collector_pb2, types_pb2
+from proto.query import query_pb2 as legacy_query_pb2
+from proto.roadside.v1 import collector_pb2, query_pb2, types_pb2
 
 RADIO_TO_TEXT: dict[int, str] = {
     types_pb2.RADIO_KIND_WIFI: "wifi",
@@ -129,3 +130,26 @@ def status_to_dict(status: types_pb2.AgentStatus) -> dict[str, Any]:
 def dict_to_status(data: dict[str, Any]) -> types_pb2.AgentStatus:
     """A stored status report back as AgentStatus (fields it does not know are skipped)."""
     return json_format.ParseDict(data, types_pb2.AgentStatus(), ignore_unknown_fields=True)
+
+
+# query results (central/query_service.py, central/legacy_query.py) -------
+
+def record_to_event(record: StoredPass) -> query_pb2.Event:
+    return query_pb2.Event(detector_id=record.detector_id, **{"pass": record_to_pass(record)})
+
+
+def timestamp_to_ns(ts: timestamp_pb2.Timestamp) -> int:
+    return ts.seconds * 1_000_000_000 + ts.nanos
+
+
+def ns_to_timestamp(t_ns: int) -> timestamp_pb2.Timestamp:
+    return timestamp_pb2.Timestamp(seconds=t_ns // 1_000_000_000, nanos=t_ns % 1_000_000_000)
+
+
+def record_to_legacy_event(record: StoredPass) -> legacy_query_pb2.DetectionEvent:
+    """The original API's DetectionEvent: time = [the detection's timestamp]."""
+    return legacy_query_pb2.DetectionEvent(
+        time=[ns_to_timestamp(record.timestamp_ns)],
+        device_id=record.device_id,
+        detector_id=record.detector_id,
+    )
