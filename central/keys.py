@@ -15,6 +15,8 @@ The rest is roadside's own:
     /{ns}/traveltimes/link/{src}/{dest}/{window_start_s}   a link's window summary
     /{ns}/traveltimes/route/{route}/{window_start_s}       a route's window summary
     /{ns}/locks/traveltime/{dest_detector_id}        worker lock per destination
+    /{ns}/workers/traveltime/{worker_id}             a live travel-time worker (leased)
+    /{ns}/pending/{dest}/{detector_id}/{bucket}      a dirty bucket, fanned out per destination
 """
 
 from __future__ import annotations
@@ -159,6 +161,28 @@ def traveltimes_prefix(ns: str) -> str:
 
 def worker_lock_name(ns: str, dest_detector_id: str) -> str:
     return _p(ns, "locks", "traveltime", dest_detector_id)
+
+
+def worker_locks_prefix(ns: str) -> str:
+    return _p(ns, "locks", "traveltime") + "/"
+
+
+def worker_key(ns: str, worker_id: str) -> str:
+    return _p(ns, "workers", "traveltime", worker_id)
+
+
+def workers_prefix(ns: str) -> str:
+    return _p(ns, "workers", "traveltime") + "/"
+
+
+def pending_key(ns: str, dest_detector_id: str, detector_id: str, bucket: int) -> str:
+    return _p(ns, "pending", dest_detector_id, detector_id, bucket)
+
+
+def pending_prefix(ns: str, dest_detector_id: str | None = None) -> str:
+    if dest_detector_id is None:
+        return _p(ns, "pending") + "/"
+    return _p(ns, "pending", dest_detector_id) + "/"
 
 
 def prefix_end(prefix: str) -> str:

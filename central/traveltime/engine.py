@@ -22,6 +22,8 @@ def compute_from_passes(
     window_s: int,
     rules: stats.Rules,
     computed_ns: int = 0,
+    source_revision: int = 0,
+    worker: str = "",
 ) -> list[WindowSummary]:
     """Summaries of the given windows from passes already read.
 
@@ -69,6 +71,8 @@ def compute_from_passes(
                 unmatched=unmatched,
                 samples_s=summary.kept,
                 computed_ns=computed_ns,
+                source_revision=source_revision,
+                worker=worker,
             )
         )
     return out
@@ -106,20 +110,27 @@ def compute_windows(
     window_starts_s: Sequence[int],
     window_s: int,
     rules: stats.Rules,
+    worker: str = "",
 ) -> list[WindowSummary]:
-    """Read what the windows need from etcd and summarise them."""
+    """Read what the windows need from etcd, at one revision, and summarise them."""
+    revision = store.current_revision(client)
     out: list[WindowSummary] = []
     for run in runs(window_starts_s, window_s):
         dest_from = (run[0] - window_s) * NS_PER_S
         dest_until = (run[-1] + 2 * window_s) * NS_PER_S
-        dest_passes = store.read_passes(client, ns, target.dest, dest_from, dest_until)
+        dest_passes = store.read_passes(
+            client, ns, target.dest, dest_from, dest_until, revision
+        )
         upstream = []
         for i, det in enumerate(target.detectors[:-1]):
             reach = sum(h.max_seconds for h in target.hops[i:]) * NS_PER_S
-            upstream.append(store.read_passes(client, ns, det, dest_from - reach, dest_until))
+            upstream.append(
+                store.read_passes(client, ns, det, dest_from - reach, dest_until, revision)
+            )
         out.extend(
             compute_from_passes(
-                target, upstream, dest_passes, run, window_s, rules, time.time_ns()
+                target, upstream, dest_passes, run, window_s, rules,
+                computed_ns=time.time_ns(), source_revision=revision, worker=worker,
             )
         )
     return out

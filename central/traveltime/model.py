@@ -95,6 +95,8 @@ class WindowSummary:
     unmatched: int = 0  # dest passes with no src pass of the same device
     samples_s: tuple[float, ...] = ()  # kept samples, only when not suppressed
     computed_ns: int = 0
+    source_revision: int = 0  # the etcd revision the passes were read at
+    worker: str = ""  # the worker that computed it
 
     def to_json(self) -> bytes:
         data: dict[str, object] = {
@@ -108,6 +110,8 @@ class WindowSummary:
             "rejections": self.rejections,
             "unmatched": self.unmatched,
             "computed_ns": self.computed_ns,
+            "source_revision": self.source_revision,
+            "worker": self.worker,
         }
         if self.figures is not None:
             f = self.figures
@@ -140,4 +144,6 @@ class WindowSummary:
             unmatched=int(data.get("unmatched", 0)),
             samples_s=tuple(float(s) for s in data.get("samples_s", ())),
             computed_ns=int(data.get("computed_ns", 0)),
+            source_revision=int(data.get("source_revision", 0)),
+            worker=str(data.get("worker", "")),
         )

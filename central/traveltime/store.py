@@ -26,16 +26,30 @@ EtcdClient: TypeAlias = etcd3.MultiEndpointEtcd3Client
 ETCD_ERRORS = (etcd3.exceptions.Etcd3Exception, grpc.RpcError)
 
 
+def current_revision(client: EtcdClient) -> int:
+    """The store's revision now: reads at it see everything committed so far."""
+    try:
+        resp = client.get_response(b"\0", count_only=True)
+    except ETCD_ERRORS as exc:
+        raise StoreUnavailable(f"etcd read failed: {exc}") from exc
+    return int(resp.header.revision)
+
+
 def range_pages(
-    client: EtcdClient, start: str, end: str, keys_only: bool = False
+    client: EtcdClient, start: str, end: str, keys_only: bool = False, revision: int = 0
 ) -> Iterator[tuple[bytes, bytes, int]]:
-    """(key, value, mod_revision) of every key in [start, end), read in pages."""
+    """(key, value, mod_revision) of every key in [start, end), read in pages.
+
+    With a revision, every page reads the store as it was then (one consistent view).
+    """
     begin = start.encode()
     stop = end.encode()
+    at = revision or None
     while True:
         try:
             resp = client.get_range_response(
-                begin, stop, sort_order="ascend", limit=PAGE_SIZE, keys_only=keys_only
+                begin, stop, sort_order="ascend", limit=PAGE_SIZE, keys_only=keys_only,
+                revision=at,
             )
         except ETCD_ERRORS as exc:
             raise StoreUnavailable(f"etcd range read failed: {exc}") from exc
@@ -47,7 +61,8 @@ def range_pages(
 
 
 def read_passes(
-    client: EtcdClient, ns: str, detector_id: str, since_ns: int, until_ns: int
+    client: EtcdClient, ns: str, detector_id: str, since_ns: int, until_ns: int,
+    revision: int = 0,
 ) -> list[PassTuple]:
     """(device_id, timestamp_ns) of the detector's passes with since_ns <= t < until_ns."""
     if until_ns <= since_ns:
@@ -58,7 +73,7 @@ def read_passes(
     end = keys.bucket_prefix(ns, detector_id, last + keys.BUCKET_S)
     out: list[PassTuple] = []
     loads = json.loads
-    for key, value, _rev in range_pages(client, start, end):
+    for key, value, _rev in range_pages(client, start, end, revision=revision):
         try:
             t_ns = int(loads(value)["timestamp"])
         except (ValueError, KeyError, TypeError):
