@@ -1,0 +1,69 @@
+"""Central's settings: defaults < YAML (section "central" allowed) < ROADSIDE_* < flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.config_layers import load
+from central import keys
+
+# the embedded etcd's home when --data-dir is not given (works without root)
+DEFAULT_DATA_DIR = (
+    Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    / "roadside" / "central"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CentralConfig:
+    host: str = "0.0.0.0"  # bind address of all three servers
+    collector_port: int = 9000  # roadside.v1 and the original collector (0 = any free port)
+    query_port: int = 8000  # roadside.v1 and the original query service
+    health_port: int = 5000  # grpc.health.v1 (also served on the other two ports)
+    etcd_endpoints: tuple[str, ...] = ()  # empty: run an embedded etcd in data_dir
+    namespace: str = "tdc"  # etcd key prefix, as the original system
+    retention_days: float = 7.0  # detections and status history expire after this
+    data_dir: Path = DEFAULT_DATA_DIR  # the embedded etcd's data lives here
+    clock_skew_s: float = 300.0  # refuse detections further in the future than this
+    max_batch_passes: int = 5000  # largest UploadBatch accepted
+    max_message_bytes: int = 8 * 1024 * 1024  # largest gRPC request accepted
+    grace_s: float = 10.0  # on stop, in-flight calls get this long to finish
+    workers: int = 16  # threads per server (the etcd client is blocking)
+    health_poll_s: float = 1.0  # how often the health thread asks etcd
+    etcd_timeout_s: float = 5.0  # deadline of every etcd call
+    etcd_quota_bytes: int = 0  # embedded etcd's --quota-backend-bytes (0 = etcd's 2 GiB)
+
+    def __post_init__(self) -> None:
+        if not keys.NAMESPACE_RE.fullmatch(self.namespace):
+            raise ValueError(
+                f"namespace: expected [a-z0-9][a-z0-9_-]{{0,62}}, got {self.namespace!r}"
+            )
+        for name in ("collector_port", "query_port", "health_port"):
+            port = getattr(self, name)
+            if not 0 <= port < 65536:
+                raise ValueError(f"{name}: expected 0..65535, got {port}")
+        positive = ("retention_days", "max_batch_passes", "max_message_bytes", "workers",
+                    "health_poll_s", "etcd_timeout_s")
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name}: must be positive, got {getattr(self, name)}")
+        for name in ("clock_skew_s", "grace_s", "etcd_quota_bytes"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: must not be negative, got {getattr(self, name)}")
+
+    @property
+    def retention_s(self) -> float:
+        return self.retention_days * 86_400
+
+
+def load_config(
+    file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> CentralConfig:
+    """CentralConfig from the layers; raises agent.config_layers.ConfigError naming the field."""
+    return load(CentralConfig, file, env, flags, section="central")
