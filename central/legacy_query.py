@@ -12,11 +12,11 @@ from collections.abc import Iterator
 import grpc
 
 from central import wire
-from central.errors import InvalidArgument
+from central.errors import InvalidArgument, NotFound
 from central.etcd_store import EtcdStore
 from central.event_reads import EventQuery, EventReader
 from central.grpc_errors import grpc_method
-from central.query_service import event_query
+from central.query_service import check_detector_ids, event_query
 from proto.query import query_pb2, query_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,13 @@ class LegacyQueryServicer(query_pb2_grpc.QueryServiceServicer):
         since, until = _bounds(request)
         return event_query(self.store, self.reader, request.detector_ids, since, until)
 
+    def _known(self, detector_id: str) -> bool:
+        return bool(
+            self.store.get_detector(detector_id)
+            or self.reader.has_detector(detector_id)
+            or self.store.statuses([detector_id])
+        )
+
     def _events(self, request: query_pb2.GetEventsRequest) -> Iterator[query_pb2.DetectionEvent]:
         query = self._query(request)
         for n, item in enumerate(self.reader.iter_events(query), start=1):
@@ -76,13 +83,16 @@ class LegacyQueryServicer(query_pb2_grpc.QueryServiceServicer):
     ) -> query_pb2.GetBatteryVoltageResponse:
         """Per detector, the battery voltages its status reports gave, oldest first."""
         since, until = _bounds(request)
-        query = event_query(self.store, self.reader, request.detector_ids, since, until)
-        ids = query.detector_ids or tuple(
+        ids = check_detector_ids(request.detector_ids) or tuple(
             str(s.get("detector_id", "")) for s in self.store.statuses()
         )
         reports = []
         for detector_id in ids:
             history = self.store.status_history(detector_id, since, until)
+            if not history and not request.detector_ids:
+                continue
+            if not history and not self._known(detector_id):
+                raise NotFound(f"unknown detector {detector_id!r}")
             volts = [float(h["battery_voltage"]) for h in history if h.get("battery_voltage")]
             if request.limit:
                 volts = volts[: request.limit]
