@@ -18,6 +18,7 @@ from agent.model import AddressKind, Pass, RadioKind, TimestampChoice
 
 NS = 1_000_000_000
 NO_RSSI = 0  # peak_rssi of a pass none of whose sightings carried an RSSI
+RSSI_MIN, RSSI_MAX = -128, 20  # dBm a radio can plausibly report; clamped to this
 
 
 def pass_ulid(detector_id: str, device_id: str, first_ns: int) -> str:
@@ -134,7 +135,7 @@ class PassBuilder:
             first_ns=p.first_ns,
             last_ns=p.last_ns,
             peak_ns=p.peak_ns,
-            peak_rssi=NO_RSSI if p.peak_rssi is None else p.peak_rssi,
+            peak_rssi=NO_RSSI if p.peak_rssi is None else max(RSSI_MIN, min(RSSI_MAX, p.peak_rssi)),
             count=p.count,
             radio=p.radio,
             address_kind=p.address_kind,

@@ -32,6 +32,7 @@ class PipelineCounts:
     open_passes: int
     pending: int  # closed, not yet written to the buffer
     newest_ns: int  # newest event time seen (0 = none yet)
+    buffer_dropped: int  # old passes the full buffer dropped to take ours
     by_source: tuple[tuple[str, int], ...]  # sightings per source
 
 
@@ -60,6 +61,7 @@ class Pipeline:
         self._dropped = 0
         self._passes = 0
         self._newest_ns = 0
+        self._buffer_dropped = 0
         self._by_source: Counter[str] = Counter()
 
     def on_sighting(self, s: Sighting) -> None:
@@ -99,7 +101,7 @@ class Pipeline:
             batch, self._pending = self._pending, []
             items = [(p.timestamp_ns, pass_to_bytes(p)) for p in batch]
             try:
-                await asyncio.to_thread(self._buffer.append, items)
+                self._buffer_dropped += await asyncio.to_thread(self._buffer.append, items)
             except BaseException:
                 self._pending[:0] = batch  # keep them for the next try
                 raise
@@ -116,5 +118,6 @@ class Pipeline:
             open_passes=len(self._builder),
             pending=len(self._pending),
             newest_ns=self._newest_ns,
+            buffer_dropped=self._buffer_dropped,
             by_source=tuple(sorted(self._by_source.items())),
         )

@@ -127,7 +127,7 @@ class Uplink:
         request = collector_pb2.UploadBatchRequest(
             detector_id=self._config.detector_id,
             batch_id=str(ULID()),
-            passes=[types_pb2.Pass.FromString(r.payload) for r in rows],
+            passes=_unique_passes(rows),
         )
         try:
             await self._stub_for_call().UploadBatch(request, timeout=timeout)
@@ -216,3 +216,15 @@ async def _wait_any(stop: asyncio.Event, other: asyncio.Event | None, wait_s: fl
     finally:
         for w in waiters:
             w.cancel()
+
+
+def _unique_passes(rows: Sequence[Row]) -> list[types_pb2.Pass]:
+    """The rows' passes, each (ulid, device id) once (a replay may buffer a pass twice)."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for row in rows:
+        p = types_pb2.Pass.FromString(row.payload)
+        if (p.ulid, p.device_id) not in seen:
+            seen.add((p.ulid, p.device_id))
+            out.append(p)
+    return out

@@ -1,0 +1,320 @@
+"""The agent at run time: sources -> pipeline -> buffer -> uplink, plus status and watchdog.
+
+    runner = AgentRunner(config, sources)
+    await runner.run(stop)                               # live: until `stop` is set
+    await runner.run(until_drained=True, drain_timeout_s=60)   # finite sources (replay,
+                                                         # simulator): until all are acked
+
+Live, sources run under the Supervisor (restarts, silence watchdog) and idle passes are
+closed by wall-clock time; with `event_time=True` (replay) they close by the newest event
+time. On stop: sources stop, open passes close, everything goes to the buffer, a final
+upload runs with a deadline, the buffer closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent import __version__, sdnotify
+from agent.buffer import DiskBuffer
+from agent.config import AgentConfig
+from agent.errors import AgentError
+from agent.pipeline import Pipeline
+from agent.privacy import DeviceHasher, load_secret
+from agent.sources.base import Source, SourceError
+from agent.status import AgentStatus, SourceState, clock_sync, disk_free, write_status
+from agent.uplink import Uplink, UplinkCounts
+
+log = logging.getLogger(__name__)
+
+BUFFER_FILE = "buffer.db"
+TICK_S = 1.0  # close idle passes and write closed ones to the buffer this often
+STATUS_FILE_INTERVAL_S = 5.0  # status.json for `roadside agent status`
+RATE_WINDOW_S = 60.0  # sightings per minute are measured over this window
+SOURCE_STOP_TIMEOUT_S = 5.0
+FINAL_UPLOAD_S = 10.0  # the last upload attempt on shutdown
+NS = 1_000_000_000
+
+
+class DrainTimeout(AgentError):
+    """Finite sources finished but not every pass was acknowledged in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Figures a replay or simulation can show while it runs."""
+
+    sightings: int
+    dropped_by_policy: int
+    passes: int  # closed passes written to the buffer
+    open_passes: int
+    backlog: int  # passes not yet acknowledged by central (buffer + not yet written)
+    acknowledged: int
+    buffer_dropped: int
+    by_source: tuple[tuple[str, int], ...]
+
+
+class AgentRunner:
+    def __init__(
+        self,
+        config: AgentConfig,
+        sources: Sequence[Source],
+        *,
+        clock: Callable[[], int] = time.time_ns,
+        event_time: bool = False,
+        secret: bytes | None = None,
+    ) -> None:
+        if not config.detector_id:
+            raise AgentError("detector_id is not set (config file, ROADSIDE_DETECTOR_ID or "
+                             "--detector-id)")
+        self.config = config
+        self.sources = tuple(sources)
+        self._clock = clock
+        self._event_time = event_time
+        hasher = DeviceHasher.from_config(
+            config, secret if secret is not None else load_secret(config.secret_file)
+        )
+        self.buffer = DiskBuffer(Path(config.state_dir) / BUFFER_FILE, config.buffer_max_bytes)
+        self.uplink = Uplink(config, self.buffer, clock=clock)
+        self.pipeline = Pipeline(config, hasher, self.buffer, on_written=self.uplink.wake)
+        self._supervisor: Any = None
+        self._source_states: dict[str, SourceState] = {
+            s.name: SourceState(s.name, "starting") for s in self.sources
+        }
+        self._rates: deque[tuple[float, dict[str, int]]] = deque()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    # --- figures -----------------------------------------------------------------
+
+    def progress(self) -> Progress:
+        c = self.pipeline.counts()
+        up = self.uplink.counts()
+        return Progress(
+            sightings=c.sightings,
+            dropped_by_policy=c.dropped_by_policy,
+            passes=c.passes,
+            open_passes=c.open_passes,
+            backlog=self.buffer.depth() + c.pending,
+            acknowledged=up.passes_sent,
+            buffer_dropped=c.buffer_dropped,
+            by_source=c.by_source,
+        )
+
+    async def status(self) -> AgentStatus:
+        """A snapshot of the agent's health (the blocking parts run off the loop)."""
+        sources = self._sources_status()
+        sightings = self.pipeline.counts().sightings
+        up = self.uplink.counts()
+        return await asyncio.to_thread(self._status_blocking, sources, sightings, up)
+
+    def _status_blocking(
+        self, sources: tuple[SourceState, ...], sightings: int, up: UplinkCounts
+    ) -> AgentStatus:
+        now = self._clock()
+        stats = self.buffer.stats()
+        oldest = stats.oldest_unsent_ns
+        status = AgentStatus(
+            detector_id=self.config.detector_id,
+            reported_ns=now,
+            buffer_depth=stats.depth,
+            buffer_bytes=stats.bytes,
+            oldest_unsent_age_s=0.0 if oldest is None else max(0.0, (now - oldest) / NS),
+            last_upload_ns=up.last_success_ns,
+            sources=sources,
+            clock_sync=clock_sync(),
+            disk_free_bytes=disk_free(Path(self.config.state_dir)),
+            dropped_passes=stats.dropped,
+            agent_version=__version__,
+            passes_total=stats.appended,
+            quarantined_databases=stats.quarantined,
+            sightings_total=sightings,
+            upload_failures=up.failures,
+            endpoint=up.endpoint,
+        )
+        write_status(Path(self.config.state_dir), status)
+        return status
+
+    def _sources_status(self) -> tuple[SourceState, ...]:
+        states = dict(self._source_states)
+        if self._supervisor is not None:
+            for s in self._supervisor.status():
+                states[s.name] = SourceState(
+                    name=s.name,
+                    state=str(getattr(s, "state", "running")),
+                    restarts=int(getattr(s, "restarts", 0)),
+                    last_error=str(getattr(s, "last_error", "") or ""),
+                )
+        rates = self._per_minute()
+        return tuple(
+            SourceState(s.name, s.state, rates.get(s.name, 0.0), s.restarts, s.last_error)
+            for s in states.values()
+        )
+
+    def _per_minute(self) -> dict[str, float]:
+        now = time.monotonic()
+        counts = dict(self.pipeline.counts().by_source)
+        self._rates.append((now, counts))
+        while len(self._rates) > 2 and now - self._rates[1][0] >= RATE_WINDOW_S:
+            self._rates.popleft()
+        then, old = self._rates[0]
+        span = now - then
+        if span <= 0:
+            return {}
+        return {k: (v - old.get(k, 0)) * 60.0 / span for k, v in counts.items()}
+
+    # --- running -----------------------------------------------------------------
+
+    async def run(
+        self,
+        stop: asyncio.Event | None = None,
+        *,
+        until_drained: bool = False,
+        drain_timeout_s: float = 60.0,
+    ) -> None:
+        """Run until `stop` is set, or (until_drained) until the sources have finished
+        and central has acknowledged every pass. Raises DrainTimeout if it has not
+        after `drain_timeout_s`."""
+        stop = stop or asyncio.Event()
+        sources_stop = asyncio.Event()
+        uplink_stop = asyncio.Event()
+        await asyncio.to_thread(self.buffer.open)
+        try:
+            sources = self._spawn(self._run_sources(sources_stop, until_drained), "sources")
+            uplink = self._spawn(self.uplink.run(uplink_stop), "uplink")
+            self._spawn(self._tick_loop(), "tick")
+            self._spawn(self._status_loop(), "status")
+            self._spawn(self._watchdog_loop(), "watchdog")
+            sdnotify.ready()
+            log.info("agent %s running: %d sources, central %s", self.config.detector_id,
+                     len(self.sources), ",".join(self.config.central))
+            await _first(stop, sources if until_drained else None)
+            sdnotify.stopping()
+            sources_stop.set()
+            await _finish(sources, SOURCE_STOP_TIMEOUT_S)
+            self.pipeline.close_all()
+            await self.pipeline.flush()
+            uplink_stop.set()
+            await _finish(uplink, self.config.upload_timeout_s + 1.0)
+            budget = drain_timeout_s if until_drained else FINAL_UPLOAD_S
+            drained = await self.uplink.drain(budget)
+            if not drained:
+                left = self.buffer.depth()
+                if until_drained:
+                    raise DrainTimeout(f"{left} passes not acknowledged after {budget:g} s")
+                log.warning("stopping with %d passes still in the buffer", left)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks.clear()
+            await self.uplink.close()
+            with contextlib.suppress(OSError, AgentError):
+                await self.status()  # the final figures in status.json
+            await asyncio.to_thread(self.buffer.close)
+            log.info("agent %s stopped", self.config.detector_id)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coro, name=f"agent:{name}")
+        self._tasks.append(task)
+        return task
+
+    async def _run_sources(self, stop: asyncio.Event, finite: bool) -> None:
+        supervisor_cls = None if finite else _supervisor_class()
+        if supervisor_cls is not None:
+            self._supervisor = supervisor_cls(
+                list(self.sources), self.pipeline.on_sighting, self.config.silence_restart_s
+            )
+            await self._supervisor.run(stop)
+            return
+        await asyncio.gather(*(self._run_one(s, stop) for s in self.sources))
+
+    async def _run_one(self, source: Source, stop: asyncio.Event) -> None:
+        """A source on its own (finite runs, or before the Supervisor exists)."""
+        self._source_states[source.name] = SourceState(source.name, "running")
+        try:
+            await source.run(self.pipeline.on_sighting, stop)
+        except asyncio.CancelledError:
+            self._source_states[source.name] = SourceState(source.name, "stopped")
+            raise
+        except (SourceError, OSError) as exc:  # one failing source must not stop the others
+            log.error("source %s failed: %s", source.name, exc)
+            self._source_states[source.name] = SourceState(
+                source.name, "failed", last_error=str(exc)
+            )
+            return
+        self._source_states[source.name] = SourceState(source.name, "finished")
+
+    async def _tick_loop(self) -> None:
+        while True:
+            if self._event_time:
+                self.pipeline.tick_event_time()
+            else:
+                self.pipeline.tick(self._clock())
+            try:
+                await self.pipeline.flush()
+            except AgentError as exc:
+                log.error("cannot write passes to the buffer: %s", exc)
+            await asyncio.sleep(TICK_S)  # a period, not synchronisation
+
+    async def _status_loop(self) -> None:
+        next_report = 0.0
+        while True:
+            try:
+                status = await self.status()
+                if time.monotonic() >= next_report:
+                    next_report = time.monotonic() + self.config.status_interval_s
+                    await self.uplink.report_status(status)
+                    sdnotify.status(
+                        f"buffer {status.buffer_depth}, sightings {status.sightings_total}"
+                    )
+            except (OSError, AgentError) as exc:
+                log.warning("status not written: %s", exc)
+            await asyncio.sleep(STATUS_FILE_INTERVAL_S)  # a period
+
+    async def _watchdog_loop(self) -> None:
+        interval = sdnotify.watchdog_interval()
+        if interval is None:
+            return
+        while True:
+            sdnotify.watchdog()
+            await asyncio.sleep(interval)  # a period
+
+
+def _supervisor_class() -> Any:
+    try:
+        module = importlib.import_module("agent.sources.supervisor")
+    except ImportError:
+        return None
+    return getattr(module, "Supervisor", None)
+
+
+async def _first(stop: asyncio.Event, task: asyncio.Task[None] | None) -> None:
+    """Wait for `stop`, or for `task` to finish when one is given."""
+    waiter = asyncio.ensure_future(stop.wait())
+    pending: set[asyncio.Future[Any]] = {waiter}
+    if task is not None:
+        pending.add(task)
+    try:
+        await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+
+
+async def _finish(task: asyncio.Task[None], timeout_s: float) -> None:
+    """Let a task end on its own within `timeout_s`, else cancel it; log its error."""
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if not done:
+        task.cancel()
+        await asyncio.wait({task})  # the task's CancelledError stays in the task
+        return
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s ended with %r", task.get_name(), task.exception())
