@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := etcd-server etcd-client dbus python3-dbusmock libpcap0.8
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps etcd proto proto-check lint test bench demo install-agent clean help
+.PHONY: install system-deps etcd proto proto-check lint test bench demo install-agent install-central clean help
 
 help:
 	@echo "make demo          set up and run etcd, central and agents on a simulated corridor"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench         benchmarks, each beside a baseline from the same run"
 	@echo "make proto         regenerate the gRPC code from proto/"
 	@echo "make install-agent install the agent as a systemd service (Debian, root)"
+	@echo "make install-central install central and workers as systemd services (Debian, root)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +68,13 @@ bench: $(STAMP) etcd
 
 demo: $(STAMP) etcd
 	$(PY) -m agent.sim.demo $(DEMO_ARGS)
+
+# INSTALL_ARGS: e.g. --dry-run, --destdir DIR, --profile pizero2w-esp32 (systemd/install.sh)
+install-agent:
+	sh systemd/install.sh agent $(INSTALL_ARGS)
+
+install-central:
+	sh systemd/install.sh central $(INSTALL_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-out
