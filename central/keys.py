@@ -24,20 +24,19 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agent.ids import DETECTOR_ID_RE as DETECTOR_ID_RE  # re-exported
+from agent.ids import valid_detector_id as valid_detector_id
+
 BUCKET_S = 100  # a detection's bucket: unix second rounded down to a multiple of 100
 NS_PER_S = 1_000_000_000
 
-DETECTOR_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+# the detector id rule lives in agent.ids: the agent checks ids too and must not import central
 NAMESPACE_RE = DETECTOR_ID_RE
 ROUTE_NAME_RE = DETECTOR_ID_RE
 DEVICE_ID_RE = re.compile(r"[0-9a-f]{32}")
 ULID_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 # Device ids sent through the original API: no '/' or '.', bounded length.
 LEGACY_DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
-
-
-def valid_detector_id(text: str) -> bool:
-    return DETECTOR_ID_RE.fullmatch(text) is not None
 
 
 def bucket_of(t_ns: int) -> int:
