@@ -4,5 +4,6 @@ tests/fixtures/<area>.py and are listed in pytest_plugins below."""
 pytest_plugins = [
     "tests.fixtures.etcd",
     "tests.fixtures.captures",
+    "tests.fixtures.central",
     "tests.fixtures.query",
 ]

@@ -1,0 +1,198 @@
+"""Builds and runs central: etcd (given or embedded), the store, and three gRPC servers.
+
+    collector port   roadside.v1.CollectorService, collector.CollectorService
+    query port       roadside.v1.QueryService, query.QueryService
+    health port      grpc.health.v1.Health
+All three also serve grpc.health.v1 and reflection. Servers are thread-pool gRPC servers
+because the etcd client is blocking.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import etcd3
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from central.collector_service import CollectorServicer
+from central.config import CentralConfig
+from central.errors import CentralError
+from central.etcd_client import connect
+from central.etcd_process import EtcdProcess, EtcdProcessError
+from central.etcd_store import EtcdStore
+from central.health import HealthMonitor
+from central.legacy_collector import LegacyCollectorServicer
+from central.legacy_query import LegacyQueryServicer
+from central.query_service import QueryServicer
+from central.validation import Limits
+from proto.collector import collector_pb2 as legacy_collector_pb2
+from proto.collector import collector_pb2_grpc as legacy_collector_grpc
+from proto.query import query_pb2 as legacy_query_pb2
+from proto.query import query_pb2_grpc as legacy_query_grpc
+from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, query_pb2, query_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+COLLECTOR_SERVICES = (
+    collector_pb2.DESCRIPTOR.services_by_name["CollectorService"].full_name,
+    legacy_collector_pb2.DESCRIPTOR.services_by_name["CollectorService"].full_name,
+)
+QUERY_SERVICES = (
+    query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name,
+    legacy_query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name,
+)
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+
+
+def _client_host(host: str) -> str:
+    """Where a local client reaches a server bound to `host`."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::", "[::]") else host
+
+
+@dataclass
+class RunningCentral:
+    """A started central; `stop()` drains calls, stops servers and any embedded etcd."""
+
+    config: CentralConfig
+    store: EtcdStore
+    health: HealthMonitor
+    collector_port: int
+    query_port: int
+    health_port: int
+    etcd_endpoints: tuple[str, ...]
+    _client: etcd3.MultiEndpointEtcd3Client
+    _servers: list[grpc.Server] = field(default_factory=list)
+    _etcd: EtcdProcess | None = None
+    _stopped: bool = False
+
+    @property
+    def collector_addr(self) -> str:
+        return f"{_client_host(self.config.host)}:{self.collector_port}"
+
+    @property
+    def query_addr(self) -> str:
+        return f"{_client_host(self.config.host)}:{self.query_port}"
+
+    @property
+    def health_addr(self) -> str:
+        return f"{_client_host(self.config.host)}:{self.health_port}"
+
+    @property
+    def etcd(self) -> EtcdProcess | None:
+        """The embedded etcd child, when central started one."""
+        return self._etcd
+
+    def stop(self, grace: float | None = None) -> None:
+        """Refuse new calls, let in-flight ones finish within `grace` s; safe twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        wait_s = self.config.grace_s if grace is None else grace
+        self.health.stop()
+        events = [server.stop(wait_s) for server in self._servers]
+        for event in events:
+            event.wait()
+        self._client.close()
+        if self._etcd is not None:
+            self._etcd.stop()
+        log.info("central stopped")
+
+    def wait(self) -> None:
+        """Block until the servers have stopped."""
+        for server in self._servers:
+            server.wait_for_termination()
+
+
+def _server(config: CentralConfig, name: str) -> grpc.Server:
+    options = [
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.so_reuseport", 0),  # a port in use is an error, not a shared port
+    ]
+    pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix=f"central-{name}")
+    return grpc.server(pool, options=options)
+
+
+def _bind(server: grpc.Server, host: str, port: int, what: str) -> int:
+    try:
+        bound = int(server.add_insecure_port(f"{host}:{port}"))
+    except RuntimeError as exc:
+        raise CentralError(f"cannot listen on {host}:{port} ({what})") from exc
+    if bound == 0:
+        raise CentralError(f"cannot listen on {host}:{port} ({what})")
+    return bound
+
+
+def start_central(config: CentralConfig) -> RunningCentral:
+    """Start everything `config` asks for; raise CentralError (nothing left running) on failure."""
+    etcd_proc: EtcdProcess | None = None
+    endpoints = tuple(config.etcd_endpoints)
+    if not endpoints:
+        try:
+            etcd_proc = EtcdProcess(
+                config.data_dir, quota_bytes=config.etcd_quota_bytes or None
+            )
+            etcd_proc.start()
+        except (EtcdProcessError, OSError) as exc:
+            raise CentralError(f"embedded etcd in {config.data_dir}: {exc}") from exc
+        endpoints = (etcd_proc.endpoint,)
+    try:
+        client = connect(endpoints, timeout=config.etcd_timeout_s)
+    except ValueError as exc:
+        if etcd_proc is not None:
+            etcd_proc.stop()
+        raise CentralError(f"etcd endpoints: {exc}") from exc
+    store = EtcdStore(client, config.namespace, config.retention_days)
+    monitor = HealthMonitor(store, (*COLLECTOR_SERVICES, *QUERY_SERVICES), config.health_poll_s)
+    central = RunningCentral(config, store, monitor, 0, 0, 0, endpoints, client, [], etcd_proc)
+    try:
+        _start_servers(central, config, store, monitor)
+    except BaseException:
+        central.stop(0)
+        raise
+    log.info(
+        "central serving: collector %s, query %s, health %s; etcd %s, namespace %s",
+        central.collector_addr, central.query_addr, central.health_addr,
+        ",".join(endpoints), config.namespace,
+    )
+    return central
+
+
+def _start_servers(
+    central: RunningCentral, config: CentralConfig, store: EtcdStore, monitor: HealthMonitor
+) -> None:
+    limits = Limits(config.retention_s, config.clock_skew_s, config.max_batch_passes)
+
+    collector = _server(config, "collector")
+    collector_pb2_grpc.add_CollectorServiceServicer_to_server(
+        CollectorServicer(store, limits), collector
+    )
+    legacy_collector_grpc.add_CollectorServiceServicer_to_server(
+        LegacyCollectorServicer(store, limits), collector
+    )
+
+    query = _server(config, "query")
+    query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(store), query)
+    legacy_query_grpc.add_QueryServiceServicer_to_server(LegacyQueryServicer(store), query)
+
+    health_only = _server(config, "health")
+    plan = (
+        (collector, COLLECTOR_SERVICES, config.collector_port, "collector"),
+        (query, QUERY_SERVICES, config.query_port, "query"),
+        (health_only, (), config.health_port, "health"),
+    )
+    ports = []
+    for server, services, port, what in plan:
+        health_pb2_grpc.add_HealthServicer_to_server(monitor.servicer, server)
+        reflection.enable_server_reflection(
+            (*services, HEALTH_SERVICE, reflection.SERVICE_NAME), server
+        )
+        ports.append(_bind(server, config.host, port, what))
+        central._servers.append(server)
+    central.collector_port, central.query_port, central.health_port = ports
+    monitor.start()
+    for server in central._servers:
+        server.start()
