@@ -167,16 +167,21 @@ def _start_servers(
     limits = Limits(config.retention_s, config.clock_skew_s, config.max_batch_passes)
 
     collector = _server(config, "collector")
-    collector_pb2_grpc.add_CollectorServiceServicer_to_server(
+    # the generated *_grpc modules are untyped
+    collector_pb2_grpc.add_CollectorServiceServicer_to_server(  # type: ignore[no-untyped-call]
         CollectorServicer(store, limits), collector
     )
-    legacy_collector_grpc.add_CollectorServiceServicer_to_server(
+    legacy_collector_grpc.add_CollectorServiceServicer_to_server(  # type: ignore[no-untyped-call]
         LegacyCollectorServicer(store, limits), collector
     )
 
     query = _server(config, "query")
-    query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(store), query)
-    legacy_query_grpc.add_QueryServiceServicer_to_server(LegacyQueryServicer(store), query)
+    query_pb2_grpc.add_QueryServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        QueryServicer(store), query
+    )
+    legacy_query_grpc.add_QueryServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        LegacyQueryServicer(store), query
+    )
 
     health_only = _server(config, "health")
     plan = (
