@@ -152,17 +152,19 @@ class DiskBuffer:
             return 0
         with self._lock:
             db = self._conn()
-            added = sum(len(p) for _, p in items) + len(items) * ROW_OVERHEAD_BYTES
             try:
+                added = sum(len(p) for _, p in items) + len(items) * ROW_OVERHEAD_BYTES
                 db.execute("BEGIN IMMEDIATE")
                 db.executemany("INSERT INTO passes (t_ns, payload) VALUES (?, ?)", items)
                 self._bump(db, "appended", len(items))
                 dropped, freed = self._drop_oldest(db, self._bytes + added - self.max_bytes)
                 db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
+            except (sqlite3.Error, OverflowError, ValueError, TypeError) as exc:
+                _rollback(db)
                 raise DiskBufferError(f"buffer {self.path}: cannot write: {exc}") from exc
+            except BaseException:
+                _rollback(db)
+                raise
             self._depth += len(items) - dropped
             self._bytes += added - freed
         if dropped:
@@ -233,9 +235,11 @@ class DiskBuffer:
                 self._bump(db, "acked", freed[0])
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
+                _rollback(db)
                 raise DiskBufferError(f"buffer {self.path}: cannot acknowledge: {exc}") from exc
+            except BaseException:
+                _rollback(db)
+                raise
             self._depth -= freed[0]
             self._bytes -= freed[1] + freed[0] * ROW_OVERHEAD_BYTES
             return int(freed[0])
@@ -271,3 +275,8 @@ class DiskBuffer:
             dropped=int(counters.get("dropped", 0)),
             quarantined=self.quarantined(),
         )
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    if db.in_transaction:
+        db.execute("ROLLBACK")
