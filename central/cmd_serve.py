@@ -1,0 +1,93 @@
+"""`roadside central serve`: run the collector, query and health servers until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import signal
+import threading
+from types import FrameType
+from typing import Any
+
+from central.config import CentralConfig, load_config
+
+log = logging.getLogger(__name__)
+
+# one flag per CentralConfig field; the help text of each
+HELP = {
+    "host": "bind address of all three servers (default 0.0.0.0)",
+    "collector_port": "collector port: roadside.v1 and the original collector API (default 9000)",
+    "query_port": "query port: roadside.v1 and the original query API (default 8000)",
+    "health_port": "grpc.health.v1 port (default 5000); 0 = any free port",
+    "etcd_endpoints": "etcd HOST:PORT, several for failover (repeat, or comma-separate); "
+                      "none = start an embedded etcd in --data-dir",
+    "namespace": "etcd key namespace (default tdc, as the original system)",
+    "retention_days": "days detections and status history are kept (default 7)",
+    "data_dir": "directory of the embedded etcd's data",
+    "clock_skew_s": "refuse detections further in the future than this many seconds (300)",
+    "max_batch_passes": "largest batch accepted (default 5000 passes)",
+    "max_message_bytes": "largest gRPC request accepted in bytes (default 8 MiB)",
+    "grace_s": "on SIGTERM, seconds in-flight calls get to finish (default 10)",
+    "workers": "threads per server (default 16)",
+    "health_poll_s": "seconds between etcd health probes (default 1)",
+    "etcd_timeout_s": "deadline of every etcd call in seconds (default 5)",
+    "etcd_quota_bytes": "embedded etcd's backend quota in bytes (default 0 = etcd's 2 GiB)",
+}
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "serve",
+        help="run the collector, query and health servers",
+        description=(
+            "Run central: collector (:9000), query (:8000) and health (:5000) gRPC servers on "
+            "etcd. Settings come from defaults, the YAML --config file (top level or a "
+            "'central:' section), ROADSIDE_<SETTING> environment variables (e.g. "
+            "ROADSIDE_ETCD_ENDPOINTS=a:2379,b:2379), then these flags. Without etcd "
+            "endpoints an embedded etcd runs in --data-dir. SIGTERM drains calls, exits 0."
+        ),
+    )
+    parser.add_argument("--config", metavar="FILE", help="YAML settings file")
+    for f in dataclasses.fields(CentralConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == "etcd_endpoints":
+            parser.add_argument(flag, nargs="+", action="extend", metavar="HOST:PORT",
+                                help=HELP[f.name])
+        else:
+            parser.add_argument(flag, metavar=f.name.upper(), help=HELP[f.name])
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> CentralConfig:
+    flags: dict[str, Any] = {}
+    for f in dataclasses.fields(CentralConfig):
+        value = getattr(args, f.name, None)
+        if f.name == "etcd_endpoints" and value is not None:
+            value = [part for item in value for part in item.split(",") if part.strip()]
+        flags[f.name] = value
+    return load_config(args.config, flags=flags)
+
+
+def run(args: argparse.Namespace) -> int:
+    from central.server import start_central  # grpc servers load only for this command
+
+    config = config_from_args(args)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: draining calls (up to %g s)", signal.Signals(signum).name,
+                 config.grace_s)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        running = start_central(config)
+        try:
+            stop.wait()
+        finally:
+            running.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0
