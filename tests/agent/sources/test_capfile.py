@@ -1,0 +1,161 @@
+"""pcap and pcapng reading: byte orders, resolutions, interfaces, truncated and corrupt files."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from scapy.layers.dot11 import RadioTap
+from scapy.utils import PcapNgWriter, RawPcapNgReader, RawPcapReader
+
+from agent.sources.capfile import CaptureReader, Frame
+
+WIFI = "wifi/probing-patterns_iPhone11-B.pcap"
+
+
+def _frames(path: Path) -> tuple[list[Frame], CaptureReader]:
+    reader = CaptureReader(path)
+    return list(reader.frames()), reader
+
+
+def test_pcap_matches_scapys_reader(captures_dir: Path) -> None:
+    ours, reader = _frames(captures_dir / WIFI)
+    with RawPcapReader(str(captures_dir / WIFI)) as scapy_reader:
+        theirs = list(scapy_reader)
+    assert len(ours) == len(theirs) == reader.frames_read
+    for f, (data, meta) in zip(ours, theirs, strict=True):
+        assert f.data == data
+        assert f.t_ns == (meta.sec * 1_000_000 + meta.usec) * 1000
+        assert f.linktype == 127
+    assert not reader.skipped
+
+
+def test_pcapng_written_by_scapy_gives_the_same_frames(captures_dir: Path, tmp_path: Path) -> None:
+    ours, _ = _frames(captures_dir / WIFI)
+    out = tmp_path / "copy.pcapng"
+    with PcapNgWriter(str(out)) as w:
+        for f in ours:
+            pkt = RadioTap(f.data)
+            pkt.time = f.t_ns / 1e9
+            w.write(pkt)
+    got, reader = _frames(out)
+    assert [g.data for g in got] == [f.data for f in ours]
+    assert [g.linktype for g in got] == [127] * len(ours)
+    # scapy stores microseconds by default; float seconds may round the last microsecond
+    assert all(abs(g.t_ns - f.t_ns) <= 1000 for g, f in zip(got, ours, strict=True))
+    assert not reader.skipped
+
+
+def test_real_pcapng_capture_reads(captures_dir: Path) -> None:
+    frames, reader = _frames(captures_dir / "ble" / "take_2_ble_all_adv.pcap")
+    assert len(frames) == 221 and not reader.skipped
+    with RawPcapNgReader(str(captures_dir / "ble" / "take_2_ble_all_adv.pcap")) as scapy_reader:
+        theirs = list(scapy_reader)
+    assert [f.data for f in frames] == [data for data, _ in theirs]
+    assert [f.linktype for f in frames] == [meta.linktype for _, meta in theirs]
+    assert [f.t_ns for f in frames] == [
+        ((m.tshigh << 32) | m.tslow) * 10**9 // m.tsresol for _, m in theirs
+    ]
+
+
+def _block(order: str, btype: int, body: bytes) -> bytes:
+    body += b"\0" * (-len(body) % 4)
+    n = len(body) + 12
+    return struct.pack(order + "II", btype, n) + body + struct.pack(order + "I", n)
+
+
+def _pcapng(order: str) -> bytes:
+    """Two interfaces (127 at nanoseconds with a 10 s offset, 256 at 2^-10 s), EPB and SPB."""
+    shb = _block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+    opts0 = struct.pack(order + "HH", 9, 1) + b"\x09\0\0\0"
+    opts0 += struct.pack(order + "HHq", 14, 8, 10) + struct.pack(order + "HH", 0, 0)
+    idb0 = _block(order, 1, struct.pack(order + "HHI", 127, 0, 0) + opts0)
+    opts1 = struct.pack(order + "HH", 9, 1) + b"\x8a\0\0\0" + struct.pack(order + "HH", 0, 0)
+    idb1 = _block(order, 1, struct.pack(order + "HHI", 256, 0, 0) + opts1)
+    t0 = 1_700_000_000_123_456_789
+    epb0 = _block(order, 6, struct.pack(order + "5I", 0, t0 >> 32, t0 & 0xFFFFFFFF, 3, 3) + b"abc")
+    t1 = 1_700_000_001 * 1024 + 512  # 0.5 s in 2^-10 units
+    epb1 = _block(order, 6, struct.pack(order + "5I", 1, t1 >> 32, t1 & 0xFFFFFFFF, 2, 2) + b"xy")
+    spb = _block(order, 3, struct.pack(order + "I", 4) + b"wxyz")
+    nrb = _block(order, 4, b"\0\0\0\0")  # name resolution: no frames
+    return shb + idb0 + idb1 + epb0 + nrb + epb1 + spb
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_pcapng_interfaces_resolutions_and_byte_orders(tmp_path: Path, order: str) -> None:
+    path = tmp_path / "x.pcapng"
+    path.write_bytes(_pcapng(order))
+    frames, reader = _frames(path)
+    assert [(f.linktype, f.data) for f in frames] == [(127, b"abc"), (256, b"xy"), (127, b"wxyz")]
+    assert frames[0].t_ns == 1_700_000_010_123_456_789  # if_tsoffset adds 10 s
+    assert frames[1].t_ns == 1_700_000_001_500_000_000
+    assert frames[2].t_ns == frames[1].t_ns  # an SPB has no time: the previous one stands
+    assert not reader.skipped
+
+
+@pytest.mark.parametrize(("magic", "order", "unit"), [
+    (0xA1B2C3D4, "<", 1000), (0xA1B2C3D4, ">", 1000), (0xA1B23C4D, ">", 1), (0xA1B23C4D, "<", 1),
+])
+def test_pcap_byte_orders_and_nanoseconds(
+    tmp_path: Path, magic: int, order: str, unit: int
+) -> None:
+    head = struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, 65535, 256)
+    rec = struct.pack(order + "IIII", 1_700_000_000, 250, 4, 4) + b"abcd"
+    path = tmp_path / "x.pcap"
+    path.write_bytes(head + rec + rec)
+    frames, _reader = _frames(path)
+    assert [(f.t_ns, f.linktype, f.data) for f in frames] == [
+        (1_700_000_000 * 10**9 + 250 * unit, 256, b"abcd")
+    ] * 2
+
+
+def test_truncated_pcap_yields_good_frames_and_counts_the_rest(
+    captures_dir: Path, tmp_path: Path
+) -> None:
+    whole = (captures_dir / WIFI).read_bytes()
+    full, _ = _frames(captures_dir / WIFI)
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    frames, reader = _frames(cut)
+    assert 0 < len(frames) < len(full)
+    assert [f.data for f in frames] == [f.data for f in full[: len(frames)]]
+    assert dict(reader.skipped) == {"truncated_record": 1}
+
+
+def test_corrupt_pcap_record_length_stops_cleanly(captures_dir: Path, tmp_path: Path) -> None:
+    whole = bytearray((captures_dir / WIFI).read_bytes())
+    first_len = struct.unpack_from("<I", whole, 24 + 8)[0]
+    second = 24 + 16 + first_len
+    struct.pack_into("<I", whole, second + 8, 0x7FFFFFFF)  # the second record lies
+    bad = tmp_path / "bad.pcap"
+    bad.write_bytes(bytes(whole))
+    frames, reader = _frames(bad)
+    assert len(frames) == 1 and dict(reader.skipped) == {"corrupt_record": 1}
+
+
+def test_truncated_and_corrupt_pcapng(tmp_path: Path) -> None:
+    data = _pcapng("<")
+    cut = tmp_path / "cut.pcapng"
+    cut.write_bytes(data[:-6])  # the SPB loses its tail
+    frames, reader = _frames(cut)
+    assert len(frames) == 2 and dict(reader.skipped) == {"truncated_record": 1}
+
+    bad = bytearray(data)
+    bad[-4:] = b"\x99\0\0\0"  # trailing length disagrees with the leading one
+    (tmp_path / "bad.pcapng").write_bytes(bytes(bad))
+    frames, reader = _frames(tmp_path / "bad.pcapng")
+    assert len(frames) == 2 and dict(reader.skipped) == {"corrupt_record": 1}
+
+
+def test_not_a_capture_and_missing_file(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pcap"
+    junk.write_bytes(b"hello, this is not a capture")
+    frames, reader = _frames(junk)
+    assert frames == [] and dict(reader.skipped) == {"not_a_capture": 1}
+    frames, reader = _frames(tmp_path / "missing.pcap")
+    assert frames == [] and dict(reader.skipped) == {"unreadable_file": 1}
+    empty = tmp_path / "empty.pcap"
+    empty.write_bytes(b"")
+    frames, reader = _frames(empty)
+    assert frames == [] and dict(reader.skipped) == {"not_a_capture": 1}

@@ -1,0 +1,123 @@
+"""ReplaySource over the real captures: merging, kinds, speed, shift to now, damaged files."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import struct
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.model import AddressKind, RadioKind, Sighting
+from agent.sources.base import SourceError
+from agent.sources.replay import FAST, ReplaySource
+
+POS1 = "wifi/sc6-61_2024-02-08_position_1.pcap"
+POS2 = "wifi/sc6-61_2024-02-08_position_2.pcap"
+BLE_KINDS = {
+    AddressKind.BLE_PUBLIC, AddressKind.BLE_RANDOM_STATIC, AddressKind.BLE_RESOLVABLE,
+    AddressKind.BLE_NON_RESOLVABLE,
+}
+
+
+async def _play(source: ReplaySource) -> list[Sighting]:
+    got: list[Sighting] = []
+    await asyncio.wait_for(source.run(got.append, asyncio.Event()), 60)
+    return got
+
+
+async def test_two_captures_merge_by_time(captures_dir: Path) -> None:
+    source = ReplaySource([captures_dir / POS1, captures_dir / POS2], speed=FAST)
+    got = await _play(source)
+    assert len(got) == 13238 + 15345
+    assert all(a.t_ns <= b.t_ns for a, b in itertools.pairwise(got))
+    assert {s.radio for s in got} == {RadioKind.WIFI}
+    assert len({s.mac for s in got}) == 674 + 768 - 246
+    st = source.stats()
+    assert (st.frames_read, st.sightings, st.skipped, st.finished) == (28583, 28583, {}, True)
+    assert source.finished.is_set()
+
+
+async def test_ble_captures_give_ble_kinds(captures_dir: Path) -> None:
+    source = ReplaySource(sorted((captures_dir / "ble").glob("*.pcap")), speed=FAST)
+    got = await _play(source)
+    assert got and {s.radio for s in got} == {RadioKind.BLE}
+    assert {s.address_kind for s in got} <= BLE_KINDS
+    st = source.stats()
+    assert st.skipped["not_advertising"] > 0
+    assert st.sightings + sum(st.skipped.values()) == st.frames_read
+
+
+def _pcap(path: Path, times_s: list[int]) -> None:
+    probe = bytes([0x40, 0]) + b"\0\0" + b"\xff" * 6 + bytes.fromhex("02aabbccddee") + b"\xff" * 8
+    radiotap = struct.pack("<BBHI", 0, 0, 8, 0)
+    out = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 127)
+    for t in times_s:
+        out += struct.pack("<IIII", t, 0, len(radiotap + probe), len(radiotap + probe))
+        out += radiotap + probe
+    path.write_bytes(out)
+
+
+async def test_original_timing_waits_between_frames(tmp_path: Path) -> None:
+    _pcap(tmp_path / "hour.pcap", [1_700_000_000, 1_700_003_600])  # an hour apart
+    source = ReplaySource([tmp_path / "hour.pcap"])  # speed 1: the second is an hour away
+    stop = asyncio.Event()
+    got: list[Sighting] = []
+
+    def emit(s: Sighting) -> None:
+        got.append(s)
+        stop.set()
+
+    await asyncio.wait_for(source.run(emit, stop), 30)
+    assert len(got) == 1 and not source.finished.is_set()
+
+
+async def test_shift_to_now_keeps_spacing_and_ends_now(tmp_path: Path) -> None:
+    _pcap(tmp_path / "two.pcap", [1_600_000_000, 1_600_000_002])
+    before = time.time_ns()
+    got = await _play(ReplaySource([tmp_path / "two.pcap"], speed=1000.0, shift_to_now=True))
+    after = time.time_ns()
+    assert got[1].t_ns - got[0].t_ns == 2_000_000_000
+    assert before <= got[1].t_ns <= after + 10**9  # ends when playback ends: now
+
+
+async def test_fast_shift_to_now_ends_at_start(tmp_path: Path) -> None:
+    _pcap(tmp_path / "two.pcap", [1_600_000_000, 1_600_000_002])
+    before = time.time_ns()
+    got = await _play(ReplaySource([tmp_path / "two.pcap"], speed=FAST, shift_to_now=True))
+    assert before <= got[-1].t_ns <= time.time_ns()
+
+
+async def test_truncated_capture_replays_good_frames_and_reports(
+    captures_dir: Path, tmp_path: Path
+) -> None:
+    whole = (captures_dir / POS1).read_bytes()
+    (tmp_path / "cut.pcap").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "junk.pcapng").write_bytes(b"\x0a\x0d\x0d\x0a" + b"\xff" * 40)
+    source = ReplaySource([tmp_path / "cut.pcap", tmp_path / "junk.pcapng"], speed=FAST)
+    got = await _play(source)
+    st = source.stats()
+    assert 5000 < len(got) < 13238
+    assert st.skipped == {"truncated_record": 1, "corrupt_record": 1}
+    assert st.finished
+
+
+async def test_stop_ends_a_fast_replay(captures_dir: Path) -> None:
+    source = ReplaySource([captures_dir / POS1, captures_dir / POS2], speed=FAST)
+    stop = asyncio.Event()
+    got: list[Sighting] = []
+
+    def emit(s: Sighting) -> None:
+        got.append(s)
+        stop.set()
+
+    await asyncio.wait_for(source.run(emit, stop), 30)
+    assert 0 < len(got) < 28583 and not source.finished.is_set()
+
+
+@pytest.mark.parametrize("speed", [0.0, -1.0, "slow"])
+def test_bad_speed_is_a_clear_error(speed: object) -> None:
+    with pytest.raises(SourceError, match="speed"):
+        ReplaySource(["x.pcap"], speed=speed)  # type: ignore[arg-type]
