@@ -1,0 +1,115 @@
+"""Rows out of the CLI: a readable table, JSON (one object per line) or CSV.
+
+A row is a mapping of column key -> raw value; JSON and CSV print the raw values under the
+keys, the table prints each column's `show` of the value under its title. Tables are
+sized to their contents, or (stream=True, e.g. a live tail) printed row by row at the
+columns' fixed widths.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+FORMATS = ("table", "json", "csv")
+
+Row = Mapping[str, Any]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value)) or "-"
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str  # the JSON/CSV name of the value
+    title: str  # the table heading
+    show: Callable[[Any], str] = _text  # the table's rendering of the value
+    width: int = 0  # fixed width of a streamed table (0: the title's)
+    right: bool = False  # right-align (numbers)
+    table: bool = True  # shown in tables (JSON and CSV always carry every column)
+
+
+class Writer:
+    """Write rows in one of FORMATS; close() prints a buffered table. Safe to close twice."""
+
+    def __init__(
+        self, columns: Sequence[Column], fmt: str, out: TextIO, stream: bool = False
+    ) -> None:
+        if fmt not in FORMATS:
+            raise ValueError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+        self.columns = list(columns)
+        self.fmt = fmt
+        self.out = out
+        self.stream = stream
+        self.count = 0
+        self._rows: list[list[str]] = []
+        self._csv: Any = None
+        self._closed = False
+        self._table_cols = [c for c in self.columns if c.table]
+        if fmt == "csv":
+            self._csv = csv.writer(out, lineterminator="\n")
+            self._csv.writerow([c.key for c in self.columns])
+        elif fmt == "table" and stream:
+            self._line([c.title for c in self._table_cols], self._fixed_widths())
+
+    def write(self, row: Row) -> None:
+        self.count += 1
+        if self.fmt == "json":
+            data = {c.key: row.get(c.key) for c in self.columns}
+            self.out.write(json.dumps(data, separators=(",", ":"), default=str) + "\n")
+        elif self.fmt == "csv":
+            self._csv.writerow(["" if row.get(c.key) is None else _csv_value(row.get(c.key))
+                                for c in self.columns])
+        else:
+            cells = [c.show(row.get(c.key)) for c in self._table_cols]
+            if not self.stream:
+                self._rows.append(cells)
+                return
+            self._line(cells, self._fixed_widths())
+        if self.stream:
+            self.out.flush()
+
+    def write_all(self, rows: Iterable[Row]) -> int:
+        for row in rows:
+            self.write(row)
+        return self.count
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self.fmt == "table" and not self.stream:
+            titles = [c.title for c in self._table_cols]
+            widths = [max(len(x) for x in col) for col in zip(titles, *self._rows, strict=True)]
+            self._line(titles, widths)
+            for cells in self._rows:
+                self._line(cells, widths)
+        self.out.flush()
+
+    def _fixed_widths(self) -> list[int]:
+        return [max(c.width, len(c.title)) for c in self._table_cols]
+
+    def _line(self, cells: Sequence[str], widths: Sequence[int]) -> None:
+        parts = [
+            cell.rjust(width) if col.right else cell.ljust(width)
+            for cell, width, col in zip(cells, widths, self._table_cols, strict=True)
+        ]
+        self.out.write("  ".join(parts).rstrip() + "\n")
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return ";".join(map(str, value))
+    if isinstance(value, dict):
+        return json.dumps(value, separators=(",", ":"))
+    return value
