@@ -6,4 +6,7 @@ pytest_plugins = [
     "tests.fixtures.captures",
     "tests.fixtures.central",
     "tests.fixtures.query",
+    "tests.fixtures.ops",
+    "tests.fixtures.traveltime",
+    "tests.fixtures.agent",
 ]

@@ -14,6 +14,7 @@ import grpc
 
 from central import keys
 from central.errors import StoreUnavailable
+from central.etcd_store import EtcdStore
 from central.records import LinkRecord, RouteRecord
 from central.traveltime.matching import PassTuple
 from central.traveltime.model import Hop, Target, WindowSummary
@@ -84,37 +85,6 @@ def read_passes(
     return out
 
 
-def read_links(client: EtcdClient, ns: str) -> list[LinkRecord]:
-    prefix = keys.links_prefix(ns)
-    links = []
-    for key, value, _rev in range_pages(client, prefix, keys.prefix_end(prefix)):
-        dest, _, src = key.decode()[len(prefix):].partition("/")
-        try:
-            links.append(LinkRecord.from_json(src, dest, value))
-        except (ValueError, KeyError, TypeError):
-            log.warning("skipping unreadable link %s -> %s", src, dest)
-    return links
-
-
-def read_routes(client: EtcdClient, ns: str) -> list[RouteRecord]:
-    prefix = keys.routes_prefix(ns)
-    routes = []
-    for key, value, _rev in range_pages(client, prefix, keys.prefix_end(prefix)):
-        name = key.decode()[len(prefix):]
-        try:
-            routes.append(RouteRecord.from_json(name, value))
-        except (ValueError, KeyError, TypeError):
-            log.warning("skipping unreadable route %s", name)
-    return routes
-
-
-def put_route(client: EtcdClient, ns: str, route: RouteRecord) -> None:
-    try:
-        client.put(keys.route_key(ns, route.name), route.to_json())
-    except ETCD_ERRORS as exc:
-        raise StoreUnavailable(f"etcd write failed: {exc}") from exc
-
-
 def link_target(link: LinkRecord) -> Target:
     return Target((Hop(link.src, link.dest, link.max_seconds, link.length_m),))
 
@@ -137,9 +107,10 @@ def route_target(
 
 def all_targets(client: EtcdClient, ns: str, default_max_seconds: int) -> list[Target]:
     """Every link and every route of two or more detectors."""
-    links = read_links(client, ns)
+    central = EtcdStore(client, ns)
+    links = central.links()
     targets = [link_target(lk) for lk in links]
-    for route in read_routes(client, ns):
+    for route in central.routes():
         if len(route.detector_ids) >= 2:
             targets.append(route_target(route, links, default_max_seconds))
     return targets

@@ -1,0 +1,325 @@
+"""The travel-time worker: computes windows of the destinations whose locks it holds.
+
+Three things wake it: a window closing (its end + grace has passed), a pending marker
+(late data for a published window) and a change in the locks it holds. Each window is
+written under its destination lock (a transaction comparing the lock key), so a worker
+that lost its lock cannot write, and a window already stored from a recent enough view
+of etcd is never computed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from typing import Any
+
+import etcd3.events
+
+from central import keys
+from central.errors import StoreUnavailable
+from central.traveltime import dirty, engine, stats, store
+from central.traveltime.config import TravelTimeConfig
+from central.traveltime.locks import DestLocks
+from central.traveltime.model import Target
+
+log = logging.getLogger(__name__)
+
+RETRY_S = 1.0  # after etcd errors
+STOP_TIMEOUT_S = 10.0  # for the worker's tasks to finish on stop
+NS_PER_S = keys.NS_PER_S
+
+
+def default_worker_id() -> str:
+    host = "".join(c if c.isalnum() else "-" for c in socket.gethostname().lower())
+    return f"{host[:40] or 'host'}-{os.getpid()}"
+
+
+def rules_of(config: TravelTimeConfig) -> stats.Rules:
+    return stats.Rules(config.k, config.mad_threshold, config.max_speed_kmh / 3.6)
+
+
+class TravelTimeWorker:
+    """start()/stop() (both safe twice); `published` counts windows written."""
+
+    def __init__(
+        self,
+        client: store.EtcdClient,
+        config: TravelTimeConfig,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.ns = config.namespace
+        self.worker_id = config.worker_id or default_worker_id()
+        self.rules = rules_of(config)
+        self.clock = clock
+        self.locks = DestLocks(client, self.ns, self.worker_id, config.lock_ttl_s)
+        self.published = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+        self._wake = asyncio.Event()  # compute loop: something to do
+        self._locks_changed = asyncio.Event()  # membership loop: a lock or worker went
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watch_ids: list[int] = []
+        self._watch_failed = True  # (re)read markers and watch them on the next turn
+        self._dirty: dict[bytes, int] = {}  # dirty marker -> mod revision
+        self._pending: dict[bytes, tuple[int, int]] = {}  # -> (mod rev, dirty marker's rev)
+        self._stored: dict[tuple[str, int], int] = {}  # (target prefix, ws) -> source rev
+        self._known: set[str] = set()  # target prefixes whose stored windows we have read
+        self._targets: list[Target] = []
+
+    # lifecycle ------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._tasks:
+            return
+        self._loop = asyncio.get_running_loop()
+        self._stop.clear()
+        self._tasks = [
+            asyncio.create_task(self._membership(), name=f"traveltime-membership-{self.worker_id}"),
+            asyncio.create_task(self._compute_loop(), name=f"traveltime-compute-{self.worker_id}"),
+        ]
+        log.info("travel-time worker %s started on namespace %s", self.worker_id, self.ns)
+
+    async def stop(self) -> None:
+        if not self._tasks:
+            return
+        self._stop.set()
+        self._wake.set()
+        self._locks_changed.set()
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=STOP_TIMEOUT_S)
+        await asyncio.to_thread(self._cancel_watches)
+        await asyncio.to_thread(self.locks.close)
+        log.info("travel-time worker %s stopped", self.worker_id)
+
+    async def __aenter__(self) -> TravelTimeWorker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # membership: lease, presence, a fair share of destination locks -------
+
+    async def _membership(self) -> None:
+        tick = self.config.lock_ttl_s / 3
+        while not self._stop.is_set():
+            try:
+                await asyncio.to_thread(self.locks.keepalive)
+                targets = await asyncio.to_thread(
+                    store.all_targets, self.client, self.ns, self.config.route_max_seconds
+                )
+                dests = {t.dest for t in targets}
+                if await asyncio.to_thread(self.locks.balance, dests):
+                    self._wake.set()
+            except StoreUnavailable as exc:
+                log.warning("worker %s: %s", self.worker_id, exc)
+            self._locks_changed.clear()
+            await self._wait(self._locks_changed, tick)
+
+    # computing ------------------------------------------------------------
+
+    async def _compute_loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                if self._watch_failed:
+                    await asyncio.to_thread(self._resync)
+                batch, self._dirty = self._dirty, {}
+                try:
+                    next_due_ns = await asyncio.to_thread(self._turn, batch)
+                except StoreUnavailable:
+                    self._dirty = {**batch, **self._dirty}
+                    raise
+            except StoreUnavailable as exc:
+                log.warning("worker %s: %s", self.worker_id, exc)
+                self._watch_failed = True
+                await self._wait(self._stop, RETRY_S)
+                continue
+            await self._wait(self._wake, max(next_due_ns - self.clock(), 0) / NS_PER_S)
+
+    def _turn(self, dirty_batch: dict[bytes, int]) -> int:
+        """One pass over everything to do (blocking). Returns when the next window is due."""
+        now = self.clock()
+        self._targets = store.all_targets(self.client, self.ns, self.config.route_max_seconds)
+        for key, rev in list(dirty_batch.items()):
+            dirty.fan_out(self.client, self.ns, self._targets, key, rev)
+            del dirty_batch[key]
+        held = dict(self.locks.held)
+        w = self.config.window_s
+        latest_due = self._latest_due_s(now)
+        oldest = (now // NS_PER_S - self.config.backfill_s) // w * w
+        for dest, lock_rev in held.items():
+            mine = [t for t in self._targets if t.dest == dest]
+            jobs: dict[Target, dict[int, int]] = {}  # target -> window start -> min source rev
+            for target in mine:
+                self._learn_stored(target, oldest, latest_due + w)
+                for ws in range(oldest, latest_due + w, w):
+                    if (target.windows_prefix(self.ns), ws) not in self._stored:
+                        jobs.setdefault(target, {})[ws] = 0
+            cleared = self._late_jobs(dest, mine, latest_due, jobs)
+            if not self._run_jobs(dest, lock_rev, jobs):
+                continue
+            for key, rev in cleared:
+                dirty.clear(self.client, key, rev)
+                if self._pending.get(key, (rev, 0))[0] == rev:
+                    self._pending.pop(key, None)
+        return (latest_due + 2 * w) * NS_PER_S + int(self.config.grace_s * NS_PER_S)
+
+    def _latest_due_s(self, now_ns: int) -> int:
+        """Start of the newest window whose end + grace has passed."""
+        w = self.config.window_s
+        closed = (now_ns - int(self.config.grace_s * NS_PER_S)) // NS_PER_S
+        return closed // w * w - w
+
+    def _late_jobs(
+        self, dest: str, mine: list[Target], latest_due: int, jobs: dict[Target, dict[int, int]]
+    ) -> list[tuple[bytes, int]]:
+        """Add windows touched by pending markers of `dest`; the markers to clear after."""
+        cleared = []
+        for key, (rev, dirty_rev) in list(self._pending.items()):
+            try:
+                marker_dest, detector, bucket = dirty.parse_pending_key(self.ns, key)
+            except ValueError:
+                continue
+            if marker_dest != dest:
+                continue
+            for target in mine:
+                prefix = target.windows_prefix(self.ns)
+                for ws in dirty.affected_windows(target, detector, bucket, self.config.window_s):
+                    if ws > latest_due:
+                        continue  # not closed yet: its scheduled computation sees the data
+                    if self._stored.get((prefix, ws), -1) < dirty_rev:
+                        jobs.setdefault(target, {})[ws] = dirty_rev
+            cleared.append((key, rev))
+        return cleared
+
+    def _run_jobs(self, dest: str, lock_rev: int, jobs: dict[Target, dict[int, int]]) -> bool:
+        lock_key = keys.worker_lock_name(self.ns, dest)
+        for target, windows in jobs.items():
+            summaries = engine.compute_windows(
+                self.client, self.ns, target, sorted(windows), self.config.window_s,
+                self.rules, worker=self.worker_id,
+            )
+            items = [(target, s) for s in summaries]
+            if not store.write_windows(self.client, self.ns, items, lock_key, lock_rev):
+                log.warning("worker %s lost destination %s mid-write", self.worker_id, dest)
+                self.locks.held = {d: r for d, r in self.locks.held.items() if d != dest}
+                return False
+            prefix = target.windows_prefix(self.ns)
+            for s in summaries:
+                self._stored[(prefix, s.window_start_ns // NS_PER_S)] = s.source_revision
+            self.published += len(summaries)
+            log.info("published %d window(s) of %s", len(summaries), target.label())
+        return True
+
+    def _learn_stored(self, target: Target, since_s: int, until_s: int) -> None:
+        """Read which windows of the target are stored already (once per target)."""
+        prefix = target.windows_prefix(self.ns)
+        if prefix in self._known:
+            return
+        for summary, _rev in store.read_windows(self.client, self.ns, target, since_s, until_s):
+            ws = summary.window_start_ns // NS_PER_S
+            self._stored[(prefix, ws)] = summary.source_revision
+        self._known.add(prefix)
+
+    # markers and watches -----------------------------------------------------
+
+    def _resync(self) -> None:
+        """Read the markers there are, then watch for new ones from that revision."""
+        self._cancel_watches()
+        revision = store.current_revision(self.client)
+        for key, _v, rev in range_at(self.client, keys.dirty_prefix(self.ns), revision):
+            self._dirty[key] = rev
+        for key, value, rev in range_at(self.client, keys.pending_prefix(self.ns), revision):
+            self._pending[key] = (rev, _int(value))
+        try:
+            for prefix, handler in (
+                (keys.dirty_prefix(self.ns), self._on_dirty),
+                (keys.pending_prefix(self.ns), self._on_pending),
+                (keys.worker_locks_prefix(self.ns), self._on_locks),
+            ):
+                self._watch_ids.append(
+                    self.client.add_watch_prefix_callback(
+                        prefix, self._threadsafe(handler), start_revision=revision + 1
+                    )
+                )
+        except store.ETCD_ERRORS as exc:
+            raise StoreUnavailable(f"etcd watch failed: {exc}") from exc
+        self._watch_failed = False
+
+    def _cancel_watches(self) -> None:
+        ids, self._watch_ids = self._watch_ids, []
+        for watch_id in ids:
+            try:
+                self.client.cancel_watch(watch_id)
+            except store.ETCD_ERRORS as exc:
+                log.debug("cancel watch %s: %s", watch_id, exc)
+
+    def _threadsafe(self, handler: Callable[[Any], None]) -> Callable[[Any], None]:
+        loop = self._loop
+        assert loop is not None
+
+        def callback(response: Any) -> None:  # runs on etcd3's watch thread
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._dispatch, handler, response)
+
+        return callback
+
+    def _dispatch(self, handler: Callable[[Any], None], response: Any) -> None:
+        if isinstance(response, Exception):
+            log.warning("worker %s: watch ended: %s", self.worker_id, response)
+            self._watch_failed = True
+            self._wake.set()
+            return
+        handler(response)
+
+    def _on_dirty(self, response: Any) -> None:
+        for event in response.events:
+            if _is_put(event):
+                self._dirty[event.key] = event.mod_revision
+        self._wake.set()
+
+    def _on_pending(self, response: Any) -> None:
+        for event in response.events:
+            if _is_put(event):
+                self._pending[event.key] = (event.mod_revision, _int(event.value))
+            else:
+                self._pending.pop(event.key, None)
+        self._wake.set()
+
+    def _on_locks(self, response: Any) -> None:
+        if any(not _is_put(e) for e in response.events):
+            self._locks_changed.set()
+
+    async def _wait(self, event: asyncio.Event, timeout_s: float) -> None:
+        if self._stop.is_set():
+            return
+        try:
+            await asyncio.wait_for(event.wait(), timeout=timeout_s)
+        except TimeoutError:
+            pass
+
+
+def _is_put(event: Any) -> bool:
+    return isinstance(event, etcd3.events.PutEvent)
+
+
+def _int(value: bytes) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        return 0
+
+
+def range_at(
+    client: store.EtcdClient, prefix: str, revision: int
+) -> list[tuple[bytes, bytes, int]]:
+    return list(store.range_pages(client, prefix, keys.prefix_end(prefix), revision=revision))
