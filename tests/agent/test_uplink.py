@@ -1,0 +1,158 @@
+"""Uplink and AgentRunner against a real central (gRPC on port 0, real etcd)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import etcd3
+
+from agent.buffer import DiskBuffer
+from agent.model import AddressKind, Pass, RadioKind
+from agent.passes import PassBuilder
+from agent.runner import AgentRunner
+from agent.uplink import Uplink
+from agent.wire import pass_to_bytes
+from central import keys
+from central.server import RunningCentral
+from tests.fixtures.agent import FakeSource, MakeConfig, sighting, wait_for
+from tests.fixtures.central import StartCentral
+
+S = 1_000_000_000
+
+
+def make_passes(n: int, detector: str = "det-test", start_ns: int | None = None) -> list[Pass]:
+    t0 = start_ns if start_ns is not None else time.time_ns() - 3600 * S
+    builder = PassBuilder(detector)
+    out: list[Pass] = []
+    for i in range(n):
+        out += builder.add(
+            f"{i:032x}", t0 + i * S, -60 - i % 30, RadioKind.WIFI, AddressKind.WIFI_GLOBAL
+        )
+    return out + builder.flush()
+
+
+def stored_keys(client: etcd3.MultiEndpointEtcd3Client, namespace: str, detector: str) -> set[str]:
+    prefix = keys.detector_prefix(namespace, detector)
+    return {meta.key.decode() for _, meta in client.get_prefix(prefix, keys_only=True)}
+
+
+def buffer_with(path: Path, passes: list[Pass]) -> DiskBuffer:
+    buf = DiskBuffer(path, 10**9).open()
+    buf.append([(p.timestamp_ns, pass_to_bytes(p)) for p in passes])
+    return buf
+
+
+async def test_upload_acks_and_deletes(
+    central: RunningCentral, agent_config: MakeConfig, etcd_client: etcd3.MultiEndpointEtcd3Client,
+    namespace: str, tmp_path: Path,
+) -> None:
+    config = agent_config(central=central.collector_addr, batch_max_passes=40)
+    passes = make_passes(100)
+    buf = buffer_with(tmp_path / "b.db", passes)
+    uplink = Uplink(config, buf)
+    assert await uplink.drain(30.0)
+    counts = uplink.counts()
+    assert buf.depth() == 0 and counts.passes_sent == 100 and counts.uploads == 3
+    assert counts.last_success_ns > 0
+    got = stored_keys(etcd_client, namespace, "det-test")
+    assert {k.rsplit("/", 1)[1] for k in got} == {f"{p.ulid}.{p.device_id}" for p in passes}
+    await uplink.close()
+    buf.close()
+
+
+async def test_central_down_then_back_buffer_drains(
+    start_test_central: StartCentral, agent_config: MakeConfig,
+    etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str, tmp_path: Path,
+) -> None:
+    first = await asyncio.to_thread(start_test_central)
+    port = first.collector_port
+    await asyncio.to_thread(first.stop, 0)  # central is down before the agent starts
+    config = agent_config(central=f"127.0.0.1:{port}", batch_max_passes=25)
+    buf = buffer_with(tmp_path / "b.db", make_passes(60))
+    uplink = Uplink(config, buf)
+    stop = asyncio.Event()
+    task = asyncio.create_task(uplink.run(stop), name="test-uplink")
+    await wait_for(lambda: uplink.counts().failures >= 3, what="failed uploads")
+    assert buf.depth() == 60  # nothing acknowledged, nothing lost
+    await asyncio.to_thread(start_test_central, collector_port=port)  # central is back
+    await wait_for(lambda: buf.depth() == 0, what="the buffer to drain")
+    assert len(stored_keys(etcd_client, namespace, "det-test")) == 60
+    stop.set()
+    await task
+    buf.close()
+
+
+async def test_failover_to_second_endpoint(
+    central: RunningCentral, agent_config: MakeConfig, etcd_client: etcd3.MultiEndpointEtcd3Client,
+    namespace: str, tmp_path: Path,
+) -> None:
+    dead = "127.0.0.1:1"  # nothing listens there
+    config = agent_config(central=(dead, central.collector_addr))
+    buf = buffer_with(tmp_path / "b.db", make_passes(30))
+    uplink = Uplink(config, buf)
+    assert await uplink.drain(30.0)
+    counts = uplink.counts()
+    assert counts.failures >= 1 and counts.endpoint == central.collector_addr
+    assert dead in counts.last_error
+    assert len(stored_keys(etcd_client, namespace, "det-test")) == 30
+    await uplink.close()
+    buf.close()
+
+
+async def test_invalid_pass_is_isolated_and_dropped(
+    central: RunningCentral, agent_config: MakeConfig, etcd_client: etcd3.MultiEndpointEtcd3Client,
+    namespace: str, tmp_path: Path,
+) -> None:
+    config = agent_config(central=central.collector_addr)
+    good = make_passes(10)
+    ancient = make_passes(1, start_ns=time.time_ns() - 400 * 86400 * S)  # beyond retention
+    buf = buffer_with(tmp_path / "b.db", good[:5] + ancient + good[5:])
+    uplink = Uplink(config, buf)
+    assert await uplink.drain(30.0)
+    assert uplink.counts().rejected == 1
+    assert len(stored_keys(etcd_client, namespace, "det-test")) == 10
+    await uplink.close()
+    buf.close()
+
+
+async def test_runner_finite_source_until_drained(
+    central: RunningCentral, agent_config: MakeConfig, etcd_client: etcd3.MultiEndpointEtcd3Client,
+    namespace: str,
+) -> None:
+    config = agent_config(central=central.collector_addr)
+    t0 = time.time_ns() - 600 * S
+    macs = [bytes([0x00, 0x1A, 0x7D, 0, 0, i]) for i in range(20)]
+    # each device heard 3 times within a second, then again after 60 s: 2 passes each
+    sightings = [sighting(m, t0 + k * S // 4) for m in macs for k in range(3)]
+    sightings += [sighting(m, t0 + 60 * S) for m in macs]
+    sightings += [sighting(bytes.fromhex("1a0000000001"), t0, kind=AddressKind.BLE_NON_RESOLVABLE)]
+    sightings.sort(key=lambda s: s.t_ns)
+    runner = AgentRunner(config, [FakeSource("fake", sightings)], event_time=True)
+    await runner.run(until_drained=True, drain_timeout_s=30)
+    progress = runner.progress()
+    assert progress.passes == 40 and progress.backlog == 0 and progress.acknowledged == 40
+    assert progress.dropped_by_policy == 1  # non-resolvable BLE: dropped by default policy
+    assert len(stored_keys(etcd_client, namespace, "det-test")) == 40
+    status = (Path(config.state_dir) / "status.json").read_text()
+    assert '"buffer_depth": 0' in status
+
+
+async def test_runner_live_stop_flushes_open_passes(
+    central: RunningCentral, agent_config: MakeConfig, etcd_client: etcd3.MultiEndpointEtcd3Client,
+    namespace: str,
+) -> None:
+    config = agent_config(central=central.collector_addr, pass_gap_s=3600)
+    source = FakeSource("fake")
+    runner = AgentRunner(config, [source])
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop), name="test-runner")
+    await asyncio.wait_for(source.started.wait(), 10)
+    now = time.time_ns()
+    for i in range(5):
+        source.inject(sighting(bytes([0, 0x1A, 0x7D, 1, 2, i]), now))
+    await wait_for(lambda: runner.progress().open_passes == 5, what="open passes")
+    stop.set()  # passes still open (gap 1 h): shutdown must close and upload them
+    await asyncio.wait_for(task, 30)
+    assert len(stored_keys(etcd_client, namespace, "det-test")) == 5
