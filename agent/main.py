@@ -50,7 +50,7 @@ GROUPS: dict[str, Group] = {
     "sim": Group(
         "agent", "simulate road traffic through agents and central",
         "Simulator mode: synthetic traffic through real agent pipelines and central.",
-        (),
+        ("agent.sim.cmd_traffic",),
     ),
 }
 

@@ -21,8 +21,8 @@ from typing import Any
 import yaml
 
 from agent.errors import AgentError
+from agent.ids import valid_detector_id
 from agent.model import RadioKind
-from central.keys import valid_detector_id
 
 EXAMPLE = "corridor.yaml"
 DAY_S = 86_400.0

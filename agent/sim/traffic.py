@@ -24,6 +24,7 @@ from agent.sim.network import Detector, Link, Network, RadioModel
 
 NS = 1_000_000_000
 SOURCE = "sim"
+MAX_WARMUP_S = 3600.0
 BURST_GAP_S = 0.02  # between the frames of one burst
 PATH_LOSS_1M_DB = 40.0  # free-space loss at 1 m, 2.4 GHz
 WIFI_CHANNELS = (1, 6, 11)
@@ -93,19 +94,21 @@ def simulate(
     seed: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> Simulation:
-    """Simulate vehicles entering in [start, start + duration); nothing after the end is kept.
+    """Simulate the period [start, start + duration): frames and trips inside it are kept.
 
-    `progress(done, total)` is called as vehicles are simulated.
+    Vehicles start entering a warm-up time earlier, so that the road is already full when
+    the period starts. `progress(done, total)` is called as vehicles are simulated.
     """
     end_ns = start_ns + int(duration_s * NS)
     sim = Simulation(start_ns, end_ns, heard={d.id: [] for d in network.detectors})
-    arrivals = list(_arrivals(network, start_ns, end_ns, random.Random(seed)))
+    first_ns = start_ns - int(warmup_s(network) * NS)
+    arrivals = list(_arrivals(network, first_ns, end_ns, random.Random(seed)))
     sim.vehicles = len(arrivals)
     for vehicle, (t_ns, entry) in enumerate(arrivals):
         rng = random.Random(f"{seed}:{vehicle}")
         passages, trips = _drive(network, vehicle, entry, t_ns, rng)
-        sim.passages.extend(p for p in passages if p.t_ns < end_ns)
-        sim.trips.extend(t for t in trips if t.dest_ns < end_ns)
+        sim.passages.extend(p for p in passages if start_ns <= p.t_ns < end_ns)
+        sim.trips.extend(t for t in trips if start_ns <= t.src_ns and t.dest_ns < end_ns)
         for device in _carried(network, seed, rng):
             for passage in passages:
                 detector = network.detector(passage.detector)
@@ -120,6 +123,12 @@ def simulate(
         frames.sort(key=lambda h: h.sighting.t_ns)
     sim.trips.sort(key=lambda t: (t.dest_ns, t.vehicle))
     return sim
+
+
+def warmup_s(network: Network) -> float:
+    """Long enough to drive every link at its slowest, at most MAX_WARMUP_S."""
+    total = sum(link.length_m / (min(link.speed_kmh.values) / 3.6) for link in network.links)
+    return min(total, MAX_WARMUP_S)
 
 
 def local_day_s(network: Network, t_ns: int) -> float:

@@ -25,6 +25,7 @@ WINDOW_S = 300
 VERSION = 1
 
 DeviceIdOf = Callable[[Sighting], str]
+PolicyOf = Callable[[str], str]  # address kind value -> "keep", "tag" or "drop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +79,14 @@ def window_medians(trips: list[Trip], window_s: int = WINDOW_S) -> list[dict[str
 
 
 def build_truth(
-    network: Network, sim: Simulation, seed: int, device_id_of: DeviceIdOf
+    network: Network,
+    sim: Simulation,
+    seed: int,
+    device_id_of: DeviceIdOf,
+    policy_of: PolicyOf | None = None,
 ) -> dict[str, Any]:
+    """The truth document. `policy_of` marks each detection with the agents' policy action
+    for its address kind (dropped ones never reach central)."""
     found = detections(sim, device_id_of)
     ids_at: dict[tuple[int, str], set[str]] = defaultdict(set)
     for d in found:
@@ -110,6 +117,7 @@ def build_truth(
             "vehicle": d.vehicle, "detector": d.detector, "device_id": d.device_id,
             "radio": d.radio, "address_kind": d.address_kind,
             "first_ns": d.first_ns, "last_ns": d.last_ns, "count": d.count,
+            "policy": policy_of(d.address_kind) if policy_of else "keep",
         } for d in found],
     }
 

@@ -1,0 +1,178 @@
+"""`roadside sim traffic`: simulate a road network's traffic through real agent pipelines.
+
+Simulates vehicles on the network (agent/sim/traffic.py), writes the truth file, optionally
+writes what each detector hears as pcap files, and with --central registers the detectors
+and links there and drives one agent pipeline per detector (hashing, passes, disk buffer,
+uplink) until central has acknowledged every pass.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from agent.config import AgentConfig
+from agent.config_layers import ConfigError, load
+from agent.model import AddressKind, Sighting
+from agent.privacy import DeviceHasher, PrivacyPolicy, generate_secret, load_secret
+from agent.runner import Progress
+from agent.sim import capwriter, feed, register, traffic
+from agent.sim.network import load_network
+from agent.sim.progress import ProgressLine, bar
+from agent.sim.truth import build_truth, write_truth
+from central.timeparse import parse_time
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
+
+
+def parse_duration(text: str, option: str = "--duration") -> float:
+    """'2h', '90m', '1h30m', '45s' -> seconds; ConfigError naming the option otherwise."""
+    value = text.strip().lower()
+    parts = _DURATION.findall(value)
+    if not parts or "".join(n + u for n, u in parts) != value:
+        raise ConfigError(f"{option}: expected a duration like 90s, 15m, 2h or 1h30m, "
+                          f"got {text!r}")
+    seconds = sum(float(n) * _UNIT_S[u] for n, u in parts)
+    if seconds <= 0:
+        raise ConfigError(f"{option}: must be longer than 0")
+    return seconds
+
+
+def add_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "traffic",
+        help="simulate traffic on a road network through real agent pipelines",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--network", type=Path, metavar="FILE",
+                   help="road network YAML (default: the example corridor shipped with roadside)")
+    p.add_argument("--duration", default="2h", help="simulated period, e.g. 30m, 2h (default 2h)")
+    p.add_argument("--start", metavar="TIME",
+                   help="start of the period: RFC 3339 or relative (2h = two hours ago); "
+                        "default: the period ends now")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1): same seed, "
+                   "same traffic")
+    p.add_argument("--central", action="append", metavar="HOST:PORT",
+                   help="collector endpoint: register the network there and upload through "
+                        "one agent pipeline per detector (repeat for fail-over)")
+    p.add_argument("--truth", type=Path, required=True, metavar="FILE",
+                   help="write the true travel times, window medians and detections here (JSON)")
+    p.add_argument("--write-captures", type=Path, metavar="DIR",
+                   help="write what each detector hears as pcap files (ID.wifi.pcap, ID.ble.pcap)")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="agent settings YAML (privacy policy, passes, TLS); ROADSIDE_* apply too")
+    p.add_argument("--secret-file", type=Path, metavar="FILE",
+                   help="site secret shared by the simulated detectors (created when missing); "
+                        "default: a throw-away secret")
+    p.add_argument("--state-dir", type=Path, metavar="DIR",
+                   help="where the agents keep their buffers (default: a temporary directory)")
+    p.add_argument("--no-register", action="store_true",
+                   help="do not register detectors and links at central")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    duration_s = parse_duration(args.duration)
+    now_ns = time.time_ns()
+    if args.start is None:
+        start_ns = (now_ns - int(duration_s * 1e9)) // 10**9 * 10**9
+    else:
+        start_ns = parse_time(args.start, "--start", now_ns)
+    network = load_network(args.network)
+    flags: dict[str, Any] = {"central": tuple(args.central) if args.central else None,
+                             "secret_file": args.secret_file}
+    config = load(AgentConfig, args.config, os.environ, flags, section="agent")
+    secret = _secret(args.secret_file)
+    line = ProgressLine(enabled=not args.quiet)
+
+    sim = traffic.simulate(
+        network, start_ns, duration_s, args.seed,
+        progress=lambda done, total: line.show(f"simulating {bar(done, total)} "
+                                               f"{done}/{total} vehicles"),
+    )
+    line.done(f"simulated {sim.vehicles} vehicles, {len(sim.trips)} trips, "
+              f"{sim.frames} frames heard")
+    hasher = DeviceHasher.from_config(config, secret)
+    policy = PrivacyPolicy.from_config(config)
+    truth = build_truth(network, sim, args.seed,
+                        lambda s: hasher.device_id(s.mac, s.t_ns),
+                        lambda kind: policy.action(AddressKind(kind)).value)
+    write_truth(args.truth, truth)
+    print(f"truth: {args.truth} ({len(truth['trips'])} trips, "
+          f"{len(truth['windows'])} link windows)")
+
+    if args.write_captures is not None:
+        _write_captures(args.write_captures, network.detectors, sim)
+
+    if config.central and args.central:
+        endpoint = config.central[0]
+        if not args.no_register:
+            asyncio.run(register.register_network(network, endpoint, config))
+            print(f"registered {len(network.detectors)} detectors and "
+                  f"{len(network.links)} links at {endpoint}")
+        final = _drive(args, network, config, secret, sim, line)
+        _print_summary(sim, final)
+    return 0
+
+
+def _secret(path: Path | None) -> bytes:
+    if path is None:
+        return secrets.token_hex(32).encode()
+    if not path.exists():
+        generate_secret(path)
+        print(f"created site secret {path}", file=sys.stderr)
+    return load_secret(path)
+
+
+def _write_captures(out: Path, detectors: Any, sim: traffic.Simulation) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    summary = capwriter.CaptureSummary()
+    for d in detectors:
+        capwriter.write_detector(out, d.id, sim.sightings(d.id), summary)
+    for path, frames in sorted(summary.files.items()):
+        print(f"capture: {path} ({frames} frames)")
+    for reason, n in summary.skipped.items():
+        print(f"capture: not written: {n} frames ({reason})")
+
+
+def _drive(args: argparse.Namespace, network: Any, config: AgentConfig, secret: bytes,
+           sim: traffic.Simulation, line: ProgressLine) -> dict[str, Progress]:
+    total = sim.frames
+
+    def show(figures: dict[str, Progress]) -> None:
+        seen = sum(p.sightings + p.dropped_by_policy for p in figures.values())
+        passes = sum(p.passes for p in figures.values())
+        backlog = sum(p.backlog for p in figures.values())
+        acked = sum(p.acknowledged for p in figures.values())
+        line.show(f"agents {bar(seen, total)} {seen}/{total} sightings, {passes} passes, "
+                  f"backlog {backlog}, acknowledged {acked}")
+
+    def sightings(detector_id: str) -> list[Sighting]:
+        return sim.sightings(detector_id)
+
+    with tempfile.TemporaryDirectory(prefix="roadside-sim-") as tmp:
+        root = args.state_dir or Path(tmp)
+        configs = [feed.detector_config(config, network, d.id, root) for d in network.detectors]
+        final = asyncio.run(feed.run_agents(configs, sightings, secret, show))
+    show(final)
+    line.done("agents finished: every pass acknowledged by central")
+    return final
+
+
+def _print_summary(sim: traffic.Simulation, final: dict[str, Progress]) -> None:
+    print(f"{'detector':<20} {'frames':>8} {'hashed':>8} {'dropped':>8} {'passes':>8} "
+          f"{'acked':>8}")
+    for det, p in final.items():
+        print(f"{det:<20} {len(sim.heard.get(det, [])):>8} {p.sightings:>8} "
+              f"{p.dropped_by_policy:>8} {p.passes:>8} {p.acknowledged:>8}")
