@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
+import dataclasses
 import logging
 import time
 from collections import deque
@@ -31,6 +31,7 @@ from agent.errors import AgentError
 from agent.pipeline import Pipeline
 from agent.privacy import DeviceHasher, load_secret
 from agent.sources.base import Source, SourceError
+from agent.sources.supervisor import Supervisor
 from agent.status import AgentStatus, SourceState, clock_sync, disk_free, write_status
 from agent.uplink import Uplink, UplinkCounts
 
@@ -86,7 +87,7 @@ class AgentRunner:
         self.buffer = DiskBuffer(Path(config.state_dir) / BUFFER_FILE, config.buffer_max_bytes)
         self.uplink = Uplink(config, self.buffer, clock=clock)
         self.pipeline = Pipeline(config, hasher, self.buffer, on_written=self.uplink.wake)
-        self._supervisor: Any = None
+        self._supervisor: Supervisor | None = None
         self._source_states: dict[str, SourceState] = {
             s.name: SourceState(s.name, "starting") for s in self.sources
         }
@@ -144,19 +145,12 @@ class AgentRunner:
         return status
 
     def _sources_status(self) -> tuple[SourceState, ...]:
-        states = dict(self._source_states)
         if self._supervisor is not None:
-            for s in self._supervisor.status():
-                states[s.name] = SourceState(
-                    name=s.name,
-                    state=str(getattr(s, "state", "running")),
-                    restarts=int(getattr(s, "restarts", 0)),
-                    last_error=str(getattr(s, "last_error", "") or ""),
-                )
+            return tuple(self._supervisor.status())  # it measures its own rates
         rates = self._per_minute()
         return tuple(
-            SourceState(s.name, s.state, rates.get(s.name, 0.0), s.restarts, s.last_error)
-            for s in states.values()
+            dataclasses.replace(s, sightings_per_minute=rates.get(s.name, 0.0))
+            for s in self._source_states.values()
         )
 
     def _per_minute(self) -> dict[str, float]:
@@ -228,17 +222,17 @@ class AgentRunner:
         return task
 
     async def _run_sources(self, stop: asyncio.Event, finite: bool) -> None:
-        supervisor_cls = None if finite else _supervisor_class()
-        if supervisor_cls is not None:
-            self._supervisor = supervisor_cls(
-                list(self.sources), self.pipeline.on_sighting, self.config.silence_restart_s
+        if not finite:  # live: restarts with backoff, silence watchdog
+            self._supervisor = Supervisor(
+                self.sources, self.pipeline.on_sighting, self.config.silence_restart_s
             )
             await self._supervisor.run(stop)
             return
+        # finite (replay, simulation): each source once; a failure is final
         await asyncio.gather(*(self._run_one(s, stop) for s in self.sources))
 
     async def _run_one(self, source: Source, stop: asyncio.Event) -> None:
-        """A source on its own (finite runs, or before the Supervisor exists)."""
+        """A finite source on its own."""
         self._source_states[source.name] = SourceState(source.name, "running")
         try:
             await source.run(self.pipeline.on_sighting, stop)
@@ -287,14 +281,6 @@ class AgentRunner:
         while True:
             sdnotify.watchdog()
             await asyncio.sleep(interval)  # a period
-
-
-def _supervisor_class() -> Any:
-    try:
-        module = importlib.import_module("agent.sources.supervisor")
-    except ImportError:
-        return None
-    return getattr(module, "Supervisor", None)
 
 
 async def _first(stop: asyncio.Event, task: asyncio.Task[None] | None) -> None:
