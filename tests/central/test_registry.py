@@ -1,0 +1,102 @@
+"""RegisterDetector, SetLinks, ReportStatus and SetRoute through a real server and etcd."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import etcd3
+import grpc
+import pytest
+
+from central import keys
+from central.server import RunningCentral
+from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, types_pb2
+
+
+@pytest.fixture
+def stub(central: RunningCentral) -> collector_pb2_grpc.CollectorServiceStub:
+    channel = grpc.insecure_channel(central.collector_addr)
+    yield collector_pb2_grpc.CollectorServiceStub(channel)
+    channel.close()
+
+
+def _source(src: str, max_seconds: int) -> collector_pb2.LinkSource:
+    return collector_pb2.LinkSource(src_detector_id=src, max_seconds=max_seconds)
+
+
+def test_register_detector_stored_and_first_time_kept(
+    stub: collector_pb2_grpc.CollectorServiceStub,
+    etcd_client: etcd3.MultiEndpointEtcd3Client,
+    namespace: str,
+) -> None:
+    detector = types_pb2.Detector(
+        id="a12-km34", name="A12 km 34", latitude=52.1, longitude=5.2,
+        radios=[types_pb2.RADIO_KIND_BLE, types_pb2.RADIO_KIND_WIFI],
+    )
+    first = stub.RegisterDetector(collector_pb2.RegisterDetectorRequest(detector=detector))
+    assert first.detector.registered_ns > 0
+    detector.name = "A12 km 34.0"
+    again = stub.RegisterDetector(collector_pb2.RegisterDetectorRequest(detector=detector))
+    assert again.detector.registered_ns == first.detector.registered_ns
+
+    value, _ = etcd_client.get(keys.registry_key(namespace, "a12-km34"))
+    stored = json.loads(value)
+    assert stored["name"] == "A12 km 34.0"
+    assert (stored["latitude"], stored["longitude"]) == (52.1, 5.2)
+    assert stored["radios"] == ["ble", "wifi"]
+
+
+def test_set_links_replaces_sources_in_original_layout(
+    stub: collector_pb2_grpc.CollectorServiceStub,
+    etcd_client: etcd3.MultiEndpointEtcd3Client,
+    namespace: str,
+) -> None:
+    stub.SetLinks(collector_pb2.SetLinksRequest(
+        dest_detector_id="d2", sources=[_source("d1", 600), _source("d0", 900)]))
+    reply = stub.SetLinks(collector_pb2.SetLinksRequest(
+        dest_detector_id="d2", sources=[_source("d1", 300)]))
+    assert [(x.src_detector_id, x.dest_detector_id, x.max_seconds) for x in reply.links] == [
+        ("d1", "d2", 300)]
+    stored = {meta.key.decode(): json.loads(value)
+              for value, meta in etcd_client.get_prefix(f"/{namespace}/links/")}
+    assert list(stored) == [f"/{namespace}/links/d2/d1"]
+    assert stored[f"/{namespace}/links/d2/d1"]["max_seconds"] == "300"
+
+
+def test_report_status_latest_and_history(
+    central: RunningCentral, stub: collector_pb2_grpc.CollectorServiceStub
+) -> None:
+    now = time.time_ns()
+    for i, depth in enumerate((5, 7)):
+        status = types_pb2.AgentStatus(
+            detector_id="d1", reported_ns=now + i, buffer_depth=depth, battery_voltage=12.5,
+            sources=[types_pb2.SourceStatus(name="ble", state="running")],
+        )
+        stub.ReportStatus(collector_pb2.ReportStatusRequest(status=status))
+    # an old report resent later does not replace the newer one
+    stub.ReportStatus(collector_pb2.ReportStatusRequest(
+        status=types_pb2.AgentStatus(detector_id="d1", reported_ns=now, buffer_depth=5)))
+    [latest] = central.store.statuses(["d1"])
+    assert latest["buffer_depth"] == "7"
+    assert latest["sources"] == [{"name": "ble", "state": "running"}]
+    history = central.store.status_history("d1")
+    assert [h["buffer_depth"] for h in history] == ["5", "7"]
+
+
+def test_set_route_needs_links_between_consecutive_detectors(
+    central: RunningCentral, stub: collector_pb2_grpc.CollectorServiceStub
+) -> None:
+    route = collector_pb2.Route(name="a12-east", detector_ids=["d1", "d2", "d3"])
+    stub.SetLinks(collector_pb2.SetLinksRequest(dest_detector_id="d2", sources=[_source("d1", 600)]))
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.SetRoute(collector_pb2.SetRouteRequest(route=route))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "route.detector_ids[2]: no link d2 -> d3" in caught.value.details()
+    assert central.store.routes() == []
+
+    stub.SetLinks(collector_pb2.SetLinksRequest(dest_detector_id="d3", sources=[_source("d2", 600)]))
+    reply = stub.SetRoute(collector_pb2.SetRouteRequest(route=route))
+    assert list(reply.route.detector_ids) == ["d1", "d2", "d3"]
+    [stored] = central.store.routes()
+    assert (stored.name, stored.detector_ids) == ("a12-east", ("d1", "d2", "d3"))
