@@ -27,3 +27,12 @@ class Source(Protocol):
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         """Hear sightings and emit them until `stop` is set."""
         ...
+
+
+async def stopped_within(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to `seconds` for `stop` (pacing, backoff); True when it was set."""
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        return False
+    return True

@@ -21,7 +21,7 @@ from typing import Final, Literal
 from agent.model import RadioKind, Sighting
 from agent.privacy import ble_address_kind, wifi_address_kind
 from agent.sources import btle, dot11
-from agent.sources.base import Emit, SourceError
+from agent.sources.base import Emit, SourceError, stopped_within
 from agent.sources.capfile import CaptureReader, Frame
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class ReplaySource:
                     if wall0 is None:
                         wall0, t0 = loop.time(), s.t_ns
                     delay = wall0 + (s.t_ns - t0) / 1e9 / self.speed - loop.time()
-                    if delay > 0 and await _stopped_within(stop, delay):
+                    if delay > 0 and await stopped_within(stop, delay):
                         return
                 emit(s)
                 self._sightings += 1
@@ -165,11 +165,3 @@ class ReplaySource:
         play_ns = 0 if self.speed == math.inf else int((last - first) / self.speed)
         return now_ns + play_ns - last
 
-
-async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
-    """Wait up to `seconds` for `stop`; True when it was set."""
-    try:
-        await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        return False
-    return True
