@@ -88,14 +88,18 @@ def test_set_route_needs_links_between_consecutive_detectors(
     central: RunningCentral, stub: collector_pb2_grpc.CollectorServiceStub
 ) -> None:
     route = collector_pb2.Route(name="a12-east", detector_ids=["d1", "d2", "d3"])
-    stub.SetLinks(collector_pb2.SetLinksRequest(dest_detector_id="d2", sources=[_source("d1", 600)]))
+    stub.SetLinks(
+        collector_pb2.SetLinksRequest(dest_detector_id="d2", sources=[_source("d1", 600)])
+    )
     with pytest.raises(grpc.RpcError) as caught:
         stub.SetRoute(collector_pb2.SetRouteRequest(route=route))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "route.detector_ids[2]: no link d2 -> d3" in caught.value.details()
     assert central.store.routes() == []
 
-    stub.SetLinks(collector_pb2.SetLinksRequest(dest_detector_id="d3", sources=[_source("d2", 600)]))
+    stub.SetLinks(
+        collector_pb2.SetLinksRequest(dest_detector_id="d3", sources=[_source("d2", 600)])
+    )
     reply = stub.SetRoute(collector_pb2.SetRouteRequest(route=route))
     assert list(reply.route.detector_ids) == ["d1", "d2", "d3"]
     [stored] = central.store.routes()
