@@ -116,13 +116,13 @@ def _tail(args: argparse.Namespace) -> int:
     config = client_config(args)
     since = parse_time(args.since, "--since")
     host = config.query_host
-    writer = Writer(EVENT_COLUMNS, args.format, sys.stdout, stream=True)
     with query_stub(host) as stub:
         # fail fast on a bad request or an unreachable central, before streaming
         stub.GetEvents(
             query_pb2.GetEventsRequest(detector_ids=args.detector, since_ns=since, limit=1),
             timeout=config.call_timeout_s,
         )
+        writer = Writer(EVENT_COLUMNS, args.format, sys.stdout, stream=True)
         stream = stub.StreamEvents(
             query_pb2.StreamEventsRequest(detector_ids=args.detector, since_ns=since, follow=True)
         )

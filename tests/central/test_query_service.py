@@ -6,14 +6,31 @@ import threading
 
 import grpc
 import pytest
+from ulid import ULID
 
+from central import wire
 from central.event_reads import EventQuery, EventReader
 from central.records import DetectorRecord, LinkRecord, RouteRecord
-from proto.roadside.v1 import query_pb2, types_pb2
+from proto.roadside.v1 import collector_pb2, query_pb2, types_pb2
 from tests.central.query_helpers import BASE_NS, S, make_pass
 from tests.fixtures.query import QueryServer
 
 DEADLINE_S = 10.0
+
+
+def test_upload_then_query_round_trip(query_server: QueryServer) -> None:
+    passes = [make_pass("gate-2", BASE_NS + i * 7 * S) for i in range(20)]
+    request = collector_pb2.UploadBatchRequest(
+        detector_id="gate-2", batch_id=str(ULID()), passes=[wire.record_to_pass(p) for p in passes]
+    )
+    assert query_server.collector.UploadBatch(request, timeout=DEADLINE_S).stored == 20
+    resp = query_server.stub.GetEvents(
+        query_pb2.GetEventsRequest(detector_ids=["gate-2"], since_ns=BASE_NS + 7 * S),
+        timeout=DEADLINE_S,
+    )
+    got = sorted((getattr(e, "pass").timestamp_ns, getattr(e, "pass").device_id)
+                 for e in resp.events)
+    assert got == sorted((p.timestamp_ns, p.device_id) for p in passes[1:])
 
 
 def test_stored_passes_come_back_with_every_field(query_server: QueryServer) -> None:

@@ -1,0 +1,206 @@
+"""`roadside query ...` and `roadside links ...` end to end against a real central."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from agent.main import main
+from central.records import DetectorRecord
+from tests.central.query_helpers import BASE_NS, S, make_pass
+from tests.fixtures.query import QueryServer
+
+DEADLINE_S = 15.0
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def rfc3339(t_ns: int) -> str:
+    return datetime.fromtimestamp(t_ns / S, UTC).isoformat().replace("+00:00", "Z")
+
+
+@pytest.fixture
+def stored(query_server: QueryServer) -> list[int]:
+    times = [BASE_NS + i * 60 * S for i in range(10)]
+    query_server.store.put_passes([make_pass("north", t) for t in times])
+    query_server.store.put_passes([make_pass("south", t + 30 * S) for t in times])
+    return times
+
+
+def test_events_json_csv_and_table(
+    query_server: QueryServer, stored: list[int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    host = ["--query-host", query_server.address]
+    window = ["--since", rfc3339(stored[2]), "--until", rfc3339(stored[6])]
+
+    code, out, _ = run(capsys, "query", "events", "--detector", "north", *window,
+                       "--format", "json", *host)
+    assert code == 0
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert [r["timestamp_ns"] for r in rows] == stored[2:6]
+    assert {r["detector_id"] for r in rows} == {"north"}
+    assert all(len(r["device_id"]) == 32 for r in rows)
+
+    code, out, _ = run(capsys, "query", "events", "--detector", "north", "--detector", "south",
+                       *window, "--format", "csv", *host)
+    assert code == 0
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert len(table) == 8
+    assert {r["detector_id"] for r in table} == {"north", "south"}
+    assert sorted(int(r["timestamp_ns"]) for r in table if r["detector_id"] == "south") == [
+        t + 30 * S for t in stored[2:6]
+    ]
+
+    code, out, err = run(capsys, "query", "events", "--since", rfc3339(stored[0]), "--limit",
+                         "5", *host)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["TIME", "(local)", "DETECTOR"]
+    assert len(lines) == 1 + 5
+    assert "5 events" in err
+
+
+def test_relative_times_select_recent_events(
+    query_server: QueryServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = time.time_ns()
+    query_server.store.put_passes([make_pass("east", now - 3 * 3600 * S),
+                                   make_pass("east", now - 20 * 60 * S)])
+    code, out, _ = run(capsys, "query", "events", "--detector", "east", "--since", "1h",
+                       "--until", "now", "--format", "json", "--query-host", query_server.address)
+    assert code == 0
+    assert [json.loads(x)["timestamp_ns"] for x in out.splitlines()] == [now - 20 * 60 * S]
+
+
+def test_detectors_status_and_links(
+    query_server: QueryServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store = query_server.store
+    store.register_detector(DetectorRecord("north", "North gate", 52.1, 4.3, ("ble",)))
+    store.register_detector(DetectorRecord("south", "South gate", 52.0, 4.3, ("wifi",)))
+    store.put_status("north", {
+        "detector_id": "north", "reported_ns": str(BASE_NS), "buffer_depth": "17",
+        "oldest_unsent_age_s": 42.0, "clock_sync": "CLOCK_SYNC_SYNCED",
+        "disk_free_bytes": str(3 * 2**30),
+        "sources": [{"name": "ble", "state": "running", "sightings_per_minute": 31.0}],
+    }, BASE_NS)
+    q = ["--query-host", query_server.address]
+
+    code, out, _ = run(capsys, "query", "detectors", *q)
+    assert code == 0
+    assert "North gate" in out and "South gate" in out and "52.10000" in out
+
+    code, out, _ = run(capsys, "query", "status", "--format", "json", *q)
+    assert code == 0
+    (row,) = [json.loads(x) for x in out.splitlines()]
+    assert (row["detector_id"], row["buffer_depth"], row["clock_sync"]) == ("north", 17, "synced")
+    assert row["sources"] == ["ble:running 31"]
+    code, out, _ = run(capsys, "query", "status", *q)
+    assert "ble:running 31" in out and "3.0 GiB" in out and "42s" in out
+
+    code, out, _ = run(capsys, "links", "set", "south", "--src", "north:600:1200",
+                       "--collector-host", query_server.central.collector_addr)
+    assert code == 0
+    code, out, _ = run(capsys, "links", "list", "--format", "json", *q)
+    assert [json.loads(x) for x in out.splitlines()] == [
+        {"src_detector_id": "north", "dest_detector_id": "south", "max_seconds": 600,
+         "length_m": 1200.0}
+    ]
+    code, out, _ = run(capsys, "links", "list", "--dest", "north", "--format", "csv", *q)
+    assert out.splitlines() == ["src_detector_id,dest_detector_id,max_seconds,length_m"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["query", "events", "--since", "yesterday"], "bad time for --since: 'yesterday'"),
+        (["query", "events", "--until", "2h x"], "bad time for --until"),
+        (["query", "events", "--detector", "nowhere"], "unknown detector 'nowhere'"),
+        (["query", "events", "--detector", "No/pe"], "detector_ids[0]"),
+        (["query", "tail", "--detector", "nowhere"], "unknown detector 'nowhere'"),
+        (["links", "set", "south", "--src", "north"], "bad --src 'north'"),
+    ],
+)
+def test_errors_are_one_line(
+    query_server: QueryServer, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    extra = ["--query-host", query_server.address] if argv[0] == "query" else []
+    code, out, err = run(capsys, *argv, *extra)
+    assert code != 0
+    assert out == ""
+    assert err.count("\n") == 1 and message in err
+
+
+def test_unreachable_central_is_one_line_without_traceback() -> None:
+    with socket_free_port() as port:
+        proc = subprocess.run(
+            [sys.executable, "-m", "agent.main", "query", "events", "--since", "1h",
+             "--query-host", f"127.0.0.1:{port}"],
+            capture_output=True, text=True, timeout=DEADLINE_S, check=False,
+        )
+    assert proc.returncode != 0
+    assert proc.stderr == f"roadside: error: central unreachable at 127.0.0.1:{port}\n"
+
+
+@contextlib.contextmanager
+def socket_free_port() -> Iterator[int]:
+    with socket.socket() as sock:  # bound, never listening: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
+
+
+def test_tail_prints_new_events_until_ctrl_c(query_server: QueryServer) -> None:
+    store = query_server.store
+    store.put_passes([make_pass("tailgate", BASE_NS)])
+    lines: list[dict[str, int]] = []
+    got = threading.Condition()
+    with subprocess.Popen(
+        [sys.executable, "-m", "agent.main", "query", "tail", "--detector", "tailgate",
+         "--since", "2d", "--format", "json", "--query-host", query_server.address],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        stdout = proc.stdout
+
+        def read() -> None:
+            for line in stdout:
+                with got:
+                    lines.append(json.loads(line))
+                    got.notify_all()
+
+        reader = threading.Thread(target=read, name="tail-reader", daemon=True)
+        reader.start()
+        try:
+            with got:
+                assert got.wait_for(lambda: len(lines) >= 1, DEADLINE_S), "stored event missing"
+            store.put_passes([make_pass("tailgate", BASE_NS + i * S) for i in (5, 6)])
+            with got:
+                assert got.wait_for(lambda: len(lines) >= 3, DEADLINE_S), "new events missing"
+            assert [x["timestamp_ns"] for x in lines] == [BASE_NS, BASE_NS + 5 * S,
+                                                          BASE_NS + 6 * S]
+            proc.send_signal(signal.SIGINT)
+            assert proc.wait(DEADLINE_S) == 0
+            assert "Traceback" not in proc.stderr.read()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(DEADLINE_S)
+            reader.join(DEADLINE_S)
