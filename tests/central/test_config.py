@@ -1,0 +1,50 @@
+"""Central's settings in layers, and the serve command's one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from central.config import load_config
+
+
+def test_layers_defaults_yaml_env_flags(tmp_path: Path) -> None:
+    assert load_config(env={}).collector_port == 9000
+    file = tmp_path / "roadside.yaml"
+    file.write_text(
+        "central:\n  namespace: site1\n  retention_days: 3\n  query_port: 8100\n"
+        "  etcd_endpoints: [a:2379, b:2379]\n"
+    )
+    config = load_config(
+        file,
+        env={"ROADSIDE_RETENTION_DAYS": "5", "ROADSIDE_HEALTH_PORT": "5100"},
+        flags={"health_port": "5200", "namespace": None},
+    )
+    assert config.namespace == "site1"  # YAML; the flag was not given
+    assert config.retention_days == 5.0  # env beats YAML
+    assert config.health_port == 5200  # flag beats env
+    assert config.query_port == 8100
+    assert config.etcd_endpoints == ("a:2379", "b:2379")
+    assert config.collector_port == 9000  # default
+
+
+def _serve(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent.main", "central", "serve", *args],
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_bad_setting_is_one_line_naming_it(tmp_path: Path) -> None:
+    for args, named in (
+        (["--collector-port", "ninety"], "--collector-port"),
+        (["--namespace", "Bad/NS"], "namespace"),
+        (["--retention-days", "0"], "retention_days"),
+        (["--config", str(tmp_path / "missing.yaml")], "missing.yaml"),
+    ):
+        result = _serve(*args)
+        assert result.returncode == 2, args
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and named in lines[0], (args, result.stderr)
+        assert "Traceback" not in result.stderr

@@ -1,0 +1,100 @@
+"""etcd goes away during uploads: calls fail without acks, health follows, nothing acked is lost."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from central.etcd_client import connect
+from central.etcd_process import EtcdProcess
+from central.server import RunningCentral
+from proto.roadside.v1 import collector_pb2, collector_pb2_grpc
+from tests.central.helpers import make_batch, make_pass
+
+DEADLINE_S = 30.0
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def _wait_for(what: str, condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)  # poll interval of a deadline-bounded wait
+
+
+class Uploader:
+    """Uploads batches back to back in a thread; remembers what was acknowledged."""
+
+    def __init__(self, addr: str) -> None:
+        self.channel = grpc.insecure_channel(addr)
+        self.stub = collector_pb2_grpc.CollectorServiceStub(self.channel)
+        self.acked: list[collector_pb2.UploadBatchRequest] = []
+        self.refused: list[grpc.StatusCode] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="test-uploader")
+        self._n = 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._n += 1
+            batch = make_batch("det-o", [make_pass(device=self._n * 100 + i) for i in range(20)])
+            try:
+                reply = self.stub.UploadBatch(batch, timeout=10)
+            except grpc.RpcError as exc:
+                self.refused.append(exc.code())
+                continue
+            assert reply.stored == 20
+            self.acked.append(batch)
+
+    def __enter__(self) -> Uploader:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(DEADLINE_S)
+        self.channel.close()
+
+
+def test_etcd_outage_fails_calls_flips_health_and_recovers(
+    private_etcd: EtcdProcess, start_test_central: Callable[..., RunningCentral], namespace: str
+) -> None:
+    central = start_test_central(
+        endpoint=private_etcd.endpoint, etcd_timeout_s=1.0, health_poll_s=0.1
+    )
+    health_channel = grpc.insecure_channel(central.health_addr)
+    health = health_pb2_grpc.HealthStub(health_channel)
+
+    def status() -> int:
+        return health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status
+
+    assert status() == SERVING
+    with Uploader(central.collector_addr) as uploader:
+        _wait_for("first acks", lambda: len(uploader.acked) >= 3)
+        private_etcd.kill()
+        _wait_for("refused uploads", lambda: len(uploader.refused) >= 3)
+        _wait_for("NOT_SERVING", lambda: status() == NOT_SERVING)
+        acked_while_down = len(uploader.acked)
+        _wait_for("more refusals", lambda: len(uploader.refused) >= 6)
+        assert len(uploader.acked) == acked_while_down  # no ack while etcd is away
+        private_etcd.start()
+        _wait_for("SERVING again", lambda: status() == SERVING)
+        _wait_for("uploads resume", lambda: len(uploader.acked) >= acked_while_down + 3)
+    health_channel.close()
+
+    assert set(uploader.refused) == {grpc.StatusCode.UNAVAILABLE}
+    client = connect([private_etcd.endpoint])
+    try:
+        stored = {meta.key.decode()
+                  for _, meta in client.get_prefix(f"/{namespace}/detectors/", keys_only=True)}
+    finally:
+        client.close()
+    for batch in uploader.acked:
+        for p in batch.passes:
+            bucket = p.timestamp_ns // 1_000_000_000 // 100 * 100
+            assert f"/{namespace}/detectors/det-o/{bucket}/{p.ulid}.{p.device_id}" in stored
