@@ -98,3 +98,34 @@ def test_etcd_outage_fails_calls_flips_health_and_recovers(
         for p in batch.passes:
             bucket = p.timestamp_ns // 1_000_000_000 // 100 * 100
             assert f"/{namespace}/detectors/det-o/{bucket}/{p.ulid}.{p.device_id}" in stored
+
+
+def test_nospace_alarm_means_not_serving_and_refused_uploads(
+    private_etcd: EtcdProcess, start_test_central: Callable[..., RunningCentral]
+) -> None:
+    central = start_test_central(endpoint=private_etcd.endpoint, health_poll_s=0.1)
+    admin = connect([private_etcd.endpoint])
+    channel = grpc.insecure_channel(central.collector_addr)
+    stub = collector_pb2_grpc.CollectorServiceStub(channel)
+    health = health_pb2_grpc.HealthStub(channel)  # health is on the collector port too
+
+    def status() -> int:
+        return health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status
+
+    try:
+        admin.create_alarm()  # what etcd raises when its quota is full
+        _wait_for("NOT_SERVING", lambda: status() == NOT_SERVING)
+        batch = make_batch("det-n", [make_pass(device=1)])
+        try:
+            stub.UploadBatch(batch, timeout=10)
+            raise AssertionError("upload acknowledged while etcd is out of space")
+        except grpc.RpcError as exc:
+            assert exc.code() == grpc.StatusCode.UNAVAILABLE
+        prefix = f"/{central.config.namespace}/detectors/det-n/"
+        assert list(admin.get_prefix(prefix, keys_only=True)) == []
+        admin.disarm_alarm()
+        _wait_for("SERVING", lambda: status() == SERVING)
+        assert stub.UploadBatch(batch, timeout=10).stored == 1
+    finally:
+        channel.close()
+        admin.close()

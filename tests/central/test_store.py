@@ -1,0 +1,49 @@
+"""EtcdStore details the services do not show: transaction limits and lost leases."""
+
+from __future__ import annotations
+
+import time
+
+import etcd3
+
+from central import keys
+from central.etcd_store import MAX_TXN_BYTES, MAX_TXN_OPS, EtcdStore, split_writes
+from central.records import StoredPass
+
+S = 1_000_000_000
+
+
+def _passes(n: int, detector: str = "det-s") -> list[StoredPass]:
+    t = time.time_ns()
+    return [
+        StoredPass(detector, f"01J{i:023d}", f"{i:032x}", t - i * S, t - i * S, t - i * S,
+                   t - i * S, -70, 1, "wifi", "wifi_local")
+        for i in range(n)
+    ]
+
+
+def test_writes_split_by_count_and_size() -> None:
+    small = [(f"k{i}", b"v", 0) for i in range(300)]
+    assert [len(g) for g in split_writes(small)] == [MAX_TXN_OPS, MAX_TXN_OPS, 44]
+    big = [(f"k{i}", b"x" * 300_000, 0) for i in range(7)]
+    groups = split_writes(big)
+    assert [len(g) for g in groups] == [3, 3, 1]
+    assert all(sum(len(k) + len(v) for k, v, _ in g) <= MAX_TXN_BYTES for g in groups)
+
+
+def test_large_batch_and_revoked_lease(
+    etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str
+) -> None:
+    store = EtcdStore(etcd_client, namespace, retention_days=2)
+    passes = _passes(1000)  # 1000 detections and ~10 dirty markers: several transactions
+    assert store.put_passes(passes) == 1000
+    stored = list(etcd_client.get_prefix(keys.detections_prefix(namespace), keys_only=True))
+    assert len(stored) == 1000
+
+    # someone revoked the shared lease (or it expired): the store grants a new one
+    _, meta = etcd_client.get(passes[0].key(namespace))
+    etcd_client.revoke_lease(meta.lease_id)
+    assert list(etcd_client.get_prefix(keys.detections_prefix(namespace), keys_only=True)) == []
+    assert store.put_passes(passes[:10]) == 10
+    _, meta = etcd_client.get(passes[0].key(namespace))
+    assert etcd_client.get_lease_info(meta.lease_id).TTL > 86_400
