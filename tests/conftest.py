@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.fixtures.ops",
     "tests.fixtures.traveltime",
     "tests.fixtures.agent",
+    "tests.fixtures.sim",
 ]
