@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.traveltime",
     "tests.fixtures.agent",
     "tests.fixtures.sim",
+    "tests.fixtures.serial_board",
 ]
