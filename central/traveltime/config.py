@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from central import keys
+
+ID_SHAPE = "[a-z0-9][a-z0-9_-]{0,62}"
+
 
 @dataclass(frozen=True)
 class TravelTimeConfig:
@@ -21,11 +25,15 @@ class TravelTimeConfig:
     worker_id: str = ""  # default: host and process id
 
     def __post_init__(self) -> None:
+        ids = {"namespace": self.namespace, "worker_id": self.worker_id or "w"}
+        for name, value in ids.items():
+            if not keys.DETECTOR_ID_RE.fullmatch(value):
+                raise ValueError(f"{name}: expected {ID_SHAPE}, got {value!r}")
         if self.window_s <= 0 or self.window_s % 1:
-            raise ValueError(f"window_s must be a positive whole number, got {self.window_s}")
+            raise ValueError(f"window_s: must be a positive whole number, got {self.window_s}")
         if self.k < 1:
-            raise ValueError(f"k must be at least 1, got {self.k}")
+            raise ValueError(f"k: must be at least 1, got {self.k}")
         if self.grace_s < 0:
-            raise ValueError(f"grace_s must not be negative, got {self.grace_s}")
+            raise ValueError(f"grace_s: must not be negative, got {self.grace_s}")
         if self.lock_ttl_s < 2:
-            raise ValueError(f"lock_ttl_s must be at least 2, got {self.lock_ttl_s}")
+            raise ValueError(f"lock_ttl_s: must be at least 2, got {self.lock_ttl_s}")

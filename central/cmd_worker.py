@@ -1,0 +1,87 @@
+"""`roadside central worker`: compute travel-time windows until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import logging
+import signal
+from typing import Any
+
+from agent.config_layers import load
+from central.etcd_client import connect
+from central.traveltime.config import TravelTimeConfig
+from central.traveltime.worker import TravelTimeWorker
+
+log = logging.getLogger(__name__)
+
+OPTION_HELP = {
+    "namespace": "etcd key namespace (default tdc)",
+    "etcd_endpoints": "etcd HOST:PORT, several for failover (repeat or comma-separate)",
+    "window_s": "width of a travel-time window in seconds (default 300)",
+    "grace_s": "a window is published this many seconds after it closes (default 90: "
+               "pass gap + upload latency)",
+    "k": "windows with fewer kept samples are suppressed (default 5)",
+    "mad_threshold": "outlier when |x - median| > this * 1.4826 * MAD (default 3.5)",
+    "max_speed_kmh": "faster than this over a link of known length is implausible (200)",
+    "route_max_seconds": "max seconds of a route hop that is not a link (default 1800)",
+    "backfill_s": "on taking a destination, compute missing windows this far back (3600)",
+    "lock_ttl_s": "lease of the worker's locks: a dead worker's destinations move to "
+                  "another worker after this many seconds (default 10)",
+    "worker_id": "this worker's name in locks and windows (default HOST-PID)",
+}
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "worker",
+        help="compute travel-time windows (several workers share the work)",
+        description=(
+            "Compute travel times per link and route and window, and store them in etcd. "
+            "Each worker holds one etcd lock per destination detector, a fair share of them; "
+            "a window is published grace seconds after it closes and recomputed when late "
+            "passes land in it. Settings: defaults, the YAML --config file (a 'worker:' "
+            "section), ROADSIDE_<SETTING> (e.g. ROADSIDE_WINDOW_S=300), then these flags."
+        ),
+        epilog="example:\n  roadside central worker --etcd-endpoints 10.0.0.5:2379 --window-s 300",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="FILE", help="YAML settings file")
+    for f in dataclasses.fields(TravelTimeConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if f.name == "etcd_endpoints":
+            parser.add_argument(flag, action="append", metavar="HOST:PORT",
+                                help=OPTION_HELP[f.name])
+        else:
+            parser.add_argument(flag, metavar=f.name.upper(), help=OPTION_HELP[f.name])
+    parser.set_defaults(func=run)
+
+
+def worker_config(args: argparse.Namespace) -> TravelTimeConfig:
+    flags: dict[str, Any] = {f.name: getattr(args, f.name, None)
+                             for f in dataclasses.fields(TravelTimeConfig)}
+    if flags["etcd_endpoints"]:
+        flags["etcd_endpoints"] = ",".join(flags["etcd_endpoints"])
+    return load(TravelTimeConfig, args.config, flags=flags, section="worker")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = worker_config(args)
+    return asyncio.run(_serve(config))
+
+
+async def _serve(config: TravelTimeConfig) -> int:
+    client = await asyncio.to_thread(connect, list(config.etcd_endpoints))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    worker = TravelTimeWorker(client, config)
+    try:
+        async with worker:
+            await stop.wait()
+            log.info("stopping: %d windows published", worker.published)
+    finally:
+        client.close()
+    return 0

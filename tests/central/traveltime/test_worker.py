@@ -1,0 +1,108 @@
+"""Workers on real etcd: publishing, late data, sharing destinations, taking over."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from central import keys
+from central.etcd_process import EtcdProcess
+from central.traveltime.worker import TravelTimeWorker
+from tests.fixtures.traveltime import S, Road, eventually, windows
+
+W = 2  # window seconds: short, so windows close while the test runs
+FAST = {"window_s": W, "grace_s": 0.3, "backfill_s": 40, "lock_ttl_s": 2}
+REPO = Path(__file__).resolve().parents[3]
+
+
+def past_window(ago_s: int) -> int:
+    now = int(time.time())
+    return (now - ago_s) // W * W
+
+
+async def test_closed_window_is_published_and_late_data_recomputes_it(road: Road) -> None:
+    road.link("a", "b", max_seconds=5)
+    ws = past_window(12)
+    road.trips("a", "b", ws * S, [1.0, 1.1, 1.2, 1.3, 1.4], spacing_s=0.1)
+    async with TravelTimeWorker(road.client, road.config(worker_id="w1", **FAST)):
+        await eventually(lambda: ws in windows(road, "a", "b"), "the window to be published")
+        first, version = windows(road, "a", "b")[ws]
+        assert first.count == 5 and first.figures is not None
+        assert first.figures.median_s == 1.2 and version == 1
+        assert first.worker == "w1"
+        # an agent that was offline uploads three more trips of that window
+        road.trips("a", "b", ws * S, [1.5, 1.5, 1.5], first_device=100, spacing_s=0.1)
+        await eventually(lambda: windows(road, "a", "b")[ws][0].count == 8,
+                         "the window to be recomputed with the late trips")
+    again, version = windows(road, "a", "b")[ws]
+    assert again.figures is not None and again.figures.median_s == 1.35
+    assert version >= 2
+    # the late markers were consumed: nothing dirty or pending is left behind
+    assert not list(road.client.get_prefix(keys.dirty_prefix(road.namespace)))
+    assert not list(road.client.get_prefix(keys.pending_prefix(road.namespace)))
+
+
+async def test_two_workers_share_destinations_and_never_write_a_window_twice(
+    road: Road,
+) -> None:
+    dests = ["b", "c", "d", "e"]
+    for dest in dests:
+        road.link("a", dest, max_seconds=5)
+    ws = past_window(10)
+    for n, dest in enumerate(dests):
+        road.trips("a", dest, ws * S, [1.0 + n / 10] * 6, first_device=n * 100, spacing_s=0.1)
+    started = int(time.time())
+    w1 = TravelTimeWorker(road.client, road.config(worker_id="w1", **FAST))
+    w2 = TravelTimeWorker(road.client, road.config(worker_id="w2", **FAST))
+    async with w1, w2:
+        def live_windows_everywhere() -> bool:
+            return all(max(windows(road, "a", d), default=0) >= started + 2 * W for d in dests)
+        await eventually(live_windows_everywhere, "live windows on every link")
+    every = [w for d in dests for w in windows(road, "a", d).values()]
+    assert every and all(version == 1 for _w, version in every), "a window written twice"
+    assert {w.worker for w, _v in every} == {"w1", "w2"}, "the destinations were not shared"
+    for n, dest in enumerate(dests):
+        summary, _version = windows(road, "a", dest)[ws]
+        assert summary.figures is not None and summary.figures.median_s == 1.0 + n / 10
+
+
+async def test_killed_worker_destinations_are_taken_over(
+    road: Road, etcd_server: EtcdProcess
+) -> None:
+    road.link("a", "b", max_seconds=5)
+    lock = keys.worker_lock_name(road.namespace, "b")
+    cmd = [
+        sys.executable, "-m", "agent.main", "central", "worker",
+        "--etcd-endpoints", etcd_server.endpoint, "--namespace", road.namespace,
+        "--worker-id", "victim", "--window-s", str(W), "--grace-s", "0.3",
+        "--lock-ttl-s", "2", "--backfill-s", "20",
+    ]
+    victim = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        await eventually(lambda: road.client.get(lock)[0] == b"victim", "victim to lock b")
+        await eventually(lambda: any(w.worker == "victim"
+                                     for w, _v in windows(road, "a", "b").values()),
+                         "victim to publish")
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        killed_at = int(time.time())
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait(timeout=10)
+        assert victim.stderr is not None
+        victim.stderr.close()
+    async with TravelTimeWorker(road.client, road.config(worker_id="heir", **FAST)):
+        await eventually(lambda: road.client.get(lock)[0] == b"heir", "heir to lock b")
+        await eventually(lambda: any(w.worker == "heir" and ws > killed_at
+                                     for ws, (w, _v) in windows(road, "a", "b").items()),
+                         "heir to publish the windows after the kill")
+    every = windows(road, "a", "b")
+    assert all(version == 1 for _w, version in every.values()), "a window written twice"
+    starts = sorted(every)
+    assert starts == list(range(starts[0], starts[-1] + W, W)), "a window was skipped"
