@@ -1,0 +1,127 @@
+"""`agent replay` into a real central: the real captures, pcapng, truncated files, recordings."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import etcd3
+import pytest
+from scapy.layers.dot11 import RadioTap
+from scapy.utils import PcapNgWriter, rdpcap
+
+from agent.cmd_replay import replay
+from agent.main import main
+from agent.model import AddressKind
+from agent.sources.replay import FAST
+from central import keys
+from tests.fixtures.agent import MakeConfig
+from tests.fixtures.central import StartCentral
+from tests.fixtures.sim import StoredPasses, dump, keep_all
+
+CENTURY_DAYS = 36_500.0  # the captures are from 2024: keep them, do not expire them
+BLE_KINDS = {k.value for k in AddressKind if k.name.startswith("BLE_")}
+
+
+def wifi(captures: Path, name: str) -> Path:
+    return captures / "wifi" / name
+
+
+async def test_position_captures_match_the_devices_they_hold_and_replay_is_idempotent(
+    captures_dir: Path, start_test_central: StartCentral, agent_config: MakeConfig,
+    stored_passes: StoredPasses, etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str,
+) -> None:
+    central = start_test_central(retention_days=CENTURY_DAYS)
+    files = {"position-1": wifi(captures_dir, "sc6-61_2024-02-08_position_1.pcap"),
+             "position-2": wifi(captures_dir, "sc6-61_2024-02-08_position_2.pcap")}
+
+    async def replay_both() -> None:
+        for det, path in files.items():
+            config = keep_all(agent_config(central.collector_addr, detector_id=det,
+                                           pass_gap_s=30.0))
+            summary = await replay(config, [path], FAST, shift_to_now=False)
+            assert summary.uploaded == summary.passes > 0 and summary.rejected == 0
+            assert summary.skipped.get("truncated_record", 0) == 0
+
+    await replay_both()
+    ids = {det: {p.device_id for p in stored_passes(det)} for det in files}
+    assert len(ids["position-1"]) == 674
+    assert len(ids["position-2"]) == 768
+    assert len(ids["position-1"] & ids["position-2"]) == 246
+
+    before = dump(etcd_client, keys.detections_prefix(namespace))
+    await replay_both()
+    after = dump(etcd_client, keys.detections_prefix(namespace))
+    assert after == before
+
+
+async def test_ble_captures_replay_into_passes_with_ble_address_kinds(
+    captures_dir: Path, central: object, agent_config: MakeConfig,
+    stored_passes: StoredPasses,
+) -> None:
+    files = sorted((captures_dir / "ble").glob("*.pcap"))
+    config = keep_all(agent_config(central.collector_addr, detector_id="ble-box"))  # type: ignore[attr-defined]
+    summary = await replay(config, files, FAST, shift_to_now=True)
+    passes = stored_passes("ble-box")
+    assert summary.sightings > 0 and len(passes) == summary.passes == summary.uploaded
+    assert {p.radio for p in passes} == {"ble"}
+    kinds = {p.address_kind for p in passes}
+    assert kinds <= BLE_KINDS and len(kinds) >= 2, kinds
+
+
+async def test_pcapng_replays_exactly_like_the_pcap_it_was_written_from(
+    captures_dir: Path, start_test_central: StartCentral, agent_config: MakeConfig,
+    stored_passes: StoredPasses, tmp_path: Path,
+) -> None:
+    pcap = wifi(captures_dir, "probing-patterns_iPhone12-M.pcap")
+    pcapng = tmp_path / "iphone12.pcapng"
+    packets = rdpcap(str(pcap))
+    assert all(p.haslayer(RadioTap) for p in packets)
+    with PcapNgWriter(str(pcapng)) as writer:  # scapy keeps each packet's time and link type
+        writer.write(packets)
+    assert pcapng.read_bytes()[:4] == b"\x0a\x0d\x0d\x0a"  # a pcapng section header
+    addr = start_test_central(retention_days=CENTURY_DAYS).collector_addr
+    for det, path in (("from-pcap", pcap), ("from-pcapng", pcapng)):
+        config = keep_all(agent_config(addr, detector_id=det, state_dir=tmp_path / det))
+        await replay(config, [path], FAST, shift_to_now=False)
+
+    def figures(det: str) -> set[tuple[str, int, int, int, int]]:
+        return {(p.device_id, p.first_ns, p.last_ns, p.peak_rssi, p.count)
+                for p in stored_passes(det)}
+
+    assert figures("from-pcap") and figures("from-pcap") == figures("from-pcapng")
+
+
+def whole_records(data: bytes) -> int:
+    """Records of a little-endian classic pcap that are complete in `data`."""
+    pos, n = 24, 0
+    while pos + 16 <= len(data):
+        incl = struct.unpack_from("<I", data, pos + 8)[0]
+        if pos + 16 + incl > len(data):
+            break
+        pos, n = pos + 16 + incl, n + 1
+    return n
+
+
+async def test_a_truncated_capture_replays_its_good_frames_and_names_the_rest(
+    captures_dir: Path, central: object, agent_config: MakeConfig, tmp_path: Path,
+    stored_passes: StoredPasses,
+) -> None:
+    data = wifi(captures_dir, "probing-patterns_OppoFindX3Neo-A.pcap").read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(data[: len(data) * 2 // 3 + 7])  # ends inside a record
+    good = whole_records(cut.read_bytes())
+    config = keep_all(agent_config(central.collector_addr, detector_id="cut"))  # type: ignore[attr-defined]
+    summary = await replay(config, [cut], FAST, shift_to_now=True)
+    assert summary.frames_read == good
+    assert summary.skipped.get("truncated_record") == 1
+    assert summary.skipped_in == {str(cut): {"truncated_record": 1}}
+    assert summary.uploaded == summary.passes == len(stored_passes("cut")) > 0
+
+
+def test_cli_names_a_missing_file_in_one_line(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["agent", "replay", "--detector", "d1", "--fast", str(tmp_path / "nope.pcap")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.count("\n") == 0 and "nope.pcap" in err and "Traceback" not in err
