@@ -30,7 +30,8 @@ GROUPS: dict[str, Group] = {
     "agent": Group(
         "agent", "run, set up and check a detector agent",
         "The detector agent: hears radios, hashes MACs, uploads passes to central.",
-        ("agent.cmd_init", "agent.cmd_run", "agent.cmd_status", "agent.cmd_replay"),
+        ("agent.cmd_init", "agent.cmd_run", "agent.cmd_status", "agent.cmd_doctor",
+         "agent.cmd_replay"),
     ),
     "central": Group(
         "central", "run the central servers and travel-time workers",
