@@ -36,7 +36,7 @@ GROUPS: dict[str, Group] = {
     "central": Group(
         "central", "run the central servers and travel-time workers",
         "Central: collector, query and health servers on etcd; travel-time workers.",
-        ("central.cmd_serve",),
+        ("central.cmd_serve", "central.cmd_worker"),
     ),
     "query": Group(
         "central", "read events, detectors, status and travel times",
