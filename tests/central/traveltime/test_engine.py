@@ -4,7 +4,7 @@ from statistics import median
 
 from central.traveltime import engine, stats, store
 from central.traveltime.model import Target
-from tests.fixtures.traveltime import S, Road, device
+from tests.fixtures.traveltime import Road, S, device
 
 RULES = stats.Rules(k=5)
 W = 300

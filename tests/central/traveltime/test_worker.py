@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -12,7 +12,7 @@ from pathlib import Path
 from central import keys
 from central.etcd_process import EtcdProcess
 from central.traveltime.worker import TravelTimeWorker
-from tests.fixtures.traveltime import S, Road, eventually, windows
+from tests.fixtures.traveltime import Road, S, eventually, windows
 
 W = 2  # window seconds: short, so windows close while the test runs
 FAST = {"window_s": W, "grace_s": 0.3, "backfill_s": 40, "lock_ttl_s": 2}
@@ -81,22 +81,22 @@ async def test_killed_worker_destinations_are_taken_over(
         "--worker-id", "victim", "--window-s", str(W), "--grace-s", "0.3",
         "--lock-ttl-s", "2", "--backfill-s", "20",
     ]
-    victim = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    victim = await asyncio.create_subprocess_exec(
+        *cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )
     try:
         await eventually(lambda: road.client.get(lock)[0] == b"victim", "victim to lock b")
         await eventually(lambda: any(w.worker == "victim"
                                      for w, _v in windows(road, "a", "b").values()),
                          "victim to publish")
         victim.send_signal(signal.SIGKILL)
-        victim.wait(timeout=10)
+        await asyncio.wait_for(victim.wait(), timeout=10)
         killed_at = int(time.time())
     finally:
-        if victim.poll() is None:
+        if victim.returncode is None:
             victim.kill()
-            victim.wait(timeout=10)
-        assert victim.stderr is not None
-        victim.stderr.close()
+            await asyncio.wait_for(victim.wait(), timeout=10)
     async with TravelTimeWorker(road.client, road.config(worker_id="heir", **FAST)):
         await eventually(lambda: road.client.get(lock)[0] == b"heir", "heir to lock b")
         await eventually(lambda: any(w.worker == "heir" and ws > killed_at
