@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +25,7 @@ from agent.channel import open_channel
 from agent.config import DEFAULT_CONFIG_PATH, AgentConfig
 from agent.config_layers import load
 from agent.errors import AgentError
+from agent.files import write_atomic
 from agent.ids import DETECTOR_ID_PATTERN, valid_detector_id
 from agent.model import RadioKind
 from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, types_pb2
@@ -112,22 +111,6 @@ def existing_secret(path: Path) -> bytes | None:
 
 
 # --- writing ------------------------------------------------------------------------
-
-
-def write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Replace `path` with `data` (mode `mode`) so that a crash leaves old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), mode)
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def config_text(identity: Identity, existing: Mapping[str, Any], existing_text: str) -> str:

@@ -15,30 +15,27 @@ from agent import sdnotify
 RECV_TIMEOUT_S = 5.0
 
 
-@pytest.fixture
-def path_socket(tmp_path: Path) -> Iterator[tuple[socket.socket, dict[str, str]]]:
+@pytest.fixture(params=["path", "abstract"])
+def notify_socket(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[socket.socket, dict[str, str]]]:
+    """A datagram socket bound as systemd binds NOTIFY_SOCKET: a path, or '@' abstract."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.settimeout(RECV_TIMEOUT_S)
-    address = str(tmp_path / "notify")
+    if request.param == "path":
+        address = env_value = str(tmp_path / "notify")
+    else:
+        name = f"roadside-test-{uuid.uuid4().hex}"
+        address, env_value = "\0" + name, "@" + name
     sock.bind(address)
-    yield sock, {"NOTIFY_SOCKET": address}
+    yield sock, {"NOTIFY_SOCKET": env_value}
     sock.close()
 
 
-@pytest.fixture
-def abstract_socket() -> Iterator[tuple[socket.socket, dict[str, str]]]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.settimeout(RECV_TIMEOUT_S)
-    name = f"roadside-test-{uuid.uuid4().hex}"
-    sock.bind("\0" + name)
-    yield sock, {"NOTIFY_SOCKET": "@" + name}
-    sock.close()
-
-
-def test_messages_arrive_on_a_path_socket(
-    path_socket: tuple[socket.socket, dict[str, str]],
+def test_messages_arrive(
+    notify_socket: tuple[socket.socket, dict[str, str]],
 ) -> None:
-    sock, env = path_socket
+    sock, env = notify_socket
     assert sdnotify.ready(env)
     assert sock.recv(4096) == b"READY=1"
     assert sdnotify.watchdog(env)
@@ -49,18 +46,10 @@ def test_messages_arrive_on_a_path_socket(
     assert sock.recv(4096) == b"STOPPING=1"
 
 
-def test_abstract_namespace_socket(
-    abstract_socket: tuple[socket.socket, dict[str, str]],
-) -> None:
-    sock, env = abstract_socket
-    assert sdnotify.ready(env)
-    assert sock.recv(4096) == b"READY=1"
-
-
 def test_reads_notify_socket_from_the_process_environment(
-    path_socket: tuple[socket.socket, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+    notify_socket: tuple[socket.socket, dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sock, env = path_socket
+    sock, env = notify_socket
     monkeypatch.setenv("NOTIFY_SOCKET", env["NOTIFY_SOCKET"])
     assert sdnotify.watchdog()
     assert sock.recv(4096) == b"WATCHDOG=1"
