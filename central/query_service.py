@@ -16,6 +16,7 @@ from central.errors import InvalidArgument, NotFound
 from central.etcd_store import EtcdStore
 from central.event_reads import MAX_PAGE, EventQuery, EventReader
 from central.grpc_errors import grpc_method
+from central.traveltime import query as traveltime_query
 from proto.roadside.v1 import query_pb2, query_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -132,3 +133,32 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
     ) -> query_pb2.ListRoutesResponse:
         routes = self.store.routes()
         return query_pb2.ListRoutesResponse(routes=[wire.record_to_route(r) for r in routes])
+
+    @grpc_method
+    def GetTravelTimes(
+        self, request: query_pb2.GetTravelTimesRequest, context: grpc.ServicerContext
+    ) -> query_pb2.GetTravelTimesResponse:
+        check_range(request.since_ns, request.until_ns)
+        query = traveltime_query.check_request(self.store, request)
+        found = traveltime_query.windows_for(self.store, query)
+        return query_pb2.GetTravelTimesResponse(
+            windows=[traveltime_query.to_proto(w, query.include_samples) for w in found]
+        )
+
+    @grpc_method
+    def StreamTravelTimes(
+        self, request: query_pb2.GetTravelTimesRequest, context: grpc.ServicerContext
+    ) -> Iterator[query_pb2.TravelTimeWindow]:
+        check_range(request.since_ns, request.until_ns)
+        query = traveltime_query.check_request(self.store, request)
+        if not request.follow:
+            for window in traveltime_query.windows_for(self.store, query):
+                yield traveltime_query.to_proto(window, query.include_samples)
+            return
+        follow = traveltime_query.Follow(self.store, query)
+        context.add_callback(follow.cancel)  # the client going away ends the watch
+        try:
+            for window in follow:
+                yield traveltime_query.to_proto(window, query.include_samples)
+        finally:
+            follow.cancel()

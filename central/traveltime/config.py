@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from central import keys
 
 ID_SHAPE = "[a-z0-9][a-z0-9_-]{0,62}"
+MAX_WINDOW_S = 3600  # widest window: queries look this far before `since` for overlaps
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,11 @@ class TravelTimeConfig:
         for name, value in ids.items():
             if not keys.DETECTOR_ID_RE.fullmatch(value):
                 raise ValueError(f"{name}: expected {ID_SHAPE}, got {value!r}")
-        if self.window_s <= 0 or self.window_s % 1:
-            raise ValueError(f"window_s: must be a positive whole number, got {self.window_s}")
+        if not 0 < self.window_s <= MAX_WINDOW_S or self.window_s % 1:
+            raise ValueError(
+                f"window_s: must be a whole number of seconds in 1..{MAX_WINDOW_S}, "
+                f"got {self.window_s}"
+            )
         if self.k < 1:
             raise ValueError(f"k: must be at least 1, got {self.k}")
         if self.grace_s < 0:

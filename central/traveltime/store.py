@@ -117,14 +117,15 @@ def all_targets(client: EtcdClient, ns: str, default_max_seconds: int) -> list[T
 
 
 def read_windows(
-    client: EtcdClient, ns: str, target: Target, since_s: int = 0, until_s: int = 0
+    client: EtcdClient, ns: str, target: Target, since_s: int = 0, until_s: int = 0,
+    revision: int = 0,
 ) -> list[tuple[WindowSummary, int]]:
     """The stored windows (and their mod revisions) with since_s <= start < until_s."""
     prefix = target.windows_prefix(ns)
     start = target.window_key(ns, max(since_s, 0))
     end = target.window_key(ns, until_s) if until_s > 0 else keys.prefix_end(prefix)
     out = []
-    for key, value, rev in range_pages(client, start, end):
+    for key, value, rev in range_pages(client, start, end, revision=revision):
         try:
             out.append((WindowSummary.from_json(value), rev))
         except (ValueError, KeyError, TypeError):

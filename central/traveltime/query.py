@@ -1,0 +1,146 @@
+"""Stored travel-time windows for the query service: checked requests, reads, live follow.
+
+The servicer methods in central/query_service.py stay thin: they check the time range,
+then call `windows_for` or `follow`, and convert with `to_proto`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from central import keys
+from central.errors import InvalidArgument, NotFound, StoreUnavailable
+from central.etcd_store import EtcdStore
+from central.traveltime import store
+from central.traveltime.config import MAX_WINDOW_S
+from central.traveltime.model import Hop, Target, WindowSummary
+from proto.roadside.v1 import query_pb2
+
+log = logging.getLogger(__name__)
+
+NS_PER_S = keys.NS_PER_S
+
+
+
+@dataclass(frozen=True, slots=True)
+class WindowQuery:
+    """Windows that overlap [since_ns, until_ns); 0 = open end."""
+
+    target: Target
+    since_ns: int
+    until_ns: int
+    include_samples: bool
+
+    def wanted(self, summary: WindowSummary) -> bool:
+        return summary.window_end_ns > self.since_ns and (
+            not self.until_ns or summary.window_start_ns < self.until_ns
+        )
+
+
+def check_request(central: EtcdStore, request: query_pb2.GetTravelTimesRequest) -> WindowQuery:
+    """The query a request asks for; InvalidArgument naming the field, NotFound if unknown."""
+    kind = request.WhichOneof("target")
+    if kind is None:
+        raise InvalidArgument("target: give link (src and dest detector ids) or route")
+    if kind == "link":
+        src, dest = request.link.src_detector_id, request.link.dest_detector_id
+        for field, value in (("link.src_detector_id", src), ("link.dest_detector_id", dest)):
+            if not keys.valid_detector_id(value):
+                raise InvalidArgument(
+                    f"{field}: {value!r} is not a detector id ([a-z0-9][a-z0-9_-]{{0,62}})"
+                )
+        if not any(lk.src == src for lk in central.links(dest)):
+            raise NotFound(f"unknown link {src} -> {dest}")
+        target = Target((Hop(src, dest, 0),))
+    else:
+        name = request.route
+        if not keys.ROUTE_NAME_RE.fullmatch(name):
+            raise InvalidArgument(f"route: {name!r} is not a route name ([a-z0-9][a-z0-9_-]*)")
+        if not any(r.name == name for r in central.routes()):
+            raise NotFound(f"unknown route {name!r}")
+        target = Target((Hop("", "", 0),), route=name)
+    return WindowQuery(target, request.since_ns, request.until_ns, request.include_samples)
+
+
+def windows_for(central: EtcdStore, query: WindowQuery, revision: int = 0) -> list[WindowSummary]:
+    since_s = max(query.since_ns // NS_PER_S - MAX_WINDOW_S, 0) if query.since_ns else 0
+    until_s = -(-query.until_ns // NS_PER_S) if query.until_ns else 0
+    found = store.read_windows(
+        central.client, central.namespace, query.target, since_s, until_s, revision
+    )
+    return [summary for summary, _rev in found if query.wanted(summary)]
+
+
+class Follow:
+    """The stored windows, then each window as it is written (computed or recomputed).
+
+    Iterate it; cancel() (e.g. when the client goes away) ends the iteration. Safe twice.
+    """
+
+    def __init__(self, central: EtcdStore, query: WindowQuery) -> None:
+        self.central = central
+        self.query = query
+        self._cancel: Any = None
+        self._cancelled = threading.Event()
+
+    def __iter__(self) -> Iterator[WindowSummary]:
+        client = self.central.client
+        revision = store.current_revision(client)
+        yield from windows_for(self.central, self.query, revision)
+        if self._cancelled.is_set():
+            return
+        prefix = self.query.target.windows_prefix(self.central.namespace)
+        try:
+            events, self._cancel = client.watch_prefix(prefix, start_revision=revision + 1)
+        except store.ETCD_ERRORS as exc:
+            raise StoreUnavailable(f"etcd watch failed: {exc}") from exc
+        if self._cancelled.is_set():
+            self._cancel()
+            return
+        try:
+            for event in events:
+                if not event.value:
+                    continue  # a deletion
+                try:
+                    summary = WindowSummary.from_json(event.value)
+                except (ValueError, KeyError, TypeError):
+                    log.warning("skipping unreadable window %s", event.key)
+                    continue
+                if self.query.wanted(summary):
+                    yield summary
+        except store.ETCD_ERRORS as exc:
+            raise StoreUnavailable(f"etcd watch ended: {exc}") from exc
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        cancel, self._cancel = self._cancel, None
+        if cancel is not None:
+            cancel()
+
+
+def to_proto(summary: WindowSummary, include_samples: bool) -> query_pb2.TravelTimeWindow:
+    msg = query_pb2.TravelTimeWindow(
+        src_detector_id=summary.src,
+        dest_detector_id=summary.dest,
+        route=summary.route,
+        window_start_ns=summary.window_start_ns,
+        window_end_ns=summary.window_end_ns,
+        count=summary.count,
+        suppressed=summary.suppressed,
+        rejections=[
+            query_pb2.Rejection(reason=reason, count=count)
+            for reason, count in sorted(summary.rejections.items())
+        ],
+        computed_ns=summary.computed_ns,
+    )
+    f = summary.figures
+    if f is not None:
+        msg.median_s, msg.p10_s, msg.p25_s = f.median_s, f.p10_s, f.p25_s
+        msg.p75_s, msg.p90_s, msg.mad_s = f.p75_s, f.p90_s, f.mad_s
+        if include_samples:
+            msg.samples_s.extend(summary.samples_s)
+    return msg
