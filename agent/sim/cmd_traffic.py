@@ -78,6 +78,8 @@ def add_parser(sub: Any) -> None:
                    help="where the agents keep their buffers (default: a temporary directory)")
     p.add_argument("--no-register", action="store_true",
                    help="do not register detectors and links at central")
+    p.add_argument("--no-agents", action="store_true",
+                   help="with --central: only register the network (replay the captures later)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(func=run)
 
@@ -121,8 +123,9 @@ def run(args: argparse.Namespace) -> int:
             asyncio.run(register.register_network(network, endpoint, config))
             print(f"registered {len(network.detectors)} detectors and "
                   f"{len(network.links)} links at {endpoint}")
-        final = _drive(args, network, config, secret, sim, line)
-        _print_summary(sim, final)
+        if not args.no_agents:
+            final = _drive(args, network, config, secret, sim, line)
+            _print_summary(sim, final)
     return 0
 
 

@@ -1,0 +1,206 @@
+"""`make demo` (python -m agent.sim.demo): the whole system on a simulated corridor, one command.
+
+1. starts `roadside central serve` (embedded etcd in a temporary directory, free ports)
+   and a travel-time worker (`roadside central worker`);
+2. simulates the example corridor into capture files and registers its detectors and links;
+3. replays each detector's captures through its own `roadside agent replay --fast` process;
+4. shows detectors and their status, events per detector, devices seen at several detectors,
+   and the corridor's travel times (table, PNG, error against the simulator's truth).
+
+Everything it starts is stopped and its temporary files removed on the way out, Ctrl-C
+included. Results stay in demo-out/ (summary.json, truth, captures, PNGs, logs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agent.errors import RoadsideError
+from agent.privacy import generate_secret
+from agent.sim import demo_report
+from agent.sim.network import load_network
+
+STARTUP_TIMEOUT_S = 60.0  # for central to report that it serves
+REPLAY_TIMEOUT_S = 600.0  # for every replay process to finish
+TRAVEL_TIMES_TIMEOUT_S = 90.0  # for the worker to publish the corridor's windows
+STOP_TIMEOUT_S = 15.0  # SIGTERM, then SIGKILL
+POLL_S = 0.2
+WORKER_GRACE_S = 5  # publish a window this soon after it closes (the demo's data is old)
+SERVING = re.compile(r"central serving: collector (\S+), query (\S+), health \S+; etcd (\S+),")
+
+
+class DemoError(RoadsideError):
+    """A step of the demo failed; the message names it and the log to read."""
+
+
+class Children:
+    """The processes the demo started; `stop_all` ends them (SIGTERM, then SIGKILL)."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def start(self, name: str, args: Sequence[str], stdout: int | None = None,
+              ) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{name}.log", "wb")  # closed below: the child has its copy
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "agent.main", "--log-level", "info", *args],
+                stdout=stdout if stdout is not None else log, stderr=log,
+                start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+            )
+        finally:
+            log.close()
+        self.procs.append((name, proc))
+        return proc
+
+    def stop_all(self) -> None:
+        for _, proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for _, proc in reversed(self.procs):
+            try:
+                proc.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m agent.sim.demo", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--short", action="store_true",
+                   help="a 20-minute simulated period (CI); default 90 minutes")
+    p.add_argument("--duration", help="simulated period, e.g. 45m (overrides --short)")
+    p.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    p.add_argument("--out", type=Path, default=Path("demo-out"),
+                   help="results directory (default demo-out/)")
+    args = p.parse_args(argv)
+    duration = args.duration or ("20m" if args.short else "90m")
+    try:
+        summary = run(args.out, duration, args.seed)
+    except RoadsideError as exc:
+        print(f"demo: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("demo: interrupted; everything it started is stopped", file=sys.stderr)
+        return 130
+    print(f"\ndemo finished: {summary['out']}/summary.json")
+    return 0
+
+
+def run(out: Path, duration: str, seed: int) -> dict[str, Any]:
+    for stale in ("captures", "logs", "plots"):
+        shutil.rmtree(out / stale, ignore_errors=True)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    (out / "plots").mkdir(exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="roadside-demo-"))
+    children = Children(out / "logs")
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        return _run(out, tmp, children, duration, seed)
+    finally:
+        children.stop_all()
+        shutil.rmtree(tmp, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
+         ) -> dict[str, Any]:
+    started = time.monotonic()
+    network = load_network()
+    secret = tmp / "site.secret"
+    generate_secret(secret)
+
+    _step(1, "starting central (embedded etcd) and a travel-time worker")
+    central = children.start("central", [
+        "central", "serve", "--host", "127.0.0.1", "--collector-port", "0", "--query-port",
+        "0", "--health-port", "0", "--data-dir", str(tmp / "etcd"),
+    ])
+    collector, query, etcd = _wait_serving(central, out / "logs" / "central.log")
+    print(f"   collector {collector}, query {query}, etcd {etcd}")
+    children.start("worker", ["central", "worker", "--etcd-endpoints", etcd,
+                              "--grace-s", str(WORKER_GRACE_S), "--backfill-s", "86400"])
+
+    _step(2, f"simulating the {network.name} ({len(network.detectors)} detectors, "
+             f"{len(network.links)} links) for {duration} into capture files")
+    captures, truth = out / "captures", out / "truth.json"
+    _check(children.start("sim", [
+        "sim", "traffic", "--duration", duration, "--seed", str(seed), "--truth", str(truth),
+        "--write-captures", str(captures), "--central", collector, "--no-agents",
+        "--secret-file", str(secret), "--quiet",
+    ]), "sim", out, REPLAY_TIMEOUT_S)
+
+    _step(3, "replaying each detector's captures through its own agent process")
+    replays = {}
+    for d in network.detectors:
+        files = sorted(str(f) for f in captures.glob(f"{d.id}.*.pcap"))
+        replays[d.id] = children.start(f"replay-{d.id}", [
+            "agent", "replay", "--detector", d.id, "--secret-file", str(secret),
+            "--central", collector, "--fast", "--json", "--quiet", *files,
+        ], stdout=subprocess.PIPE)
+    replayed = {}
+    for det, proc in replays.items():
+        stdout, _ = proc.communicate(timeout=REPLAY_TIMEOUT_S)
+        _check(proc, f"replay-{det}", out, 0)
+        replayed[det] = json.loads(stdout)
+        r = replayed[det]
+        print(f"   {det:<16} {r['frames_read']:>6} frames  {r['sightings']:>6} sightings  "
+              f"{r['passes']:>5} passes  {r['uploaded']:>5} acknowledged")
+
+    _step(4, "what an operator looks at first")
+    report = demo_report.Report(query, out, network, json.loads(truth.read_text()))
+    report.detectors()
+    report.events()
+    report.travel_times(TRAVEL_TIMES_TIMEOUT_S)
+    summary = report.summary(replayed, duration, seed, time.monotonic() - started)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def _step(n: int, text: str) -> None:
+    print(f"\n== {n}/4 {text}", flush=True)
+
+
+def _wait_serving(proc: subprocess.Popen[bytes], log: Path) -> tuple[str, str, str]:
+    """Poll central's log for its 'serving' line (deadline-bounded)."""
+    end = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < end:
+        m = SERVING.search(log.read_text(errors="replace"))
+        if m:
+            return m.group(1), m.group(2), m.group(3)
+        if proc.poll() is not None:
+            raise DemoError(f"central exited with {proc.returncode}; see {log}")
+        time.sleep(POLL_S)  # poll interval of a deadline-bounded wait
+    raise DemoError(f"central did not start within {STARTUP_TIMEOUT_S:g} s; see {log}")
+
+
+def _check(proc: subprocess.Popen[bytes], name: str, out: Path, timeout_s: float) -> None:
+    try:
+        code = proc.wait(timeout_s or None)
+    except subprocess.TimeoutExpired:
+        raise DemoError(f"{name} did not finish within {timeout_s:g} s; "
+                        f"see {out}/logs/{name}.log") from None
+    if code != 0:
+        raise DemoError(f"{name} failed (exit {code}); see {out}/logs/{name}.log")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
