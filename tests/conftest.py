@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.agent",
     "tests.fixtures.sim",
     "tests.fixtures.serial_board",
+    "tests.fixtures.bluez",
 ]
