@@ -122,6 +122,10 @@ for name in $UNITS; do
 done
 run cp -R "$SRC/firmware_config" "$DESTDIR$PREFIX/share/roadside/"
 run install -m 0644 "$SRC/README.md" "$DESTDIR$PREFIX/share/roadside/"
+if [ "$role" = central ]; then
+    run mkdir -p "$DESTDIR$UNITDIR/etcd.service.d"
+    run install -m 0644 "$SRC/systemd/etcd-roadside.conf" "$DESTDIR$UNITDIR/etcd.service.d/roadside.conf"
+fi
 if [ "$role" = agent ]; then
     unit "$SRC/firmware_config/monitor/roadside-monitor@.service" roadside-monitor@.service
     run install -m 0755 "$SRC/firmware_config/monitor/roadside-monitor" "$DESTDIR$PREFIX/libexec/"
@@ -150,8 +154,8 @@ if [ "$role" = agent ]; then
 EOF
 else
     cat <<EOF
-  1. edit $config (etcd endpoints; without them central runs its own etcd)
-  2. systemctl enable --now roadside-central
+  1. edit $config (etcd endpoints: Debian's etcd on 127.0.0.1:2379 by default)
+  2. systemctl restart etcd && systemctl enable --now roadside-central
   3. systemctl enable --now roadside-worker@1   (more: roadside-worker@2, ...)
 EOF
 fi

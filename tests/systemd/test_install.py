@@ -121,7 +121,9 @@ def test_central_install(tmp_path: Path) -> None:
     assert not (units / "roadside-agent.service").exists()
     config_file = tmp_path / "etc/roadside/central.yaml"
     central = load_config(config_file, env={})
-    assert central.collector_port == 9000 and central.etcd_endpoints == ()
+    assert central.collector_port == 9000 and central.etcd_endpoints == ("127.0.0.1:2379",)
+    dropin = (units / "etcd.service.d/roadside.conf").read_text()
+    assert "ETCD_AUTO_COMPACTION_MODE=periodic" in dropin
     worker = load(TravelTimeConfig, config_file, env={}, section="worker")
     assert worker.window_s == 300
     assert "etcd-server" in result.stdout
