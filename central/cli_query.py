@@ -17,7 +17,7 @@ from central.output import Column, Writer
 from central.timeparse import format_local, format_utc, parse_time
 from proto.roadside.v1 import query_pb2, types_pb2
 
-PAGE_SIZE = 1000  # events per GetEvents call
+PAGE_SIZE = 5000  # events per GetEvents call
 TAIL_SINCE = "15m"  # a tail first shows what arrived this long ago
 PROGRESS_EVERY = 10_000  # events between progress lines on stderr (when it is a terminal)
 

@@ -14,8 +14,10 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent import futures
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import etcd3
 import grpc
@@ -26,6 +28,8 @@ from central.etcd_store import EtcdStore
 from central.records import StoredPass
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CHUNK_KEYS = 2000  # keys per etcd range read when streaming (bounds memory)
 DEFAULT_PAGE = 1000  # events per page when the client asks for 0
@@ -98,7 +102,7 @@ class EventReader:
         after = decode_token(self.ns, token) if token else None
         events: list[StoredPass] = []
         last_key = ""
-        for key, item in self._scan(query, after, None, min(size + 1, CHUNK_KEYS)):
+        for key, item in self._scan(query, after, None, size + 1, prefetch=False):
             if len(events) == size:
                 return Page(events, encode_token(last_key))
             events.append(item)
@@ -137,7 +141,8 @@ class EventReader:
     # internals -----------------------------------------------------------------
 
     def _scan(
-        self, query: EventQuery, after: str | None, revision: int | None, chunk: int
+        self, query: EventQuery, after: str | None, revision: int | None, chunk: int,
+        prefetch: bool = True,
     ) -> Iterator[tuple[str, StoredPass]]:
         for detector_id in self._detectors(query, after, revision):
             start, end = self._key_range(detector_id, query)
@@ -145,29 +150,43 @@ class EventReader:
                 if after >= end:
                     continue
                 start = max(start, after + "\0")
-            yield from self._scan_range(query, start, end, revision, chunk)
+            yield from self._scan_range(query, start, end, revision, chunk, prefetch)
 
     def _scan_range(
-        self, query: EventQuery, start: str, end: str, revision: int | None, chunk: int
+        self, query: EventQuery, start: str, end: str, revision: int | None, chunk: int,
+        prefetch: bool,
     ) -> Iterator[tuple[str, StoredPass]]:
+        """Chunks of `chunk` keys; with `prefetch` the next chunk is read from etcd (in a
+        worker thread) while this one is decoded."""
         ns = self.ns
-        while True:
-            with etcd_errors("reading detections"):
-                resp = self.client.get_range_response(
-                    start, end, limit=chunk, revision=revision
+        with contextlib.ExitStack() as stack:
+            pool = None
+            if prefetch:
+                pool = stack.enter_context(
+                    futures.ThreadPoolExecutor(1, thread_name_prefix="event-prefetch")
                 )
-            for kv in resp.kvs:
-                key = kv.key.decode()
-                try:
-                    item = StoredPass.from_kv(ns, key, kv.value)
-                except (ValueError, KeyError, TypeError):
-                    log.warning("skipping an unreadable detection at %s", key)
-                    continue
-                if query.wants(item):
-                    yield key, item
-            if not resp.more or not resp.kvs:
-                return
-            start = resp.kvs[-1].key.decode() + "\0"
+            resp = self._range(start, end, revision, chunk)
+            while True:
+                last = resp.kvs[-1].key.decode() + "\0" if resp.more and resp.kvs else None
+                ahead = None
+                if pool is not None and last is not None:
+                    ahead = pool.submit(self._range, last, end, revision, chunk)
+                for kv in resp.kvs:
+                    key = kv.key.decode()
+                    try:
+                        item = StoredPass.from_kv(ns, key, kv.value)
+                    except (ValueError, KeyError, TypeError):
+                        log.warning("skipping an unreadable detection at %s", key)
+                        continue
+                    if query.wants(item):
+                        yield key, item
+                if last is None:
+                    return
+                resp = ahead.result() if ahead else self._range(last, end, revision, chunk)
+
+    def _range(self, start: str, end: str, revision: int | None, chunk: int) -> Any:
+        with etcd_errors("reading detections"):
+            return self.client.get_range_response(start, end, limit=chunk, revision=revision)
 
     def _key_range(self, detector_id: str, query: EventQuery) -> tuple[str, str]:
         ns = self.ns
@@ -241,14 +260,20 @@ class Follow:
         return self._cancelled.is_set()
 
     def __iter__(self) -> Iterator[StoredPass]:
+        for page in self.pages():
+            yield from page
+
+    def pages(self, size: int = CHUNK_KEYS) -> Iterator[list[StoredPass]]:
+        """The same events in lists: up to `size` from storage, then one per etcd watch
+        response (so a live page is never held back waiting to fill)."""
         reader, query = self._reader, self._query
         revision = reader.current_revision()
         self._start_watch(revision + 1)
         try:
-            for _key, item in reader._scan(query, None, revision, CHUNK_KEYS):
+            for page in batched(reader._scan(query, None, revision, CHUNK_KEYS), size):
                 if self.cancelled:
                     return
-                yield item
+                yield [item for _key, item in page]
             yield from self._live()
         finally:
             self.cancel()
@@ -268,7 +293,7 @@ class Follow:
                 return
         self._reader.client.cancel_watch(watch_id)
 
-    def _live(self) -> Iterator[StoredPass]:
+    def _live(self) -> Iterator[list[StoredPass]]:
         ns, query = self._reader.ns, self._query
         while True:
             response = self._queue.get()
@@ -278,6 +303,7 @@ class Follow:
                 raise StoreUnavailable(f"etcd watch ended: {response!r}") from (
                     response if isinstance(response, BaseException) else None
                 )
+            page = []
             for event in getattr(response, "events", ()):
                 # new keys only: a re-uploaded batch rewrites keys (version > 1)
                 if not isinstance(event, etcd3.events.PutEvent) or event.version != 1:
@@ -287,15 +313,18 @@ class Follow:
                 except (ValueError, KeyError, TypeError):
                     continue
                 if query.wants(item):
-                    yield item
+                    page.append(item)
+            if page:
+                yield page
 
 
-def read_all(reader: EventReader, query: EventQuery, limit: int = 0) -> list[StoredPass]:
-    """Up to `limit` events (0 = all) of a range, for small reads such as the legacy API."""
-    out: list[StoredPass] = []
-    for item in reader.iter_events(query):
-        out.append(item)
-        if limit and len(out) >= limit:
-            break
-    return out
-
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of up to `size` consecutive items."""
+    page: list[T] = []
+    for item in items:
+        page.append(item)
+        if len(page) >= size:
+            yield page
+            page = []
+    if page:
+        yield page

@@ -14,12 +14,15 @@ import grpc
 from central import keys, wire
 from central.errors import InvalidArgument, NotFound
 from central.etcd_store import EtcdStore
-from central.event_reads import MAX_PAGE, EventQuery, EventReader
+from central.event_reads import MAX_PAGE, EventQuery, EventReader, batched
 from central.grpc_errors import grpc_method
+from central.records import StoredPass
 from central.traveltime import query as traveltime_query
 from proto.roadside.v1 import query_pb2, query_pb2_grpc
 
 log = logging.getLogger(__name__)
+
+STREAM_PAGE = 1000  # events per StreamEventPages message (about 130 kB)
 
 
 def check_detector_ids(ids: Sequence[str], field: str = "detector_ids") -> tuple[str, ...]:
@@ -74,25 +77,37 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
             next_page_token=page.next_token,
         )
 
-    @grpc_method
-    def StreamEvents(
+    def _pages(
         self, request: query_pb2.StreamEventsRequest, context: grpc.ServicerContext
-    ) -> Iterator[query_pb2.Event]:
+    ) -> Iterator[list[StoredPass]]:
         query = event_query(
             self.store, self.reader, request.detector_ids, request.since_ns, request.until_ns
         )
         if not request.follow:
-            for item in self.reader.iter_events(query):
-                yield wire.record_to_event(item)
+            yield from batched(self.reader.iter_events(query), STREAM_PAGE)
             return
         follow = self.reader.follow(query)
         # the client going away (or the server stopping) ends the watch
         context.add_callback(follow.cancel)
         try:
-            for item in follow:
-                yield wire.record_to_event(item)
+            yield from follow.pages(STREAM_PAGE)
         finally:
             follow.cancel()
+
+    @grpc_method
+    def StreamEvents(
+        self, request: query_pb2.StreamEventsRequest, context: grpc.ServicerContext
+    ) -> Iterator[query_pb2.Event]:
+        for page in self._pages(request, context):
+            for item in page:
+                yield wire.record_to_event(item)
+
+    @grpc_method
+    def StreamEventPages(
+        self, request: query_pb2.StreamEventsRequest, context: grpc.ServicerContext
+    ) -> Iterator[query_pb2.GetEventsResponse]:
+        for page in self._pages(request, context):
+            yield query_pb2.GetEventsResponse(events=[wire.record_to_event(e) for e in page])
 
     @grpc_method
     def ListDetectors(

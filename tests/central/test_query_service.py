@@ -193,3 +193,31 @@ def test_detectors_links_routes_and_status(query_server: QueryServer) -> None:
     with pytest.raises(grpc.RpcError) as info:
         stub.GetStatus(query_pb2.GetStatusRequest(detector_ids=["ghost"]), timeout=DEADLINE_S)
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_stream_event_pages_carries_the_same_events_in_pages(query_server: QueryServer) -> None:
+    stored = [make_pass("p1", BASE_NS + i * S) for i in range(2500)]
+    query_server.store.put_passes(stored)
+    pages = list(query_server.stub.StreamEventPages(
+        query_pb2.StreamEventsRequest(detector_ids=["p1"]), timeout=DEADLINE_S
+    ))
+    assert [len(p.events) for p in pages] == [1000, 1000, 500]
+    got = [getattr(e, "pass").device_id for p in pages for e in p.events]
+    assert sorted(got) == sorted(p.device_id for p in stored)
+
+    follow = query_server.stub.StreamEventPages(
+        query_pb2.StreamEventsRequest(detector_ids=["p1"], since_ns=BASE_NS + 2499 * S,
+                                      follow=True),
+        timeout=DEADLINE_S,
+    )
+    try:
+        assert [getattr(e, "pass").timestamp_ns for e in next(follow).events] == [
+            BASE_NS + 2499 * S
+        ]
+        later = [make_pass("p1", BASE_NS + (3000 + i) * S) for i in range(3)]
+        query_server.store.put_passes(later)  # one transaction: one live page
+        assert sorted(getattr(e, "pass").device_id for e in next(follow).events) == sorted(
+            p.device_id for p in later
+        )
+    finally:
+        follow.cancel()

@@ -44,6 +44,11 @@ class QueryServiceStub:
                 request_serializer=proto_dot_roadside_dot_v1_dot_query__pb2.StreamEventsRequest.SerializeToString,
                 response_deserializer=proto_dot_roadside_dot_v1_dot_query__pb2.Event.FromString,
                 _registered_method=True)
+        self.StreamEventPages = channel.unary_stream(
+                '/roadside.v1.QueryService/StreamEventPages',
+                request_serializer=proto_dot_roadside_dot_v1_dot_query__pb2.StreamEventsRequest.SerializeToString,
+                response_deserializer=proto_dot_roadside_dot_v1_dot_query__pb2.GetEventsResponse.FromString,
+                _registered_method=True)
         self.ListDetectors = channel.unary_unary(
                 '/roadside.v1.QueryService/ListDetectors',
                 request_serializer=proto_dot_roadside_dot_v1_dot_query__pb2.ListDetectorsRequest.SerializeToString,
@@ -87,6 +92,14 @@ class QueryServiceServicer:
 
     def StreamEvents(self, request, context):
         """With follow, keeps streaming events as they are committed (etcd watch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamEventPages(self, request, context):
+        """StreamEvents in pages of many events per message: the same events, far fewer
+        messages (one gRPC message per event costs more than the event). Empty next_page_token.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -141,6 +154,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.StreamEvents,
                     request_deserializer=proto_dot_roadside_dot_v1_dot_query__pb2.StreamEventsRequest.FromString,
                     response_serializer=proto_dot_roadside_dot_v1_dot_query__pb2.Event.SerializeToString,
+            ),
+            'StreamEventPages': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamEventPages,
+                    request_deserializer=proto_dot_roadside_dot_v1_dot_query__pb2.StreamEventsRequest.FromString,
+                    response_serializer=proto_dot_roadside_dot_v1_dot_query__pb2.GetEventsResponse.SerializeToString,
             ),
             'ListDetectors': grpc.unary_unary_rpc_method_handler(
                     servicer.ListDetectors,
@@ -227,6 +245,33 @@ class QueryService:
             '/roadside.v1.QueryService/StreamEvents',
             proto_dot_roadside_dot_v1_dot_query__pb2.StreamEventsRequest.SerializeToString,
             proto_dot_roadside_dot_v1_dot_query__pb2.Event.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamEventPages(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/roadside.v1.QueryService/StreamEventPages',
+            proto_dot_roadside_dot_v1_dot_query__pb2.StreamEventsRequest.SerializeToString,
+            proto_dot_roadside_dot_v1_dot_query__pb2.GetEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

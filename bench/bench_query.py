@@ -1,0 +1,161 @@
+"""Query throughput: 100,000 stored events through StreamEvents and GetEvents paging.
+
+Baseline, same run, same keys: raw etcd range reads from Python (the etcd3 client, chunks
+of the same size, no decoding) — the floor under anything the query server can do.
+Target: StreamEvents >= 50,000 events/s.
+
+    .venv/bin/python bench/bench_query.py [--events 100000] [--detectors 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grpc
+from ulid import ULID
+
+from central import keys
+from central.etcd_client import connect
+from central.etcd_process import EtcdProcess, free_port
+from central.etcd_store import EtcdStore
+from central.event_reads import CHUNK_KEYS, MAX_PAGE
+from central.records import StoredPass
+from proto.roadside.v1 import query_pb2, query_pb2_grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+NS = "bench"
+S = 1_000_000_000
+TARGET_EVENTS_PER_S = 50_000
+STORE_CHUNK = 5000  # passes per put_passes call
+CALL_TIMEOUT_S = 600.0
+SERVER_START_S = 30.0
+
+
+def make_passes(count: int, detectors: int) -> list[StoredPass]:
+    base = (time.time_ns() // S - 86_400) * S  # a day ago: inside retention
+    out = []
+    for i in range(count):
+        t = base + i * 10_000_000  # 100 per second
+        out.append(StoredPass(
+            detector_id=f"det-{i % detectors:02d}", ulid=str(ULID.from_timestamp(t / S)),
+            device_id=os.urandom(16).hex(), timestamp_ns=t, first_ns=t - S, last_ns=t + S,
+            peak_ns=t, peak_rssi=-60, count=3, radio="ble", address_kind="ble_public",
+        ))
+    return out
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count:>7} events in {seconds:6.2f} s = {count / seconds:>9,.0f} events/s"
+
+
+def raw_range_read(client: object, chunk: int) -> tuple[int, float]:
+    prefix = keys.detections_prefix(NS)
+    start, end = prefix, keys.prefix_end(prefix)
+    count = 0
+    t0 = time.perf_counter()
+    while True:
+        resp = client.get_range_response(start, end, limit=chunk)  # type: ignore[attr-defined]
+        count += len(resp.kvs)
+        if not resp.more or not resp.kvs:
+            return count, time.perf_counter() - t0
+        start = resp.kvs[-1].key.decode() + "\0"
+
+
+def stream_all(stub: query_pb2_grpc.QueryServiceStub) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    count = 0
+    for _event in stub.StreamEvents(query_pb2.StreamEventsRequest(), timeout=CALL_TIMEOUT_S):
+        count += 1
+    return count, time.perf_counter() - t0
+
+
+def stream_pages(stub: query_pb2_grpc.QueryServiceStub) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    count = 0
+    for page in stub.StreamEventPages(query_pb2.StreamEventsRequest(), timeout=CALL_TIMEOUT_S):
+        count += len(page.events)
+    return count, time.perf_counter() - t0
+
+
+def page_all(stub: query_pb2_grpc.QueryServiceStub, limit: int) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    count, token = 0, ""
+    while True:
+        resp = stub.GetEvents(
+            query_pb2.GetEventsRequest(limit=limit, page_token=token), timeout=CALL_TIMEOUT_S
+        )
+        count += len(resp.events)
+        token = resp.next_page_token
+        if not token:
+            return count, time.perf_counter() - t0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--detectors", type=int, default=10)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-query-") as tmp:
+        etcd = EtcdProcess(Path(tmp) / "etcd")
+        etcd.start()
+        server = None
+        client = connect([etcd.endpoint])
+        try:
+            store = EtcdStore(client, NS)
+            passes = make_passes(args.events, args.detectors)
+            t0 = time.perf_counter()
+            for i in range(0, len(passes), STORE_CHUNK):
+                store.put_passes(passes[i:i + STORE_CHUNK])
+                print(f"  stored {min(i + STORE_CHUNK, len(passes))}/{len(passes)}",
+                      file=sys.stderr, end="\r", flush=True)
+            print(file=sys.stderr)
+            print(f"{'store (put_passes)':<36} {rate(len(passes), time.perf_counter() - t0)}")
+            # central in its own process, as in production (no GIL shared with this client)
+            query_addr = f"127.0.0.1:{free_port()}"
+            server = subprocess.Popen(
+                [sys.executable, "-m", "agent.main", "--log-level", "warning", "central",
+                 "serve", "--host", "127.0.0.1", "--etcd-endpoints", etcd.endpoint,
+                 "--namespace", NS, "--query-port", query_addr.rsplit(":", 1)[1],
+                 "--collector-port", "0", "--health-port", "0", "--data-dir", tmp],
+                cwd=ROOT,
+            )
+
+            raw_count, raw_s = raw_range_read(client, CHUNK_KEYS)
+            print(f"{'baseline: raw etcd range reads':<36} {rate(raw_count, raw_s)}  "
+                  f"(chunks of {CHUNK_KEYS} keys)")
+            with grpc.insecure_channel(
+                query_addr, options=[("grpc.max_receive_message_length", 64 << 20)]
+            ) as channel:
+                grpc.channel_ready_future(channel).result(timeout=SERVER_START_S)
+                stub = query_pb2_grpc.QueryServiceStub(channel)  # type: ignore[no-untyped-call]
+                raw_rate = raw_count / raw_s
+                results = [("StreamEvents (one event a message)", *stream_all(stub)),
+                           ("StreamEventPages", *stream_pages(stub))]
+                results += [(f"GetEvents, pages of {limit}", *page_all(stub, limit))
+                            for limit in (1000, MAX_PAGE)]
+                for name, n, secs in results:
+                    print(f"{name:<36} {rate(n, secs)}  {n / secs / raw_rate:.2f} of raw")
+            best = max(n / secs for _name, n, secs in results)
+            verdict = "met" if best >= TARGET_EVENTS_PER_S else "NOT met"
+            print(f"target {TARGET_EVENTS_PER_S:,} events/s: {verdict} (best {best:,.0f})")
+            if any(n != len(passes) for _name, n, _secs in results) or raw_count < len(passes):
+                print(f"MISMATCH: stored {len(passes)}, read {[r[1] for r in results]}")
+                return 1
+        finally:
+            if server is not None:
+                server.terminate()
+                server.wait(SERVER_START_S)
+            client.close()
+            etcd.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
