@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from central import keys
 
+_quote = json.encoder.encode_basestring_ascii  # a JSON string literal, as json.dumps writes it
+
 
 def _dumps(data: object) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
@@ -37,19 +39,15 @@ class StoredPass:
         )
 
     def to_json(self) -> bytes:
-        return _dumps(
-            {
-                "timestamp": str(self.timestamp_ns),
-                "first_ns": self.first_ns,
-                "last_ns": self.last_ns,
-                "peak_ns": self.peak_ns,
-                "peak_rssi": self.peak_rssi,
-                "count": self.count,
-                "radio": self.radio,
-                "address_kind": self.address_kind,
-                "tagged": self.tagged,
-            }
-        )
+        # the bytes json.dumps(..., separators=(",", ":")) gives, written out: this is
+        # the ingest hot path (about 3x faster)
+        return (
+            f'{{"timestamp":"{int(self.timestamp_ns)}","first_ns":{int(self.first_ns)},'
+            f'"last_ns":{int(self.last_ns)},"peak_ns":{int(self.peak_ns)},'
+            f'"peak_rssi":{int(self.peak_rssi)},"count":{int(self.count)},'
+            f'"radio":{_quote(self.radio)},"address_kind":{_quote(self.address_kind)},'
+            f'"tagged":{"true" if self.tagged else "false"}}}'
+        ).encode()
 
     @classmethod
     def from_kv(cls, ns: str, key: str | bytes, value: bytes) -> StoredPass:

@@ -1,0 +1,200 @@
+"""Ingest benchmark: detections/s through UploadBatch beside raw etcd transactions, same etcd.
+
+    python bench/bench_ingest.py [--detections 200000] [--clients 4] [--batch 1000]
+
+Starts its own etcd (EtcdProcess in a temp dir) and then, on that etcd:
+  1. baseline: `clients` threads putting detection-shaped key/values, leased, in
+     transactions of 128 puts straight from Python (cslab-etcd3);
+  2. central: `start_central` in this process, `clients` processes calling UploadBatch with
+     batches of `batch` passes (built before the clock starts).
+Prints both rates, their ratio (target >= 0.7), and the capacity arithmetic from etcd's
+db size growth per stored detection.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import grpc
+from etcd3 import transactions
+from ulid import ULID
+
+from central.config import CentralConfig
+from central.etcd_client import connect
+from central.etcd_process import EtcdProcess
+from central.etcd_store import MAX_TXN_OPS
+from central.records import StoredPass
+from central.server import start_central
+from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, types_pb2
+
+S = 1_000_000_000
+GIB = 1024**3
+CALL_TIMEOUT_S = 60.0
+
+
+def _pass(worker: int, i: int, now_ns: int) -> types_pb2.Pass:
+    t = now_ns - (i % 3000) * S  # spread over the last hour: ~30 buckets
+    return types_pb2.Pass(
+        ulid=str(ULID.from_timestamp(t / S)), device_id=f"{worker:08x}{i:024x}",
+        first_ns=t - 3 * S, peak_ns=t, last_ns=t + S, timestamp_ns=t, peak_rssi=-71, count=5,
+        radio=types_pb2.RADIO_KIND_WIFI, address_kind=types_pb2.ADDRESS_KIND_WIFI_LOCAL,
+    )
+
+
+# baseline ---------------------------------------------------------------------
+
+def raw_ops(worker: int, count: int, lease_id: int, now_ns: int) -> list[list[object]]:
+    """The transactions one baseline thread sends, built before the clock starts."""
+    writes = []
+    for i in range(count):
+        p = _pass(worker, i, now_ns)
+        record = StoredPass(f"raw-{worker}", p.ulid, p.device_id, p.timestamp_ns, p.first_ns,
+                            p.last_ns, p.peak_ns, p.peak_rssi, p.count, "wifi", "wifi_local")
+        writes.append(transactions.Put(record.key("rawbench"), record.to_json(), lease=lease_id))
+    return [writes[i:i + MAX_TXN_OPS] for i in range(0, count, MAX_TXN_OPS)]
+
+
+def raw_worker(endpoint: str, txns: list[list[object]], go: threading.Barrier) -> None:
+    client = connect([endpoint], timeout=CALL_TIMEOUT_S)
+    try:
+        go.wait()
+        for ops in txns:
+            client.transaction(compare=[], success=ops, failure=[])
+    finally:
+        client.close()
+
+
+def run_raw(endpoint: str, clients: int, per_client: int, first_worker: int) -> float:
+    client = connect([endpoint])
+    lease = client.lease(86_400)
+    now = time.time_ns()
+    go = threading.Barrier(clients + 1)
+    threads = [
+        threading.Thread(target=raw_worker, name=f"raw-{w}",
+                         args=(endpoint, raw_ops(w, per_client, lease.id, now), go))
+        for w in range(first_worker, first_worker + clients)
+    ]
+    for t in threads:
+        t.start()
+    go.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - started
+    client.close()
+    return clients * per_client / elapsed
+
+
+# central ----------------------------------------------------------------------
+
+def upload_worker(addr: str, worker: int, count: int, batch: int, ready, go, done) -> None:  # type: ignore[no-untyped-def]
+    now = time.time_ns()
+    batches = []
+    for start in range(0, count, batch):
+        passes = [_pass(worker, i, now) for i in range(start, min(count, start + batch))]
+        batches.append(collector_pb2.UploadBatchRequest(
+            detector_id=f"bench-{worker}", batch_id=str(ULID()), passes=passes))
+    with grpc.insecure_channel(addr) as channel:
+        stub = collector_pb2_grpc.CollectorServiceStub(channel)
+        ready.put(worker)
+        go.wait()
+        stored = 0
+        for request in batches:
+            stored += stub.UploadBatch(request, timeout=CALL_TIMEOUT_S).stored
+    done.put(stored)
+
+
+def run_central(addr: str, clients: int, per_client: int, batch: int, first_worker: int) -> float:
+    ctx = mp.get_context("spawn")
+    ready, done, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    procs = [
+        ctx.Process(target=upload_worker, name=f"upload-{w}",
+                    args=(addr, w, per_client, batch, ready, go, done))
+        for w in range(first_worker, first_worker + clients)
+    ]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.get(timeout=300)
+    started = time.perf_counter()
+    go.set()
+    stored = sum(done.get(timeout=600) for _ in procs)
+    elapsed = time.perf_counter() - started
+    for p in procs:
+        p.join()
+    assert stored == clients * per_client, stored
+    return stored / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--detections", type=int, default=120_000, help="per phase and round")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="raw and central phases alternate this many times (load is shared)")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=1000, help="passes per UploadBatch")
+    parser.add_argument("--per-detector-day", type=int, default=50_000,
+                        help="detections per detector per day for the capacity table")
+    parser.add_argument("--retention-days", type=float, default=7.0)
+    args = parser.parse_args()
+    per_client = args.detections // args.clients
+    raw_rates: list[float] = []
+    central_rates: list[float] = []
+    db_growth = 0
+
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp, \
+            EtcdProcess(Path(tmp) / "etcd", quota_bytes=8 * GIB) as etcd:
+        print(f"etcd on {etcd.endpoint}; {args.clients} clients x {per_client} detections; "
+              f"{args.rounds} rounds of raw then central")
+        admin = connect([etcd.endpoint])
+        config = CentralConfig(
+            host="127.0.0.1", collector_port=0, query_port=0, health_port=0,
+            etcd_endpoints=(etcd.endpoint,), namespace="bench", data_dir=Path(tmp) / "central",
+            max_batch_passes=max(args.batch, 5000), workers=max(8, 2 * args.clients),
+        )
+        central = start_central(config)
+        try:
+            for r in range(args.rounds):
+                first_worker = r * args.clients  # every round writes new keys
+                raw_rates.append(run_raw(etcd.endpoint, args.clients, per_client, first_worker))
+                before = admin.status().db_size
+                central_rates.append(run_central(
+                    central.collector_addr, args.clients, per_client, args.batch, first_worker))
+                db_growth += admin.status().db_size - before
+                print(f"  round {r + 1}: raw txn(128) {raw_rates[-1]:9,.0f} puts/s   "
+                      f"central UploadBatch {central_rates[-1]:9,.0f} detections/s", flush=True)
+        finally:
+            central.stop(5)
+            admin.close()
+
+    raw, rate = statistics.median(raw_rates), statistics.median(central_rates)
+    print(f"median raw etcd txn(128):  {raw:10,.0f} puts/s (baseline, same etcd, same run)")
+    print(f"median central UploadBatch:{rate:10,.0f} detections/s")
+    print(f"ratio central/raw:         {rate / raw:10.2f}   (target >= 0.70)")
+
+    stored = args.rounds * args.clients * per_client
+    per_detection = max(1.0, db_growth / stored)
+    per_detector = per_detection * args.per_detector_day * args.retention_days
+    print()
+    print("capacity (etcd db growth per stored detection, this run):")
+    print(f"  bytes per detection (key + value + index, in etcd's db): {per_detection:,.0f}")
+    print(f"  per detector: {args.per_detector_day:,} detections/day x "
+          f"{args.retention_days:g} days = {per_detector / 2**20:,.0f} MiB")
+    for quota in (2, 8):
+        print(f"  {quota} GiB quota: ~{quota * GIB / per_detector:,.0f} detectors at that rate; "
+              f"one detector for ~{quota * GIB / (per_detection * args.per_detector_day):,.0f} "
+              "days")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
