@@ -41,12 +41,12 @@ GROUPS: dict[str, Group] = {
     "query": Group(
         "central", "read events, detectors, status and travel times",
         "Operators' queries against central's query server.",
-        ("central.cli_query",),
+        ("central.cli_query", "central.cli_traveltime"),
     ),
     "links": Group(
         "central", "set and list detector links and routes",
         "Links (src -> dest with max_seconds) and routes between detectors.",
-        ("central.cli_links",),
+        ("central.cli_links", "central.cli_routes"),
     ),
     "sim": Group(
         "agent", "simulate road traffic through agents and central",

@@ -17,7 +17,7 @@ from central.errors import InvalidArgument, NotFound, StoreUnavailable
 from central.etcd_store import EtcdStore
 from central.traveltime import store
 from central.traveltime.config import MAX_WINDOW_S
-from central.traveltime.model import Hop, Target, WindowSummary
+from central.traveltime.model import Figures, Hop, Target, WindowSummary
 from proto.roadside.v1 import query_pb2
 
 log = logging.getLogger(__name__)
@@ -144,3 +144,23 @@ def to_proto(summary: WindowSummary, include_samples: bool) -> query_pb2.TravelT
         if include_samples:
             msg.samples_s.extend(summary.samples_s)
     return msg
+
+
+def from_proto(msg: query_pb2.TravelTimeWindow) -> WindowSummary:
+    """The CLI's way back from the wire to the domain value (plots, rows)."""
+    figures = None
+    if not msg.suppressed:
+        figures = Figures(msg.median_s, msg.p10_s, msg.p25_s, msg.p75_s, msg.p90_s, msg.mad_s)
+    return WindowSummary(
+        src=msg.src_detector_id,
+        dest=msg.dest_detector_id,
+        route=msg.route,
+        window_start_ns=msg.window_start_ns,
+        window_end_ns=msg.window_end_ns,
+        count=msg.count,
+        suppressed=msg.suppressed,
+        figures=figures,
+        rejections={r.reason: r.count for r in msg.rejections},
+        samples_s=tuple(msg.samples_s),
+        computed_ns=msg.computed_ns,
+    )

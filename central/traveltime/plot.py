@@ -1,0 +1,110 @@
+"""A travel-time chart a traffic engineer recognises, as a PNG (matplotlib, Agg).
+
+Samples as dots, the window median as a line, the 10-90 % band shaded, suppressed windows
+marked, local time along x and minutes up y.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
+
+from central.traveltime.model import WindowSummary
+
+NS_PER_S = 1_000_000_000
+JITTER = 0.7  # samples spread over this fraction of their window's width
+MEDIAN_COLOUR = "#1f4e9c"
+BAND_COLOUR = "#7aa6e0"
+SAMPLE_COLOUR = "#555555"
+SUPPRESSED_COLOUR = "#e8a0a0"
+
+
+def _local(t_ns: int) -> datetime:
+    return datetime.fromtimestamp(t_ns / NS_PER_S).astimezone()
+
+
+def _x(t_ns: int) -> float:
+    """matplotlib's date number of a time."""
+    return float(mdates.date2num(_local(t_ns)))  # type: ignore[no-untyped-call]
+
+
+def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Path:
+    """Draw the windows (sorted by start) to `path`; returns it."""
+    if not windows:
+        raise ValueError("no windows to plot")
+    windows = sorted(windows, key=lambda w: w.window_start_ns)
+    tz = _local(windows[0].window_start_ns).tzinfo
+    fig, ax = plt.subplots(figsize=(11, 5.5), dpi=120)
+    try:
+        mids: list[float] = []
+        med: list[float] = []
+        lo: list[float] = []
+        hi: list[float] = []
+        xs: list[float] = []
+        ys: list[float] = []
+        for w in windows:
+            mid = (w.window_start_ns + w.window_end_ns) // 2
+            mids.append(_x(mid))
+            f = w.figures
+            med.append(f.median_s / 60 if f else math.nan)
+            lo.append(f.p10_s / 60 if f else math.nan)
+            hi.append(f.p90_s / 60 if f else math.nan)
+            width = w.window_end_ns - w.window_start_ns
+            n = len(w.samples_s)
+            for i, sample in enumerate(w.samples_s):
+                offset = ((i * 0.618034) % 1.0 - 0.5) * JITTER * width if n > 1 else 0
+                xs.append(_x(int(mid + offset)))
+                ys.append(sample / 60)
+            if w.suppressed:
+                ax.axvspan(_x(w.window_start_ns), _x(w.window_end_ns),
+                           color=SUPPRESSED_COLOUR, alpha=0.35, linewidth=0)
+        ax.fill_between(mids, lo, hi, color=BAND_COLOUR, alpha=0.35, linewidth=0,
+                        label="10-90 % of devices")
+        if xs:
+            ax.scatter(xs, ys, s=7, color=SAMPLE_COLOUR, alpha=0.35, linewidths=0,
+                       label="one device", zorder=2)
+        ax.plot(mids, med, color=MEDIAN_COLOUR, linewidth=2.0, label="median", zorder=3)
+        handles, labels = ax.get_legend_handles_labels()
+        suppressed = sum(1 for w in windows if w.suppressed)
+        if suppressed:
+            handles.append(Patch(color=SUPPRESSED_COLOUR, alpha=0.35))
+            labels.append("suppressed: too few devices")
+        ax.legend(handles, labels, loc="upper left", frameon=True, fontsize=9)
+        ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=tz))  # type: ignore[no-untyped-call]
+        ax.xaxis.set_major_formatter(
+            mdates.DateFormatter("%H:%M", tz=tz)  # type: ignore[no-untyped-call]
+        )
+        first, last = _local(windows[0].window_start_ns), _local(windows[-1].window_end_ns)
+        ax.set_xlim(_x(windows[0].window_start_ns), _x(windows[-1].window_end_ns))
+        ax.set_ylim(bottom=0)
+        span = first.strftime("%a %d %b %Y")
+        if last.date() != first.date():
+            span += " - " + last.strftime("%a %d %b %Y")
+        ax.set_xlabel(f"local time ({first.strftime('%Z')}), {span}")
+        ax.set_ylabel("travel time (minutes)")
+        ax.set_title(title, loc="left", fontsize=12, fontweight="bold")
+        devices = sum(w.count for w in windows if not w.suppressed)
+        width_min = (windows[0].window_end_ns - windows[0].window_start_ns) / NS_PER_S / 60
+        ax.set_title(
+            f"{len(windows)} windows of {width_min:g} min, {devices} devices, "
+            f"{suppressed} suppressed",
+            loc="right", fontsize=9, color="#444444",
+        )
+        ax.grid(True, which="major", color="#dddddd", linewidth=0.8)
+        ax.set_axisbelow(True)
+        fig.tight_layout()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return path
