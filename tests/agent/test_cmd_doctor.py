@@ -14,6 +14,7 @@ from agent.config import AgentConfig
 from agent.config_layers import load
 from agent.main import main
 from central.server import RunningCentral
+from tests.fixtures.bluez import BluezMock
 
 
 def doctor(config: Path, *checks: str) -> int:
@@ -111,22 +112,35 @@ def test_every_check_prints_one_line(
 # --- Bluetooth over D-Bus ----------------------------------------------------------
 
 
-def test_bluez_adapter_present(bluez_adapter: str) -> None:
-    result = one_check("bluetooth", ble_adapter=bluez_adapter, ble_passive=False)
+@pytest.fixture
+def adapter(bluez: BluezMock) -> str:
+    """BlueZ (python-dbusmock, agent-sources' fixture) with adapter hci0."""
+    asyncio.run(bluez.add_adapter("hci0"))
+    return "hci0"
+
+
+def test_bluez_adapter_present(adapter: str) -> None:
+    result = one_check("bluetooth", ble_adapter=adapter, ble_passive=False)
     assert result.level is Level.OK, result.line()
-    assert f"adapter {bluez_adapter}" in result.message
+    assert f"adapter {adapter}" in result.message
 
 
-def test_bluez_adapter_missing(bluez_adapter: str) -> None:
+def test_bluez_adapter_missing(adapter: str) -> None:
     result = one_check("bluetooth", ble_adapter="hci7", ble_passive=False)
     assert result.level is Level.FAIL
     assert "hci7 not found (BlueZ has: hci0)" in result.message
     assert "ble_adapter" in result.fix
 
 
-def test_passive_scanning_needs_bluez_experimental(bluez_adapter: str) -> None:
+def test_bluez_without_adapters(bluez: BluezMock) -> None:
+    result = one_check("bluetooth", ble_passive=False)
+    assert result.level is Level.FAIL
+    assert "hci0 not found (BlueZ has: none)" in result.message
+
+
+def test_passive_scanning_needs_bluez_experimental(adapter: str) -> None:
     # the bluez5 mock, like BlueZ without Experimental, has no AdvertisementMonitorManager1
-    result = one_check("bluetooth", ble_adapter=bluez_adapter, ble_passive=True)
+    result = one_check("bluetooth", ble_adapter=adapter, ble_passive=True)
     assert result.level is Level.WARN
     assert "Experimental = true" in result.fix
 
