@@ -1,0 +1,83 @@
+"""`make demo` in its short mode: it runs, its summary adds up, and it leaves nothing running."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SERVING = re.compile(r"central serving: collector 127\.0\.0\.1:(\d+), query \S+:(\d+), "
+                     r"health \S+; etcd 127\.0\.0\.1:(\d+),")
+START_S = 60.0
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def ports(out: Path) -> list[int]:
+    m = SERVING.search((out / "logs" / "central.log").read_text())
+    assert m, "central's log has no 'serving' line"
+    return [int(g) for g in m.groups()]
+
+
+def demo(out: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent.sim.demo", "--short", "--out", str(out)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_short_demo_runs_and_its_summary_adds_up(tmp_path: Path) -> None:
+    out = tmp_path / "demo-out"
+    proc = demo(out)
+    stdout, stderr = proc.communicate(timeout=170)
+    assert proc.returncode == 0, stderr
+    summary = json.loads((out / "summary.json").read_text())
+    detectors = summary["detectors"]
+    assert len(detectors) == 4
+    for det in detectors:
+        replay = summary["replay"][det]
+        assert replay["frames_read"] > 0 and replay["skipped"] == {}
+        assert replay["uploaded"] == replay["passes"] > 0
+        # what central serves back is what the agents uploaded
+        assert summary["events_per_detector"][det] == replay["uploaded"]
+    assert summary["devices_at_several_detectors"] > 0
+    assert all(n > 0 for n in summary["devices_per_link"].values())
+    for det in detectors:
+        assert det in stdout  # the operator's tables were printed
+    for link in summary["travel_times"].values():
+        assert link["published"] > 0
+    for plot in summary["plots"]:
+        assert Path(plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not any(listening(p) for p in ports(out))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
+    out = tmp_path / "demo-out"
+    proc = demo(out)
+    assert proc.stdout is not None
+    end = time.monotonic() + START_S
+    for line in proc.stdout:
+        if line.startswith("== 2/4") or time.monotonic() > end:
+            break
+    assert any(listening(p) for p in ports(out))
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert not any(listening(p) for p in ports(out))
