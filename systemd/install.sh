@@ -95,7 +95,8 @@ fi
 echo "== roadside $role: $SRC -> ${DESTDIR:-/}"
 
 echo "-- Debian packages"
-system apt-get install -y --no-install-recommends $APT
+system apt-get update -qq
+system env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $APT
 
 if [ "$role" = agent ]; then
     echo "-- user roadside (groups dialout, bluetooth)"
