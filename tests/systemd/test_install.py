@@ -59,7 +59,8 @@ def test_agent_install_lays_out_unit_config_state_and_tools(tmp_path: Path) -> N
     assert config.wifi_interface == "wlan1mon"  # the rpi4 profile, the default
     assert (tmp_path / "opt/roadside/share/roadside/firmware_config/profiles/rpi4.yaml").is_file()
     # system changes are named, not made
-    assert "skipped (not on the live system): apt-get install" in result.stdout
+    assert "skipped (not on the live system): env DEBIAN_FRONTEND=noninteractive apt-get install" \
+        in result.stdout
     for package in ("bluez", "iw", "libpcap0.8"):
         assert package in result.stdout
     assert "usermod -a -G dialout,bluetooth roadside" in result.stdout
