@@ -76,13 +76,6 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _format_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--format", choices=output.FORMATS, default="table",
-        help="table, json (one object per line) or csv (default: table)",
-    )
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     raw = argparse.RawDescriptionHelpFormatter
     p = sub.add_parser(
@@ -94,7 +87,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("dest", metavar="DEST", help="the destination detector id")
     p.add_argument("--src", action="append", metavar="SRC:MAX_SECONDS[:LENGTH_M]",
                    help="a source detector, its max travel time in s and road length in m")
-    _format_option(p)
+    output.add_format_option(p)
     add_client_options(p, collector=True)
     p.set_defaults(func=_set)
 
@@ -104,6 +97,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         epilog="example:\n  roadside links list --dest south --format json",
     )
     p.add_argument("--dest", metavar="ID", help="only the links into this detector")
-    _format_option(p)
+    output.add_format_option(p)
     add_client_options(p)
     p.set_defaults(func=_list)

@@ -10,6 +10,8 @@ from typing import Any
 
 import grpc
 
+from agent.cmd_status import _bytes as format_bytes  # one formatter for both status views
+from agent.cmd_status import _duration as format_duration
 from agent.errors import RoadsideError
 from central import output
 from central.cli_client import add_client_options, client_config, query_stub
@@ -174,33 +176,14 @@ def _detectors(args: argparse.Namespace) -> int:
 def _age(now_ns: int, t_ns: int) -> str:
     if t_ns <= 0:
         return "never"
-    return _duration((now_ns - t_ns) / 1e9) + " ago"
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 172_800:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86_400:.1f}d"
-
-
-def _bytes(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if size < 1024:
-            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size:.1f} TiB"
+    return format_duration((now_ns - t_ns) / 1e9) + " ago"
 
 
 STATUS_COLUMNS = (
     Column("detector_id", "DETECTOR"),
     Column("reported_ns", "REPORTED (local)", lambda v: format_local(int(v))),
     Column("buffer_depth", "BUFFERED", right=True),
-    Column("oldest_unsent_age_s", "OLDEST UNSENT", lambda v: _duration(float(v)), right=True),
+    Column("oldest_unsent_age_s", "OLDEST UNSENT", lambda v: format_duration(float(v)), right=True),
     Column("last_upload", "LAST UPLOAD"),
     Column("sources", "SOURCES (sightings/min)"),
     Column("clock_sync", "CLOCK"),
@@ -224,7 +207,7 @@ def status_row(s: types_pb2.AgentStatus, now_ns: int) -> dict[str, Any]:
         "last_upload_ns": s.last_upload_ns,
         "sources": sources,
         "clock_sync": _kind(types_pb2.ClockSync, "CLOCK_SYNC_", s.clock_sync),
-        "disk_free": _bytes(s.disk_free_bytes),
+        "disk_free": format_bytes(s.disk_free_bytes),
         "disk_free_bytes": s.disk_free_bytes,
         "dropped_passes": s.dropped_passes,
         "battery_voltage": s.battery_voltage,
@@ -252,13 +235,6 @@ def _status(args: argparse.Namespace) -> int:
 # parsers -----------------------------------------------------------------
 
 
-def _format_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--format", choices=output.FORMATS, default="table",
-        help="table (local times), json (one object per line) or csv (default: table)",
-    )
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     raw = argparse.RawDescriptionHelpFormatter
     p = sub.add_parser(
@@ -276,7 +252,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--until", metavar="T", help="to this time, exclusive (default: now on)")
     p.add_argument("--limit", type=int, default=0, metavar="N",
                    help="print at most N events (default 0: all)")
-    _format_option(p)
+    output.add_format_option(p, "table (local times)")
     add_client_options(p)
     p.set_defaults(func=_events)
 
@@ -290,7 +266,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="a detector id (repeat for several)")
     p.add_argument("--since", metavar="T", default=TAIL_SINCE,
                    help=f"show stored events from this time first (default {TAIL_SINCE})")
-    _format_option(p)
+    output.add_format_option(p, "table (local times)")
     add_client_options(p)
     p.set_defaults(func=_tail)
 
@@ -299,7 +275,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="List the detectors registered with central: id, name, position, radios.",
         epilog="example:\n  roadside query detectors --query-host central.example:8000",
     )
-    _format_option(p)
+    output.add_format_option(p, "table (local times)")
     add_client_options(p)
     p.set_defaults(func=_detectors)
 
@@ -311,6 +287,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     p.add_argument("--detector", action="append", metavar="ID",
                    help="only this detector (repeat for several; default: all)")
-    _format_option(p)
+    output.add_format_option(p, "table (local times)")
     add_client_options(p)
     p.set_defaults(func=_status)

@@ -8,6 +8,7 @@ columns' fixed widths.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -105,6 +106,14 @@ class Writer:
             for cell, width, col in zip(cells, widths, self._table_cols, strict=True)
         ]
         self.out.write("  ".join(parts).rstrip() + "\n")
+
+
+def add_format_option(parser: argparse.ArgumentParser, table: str = "table") -> None:
+    """--format table|json|csv; `table` describes the table (e.g. "table (local times)")."""
+    parser.add_argument(
+        "--format", choices=FORMATS, default="table",
+        help=f"{table}, json (one object per line) or csv (default: table)",
+    )
 
 
 def _csv_value(value: Any) -> Any:

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 
 import grpc
 
-from central import keys, wire
+from central import validation, wire
 from central.errors import InvalidArgument, NotFound
 from central.etcd_store import EtcdStore
 from central.event_reads import MAX_PAGE, EventQuery, EventReader, batched
@@ -26,11 +26,9 @@ STREAM_PAGE = 1000  # events per StreamEventPages message (about 130 kB)
 
 
 def check_detector_ids(ids: Sequence[str], field: str = "detector_ids") -> tuple[str, ...]:
+    """Each id valid (InvalidArgument naming field[index]); duplicates dropped, order kept."""
     for i, detector_id in enumerate(ids):
-        if not keys.valid_detector_id(detector_id):
-            raise InvalidArgument(
-                f"{field}[{i}]: {detector_id!r} is not a detector id ([a-z0-9][a-z0-9_-]{{0,62}})"
-            )
+        validation.detector_id(detector_id, f"{field}[{i}]")
     return tuple(dict.fromkeys(ids))
 
 
@@ -124,7 +122,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
     ) -> query_pb2.GetLinksResponse:
         dest = request.dest_detector_id or None
         if dest is not None:
-            check_detector_ids([dest], "dest_detector_id")
+            validation.detector_id(dest, "dest_detector_id")
         links = self.store.links(dest)
         return query_pb2.GetLinksResponse(links=[wire.record_to_link(x) for x in links])
 

@@ -4,29 +4,36 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
-from ulid import ULID
+import grpc
+import pytest
 
+from central import wire
 from central.records import StoredPass
+from proto.roadside.v1 import types_pb2
+from tests.central import helpers
+from tests.central.helpers import S
 
-S = 1_000_000_000
+DEADLINE_S = 10.0  # every call in these tests
 # a bucket edge a day ago: inside any retention, clear of the clock-skew limit
 BASE_NS = (time.time_ns() // (100 * S)) * 100 * S - 86_400 * S
 
 
 def make_pass(detector_id: str, t_ns: int, device_id: str | None = None) -> StoredPass:
-    ulid = str(ULID.from_timestamp(t_ns / 1e9))
-    return StoredPass(
-        detector_id=detector_id,
-        ulid=ulid,
-        device_id=device_id or os.urandom(16).hex(),
-        timestamp_ns=t_ns,
-        first_ns=t_ns - 2_000_000_000,
-        last_ns=t_ns + 1_000_000_000,
-        peak_ns=t_ns,
-        peak_rssi=-61,
-        count=4,
-        radio="ble",
-        address_kind="ble_random_static",
-        tagged=False,
+    """A stored pass (as ingest stores it) at t_ns; a random device id unless given."""
+    device = int(device_id, 16) if device_id else int.from_bytes(os.urandom(16), "big")
+    pb = helpers.make_pass(
+        t_ns, device=device, peak_rssi=-61,
+        address_kind=types_pb2.ADDRESS_KIND_BLE_RANDOM_STATIC,
     )
+    return wire.pass_to_record(detector_id, pb)
+
+
+def refused(call: Callable[..., Any], request: Any, code: grpc.StatusCode, text: str) -> None:
+    """The call fails with `code` and details containing `text`."""
+    with pytest.raises(grpc.RpcError) as info:
+        call(request, timeout=DEADLINE_S)
+    assert info.value.code() == code
+    assert text in info.value.details()

@@ -113,7 +113,7 @@ def test_detectors_status_and_links(
     assert (row["detector_id"], row["buffer_depth"], row["clock_sync"]) == ("north", 17, "synced")
     assert row["sources"] == ["ble:running 31"]
     code, out, _ = run(capsys, "query", "status", *q)
-    assert "ble:running 31" in out and "3.0 GiB" in out and "42s" in out
+    assert "ble:running 31" in out and "3.0 GiB" in out and "42 s" in out
 
     code, out, _ = run(capsys, "links", "set", "south", "--src", "north:600:1200",
                        "--collector-host", query_server.central.collector_addr)

@@ -12,10 +12,8 @@ from central import wire
 from central.event_reads import EventQuery, EventReader
 from central.records import DetectorRecord, LinkRecord, RouteRecord
 from proto.roadside.v1 import collector_pb2, query_pb2, types_pb2
-from tests.central.query_helpers import BASE_NS, S, make_pass
+from tests.central.query_helpers import BASE_NS, DEADLINE_S, S, make_pass, refused
 from tests.fixtures.query import QueryServer
-
-DEADLINE_S = 10.0
 
 
 def test_upload_then_query_round_trip(query_server: QueryServer) -> None:
@@ -137,19 +135,12 @@ def test_cancelling_a_follow_ends_it(query_server: QueryServer) -> None:
 def test_bad_requests_are_invalid_argument_naming_the_field(
     query_server: QueryServer, request_: query_pb2.GetEventsRequest, field: str
 ) -> None:
-    with pytest.raises(grpc.RpcError) as info:
-        query_server.stub.GetEvents(request_, timeout=DEADLINE_S)
-    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert field in info.value.details()
+    refused(query_server.stub.GetEvents, request_, grpc.StatusCode.INVALID_ARGUMENT, field)
 
 
 def test_unknown_detector_is_not_found(query_server: QueryServer) -> None:
-    with pytest.raises(grpc.RpcError) as info:
-        query_server.stub.GetEvents(
-            query_pb2.GetEventsRequest(detector_ids=["nowhere"]), timeout=DEADLINE_S
-        )
-    assert info.value.code() == grpc.StatusCode.NOT_FOUND
-    assert "unknown detector 'nowhere'" in info.value.details()
+    refused(query_server.stub.GetEvents, query_pb2.GetEventsRequest(detector_ids=["nowhere"]),
+            grpc.StatusCode.NOT_FOUND, "unknown detector 'nowhere'")
     # a registered detector without events is known: empty answer
     query_server.store.register_detector(DetectorRecord("quiet", "Quiet Lane"))
     resp = query_server.stub.GetEvents(
@@ -190,9 +181,8 @@ def test_detectors_links_routes_and_status(query_server: QueryServer) -> None:
     assert [(s.detector_id, s.buffer_depth, s.sources[0].state) for s in statuses] == [
         ("north", 12, "running")
     ]
-    with pytest.raises(grpc.RpcError) as info:
-        stub.GetStatus(query_pb2.GetStatusRequest(detector_ids=["ghost"]), timeout=DEADLINE_S)
-    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    refused(stub.GetStatus, query_pb2.GetStatusRequest(detector_ids=["ghost"]),
+            grpc.StatusCode.NOT_FOUND, "unknown detector 'ghost'")
 
 
 def test_stream_event_pages_carries_the_same_events_in_pages(query_server: QueryServer) -> None:
