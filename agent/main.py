@@ -31,7 +31,7 @@ GROUPS: dict[str, Group] = {
         "agent", "run, set up and check a detector agent",
         "The detector agent: hears radios, hashes MACs, uploads passes to central.",
         ("agent.cmd_init", "agent.cmd_run", "agent.cmd_status", "agent.cmd_doctor",
-         "agent.cmd_replay"),
+         "agent.cmd_replay", "agent.cmd_record"),
     ),
     "central": Group(
         "central", "run the central servers and travel-time workers",

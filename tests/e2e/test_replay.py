@@ -17,9 +17,8 @@ from agent.sources.replay import FAST
 from central import keys
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.central import StartCentral
-from tests.fixtures.sim import StoredPasses, dump, keep_all
+from tests.fixtures.sim import CENTURY_DAYS, StoredPasses, dump, keep_all
 
-CENTURY_DAYS = 36_500.0  # the captures are from 2024: keep them, do not expire them
 BLE_KINDS = {k.value for k in AddressKind if k.name.startswith("BLE_")}
 
 
