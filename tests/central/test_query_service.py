@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
+import urllib.request
 
 import grpc
 import pytest
 from ulid import ULID
 
 from central import wire
+from central.etcd_process import EtcdProcess
 from central.event_reads import EventQuery, EventReader
 from central.records import DetectorRecord, LinkRecord, RouteRecord
 from proto.roadside.v1 import collector_pb2, query_pb2, types_pb2
@@ -101,6 +104,32 @@ def test_follow_sees_events_committed_after_it_started(query_server: QueryServer
         assert got == [BASE_NS + i * S for i in (1, 2, 3, 9)]
     finally:
         stream.cancel()
+
+
+def etcd_watchers(endpoint: str) -> int:
+    """etcd's own count of open watchers (its /metrics on the client port)."""
+    with urllib.request.urlopen(f"http://{endpoint}/metrics", timeout=DEADLINE_S) as resp:
+        for line in resp.read().decode().splitlines():
+            if line.startswith("etcd_debugging_mvcc_watcher_total "):
+                return int(float(line.split()[1]))
+    raise AssertionError("etcd reports no watcher count")
+
+
+def test_a_client_leaving_a_follow_cancels_its_etcd_watch(
+    query_server: QueryServer, etcd_server: EtcdProcess
+) -> None:
+    query_server.store.put_passes([make_pass("w1", BASE_NS)])
+    before = etcd_watchers(etcd_server.endpoint)
+    stream = query_server.stub.StreamEvents(
+        query_pb2.StreamEventsRequest(detector_ids=["w1"], follow=True), timeout=DEADLINE_S
+    )
+    next(stream)  # the server has read the stored event: its watch is open
+    assert etcd_watchers(etcd_server.endpoint) == before + 1
+    stream.cancel()
+    deadline = time.monotonic() + DEADLINE_S
+    while etcd_watchers(etcd_server.endpoint) != before:
+        assert time.monotonic() < deadline, "the watch outlived its client"
+        threading.Event().wait(0.05)  # poll interval of a deadline-bounded poll
 
 
 def test_cancelling_a_follow_ends_it(query_server: QueryServer) -> None:
