@@ -14,6 +14,7 @@ import asyncio
 import json
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -53,6 +54,7 @@ class ReplaySummary:
     passes: int
     uploaded: int
     rejected: int  # passes central refused as invalid (e.g. older than its retention)
+    elapsed_s: float  # from the first frame read to the last pass acknowledged
     central: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -75,6 +77,7 @@ class ReplaySummary:
             f"  dropped by policy  {self.dropped_by_policy}",
             f"  passes             {self.passes}",
             f"  uploaded           {self.uploaded} (acknowledged by central)",
+            f"  elapsed            {self.elapsed_s:.1f} s",
         ]
         if self.rejected:
             out.append(f"  rejected           {self.rejected} (refused by central, see the log;"
@@ -167,6 +170,7 @@ async def replay(
         runner = AgentRunner(config, [source], event_time=True)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     line = line or ProgressLine(enabled=False)
+    started = time.monotonic()
     task = asyncio.create_task(runner.run(until_drained=True, drain_timeout_s=drain_timeout_s),
                                name=f"replay:{config.detector_id}")
     try:
@@ -192,6 +196,7 @@ async def replay(
         passes=figures.passes,
         uploaded=figures.acknowledged,
         rejected=runner.uplink.counts().rejected,
+        elapsed_s=round(time.monotonic() - started, 3),
         central=list(config.central),
     )
 
