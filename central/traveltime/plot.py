@@ -68,23 +68,26 @@ def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Pa
             if w.suppressed:
                 ax.axvspan(_x(w.window_start_ns), _x(w.window_end_ns),
                            color=SUPPRESSED_COLOUR, alpha=0.35, linewidth=0)
-        ax.fill_between(mids, lo, hi, color=BAND_COLOUR, alpha=0.35, linewidth=0,
-                        label="10-90 % of devices")
         if xs:
-            ax.scatter(xs, ys, s=7, color=SAMPLE_COLOUR, alpha=0.35, linewidths=0,
-                       label="one device", zorder=2)
-        ax.plot(mids, med, color=MEDIAN_COLOUR, linewidth=2.0, label="median", zorder=3)
+            ax.scatter(xs, ys, s=5, color=SAMPLE_COLOUR, alpha=0.3, linewidths=0,
+                       label="one device", zorder=1)
+        ax.fill_between(mids, lo, hi, color=BAND_COLOUR, alpha=0.45, linewidth=0,
+                        label="10-90 % of devices", zorder=2)
+        ax.plot(mids, med, color=MEDIAN_COLOUR, linewidth=2.0, marker="o", markersize=2,
+                label="median per window", zorder=3)
         handles, labels = ax.get_legend_handles_labels()
         suppressed = sum(1 for w in windows if w.suppressed)
         if suppressed:
             handles.append(Patch(color=SUPPRESSED_COLOUR, alpha=0.35))
             labels.append("suppressed: too few devices")
-        ax.legend(handles, labels, loc="upper left", frameon=True, fontsize=9)
+        ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4,
+                  frameon=False, fontsize=9, markerscale=2)
         ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=tz))  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_formatter(
             mdates.DateFormatter("%H:%M", tz=tz)  # type: ignore[no-untyped-call]
         )
-        first, last = _local(windows[0].window_start_ns), _local(windows[-1].window_end_ns)
+        first = _local(windows[0].window_start_ns)
+        last = _local(windows[-1].window_end_ns - NS_PER_S)
         ax.set_xlim(_x(windows[0].window_start_ns), _x(windows[-1].window_end_ns))
         ax.set_ylim(bottom=0)
         span = first.strftime("%a %d %b %Y")
@@ -92,13 +95,13 @@ def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Pa
             span += " - " + last.strftime("%a %d %b %Y")
         ax.set_xlabel(f"local time ({first.strftime('%Z')}), {span}")
         ax.set_ylabel("travel time (minutes)")
-        ax.set_title(title, loc="left", fontsize=12, fontweight="bold")
+        ax.set_title(title, loc="left", fontsize=12, fontweight="bold", pad=24)
         devices = sum(w.count for w in windows if not w.suppressed)
         width_min = (windows[0].window_end_ns - windows[0].window_start_ns) / NS_PER_S / 60
         ax.set_title(
             f"{len(windows)} windows of {width_min:g} min, {devices} devices, "
             f"{suppressed} suppressed",
-            loc="right", fontsize=9, color="#444444",
+            loc="right", fontsize=9, color="#444444", pad=24,
         )
         ax.grid(True, which="major", color="#dddddd", linewidth=0.8)
         ax.set_axisbelow(True)
