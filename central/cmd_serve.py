@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import signal
 import threading
 from types import FrameType
-from typing import Any
 
+from central.cli_settings import add_setting_flags, setting_flags
 from central.config import CentralConfig, load_config
 
 log = logging.getLogger(__name__)
@@ -48,25 +47,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "endpoints an embedded etcd runs in --data-dir. SIGTERM drains calls, exits 0."
         ),
     )
-    parser.add_argument("--config", metavar="FILE", help="YAML settings file")
-    for f in dataclasses.fields(CentralConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.name == "etcd_endpoints":
-            parser.add_argument(flag, nargs="+", action="extend", metavar="HOST:PORT",
-                                help=HELP[f.name])
-        else:
-            parser.add_argument(flag, metavar=f.name.upper(), help=HELP[f.name])
+    add_setting_flags(parser, CentralConfig, HELP)
     parser.set_defaults(func=run)
 
 
 def config_from_args(args: argparse.Namespace) -> CentralConfig:
-    flags: dict[str, Any] = {}
-    for f in dataclasses.fields(CentralConfig):
-        value = getattr(args, f.name, None)
-        if f.name == "etcd_endpoints" and value is not None:
-            value = [part for item in value for part in item.split(",") if part.strip()]
-        flags[f.name] = value
-    return load_config(args.config, flags=flags)
+    return load_config(args.config, flags=setting_flags(args, CentralConfig))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,13 +18,18 @@ from proto.roadside.v1 import collector_pb2, collector_pb2_grpc
 log = logging.getLogger(__name__)
 
 
-class CollectorServicer(collector_pb2_grpc.CollectorServiceServicer):
+class IngestServicer:
+    """What both collector servicers hold: the store, the edge's limits and a clock."""
+
     def __init__(
         self, store: EtcdStore, limits: Limits, clock_ns: Callable[[], int] = time.time_ns
     ) -> None:
         self.store = store
         self.limits = limits
         self.clock_ns = clock_ns
+
+
+class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServicer):
 
     @grpc_method
     def UploadBatch(

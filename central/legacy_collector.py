@@ -8,19 +8,18 @@ same key. Coordinates are fixed-point: 1 = 0.00001 degree.
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import grpc
 from google.protobuf import empty_pb2
 
 from central import validation
+from central.collector_service import IngestServicer
 from central.errors import InvalidArgument
-from central.etcd_store import EtcdStore
 from central.grpc_errors import grpc_method
 from central.records import DetectorRecord, LinkRecord, StoredPass
 from central.ulids import deterministic_ulid
-from central.validation import LEGACY_DEGREE_UNITS, Limits
+from central.validation import LEGACY_DEGREE_UNITS
 from proto.collector import collector_pb2, collector_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -42,13 +41,7 @@ def event_log_records(event_log: collector_pb2.EventLog) -> list[StoredPass]:
     return out
 
 
-class LegacyCollectorServicer(collector_pb2_grpc.CollectorServiceServicer):
-    def __init__(
-        self, store: EtcdStore, limits: Limits, clock_ns: Callable[[], int] = time.time_ns
-    ) -> None:
-        self.store = store
-        self.limits = limits
-        self.clock_ns = clock_ns
+class LegacyCollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServicer):
 
     @grpc_method
     def CreateEventLog(

@@ -6,6 +6,7 @@ Radio and address kinds are stored as the agent.model enum values ("wifi", "ble"
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 from google.protobuf import json_format, timestamp_pb2
@@ -38,38 +39,30 @@ TEXT_TO_ADDRESS: dict[str, int] = {text: kind for kind, text in ADDRESS_TO_TEXT.
 
 # passes -------------------------------------------------------------------
 
+# the fields a Pass and a StoredPass share by name and meaning
+_PASS_FIELDS = (
+    "ulid", "device_id", "first_ns", "last_ns", "peak_ns", "peak_rssi", "count",
+    "timestamp_ns", "tagged",
+)
+_pass_values = operator.attrgetter(*_PASS_FIELDS)
+
+
 def pass_to_record(detector_id: str, p: types_pb2.Pass) -> StoredPass:
     return StoredPass(
         detector_id=detector_id,
-        ulid=p.ulid,
-        device_id=p.device_id,
-        timestamp_ns=p.timestamp_ns,
-        first_ns=p.first_ns,
-        last_ns=p.last_ns,
-        peak_ns=p.peak_ns,
-        peak_rssi=p.peak_rssi,
-        count=p.count,
         radio=RADIO_TO_TEXT.get(p.radio, "unknown"),
         address_kind=ADDRESS_TO_TEXT.get(p.address_kind, "unknown"),
-        tagged=p.tagged,
+        **dict(zip(_PASS_FIELDS, _pass_values(p), strict=True)),
     )
 
 
 def record_to_pass(record: StoredPass) -> types_pb2.Pass:
     return types_pb2.Pass(
-        ulid=record.ulid,
-        device_id=record.device_id,
-        first_ns=record.first_ns,
-        last_ns=record.last_ns,
-        peak_ns=record.peak_ns,
-        peak_rssi=record.peak_rssi,
-        count=record.count,
         radio=TEXT_TO_RADIO.get(record.radio, types_pb2.RADIO_KIND_UNSPECIFIED),  # type: ignore[arg-type]
         address_kind=TEXT_TO_ADDRESS.get(  # type: ignore[arg-type]
             record.address_kind, types_pb2.ADDRESS_KIND_UNSPECIFIED
         ),
-        timestamp_ns=record.timestamp_ns,
-        tagged=record.tagged,
+        **dict(zip(_PASS_FIELDS, _pass_values(record), strict=True)),
     )
 
 

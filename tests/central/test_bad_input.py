@@ -93,6 +93,16 @@ def _nothing_in(client: etcd3.MultiEndpointEtcd3Client, namespace: str) -> None:
     assert list(client.get_prefix(f"/{namespace}/", keys_only=True)) == []
 
 
+def _refused(call: Callable[[], object], named: str) -> str:
+    """Make the call; it must fail INVALID_ARGUMENT naming `named`. Returns the details."""
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details: str = caught.value.details()
+    assert named in details
+    return details
+
+
 @pytest.mark.parametrize(("case", "edit", "named"), BAD_BATCHES, ids=[c[0] for c in BAD_BATCHES])
 def test_bad_batch_refused_and_nothing_written(
     small_central: RunningCentral,
@@ -106,11 +116,8 @@ def test_bad_batch_refused_and_nothing_written(
     edit(batch)
     with grpc.insecure_channel(small_central.collector_addr) as channel:
         stub = collector_pb2_grpc.CollectorServiceStub(channel)
-        with pytest.raises(grpc.RpcError) as caught:
-            stub.UploadBatch(batch, timeout=10)
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert named in caught.value.details()
-    assert "aa:bb:cc" not in caught.value.details()  # a device identity is never echoed
+        details = _refused(lambda: stub.UploadBatch(batch, timeout=10), named)
+    assert "aa:bb:cc" not in details  # a device identity is never echoed
     _nothing_in(etcd_client, namespace)
 
 
@@ -156,15 +163,10 @@ def test_bad_legacy_event_log_refused_and_nothing_written(
 ) -> None:
     with grpc.insecure_channel(central.collector_addr) as channel:
         stub = legacy_grpc.CollectorServiceStub(channel)
-        with pytest.raises(grpc.RpcError) as caught:
-            stub.CreateEventLog(log, timeout=10)
-        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert named in caught.value.details()
+        _refused(lambda: stub.CreateEventLog(log, timeout=10), named)
         # the same message inside a stream: refused whole, naming the message
-        with pytest.raises(grpc.RpcError) as streamed:
-            stub.StreamEventLog(iter([_legacy_log(OK_EVENT), log]), timeout=10)
-        assert streamed.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert f"messages[1].{named}" in streamed.value.details()
+        messages = [_legacy_log(OK_EVENT), log]
+        _refused(lambda: stub.StreamEventLog(iter(messages), timeout=10), f"messages[1].{named}")
     _nothing_in(etcd_client, namespace)
 
 
@@ -204,8 +206,5 @@ def test_bad_registry_requests_refused_and_nothing_written(
 ) -> None:
     with grpc.insecure_channel(central.collector_addr) as channel:
         stub = collector_pb2_grpc.CollectorServiceStub(channel)
-        with pytest.raises(grpc.RpcError) as caught:
-            getattr(stub, method)(request_, timeout=10)
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert named in caught.value.details()
+        _refused(lambda: getattr(stub, method)(request_, timeout=10), named)
     _nothing_in(etcd_client, namespace)

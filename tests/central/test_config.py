@@ -48,3 +48,16 @@ def test_bad_setting_is_one_line_naming_it(tmp_path: Path) -> None:
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and named in lines[0], (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_several_etcd_endpoints_on_the_command_line() -> None:
+    from agent.main import build_parser
+    from central.cmd_serve import config_from_args
+
+    args = build_parser().parse_args([
+        "central", "serve", "--etcd-endpoints", "a:2379", "b:2379",
+        "--etcd-endpoints", "c:2379,d:2379", "--retention-days", "2.5",
+    ])
+    config = config_from_args(args)
+    assert config.etcd_endpoints == ("a:2379", "b:2379", "c:2379", "d:2379")
+    assert config.retention_days == 2.5
