@@ -1,11 +1,13 @@
 """The original `query` package's QueryService, served on roadside's data.
 
 Range.after is inclusive and Range.before exclusive (roadside's since/until); an unset
-bound is open. limit 0 means no limit. Empty detector_ids means every detector.
+bound is open. limit 0 means no limit (GetEvents: at most MAX_UNARY_EVENTS, refused
+beyond). Empty detector_ids means every detector.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 
@@ -20,6 +22,9 @@ from central.query_service import check_detector_ids, event_query
 from proto.query import query_pb2, query_pb2_grpc
 
 log = logging.getLogger(__name__)
+
+# one unary response stays well under gRPC's default 4 MiB receive limit (~80 B an event)
+MAX_UNARY_EVENTS = 20_000
 
 
 def _bounds(request: query_pb2.GetEventsRequest | query_pb2.GetBatteryVoltageRequest) -> tuple[
@@ -69,7 +74,17 @@ class LegacyQueryServicer(query_pb2_grpc.QueryServiceServicer):
     def GetEvents(
         self, request: query_pb2.GetEventsRequest, context: grpc.ServicerContext
     ) -> query_pb2.GetEventsResponse:
-        return query_pb2.GetEventsResponse(events=list(self._events(request)))
+        if request.limit > MAX_UNARY_EVENTS:
+            raise InvalidArgument(
+                f"limit: at most {MAX_UNARY_EVENTS} in one response (StreamEvents has no cap)"
+            )
+        events = list(itertools.islice(self._events(request), MAX_UNARY_EVENTS + 1))
+        if len(events) > MAX_UNARY_EVENTS:
+            raise InvalidArgument(
+                f"range: more than {MAX_UNARY_EVENTS} events; narrow it, set limit, "
+                "or use StreamEvents"
+            )
+        return query_pb2.GetEventsResponse(events=events)
 
     @grpc_method
     def StreamEvents(

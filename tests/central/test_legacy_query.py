@@ -6,6 +6,7 @@ import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
+from central import legacy_query
 from central.records import DetectorRecord
 from proto.query import query_pb2
 from tests.central.query_helpers import BASE_NS, DEADLINE_S, S, make_pass, refused
@@ -97,3 +98,18 @@ def test_battery_voltage_of_an_unknown_detector_is_not_found(query_server: Query
         query_pb2.GetBatteryVoltageRequest(detector_ids=["ghost"]),
         grpc.StatusCode.NOT_FOUND, "unknown detector 'ghost'",
     )
+
+
+def test_get_events_refuses_an_answer_too_big_for_one_message(
+    query_server: QueryServer, stored: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(legacy_query, "MAX_UNARY_EVENTS", 10)
+    get = query_server.legacy.GetEvents
+    bad = grpc.StatusCode.INVALID_ARGUMENT
+    refused(get, query_pb2.GetEventsRequest(), bad, "range: more than 10 events")
+    refused(get, query_pb2.GetEventsRequest(limit=11), bad, "limit: at most 10")
+    assert len(get(query_pb2.GetEventsRequest(limit=10), timeout=DEADLINE_S).events) == 10
+    # the stream has no cap
+    assert len(list(query_server.legacy.StreamEvents(
+        query_pb2.GetEventsRequest(), timeout=DEADLINE_S
+    ))) == 15
