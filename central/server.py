@@ -45,6 +45,7 @@ QUERY_SERVICES = (
     query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name,
     legacy_query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name,
 )
+TRANSPORT_LIMIT_FACTOR = 4
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
@@ -109,7 +110,9 @@ class RunningCentral:
 
 def _server(config: CentralConfig, name: str) -> grpc.Server:
     options = [
-        ("grpc.max_receive_message_length", config.max_message_bytes),
+        # the edge refuses requests over max_message_bytes with INVALID_ARGUMENT; gRPC
+        # itself (RESOURCE_EXHAUSTED) only stops what is far beyond that
+        ("grpc.max_receive_message_length", TRANSPORT_LIMIT_FACTOR * config.max_message_bytes),
         ("grpc.so_reuseport", 0),  # a port in use is an error, not a shared port
     ]
     pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix=f"central-{name}")
@@ -164,7 +167,9 @@ def start_central(config: CentralConfig) -> RunningCentral:
 def _start_servers(
     central: RunningCentral, config: CentralConfig, store: EtcdStore, monitor: HealthMonitor
 ) -> None:
-    limits = Limits(config.retention_s, config.clock_skew_s, config.max_batch_passes)
+    limits = Limits(
+        config.retention_s, config.clock_skew_s, config.max_batch_passes, config.max_message_bytes
+    )
 
     collector = _server(config, "collector")
     # the generated *_grpc modules are untyped

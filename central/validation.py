@@ -12,6 +12,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from google.protobuf.message import Message
+
 from central import keys
 from central.errors import InvalidArgument
 from proto.collector import collector_pb2 as legacy_pb2
@@ -33,6 +35,7 @@ class Limits:
     retention_s: float
     clock_skew_s: float
     max_batch_passes: int
+    max_message_bytes: int = 8 * 1024 * 1024
 
 
 def _fail(field: str, problem: str) -> InvalidArgument:
@@ -87,7 +90,14 @@ def _unique(values: Iterable[str], field: str, what: str) -> None:
 
 # roadside.v1 ----------------------------------------------------------------
 
+def message_size(req: Message, limits: Limits) -> None:
+    size = req.ByteSize()
+    if size > limits.max_message_bytes:
+        raise _fail("message", f"{size} bytes, at most {limits.max_message_bytes}")
+
+
 def upload_batch(req: collector_pb2.UploadBatchRequest, now_ns: int, limits: Limits) -> None:
+    message_size(req, limits)
     detector_id(req.detector_id, "detector_id")
     if req.batch_id:
         ulid(req.batch_id, "batch_id")
@@ -239,6 +249,7 @@ def legacy_coordinates(loc: legacy_pb2.Coordinates, field: str = "loc") -> None:
 
 
 def legacy_event_log(log: legacy_pb2.EventLog, now_ns: int, limits: Limits) -> None:
+    message_size(log, limits)
     detector_id(log.loc.detector_id, "loc.detector_id")
     total = sum(len(e.time) for e in log.events)
     if total > limits.max_batch_passes:

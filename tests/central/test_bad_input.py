@@ -65,6 +65,7 @@ BAD_BATCHES: list[tuple[str, Edit, str]] = [
     ("address kind unknown", _pass_edit(2, address_kind=99), "passes[2].address_kind"),
     ("same pass twice", _duplicate, "passes[3]"),
     ("batch too large", _too_many, "passes: 14 passes, at most 8"),
+    ("message too large", _set(batch_id="0" * 5000), "message: 5"),
 ]
 
 
@@ -86,7 +87,7 @@ BAD_BATCHES += [
 
 @pytest.fixture
 def small_central(start_test_central: Callable[..., RunningCentral]) -> RunningCentral:
-    return start_test_central(max_batch_passes=8)
+    return start_test_central(max_batch_passes=8, max_message_bytes=4096)
 
 
 def _nothing_in(client: etcd3.MultiEndpointEtcd3Client, namespace: str) -> None:
