@@ -2,7 +2,8 @@
 
 Events come out in key order: by detector (in key order of its prefix), then bucket, then
 ULID. A time range [since, until) becomes a key range over the buckets it touches; the
-exact times are filtered per event. A page token is the last key returned (opaque to
+exact times are filtered per event (buckets are 10-digit unix seconds, years 2001-2286,
+so their key order is time order). A page token is the last key returned (opaque to
 clients), so pages neither repeat nor skip events that existed while paging.
 """
 
@@ -118,10 +119,9 @@ class EventReader:
             yield item
 
     def current_revision(self) -> int:
+        """etcd's current revision (from a one-key read: cheap, unlike counting a range)."""
         with etcd_errors("reading the revision"):
-            resp = self.client.get_prefix_response(
-                keys.detections_prefix(self.ns), count_only=True
-            )
+            resp = self.client.get_response(keys.detections_prefix(self.ns), keys_only=True)
         return int(resp.header.revision)
 
     def has_detector(self, detector_id: str) -> bool:
