@@ -1,10 +1,14 @@
-"""A one-line progress display on stderr: redrawn in place on a terminal, a log line otherwise."""
+"""What the replay, record and sim commands share: a sub-command parser whose description is
+its module's docstring, and a one-line progress display on stderr (redrawn in place on a
+terminal, a log line otherwise)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
-from typing import TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 REDRAW_S = 0.2  # at most this often on a terminal
 LOG_EVERY_S = 10.0  # at most this often when stderr is a file or a pipe
@@ -50,3 +54,15 @@ def bar(done: int, total: int, width: int = 24) -> str:
         return "[" + "?" * width + "]"
     filled = min(width, width * done // total)
     return "[" + "#" * filled + "." * (width - filled) + "]"
+
+
+def subcommand(sub: Any, name: str, doc: str | None,
+               func: Callable[[argparse.Namespace], int], help_text: str,
+               ) -> argparse.ArgumentParser:
+    """Add sub-command `name`, described by `doc` as written (a module's docstring)."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help_text, description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(func=func)
+    return parser

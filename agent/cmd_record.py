@@ -18,6 +18,7 @@ from typing import Any
 
 from agent import cmd_run
 from agent.cli_config import add_config_flags, config_from_args
+from agent.cli_parts import subcommand
 from agent.config import AgentConfig
 from agent.model import Sighting
 from agent.privacy import Action, DeviceHasher, PrivacyPolicy, load_secret
@@ -65,12 +66,8 @@ class Recorder:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "record",
-        help="record what the sources hear, hashed, for `agent replay`",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = subcommand(sub, "record", __doc__, run,
+                   "record what the sources hear, hashed, for `agent replay`")
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="the recording to write (JSON lines; never overwritten)")
     p.add_argument("--duration", metavar="D", help="stop after this long, e.g. 10m, 2h")
@@ -80,7 +77,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--replay-speed", default="fast", metavar="X",
                    help="capture speed: a factor of real time, or 'fast' (default: fast)")
     add_config_flags(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from agent.cli_parts import ProgressLine, subcommand
 from agent.config import AgentConfig
 from agent.config_layers import load
 from agent.errors import AgentError
 from agent.pipeline import Pipeline
 from agent.recording import RecordedIds, RecordingSource, is_recording
 from agent.runner import AgentRunner, Progress
-from agent.sim.progress import ProgressLine
 from agent.sources import capfile
 from agent.sources.base import Source
 from agent.sources.replay import FAST, ReplaySource
@@ -95,12 +95,8 @@ class RecordingRunner(AgentRunner):
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "replay",
-        help="replay pcap/pcapng captures or recordings through the agent pipeline",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = subcommand(sub, "replay", __doc__, run,
+                   "replay pcap/pcapng captures or recordings through the agent pipeline")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE",
                    help="pcap/pcapng captures, or recordings from `roadside agent record`")
     p.add_argument("--detector", required=True, metavar="ID",
@@ -124,7 +120,6 @@ def add_parser(sub: Any) -> None:
                         f"after the last frame (default {DRAIN_TIMEOUT_S:g})")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.add_argument("--quiet", action="store_true", help="no progress display")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

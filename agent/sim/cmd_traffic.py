@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from agent.cli_parts import ProgressLine, bar, subcommand
 from agent.config import AgentConfig
 from agent.config_layers import ConfigError, load
 from agent.model import AddressKind, Sighting
@@ -26,7 +27,6 @@ from agent.privacy import DeviceHasher, PrivacyPolicy, generate_secret, load_sec
 from agent.runner import Progress
 from agent.sim import capwriter, feed, register, traffic
 from agent.sim.network import load_network
-from agent.sim.progress import ProgressLine, bar
 from agent.sim.truth import build_truth, write_truth
 from central.timeparse import parse_time
 
@@ -48,12 +48,8 @@ def parse_duration(text: str, option: str = "--duration") -> float:
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser(
-        "traffic",
-        help="simulate traffic on a road network through real agent pipelines",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = subcommand(sub, "traffic", __doc__, run,
+                   "simulate traffic on a road network through real agent pipelines")
     p.add_argument("--network", type=Path, metavar="FILE",
                    help="road network YAML (default: the example corridor shipped with roadside)")
     p.add_argument("--duration", default="2h", help="simulated period, e.g. 30m, 2h (default 2h)")
@@ -81,7 +77,6 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-agents", action="store_true",
                    help="with --central: only register the network (replay the captures later)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
