@@ -32,6 +32,10 @@ HELP = {
     "health_poll_s": "seconds between etcd health probes (default 1)",
     "etcd_timeout_s": "deadline of every etcd call in seconds (default 5)",
     "etcd_quota_bytes": "embedded etcd's backend quota in bytes (default 0 = etcd's 2 GiB)",
+    "tls_cert_file": "PEM certificate: TLS on the collector and query ports (health stays "
+                     "plain for probes)",
+    "tls_key_file": "PEM private key of --tls-cert-file",
+    "tls_client_ca_file": "PEM CA: clients must present a certificate it signed (mTLS)",
 }
 
 

@@ -36,6 +36,9 @@ class CentralConfig:
     health_poll_s: float = 1.0  # how often the health thread asks etcd
     etcd_timeout_s: float = 5.0  # deadline of every etcd call
     etcd_quota_bytes: int = 0  # embedded etcd's --quota-backend-bytes (0 = etcd's 2 GiB)
+    tls_cert_file: Path | None = None  # TLS on the collector and query ports when set (PEM)
+    tls_key_file: Path | None = None  # its private key (PEM)
+    tls_client_ca_file: Path | None = None  # when set, clients need a certificate from it (mTLS)
 
     def __post_init__(self) -> None:
         if not keys.NAMESPACE_RE.fullmatch(self.namespace):
@@ -54,6 +57,11 @@ class CentralConfig:
         for name in ("clock_skew_s", "grace_s", "etcd_quota_bytes"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must not be negative, got {getattr(self, name)}")
+
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file: give both or neither")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("tls_client_ca_file: needs tls_cert_file and tls_key_file")
 
     @property
     def retention_s(self) -> float:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import etcd3
 import grpc
@@ -119,9 +120,36 @@ def _server(config: CentralConfig, name: str) -> grpc.Server:
     return grpc.server(pool, options=options)
 
 
-def _bind(server: grpc.Server, host: str, port: int, what: str) -> int:
+def _read(path: Path, what: str) -> bytes:
     try:
-        bound = int(server.add_insecure_port(f"{host}:{port}"))
+        return path.read_bytes()
+    except OSError as exc:
+        raise CentralError(f"{what} {path}: cannot read: {exc.strerror}") from exc
+
+
+def server_credentials(config: CentralConfig) -> grpc.ServerCredentials | None:
+    """TLS credentials from the config's PEM files, or None for plaintext."""
+    if config.tls_cert_file is None or config.tls_key_file is None:
+        return None
+    key = _read(config.tls_key_file, "tls_key_file")
+    pair = (key, _read(config.tls_cert_file, "tls_cert_file"))
+    ca = None
+    if config.tls_client_ca_file is not None:
+        ca = _read(config.tls_client_ca_file, "tls_client_ca_file")
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=ca, require_client_auth=ca is not None
+    )
+
+
+def _bind(
+    server: grpc.Server, host: str, port: int, what: str, tls: grpc.ServerCredentials | None
+) -> int:
+    address = f"{host}:{port}"
+    try:
+        if tls is None:
+            bound = int(server.add_insecure_port(address))
+        else:
+            bound = int(server.add_secure_port(address, tls))
     except RuntimeError as exc:
         raise CentralError(f"cannot listen on {host}:{port} ({what})") from exc
     if bound == 0:
@@ -189,18 +217,19 @@ def _start_servers(
     )
 
     health_only = _server(config, "health")
+    tls = server_credentials(config)
     plan = (
-        (collector, COLLECTOR_SERVICES, config.collector_port, "collector"),
-        (query, QUERY_SERVICES, config.query_port, "query"),
-        (health_only, (), config.health_port, "health"),
+        (collector, COLLECTOR_SERVICES, config.collector_port, "collector", tls),
+        (query, QUERY_SERVICES, config.query_port, "query", tls),
+        (health_only, (), config.health_port, "health", None),  # plain: for probes
     )
     ports = []
-    for server, services, port, what in plan:
+    for server, services, port, what, creds in plan:
         health_pb2_grpc.add_HealthServicer_to_server(monitor.servicer, server)
         reflection.enable_server_reflection(
             (*services, HEALTH_SERVICE, reflection.SERVICE_NAME), server
         )
-        ports.append(_bind(server, config.host, port, what))
+        ports.append(_bind(server, config.host, port, what, creds))
         central._servers.append(server)
     central.collector_port, central.query_port, central.health_port = ports
     monitor.start()

@@ -5,6 +5,7 @@ pytest_plugins = [
     "tests.fixtures.etcd",
     "tests.fixtures.captures",
     "tests.fixtures.central",
+    "tests.fixtures.tls",
     "tests.fixtures.query",
     "tests.fixtures.ops",
     "tests.fixtures.traveltime",
