@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +14,16 @@ from agent.errors import RoadsideError
 from central import output
 from central.cli_client import add_client_options, client_config, query_stub
 from central.output import Column, Writer
-from central.timeparse import format_local, parse_time
+from central.timeparse import NS_PER_S, parse_time
 from central.traveltime.model import WindowSummary
 from central.traveltime.query import from_proto
 from proto.roadside.v1 import query_pb2
 
 DEFAULT_SINCE = "1d"
+
+
+def _local_minute(t_ns: int) -> str:
+    return datetime.fromtimestamp(t_ns / NS_PER_S).astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def _seconds(value: Any) -> str:
@@ -30,7 +35,7 @@ def _minutes(value: Any) -> str:
 
 
 COLUMNS = (
-    Column("window_start_ns", "WINDOW (local)", lambda v: format_local(v)[:-7], width=16),
+    Column("window_start_ns", "WINDOW (local)", _local_minute, width=16),
     Column("count", "DEVICES", right=True, width=7),
     Column("median_s", "MEDIAN min", _minutes, right=True, width=10),
     Column("p10_s", "P10 min", _minutes, right=True, width=7),

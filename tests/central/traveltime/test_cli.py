@@ -1,0 +1,115 @@
+"""The operators' commands against a real central: routes, travel-time tables, JSON, plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pytest
+
+from agent.main import main
+from central.server import RunningCentral
+from central.traveltime import engine, stats, store
+from central.traveltime.plot import MEDIAN_COLOUR
+from tests.fixtures.traveltime import Road, S
+
+W = 300
+T0 = 1_700_000_100  # a window start
+SINCE = "2023-11-14T21:00:00Z"  # before T0
+
+
+def publish_hours(road: Road) -> None:
+    """Two hours of a->b: 20 devices per window, slower in the second hour, one quiet window."""
+    road.link("a", "b", max_seconds=900)
+    for n in range(24):
+        if n == 5:
+            road.trips("a", "b", (T0 + n * W) * S, [122.0, 123.0], first_device=n * 100)
+            continue
+        base = 120.0 if n < 12 else 300.0  # arrivals 10 s to 2 min into window n
+        road.trips("a", "b", int((T0 + n * W + 10 - base) * S),
+                   [base + i % 7 for i in range(20)], first_device=n * 100, spacing_s=5)
+    starts = [T0 + n * W for n in range(24)]
+    for target in store.all_targets(road.client, road.namespace, 1800):
+        computed = engine.compute_windows(road.client, road.namespace, target, starts, W,
+                                          stats.Rules())
+        store.write_windows(road.client, road.namespace, [(target, w) for w in computed])
+
+
+def test_route_set_and_listed(road: Road, central: RunningCentral,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    road.link("a", "b")
+    road.link("b", "c")
+    assert main(["links", "route", "main", "a", "b", "c",
+                 "--collector-host", central.collector_addr]) == 0
+    capsys.readouterr()
+    assert main(["links", "routes", "--format", "json", "--query-host", central.query_addr]) == 0
+    [line] = capsys.readouterr().out.splitlines()
+    assert json.loads(line) == {"name": "main", "detector_ids": ["a", "b", "c"]}
+    # a route over a pair that is not a link is refused, naming the field
+    assert main(["links", "route", "bad", "a", "c",
+                 "--collector-host", central.collector_addr]) == 2
+    err = capsys.readouterr().err
+    assert "route.detector_ids[1]" in err and len(err.strip().splitlines()) == 1
+
+
+def test_travel_times_as_json_with_a_plot(road: Road, central: RunningCentral, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    publish_hours(road)
+    png = tmp_path / "a-b.png"
+    assert main(["query", "travel-times", "--from", "a", "--to", "b", "--since", SINCE,
+                 "--format", "json", "--plot", str(png),
+                 "--query-host", central.query_addr]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 24
+    assert {"window_start_ns", "count", "median_s", "p10_s", "p90_s", "suppressed"} <= set(rows[0])
+    assert rows[0]["window_start_ns"] == T0 * S and rows[0]["median_s"] == 123.0
+    assert rows[5]["suppressed"] and rows[5]["median_s"] is None and rows[5]["count"] == 2
+    assert rows[20]["median_s"] == 303.0
+    # the chart: a real PNG with the median line's colour on it, not a blank canvas
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pixels = matplotlib.image.imread(png)[:, :, :3]
+    median_rgb = np.array([int(MEDIAN_COLOUR[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    near = np.abs(pixels - median_rgb).sum(axis=2) < 0.05
+    assert near.sum() > 500, "no median line drawn"
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 100
+
+
+def test_table_and_route_csv(road: Road, central: RunningCentral,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+    road.route("ab", "a", "b")
+    publish_hours(road)
+    assert main(["query", "travel-times", "--from", "a", "--to", "b", "--since", SINCE,
+                 "--query-host", central.query_addr]) == 0
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert lines[0].split()[:3] == ["WINDOW", "(local)", "DEVICES"]
+    assert len(lines) == 25 and "2.05" in lines[1]  # 123 s as minutes
+    assert "24 windows, 1 suppressed" in out.err
+    assert main(["query", "route", "ab", "--since", SINCE, "--format", "csv",
+                 "--query-host", central.query_addr]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = lines[0].split(",")
+    first = dict(zip(header, lines[1].split(","), strict=True))
+    assert len(lines) == 25 and float(first["median_s"]) == 123.0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--since", "yesterday"], "--since"),
+        (["--plot", "chart.jpg"], "--plot"),
+        (["--to", "nowhere"], "unknown link a -> nowhere"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    road: Road, central: RunningCentral, capsys: pytest.CaptureFixture[str],
+    argv: list[str], message: str,
+) -> None:
+    road.link("a", "b")
+    base = ["query", "travel-times", "--from", "a", "--to", "b",
+            "--query-host", central.query_addr]
+    assert main(base + argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
