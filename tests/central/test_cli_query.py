@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -204,3 +205,24 @@ def test_tail_prints_new_events_until_ctrl_c(query_server: QueryServer) -> None:
                 proc.kill()
                 proc.wait(DEADLINE_S)
             reader.join(DEADLINE_S)
+
+
+def test_query_host_from_environment_and_yaml(
+    query_server: QueryServer, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    query_server.store.register_detector(DetectorRecord("west", "West gate"))
+    monkeypatch.setenv("ROADSIDE_QUERY_HOST", query_server.address)
+    code, out, _ = run(capsys, "query", "detectors", "--format", "csv")
+    assert code == 0 and "west,West gate" in out
+
+    monkeypatch.delenv("ROADSIDE_QUERY_HOST")
+    config = tmp_path / "roadside.yaml"
+    config.write_text(f"client:\n  query_host: {query_server.address}\n")
+    code, out, _ = run(capsys, "query", "detectors", "--format", "csv", "--config", str(config))
+    assert code == 0 and "west,West gate" in out
+
+    # a flag beats the file
+    code, _, err = run(capsys, "query", "detectors", "--config", str(config),
+                       "--query-host", "127.0.0.1:1")
+    assert code != 0 and "central unreachable at 127.0.0.1:1" in err
