@@ -14,8 +14,9 @@ import os
 import struct
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,15 @@ _IDB, _PB, _SPB, _EPB = 1, 2, 3, 6
 _OPT_TSRESOL, _OPT_TSOFFSET = 9, 14
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(NamedTuple):
+    """One captured frame. A NamedTuple: made once per frame, twice as fast as a dataclass."""
+
     t_ns: int  # unix nanoseconds
     linktype: int
-    data: bytes = field(repr=False)
+    data: bytes  # holds raw MACs: kept out of repr
+
+    def __repr__(self) -> str:
+        return f"Frame(t_ns={self.t_ns}, linktype={self.linktype}, {len(self.data)} bytes)"
 
 
 @dataclass(slots=True)

@@ -43,18 +43,22 @@ class ReplayStats:
 def sighting_from_frame(frame: Frame, source: str, offset_ns: int = 0) -> Sighting | str:
     """One captured frame -> a Sighting, or the reason it gives none."""
     lt = frame.linktype
-    if lt == dot11.LINKTYPE_RADIOTAP or lt == dot11.LINKTYPE_IEEE802_11:
-        probe = (
-            dot11.parse_radiotap_probe(frame.data)
-            if lt == dot11.LINKTYPE_RADIOTAP
-            else dot11.parse_bare_probe(frame.data)
+    if lt == dot11.LINKTYPE_RADIOTAP:
+        got = dot11.probe_fields(frame.data)
+        if isinstance(got, str):
+            return got
+        mac, rssi, freq = got
+        return Sighting(
+            mac, frame.t_ns + offset_ns, rssi, RadioKind.WIFI, wifi_address_kind(mac), source,
+            dot11.channel_of(freq),
         )
+    if lt == dot11.LINKTYPE_IEEE802_11:
+        probe = dot11.parse_bare_probe(frame.data)
         if isinstance(probe, str):
             return probe
-        mac = probe.mac
         return Sighting(
-            mac, frame.t_ns + offset_ns, probe.rssi, RadioKind.WIFI, wifi_address_kind(mac),
-            source, probe.channel,
+            probe.mac, frame.t_ns + offset_ns, None, RadioKind.WIFI,
+            wifi_address_kind(probe.mac), source, None,
         )
     parser = btle.PARSERS.get(lt)
     if parser is None:
