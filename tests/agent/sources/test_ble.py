@@ -13,6 +13,7 @@ from agent.privacy import DeviceHasher
 from agent.sources.base import SourceError
 from agent.sources.ble import BleSource
 from agent.sources.supervisor import Supervisor
+from tests.agent.test_privacy_e2e import find_macs
 from tests.fixtures.bluez import BluezMock
 from tests.fixtures.polling import eventually
 
@@ -43,8 +44,9 @@ def _last_by_mac(got: list[Sighting]) -> dict[bytes, Sighting]:
 
 
 async def test_devices_and_rssi_changes_become_sightings_of_the_right_kind(
-    bluez: BluezMock,
+    bluez: BluezMock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="agent")
     await bluez.add_adapter("hci0")
     source = BleSource("hci0")
     got: list[Sighting] = []
@@ -77,6 +79,9 @@ async def test_devices_and_rssi_changes_become_sightings_of_the_right_kind(
 
     stop.set()
     await asyncio.wait_for(task, WAIT_S)
+    agent_logs = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("agent"))
+    assert "scanning (active)" in agent_logs
+    assert not find_macs(agent_logs.encode(), [_mac(a) for a in DEVICES])
 
 
 def _fmt(mac: bytes) -> str:

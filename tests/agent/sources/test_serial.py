@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tty
 from pathlib import Path
@@ -21,6 +22,7 @@ from agent.sources.serial_protocol import (
 )
 from agent.sources.serial_source import SerialSource
 from agent.sources.supervisor import Supervisor
+from tests.agent.test_privacy_e2e import find_macs
 from tests.fixtures.polling import eventually
 from tests.fixtures.serial_board import WAIT_S, FakeBoard
 
@@ -32,8 +34,9 @@ async def _started(board: FakeBoard) -> None:
 
 
 async def test_settings_sent_lines_become_sightings_garbage_counted(
-    serial_board: FakeBoard,
+    serial_board: FakeBoard, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     source = SerialSource(str(serial_board.link), 115200, PROFILE)
     got: list[Sighting] = []
     stop = asyncio.Event()
@@ -66,6 +69,8 @@ async def test_settings_sent_lines_become_sightings_garbage_counted(
     stop.set()
     await asyncio.wait_for(task, WAIT_S)
     assert "STOP" in serial_board.commands
+    assert caplog.records  # it logged (the handshake), and no MAC in any spelling
+    assert not find_macs(caplog.text.encode(), [s.mac for s in got])
 
 
 async def test_port_vanishing_and_returning_is_survived(serial_board: FakeBoard) -> None:
