@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from central.config import load_config
+from central.errors import CentralError
+from central.server import RunningCentral
 
 
 def test_layers_defaults_yaml_env_flags(tmp_path: Path) -> None:
@@ -61,3 +66,12 @@ def test_several_etcd_endpoints_on_the_command_line() -> None:
     config = config_from_args(args)
     assert config.etcd_endpoints == ("a:2379", "b:2379", "c:2379", "d:2379")
     assert config.retention_days == 2.5
+
+
+def test_port_in_use_is_a_clear_error(
+    start_test_central: Callable[..., RunningCentral]
+) -> None:
+    first = start_test_central()
+    in_use = rf"cannot listen on 127.0.0.1:{first.query_port} \(query\)"
+    with pytest.raises(CentralError, match=in_use):
+        start_test_central(query_port=first.query_port)
