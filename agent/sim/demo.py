@@ -24,12 +24,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from agent.errors import RoadsideError
 from agent.privacy import generate_secret
 from agent.sim import demo_report
+from agent.sim.cmd_traffic import parse_duration
 from agent.sim.network import load_network
 
 STARTUP_TIMEOUT_S = 60.0  # for central to report that it serves
@@ -38,6 +40,7 @@ TRAVEL_TIMES_TIMEOUT_S = 90.0  # for the worker to publish the corridor's window
 STOP_TIMEOUT_S = 15.0  # SIGTERM, then SIGKILL
 POLL_S = 0.2
 WORKER_GRACE_S = 5  # publish a window this soon after it closes (the demo's data is old)
+MORNING_START = timedelta(hours=6, minutes=50)  # local time: the period spans the rush's onset
 SERVING = re.compile(r"central serving: collector (\S+), query (\S+), health \S+; etcd (\S+),")
 
 
@@ -82,13 +85,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m agent.sim.demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--short", action="store_true",
-                   help="a 20-minute simulated period (CI); default 90 minutes")
+                   help="a 25-minute simulated period (CI); default 90 minutes; both start "
+                        "at 06:50 local time of the last morning, before the rush hour")
     p.add_argument("--duration", help="simulated period, e.g. 45m (overrides --short)")
     p.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
     p.add_argument("--out", type=Path, default=Path("demo-out"),
                    help="results directory (default demo-out/)")
     args = p.parse_args(argv)
-    duration = args.duration or ("20m" if args.short else "90m")
+    duration = args.duration or ("25m" if args.short else "90m")
     try:
         summary = run(args.out, duration, args.seed)
     except RoadsideError as exc:
@@ -141,8 +145,11 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
     _step(2, f"simulating the {network.name} ({len(network.detectors)} detectors, "
              f"{len(network.links)} links) for {duration} into capture files")
     captures, truth = out / "captures", out / "truth.json"
+    start = _morning(network.utc_offset_hours, parse_duration(duration))
+    print(f"   from {start} (the morning rush hour starts at 07:00 local time)")
     _check(children.start("sim", [
-        "sim", "traffic", "--duration", duration, "--seed", str(seed), "--truth", str(truth),
+        "sim", "traffic", "--duration", duration, "--start", start, "--seed", str(seed),
+        "--truth", str(truth),
         "--write-captures", str(captures), "--central", collector, "--no-agents",
         "--secret-file", str(secret), "--quiet",
     ]), "sim", out, REPLAY_TIMEOUT_S)
@@ -172,6 +179,17 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
     summary = report.summary(replayed, duration, seed, time.monotonic() - started)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def _morning(utc_offset_hours: float, duration_s: float) -> str:
+    """The latest MORNING_START (local) from which the period has already ended, RFC 3339."""
+    now = datetime.now(UTC)
+    offset = timedelta(hours=utc_offset_hours)
+    local_day = (now + offset).replace(hour=0, minute=0, second=0, microsecond=0)
+    start = local_day + MORNING_START - offset
+    while start + timedelta(seconds=duration_s) > now:
+        start -= timedelta(days=1)
+    return start.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _step(n: int, text: str) -> None:

@@ -94,7 +94,7 @@ class Report:
         for key, (src, dest) in self._keys():
             plot = self.out / "plots" / f"{src}--{dest}.png"
             print(f"\n-- travel times {src} -> {dest} (roadside query travel-times)")
-            _roadside("query", "travel-times", "--from", src, "--to", dest,
+            _roadside("query", "travel-times", "--from", src, "--to", dest, *self._period(),
                       "--query-host", self.query, "--plot", str(plot))
             if plot.exists():
                 self.plots.append(str(plot))
@@ -129,13 +129,19 @@ class Report:
         return [(f"{link.src}->{link.dest}", (link.src, link.dest)) for link in self.network.links]
 
     def _windows(self, src: str, dest: str) -> list[dict[str, Any]]:
-        since = datetime.fromtimestamp(self.truth["start_ns"] // NS, UTC)
-        done = _roadside("query", "travel-times", "--from", src, "--to", dest, "--since",
-                         since.strftime("%Y-%m-%dT%H:%M:%SZ"), "--query-host", self.query,
-                         "--format", "json", capture=True)
+        done = _roadside("query", "travel-times", "--from", src, "--to", dest, *self._period(),
+                         "--query-host", self.query, "--format", "json",
+                         capture=True)
         if done.returncode != 0:
             return []
         return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+    def _period(self) -> list[str]:
+        """--since and --until: the simulated period, RFC 3339."""
+        start, end = (datetime.fromtimestamp(self.truth[k] // NS, UTC)
+                      for k in ("start_ns", "end_ns"))
+        return ["--since", start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "--until", end.strftime("%Y-%m-%dT%H:%M:%SZ")]
 
     def _expected_windows(self) -> dict[str, int]:
         """Windows that closed before the simulated period ended, per link."""
