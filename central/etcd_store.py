@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 MAX_TXN_OPS = 128  # etcd's default --max-txn-ops
 MAX_TXN_BYTES = 1_000_000  # well under etcd's default --max-request-bytes (1.5 MiB)
 TXN_OVERHEAD_BYTES = 16  # per put: protobuf framing, lease id
+PARALLEL_TXNS = 8  # transactions of one batch in flight at once
 DEFAULT_NAMESPACE = "tdc"  # as the original system
 
 # (key, value, lease id or 0)
@@ -87,6 +90,8 @@ class EtcdStore:
         self._leases = RetentionLeases(self._grant, retention_days * 86_400, clock)
         # called (from the failing thread) whenever an etcd call fails: health flips at once
         self.unavailable_listeners: list[Callable[[StoreUnavailable], None]] = []
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     # writes ---------------------------------------------------------------
 
@@ -101,7 +106,7 @@ class EtcdStore:
             return 0
         ns = self.namespace
 
-        def build() -> list[Write]:
+        def build() -> list[list[Write]]:
             detections: dict[str, Write] = {}  # by key: etcd refuses a key twice in a txn
             dirty: dict[tuple[str, int], int] = {}
             for p in passes:
@@ -109,11 +114,12 @@ class EtcdStore:
                 key = p.key(ns)
                 detections[key] = (key, p.to_json(), lease)
                 dirty[(p.detector_id, keys.bucket_of(p.timestamp_ns))] = lease
-            writes = list(detections.values())
             now = str(time.time_ns()).encode()
-            for (detector_id, bucket), lease in sorted(dirty.items()):
-                writes.append((keys.dirty_key(ns, detector_id, bucket), now, lease))
-            return writes
+            markers = [
+                (keys.dirty_key(ns, detector_id, bucket), now, lease)
+                for (detector_id, bucket), lease in sorted(dirty.items())
+            ]
+            return [list(detections.values()), markers]
 
         with self._etcd_errors("storing passes"):
             self._commit_leased(build)
@@ -163,7 +169,9 @@ class EtcdStore:
         with self._etcd_errors("storing a status report"):
             ulid = deterministic_ulid(reported_ns, detector_id)
             history = keys.status_history_key(ns, detector_id, ulid)
-            self._commit_leased(lambda: [(history, value, self._leases.lease_for(reported_ns))])
+            self._commit_leased(
+                lambda: [[(history, value, self._leases.lease_for(reported_ns))]]
+            )
             # latest only moves forward: an old report resent does not replace a newer one
             latest = self.statuses([detector_id])
             if latest and _reported_ns(latest[0]) > reported_ns:
@@ -267,8 +275,8 @@ class EtcdStore:
     def _grant(self, ttl_s: int) -> int:
         return int(self.client.lease(ttl_s).id)
 
-    def _commit_leased(self, build: Callable[[], list[Write]]) -> None:
-        """Commit the writes `build` makes; when a cached lease is gone, grant anew once."""
+    def _commit_leased(self, build: Callable[[], list[list[Write]]]) -> None:
+        """Commit the stages `build` makes; when a cached lease is gone, grant anew once."""
         try:
             self._commit(build())
         except grpc.RpcError as exc:
@@ -278,11 +286,40 @@ class EtcdStore:
             self._leases.forget()
             self._commit(build())
 
-    def _commit(self, writes: Sequence[Write]) -> None:
-        """Put `writes` in as few transactions as the limits allow; all or raise."""
-        for group in split_writes(writes):
-            ops = [transactions.Put(k, v, lease=lease or None) for k, v, lease in group]
-            self.client.transaction(compare=[], success=ops, failure=[])
+    def _commit(self, stages: Sequence[Sequence[Write]]) -> None:
+        """Commit stage after stage; a stage's transactions run side by side. All or raise.
+
+        Stages keep order where it matters: dirty markers only after their detections.
+        """
+        for stage in stages:
+            groups = split_writes(stage)
+            if len(groups) == 1:
+                self._txn(groups[0])
+                continue
+            futures = [self._pool().submit(self._txn, group) for group in groups]
+            errors = [f.exception() for f in futures]
+            for error in errors:
+                if error is not None:
+                    raise error
+
+    def _txn(self, group: Sequence[Write]) -> None:
+        ops = [transactions.Put(k, v, lease=lease or None) for k, v, lease in group]
+        self.client.transaction(compare=[], success=ops, failure=[])
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=PARALLEL_TXNS, thread_name_prefix="etcd-txn"
+                )
+            return self._executor
+
+    def close(self) -> None:
+        """Stop the transaction threads (the client stays its owner's); safe twice."""
+        with self._pool_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
 
     def _range(self, prefix: str) -> list[tuple[str, bytes]]:
         with self._etcd_errors("reading " + prefix):

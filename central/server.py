@@ -98,6 +98,7 @@ class RunningCentral:
         events = [server.stop(wait_s) for server in self._servers]
         for event in events:
             event.wait()
+        self.store.close()
         self._client.close()
         if self._etcd is not None:
             self._etcd.stop()
