@@ -85,17 +85,17 @@ class Report:
         end = time.monotonic() + timeout_s
         windows: dict[str, list[dict[str, Any]]] = {}
         while True:
-            windows = {key: self._windows(src, dest) for key, (src, dest) in self._keys()}
-            ready = all(len(windows[k]) >= expected[k] for k in windows)
+            windows = {key: self._windows(query) for key, query, _ in self._targets()}
+            ready = all(len(windows[k]) >= expected.get(k, 0) for k in windows)
             if ready or time.monotonic() > end:
                 break
             time.sleep(POLL_S)  # poll interval of a deadline-bounded wait
         truth = self._truth_medians()
-        for key, (src, dest) in self._keys():
-            plot = self.out / "plots" / f"{src}--{dest}.png"
-            print(f"\n-- travel times {src} -> {dest} (roadside query travel-times)")
-            _roadside("query", "travel-times", "--from", src, "--to", dest, *self._period(),
-                      "--query-host", self.query, "--plot", str(plot))
+        for key, query, plot_name in self._targets():
+            plot = self.out / "plots" / plot_name
+            print(f"\n-- travel times {key} (roadside query {' '.join(query)})")
+            _roadside("query", *query, *self._period(), "--query-host", self.query,
+                      "--plot", str(plot))
             if plot.exists():
                 self.plots.append(str(plot))
             self.links[key] = _accuracy(windows[key], truth.get(key, {}))
@@ -125,13 +125,18 @@ class Report:
 
     # --- inside ---------------------------------------------------------------
 
-    def _keys(self) -> list[tuple[str, tuple[str, str]]]:
-        return [(f"{link.src}->{link.dest}", (link.src, link.dest)) for link in self.network.links]
+    def _targets(self) -> list[tuple[str, list[str], str]]:
+        """(key, `roadside query` arguments, plot file) per link and per route."""
+        out = [(f"{link.src}->{link.dest}", ["travel-times", "--from", link.src, "--to",
+                                              link.dest], f"{link.src}--{link.dest}.png")
+               for link in self.network.links]
+        out += [(f"route {r.name}", ["route", r.name], f"route-{r.name}.png")
+                for r in self.network.routes]
+        return out
 
-    def _windows(self, src: str, dest: str) -> list[dict[str, Any]]:
-        done = _roadside("query", "travel-times", "--from", src, "--to", dest, *self._period(),
-                         "--query-host", self.query, "--format", "json",
-                         capture=True)
+    def _windows(self, query: list[str]) -> list[dict[str, Any]]:
+        done = _roadside("query", *query, *self._period(), "--query-host", self.query,
+                         "--format", "json", capture=True)
         if done.returncode != 0:
             return []
         return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
@@ -144,19 +149,23 @@ class Report:
                 "--until", end.strftime("%Y-%m-%dT%H:%M:%SZ")]
 
     def _expected_windows(self) -> dict[str, int]:
-        """Windows that closed before the simulated period ended, per link."""
+        """Windows that closed before the simulated period ended, per link and route."""
         out: dict[str, int] = defaultdict(int)
         end_s = self.truth["end_ns"] // NS
-        for w in self.truth["windows"]:
+        for key, w in self._truth_windows():
             if w["window_start_s"] + self.truth["window_s"] <= end_s:
-                out[f"{w['src']}->{w['dest']}"] += 1
-        return {key: out.get(key, 0) for key, _ in self._keys()}
+                out[key] += 1
+        return out
 
     def _truth_medians(self) -> dict[str, dict[int, float]]:
         out: dict[str, dict[int, float]] = defaultdict(dict)
-        for w in self.truth["windows"]:
-            out[f"{w['src']}->{w['dest']}"][w["window_start_s"]] = w["median_s"]
+        for key, w in self._truth_windows():
+            out[key][w["window_start_s"]] = w["median_s"]
         return out
+
+    def _truth_windows(self) -> list[tuple[str, dict[str, Any]]]:
+        links = [(f"{w['src']}->{w['dest']}", w) for w in self.truth["windows"]]
+        return links + [(f"route {w['route']}", w) for w in self.truth.get("routes", [])]
 
 
 def _accuracy(windows: list[dict[str, Any]], truth: dict[int, float]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ around midnight, read in the network's local time (`utc_offset_hours`).
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -76,6 +77,14 @@ class Link:
 
 
 @dataclass(frozen=True, slots=True)
+class Route:
+    """A named sequence of detectors whose consecutive pairs are links."""
+
+    name: str
+    detector_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class RadioModel:
     """How one kind of radio shows up: who carries it, how often it transmits, who hears it."""
 
@@ -111,6 +120,7 @@ class Network:
     speed_spread: float  # drivers' speed factor: normal, mean 1, this standard deviation
     path_loss_exponent: float
     rssi_noise_db: float
+    routes: tuple[Route, ...] = ()
 
     def detector(self, detector_id: str) -> Detector:
         for d in self.detectors:
@@ -176,6 +186,8 @@ def parse_network(data: Any, where: str = "network") -> Network:
                  stops.number("max_s", 600.0, 0.0))
     if stop.max_s < stop.min_s:
         raise NetworkError(f"{where}: stops.max_s: must be at least min_s")
+    routes = tuple(_route(name, item, f"{where}: routes.{name}", pairs)
+                   for name, item in top.mapping("routes", {}).items())
     return Network(
         name=top.text("name", "network"),
         utc_offset_hours=top.number("utc_offset_hours", 0.0, -14.0, 14.0),
@@ -189,6 +201,7 @@ def parse_network(data: Any, where: str = "network") -> Network:
         speed_spread=top.number("speed_spread", 0.08, 0.0, 0.5),
         path_loss_exponent=top.number("path_loss_exponent", 2.7, 1.5, 5.0),
         rssi_noise_db=top.number("rssi_noise_db", 4.0, 0.0, 20.0),
+        routes=routes,
     )
 
 
@@ -265,6 +278,17 @@ def _link(item: Any, where: str, ids: list[str]) -> Link:
         raise NetworkError(f"{where}.speed_kmh: speeds must be above 0")
     return Link(src, dest, f.number("length_m", None, 1.0, 200_000.0),
                 int(f.number("max_seconds", None, 1.0)), speed)
+
+
+def _route(name: Any, item: Any, where: str, links: list[tuple[str, str]]) -> Route:
+    if not isinstance(name, str) or not valid_detector_id(name):
+        raise NetworkError(f"{where}: a route name is [a-z0-9][a-z0-9_-]{{0,62}}")
+    if not isinstance(item, list) or len(item) < 2:
+        raise NetworkError(f"{where}: expected a list of at least two detector ids")
+    for i, pair in enumerate(itertools.pairwise(item)):
+        if pair not in links:
+            raise NetworkError(f"{where}[{i + 1}]: no link {pair[0]} -> {pair[1]}")
+    return Route(name, tuple(str(x) for x in item))
 
 
 def _radio(kind: RadioKind, item: Any, where: str) -> RadioModel:

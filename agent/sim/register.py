@@ -1,4 +1,5 @@
-"""Register a network's detectors and links at central (RegisterDetector, SetLinks)."""
+"""Register a network's detectors, links and routes at central (RegisterDetector, SetLinks,
+SetRoute)."""
 
 from __future__ import annotations
 
@@ -45,10 +46,14 @@ async def register_network(network: Network, endpoint: str, config: AgentConfig)
             await _call(stub.SetLinks,
                         collector_pb2.SetLinksRequest(dest_detector_id=dest, sources=sources),
                         f"links into {dest}", endpoint)
+        for route in network.routes:
+            await _call(stub.SetRoute, collector_pb2.SetRouteRequest(route=collector_pb2.Route(
+                name=route.name, detector_ids=route.detector_ids)),
+                f"route {route.name}", endpoint)
     finally:
         await channel.close()
-    log.info("registered %d detectors and %d links at %s",
-             len(network.detectors), len(network.links), endpoint)
+    log.info("registered %d detectors, %d links and %d routes at %s",
+             len(network.detectors), len(network.links), len(network.routes), endpoint)
 
 
 async def _call(method: object, request: object, what: str, endpoint: str) -> None:

@@ -3,7 +3,8 @@ link per window, and every detection (vehicle, detector, device id) the detector
 
 Windows are `WINDOW_S` long and a trip belongs to the window in which it reaches the
 destination, as central's travel-time windows do. `median_s` counts every trip, stopped ones
-included; `median_moving_s` leaves out trips that stopped on the way. Device ids are the
+included; `median_moving_s` leaves out trips that stopped on the way. Routes count the vehicles that
+drove every link of the route, by arrival at its last detector. Device ids are the
 keyed hashes the agents make (a raw MAC never goes into the file).
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.model import Sighting
-from agent.sim.network import Network
+from agent.sim.network import Network, Route
 from agent.sim.traffic import Simulation, Trip
 
 WINDOW_S = 300
@@ -78,6 +79,30 @@ def window_medians(trips: list[Trip], window_s: int = WINDOW_S) -> list[dict[str
     return out
 
 
+def route_windows(
+    trips: list[Trip], routes: tuple[Route, ...], window_s: int = WINDOW_S
+) -> list[dict[str, Any]]:
+    """The true median time along each route, over vehicles that drove all of it, per window
+    of arrival at the route's last detector."""
+    legs: dict[tuple[int, str, str], Trip] = {(t.vehicle, t.src, t.dest): t for t in trips}
+    groups: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for route in routes:
+        hops = list(zip(route.detector_ids, route.detector_ids[1:], strict=False))
+        for (vehicle, src, dest), first in legs.items():
+            if (src, dest) != hops[0]:
+                continue
+            path = [legs.get((vehicle, a, b)) for a, b in hops]
+            last = path[-1]
+            if last is None or any(p is None for p in path):
+                continue
+            arrive_s = last.dest_ns // 1_000_000_000
+            groups[(route.name, arrive_s - arrive_s % window_s)].append(
+                (last.dest_ns - first.src_ns) / 1e9)
+    return [{"route": name, "window_start_s": start, "count": len(times),
+             "median_s": round(statistics.median(times), 3)}
+            for (name, start), times in sorted(groups.items())]
+
+
 def build_truth(
     network: Network,
     sim: Simulation,
@@ -113,6 +138,7 @@ def build_truth(
                    "max_seconds": link.max_seconds} for link in network.links],
         "trips": trips,
         "windows": window_medians(sim.trips),
+        "routes": route_windows(sim.trips, network.routes),
         "detections": [{
             "vehicle": d.vehicle, "detector": d.detector, "device_id": d.device_id,
             "radio": d.radio, "address_kind": d.address_kind,

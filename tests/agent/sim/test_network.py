@@ -50,6 +50,7 @@ def test_profile_is_linear_between_points_and_wraps_at_midnight() -> None:
         (lambda d: d["radios"].update(zigbee={}), "radios.zigbee"),
         (lambda d: d.update(entries={"north-gate": 0.5}), "entries"),
         (lambda d: d["stops"].update(max_s=10), "stops.max_s"),
+        (lambda d: d["routes"].update(r1=["north-gate", "market-square"]), "routes.r1[1]"),
     ],
 )
 def test_a_wrong_field_is_named(change: Any, field: str) -> None:

@@ -7,7 +7,7 @@ import statistics
 from agent.model import AddressKind, RadioKind
 from agent.sim.network import load_network
 from agent.sim.traffic import NS, simulate
-from agent.sim.truth import window_medians
+from agent.sim.truth import route_windows, window_medians
 
 DAY0_NS = 1_764_201_600 * NS  # 2025-11-27 00:00 UTC
 
@@ -92,3 +92,21 @@ def test_truth_windows_are_medians_of_trips_by_arrival_window() -> None:
     inside = [t.travel_s for t in sim.trips if (t.src, t.dest) == (w["src"], w["dest"])
               and w["window_start_s"] <= t.dest_ns // NS < w["window_start_s"] + 300]
     assert w["median_s"] == round(statistics.median(inside), 3)
+
+
+def test_route_truth_counts_vehicles_that_drove_the_whole_route() -> None:
+    net = load_network()
+    sim = simulate(net, DAY0_NS + 12 * 3600 * NS, 1800, seed=6)
+    route = net.routes[0]
+    hops = list(zip(route.detector_ids, route.detector_ids[1:], strict=False))
+    legs = {(t.vehicle, t.src, t.dest): t for t in sim.trips}
+    totals = {}
+    for v in {t.vehicle for t in sim.trips}:
+        path = [legs.get((v, a, b)) for a, b in hops]
+        if all(path):
+            totals[v] = (path[-1].dest_ns - path[0].src_ns) / NS  # type: ignore[union-attr]
+    windows = route_windows(sim.trips, net.routes)
+    assert sum(w["count"] for w in windows) == len(totals) > 0
+    every = sorted(totals.values())
+    assert min(w["median_s"] for w in windows) >= every[0] - 0.001
+    assert max(w["median_s"] for w in windows) <= every[-1] + 0.001
