@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
@@ -134,13 +135,14 @@ def _legacy_log(*events: legacy_pb2.DetectionEvent) -> legacy_pb2.EventLog:
     )
 
 
+RAW_MACS = ("AA-BB-CC-DD-EE-FF", "a0b1c2d3e4f5")
 NOW = time.time_ns()
 OK_EVENT = legacy_pb2.DetectionEvent(time=[_stamp(NOW)], wifi="hash-1")
 BAD_LEGACY: list[tuple[str, legacy_pb2.EventLog, str]] = [
     ("raw MAC", _legacy_log(OK_EVENT, legacy_pb2.DetectionEvent(
-        time=[_stamp(NOW)], bluetooth="AA-BB-CC-DD-EE-FF")), "events[1].bluetooth: looks like"),
+        time=[_stamp(NOW)], bluetooth=RAW_MACS[0])), "events[1].bluetooth: looks like"),
     ("plain 12 hex MAC", _legacy_log(legacy_pb2.DetectionEvent(
-        time=[_stamp(NOW)], mobile="a0b1c2d3e4f5")), "events[0].mobile: looks like"),
+        time=[_stamp(NOW)], mobile=RAW_MACS[1])), "events[0].mobile: looks like"),
     ("no device id", _legacy_log(OK_EVENT, legacy_pb2.DetectionEvent(time=[_stamp(NOW)])),
      "events[1].device_id: missing"),
     ("slash in device id", _legacy_log(legacy_pb2.DetectionEvent(
@@ -161,13 +163,17 @@ def test_bad_legacy_event_log_refused_and_nothing_written(
     case: str,
     log: legacy_pb2.EventLog,
     named: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     with grpc.insecure_channel(central.collector_addr) as channel:
         stub = legacy_grpc.CollectorServiceStub(channel)
-        _refused(lambda: stub.CreateEventLog(log, timeout=10), named)
+        details = _refused(lambda: stub.CreateEventLog(log, timeout=10), named)
         # the same message inside a stream: refused whole, naming the message
         messages = [_legacy_log(OK_EVENT), log]
         _refused(lambda: stub.StreamEventLog(iter(messages), timeout=10), f"messages[1].{named}")
+    for mac in RAW_MACS:  # privacy: a raw MAC is neither echoed nor logged
+        assert mac not in details and mac not in caplog.text
     _nothing_in(etcd_client, namespace)
 
 

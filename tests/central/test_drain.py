@@ -1,0 +1,63 @@
+"""Stopping central lets in-flight calls finish (what SIGTERM does) and refuses new ones."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import etcd3
+import grpc
+from google.protobuf import timestamp_pb2
+
+from central import keys
+from central.server import RunningCentral
+from proto.collector import collector_pb2, collector_pb2_grpc
+
+DEADLINE_S = 20.0
+
+
+def test_stop_drains_an_in_flight_stream(
+    start_test_central: Callable[..., RunningCentral],
+    etcd_client: etcd3.MultiEndpointEtcd3Client,
+    namespace: str,
+) -> None:
+    central = start_test_central(grace_s=DEADLINE_S)
+    release = threading.Event()
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromNanoseconds(time.time_ns())
+
+    def messages() -> Iterator[collector_pb2.EventLog]:
+        yield collector_pb2.EventLog(
+            loc=collector_pb2.Coordinates(detector_id="drain-1"),
+            events=[collector_pb2.DetectionEvent(time=[stamp], wifi="hash-a")],
+        )
+        release.wait(DEADLINE_S)  # the call stays in flight until the test lets it end
+
+    channel = grpc.insecure_channel(central.collector_addr)
+    stub = collector_pb2_grpc.CollectorServiceStub(channel)
+    in_flight = stub.StreamEventLog.future(messages(), timeout=DEADLINE_S)
+    stopper = threading.Thread(target=central.stop, name="test-stop")
+
+    # the stream is open on the server before stop begins
+    empty = collector_pb2.EventLog(loc=collector_pb2.Coordinates(detector_id="drain-1"))
+    stub.CreateEventLog(empty, timeout=DEADLINE_S)
+    stopper.start()
+    deadline = time.monotonic() + DEADLINE_S
+    with grpc.insecure_channel(central.collector_addr) as probe:
+        probe_stub = collector_pb2_grpc.CollectorServiceStub(probe)
+        while True:  # wait until new calls are refused: the server is draining
+            assert time.monotonic() < deadline, "server kept accepting calls"
+            try:
+                probe_stub.CreateEventLog(empty, timeout=2)
+            except grpc.RpcError as exc:
+                assert exc.code() == grpc.StatusCode.UNAVAILABLE
+                break
+    release.set()
+    reply = in_flight.result(timeout=DEADLINE_S)
+    stopper.join(DEADLINE_S)
+    channel.close()
+    assert not stopper.is_alive()
+    assert reply.wifi == 1
+    stored = list(etcd_client.get_prefix(keys.detector_prefix(namespace, "drain-1")))
+    assert len(stored) == 1
