@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import tempfile
 import time
@@ -30,6 +31,9 @@ from agent.runner import AgentRunner, Progress
 from agent.sources import capfile
 from agent.sources.base import Source
 from agent.sources.replay import FAST, ReplaySource
+from agent.status import StatusError, read_status
+
+log = logging.getLogger(__name__)
 
 PROGRESS_S = 0.25
 DRAIN_TIMEOUT_S = 300.0  # after the last frame, for central to acknowledge every pass
@@ -177,6 +181,7 @@ async def replay(
         if not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+    await _final_status(runner, config.state_dir)
     figures = runner.progress()
     line.done(_progress_text(_frames(source), figures) + " - all acknowledged")
     frames, skipped = _frames(source), _skipped(source)
@@ -194,6 +199,20 @@ async def replay(
         elapsed_s=round(time.monotonic() - started, 3),
         central=list(config.central),
     )
+
+
+async def _final_status(runner: AgentRunner, state_dir: Path) -> None:
+    """Report the finished replay's figures (the runner's last status.json) to central, so
+    `roadside query status` shows the replay done; a failure here is only logged."""
+    try:
+        status = await asyncio.to_thread(read_status, state_dir)
+    except StatusError as exc:
+        log.info("no final status to report: %s", exc)
+        return
+    try:
+        await runner.uplink.report_status(status)
+    finally:
+        await runner.uplink.close()
 
 
 def _progress_text(frames: int, p: Progress) -> str:
