@@ -28,7 +28,7 @@ from central import keys
 from central.errors import StoreUnavailable
 from central.records import DetectorRecord, LinkRecord, RouteRecord, StoredPass
 from central.retention import RetentionLeases
-from central.ulids import deterministic_ulid
+from central.ulids import NS_PER_MS, deterministic_ulid, ulid_floor
 
 log = logging.getLogger(__name__)
 
@@ -228,14 +228,22 @@ class EtcdStore:
     def status_history(
         self, detector_id: str, since_ns: int = 0, until_ns: int = 0, limit: int = 0
     ) -> list[dict[str, Any]]:
-        """Reports with since_ns <= reported_ns < until_ns (0 = unbounded), oldest first."""
-        out = []
-        for _, value in self._range(keys.status_history_prefix(self.namespace, detector_id)):
-            report = json.loads(value)
-            t = _reported_ns(report)
-            if t < since_ns or (until_ns and t >= until_ns):
-                continue
-            out.append(report)
+        """Reports with since_ns <= reported_ns < until_ns (0 = unbounded), oldest first.
+
+        History keys are ULIDs of the report time, so the range is a key range.
+        """
+        prefix = keys.status_history_prefix(self.namespace, detector_id)
+        start = prefix + ulid_floor(since_ns)
+        # until's millisecond is read too: the exact bound is checked per report
+        end = prefix + ulid_floor(until_ns + NS_PER_MS) if until_ns else keys.prefix_end(prefix)
+        with self._etcd_errors("reading status history"):
+            found = self.client.get_range(start, end)
+            out = []
+            for value, _ in found:
+                report = json.loads(value)
+                t = _reported_ns(report)
+                if since_ns <= t and (not until_ns or t < until_ns):
+                    out.append(report)
         out.sort(key=_reported_ns)
         return out[:limit] if limit > 0 else out
 

@@ -15,3 +15,9 @@ def deterministic_ulid(t_ns: int, *parts: str) -> str:
     seed = "\x1f".join([str(t_ns), *parts]).encode()
     tail = hashlib.sha256(seed).digest()[:10]
     return str(ULID.from_bytes(ms.to_bytes(6, "big") + tail))
+
+
+def ulid_floor(t_ns: int) -> str:
+    """The smallest ULID of t_ns's millisecond: ULIDs sort by time, so a range starts here."""
+    ms = max(0, t_ns // NS_PER_MS)
+    return str(ULID.from_bytes(ms.to_bytes(6, "big") + bytes(10)))

@@ -47,3 +47,23 @@ def test_large_batch_and_revoked_lease(
     assert store.put_passes(passes[:10]) == 10
     _, meta = etcd_client.get(passes[0].key(namespace))
     assert etcd_client.get_lease_info(meta.lease_id).TTL > 86_400
+
+
+def test_status_history_time_range(
+    etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str
+) -> None:
+    store = EtcdStore(etcd_client, namespace)
+    t0 = time.time_ns() - 60 * S
+    times = [t0 + i * S for i in range(5)] + [t0 + 3 * S - 1]  # one just before a bound
+    for t in times:
+        store.put_status("det-h", {"detector_id": "det-h", "reported_ns": str(t)}, t)
+
+    def reported(**bounds: int) -> list[int]:
+        return [int(r["reported_ns"]) for r in store.status_history("det-h", **bounds)]
+
+    assert reported() == sorted(times)
+    assert reported(since_ns=t0 + S, until_ns=t0 + 3 * S) == [t0 + S, t0 + 2 * S, t0 + 3 * S - 1]
+    assert reported(since_ns=t0 + 3 * S) == [t0 + 3 * S, t0 + 4 * S]
+    assert reported(since_ns=t0 + S, limit=2) == [t0 + S, t0 + 2 * S]
+    [latest] = store.statuses(["det-h"])
+    assert latest["reported_ns"] == str(t0 + 4 * S)
