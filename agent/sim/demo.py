@@ -40,6 +40,7 @@ TRAVEL_TIMES_TIMEOUT_S = 90.0  # for the worker to publish the corridor's window
 STOP_TIMEOUT_S = 15.0  # SIGTERM, then SIGKILL
 POLL_S = 0.2
 WORKER_GRACE_S = 5  # publish a window this soon after it closes (the demo's data is old)
+BACKFILL_S = 2 * 86_400  # the simulated morning may be up to a day and a half old
 MORNING_START = timedelta(hours=6, minutes=50)  # local time: the period spans the rush's onset
 SERVING = re.compile(r"central serving: collector (\S+), query (\S+), health \S+; etcd (\S+),")
 
@@ -140,7 +141,7 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
     collector, query, etcd = _wait_serving(central, out / "logs" / "central.log")
     print(f"   collector {collector}, query {query}, etcd {etcd}")
     children.start("worker", ["central", "worker", "--etcd-endpoints", etcd,
-                              "--grace-s", str(WORKER_GRACE_S), "--backfill-s", "86400"])
+                              "--grace-s", str(WORKER_GRACE_S), "--backfill-s", str(BACKFILL_S)])
 
     _step(2, f"simulating the {network.name} ({len(network.detectors)} detectors, "
              f"{len(network.links)} links) for {duration} into capture files")
