@@ -9,6 +9,7 @@ import etcd3
 from central import keys
 from central.etcd_store import MAX_TXN_BYTES, MAX_TXN_OPS, EtcdStore, split_writes
 from central.records import StoredPass
+from central.retention import RetentionLeases, expiry_day_end_s
 
 S = 1_000_000_000
 
@@ -67,3 +68,22 @@ def test_status_history_time_range(
     assert reported(since_ns=t0 + S, limit=2) == [t0 + S, t0 + 2 * S]
     [latest] = store.statuses(["det-h"])
     assert latest["reported_ns"] == str(t0 + 4 * S)
+
+
+def test_detections_share_one_lease_per_expiry_day() -> None:
+    granted: list[int] = []
+
+    def grant(ttl_s: int) -> int:
+        granted.append(ttl_s)
+        return len(granted)
+
+    day = 86_400
+    now = 1_800_000_000.0  # a fixed clock: 2027-01-15 08:00 UTC
+    leases = RetentionLeases(grant, retention_s=2 * day, clock=lambda: now)
+    midnight = int(now) // day * day
+    # made today: expire at the end of the day after tomorrow, sharing one lease
+    assert leases.lease_for(midnight * S) == leases.lease_for((midnight + day - 1) * S) == 1
+    assert expiry_day_end_s(midnight * S, 2 * day) == midnight + 3 * day
+    # made yesterday: one day earlier, its own lease
+    assert leases.lease_for((midnight - 1) * S) == 2
+    assert granted == [midnight + 3 * day - int(now), midnight + 2 * day - int(now)]
