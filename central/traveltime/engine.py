@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import numpy as np
+
 from central import keys
 from central.traveltime import matching, stats, store
 from central.traveltime.matching import PassTuple
@@ -12,6 +14,7 @@ from central.traveltime.model import REJECT_MAX_SECONDS, Target, WindowSummary
 
 NS_PER_S = keys.NS_PER_S
 RUN_GAP_WINDOWS = 3  # windows further apart than this are read separately
+NONE: stats.Samples = np.empty(0)
 
 
 def compute_from_passes(
@@ -34,24 +37,17 @@ def compute_from_passes(
     indexes = [matching.index_passes(p) for p in upstream]
     result = matching.match(target.hops, indexes, dest_passes)
     w_ns = window_s * NS_PER_S
-    per_window: dict[int, list[float]] = {}
-    for t_ns, sample in zip(result.dest_ns, result.travel_s, strict=True):
-        start = t_ns - t_ns % w_ns
-        bucket = per_window.get(start)
-        if bucket is None:
-            per_window[start] = [sample]
-        else:
-            bucket.append(sample)
+    per_window = _by_window(result, w_ns)
     misses = _misses_per_window(result, w_ns)
     length_m = target.length_m
     out = []
     for ws in window_starts_s:
         start = ws * NS_PER_S
-        samples = per_window.get(start, [])
-        neighbours = [
-            *stats.plausible(per_window.get(start - w_ns, []), length_m, rules),
-            *stats.plausible(per_window.get(start + w_ns, []), length_m, rules),
-        ]
+        samples = per_window.get(start, NONE)
+        neighbours = np.concatenate([
+            stats.plausible(per_window.get(start - w_ns, NONE), length_m, rules),
+            stats.plausible(per_window.get(start + w_ns, NONE), length_m, rules),
+        ])
         summary = stats.summarise(samples, neighbours, length_m, rules)
         unmatched, too_old = misses.get(start, (0, 0))
         rejections = dict(summary.rejections)
@@ -76,6 +72,19 @@ def compute_from_passes(
             )
         )
     return out
+
+
+def _by_window(result: matching.MatchResult, w_ns: int) -> dict[int, stats.Samples]:
+    """The samples grouped by the window their dest pass falls in (window start, ns)."""
+    if not result.dest_ns:
+        return {}
+    dest = np.asarray(result.dest_ns, dtype=np.int64)
+    travel = np.asarray(result.travel_s, dtype=np.float64)
+    starts = dest - dest % w_ns
+    order = np.argsort(starts, kind="stable")
+    keys_, first = np.unique(starts[order], return_index=True)
+    groups = np.split(travel[order], first[1:])
+    return dict(zip(keys_.tolist(), groups, strict=True))
 
 
 def _misses_per_window(result: matching.MatchResult, w_ns: int) -> dict[int, tuple[int, int]]:

@@ -7,30 +7,49 @@ and t_ns is the stored timestamp the agent chose (first, peak or last).
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from central.traveltime.model import Hop
 
 PassTuple = tuple[str, int]
-Index = dict[str, list[int]]
 
 NS_PER_S = 1_000_000_000
 
 
-def index_passes(passes: Iterable[PassTuple]) -> Index:
-    """device_id -> its pass times, sorted."""
-    index: Index = {}
-    for device_id, t_ns in passes:
-        times = index.get(device_id)
+@dataclass(frozen=True, slots=True)
+class Index:
+    """The passes at one detector by device: most devices pass once, so `last` answers
+    almost every lookup; `multi` holds the sorted times of devices seen more than once."""
+
+    last: dict[str, int]
+    multi: dict[str, list[int]]
+
+    def latest_before(self, device_id: str, t_ns: int) -> int | None:
+        """The device's latest pass strictly before t_ns, if any."""
+        t0 = self.last.get(device_id)
+        if t0 is None or t0 < t_ns:
+            return t0
+        times = self.multi.get(device_id)
         if times is None:
-            index[device_id] = [t_ns]
-        else:
-            times.append(t_ns)
-    for times in index.values():
-        if len(times) > 1:
-            times.sort()
-    return index
+            return None
+        i = bisect_left(times, t_ns)
+        return times[i - 1] if i else None
+
+
+def index_passes(passes: Iterable[PassTuple]) -> Index:
+    ordered = sorted(passes, key=itemgetter(1))
+    last = dict(ordered)  # the latest time of each device wins
+    multi: dict[str, list[int]] = {}
+    if len(last) < len(ordered):
+        counts = Counter(map(itemgetter(0), ordered))
+        repeated = {d for d, n in counts.items() if n > 1}
+        for device_id, t_ns in ordered:
+            if device_id in repeated:
+                multi.setdefault(device_id, []).append(t_ns)
+    return Index(last, multi)
 
 
 @dataclass(slots=True)
@@ -51,14 +70,6 @@ class MatchResult:
         return len(self.too_old_ns)
 
 
-def _latest_before(times: list[int], t_ns: int) -> int | None:
-    """The latest time in sorted `times` strictly before t_ns."""
-    if len(times) == 1:
-        return times[0] if times[0] < t_ns else None
-    i = bisect_left(times, t_ns)
-    return times[i - 1] if i else None
-
-
 def match(
     hops: Sequence[Hop], upstream: Sequence[Index], dest_passes: Iterable[PassTuple]
 ) -> MatchResult:
@@ -69,33 +80,15 @@ def match(
     is the time of one device over the whole route.
     """
     result = MatchResult()
-    if len(hops) == 1:  # the hot path: a plain link
-        limit = hops[0].max_seconds * NS_PER_S
-        index = upstream[0]
-        dest_append = result.dest_ns.append
-        travel_append = result.travel_s.append
-        unmatched_append = result.unmatched_ns.append
-        for device_id, t_ns in dest_passes:
-            times = index.get(device_id)
-            if times is None:
-                unmatched_append(t_ns)
-                continue
-            t0 = _latest_before(times, t_ns)
-            if t0 is None:
-                unmatched_append(t_ns)
-            elif t_ns - t0 > limit:
-                result.too_old_ns.append(t_ns)
-            else:
-                dest_append(t_ns)
-                travel_append((t_ns - t0) / NS_PER_S)
+    if len(hops) == 1:
+        _match_link(hops[0].max_seconds * NS_PER_S, upstream[0], dest_passes, result)
         return result
     limits = [h.max_seconds * NS_PER_S for h in hops]
     for device_id, t_ns in dest_passes:
         t = t_ns
         outcome = "ok"
         for i in range(len(hops) - 1, -1, -1):
-            times = upstream[i].get(device_id)
-            earlier = _latest_before(times, t) if times else None
+            earlier = upstream[i].latest_before(device_id, t)
             if earlier is None:
                 outcome = "unmatched"
                 break
@@ -111,3 +104,30 @@ def match(
             result.dest_ns.append(t_ns)
             result.travel_s.append((t_ns - t) / NS_PER_S)
     return result
+
+
+def _match_link(
+    limit_ns: int, index: Index, dest_passes: Iterable[PassTuple], result: MatchResult
+) -> None:
+    """The hot path, a plain link: one dict lookup per dest pass in the common case."""
+    last_get = index.last.get
+    latest_before = index.latest_before
+    dest_append = result.dest_ns.append
+    travel_append = result.travel_s.append
+    unmatched_append = result.unmatched_ns.append
+    too_old_append = result.too_old_ns.append
+    for device_id, t_ns in dest_passes:
+        t0 = last_get(device_id)
+        if t0 is None:
+            unmatched_append(t_ns)
+            continue
+        if t0 >= t_ns:
+            t0 = latest_before(device_id, t_ns)
+            if t0 is None:
+                unmatched_append(t_ns)
+                continue
+        if t_ns - t0 > limit_ns:
+            too_old_append(t_ns)
+        else:
+            dest_append(t_ns)
+            travel_append((t_ns - t0) / NS_PER_S)

@@ -1,15 +1,24 @@
-"""Robust summaries of travel-time samples: rejection rules, percentiles, MAD, the k rule."""
+"""Robust summaries of travel-time samples: rejection rules, percentiles, MAD, the k rule.
+
+numpy does the arithmetic: a busy link's day is hundreds of thousands of samples.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from central.traveltime.model import REJECT_IMPLAUSIBLE, REJECT_OUTLIER, Figures
 
 MAD_TO_SIGMA = 1.4826  # MAD * this estimates a normal distribution's standard deviation
 MIN_SCALE_S = 2.0  # the outlier rule's scale never drops below this (identical samples)
 MIN_SCALE_FRACTION = 0.03  # ... nor below this fraction of the median
+QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90)  # linear interpolation between closest ranks
+
+Samples = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,38 +40,21 @@ class Summary:
         return self.figures is None
 
 
-def quantile(sorted_values: Sequence[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default method)."""
-    n = len(sorted_values)
-    if n == 0:
-        raise ValueError("quantile of no values")
-    pos = q * (n - 1)
-    lo = int(pos)
-    if lo >= n - 1:
-        return float(sorted_values[-1])
-    frac = pos - lo
-    return float(sorted_values[lo] + (sorted_values[lo + 1] - sorted_values[lo]) * frac)
+def as_samples(values: Samples | Sequence[float]) -> Samples:
+    return np.asarray(values, dtype=np.float64)
 
 
-def median_of_sorted(sorted_values: Sequence[float]) -> float:
-    return quantile(sorted_values, 0.5)
-
-
-def mad(values: Sequence[float], center: float) -> float:
-    return median_of_sorted(sorted(abs(v - center) for v in values))
-
-
-def plausible(samples: Sequence[float], length_m: float, rules: Rules) -> list[float]:
+def plausible(samples: Samples | Sequence[float], length_m: float, rules: Rules) -> Samples:
     """The samples not faster than the rules' max speed (all when the length is unknown)."""
+    x = as_samples(samples)
     if length_m <= 0:
-        return list(samples)
-    fastest = length_m / rules.max_speed_mps
-    return [s for s in samples if s >= fastest]
+        return x
+    return x[x >= length_m / rules.max_speed_mps]
 
 
 def summarise(
-    samples: Sequence[float],
-    neighbours: Sequence[float],
+    samples: Samples | Sequence[float],
+    neighbours: Samples | Sequence[float],
     length_m: float,
     rules: Rules,
 ) -> Summary:
@@ -74,30 +66,24 @@ def summarise(
     one when the window is small), so a real change in travel time is followed at once.
     """
     rejections: dict[str, int] = {}
-    ok = plausible(samples, length_m, rules)
-    if len(ok) < len(samples):
-        rejections[REJECT_IMPLAUSIBLE] = len(samples) - len(ok)
-    kept = sorted(ok)
-    if kept:
-        pooled = sorted([*kept, *neighbours])
-        pooled_median = median_of_sorted(pooled)
-        center = median_of_sorted(kept) if len(kept) >= rules.k else pooled_median
-        scale = MAD_TO_SIGMA * mad(pooled, pooled_median)
+    x = as_samples(samples)
+    ok = plausible(x, length_m, rules)
+    if ok.size < x.size:
+        rejections[REJECT_IMPLAUSIBLE] = int(x.size - ok.size)
+    kept = ok
+    if ok.size:
+        pooled = np.concatenate([ok, as_samples(neighbours)])
+        pooled_median = float(np.median(pooled))
+        center = float(np.median(ok)) if ok.size >= rules.k else pooled_median
+        scale = MAD_TO_SIGMA * float(np.median(np.abs(pooled - pooled_median)))
         scale = max(scale, MIN_SCALE_S, MIN_SCALE_FRACTION * center)
-        reach = rules.mad_threshold * scale
-        inliers = [s for s in kept if abs(s - center) <= reach]
-        if len(inliers) < len(kept):
-            rejections[REJECT_OUTLIER] = len(kept) - len(inliers)
-        kept = inliers
-    if len(kept) < rules.k:
-        return Summary(len(kept), (), None, rejections)
-    med = median_of_sorted(kept)
-    figures = Figures(
-        median_s=med,
-        p10_s=quantile(kept, 0.10),
-        p25_s=quantile(kept, 0.25),
-        p75_s=quantile(kept, 0.75),
-        p90_s=quantile(kept, 0.90),
-        mad_s=mad(kept, med),
-    )
-    return Summary(len(kept), tuple(kept), figures, rejections)
+        kept = ok[np.abs(ok - center) <= rules.mad_threshold * scale]
+        if kept.size < ok.size:
+            rejections[REJECT_OUTLIER] = int(ok.size - kept.size)
+    if kept.size < rules.k:
+        return Summary(int(kept.size), (), None, rejections)
+    kept = np.sort(kept)
+    p10, p25, med, p75, p90 = (float(q) for q in np.quantile(kept, QUANTILES))
+    mad = float(np.median(np.abs(kept - med)))
+    figures = Figures(median_s=med, p10_s=p10, p25_s=p25, p75_s=p75, p90_s=p90, mad_s=mad)
+    return Summary(int(kept.size), tuple(kept.tolist()), figures, rejections)
