@@ -29,7 +29,7 @@ from central.etcd_store import EtcdStore
 from central.records import LinkRecord, StoredPass
 from central.traveltime import engine, matching, stats, store
 from central.traveltime.config import TravelTimeConfig
-from central.traveltime.model import Hop, Target
+from central.traveltime.model import Target
 from central.traveltime.worker import TravelTimeWorker
 from central.ulids import deterministic_ulid
 
@@ -70,7 +70,7 @@ def best_of(runs: int, fn: object) -> float:
 
 def engine_in_memory(n: int) -> None:
     src, dest = synthetic(n)
-    target = Target((Hop("a", "b", 600),))
+    target = Target((LinkRecord("a", "b", 600),))
     first = dest[0][1] // S // W * W
     starts = list(range(first, dest[-1][1] // S + W, W))
     rules = stats.Rules()
@@ -104,7 +104,7 @@ def engine_through_etcd(client: object, n: int) -> None:
         batch = stored(det, items)
         for i in range(0, len(batch), 5000):
             central.put_passes(batch[i:i + 5000])
-    target = Target((Hop("a", "b", 600),))
+    target = Target((LinkRecord("a", "b", 600),))
     first = dest[0][1] // S // W * W
     starts = list(range(first, dest[-1][1] // S + W, W))
     out: list[object] = []

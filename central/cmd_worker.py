@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import logging
 import signal
-from typing import Any
 
 from agent.config_layers import load
+from central.cli_settings import add_setting_flags, setting_flags
 from central.etcd_client import connect
 from central.traveltime.config import TravelTimeConfig
 from central.traveltime.worker import TravelTimeWorker
@@ -47,22 +46,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         epilog="example:\n  roadside central worker --etcd-endpoints 10.0.0.5:2379 --window-s 300",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", metavar="FILE", help="YAML settings file")
-    for f in dataclasses.fields(TravelTimeConfig):
-        flag = "--" + f.name.replace("_", "-")
-        if f.name == "etcd_endpoints":
-            parser.add_argument(flag, action="append", metavar="HOST:PORT",
-                                help=OPTION_HELP[f.name])
-        else:
-            parser.add_argument(flag, metavar=f.name.upper(), help=OPTION_HELP[f.name])
+    add_setting_flags(parser, TravelTimeConfig, OPTION_HELP)
     parser.set_defaults(func=run)
 
 
 def worker_config(args: argparse.Namespace) -> TravelTimeConfig:
-    flags: dict[str, Any] = {f.name: getattr(args, f.name, None)
-                             for f in dataclasses.fields(TravelTimeConfig)}
-    if flags["etcd_endpoints"]:
-        flags["etcd_endpoints"] = ",".join(flags["etcd_endpoints"])
+    flags = setting_flags(args, TravelTimeConfig)
     return load(TravelTimeConfig, args.config, flags=flags, section="worker")
 
 

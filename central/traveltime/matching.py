@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-from central.traveltime.model import Hop
+from central.records import LinkRecord
 
 PassTuple = tuple[str, int]
 
@@ -71,7 +71,7 @@ class MatchResult:
 
 
 def match(
-    hops: Sequence[Hop], upstream: Sequence[Index], dest_passes: Iterable[PassTuple]
+    hops: Sequence[LinkRecord], upstream: Sequence[Index], dest_passes: Iterable[PassTuple]
 ) -> MatchResult:
     """Match dest passes along `hops` (driving order); upstream[i] indexes hops[i].src.
 

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 
 from central import keys
+from central.records import LinkRecord
 
 REJECT_MAX_SECONDS = "max_seconds"  # the src pass was older than the link's max_seconds
 REJECT_OUTLIER = "outlier"  # outside the MAD rule on the window and its neighbours
@@ -14,20 +15,10 @@ REASONS = (REJECT_MAX_SECONDS, REJECT_OUTLIER, REJECT_IMPLAUSIBLE)
 
 
 @dataclass(frozen=True, slots=True)
-class Hop:
-    """One link of a target: src -> dest with its limits."""
-
-    src: str
-    dest: str
-    max_seconds: int
-    length_m: float = 0.0  # 0 = unknown
-
-
-@dataclass(frozen=True, slots=True)
 class Target:
-    """A link (one hop, route "") or a named route (hops in driving order)."""
+    """A link (one hop, route "") or a named route (its links, in driving order)."""
 
-    hops: tuple[Hop, ...]
+    hops: tuple[LinkRecord, ...]
     route: str = ""
 
     @property

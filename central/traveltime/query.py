@@ -15,9 +15,10 @@ from typing import Any
 from central import keys
 from central.errors import InvalidArgument, NotFound, StoreUnavailable
 from central.etcd_store import EtcdStore
+from central.records import LinkRecord
 from central.traveltime import store
 from central.traveltime.config import MAX_WINDOW_S
-from central.traveltime.model import Figures, Hop, Target, WindowSummary
+from central.traveltime.model import Figures, Target, WindowSummary
 from proto.roadside.v1 import query_pb2
 
 log = logging.getLogger(__name__)
@@ -55,14 +56,14 @@ def check_request(central: EtcdStore, request: query_pb2.GetTravelTimesRequest) 
                 )
         if not any(lk.src == src for lk in central.links(dest)):
             raise NotFound(f"unknown link {src} -> {dest}")
-        target = Target((Hop(src, dest, 0),))
+        target = Target((LinkRecord(src, dest, 0),))
     else:
         name = request.route
         if not keys.ROUTE_NAME_RE.fullmatch(name):
             raise InvalidArgument(f"route: {name!r} is not a route name ([a-z0-9][a-z0-9_-]*)")
         if not any(r.name == name for r in central.routes()):
             raise NotFound(f"unknown route {name!r}")
-        target = Target((Hop("", "", 0),), route=name)
+        target = Target((LinkRecord("", "", 0),), route=name)
     return WindowQuery(target, request.since_ns, request.until_ns, request.include_samples)
 
 

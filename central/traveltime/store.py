@@ -17,7 +17,7 @@ from central.errors import StoreUnavailable
 from central.etcd_store import EtcdStore
 from central.records import LinkRecord, RouteRecord
 from central.traveltime.matching import PassTuple
-from central.traveltime.model import Hop, Target, WindowSummary
+from central.traveltime.model import Target, WindowSummary
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def read_passes(
 
 
 def link_target(link: LinkRecord) -> Target:
-    return Target((Hop(link.src, link.dest, link.max_seconds, link.length_m),))
+    return Target((link,))
 
 
 def route_target(
@@ -98,10 +98,7 @@ def route_target(
     ids = route.detector_ids
     for src, dest in itertools.pairwise(ids):
         lk = by_pair.get((src, dest))
-        if lk is None:
-            hops.append(Hop(src, dest, default_max_seconds))
-        else:
-            hops.append(Hop(src, dest, lk.max_seconds, lk.length_m))
+        hops.append(lk or LinkRecord(src, dest, default_max_seconds))
     return Target(tuple(hops), route=route.name)
 
 

@@ -1,10 +1,10 @@
 """Matching passes across a link and a route."""
 
+from central.records import LinkRecord
 from central.traveltime.matching import index_passes, match
-from central.traveltime.model import Hop
 
 S = 1_000_000_000
-LINK = (Hop("a", "b", 600),)
+LINK = (LinkRecord("a", "b", 600),)
 DEV1 = "11" * 16
 DEV2 = "22" * 16
 
@@ -38,7 +38,7 @@ def test_hashing_epoch_boundary_gives_no_match() -> None:
 
 
 def test_route_needs_the_device_along_every_hop() -> None:
-    hops = (Hop("a", "b", 600), Hop("b", "c", 600))
+    hops = (LinkRecord("a", "b", 600), LinkRecord("b", "c", 600))
     at_a = index_passes([(DEV1, 100 * S), (DEV2, 100 * S)])
     at_b = index_passes([(DEV1, 200 * S)])  # DEV2 skipped b (another road)
     result = match(hops, [at_a, at_b], [(DEV1, 350 * S), (DEV2, 330 * S)])
@@ -47,7 +47,7 @@ def test_route_needs_the_device_along_every_hop() -> None:
 
 
 def test_route_hop_beyond_its_max_seconds_is_too_old() -> None:
-    hops = (Hop("a", "b", 100), Hop("b", "c", 600))
+    hops = (LinkRecord("a", "b", 100), LinkRecord("b", "c", 600))
     at_a = index_passes([(DEV1, 0)])
     at_b = index_passes([(DEV1, 150 * S)])
     result = match(hops, [at_a, at_b], [(DEV1, 200 * S)])
