@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 RETRY_S = 1.0  # after etcd errors
 STOP_TIMEOUT_S = 10.0  # for the worker's tasks to finish on stop
 NS_PER_S = keys.NS_PER_S
+FORGET_AFTER_S = 2 * 86_400  # windows older than this are no longer remembered in memory
 
 
 def default_worker_id() -> str:
@@ -162,7 +163,7 @@ class TravelTimeWorker:
             for target in mine:
                 self._learn_stored(target, oldest, latest_due + w)
                 for ws in range(oldest, latest_due + w, w):
-                    if (target.windows_prefix(self.ns), ws) not in self._stored:
+                    if self._stored.get((target.windows_prefix(self.ns), ws), -1) < 0:
                         jobs.setdefault(target, {})[ws] = 0
             cleared = self._late_jobs(dest, mine, latest_due, jobs)
             if not self._run_jobs(dest, lock_rev, jobs):
@@ -171,6 +172,7 @@ class TravelTimeWorker:
                 dirty.clear(self.client, key, rev)
                 if self._pending.get(key, (rev, 0))[0] == rev:
                     self._pending.pop(key, None)
+        self._forget_old(now)
         return (latest_due + 2 * w) * NS_PER_S + int(self.config.grace_s * NS_PER_S)
 
     def _latest_due_s(self, now_ns: int) -> int:
@@ -192,11 +194,10 @@ class TravelTimeWorker:
             if marker_dest != dest:
                 continue
             for target in mine:
-                prefix = target.windows_prefix(self.ns)
                 for ws in dirty.affected_windows(target, detector, bucket, self.config.window_s):
                     if ws > latest_due:
                         continue  # not closed yet: its scheduled computation sees the data
-                    if self._stored.get((prefix, ws), -1) < dirty_rev:
+                    if self._stored_revision(target, ws) < dirty_rev:
                         jobs.setdefault(target, {})[ws] = dirty_rev
             cleared.append((key, rev))
         return cleared
@@ -219,6 +220,20 @@ class TravelTimeWorker:
             self.published += len(summaries)
             log.info("published %d window(s) of %s", len(summaries), target.label())
         return True
+
+    def _stored_revision(self, target: Target, ws: int) -> int:
+        """The source revision of a stored window (-1: none), remembered or read."""
+        key = (target.windows_prefix(self.ns), ws)
+        if key not in self._stored:
+            found = store.read_windows(self.client, self.ns, target, ws, ws + 1)
+            self._stored[key] = found[0][0].source_revision if found else -1
+        return self._stored[key]
+
+    def _forget_old(self, now_ns: int) -> None:
+        """Drop what we remember of windows long past (they are read again if needed)."""
+        horizon = now_ns // NS_PER_S - max(self.config.backfill_s, FORGET_AFTER_S)
+        for key in [k for k in self._stored if k[1] < horizon]:
+            del self._stored[key]
 
     def _learn_stored(self, target: Target, since_s: int, until_s: int) -> None:
         """Read which windows of the target are stored already (once per target)."""
