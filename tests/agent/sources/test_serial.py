@@ -139,3 +139,20 @@ def test_profiles_load() -> None:
     assert dict(nrf.settings)["channels"] == "37;38;39" and dict(nrf.settings)["report"] == "B"
     with pytest.raises(SourceError, match="no profile named"):
         load_profile("no-such-board")
+
+
+async def test_board_reset_refixes_its_clock(serial_board: FakeBoard) -> None:
+    source = SerialSource(str(serial_board.link), 115200, PROFILE)
+    got: list[Sighting] = []
+    stop = asyncio.Event()
+    task = asyncio.create_task(source.run(got.append, stop))
+    await _started(serial_board)
+    serial_board.send("W,5000000,da:a1:19:00:00:01,-67,6")
+    serial_board.send("W,5000250,da:a1:19:00:00:01,-66,6")
+    serial_board.send("# rst:0x1 (POWERON_RESET)")  # the board rebooted: its ms restart
+    serial_board.send("W,40,da:a1:19:00:00:01,-65,6")
+    await eventually(lambda: len(got) == 3)
+    stop.set()
+    await asyncio.wait_for(task, WAIT_S)
+    assert got[1].t_ns - got[0].t_ns == 250_000_000
+    assert got[2].t_ns >= got[0].t_ns  # re-fixed to the host clock, not 5000 s back
