@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 import signal
 from pathlib import Path
 
+import agent.sources
 from agent.cli_config import add_config_flags, config_from_args
 from agent.config import AgentConfig
 from agent.errors import AgentError
@@ -39,22 +39,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "--replay-speed", default="fast", metavar="X",
         help="replay speed: a factor of real time, or 'fast' (default: fast)",
     )
+    parser.add_argument(
+        "--replay-now", action="store_true",
+        help="shift the replayed captures' times so that they end now (old captures "
+             "would otherwise be older than central's retention)",
+    )
     add_config_flags(parser)
     parser.set_defaults(func=run)
 
 
 def build_sources(config: AgentConfig, args: argparse.Namespace) -> list[Source]:
-    """The radios the config enables (agent.sources.build_sources), plus any --replay."""
+    """The radios the config enables, plus any --replay."""
     sources: list[Source] = []
-    module = importlib.import_module("agent.sources")
-    builder = getattr(module, "build_sources", None)
-    if builder is not None:
-        sources.extend(builder(config))
+    sources.extend(agent.sources.build_sources(config))
     if args.replay:
         from agent.sources.replay import FAST, ReplaySource
 
         speed: float | str = FAST if args.replay_speed == FAST else _speed(args.replay_speed)
-        sources.append(ReplaySource(args.replay, speed=speed))  # type: ignore[arg-type]
+        sources.append(
+            ReplaySource(args.replay, speed=speed, shift_to_now=args.replay_now)  # type: ignore[arg-type]
+        )
     if not sources:
         raise AgentError("no source enabled: enable ble, wifi or serial in the config, "
                          "or give --replay CAPTURE")
