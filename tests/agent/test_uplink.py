@@ -156,3 +156,31 @@ async def test_runner_live_stop_flushes_open_passes(
     stop.set()  # passes still open (gap 1 h): shutdown must close and upload them
     await asyncio.wait_for(task, 30)
     assert len(stored_keys(etcd_client, namespace, "det-test")) == 5
+
+
+async def test_runner_reports_status_to_central(
+    central: RunningCentral, agent_config: MakeConfig,
+) -> None:
+    config = agent_config(central=central.collector_addr, status_interval_s=3600)
+    source = FakeSource("fake")
+    runner = AgentRunner(config, [source])
+    stop = asyncio.Event()
+    task = asyncio.create_task(runner.run(stop), name="test-runner")
+    reports: list[dict[str, object]] = []
+
+    async def reported() -> bool:
+        reports[:] = await asyncio.to_thread(central.store.statuses, ["det-test"])
+        return bool(reports)
+
+    try:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 20
+        while not await reported():  # deadline-bounded poll of central's store
+            assert loop.time() < end, "no status report reached central"
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    report = reports[0]
+    assert report["detector_id"] == "det-test" and report["agent_version"]
+    assert [s["name"] for s in report["sources"]] == ["fake"]  # type: ignore[index]
