@@ -11,10 +11,8 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-import os
 import secrets
 import stat
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +22,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from agent.config import AgentConfig
 from agent.errors import AgentError
+from agent.files import write_atomic
 from agent.model import AddressKind
 
 INFO_PREFIX = b"roadside device-id v1 "
@@ -131,17 +130,7 @@ def generate_secret(path: str | Path, overwrite: bool = False) -> bytes:
         raise PrivacyError(f"site secret {path} already exists; not overwriting it")
     secret = secrets.token_hex(SECRET_BYTES).encode()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".secret-", dir=path.parent)  # created 0600
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(secret + b"\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(path, secret + b"\n", 0o600)
     except OSError as exc:
         raise PrivacyError(f"site secret {path}: cannot write: {exc.strerror}") from exc
     return secret

@@ -10,15 +10,14 @@ import ctypes
 import ctypes.util
 import enum
 import json
-import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from agent.errors import AgentError
+from agent.files import write_atomic
 
 STATUS_FILE = "status.json"
 TIMEDATECTL_TIMEOUT_S = 3.0
@@ -115,16 +114,8 @@ def disk_free(path: Path) -> int:
 
 def write_status(state_dir: Path, status: AgentStatus) -> None:
     """Atomically replace state_dir/status.json (blocking: call off the event loop)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".status-", dir=state_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump(status.to_json(), out, indent=1)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, state_dir / STATUS_FILE)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = json.dumps(status.to_json(), indent=1).encode()
+    write_atomic(state_dir / STATUS_FILE, data, 0o644)
 
 
 def read_status(state_dir: Path) -> AgentStatus:

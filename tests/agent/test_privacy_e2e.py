@@ -23,12 +23,11 @@ import grpc
 import pytest
 
 from agent.model import AddressKind
-from agent.runner import AgentRunner
 from central.collector_service import CollectorServicer
 from central.etcd_store import EtcdStore
 from central.validation import Limits
 from proto.roadside.v1 import collector_pb2, collector_pb2_grpc
-from tests.fixtures.agent import FakeSource, MakeConfig, sighting, wait_for
+from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting, wait_for
 
 PROXY_CHUNK = 65536
 
@@ -154,27 +153,22 @@ async def test_no_mac_leaves_the_agent(
              AddressKind.BLE_RANDOM_STATIC, AddressKind.BLE_RESOLVABLE]
     macs = [bytes([0xC0 | (i >> 4), 0x1A, 0x7D, 0xDA, 0x71, i]) for i in range(40)]
     source = FakeSource("fake")
-    runner = AgentRunner(config, [source])
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop), name="test-runner")
     try:
-        await asyncio.wait_for(source.started.wait(), 10)
-        now = time.time_ns()
-        for i, mac in enumerate(macs):
-            for k in range(3):
-                source.inject(sighting(mac, now + k * 1000, -50 - k, kinds[i % len(kinds)]))
-        # central unreachable: the passes wait in the disk buffer
-        await wait_for(lambda: runner.buffer.depth() == 40, what="40 passes in the buffer")
-        assert proxy.refused > 0
-        waiting = await asyncio.to_thread(read_files, Path(config.state_dir), "buffer.db*")
-        assert len(waiting) >= 2  # the database and its WAL
-        for name, data in waiting.items():
-            assert not find_macs(data, macs), name
-        proxy.open = True  # central reachable: the buffer drains
-        await wait_for(lambda: runner.buffer.depth() == 0, what="the buffer to drain")
+        async with running_agent(config, source) as runner:
+            now = time.time_ns()
+            for i, mac in enumerate(macs):
+                for k in range(3):
+                    source.inject(sighting(mac, now + k * 1000, -50 - k, kinds[i % len(kinds)]))
+            # central unreachable: the passes wait in the disk buffer
+            await wait_for(lambda: runner.buffer.depth() == 40, what="40 passes in the buffer")
+            assert proxy.refused > 0
+            waiting = await asyncio.to_thread(read_files, Path(config.state_dir), "buffer.db*")
+            assert len(waiting) >= 2  # the database and its WAL
+            for name, data in waiting.items():
+                assert not find_macs(data, macs), name
+            proxy.open = True  # central reachable: the buffer drains
+            await wait_for(lambda: runner.buffer.depth() == 0, what="the buffer to drain")
     finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
         await proxy.stop()
 
     files = await asyncio.to_thread(read_files, Path(config.state_dir), "*")

@@ -9,14 +9,15 @@ from pathlib import Path
 import etcd3
 
 from agent.buffer import DiskBuffer
+from agent.config import AgentConfig
 from agent.model import AddressKind, Pass, RadioKind
 from agent.passes import PassBuilder
 from agent.runner import AgentRunner
-from agent.uplink import Uplink
+from agent.uplink import Uplink, UplinkCounts
 from agent.wire import pass_to_bytes
 from central import keys
 from central.server import RunningCentral
-from tests.fixtures.agent import FakeSource, MakeConfig, sighting, wait_for
+from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting, wait_for
 from tests.fixtures.central import StartCentral
 
 S = 1_000_000_000
@@ -38,6 +39,20 @@ def stored_keys(client: etcd3.MultiEndpointEtcd3Client, namespace: str, detector
     return {meta.key.decode() for _, meta in client.get_prefix(prefix, keys_only=True)}
 
 
+async def upload_all(
+    config: AgentConfig, path: Path, passes: list[Pass], deadline_s: float = 30.0
+) -> tuple[bool, UplinkCounts, int]:
+    """Buffer `passes` at `path`, drain them with an Uplink: (drained, counts, depth left)."""
+    buf = buffer_with(path, passes)
+    uplink = Uplink(config, buf)
+    try:
+        drained = await uplink.drain(deadline_s)
+        return drained, uplink.counts(), buf.depth()
+    finally:
+        await uplink.close()
+        buf.close()
+
+
 def buffer_with(path: Path, passes: list[Pass]) -> DiskBuffer:
     buf = DiskBuffer(path, 10**9).open()
     buf.append([(p.timestamp_ns, pass_to_bytes(p)) for p in passes])
@@ -50,16 +65,11 @@ async def test_upload_acks_and_deletes(
 ) -> None:
     config = agent_config(central=central.collector_addr, batch_max_passes=40)
     passes = make_passes(100)
-    buf = buffer_with(tmp_path / "b.db", passes)
-    uplink = Uplink(config, buf)
-    assert await uplink.drain(30.0)
-    counts = uplink.counts()
-    assert buf.depth() == 0 and counts.passes_sent == 100 and counts.uploads == 3
+    drained, counts, left = await upload_all(config, tmp_path / "b.db", passes)
+    assert drained and left == 0 and counts.passes_sent == 100 and counts.uploads == 3
     assert counts.last_success_ns > 0
     got = stored_keys(etcd_client, namespace, "det-test")
     assert {k.rsplit("/", 1)[1] for k in got} == {f"{p.ulid}.{p.device_id}" for p in passes}
-    await uplink.close()
-    buf.close()
 
 
 async def test_central_down_then_back_buffer_drains(
@@ -90,15 +100,10 @@ async def test_failover_to_second_endpoint(
 ) -> None:
     dead = "127.0.0.1:1"  # nothing listens there
     config = agent_config(central=(dead, central.collector_addr))
-    buf = buffer_with(tmp_path / "b.db", make_passes(30))
-    uplink = Uplink(config, buf)
-    assert await uplink.drain(30.0)
-    counts = uplink.counts()
-    assert counts.failures >= 1 and counts.endpoint == central.collector_addr
+    drained, counts, _ = await upload_all(config, tmp_path / "b.db", make_passes(30))
+    assert drained and counts.failures >= 1 and counts.endpoint == central.collector_addr
     assert dead in counts.last_error
     assert len(stored_keys(etcd_client, namespace, "det-test")) == 30
-    await uplink.close()
-    buf.close()
 
 
 async def test_invalid_pass_is_isolated_and_dropped(
@@ -108,13 +113,9 @@ async def test_invalid_pass_is_isolated_and_dropped(
     config = agent_config(central=central.collector_addr)
     good = make_passes(10)
     ancient = make_passes(1, start_ns=time.time_ns() - 400 * 86400 * S)  # beyond retention
-    buf = buffer_with(tmp_path / "b.db", good[:5] + ancient + good[5:])
-    uplink = Uplink(config, buf)
-    assert await uplink.drain(30.0)
-    assert uplink.counts().rejected == 1
+    drained, counts, _ = await upload_all(config, tmp_path / "b.db", good[:5] + ancient + good[5:])
+    assert drained and counts.rejected == 1
     assert len(stored_keys(etcd_client, namespace, "det-test")) == 10
-    await uplink.close()
-    buf.close()
 
 
 async def test_runner_finite_source_until_drained(
@@ -145,16 +146,13 @@ async def test_runner_live_stop_flushes_open_passes(
 ) -> None:
     config = agent_config(central=central.collector_addr, pass_gap_s=3600)
     source = FakeSource("fake")
-    runner = AgentRunner(config, [source])
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop), name="test-runner")
-    await asyncio.wait_for(source.started.wait(), 10)
-    now = time.time_ns()
-    for i in range(5):
-        source.inject(sighting(bytes([0, 0x1A, 0x7D, 1, 2, i]), now))
-    await wait_for(lambda: runner.progress().open_passes == 5, what="open passes")
-    stop.set()  # passes still open (gap 1 h): shutdown must close and upload them
-    await asyncio.wait_for(task, 30)
+    async with running_agent(config, source) as runner:
+        now = time.time_ns()
+        for i in range(5):
+            source.inject(sighting(bytes([0, 0x1A, 0x7D, 1, 2, i]), now))
+        await wait_for(lambda: runner.progress().open_passes == 5, what="open passes")
+    # leaving the block stopped the agent with the passes still open (gap 1 h):
+    # shutdown must have closed and uploaded them
     assert len(stored_keys(etcd_client, namespace, "det-test")) == 5
 
 
@@ -162,25 +160,18 @@ async def test_runner_reports_status_to_central(
     central: RunningCentral, agent_config: MakeConfig,
 ) -> None:
     config = agent_config(central=central.collector_addr, status_interval_s=3600)
-    source = FakeSource("fake")
-    runner = AgentRunner(config, [source])
-    stop = asyncio.Event()
-    task = asyncio.create_task(runner.run(stop), name="test-runner")
     reports: list[dict[str, object]] = []
 
     async def reported() -> bool:
         reports[:] = await asyncio.to_thread(central.store.statuses, ["det-test"])
         return bool(reports)
 
-    try:
+    async with running_agent(config, FakeSource("fake")):
         loop = asyncio.get_running_loop()
         end = loop.time() + 20
         while not await reported():  # deadline-bounded poll of central's store
             assert loop.time() < end, "no status report reached central"
             await asyncio.sleep(0.05)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
     report = reports[0]
     assert report["detector_id"] == "det-test" and report["agent_version"]
     assert [s["name"] for s in report["sources"]] == ["fake"]  # type: ignore[index]

@@ -20,12 +20,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from agent.uplink import Uplink
 from central.collector_service import CollectorServicer
 from central.etcd_store import EtcdStore
 from central.validation import Limits
 from proto.roadside.v1 import collector_pb2_grpc
-from tests.agent.test_uplink import buffer_with, make_passes, stored_keys
+from tests.agent.test_uplink import make_passes, stored_keys, upload_all
 from tests.fixtures.agent import MakeConfig
 
 
@@ -128,12 +127,8 @@ async def test_tls_with_ca_file(
 ) -> None:
     port, _ = tls_collector
     config = agent_config(central=f"127.0.0.1:{port}", tls_ca_file=pki.ca)
-    buf = buffer_with(tmp_path / "b.db", make_passes(12))
-    uplink = Uplink(config, buf)
-    assert await uplink.drain(20.0)
-    assert len(stored_keys(etcd_client, namespace, "det-test")) == 12
-    await uplink.close()
-    buf.close()
+    drained, _, _ = await upload_all(config, tmp_path / "b.db", make_passes(12), 20.0)
+    assert drained and len(stored_keys(etcd_client, namespace, "det-test")) == 12
 
 
 async def test_tls_refuses_a_server_of_another_ca(
@@ -142,13 +137,9 @@ async def test_tls_refuses_a_server_of_another_ca(
 ) -> None:
     port, _ = tls_collector
     config = agent_config(central=f"127.0.0.1:{port}", tls_ca_file=pki.other_ca)
-    buf = buffer_with(tmp_path / "b.db", make_passes(5))
-    uplink = Uplink(config, buf)
-    assert not await uplink.drain(1.5)
-    assert uplink.counts().failures >= 1 and buf.depth() == 5  # kept for later
+    drained, counts, left = await upload_all(config, tmp_path / "b.db", make_passes(5), 1.5)
+    assert not drained and counts.failures >= 1 and left == 5  # kept for later
     assert stored_keys(etcd_client, namespace, "det-test") == set()
-    await uplink.close()
-    buf.close()
 
 
 async def test_mutual_tls_needs_the_client_certificate(
@@ -156,17 +147,10 @@ async def test_mutual_tls_needs_the_client_certificate(
     etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str, tmp_path: Path,
 ) -> None:
     _, port = tls_collector
-    waiting = buffer_with(tmp_path / "a.db", make_passes(5))
-    without = Uplink(agent_config(central=f"127.0.0.1:{port}", tls_ca_file=pki.ca), waiting)
-    assert not await without.drain(1.5)
-    assert waiting.depth() == 5
-    await without.close()
-    waiting.close()
+    config = agent_config(central=f"127.0.0.1:{port}", tls_ca_file=pki.ca)
+    drained, _, left = await upload_all(config, tmp_path / "a.db", make_passes(5), 1.5)
+    assert not drained and left == 5
     config = agent_config(central=f"127.0.0.1:{port}", tls_ca_file=pki.ca,
                           tls_cert_file=pki.client_cert, tls_key_file=pki.client_key)
-    buf = buffer_with(tmp_path / "b.db", make_passes(7))
-    uplink = Uplink(config, buf)
-    assert await uplink.drain(20.0)
-    assert len(stored_keys(etcd_client, namespace, "det-test")) == 7
-    await uplink.close()
-    buf.close()
+    drained, _, _ = await upload_all(config, tmp_path / "b.db", make_passes(7), 20.0)
+    assert drained and len(stored_keys(etcd_client, namespace, "det-test")) == 7
