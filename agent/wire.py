@@ -6,29 +6,15 @@ from agent.model import AddressKind, Pass, RadioKind
 from agent.status import AgentStatus, ClockSync, SourceState
 from proto.roadside.v1 import types_pb2
 
-_RADIO_TO_PB = {
-    RadioKind.WIFI: types_pb2.RADIO_KIND_WIFI,
-    RadioKind.BLE: types_pb2.RADIO_KIND_BLE,
-    RadioKind.BT_CLASSIC: types_pb2.RADIO_KIND_BT_CLASSIC,
-}
+# enum members map by name: RadioKind.WIFI <-> RADIO_KIND_WIFI, and so on
+_RADIO_TO_PB = {r: getattr(types_pb2, "RADIO_KIND_" + r.name) for r in RadioKind}
 _RADIO_FROM_PB = {v: k for k, v in _RADIO_TO_PB.items()}
-
 _KIND_TO_PB = {
-    AddressKind.WIFI_GLOBAL: types_pb2.ADDRESS_KIND_WIFI_GLOBAL,
-    AddressKind.WIFI_LOCAL: types_pb2.ADDRESS_KIND_WIFI_LOCAL,
-    AddressKind.BLE_PUBLIC: types_pb2.ADDRESS_KIND_BLE_PUBLIC,
-    AddressKind.BLE_RANDOM_STATIC: types_pb2.ADDRESS_KIND_BLE_RANDOM_STATIC,
-    AddressKind.BLE_RESOLVABLE: types_pb2.ADDRESS_KIND_BLE_RESOLVABLE,
-    AddressKind.BLE_NON_RESOLVABLE: types_pb2.ADDRESS_KIND_BLE_NON_RESOLVABLE,
-    AddressKind.UNKNOWN: types_pb2.ADDRESS_KIND_UNSPECIFIED,
+    k: getattr(types_pb2, "ADDRESS_KIND_" + ("UNSPECIFIED" if k is AddressKind.UNKNOWN else k.name))
+    for k in AddressKind
 }
 _KIND_FROM_PB = {v: k for k, v in _KIND_TO_PB.items()}
-
-_CLOCK_TO_PB = {
-    ClockSync.UNKNOWN: types_pb2.CLOCK_SYNC_UNKNOWN,
-    ClockSync.SYNCED: types_pb2.CLOCK_SYNC_SYNCED,
-    ClockSync.UNSYNCED: types_pb2.CLOCK_SYNC_UNSYNCED,
-}
+_CLOCK_TO_PB = {c: getattr(types_pb2, "CLOCK_SYNC_" + c.name) for c in ClockSync}
 
 
 def pass_to_pb(p: Pass) -> types_pb2.Pass:
