@@ -112,7 +112,7 @@ class AgentRunner:
 
     async def status(self) -> AgentStatus:
         """A snapshot of the agent's health (the blocking parts run off the loop)."""
-        sources = self._sources_status()
+        sources = self.source_states()
         sightings = self.pipeline.counts().sightings
         up = self.uplink.counts()
         return await asyncio.to_thread(self._status_blocking, sources, sightings, up)
@@ -144,7 +144,8 @@ class AgentRunner:
         write_status(Path(self.config.state_dir), status)
         return status
 
-    def _sources_status(self) -> tuple[SourceState, ...]:
+    def source_states(self) -> tuple[SourceState, ...]:
+        """Each source's state, restarts, last error and sightings per minute."""
         if self._supervisor is not None:
             return tuple(self._supervisor.status())  # it measures its own rates
         rates = self._per_minute()

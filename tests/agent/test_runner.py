@@ -1,0 +1,87 @@
+"""AgentRunner around the edges: systemd notifications, wire round trips, a failing source."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agent.errors import AgentError
+from agent.model import AddressKind, Pass, RadioKind
+from agent.runner import AgentRunner, DrainTimeout
+from agent.sources.base import Emit, SourceError
+from agent.wire import pass_from_bytes, pass_to_bytes
+from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting, wait_for
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
+    """A datagram socket standing in for systemd's NOTIFY_SOCKET, watchdog on (2 s)."""
+    path = tmp_path / "notify"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.setblocking(False)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(path))
+    monkeypatch.setenv("WATCHDOG_USEC", "2000000")
+    yield sock
+    sock.close()
+
+
+def received(sock: socket.socket) -> list[str]:
+    out = []
+    while True:
+        try:
+            out.append(sock.recv(4096).decode())
+        except BlockingIOError:
+            return out
+
+
+async def test_systemd_ready_watchdog_stopping(
+    notify_socket: socket.socket, agent_config: MakeConfig
+) -> None:
+    messages: list[str] = []
+    async with running_agent(agent_config(), FakeSource("fake")):
+        await wait_for(lambda: messages.extend(received(notify_socket)) is None
+                       and "READY=1" in messages and "WATCHDOG=1" in messages,
+                       what="READY and WATCHDOG")
+    messages += received(notify_socket)
+    assert "STOPPING=1" in messages
+    assert messages.index("READY=1") < messages.index("STOPPING=1")
+
+
+def test_pass_wire_round_trip() -> None:
+    t = time.time_ns()
+    for radio in RadioKind:
+        for kind in AddressKind:
+            p = Pass("01HF7YAT3VNE3ST2TRR79E03H9", "0a" * 16, t, t + 9, t + 3, -77, 4, radio,
+                     kind, t + 3, kind is AddressKind.WIFI_LOCAL)
+            assert pass_from_bytes(pass_to_bytes(p)) == p
+
+
+class BrokenSource:
+    name = "broken"
+
+    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        raise SourceError("capture file is truncated")
+
+
+async def test_finite_run_survives_a_failing_source(agent_config: MakeConfig) -> None:
+    # central unreachable (port 1): the drain deadline passes with passes still waiting
+    good = FakeSource("fake", [sighting(bytes([0, 0x1A, 0x7D, 0, 0, 1]), time.time_ns())])
+    runner = AgentRunner(agent_config(), [BrokenSource(), good], event_time=True)
+    with pytest.raises(DrainTimeout, match="1 passes not acknowledged"):
+        await runner.run(until_drained=True, drain_timeout_s=0.5)
+    states = {s.name: s for s in runner.source_states()}
+    assert states["broken"].state == "failed"
+    assert "truncated" in states["broken"].last_error
+    assert states["fake"].state == "finished"
+    assert runner.progress().backlog == 1  # kept in the buffer for the next run
+
+
+def test_runner_needs_a_detector_id(agent_config: MakeConfig) -> None:
+    with pytest.raises(AgentError, match="detector_id is not set"):
+        AgentRunner(agent_config(detector_id=""), [])
