@@ -290,7 +290,8 @@ class TravelTimeWorker:
 
     def _dispatch(self, handler: Callable[[Any], None], response: Any) -> None:
         if isinstance(response, Exception):
-            log.warning("worker %s: watch ended: %s", self.worker_id, response)
+            log.warning("worker %s: watch ended (%s); watching again", self.worker_id,
+                        _describe(response))
             self._watch_failed = True
             self._wake.set()
             return
@@ -321,6 +322,14 @@ class TravelTimeWorker:
             await asyncio.wait_for(event.wait(), timeout=timeout_s)
         except TimeoutError:
             pass
+
+
+def _describe(exc: Exception) -> str:
+    """One line for an etcd or gRPC error."""
+    code = getattr(exc, "code", None)
+    if callable(code):
+        return f"{code().name}: {exc.details() if hasattr(exc, 'details') else ''}".strip()
+    return f"{type(exc).__name__}: {exc}".splitlines()[0]
 
 
 def _is_put(event: Any) -> bool:

@@ -10,7 +10,9 @@ import time
 from pathlib import Path
 
 from central import keys
+from central.etcd_client import connect
 from central.etcd_process import EtcdProcess
+from central.etcd_store import EtcdStore
 from central.traveltime.worker import TravelTimeWorker
 from tests.fixtures.traveltime import Road, S, eventually, windows
 
@@ -111,3 +113,21 @@ async def test_killed_worker_destinations_are_taken_over(
     assert all(version == 1 for _w, version in every.values()), "a window written twice"
     starts = sorted(every)
     assert starts == list(range(starts[0], starts[-1] + W, W)), "a window was skipped"
+
+
+async def test_worker_rides_out_an_etcd_restart(road: Road, private_etcd: EtcdProcess) -> None:
+    client = connect([private_etcd.endpoint])
+    own = Road(EtcdStore(client, road.namespace), client, road.namespace)
+    own.link("a", "b", max_seconds=5)
+    try:
+        async with TravelTimeWorker(client, own.config(worker_id="w1", **FAST)) as worker:
+            await eventually(lambda: worker.published > 0, "a first window")
+            private_etcd.kill()
+            await asyncio.to_thread(private_etcd.start)
+            back = int(time.time())
+            await eventually(
+                lambda: max(windows(own, "a", "b"), default=0) > back + W,
+                "windows published after etcd came back",
+            )
+    finally:
+        client.close()
