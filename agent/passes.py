@@ -9,10 +9,10 @@ its own one-sighting pass, at most one per device per second.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
 from dataclasses import dataclass
-
-from ulid import ULID
 
 from agent.model import AddressKind, Pass, RadioKind, TimestampChoice
 
@@ -21,11 +21,32 @@ NO_RSSI = 0  # peak_rssi of a pass none of whose sightings carried an RSSI
 RSSI_MIN, RSSI_MAX = -128, 20  # dBm a radio can plausibly report; clamped to this
 
 
+# RFC 4648 base32 letters -> Crockford's, which ULIDs use
+_CROCKFORD = bytes.maketrans(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+)
+
+
+def encode_ulid(data: bytes) -> str:
+    """16 bytes (48-bit ms time + 80 random bits) -> the 26-character ULID text.
+
+    A ULID is the 128 bits as 130 in 5-bit groups (two leading zero bits); shifted left
+    by 6 into 17 bytes, base32 in C gives the same groups, then only the alphabet differs.
+    """
+    padded = (int.from_bytes(data, "big") << 6).to_bytes(17, "big")
+    return base64.b32encode(padded)[:26].translate(_CROCKFORD).decode()
+
+
 def pass_ulid(detector_id: str, device_id: str, first_ns: int) -> str:
     """Deterministic: the same capture replayed twice gives the same ULIDs (etcd keys)."""
     ms = (first_ns // 1_000_000).to_bytes(6, "big")
     rand = hashlib.sha256(f"{detector_id}|{device_id}|{first_ns}".encode()).digest()[:10]
-    return str(ULID.from_bytes(ms + rand))
+    return encode_ulid(ms + rand)
+
+
+def new_ulid(t_ns: int) -> str:
+    """A random ULID at time t_ns (e.g. a batch id)."""
+    return encode_ulid((t_ns // 1_000_000).to_bytes(6, "big") + os.urandom(10))
 
 
 @dataclass(slots=True)

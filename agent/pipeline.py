@@ -45,7 +45,7 @@ class Pipeline:
         on_written: Callable[[], None] | None = None,
     ) -> None:
         self._hasher = hasher
-        self._policy = PrivacyPolicy.from_config(config)
+        self._actions = PrivacyPolicy.from_config(config).as_dict()
         self._builder = PassBuilder(
             config.detector_id,
             config.pass_gap_s,
@@ -66,7 +66,7 @@ class Pipeline:
 
     def on_sighting(self, s: Sighting) -> None:
         """Account one sighting (the sources' `emit`)."""
-        action = self._policy.action(s.address_kind)
+        action = self._actions[s.address_kind]
         self._by_source[s.source] += 1
         if action is Action.DROP:
             self._dropped += 1

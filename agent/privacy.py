@@ -9,7 +9,6 @@ detector within one epoch and a new id in the next. The raw MAC goes in and is n
 from __future__ import annotations
 
 import enum
-import hashlib
 import hmac
 import secrets
 import stat
@@ -90,7 +89,7 @@ class DeviceHasher:
     def device_id(self, mac: bytes, t_ns: int) -> str:
         """32 lowercase hex characters; the same MAC maps to the same id within an epoch."""
         key = self.epoch_key(self.epoch(t_ns))
-        return hmac.new(key, mac, hashlib.sha256).digest()[:16].hex()
+        return hmac.digest(key, mac, "sha256")[:16].hex()
 
 
 # --- the site secret file ------------------------------------------------------------
@@ -191,6 +190,10 @@ class PrivacyPolicy:
     """What to do with each address kind: keep, tag (kept, marked) or drop."""
 
     actions: tuple[tuple[AddressKind, Action], ...]
+
+    def as_dict(self) -> dict[AddressKind, Action]:
+        """For the hot path: one dict lookup per sighting."""
+        return {k: self.action(k) for k in AddressKind}
 
     @classmethod
     def from_config(cls, config: AgentConfig) -> PrivacyPolicy:

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import grpc
 import grpc.aio
-from ulid import ULID
 
 from agent.buffer import DiskBuffer, Row
 from agent.channel import open_channel
 from agent.config import AgentConfig
+from agent.passes import new_ulid
 from agent.status import AgentStatus
 from agent.wire import status_to_pb
 from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, types_pb2
@@ -126,7 +126,7 @@ class Uplink:
         timeout = self._config.upload_timeout_s if timeout_s is None else timeout_s
         request = collector_pb2.UploadBatchRequest(
             detector_id=self._config.detector_id,
-            batch_id=str(ULID()),
+            batch_id=new_ulid(self._clock()),
             passes=_unique_passes(rows),
         )
         try:

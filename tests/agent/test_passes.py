@@ -108,3 +108,14 @@ def test_replaying_the_same_sightings_gives_the_same_passes() -> None:
         out = feed(b, DEV, [(0, -70), (1, -60), (20, -65)]) + feed(b, OTHER, [(3, -50)])
         runs.append(out + b.flush())
     assert runs[0] == runs[1] and len(runs[0]) == 3
+
+
+def test_ulid_encoding_matches_python_ulid() -> None:
+    import os
+
+    from agent.passes import encode_ulid, new_ulid
+
+    for data in [bytes(16), b"\xff" * 16, *(os.urandom(16) for _ in range(500))]:
+        assert encode_ulid(data) == str(ULID.from_bytes(data))
+    made = ULID.from_str(new_ulid(T0))
+    assert made.milliseconds == T0 // 1_000_000
