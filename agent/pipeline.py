@@ -23,6 +23,8 @@ from agent.wire import pass_to_bytes
 
 log = logging.getLogger(__name__)
 
+MAX_PENDING_PASSES = 100_000  # closed passes kept in RAM while the buffer cannot be written
+
 
 @dataclass(frozen=True, slots=True)
 class PipelineCounts:
@@ -33,6 +35,7 @@ class PipelineCounts:
     pending: int  # closed, not yet written to the buffer
     newest_ns: int  # newest event time seen (0 = none yet)
     buffer_dropped: int  # old passes the full buffer dropped to take ours
+    lost: int  # passes dropped from RAM while the buffer could not be written
     by_source: tuple[tuple[str, int], ...]  # sightings per source
 
 
@@ -62,6 +65,7 @@ class Pipeline:
         self._passes = 0
         self._newest_ns = 0
         self._buffer_dropped = 0
+        self._lost = 0  # passes dropped from RAM because the buffer could not be written
         self._by_source: Counter[str] = Counter()
 
     def on_sighting(self, s: Sighting) -> None:
@@ -103,7 +107,13 @@ class Pipeline:
             try:
                 self._buffer_dropped += await asyncio.to_thread(self._buffer.append, items)
             except BaseException:
-                self._pending[:0] = batch  # keep them for the next try
+                self._pending[:0] = batch  # keep them for the next try, within a bound
+                excess = len(self._pending) - MAX_PENDING_PASSES
+                if excess > 0:
+                    del self._pending[:excess]
+                    self._lost += excess
+                    log.error("buffer unwritable: dropped the %d oldest passes held in RAM",
+                              excess)
                 raise
             self._passes += len(batch)
         if self._on_written is not None:
@@ -119,5 +129,6 @@ class Pipeline:
             pending=len(self._pending),
             newest_ns=self._newest_ns,
             buffer_dropped=self._buffer_dropped,
+            lost=self._lost,
             by_source=tuple(sorted(self._by_source.items())),
         )

@@ -85,3 +85,29 @@ async def test_finite_run_survives_a_failing_source(agent_config: MakeConfig) ->
 def test_runner_needs_a_detector_id(agent_config: MakeConfig) -> None:
     with pytest.raises(AgentError, match="detector_id is not set"):
         AgentRunner(agent_config(detector_id=""), [])
+
+
+async def test_pipeline_keeps_passes_while_buffer_unwritable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent import pipeline as pipeline_module
+    from agent.buffer import DiskBuffer, DiskBufferError
+    from agent.config import AgentConfig
+    from agent.privacy import DeviceHasher
+
+    monkeypatch.setattr(pipeline_module, "MAX_PENDING_PASSES", 3)
+    buffer = DiskBuffer(tmp_path / "b.db", 10**9)  # not opened yet: writes fail
+    pipe = pipeline_module.Pipeline(
+        AgentConfig(detector_id="d1"), DeviceHasher(b"s" * 32), buffer
+    )
+    t = time.time_ns()
+    for i in range(5):
+        pipe.on_sighting(sighting(bytes([0, 0x1A, 0x7D, 0, 0, i]), t))
+    pipe.close_all()
+    with pytest.raises(DiskBufferError):
+        await pipe.flush()
+    counts = pipe.counts()
+    assert (counts.pending, counts.lost) == (3, 2)  # bounded, and the loss is counted
+    buffer.open()
+    assert await pipe.flush() == 3 and buffer.depth() == 3
+    buffer.close()
