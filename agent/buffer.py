@@ -12,6 +12,7 @@ connection, so several threads may share a buffer.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -19,6 +20,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from agent.errors import AgentError
 
@@ -40,6 +42,10 @@ CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NU
 
 class DiskBufferError(AgentError):
     """The buffer cannot be opened or written (disk full, permissions)."""
+
+
+class _Recovered(Exception):
+    """The database was found corrupt, moved aside and replaced by a fresh one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,26 +157,49 @@ class DiskBuffer:
         if not items:
             return 0
         with self._lock:
-            db = self._conn()
             try:
-                added = sum(len(p) for _, p in items) + len(items) * ROW_OVERHEAD_BYTES
-                db.execute("BEGIN IMMEDIATE")
-                db.executemany("INSERT INTO passes (t_ns, payload) VALUES (?, ?)", items)
-                self._bump(db, "appended", len(items))
-                dropped, freed = self._drop_oldest(db, self._bytes + added - self.max_bytes)
-                db.execute("COMMIT")
-            except (sqlite3.Error, OverflowError, ValueError, TypeError) as exc:
-                _rollback(db)
-                raise DiskBufferError(f"buffer {self.path}: cannot write: {exc}") from exc
-            except BaseException:
-                _rollback(db)
-                raise
-            self._depth += len(items) - dropped
-            self._bytes += added - freed
+                dropped = self._append(items)
+            except _Recovered:
+                dropped = self._append(items)  # into the fresh database
         if dropped:
             log.warning("buffer full (%d bytes): dropped the %d oldest passes",
                         self.max_bytes, dropped)
         return dropped
+
+    def _append(self, items: Sequence[tuple[int, bytes]]) -> int:
+        db = self._conn()
+        try:
+            added = sum(len(p) for _, p in items) + len(items) * ROW_OVERHEAD_BYTES
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany("INSERT INTO passes (t_ns, payload) VALUES (?, ?)", items)
+            self._bump(db, "appended", len(items))
+            dropped, freed = self._drop_oldest(db, self._bytes + added - self.max_bytes)
+            db.execute("COMMIT")
+        except (sqlite3.Error, OverflowError, ValueError, TypeError) as exc:
+            _rollback(db)
+            self._failed(exc, "write")
+        except BaseException:
+            _rollback(db)
+            raise
+        self._depth += len(items) - dropped
+        self._bytes += added - freed
+        return dropped
+
+    def _failed(self, exc: Exception, what: str) -> NoReturn:
+        """Corruption: quarantine and start afresh (raises _Recovered); else DiskBufferError."""
+        if isinstance(exc, sqlite3.DatabaseError) and self._corrupt(exc):
+            self._recover(exc)
+            raise _Recovered from exc
+        raise DiskBufferError(f"buffer {self.path}: cannot {what}: {exc}") from exc
+
+    def _recover(self, exc: sqlite3.DatabaseError) -> None:
+        """(lock held) SQLite found the file corrupt while running: move it aside."""
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._db = None
+        self._quarantine(exc)
+        self._db = self._connect()
 
     def _drop_oldest(self, db: sqlite3.Connection, excess: int) -> tuple[int, int]:
         """Delete the oldest rows until `excess` bytes are freed; return (rows, bytes)."""
@@ -204,18 +233,24 @@ class DiskBuffer:
         """The oldest unacknowledged rows (id > after_id), bounded in count and payload
         bytes; always at least one row when any is waiting."""
         with self._lock:
-            cur = self._conn().execute(
-                "SELECT id, t_ns, payload FROM passes WHERE id > ? ORDER BY id LIMIT ?",
-                (after_id, max_rows),
-            )
             out: list[Row] = []
             size = 0
-            for row_id, t_ns, payload in cur:
-                if out and size + len(payload) > max_bytes:
-                    break
-                out.append(Row(row_id, t_ns, bytes(payload)))
-                size += len(payload)
-            cur.close()
+            try:
+                cur = self._conn().execute(
+                    "SELECT id, t_ns, payload FROM passes WHERE id > ? ORDER BY id LIMIT ?",
+                    (after_id, max_rows),
+                )
+                for row_id, t_ns, payload in cur:
+                    if out and size + len(payload) > max_bytes:
+                        break
+                    out.append(Row(row_id, t_ns, bytes(payload)))
+                    size += len(payload)
+                cur.close()
+            except sqlite3.DatabaseError as exc:
+                try:
+                    self._failed(exc, "read")
+                except _Recovered:
+                    return []  # a fresh, empty database
             return out
 
     def ack(self, ids: Sequence[int]) -> int:
@@ -236,7 +271,10 @@ class DiskBuffer:
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 _rollback(db)
-                raise DiskBufferError(f"buffer {self.path}: cannot acknowledge: {exc}") from exc
+                try:
+                    self._failed(exc, "acknowledge")
+                except _Recovered:
+                    return 0  # the rows went aside with the corrupt file
             except BaseException:
                 _rollback(db)
                 raise
@@ -252,9 +290,15 @@ class DiskBuffer:
     def oldest_unsent_ns(self) -> int | None:
         """Event time of the oldest waiting row (by arrival order), None when empty."""
         with self._lock:
-            row = self._conn().execute(
-                "SELECT t_ns FROM passes ORDER BY id LIMIT 1"
-            ).fetchone()
+            try:
+                row = self._conn().execute(
+                    "SELECT t_ns FROM passes ORDER BY id LIMIT 1"
+                ).fetchone()
+            except sqlite3.DatabaseError as exc:
+                try:
+                    self._failed(exc, "read")
+                except _Recovered:
+                    return None
         return None if row is None else int(row[0])
 
     def quarantined(self) -> int:
@@ -265,7 +309,14 @@ class DiskBuffer:
 
     def stats(self) -> BufferStats:
         with self._lock:
-            counters = dict(self._conn().execute("SELECT name, value FROM counters").fetchall())
+            try:
+                rows = self._conn().execute("SELECT name, value FROM counters").fetchall()
+            except sqlite3.DatabaseError as exc:
+                try:
+                    self._failed(exc, "read")
+                except _Recovered:
+                    rows = []
+            counters = dict(rows)
         return BufferStats(
             depth=self._depth,
             bytes=self._bytes,

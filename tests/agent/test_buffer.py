@@ -129,3 +129,21 @@ def test_committed_rows_survive_kill_9(tmp_path: Path) -> None:
         with sqlite3.connect(path) as db:
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert not any(".corrupt-" in p.name for p in tmp_path.iterdir())
+
+
+def test_corruption_found_while_running_is_quarantined(tmp_path: Path) -> None:
+    path = tmp_path / "buffer.db"
+    with DiskBuffer(path, 10**9) as buf:
+        buf.append(items(0, 20_000, size=200))  # 4 MB: more than SQLite's page cache
+        other = sqlite3.connect(path)
+        other.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # rows now in the main file
+        other.close()
+        size = path.stat().st_size
+        with path.open("r+b") as f:  # the SD card loses the file's pages under us
+            f.seek(8192)
+            f.write(b"\xa5" * (size - 8192))
+        assert buf.next_batch(100_000, 10**12) == []  # noticed, moved aside, fresh db
+        assert buf.stats().quarantined == 1 and buf.depth() == 0
+        buf.append(items(7, 3))  # and the agent carries on
+        assert seqs(buf) == [7, 8, 9]
+    assert sum(".corrupt-" in p.name for p in tmp_path.iterdir()) >= 1
