@@ -64,6 +64,22 @@ class Progress:
     by_source: tuple[tuple[str, int], ...]
 
 
+def check_config(config: AgentConfig) -> None:
+    """Refuse settings the agent cannot run with, naming the setting."""
+    if not config.detector_id:
+        raise AgentError("detector_id is not set (config file, ROADSIDE_DETECTOR_ID or "
+                         "--detector-id)")
+    positive = ("pass_gap_s", "max_pass_s", "buffer_max_bytes", "batch_max_passes",
+                "batch_max_bytes", "upload_timeout_s", "backoff_initial_s", "backoff_max_s",
+                "status_interval_s", "epoch_hours")
+    for name in positive:
+        value = getattr(config, name)
+        if not value > 0:
+            raise AgentError(f"{name}: must be above 0, got {value}")
+    if not config.central:
+        raise AgentError("central: at least one collector endpoint (host:port) is needed")
+
+
 class AgentRunner:
     def __init__(
         self,
@@ -74,9 +90,7 @@ class AgentRunner:
         event_time: bool = False,
         secret: bytes | None = None,
     ) -> None:
-        if not config.detector_id:
-            raise AgentError("detector_id is not set (config file, ROADSIDE_DETECTOR_ID or "
-                             "--detector-id)")
+        check_config(config)
         self.config = config
         self.sources = tuple(sources)
         self._clock = clock

@@ -111,3 +111,13 @@ async def test_pipeline_keeps_passes_while_buffer_unwritable(
     buffer.open()
     assert await pipe.flush() == 3 and buffer.depth() == 3
     buffer.close()
+
+
+@pytest.mark.parametrize(("setting", "value"), [
+    ("pass_gap_s", 0.0), ("batch_max_passes", 0), ("backoff_max_s", -1.0), ("central", ()),
+])
+def test_runner_refuses_bad_settings_by_name(
+    agent_config: MakeConfig, setting: str, value: object
+) -> None:
+    with pytest.raises(AgentError, match=f"^{setting}: "):
+        AgentRunner(agent_config(**{setting: value}), [])
