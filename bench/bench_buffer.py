@@ -4,7 +4,7 @@ Both write real serialized passes into a fresh SQLite WAL database with synchron
 (every commit is fsynced), in the same run on the same disk. Target: >= 30,000 passes/s
 with group commits.
 
-    .venv/bin/python bench/bench_buffer.py [--passes N] [--group G]
+    .venv/bin/python bench/bench_buffer.py [--passes N] [--group G] [--dir DIR]
 """
 
 from __future__ import annotations
@@ -52,13 +52,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passes", type=int, default=200_000, help="passes for group commits")
     parser.add_argument("--group", type=int, default=1_000, help="passes per transaction")
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="where the databases go (default: the temp dir); use the SD card")
     args = parser.parse_args()
     items = payloads(args.passes)
     size = sum(len(p) for _, p in items) / len(items)
-    with tempfile.TemporaryDirectory(prefix="bench-buffer-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-buffer-", dir=args.dir) as tmp:
         single = rate(Path(tmp) / "single.db", items[:SINGLE_ROWS], 1)
         grouped = rate(Path(tmp) / "group.db", items, args.group)
-    print(f"pass payload: {size:.0f} bytes; SQLite WAL, synchronous=FULL")
+    print(f"pass payload: {size:.0f} bytes; SQLite WAL, synchronous=FULL, in {tmp}")
     print(f"baseline  one commit per pass       : {single:>10,.0f} passes/s "
           f"({SINGLE_ROWS:,} passes)")
     print(f"DiskBuffer group commits of {args.group:<6,}: {grouped:>10,.0f} passes/s "
