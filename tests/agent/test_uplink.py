@@ -175,3 +175,20 @@ async def test_runner_reports_status_to_central(
     report = reports[0]
     assert report["detector_id"] == "det-test" and report["agent_version"]
     assert [s["name"] for s in report["sources"]] == ["fake"]  # type: ignore[index]
+
+
+async def test_raw_mode_sends_each_sighting_once_per_second(
+    central: RunningCentral, agent_config: MakeConfig, etcd_client: etcd3.MultiEndpointEtcd3Client,
+    namespace: str,
+) -> None:
+    config = agent_config(central=central.collector_addr, raw_mode=True)
+    t0 = (time.time_ns() - 600 * S) // S * S
+    macs = [bytes([0x00, 0x1A, 0x7D, 9, 9, i]) for i in range(10)]
+    # per device: three sightings in one second, one in the next, one 5 s later
+    offsets = [0, S // 3, 2 * S // 3, S + 1, 5 * S]
+    sightings = sorted((sighting(m, t0 + o) for m in macs for o in offsets),
+                       key=lambda s: s.t_ns)
+    runner = AgentRunner(config, [FakeSource("fake", sightings)], event_time=True)
+    await runner.run(until_drained=True, drain_timeout_s=30)
+    assert runner.progress().sightings == 50
+    assert len(stored_keys(etcd_client, namespace, "det-test")) == 30
