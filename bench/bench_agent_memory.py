@@ -20,13 +20,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
+from local_central import local_central
 
 from agent.privacy import generate_secret
-from central.config import CentralConfig
-from central.etcd_process import EtcdProcess
-from central.server import start_central
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET_MB = 80.0
@@ -67,12 +66,48 @@ def baseline(code: str) -> int:
     return peak
 
 
-def status(state: Path) -> dict[str, int]:
+def status(state: Path) -> dict[str, Any]:
     try:
-        data: dict[str, int] = json.loads((state / "status.json").read_text())
+        data: dict[str, Any] = json.loads((state / "status.json").read_text())
         return data
     except (OSError, ValueError):
         return {}
+
+
+def run_agent(tmp: Path, central: str, captures: list[Path]) -> tuple[int, dict[str, Any], float]:
+    """Run the agent until everything is uploaded: (peak RSS KiB, last status, seconds)."""
+    generate_secret(tmp / "site.secret")
+    state = tmp / "state"
+    (tmp / "agent.yaml").write_text(yaml.safe_dump({
+        "detector_id": "bench-mem", "central": [central],
+        "secret_file": str(tmp / "site.secret"), "state_dir": str(state),
+        "ble_enabled": False,
+    }))
+    command = [sys.executable, "-m", "agent.main", "--log-level", "warning", "agent", "run",
+               "--config", str(tmp / "agent.yaml"),
+               *(x for c in captures for x in ("--replay", str(c)))]
+    start = time.monotonic()
+    proc = subprocess.Popen(command, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    peak, last = 0, {}
+    try:
+        while time.monotonic() - start < RUN_TIMEOUT_S:
+            peak = max(peak, peak_kib(proc.pid))
+            last = status(state)
+            done = any(s.get("state") == "finished" for s in last.get("sources", []))
+            if done and last.get("buffer_depth") == 0 and last.get("last_upload_ns"):
+                break
+            time.sleep(SAMPLE_S)  # sampling period
+        elapsed = time.monotonic() - start
+        peak = max(peak, peak_kib(proc.pid))
+        proc.send_signal(signal.SIGTERM)
+        while proc.poll() is None:
+            peak = max(peak, peak_kib(proc.pid))
+            time.sleep(SAMPLE_S)  # sampling period
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    return peak, last, elapsed
 
 
 def main() -> int:
@@ -87,49 +122,8 @@ def main() -> int:
     imports = baseline(IMPORTS)
     with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp_name:
         tmp = Path(tmp_name)
-        etcd = EtcdProcess(tmp / "etcd")
-        etcd.start()
-        central = start_central(CentralConfig(
-            host="127.0.0.1", collector_port=0, query_port=0, health_port=0,
-            etcd_endpoints=(etcd.endpoint,), namespace="bench", data_dir=tmp / "central",
-            retention_days=RETENTION_DAYS,
-        ))
-        try:
-            generate_secret(tmp / "site.secret")
-            state = tmp / "state"
-            (tmp / "agent.yaml").write_text(yaml.safe_dump({
-                "detector_id": "bench-mem", "central": [central.collector_addr],
-                "secret_file": str(tmp / "site.secret"), "state_dir": str(state),
-                "ble_enabled": False,
-            }))
-            command = [sys.executable, "-m", "agent.main", "--log-level", "warning", "agent",
-                       "run", "--config", str(tmp / "agent.yaml"),
-                       *(x for c in captures for x in ("--replay", str(c)))]
-            start = time.monotonic()
-            proc = subprocess.Popen(command, cwd=REPO, env={**os.environ,
-                                                            "PYTHONPATH": str(REPO)})
-            peak, last = 0, {}
-            try:
-                while time.monotonic() - start < RUN_TIMEOUT_S:
-                    peak = max(peak, peak_kib(proc.pid))
-                    last = status(state)
-                    done = any(s.get("state") == "finished" for s in last.get("sources", []))
-                    if done and last.get("buffer_depth") == 0 and last.get("last_upload_ns"):
-                        break
-                    time.sleep(SAMPLE_S)  # sampling period
-                elapsed = time.monotonic() - start
-                peak = max(peak, peak_kib(proc.pid))
-                proc.send_signal(signal.SIGTERM)
-                while proc.poll() is None:
-                    peak = max(peak, peak_kib(proc.pid))
-                    time.sleep(SAMPLE_S)  # sampling period
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                proc.wait()
-        finally:
-            central.stop(0)
-            etcd.stop()
+        with local_central(tmp, retention_days=RETENTION_DAYS) as central:
+            peak, last, elapsed = run_agent(tmp, central.collector_addr, captures)
     mib = 1024.0
     print(f"captures replayed: {len(captures)} files, {last.get('sightings_total', 0):,} "
           f"sightings, {last.get('passes_total', 0):,} passes uploaded in {elapsed:.1f} s")

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import grpc
+from local_central import local_central
 
 from agent.buffer import DiskBuffer
 from agent.config import AgentConfig
@@ -26,9 +27,6 @@ from agent.model import AddressKind, Pass, RadioKind
 from agent.passes import new_ulid, pass_ulid
 from agent.uplink import Uplink
 from agent.wire import pass_to_bytes, pass_to_pb
-from central.config import CentralConfig
-from central.etcd_process import EtcdProcess
-from central.server import start_central
 from proto.roadside.v1 import collector_pb2, collector_pb2_grpc
 
 PASSES_PER_DAY = 20_000  # a busy urban detector (for the catch-up estimate)
@@ -82,13 +80,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-catchup-") as tmp_name:
         tmp = Path(tmp_name)
-        etcd = EtcdProcess(tmp / "etcd")
-        etcd.start()
-        central = start_central(CentralConfig(
-            host="127.0.0.1", collector_port=0, query_port=0, health_port=0,
-            etcd_endpoints=(etcd.endpoint,), namespace="bench", data_dir=tmp / "central",
-        ))
-        try:
+        with local_central(tmp) as central:
             raw = baseline(central.collector_addr, "bench-raw", make_passes(args.passes,
                            "bench-raw"), args.batch)
             config = dataclasses.replace(
@@ -97,9 +89,6 @@ def main() -> int:
             )
             agent = asyncio.run(catch_up(config, tmp / "buffer.db",
                                          make_passes(args.passes, "bench-agent")))
-        finally:
-            central.stop(0)
-            etcd.stop()
     print(f"backlog: {args.passes:,} passes, batches of {args.batch:,}, real central + etcd")
     print(f"baseline  bare UploadBatch client (prebuilt requests): {raw:>9,.0f} passes/s")
     print(f"Uplink.drain from the disk buffer (gzip, ack-delete) : {agent:>9,.0f} passes/s "

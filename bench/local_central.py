@@ -1,0 +1,33 @@
+"""For benchmarks: etcd (a child process) and central (in this process) on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from central.config import CentralConfig
+from central.etcd_process import EtcdProcess
+from central.server import RunningCentral, start_central
+
+
+@contextlib.contextmanager
+def local_central(tmp: Path, **overrides: Any) -> Iterator[RunningCentral]:
+    """A fresh etcd under `tmp` and central on free ports; `overrides` are CentralConfig
+    fields. Both are stopped on exit."""
+    etcd = EtcdProcess(tmp / "etcd")
+    etcd.start()
+    try:
+        settings: dict[str, Any] = {
+            "host": "127.0.0.1", "collector_port": 0, "query_port": 0, "health_port": 0,
+            "etcd_endpoints": (etcd.endpoint,), "namespace": "bench",
+            "data_dir": tmp / "central", **overrides,
+        }
+        central = start_central(CentralConfig(**settings))
+        try:
+            yield central
+        finally:
+            central.stop(0)
+    finally:
+        etcd.stop()
