@@ -71,11 +71,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="the recording to write (JSON lines; never overwritten)")
     p.add_argument("--duration", metavar="D", help="stop after this long, e.g. 10m, 2h")
-    p.add_argument("--replay", action="append", type=Path, metavar="CAPTURE",
-                   help="record from this pcap/pcapng capture instead of (or besides) the "
-                        "radios: a way to share a capture without its MACs (repeatable)")
-    p.add_argument("--replay-speed", default="fast", metavar="X",
-                   help="capture speed: a factor of real time, or 'fast' (default: fast)")
+    cmd_run.add_replay_options(p)
     add_config_flags(p)
 
 

@@ -30,6 +30,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         ),
         epilog="example: roadside agent run --config /etc/roadside/agent.yaml",
     )
+    add_replay_options(parser)
+    add_config_flags(parser)
+    parser.set_defaults(func=run)
+
+
+def add_replay_options(parser: argparse.ArgumentParser) -> None:
+    """--replay CAPTURE, --replay-speed, --replay-now: captures as a source (run, record)."""
     parser.add_argument(
         "--replay", action="append", type=Path, metavar="CAPTURE",
         help="also replay this pcap/pcapng capture as a source (repeatable); passes then "
@@ -44,8 +51,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="shift the replayed captures' times so that they end now (old captures "
              "would otherwise be older than central's retention)",
     )
-    add_config_flags(parser)
-    parser.set_defaults(func=run)
 
 
 def build_sources(config: AgentConfig, args: argparse.Namespace) -> list[Source]:
