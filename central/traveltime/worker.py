@@ -122,6 +122,8 @@ class TravelTimeWorker:
                     self._wake.set()
             except StoreUnavailable as exc:
                 log.warning("worker %s: %s", self.worker_id, exc)
+            except Exception:  # keep the worker alive; the next tick retries
+                log.exception("worker %s: membership failed", self.worker_id)
             self._locks_changed.clear()
             await self._wait(self._locks_changed, tick)
 
@@ -136,12 +138,16 @@ class TravelTimeWorker:
                 batch, self._dirty = self._dirty, {}
                 try:
                     next_due_ns = await asyncio.to_thread(self._turn, batch)
-                except StoreUnavailable:
+                except Exception:
                     self._dirty = {**batch, **self._dirty}
                     raise
             except StoreUnavailable as exc:
                 log.warning("worker %s: %s", self.worker_id, exc)
                 self._watch_failed = True
+                await self._wait(self._stop, RETRY_S)
+                continue
+            except Exception:  # keep the worker alive; retry the turn
+                log.exception("worker %s: computing failed", self.worker_id)
                 await self._wait(self._stop, RETRY_S)
                 continue
             await self._wait(self._wake, max(next_due_ns - self.clock(), 0) / NS_PER_S)

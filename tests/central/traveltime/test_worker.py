@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import etcd3.exceptions
+
 from central import keys
 from central.etcd_client import connect
 from central.etcd_process import EtcdProcess
@@ -125,9 +127,14 @@ async def test_worker_rides_out_an_etcd_restart(road: Road, private_etcd: EtcdPr
             private_etcd.kill()
             await asyncio.to_thread(private_etcd.start)
             back = int(time.time())
-            await eventually(
-                lambda: max(windows(own, "a", "b"), default=0) > back + W,
-                "windows published after etcd came back",
-            )
+
+            def published_since_back() -> bool:
+                try:
+                    return max(windows(own, "a", "b"), default=0) > back + W
+                except (etcd3.exceptions.ConnectionFailedError,
+                        etcd3.exceptions.NoServerAvailableError):
+                    return False  # our client waits a moment before trying etcd again
+
+            await eventually(published_since_back, "windows published after etcd came back")
     finally:
         client.close()
