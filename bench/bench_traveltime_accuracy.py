@@ -52,7 +52,10 @@ def main() -> int:
                     help="where the PNG charts go (default docs/traveltime)")
     args = ap.parse_args()
     network = load_network()
-    day = datetime(2026, 11, 26, tzinfo=UTC).timestamp() - network.utc_offset_hours * 3600
+    # yesterday from midnight, local to the network: recent enough for retention leases
+    yesterday = datetime.fromtimestamp(time.time() - 86_400, UTC).replace(
+        hour=0, minute=0, second=0, microsecond=0)
+    day = yesterday.timestamp() - network.utc_offset_hours * 3600
     start_ns = int(day * 1e9)
     t0 = time.perf_counter()
     print(f"simulating {args.hours:g} h of the {network.name} corridor (seed {args.seed}) ...",

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from agent.sim.network import load_network
 from central.records import LinkRecord
 from central.traveltime import corridor, engine, stats, store
-from tests.fixtures.traveltime import Road
+from tests.fixtures.traveltime import YESTERDAY, Road
 
 W = 300
 HOURS = 3.0  # 05:45 to 08:45 local: free flow, then the rush-hour slowdown at 07:00
@@ -18,7 +16,7 @@ HOURS = 3.0  # 05:45 to 08:45 local: free flow, then the rush-hour slowdown at 0
 @pytest.fixture(scope="module")
 def simulated() -> corridor.Corridor:
     network = load_network()
-    start = datetime(2026, 11, 26, 5, 45, tzinfo=UTC).timestamp()
+    start = YESTERDAY.replace(hour=5, minute=45).timestamp()
     start_ns = int((start - network.utc_offset_hours * 3600) * 1e9)
     return corridor.simulated_passes(network, start_ns, HOURS * 3600, seed=11,
                                      secret=b"accuracy-test-site-secret-32byte")

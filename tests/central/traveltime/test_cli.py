@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import matplotlib.image
@@ -13,11 +19,12 @@ from agent.main import main
 from central.server import RunningCentral
 from central.traveltime import engine, stats, store
 from central.traveltime.plot import MEDIAN_COLOUR
-from tests.fixtures.traveltime import Road, S
+from tests.fixtures.traveltime import DAY_AGO_S, YESTERDAY, Road, S
 
 W = 300
-T0 = 1_700_000_100  # a window start
-SINCE = "2023-11-14T21:00:00Z"  # before T0
+T0 = DAY_AGO_S + 3600  # a window start
+SINCE = (YESTERDAY).strftime("%Y-%m-%dT%H:%M:%SZ")  # before T0
+REPO = Path(__file__).resolve().parents[3]
 
 
 def publish_hours(road: Road) -> None:
@@ -113,3 +120,41 @@ def test_bad_input_is_one_line_and_exit_2(
     assert main(base + argv) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_follow_prints_windows_as_they_are_published(road: Road, central: RunningCentral) -> None:
+    road.link("a", "b", max_seconds=900)
+    road.trips("a", "b", (T0 + 10) * S, [100.0] * 5)
+    [target] = store.all_targets(road.client, road.namespace, 1800)
+
+    def publish(start: int) -> None:
+        computed = engine.compute_windows(road.client, road.namespace, target, [start], W,
+                                          stats.Rules())
+        store.write_windows(road.client, road.namespace, [(target, w) for w in computed])
+
+    publish(T0)
+    cmd = [sys.executable, "-m", "agent.main", "query", "travel-times", "--from", "a", "--to",
+           "b", "--since", SINCE, "--follow", "--format", "json",
+           "--query-host", central.query_addr]
+    proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(x) for x in proc.stdout or []],
+                              name="follow-reader")
+    reader.start()
+    try:
+        assert json.loads(lines.get(timeout=20))["window_start_ns"] == T0 * S
+        road.trips("a", "b", (T0 + W + 10) * S, [200.0] * 5, first_device=100)
+        publish(T0 + W)
+        row = json.loads(lines.get(timeout=20))
+        assert row["window_start_ns"] == (T0 + W) * S and row["median_s"] == 200.0
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+        reader.join(timeout=10)
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()

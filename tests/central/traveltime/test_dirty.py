@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from agent.privacy import DeviceHasher
 from central import keys
 from central.traveltime import dirty, engine, stats, store
-from tests.fixtures.traveltime import Road, S
+from tests.fixtures.traveltime import DAY_AGO_S, Road, S
 
 W = 300
 
@@ -23,7 +21,7 @@ def test_fan_out_moves_a_marker_to_each_destination_it_affects(road: Road) -> No
     road.link("a", "b")
     road.link("a", "c")
     road.link("x", "y")
-    t = 1_700_000_150 * S
+    t = (DAY_AGO_S + 50) * S
     road.passes("a", [("11" * 16, t)])
     key, rev = marker(road, "a", keys.bucket_of(t))
     targets = store.all_targets(road.client, road.namespace, 1800)
@@ -37,7 +35,7 @@ def test_fan_out_moves_a_marker_to_each_destination_it_affects(road: Road) -> No
 
 def test_a_marker_rewritten_meanwhile_is_not_lost(road: Road) -> None:
     road.link("a", "b")
-    t = 1_700_000_150 * S
+    t = (DAY_AGO_S + 50) * S
     road.passes("a", [("11" * 16, t)])
     key, old_rev = marker(road, "a", keys.bucket_of(t))
     road.passes("a", [("22" * 16, t + S)])  # another batch lands in the same bucket
@@ -53,11 +51,11 @@ def test_a_marker_rewritten_meanwhile_is_not_lost(road: Road) -> None:
 def test_a_window_changed_by_a_bucket_includes_trips_that_start_there(road: Road) -> None:
     road.link("a", "b", max_seconds=600)
     [target] = store.all_targets(road.client, road.namespace, 1800)
-    bucket = 1_700_000_100
+    bucket = DAY_AGO_S + 3600
     at_dest = dirty.affected_windows(target, "b", bucket, W)
     at_src = dirty.affected_windows(target, "a", bucket, W)
-    assert at_dest == [1_700_000_100]  # passes at dest change only their own window
-    assert at_src[0] == 1_700_000_100 and at_src[-1] >= bucket + 600  # and trips from src
+    assert at_dest == [bucket]  # passes at dest change only their own window
+    assert at_src[0] == bucket and at_src[-1] >= bucket + 600  # and trips from src
     assert dirty.affected_windows(target, "z", bucket, W) == []
 
 
@@ -66,7 +64,7 @@ def test_the_same_phone_across_an_epoch_boundary_is_not_matched(road: Road) -> N
     hasher = DeviceHasher(b"epoch-test-site-secret-0123456789", epoch_hours=24,
                           boundary_hour=3.0)
     mac = bytes.fromhex("a4c3f0112233")
-    boundary = int(datetime(2026, 11, 26, 3, 0, tzinfo=UTC).timestamp())
+    boundary = DAY_AGO_S + 3 * 3600  # 03:00 UTC yesterday
     road.passes("a", [(hasher.device_id(mac, (boundary - 60) * S), (boundary - 60) * S)])
     road.passes("b", [(hasher.device_id(mac, (boundary + 60) * S), (boundary + 60) * S)])
     # and the same trip an hour later, inside one epoch, is matched

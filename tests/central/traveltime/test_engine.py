@@ -4,11 +4,11 @@ from statistics import median
 
 from central.traveltime import engine, stats, store
 from central.traveltime.model import Target
-from tests.fixtures.traveltime import Road, S, device
+from tests.fixtures.traveltime import DAY_AGO_S, Road, S, device
 
 RULES = stats.Rules(k=5)
 W = 300
-T0 = 1_700_000_100  # a window start (multiple of 300)
+T0 = DAY_AGO_S + 3600  # a window start (multiple of 300)
 
 
 def target(road: Road, src: str, dest: str) -> Target:

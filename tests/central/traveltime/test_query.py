@@ -11,10 +11,10 @@ import pytest
 from central.traveltime import engine, stats, store
 from proto.roadside.v1 import query_pb2
 from tests.fixtures.query import QueryServer
-from tests.fixtures.traveltime import Road, S
+from tests.fixtures.traveltime import DAY_AGO_S, Road, S
 
 W = 300
-T0 = 1_700_000_100
+T0 = DAY_AGO_S + 3600  # a window start
 RULES = stats.Rules(k=5)
 
 
