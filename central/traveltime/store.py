@@ -73,16 +73,27 @@ def read_passes(
     start = keys.bucket_prefix(ns, detector_id, first)
     end = keys.bucket_prefix(ns, detector_id, last + keys.BUCKET_S)
     out: list[PassTuple] = []
-    loads = json.loads
     for key, value, _rev in range_pages(client, start, end, revision=revision):
         try:
-            t_ns = int(loads(value)["timestamp"])
+            t_ns = _timestamp(value)
         except (ValueError, KeyError, TypeError):
             log.warning("skipping unreadable detection %s", key.decode(errors="replace"))
             continue
         if since_ns <= t_ns < until_ns:
             out.append((key[key.rindex(b".") + 1:].decode(), t_ns))
     return out
+
+
+TIMESTAMP_HEAD = b'{"timestamp":"'  # how StoredPass.to_json starts a detection
+
+
+def _timestamp(value: bytes) -> int:
+    """The detection's timestamp: sliced out when central wrote it, else parsed as JSON."""
+    if value.startswith(TIMESTAMP_HEAD):
+        end = value.find(b'"', len(TIMESTAMP_HEAD))
+        if end > 0:
+            return int(value[len(TIMESTAMP_HEAD):end])
+    return int(json.loads(value)["timestamp"])
 
 
 def link_target(link: LinkRecord) -> Target:

@@ -1,7 +1,9 @@
 """The engine on real etcd: link and route windows from stored passes."""
 
+import json
 from statistics import median
 
+from central import keys
 from central.traveltime import engine, stats, store
 from central.traveltime.model import Target
 from tests.fixtures.traveltime import DAY_AGO_S, Road, S, device
@@ -76,3 +78,16 @@ def test_route_uses_devices_seen_along_the_whole_route(road: Road) -> None:
         for t in targets if not t.route
     ]
     assert sum(median(w.samples_s) for w in link_medians) == 400.0
+
+
+def test_detections_written_by_the_original_tools_are_read_too(road: Road) -> None:
+    road.link("a", "b", max_seconds=600)
+    for i in range(5):  # the original system's value: only a timestamp, formatted its way
+        for detector, t_s in (("a", T0 + 10 + i), ("b", T0 + 70 + i)):
+            key = keys.detection_key(road.namespace, detector, t_s * S,
+                                     f"01HZZZZZZZZZZZZZZZZZZZZZ{i:02d}", device(i))
+            road.client.put(key, json.dumps({"timestamp": str(t_s * S)}, indent=1))
+    [window] = engine.compute_windows(
+        road.client, road.namespace, target(road, "a", "b"), [T0], W, RULES
+    )
+    assert window.count == 5 and window.samples_s == (60.0,) * 5
