@@ -48,7 +48,6 @@ def _list(args: argparse.Namespace) -> int:
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     raw = argparse.RawDescriptionHelpFormatter
-    fmt_help = "table, json (one object per line) or csv (default: table)"
     p = sub.add_parser(
         "route", formatter_class=raw, help="define (or redefine) a named route",
         description="Define route NAME as detectors in driving order; each consecutive pair\n"
@@ -59,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("name", metavar="NAME", help="route name: [a-z0-9][a-z0-9_-]{0,62}")
     p.add_argument("detectors", nargs="+", metavar="DETECTOR",
                    help="detector ids in driving order (at least two)")
-    p.add_argument("--format", choices=output.FORMATS, default="table", help=fmt_help)
+    output.add_format_option(p)
     add_client_options(p, collector=True)
     p.set_defaults(func=_set)
 
@@ -68,6 +67,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="List the named routes and their detectors in driving order.",
         epilog="example:\n  roadside links routes --format json",
     )
-    p.add_argument("--format", choices=output.FORMATS, default="table", help=fmt_help)
+    output.add_format_option(p)
     add_client_options(p)
     p.set_defaults(func=_list)

@@ -131,9 +131,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--since", metavar="T", default=DEFAULT_SINCE,
                    help=f"windows from this time (default {DEFAULT_SINCE}: a day ago)")
     p.add_argument("--until", metavar="T", help="windows before this time (default: now on)")
-    p.add_argument("--format", choices=output.FORMATS, default="table",
-                   help="table (local times, minutes), json (one object per window and "
-                   "line, seconds) or csv (default: table)")
+    output.add_format_option(p, "table (local times, minutes; JSON and CSV in seconds)")
     p.add_argument("--plot", type=Path, metavar="FILE.png",
                    help="also draw a PNG: devices as dots, median line, 10-90 %% band, "
                    "suppressed windows marked")
