@@ -46,7 +46,9 @@ def as_mean(w: WindowSummary, raw: list[float]) -> WindowSummary:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--hours", type=float, default=24.0, help="simulated hours from midnight")
+    ap.add_argument("--hours", type=float, default=24.0, help="simulated hours (default 24)")
+    ap.add_argument("--start-hour", type=float, default=0.0,
+                    help="local hour the simulation starts at (default 0: midnight)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "traveltime",
                     help="where the PNG charts go (default docs/traveltime)")
@@ -56,7 +58,7 @@ def main() -> int:
     yesterday = datetime.fromtimestamp(time.time() - 86_400, UTC).replace(
         hour=0, minute=0, second=0, microsecond=0)
     day = yesterday.timestamp() - network.utc_offset_hours * 3600
-    start_ns = int(day * 1e9)
+    start_ns = int((day + args.start_hour * 3600) * 1e9)
     t0 = time.perf_counter()
     print(f"simulating {args.hours:g} h of the {network.name} corridor (seed {args.seed}) ...",
           flush=True)
@@ -82,6 +84,10 @@ def main() -> int:
     return 0
 
 
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def report(client: store.EtcdClient, args: argparse.Namespace, start_ns: int,
            sim: corridor.Corridor) -> None:
     first = start_ns // 1_000_000_000
@@ -98,7 +104,7 @@ def report(client: store.EtcdClient, args: argparse.Namespace, start_ns: int,
         if target.route:
             kept = sum(w.count for w in computed)
             print(f"{target.label():34} {len(computed):7d}  ({kept} devices along the "
-                  f"whole route)  chart: {png.relative_to(ROOT)}")
+                  f"whole route)  chart: {_shown(png)}")
             continue
         loose = stats.Rules(k=1, mad_threshold=1e9)
         raw = engine.compute_windows(client, NS, target, starts, W, loose)
@@ -107,7 +113,7 @@ def report(client: store.EtcdClient, args: argparse.Namespace, start_ns: int,
         base = corridor.accuracy(target.src, target.dest, naive, sim.truth)
         lag = "-" if ours.slowdown_lag_windows is None else f"{ours.slowdown_lag_windows} windows"
         print(f"{target.label():34} {ours.compared:7d} {ours.median_abs_error_pct:13.2f} % "
-              f"{base.median_abs_error_pct:11.2f} % {lag:>13}   chart: {png.relative_to(ROOT)}")
+              f"{base.median_abs_error_pct:11.2f} % {lag:>13}   chart: {_shown(png)}")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from central.traveltime.model import WindowSummary
 
 NS_PER_S = 1_000_000_000
 JITTER = 0.7  # samples spread over this fraction of their window's width
+FEW_SAMPLES = 1500  # below this many dots, draw them bigger
 MEDIAN_COLOUR = "#1f4e9c"
 BAND_COLOUR = "#7aa6e0"
 SAMPLE_COLOUR = "#555555"
@@ -38,6 +39,16 @@ def _x(t_ns: int) -> float:
     return float(mdates.date2num(_local(t_ns)))  # type: ignore[no-untyped-call]
 
 
+def _spread(w: WindowSummary) -> list[float]:
+    """x of each sample: spread evenly (golden ratio steps) around the window's middle."""
+    mid = (w.window_start_ns + w.window_end_ns) // 2
+    width = w.window_end_ns - w.window_start_ns
+    if len(w.samples_s) == 1:
+        return [_x(mid)]
+    return [_x(int(mid + ((i * 0.618034) % 1.0 - 0.5) * JITTER * width))
+            for i in range(len(w.samples_s))]
+
+
 def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Path:
     """Draw the windows (sorted by start) to `path`; returns it."""
     if not windows:
@@ -46,34 +57,42 @@ def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Pa
     tz = _local(windows[0].window_start_ns).tzinfo
     fig, ax = plt.subplots(figsize=(11, 5.5), dpi=120)
     try:
-        mids: list[float] = []
+        edges: list[float] = []  # window starts (and the last end): the steps' x
         med: list[float] = []
         lo: list[float] = []
         hi: list[float] = []
         xs: list[float] = []
         ys: list[float] = []
+        end = windows[0].window_start_ns
         for w in windows:
-            mid = (w.window_start_ns + w.window_end_ns) // 2
-            mids.append(_x(mid))
+            if w.window_start_ns != end:  # a gap: no step across it
+                edges.append(_x(end))
+                med.append(math.nan)
+                lo.append(math.nan)
+                hi.append(math.nan)
+            end = w.window_end_ns
             f = w.figures
+            edges.append(_x(w.window_start_ns))
             med.append(f.median_s / 60 if f else math.nan)
             lo.append(f.p10_s / 60 if f else math.nan)
             hi.append(f.p90_s / 60 if f else math.nan)
-            width = w.window_end_ns - w.window_start_ns
-            n = len(w.samples_s)
-            for i, sample in enumerate(w.samples_s):
-                offset = ((i * 0.618034) % 1.0 - 0.5) * JITTER * width if n > 1 else 0
-                xs.append(_x(int(mid + offset)))
-                ys.append(sample / 60)
+            xs.extend(_spread(w))
+            ys.extend(sample / 60 for sample in w.samples_s)
             if w.suppressed:
                 ax.axvspan(_x(w.window_start_ns), _x(w.window_end_ns),
                            color=SUPPRESSED_COLOUR, alpha=0.35, linewidth=0)
+        edges.append(_x(end))  # the last step ends with its window
+        med.append(med[-1])
+        lo.append(lo[-1])
+        hi.append(hi[-1])
         if xs:
-            ax.scatter(xs, ys, s=5, color=SAMPLE_COLOUR, alpha=0.3, linewidths=0,
-                       label="one device", zorder=1)
-        ax.fill_between(mids, lo, hi, color=BAND_COLOUR, alpha=0.45, linewidth=0,
-                        label="10-90 % of devices", zorder=2)
-        ax.plot(mids, med, color=MEDIAN_COLOUR, linewidth=2.0, marker="o", markersize=2,
+            few = len(xs) < FEW_SAMPLES  # bigger, darker dots when they do not crowd
+            ax.scatter(xs, ys, s=14 if few else 5, color=SAMPLE_COLOUR,
+                       alpha=0.6 if few else 0.3, linewidths=0, label="one device", zorder=1)
+        # a window's figures hold across the window: steps from its start to its end
+        ax.fill_between(edges, lo, hi, step="post", color=BAND_COLOUR, alpha=0.45,
+                        linewidth=0, label="10-90 % of devices", zorder=2)
+        ax.plot(edges, med, drawstyle="steps-post", color=MEDIAN_COLOUR, linewidth=2.0,
                 label="median per window", zorder=3)
         handles, labels = ax.get_legend_handles_labels()
         suppressed = sum(1 for w in windows if w.suppressed)
