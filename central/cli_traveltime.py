@@ -76,6 +76,8 @@ def _request(args: argparse.Namespace, **target: Any) -> query_pb2.GetTravelTime
     until = parse_time(args.until, "--until") if args.until else 0
     if until and until <= since:
         raise RoadsideError("--until must be after --since")
+    if args.plot is not None and args.follow:
+        raise RoadsideError("--plot draws a time range: use it without --follow")
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise RoadsideError(f"--plot: {str(args.plot)!r} should end in .png")
     return query_pb2.GetTravelTimesRequest(

@@ -107,6 +107,7 @@ def test_table_and_route_csv(road: Road, central: RunningCentral,
     [
         (["--since", "yesterday"], "--since"),
         (["--plot", "chart.jpg"], "--plot"),
+        (["--plot", "chart.png", "--follow"], "--follow"),
         (["--to", "nowhere"], "unknown link a -> nowhere"),
     ],
 )
