@@ -29,6 +29,7 @@ OPTION_HELP = {
     "lock_ttl_s": "lease of the worker's locks: a dead worker's destinations move to "
                   "another worker after this many seconds (default 10)",
     "worker_id": "this worker's name in locks and windows (default HOST-PID)",
+    "retention_days": "stored windows expire after this many days (default 365; 0 = never)",
 }
 
 

@@ -23,6 +23,7 @@ class TravelTimeConfig:
     route_max_seconds: int = 1800  # per hop of a route when no link gives max_seconds
     backfill_s: int = 3600  # on taking a destination, compute missing windows this far back
     lock_ttl_s: int = 10  # lease of a worker's locks; a dead worker's locks expire after it
+    retention_days: float = 365.0  # stored windows expire after this; 0 = keep them forever
     worker_id: str = ""  # default: host and process id
 
     def __post_init__(self) -> None:
@@ -39,5 +40,7 @@ class TravelTimeConfig:
             raise ValueError(f"k: must be at least 1, got {self.k}")
         if self.grace_s < 0:
             raise ValueError(f"grace_s: must not be negative, got {self.grace_s}")
+        if self.retention_days < 0:
+            raise ValueError(f"retention_days: must not be negative, got {self.retention_days}")
         if self.lock_ttl_s < 2:
             raise ValueError(f"lock_ttl_s: must be at least 2, got {self.lock_ttl_s}")

@@ -6,7 +6,7 @@ import itertools
 import json
 import logging
 from collections.abc import Iterator
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import etcd3
 import etcd3.exceptions
@@ -16,6 +16,7 @@ from central import keys
 from central.errors import StoreUnavailable
 from central.etcd_store import EtcdStore
 from central.records import LinkRecord, RouteRecord
+from central.retention import RetentionLeases
 from central.traveltime.matching import PassTuple
 from central.traveltime.model import Target, WindowSummary
 
@@ -159,9 +160,11 @@ def write_windows(
     items: list[tuple[Target, WindowSummary]],
     guard_key: str = "",
     guard_revision: int = 0,
+    leases: RetentionLeases | None = None,
 ) -> bool:
     """Store windows in transactions; with a guard, only while that lock key is ours.
 
+    With `leases` each window expires with the lease of its end's expiry day.
     Returns False (and writes nothing more) when the guard fails: the lock was lost.
     """
     compare = []
@@ -169,15 +172,35 @@ def write_windows(
         compare.append(client.transactions.create(guard_key) == guard_revision)
     step = 100  # well under etcd's 128 operations per transaction
     for i in range(0, len(items), step):
-        ops = [
-            client.transactions.put(t.window_key(ns, w.window_start_ns // keys.NS_PER_S),
-                                    w.to_json())
-            for t, w in items[i:i + step]
-        ]
+        batch = items[i:i + step]
         try:
-            ok, _ = client.transaction(compare=compare, success=ops, failure=[])
+            ok = _put_windows(client, ns, batch, compare, leases)
+        except grpc.RpcError as exc:
+            if leases is None or exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise StoreUnavailable(f"etcd write failed: {exc}") from exc
+            log.info("a window retention lease is gone; granting a new one")
+            leases.forget()
+            try:
+                ok = _put_windows(client, ns, batch, compare, leases)
+            except ETCD_ERRORS as again:
+                raise StoreUnavailable(f"etcd write failed: {again}") from again
         except ETCD_ERRORS as exc:
             raise StoreUnavailable(f"etcd write failed: {exc}") from exc
         if not ok:
             return False
     return True
+
+
+def _put_windows(
+    client: EtcdClient, ns: str, batch: list[tuple[Target, WindowSummary]],
+    compare: list[Any], leases: RetentionLeases | None,
+) -> bool:
+    ops = [
+        client.transactions.put(
+            t.window_key(ns, w.window_start_ns // keys.NS_PER_S), w.to_json(),
+            lease=leases.lease_for(w.window_end_ns) if leases else None,
+        )
+        for t, w in batch
+    ]
+    ok, _ = client.transaction(compare=compare, success=ops, failure=[])
+    return bool(ok)

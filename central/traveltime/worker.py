@@ -21,6 +21,7 @@ import etcd3.events
 
 from central import keys
 from central.errors import StoreUnavailable
+from central.retention import RetentionLeases
 from central.traveltime import dirty, engine, stats, store
 from central.traveltime.config import TravelTimeConfig
 from central.traveltime.locks import DestLocks
@@ -59,6 +60,10 @@ class TravelTimeWorker:
         self.rules = rules_of(config)
         self.clock = clock
         self.locks = DestLocks(client, self.ns, self.worker_id, config.lock_ttl_s)
+        self.leases = (
+            RetentionLeases(self._grant, config.retention_days * 86_400)
+            if config.retention_days > 0 else None
+        )
         self.published = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
@@ -216,7 +221,8 @@ class TravelTimeWorker:
                 self.rules, worker=self.worker_id,
             )
             items = [(target, s) for s in summaries]
-            if not store.write_windows(self.client, self.ns, items, lock_key, lock_rev):
+            if not store.write_windows(self.client, self.ns, items, lock_key, lock_rev,
+                                       self.leases):
                 log.warning("worker %s lost destination %s mid-write", self.worker_id, dest)
                 self.locks.held = {d: r for d, r in self.locks.held.items() if d != dest}
                 return False
@@ -226,6 +232,9 @@ class TravelTimeWorker:
             self.published += len(summaries)
             log.info("published %d window(s) of %s", len(summaries), target.label())
         return True
+
+    def _grant(self, ttl_s: int) -> int:
+        return int(self.client.lease(ttl_s).id)
 
     def _stored_revision(self, target: Target, ws: int) -> int:
         """The source revision of a stored window (-1: none), remembered or read."""

@@ -138,3 +138,23 @@ async def test_worker_rides_out_an_etcd_restart(road: Road, private_etcd: EtcdPr
             await eventually(published_since_back, "windows published after etcd came back")
     finally:
         client.close()
+
+
+async def test_windows_expire_with_a_retention_lease_renewed_when_gone(road: Road) -> None:
+    road.link("a", "b", max_seconds=5)
+    ws = past_window(12)
+    road.trips("a", "b", ws * S, [1.0, 1.1, 1.2, 1.3, 1.4], spacing_s=0.1)
+    key = keys.link_window_key(road.namespace, "a", "b", ws)
+    async with TravelTimeWorker(road.client, road.config(worker_id="w1", retention_days=30,
+                                                         **FAST)):
+        await eventually(lambda: ws in windows(road, "a", "b"), "the window to be published")
+        lease_id = road.client.get(key)[1].lease_id
+        ttl = road.client.get_lease_info(lease_id).TTL
+        assert 29 * 86_400 < ttl <= 31 * 86_400  # expires with the end of its 30th day
+        road.client.revoke_lease(lease_id)  # as if etcd had expired it
+        assert road.client.get(key)[0] is None
+        road.trips("a", "b", ws * S, [1.5, 1.5, 1.5], first_device=100, spacing_s=0.1)
+        await eventually(lambda: windows(road, "a", "b").get(ws, (None, 0))[0] is not None
+                         and windows(road, "a", "b")[ws][0].count == 8,
+                         "the window written again under a new lease")
+        assert road.client.get(key)[1].lease_id not in (0, lease_id)
