@@ -8,7 +8,7 @@ import time
 from datetime import UTC, datetime
 
 from agent.cli_config import add_config_flags, config_from_args
-from agent.status import AgentStatus, read_status
+from agent.status import AgentStatus, rate_text, read_status
 
 STALE_AFTER_S = 30.0  # status.json older than this: the agent is probably not running
 
@@ -90,7 +90,8 @@ def render(s: AgentStatus, age_s: float) -> str:
     lines.append(f"{'source':<10} {'state':<11} {'per min':>9} {'restarts':>8}  last error")
     for src in s.sources:
         lines.append(
-            f"{src.name:<10} {src.state:<11} {src.sightings_per_minute:>9.1f} "
+            f"{src.name:<10} {src.state:<11} "
+            f"{rate_text(src.state, src.sightings_per_minute, 1):>9} "
             f"{src.restarts:>8}  {src.last_error or '-'}"
         )
     if not s.sources:

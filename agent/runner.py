@@ -18,7 +18,6 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +27,11 @@ from agent import __version__, sdnotify
 from agent.buffer import DiskBuffer
 from agent.config import AgentConfig
 from agent.errors import AgentError
+from agent.model import Sighting
 from agent.pipeline import Pipeline
 from agent.privacy import DeviceHasher, load_secret
 from agent.sources.base import Source, SourceError
-from agent.sources.supervisor import Supervisor
+from agent.sources.supervisor import RateMeter, Supervisor, source_rate, uses_event_time
 from agent.status import AgentStatus, SourceState, clock_sync, disk_free, write_status
 from agent.uplink import Uplink, UplinkCounts
 
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 BUFFER_FILE = "buffer.db"
 TICK_S = 1.0  # close idle passes and write closed ones to the buffer this often
 STATUS_FILE_INTERVAL_S = 5.0  # status.json for `roadside agent status`
-RATE_WINDOW_S = 60.0  # sightings per minute are measured over this window
 SOURCE_STOP_TIMEOUT_S = 5.0
 FINAL_UPLOAD_S = 10.0  # the last upload attempt on shutdown
 NS = 1_000_000_000
@@ -105,7 +104,7 @@ class AgentRunner:
         self._source_states: dict[str, SourceState] = {
             s.name: SourceState(s.name, "starting") for s in self.sources
         }
-        self._rates: deque[tuple[float, dict[str, int]]] = deque()
+        self._meters = {s.name: RateMeter(uses_event_time(s, event_time)) for s in self.sources}
         self._tasks: list[asyncio.Task[Any]] = []
 
     # --- figures -----------------------------------------------------------------
@@ -162,23 +161,12 @@ class AgentRunner:
         """Each source's state, restarts, last error and sightings per minute."""
         if self._supervisor is not None:
             return tuple(self._supervisor.status())  # it measures its own rates
-        rates = self._per_minute()
         return tuple(
-            dataclasses.replace(s, sightings_per_minute=rates.get(s.name, 0.0))
+            dataclasses.replace(
+                s, sightings_per_minute=source_rate(s.state, self._meters[s.name])
+            )
             for s in self._source_states.values()
         )
-
-    def _per_minute(self) -> dict[str, float]:
-        now = time.monotonic()
-        counts = dict(self.pipeline.counts().by_source)
-        self._rates.append((now, counts))
-        while len(self._rates) > 2 and now - self._rates[1][0] >= RATE_WINDOW_S:
-            self._rates.popleft()
-        then, old = self._rates[0]
-        span = now - then
-        if span <= 0:
-            return {}
-        return {k: (v - old.get(k, 0)) * 60.0 / span for k, v in counts.items()}
 
     # --- running -----------------------------------------------------------------
 
@@ -249,8 +237,14 @@ class AgentRunner:
     async def _run_one(self, source: Source, stop: asyncio.Event) -> None:
         """A finite source on its own."""
         self._source_states[source.name] = SourceState(source.name, "running")
+        meter = self._meters[source.name]
+
+        def emit(sighting: Sighting) -> None:
+            meter.heard(sighting)
+            self.pipeline.on_sighting(sighting)
+
         try:
-            await source.run(self.pipeline.on_sighting, stop)
+            await source.run(emit, stop)
         except asyncio.CancelledError:
             self._source_states[source.name] = SourceState(source.name, "stopped")
             raise

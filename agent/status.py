@@ -38,9 +38,15 @@ class ClockSync(enum.Enum):
 class SourceState:
     name: str
     state: str  # running, restarting, failed, disabled, finished
-    sightings_per_minute: float = 0.0
+    sightings_per_minute: float = 0.0  # last minute (of capture time for a replay)
     restarts: int = 0
     last_error: str = ""
+
+
+def rate_text(state: str, per_minute: float, digits: int = 0) -> str:
+    """Sightings per minute as status tables show it: "-" for a finished source (a replay
+    at its end hears nothing more; its rate was over the capture's own time)."""
+    return "-" if state == "finished" else f"{per_minute:,.{digits}f}"
 
 
 @dataclass(frozen=True, slots=True)

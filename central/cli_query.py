@@ -13,6 +13,7 @@ import grpc
 from agent.cmd_status import _bytes as format_bytes  # one formatter for both status views
 from agent.cmd_status import _duration as format_duration
 from agent.errors import RoadsideError
+from agent.status import rate_text
 from central import output
 from central.cli_client import add_client_options, client_config, query_stub
 from central.output import Column, Writer
@@ -197,7 +198,8 @@ STATUS_COLUMNS = (
 
 
 def status_row(s: types_pb2.AgentStatus, now_ns: int) -> dict[str, Any]:
-    sources = [f"{x.name}:{x.state} {x.sightings_per_minute:.0f}" for x in s.sources]
+    sources = [f"{x.name}:{x.state} {rate_text(x.state, x.sightings_per_minute)}"
+               for x in s.sources]
     return {
         "detector_id": s.detector_id,
         "reported_ns": s.reported_ns,

@@ -76,6 +76,7 @@ class ReplaySource:
     """Source over capture files. `finished` is set once every frame has been emitted."""
 
     silence_limit_s: float | None = None  # gaps are part of the capture: no watchdog
+    event_time = True  # status rates count the capture's own time, not wall time
 
     def __init__(
         self,

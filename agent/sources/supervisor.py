@@ -5,6 +5,10 @@ backoff that doubles up to a cap and resets once the source hears something agai
 silent for longer than its limit is stopped and restarted (the watchdog): `silence_limit_s`
 on the source overrides the supervisor's default, None turns the watchdog off for it. A
 source whose `run` returns on its own (a replay at its end) is finished, not restarted.
+
+Sightings per minute count the last minute: of wall time for a live source, of the source's
+own time for one with `event_time = True` (a replay: its capture's time, so a replay at full
+speed shows the capture's rate, not millions a minute). A finished source reports 0.
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from agent.model import Sighting
 from agent.sources.base import Emit, Source, stopped_within
@@ -27,10 +31,54 @@ STOP_TIMEOUT_S = 5.0  # a stopped source gets this long to return before it is c
 BACKOFF_INITIAL_S = 1.0
 BACKOFF_MAX_S = 60.0
 RATE_WINDOW_S = 60  # sightings_per_minute counts the last minute
+NS = 1_000_000_000
 
 STARTING, RUNNING, RESTARTING, FINISHED, STOPPED = (
     "starting", "running", "restarting", "finished", "stopped",
 )
+
+
+class RateMeter:
+    """Sightings per minute over the last RATE_WINDOW_S seconds of one clock.
+
+    Live sources count by the monotonic clock at arrival, up to now; event-time sources
+    (replay) by the sightings' own times, up to the newest one heard.
+    """
+
+    __slots__ = ("_clock", "_newest", "_seconds", "event_time")
+
+    def __init__(self, event_time: bool = False,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.event_time = event_time
+        self._clock = clock
+        self._seconds: deque[list[int]] = deque()  # [second, count], oldest first
+        self._newest = 0
+
+    def heard(self, sighting: Sighting) -> None:
+        sec = sighting.t_ns // NS if self.event_time else int(self._clock())
+        self._newest = max(self._newest, sec)
+        if self._seconds and self._seconds[-1][0] >= sec:
+            self._seconds[-1][1] += 1  # same second (or a late one): count it there
+            return
+        self._seconds.append([sec, 1])
+        while self._seconds[0][0] <= sec - RATE_WINDOW_S:
+            self._seconds.popleft()
+
+    def per_minute(self) -> float:
+        now = self._newest if self.event_time else int(self._clock())
+        cutoff = now - RATE_WINDOW_S
+        per_window = sum(n for sec, n in self._seconds if sec > cutoff)
+        return per_window * 60.0 / RATE_WINDOW_S
+
+
+def source_rate(state: str, meter: RateMeter) -> float:
+    """What status shows as sightings per minute: 0 once the source has finished."""
+    return 0.0 if state == FINISHED else meter.per_minute()
+
+
+def uses_event_time(source: Source, default: bool = False) -> bool:
+    """Whether the source's sightings carry their own time (replay, simulation)."""
+    return bool(getattr(source, "event_time", default))
 
 
 @dataclass(slots=True)
@@ -38,29 +86,17 @@ class _Health:
     """Mutable per-source bookkeeping; status() hands out frozen SourceState copies."""
 
     name: str
+    meter: RateMeter
     state: str = STARTING
     restarts: int = 0
     last_error: str = ""
-    sightings: int = 0
     last_heard: float = 0.0  # monotonic
     failures: int = 0  # consecutive, for the backoff
-    seconds: deque[tuple[int, int]] = field(default_factory=deque)  # (second, count)
 
-    def heard(self, now: float) -> None:
-        self.sightings += 1
+    def heard(self, sighting: Sighting, now: float) -> None:
         self.last_heard = now
         self.failures = 0
-        sec = int(now)
-        if self.seconds and self.seconds[-1][0] == sec:
-            self.seconds[-1] = (sec, self.seconds[-1][1] + 1)
-        else:
-            self.seconds.append((sec, 1))
-            while self.seconds and self.seconds[0][0] <= sec - RATE_WINDOW_S:
-                self.seconds.popleft()
-
-    def per_minute(self, now: float) -> float:
-        cutoff = int(now) - RATE_WINDOW_S
-        return float(sum(n for sec, n in self.seconds if sec > cutoff))
+        self.meter.heard(sighting)
 
 
 class Supervisor:
@@ -80,12 +116,12 @@ class Supervisor:
         self._silence_s = silence_restart_s
         self._backoff_initial_s = backoff_initial_s
         self._backoff_max_s = backoff_max_s
-        self._health = {s.name: _Health(s.name) for s in sources}
+        self._health = {s.name: _Health(s.name, RateMeter(uses_event_time(s))) for s in sources}
 
     def status(self) -> list[SourceState]:
-        now = time.monotonic()
         return [
-            SourceState(h.name, h.state, h.per_minute(now), h.restarts, h.last_error)
+            SourceState(h.name, h.state, source_rate(h.state, h.meter), h.restarts,
+                        h.last_error)
             for h in self._health.values()
         ]
 
@@ -131,7 +167,7 @@ class Supervisor:
         health.last_heard = time.monotonic()
 
         def emit(sighting: Sighting) -> None:
-            health.heard(time.monotonic())
+            health.heard(sighting, time.monotonic())
             self._emit(sighting)
 
         task = asyncio.create_task(source.run(emit, mine), name=f"source-{source.name}-run")

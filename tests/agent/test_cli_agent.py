@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -38,6 +39,20 @@ def test_status_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert "ble" in out and "42.5" in out
     assert "restarting" in out and "interface wlan1mon is down" in out
     assert "stale" not in out
+
+
+def test_status_rate_of_a_finished_replay_is_not_shown(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = dataclasses.replace(sample_status(time.time_ns()), sources=(
+        SourceState("ble", "running", 42.5), SourceState("replay", "finished", 0.0),
+    ))
+    write_status(tmp_path, status)
+    assert main(["agent", "status", "--state-dir", str(tmp_path)]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()
+            if line.startswith(("ble ", "replay "))}
+    assert rows["ble"][1:3] == ["running", "42.5"]
+    assert rows["replay"][1:3] == ["finished", "-"]
 
 
 def test_status_json_and_stale(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -10,6 +11,7 @@ from agent.model import AddressKind, RadioKind, Sighting
 from agent.sources import supervisor as sup
 from agent.sources.base import Emit, SourceError
 from agent.sources.supervisor import Supervisor
+from agent.status import rate_text
 from tests.fixtures.polling import eventually
 
 
@@ -121,6 +123,40 @@ async def test_finished_source_is_not_restarted_and_run_returns() -> None:
     await asyncio.wait_for(task, 10)  # every source finished: run returns by itself
     assert once.runs == 1 and len(got) == 1
     assert s.status()[0].state == "finished" and not stop.is_set()
+
+
+class Capture:
+    """An event-time source (a replay at full speed): ten minutes of capture, one sighting
+    a second, emitted at once; it returns when `done` is set."""
+
+    name = "replay"
+    event_time = True
+    silence_limit_s = None
+
+    def __init__(self) -> None:
+        self.done = asyncio.Event()
+        self.emitted = 0
+
+    async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        t0 = 1_600_000_000 * sup.NS
+        for i in range(600):
+            emit(dataclasses.replace(_sighting(self.name), t_ns=t0 + i * sup.NS))
+            self.emitted += 1
+        await self.done.wait()
+
+
+async def test_replay_rate_is_over_capture_time_and_gone_when_finished() -> None:
+    capture = Capture()
+    s = Supervisor([capture], lambda _s: None, None)
+    _stop, task = await _start(s)
+    await eventually(lambda: capture.emitted == 600)
+    # 600 sightings within a moment of wall time: the last minute of the capture had 60
+    assert s.status()[0].sightings_per_minute == 60.0
+    capture.done.set()
+    await asyncio.wait_for(task, 10)
+    (state,) = s.status()
+    assert (state.state, state.sightings_per_minute) == ("finished", 0.0)
+    assert rate_text(state.state, state.sightings_per_minute) == "-"
 
 
 class Deaf:
