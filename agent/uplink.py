@@ -30,6 +30,10 @@ from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 
 log = logging.getLogger(__name__)
 
+# refused passes: each of the first few is logged, then one line every so many
+REJECT_LOG_FIRST = 5
+REJECT_LOG_EVERY = 1000
+
 IDLE_POLL_S = 5.0  # look at the buffer at least this often when nothing wakes us
 CHANNEL_CLOSE_TIMEOUT_S = 2.0
 STATUS_TIMEOUT_S = 5.0
@@ -188,7 +192,9 @@ class Uplink:
                 return await self.upload_once()
             await asyncio.to_thread(self._buffer.ack, [rows[0].id])
             self._rejected += 1
-            log.error("central refused a pass as invalid, dropped it: %s", exc.details())
+            if self._rejected <= REJECT_LOG_FIRST or self._rejected % REJECT_LOG_EVERY == 0:
+                log.error("central refused a pass as invalid, dropped it (%d so far): %s",
+                          self._rejected, exc.details())
             return 1
         self._failures += 1
         self._streak += 1
