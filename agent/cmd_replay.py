@@ -123,7 +123,9 @@ def add_parser(sub: Any) -> None:
                    help=f"give up when central has not acknowledged everything S seconds "
                         f"after the last frame (default {DRAIN_TIMEOUT_S:g})")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress display (on a terminal a bar of the files read, redrawn "
+                        "in place; otherwise a plain line every half minute)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -136,10 +138,11 @@ def run(args: argparse.Namespace) -> int:
              "central": tuple(args.central) if args.central else None}
     config = load(AgentConfig, args.config, os.environ, flags, section="agent")
     speed: float | Literal["fast"] = FAST if args.fast else (args.speed or 1.0)
-    with tempfile.TemporaryDirectory(prefix="roadside-replay-") as tmp:
+    with (tempfile.TemporaryDirectory(prefix="roadside-replay-") as tmp,
+          ProgressLine(enabled=not args.quiet) as line):
         config = replace(config, state_dir=args.state_dir or Path(tmp))
         summary = asyncio.run(replay(config, args.files, speed, args.shift_to_now,
-                                     args.drain_timeout, ProgressLine(enabled=not args.quiet)))
+                                     args.drain_timeout, line))
     if args.json:
         print(json.dumps(summary.to_json()))
     else:
@@ -174,8 +177,8 @@ async def replay(
                                name=f"replay:{config.detector_id}")
     try:
         while not task.done():
+            line.update(*_progress(source, runner.progress()))
             await asyncio.wait({task}, timeout=PROGRESS_S)
-            line.show(_progress_text(_frames(source), runner.progress()))
         task.result()
     finally:
         if not task.done():
@@ -183,7 +186,8 @@ async def replay(
             await asyncio.gather(task, return_exceptions=True)
     await _final_status(runner, config.state_dir)
     figures = runner.progress()
-    line.done(_progress_text(_frames(source), figures) + " - all acknowledged")
+    rejected = runner.uplink.counts().rejected
+    line.finish(*_progress(source, figures, f"{rejected} refused" if rejected else "done"))
     frames, skipped = _frames(source), _skipped(source)
     return ReplaySummary(
         detector_id=config.detector_id,
@@ -195,7 +199,7 @@ async def replay(
         dropped_by_policy=figures.dropped_by_policy,
         passes=figures.passes,
         uploaded=figures.acknowledged,
-        rejected=runner.uplink.counts().rejected,
+        rejected=rejected,
         elapsed_s=round(time.monotonic() - started, 3),
         central=list(config.central),
     )
@@ -215,9 +219,21 @@ async def _final_status(runner: AgentRunner, state_dir: Path) -> None:
         await runner.uplink.close()
 
 
-def _progress_text(frames: int, p: Progress) -> str:
-    return (f"replay: {frames} frames, {p.sightings} sightings, {p.passes} passes, "
-            f"backlog {p.backlog}, acknowledged {p.acknowledged}")
+def _progress(source: ReplaySource | RecordingSource, p: Progress, state: str = "",
+              ) -> tuple[str, int, int, str]:
+    """The bar follows the bytes of the files read; then come frames, passes and the
+    backlog (passes central has yet to acknowledge)."""
+    if isinstance(source, ReplaySource):
+        st = source.stats()
+        done, total, finished = st.bytes_read, st.bytes_total, st.finished
+    else:
+        done, total = source.bytes_read(), source.bytes_total
+        finished = source.finished.is_set()
+    if not state and finished and p.backlog:
+        state = "waiting for central"
+    return ("replay", done, total,
+            f"{_frames(source)} frames  {p.passes} passes  backlog {p.backlog}"
+            + (f"  {state}" if state else ""))
 
 
 def _frames(source: ReplaySource | RecordingSource) -> int:

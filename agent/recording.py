@@ -30,6 +30,7 @@ from agent.errors import AgentError
 from agent.model import AddressKind, RadioKind, Sighting
 from agent.privacy import DeviceHasher
 from agent.sources.base import Emit
+from agent.sources.capfile import total_size
 
 FORMAT = "roadside-hashed-sightings"
 VERSION = 1
@@ -144,6 +145,7 @@ class RecordingReader:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.frames_read = 0
+        self.bytes_read = 0  # of the file, consumed so far (for a progress fraction)
         self.skipped: Counter[str] = Counter()
 
     def records(self) -> Iterator[HashedSighting]:
@@ -152,9 +154,10 @@ class RecordingReader:
         except OSError as exc:
             raise RecordingError(f"{self.path}: cannot read: {exc.strerror}") from exc
         with f:
-            f.readline()  # the header
+            self.bytes_read = len(f.readline())  # the header
             for line in f:
                 self.frames_read += 1
+                self.bytes_read += len(line)
                 if not line.endswith(b"\n"):
                     self.skipped[TRUNCATED_LINE] += 1
                     continue
@@ -177,6 +180,10 @@ class RecordingSource:
         self.shift_to_now = shift_to_now
         self.sightings = 0
         self.finished = asyncio.Event()
+        self.bytes_total = 0  # the files' sizes together, known once run() starts
+
+    def bytes_read(self) -> int:
+        return sum(r.bytes_read for r in self.readers)
 
     def skipped(self) -> dict[str, int]:
         total: Counter[str] = Counter()
@@ -185,6 +192,7 @@ class RecordingSource:
         return dict(total)
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
+        self.bytes_total = await asyncio.to_thread(total_size, [r.path for r in self.readers])
         offset_ns = 0
         if self.shift_to_now:  # the last record lands when playback ends
             first, last = await asyncio.to_thread(self._span_ns)

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.cli_parts import ProgressLine, bar, subcommand
+from agent.cli_parts import ProgressLine, subcommand
 from agent.config import AgentConfig
 from agent.config_layers import ConfigError, load
 from agent.model import AddressKind, Sighting
@@ -90,16 +90,20 @@ def run(args: argparse.Namespace) -> int:
     flags: dict[str, Any] = {"central": tuple(args.central) if args.central else None,
                              "secret_file": args.secret_file}
     config = load(AgentConfig, args.config, os.environ, flags, section="agent")
-    secret = _secret(args.secret_file)
-    line = ProgressLine(enabled=not args.quiet)
+    with ProgressLine(enabled=not args.quiet) as line:
+        return _run(args, network, config, start_ns, duration_s, line)
 
+
+def _run(args: argparse.Namespace, network: Any, config: AgentConfig, start_ns: int,
+         duration_s: float, line: ProgressLine) -> int:
+    secret = _secret(args.secret_file)
     sim = traffic.simulate(
         network, start_ns, duration_s, args.seed,
-        progress=lambda done, total: line.show(f"simulating {bar(done, total)} "
-                                               f"{done}/{total} vehicles"),
+        progress=lambda done, total: line.update("simulate", done, total,
+                                                 f"{done}/{total} vehicles"),
     )
-    line.done(f"simulated {sim.vehicles} vehicles, {len(sim.trips)} trips, "
-              f"{sim.frames} frames heard")
+    line.finish("simulate", 1, 1, f"{sim.vehicles} vehicles, {len(sim.trips)} trips, "
+                                  f"{sim.frames} frames heard")
     hasher = DeviceHasher.from_config(config, secret)
     policy = PrivacyPolicy.from_config(config)
     truth = build_truth(network, sim, args.seed,
@@ -148,13 +152,12 @@ def _drive(args: argparse.Namespace, network: Any, config: AgentConfig, secret: 
            sim: traffic.Simulation, line: ProgressLine) -> dict[str, Progress]:
     total = sim.frames
 
-    def show(figures: dict[str, Progress]) -> None:
+    def bar(figures: dict[str, Progress]) -> tuple[str, int, int, str]:
         seen = sum(p.sightings + p.dropped_by_policy for p in figures.values())
         passes = sum(p.passes for p in figures.values())
         backlog = sum(p.backlog for p in figures.values())
-        acked = sum(p.acknowledged for p in figures.values())
-        line.show(f"agents {bar(seen, total)} {seen}/{total} sightings, {passes} passes, "
-                  f"backlog {backlog}, acknowledged {acked}")
+        detail = f"{seen}/{total} sightings  {passes} passes  backlog {backlog}"
+        return "agents", seen, total, detail
 
     def sightings(detector_id: str) -> list[Sighting]:
         return sim.sightings(detector_id)
@@ -162,9 +165,10 @@ def _drive(args: argparse.Namespace, network: Any, config: AgentConfig, secret: 
     with tempfile.TemporaryDirectory(prefix="roadside-sim-") as tmp:
         root = args.state_dir or Path(tmp)
         configs = [feed.detector_config(config, network, d.id, root) for d in network.detectors]
-        final = asyncio.run(feed.run_agents(configs, sightings, secret, show))
-    show(final)
-    line.done("agents finished: every pass acknowledged by central")
+        final = asyncio.run(feed.run_agents(configs, sightings, secret,
+                                            lambda figures: line.update(*bar(figures))))
+    label, seen, _, detail = bar(final)
+    line.finish(label, seen, total, detail + "  done")
     return final
 
 

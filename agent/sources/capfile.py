@@ -3,7 +3,9 @@
 Both byte orders; pcap with micro- or nanosecond timestamps; pcapng sections with SHB, IDB
 (per-interface link type, if_tsresol, if_tsoffset), EPB, SPB and the obsolete PB. A truncated
 or corrupt file yields its good frames; what could not be read is counted by reason in
-`CaptureReader.skipped` and no exception escapes `frames()`.
+`CaptureReader.skipped` and no exception escapes `frames()`. `bytes_read` follows how far
+into the file the frames handed out so far reach (the whole size once `frames()` is done),
+for progress displays.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import mmap
 import os
 import struct
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -67,12 +69,24 @@ class _Interface:
         return ns + self.offset_s * 1_000_000_000
 
 
+def total_size(paths: Iterable[str | Path]) -> int:
+    """Bytes in these files together (0 for one that cannot be read). Blocking."""
+    total = 0
+    for path in paths:
+        try:
+            total += os.stat(path).st_size
+        except OSError:
+            pass
+    return total
+
+
 class CaptureReader:
-    """One capture file. Iterate `frames()`; then read `frames_read` and `skipped`."""
+    """One capture file. Iterate `frames()`; then read `frames_read`, `skipped`, `bytes_read`."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.frames_read = 0
+        self.bytes_read = 0  # bytes of the file consumed so far (updated as frames go out)
         self.skipped: Counter[str] = Counter()
 
     def frames(self) -> Iterator[Frame]:
@@ -83,23 +97,25 @@ class CaptureReader:
             log.warning("capture %s: cannot open: %s", self.path, exc.strerror)
             self.skipped[UNREADABLE] += 1
             return
+        size = 0
         try:
             size = os.fstat(fd).st_size
             if size < 4:
                 self.skipped[NOT_A_CAPTURE] += 1
-                return
-            with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as buf:
-                if buf[:4] in _PCAP_MAGIC:
-                    yield from self._pcap(buf)
-                elif struct.unpack_from("<I", buf, 0)[0] == _PCAPNG_SHB:
-                    yield from self._pcapng(buf)
-                else:
-                    self.skipped[NOT_A_CAPTURE] += 1
+            else:
+                with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as buf:
+                    if buf[:4] in _PCAP_MAGIC:
+                        yield from self._pcap(buf)
+                    elif struct.unpack_from("<I", buf, 0)[0] == _PCAPNG_SHB:
+                        yield from self._pcapng(buf)
+                    else:
+                        self.skipped[NOT_A_CAPTURE] += 1
         except OSError as exc:
             log.warning("capture %s: read failed: %s", self.path, exc.strerror)
             self.skipped[UNREADABLE] += 1
         finally:
             os.close(fd)
+        self.bytes_read = size  # all of it is dealt with: what was not read is in `skipped`
 
     # --- pcap -------------------------------------------------------------------------
 
@@ -125,6 +141,7 @@ class CaptureReader:
                 self.skipped[TRUNCATED] += 1
                 return
             self.frames_read += 1
+            self.bytes_read = pos + incl
             yield Frame(sec * 1_000_000_000 + frac * ns_per_unit, linktype, buf[pos : pos + incl])
             pos += incl
 
@@ -167,6 +184,7 @@ class CaptureReader:
                 return
             body = buf[pos + 8 : pos + blen - 4]
             pos += blen
+            self.bytes_read = pos
             if btype == _IDB:
                 iface = _parse_idb(body, order)
                 if iface is None:

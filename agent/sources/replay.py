@@ -22,7 +22,7 @@ from agent.model import RadioKind, Sighting
 from agent.privacy import ble_address_kind, wifi_address_kind
 from agent.sources import btle, dot11
 from agent.sources.base import Emit, SourceError, stopped_within
-from agent.sources.capfile import CaptureReader, Frame
+from agent.sources.capfile import CaptureReader, Frame, total_size
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ class ReplayStats:
     sightings: int
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> frames (or records)
     finished: bool = False
+    bytes_read: int = 0  # of the files, consumed so far (for a progress fraction)
+    bytes_total: int = 0  # the files' sizes together; 0 until the replay starts
 
 
 def sighting_from_frame(frame: Frame, source: str, offset_ns: int = 0) -> Sighting | str:
@@ -97,6 +99,7 @@ class ReplaySource:
         self._readers: list[CaptureReader] = []
         self._skipped: Counter[str] = Counter()
         self._sightings = 0
+        self._bytes_total = 0
 
     def stats(self) -> ReplayStats:
         skipped = Counter(self._skipped)
@@ -108,12 +111,15 @@ class ReplaySource:
             sightings=self._sightings,
             skipped=dict(skipped),
             finished=self.finished.is_set(),
+            bytes_read=sum(r.bytes_read for r in self._readers),
+            bytes_total=self._bytes_total,
         )
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         self._readers = [CaptureReader(f) for f in self.files]
         self._skipped = Counter()
         self._sightings = 0
+        self._bytes_total = await asyncio.to_thread(total_size, self.files)
         offset_ns = 0
         if self.shift_to_now:
             offset_ns = await asyncio.to_thread(self._shift_offset, time.time_ns())

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import re
+import select
 import struct
+import subprocess
+import sys
+import termios
+import time
 from pathlib import Path
 
 import etcd3
@@ -17,7 +26,7 @@ from agent.sources.replay import FAST
 from central import keys
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.central import StartCentral
-from tests.fixtures.sim import CENTURY_DAYS, StoredPasses, dump, keep_all
+from tests.fixtures.sim import CENTURY_DAYS, KEEP_ALL, StoredPasses, dump, keep_all
 
 BLE_KINDS = {k.value for k in AddressKind if k.name.startswith("BLE_")}
 
@@ -124,3 +133,90 @@ def test_cli_names_a_missing_file_in_one_line(tmp_path: Path,
     err = capsys.readouterr().err.strip()
     assert code == 2
     assert err.count("\n") == 0 and "nope.pcap" in err and "Traceback" not in err
+
+
+# --- what a technician sees on stderr -------------------------------------------------------
+
+SMALL = ("probing-patterns_iPhone12-M.pcap", "probing-patterns_S21Ultra-M.pcap")
+COLUMNS = 72
+CLI_TIMEOUT_S = 90.0
+BAR = re.compile(r"replay \[[#.?]+\] +(\d+)%  (\d+) frames  (\d+) passes  backlog (\d+)")
+
+
+def replay_cli(captures: Path, addr: str, config_dir: Path, stderr: int,
+               ) -> subprocess.Popen[bytes]:
+    """`roadside agent replay --fast --json` of two small captures, as a subprocess."""
+    env = {**os.environ, **{f"ROADSIDE_{k.upper()}": v for k, v in KEEP_ALL.items()}}
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent.main", "agent", "replay", "--detector", "bar-box",
+         "--secret-file", str(config_dir / "site.secret"), "--central", addr,
+         "--state-dir", str(config_dir / "bar-state"), "--fast", "--json",
+         *(str(wifi(captures, name)) for name in SMALL)],
+        stdout=subprocess.PIPE, stderr=stderr, env=env,
+    )
+
+
+def read_terminal(fd: int) -> str:
+    """All the child wrote to its terminal, until it closed it (deadline-bounded)."""
+    out = bytearray()
+    end = time.monotonic() + CLI_TIMEOUT_S
+    while (left := end - time.monotonic()) > 0 and select.select([fd], [], [], left)[0]:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # EIO: the child has closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out.decode()
+
+
+def final_bar(text: str) -> re.Match[str]:
+    bars = [m for m in map(BAR.search, re.split(r"[\r\n]", text)) if m]
+    assert bars, text
+    return bars[-1]
+
+
+def test_on_a_terminal_the_bar_redraws_in_place_and_ends_full_with_the_counts(
+    captures_dir: Path, start_test_central: StartCentral, agent_config: MakeConfig,
+) -> None:
+    addr = start_test_central(retention_days=CENTURY_DAYS).collector_addr
+    config = agent_config()  # for its site secret
+    controller, terminal = os.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, COLUMNS, 0, 0))
+    try:
+        proc = replay_cli(captures_dir, addr, config.secret_file.parent, terminal)
+        os.close(terminal)
+        shown = read_terminal(controller)
+        stdout, _ = proc.communicate(timeout=CLI_TIMEOUT_S)
+    finally:
+        os.close(controller)
+    assert proc.returncode == 0, shown
+    summary = json.loads(stdout)
+    end = final_bar(shown)
+    assert (end[1], end[2], end[3], end[4]) == (
+        "100", str(summary["frames_read"]), str(summary["passes"]), "0")
+    assert summary["passes"] > 0 and end.string.endswith("backlog 0  done")
+    assert "\x1b[Kreplay [" in shown  # drawn over the previous state, not below it
+    for piece in re.split(r"[\r\n]", shown.replace("\x1b[K", "")):
+        if "replay [" in piece:
+            assert len(piece) < COLUMNS  # fits: never wraps onto a second line
+            assert " INFO " not in piece  # log records get lines of their own
+
+
+def test_into_a_pipe_there_is_no_redrawing_only_plain_lines(
+    captures_dir: Path, start_test_central: StartCentral, agent_config: MakeConfig,
+) -> None:
+    addr = start_test_central(retention_days=CENTURY_DAYS).collector_addr
+    config = agent_config()
+    proc = replay_cli(captures_dir, addr, config.secret_file.parent, subprocess.PIPE)
+    stdout, err = proc.communicate(timeout=CLI_TIMEOUT_S)
+    stderr = err.decode()
+    assert proc.returncode == 0, stderr
+    assert "\r" not in stderr and "\x1b" not in stderr
+    summary = json.loads(stdout)
+    bars = [line for line in stderr.splitlines() if "replay [" in line]
+    assert bars and all(line.startswith("replay [") for line in bars)
+    end = final_bar(bars[-1])
+    assert (end[1], end[2], end[3], end[4]) == (
+        "100", str(summary["frames_read"]), str(summary["passes"]), "0")

@@ -159,3 +159,25 @@ def test_not_a_capture_and_missing_file(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     frames, reader = _frames(empty)
     assert frames == [] and dict(reader.skipped) == {"not_a_capture": 1}
+
+
+def test_bytes_read_follows_the_records_and_ends_at_the_file_size(
+    captures_dir: Path, tmp_path: Path
+) -> None:
+    whole = (captures_dir / WIFI).read_bytes()
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])
+    for path in (captures_dir / WIFI, cut):
+        reader = CaptureReader(path)
+        reached = 24  # the file header
+        for frame in reader.frames():
+            reached += 16 + len(frame.data)
+            assert reader.bytes_read == reached  # up to the end of the frame handed out
+        assert reader.bytes_read == path.stat().st_size  # a cut-off tail is dealt with too
+
+    ng = tmp_path / "three.pcapng"
+    ng.write_bytes(_pcapng("<"))
+    reader = CaptureReader(ng)
+    marks = [reader.bytes_read for _ in reader.frames()]
+    assert marks == sorted(marks) and 0 < marks[0] and marks[-1] == reader.bytes_read
+    assert reader.bytes_read == ng.stat().st_size

@@ -104,6 +104,25 @@ async def test_truncated_capture_replays_good_frames_and_reports(
     assert st.finished
 
 
+async def test_bytes_read_grow_to_the_files_total(captures_dir: Path) -> None:
+    files = [captures_dir / POS1, captures_dir / POS2]
+    source = ReplaySource(files, speed=FAST)
+    marks: list[tuple[int, int]] = []
+
+    def emit(s: Sighting) -> None:
+        if source.stats().sightings % 2000 == 0:
+            st = source.stats()
+            marks.append((st.bytes_read, st.bytes_total))
+
+    await asyncio.wait_for(source.run(emit, asyncio.Event()), 60)
+    total = sum(f.stat().st_size for f in files)
+    assert len(marks) > 5 and all(t == total for _, t in marks)
+    read = [r for r, _ in marks]
+    assert read == sorted(read) and 0 < read[0] < total
+    st = source.stats()
+    assert st.bytes_read == st.bytes_total == total
+
+
 async def test_stop_ends_a_fast_replay(captures_dir: Path) -> None:
     source = ReplaySource([captures_dir / POS1, captures_dir / POS2], speed=FAST)
     stop = asyncio.Event()
