@@ -159,6 +159,17 @@ async def test_replay_rate_is_over_capture_time_and_gone_when_finished() -> None
     assert rate_text(state.state, state.sightings_per_minute) == "-"
 
 
+def test_live_rate_counts_the_last_minute_of_wall_time() -> None:
+    now = [0.0]
+    meter = sup.RateMeter(clock=lambda: now[0])
+    for second in range(1000, 1090):  # 90 sightings over 90 s: one a second
+        now[0] = second + 0.5
+        meter.heard(_sighting("ble"))
+    assert meter.per_minute() == 60.0  # only the last minute's
+    now[0] += 120.0  # then two silent minutes
+    assert meter.per_minute() == 0.0
+
+
 class Deaf:
     """Ignores its stop event: must be cancelled."""
 
