@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import etcd3
@@ -24,6 +24,7 @@ from agent.privacy import DeviceHasher, generate_secret
 from agent.sim.capwriter import PcapWriter, probe_request
 from central import keys
 from tests.fixtures.central import StartCentral
+from tests.fixtures.polling import PollTimeout, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 S = 1_000_000_000
@@ -72,17 +73,6 @@ def stored(client: etcd3.MultiEndpointEtcd3Client, namespace: str) -> list[str]:
     return [m.key.decode().rsplit("/", 1)[1] for _, m in client.get_prefix(prefix, keys_only=True)]
 
 
-def poll(cond: Callable[[], bool], timeout_s: float, what: str = "", fail: bool = True) -> None:
-    """Deadline-bounded poll; on timeout fail the test (or just return, fail=False)."""
-    end = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > end:
-            if fail:
-                pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
-            return
-        time.sleep(0.02)  # poll interval
-
-
 @contextlib.contextmanager
 def agent_process(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
     """`roadside agent run` as a child; killed at the end whatever happens."""
@@ -127,8 +117,9 @@ def test_sigkill_at_random_points_every_pass_once(
             # a random kill point: a random few new passes in etcd, or a random moment
             # (start-up, replay, buffering), whichever comes first
             target = before + rng.randint(1, 60)
-            poll(lambda t=target, p=proc: len(stored(etcd_client, namespace)) >= t
-                 or p.poll() is not None, rng.uniform(0.3, 3.0), fail=False)
+            with contextlib.suppress(PollTimeout):  # the random moment came first
+                wait_until(lambda t=target, p=proc: len(stored(etcd_client, namespace)) >= t
+                           or p.poll() is not None, rng.uniform(0.3, 3.0), "a kill point")
             assert proc.poll() is None, "the agent exited by itself"
             proc.send_signal(signal.SIGKILL)
         counts.append(len(stored(etcd_client, namespace)))
@@ -144,7 +135,7 @@ def test_sigkill_at_random_points_every_pass_once(
                 return False
             return bool(data["sightings_total"] == len(sightings))
 
-        poll(replayed, 60, "the replay to finish")
+        wait_until(replayed, 60, "the replay to finish")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     got = stored(etcd_client, namespace)

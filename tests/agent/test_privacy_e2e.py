@@ -27,7 +27,8 @@ from central.collector_service import CollectorServicer
 from central.etcd_store import EtcdStore
 from central.validation import Limits
 from proto.roadside.v1 import collector_pb2, collector_pb2_grpc
-from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting, wait_for
+from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting
+from tests.fixtures.polling import eventually
 
 PROXY_CHUNK = 65536
 
@@ -160,14 +161,14 @@ async def test_no_mac_leaves_the_agent(
                 for k in range(3):
                     source.inject(sighting(mac, now + k * 1000, -50 - k, kinds[i % len(kinds)]))
             # central unreachable: the passes wait in the disk buffer
-            await wait_for(lambda: runner.buffer.depth() == 40, what="40 passes in the buffer")
+            await eventually(lambda: runner.buffer.depth() == 40, what="40 passes in the buffer")
             assert proxy.refused > 0
             waiting = await asyncio.to_thread(read_files, Path(config.state_dir), "buffer.db*")
             assert len(waiting) >= 2  # the database and its WAL
             for name, data in waiting.items():
                 assert not find_macs(data, macs), name
             proxy.open = True  # central reachable: the buffer drains
-            await wait_for(lambda: runner.buffer.depth() == 0, what="the buffer to drain")
+            await eventually(lambda: runner.buffer.depth() == 0, what="the buffer to drain")
     finally:
         await proxy.stop()
 

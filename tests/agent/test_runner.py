@@ -15,7 +15,8 @@ from agent.model import AddressKind, Pass, RadioKind
 from agent.runner import AgentRunner, DrainTimeout
 from agent.sources.base import Emit, SourceError
 from agent.wire import pass_from_bytes, pass_to_bytes
-from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting, wait_for
+from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting
+from tests.fixtures.polling import eventually
 
 
 @pytest.fixture
@@ -45,9 +46,9 @@ async def test_systemd_ready_watchdog_stopping(
 ) -> None:
     messages: list[str] = []
     async with running_agent(agent_config(), FakeSource("fake")):
-        await wait_for(lambda: messages.extend(received(notify_socket)) is None
-                       and "READY=1" in messages and "WATCHDOG=1" in messages,
-                       what="READY and WATCHDOG")
+        await eventually(lambda: messages.extend(received(notify_socket)) is None
+                         and "READY=1" in messages and "WATCHDOG=1" in messages,
+                         what="READY and WATCHDOG")
     messages += received(notify_socket)
     assert "STOPPING=1" in messages
     assert messages.index("READY=1") < messages.index("STOPPING=1")

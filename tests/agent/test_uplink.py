@@ -17,8 +17,9 @@ from agent.uplink import Uplink, UplinkCounts
 from agent.wire import pass_to_bytes
 from central import keys
 from central.server import RunningCentral
-from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting, wait_for
+from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting
 from tests.fixtures.central import StartCentral
+from tests.fixtures.polling import eventually
 
 S = 1_000_000_000
 
@@ -84,10 +85,10 @@ async def test_central_down_then_back_buffer_drains(
     uplink = Uplink(config, buf)
     stop = asyncio.Event()
     task = asyncio.create_task(uplink.run(stop), name="test-uplink")
-    await wait_for(lambda: uplink.counts().failures >= 3, what="failed uploads")
+    await eventually(lambda: uplink.counts().failures >= 3, what="failed uploads")
     assert buf.depth() == 60  # nothing acknowledged, nothing lost
     await asyncio.to_thread(start_test_central, collector_port=port)  # central is back
-    await wait_for(lambda: buf.depth() == 0, what="the buffer to drain")
+    await eventually(lambda: buf.depth() == 0, what="the buffer to drain")
     assert len(stored_keys(etcd_client, namespace, "det-test")) == 60
     stop.set()
     await task
@@ -150,7 +151,7 @@ async def test_runner_live_stop_flushes_open_passes(
         now = time.time_ns()
         for i in range(5):
             source.inject(sighting(bytes([0, 0x1A, 0x7D, 1, 2, i]), now))
-        await wait_for(lambda: runner.progress().open_passes == 5, what="open passes")
+        await eventually(lambda: runner.progress().open_passes == 5, what="open passes")
     # leaving the block stopped the agent with the passes still open (gap 1 h):
     # shutdown must have closed and uploaded them
     assert len(stored_keys(etcd_client, namespace, "det-test")) == 5
@@ -162,16 +163,12 @@ async def test_runner_reports_status_to_central(
     config = agent_config(central=central.collector_addr, status_interval_s=3600)
     reports: list[dict[str, object]] = []
 
-    async def reported() -> bool:
-        reports[:] = await asyncio.to_thread(central.store.statuses, ["det-test"])
+    def reported() -> bool:
+        reports[:] = central.store.statuses(["det-test"])
         return bool(reports)
 
     async with running_agent(config, FakeSource("fake")):
-        loop = asyncio.get_running_loop()
-        end = loop.time() + 20
-        while not await reported():  # deadline-bounded poll of central's store
-            assert loop.time() < end, "no status report reached central"
-            await asyncio.sleep(0.05)
+        await eventually(reported, what="a status report at central", in_thread=True)
     report = reports[0]
     assert report["detector_id"] == "det-test" and report["agent_version"]
     assert [s["name"] for s in report["sources"]] == ["fake"]  # type: ignore[index]

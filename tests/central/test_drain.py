@@ -13,6 +13,7 @@ from google.protobuf import timestamp_pb2
 from central import keys
 from central.server import RunningCentral
 from proto.collector import collector_pb2, collector_pb2_grpc
+from tests.fixtures.polling import wait_until
 
 DEADLINE_S = 20.0
 
@@ -43,17 +44,20 @@ def test_stop_drains_an_in_flight_stream(
     empty = collector_pb2.EventLog(loc=collector_pb2.Coordinates(detector_id="drain-1"))
     stub.CreateEventLog(empty, timeout=DEADLINE_S)
     stopper.start()
-    deadline = time.monotonic() + DEADLINE_S
     with grpc.insecure_channel(central.collector_addr) as probe:
         probe_stub = collector_pb2_grpc.CollectorServiceStub(probe)
-        while True:  # wait until new calls are refused: the server is draining
-            assert time.monotonic() < deadline, "server kept accepting calls"
+
+        def refused() -> bool:
             try:
                 probe_stub.CreateEventLog(empty, timeout=2)
             except grpc.RpcError as exc:
                 # a server shutting down refuses new calls with either code
                 assert exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
-                break
+                return True
+            return False
+
+        # the server is draining: new calls are refused
+        wait_until(refused, DEADLINE_S, "the server to refuse new calls")
     release.set()
     reply = in_flight.result(timeout=DEADLINE_S)
     stopper.join(DEADLINE_S)

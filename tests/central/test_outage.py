@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 import grpc
@@ -14,17 +13,11 @@ from central.etcd_process import EtcdProcess
 from central.server import RunningCentral
 from proto.roadside.v1 import collector_pb2, collector_pb2_grpc
 from tests.central.helpers import make_batch, make_pass
+from tests.fixtures.polling import wait_until
 
 DEADLINE_S = 30.0
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
-
-
-def _wait_for(what: str, condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)  # poll interval of a deadline-bounded wait
 
 
 class Uploader:
@@ -75,16 +68,17 @@ def test_etcd_outage_fails_calls_flips_health_and_recovers(
 
     assert status() == SERVING
     with Uploader(central.collector_addr) as uploader:
-        _wait_for("first acks", lambda: len(uploader.acked) >= 3)
+        wait_until(lambda: len(uploader.acked) >= 3, DEADLINE_S, "first acks")
         private_etcd.kill()
-        _wait_for("refused uploads", lambda: len(uploader.refused) >= 3)
-        _wait_for("NOT_SERVING", lambda: status() == NOT_SERVING)
+        wait_until(lambda: len(uploader.refused) >= 3, DEADLINE_S, "refused uploads")
+        wait_until(lambda: status() == NOT_SERVING, DEADLINE_S, "NOT_SERVING")
         acked_while_down = len(uploader.acked)
-        _wait_for("more refusals", lambda: len(uploader.refused) >= 6)
+        wait_until(lambda: len(uploader.refused) >= 6, DEADLINE_S, "more refusals")
         assert len(uploader.acked) == acked_while_down  # no ack while etcd is away
         private_etcd.start()
-        _wait_for("SERVING again", lambda: status() == SERVING)
-        _wait_for("uploads resume", lambda: len(uploader.acked) >= acked_while_down + 3)
+        wait_until(lambda: status() == SERVING, DEADLINE_S, "SERVING again")
+        wait_until(lambda: len(uploader.acked) >= acked_while_down + 3, DEADLINE_S,
+                   "uploads resume")
     health_channel.close()
 
     assert set(uploader.refused) == {grpc.StatusCode.UNAVAILABLE}
@@ -114,7 +108,7 @@ def test_nospace_alarm_means_not_serving_and_refused_uploads(
 
     try:
         admin.create_alarm()  # what etcd raises when its quota is full
-        _wait_for("NOT_SERVING", lambda: status() == NOT_SERVING)
+        wait_until(lambda: status() == NOT_SERVING, DEADLINE_S, "NOT_SERVING")
         batch = make_batch("det-n", [make_pass(device=1)])
         try:
             stub.UploadBatch(batch, timeout=10)
@@ -124,7 +118,7 @@ def test_nospace_alarm_means_not_serving_and_refused_uploads(
         prefix = f"/{central.config.namespace}/detectors/det-n/"
         assert list(admin.get_prefix(prefix, keys_only=True)) == []
         admin.disarm_alarm()
-        _wait_for("SERVING", lambda: status() == SERVING)
+        wait_until(lambda: status() == SERVING, DEADLINE_S, "SERVING")
         assert stub.UploadBatch(batch, timeout=10).stored == 1
     finally:
         channel.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import urllib.request
 
 import grpc
@@ -16,6 +15,7 @@ from central.event_reads import EventQuery, EventReader
 from central.records import DetectorRecord, LinkRecord, RouteRecord
 from proto.roadside.v1 import collector_pb2, query_pb2, types_pb2
 from tests.central.query_helpers import BASE_NS, DEADLINE_S, S, make_pass, refused
+from tests.fixtures.polling import wait_until
 from tests.fixtures.query import QueryServer
 
 
@@ -126,10 +126,8 @@ def test_a_client_leaving_a_follow_cancels_its_etcd_watch(
     next(stream)  # the server has read the stored event: its watch is open
     assert etcd_watchers(etcd_server.endpoint) == before + 1
     stream.cancel()
-    deadline = time.monotonic() + DEADLINE_S
-    while etcd_watchers(etcd_server.endpoint) != before:
-        assert time.monotonic() < deadline, "the watch outlived its client"
-        threading.Event().wait(0.05)  # poll interval of a deadline-bounded poll
+    wait_until(lambda: etcd_watchers(etcd_server.endpoint) == before, DEADLINE_S,
+               "the etcd watch to end with its client")
 
 
 def test_cancelling_a_follow_ends_it(query_server: QueryServer) -> None:

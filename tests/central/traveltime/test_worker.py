@@ -16,7 +16,8 @@ from central.etcd_client import connect
 from central.etcd_process import EtcdProcess
 from central.etcd_store import EtcdStore
 from central.traveltime.worker import TravelTimeWorker
-from tests.fixtures.traveltime import Road, S, eventually, windows
+from tests.fixtures.polling import eventually
+from tests.fixtures.traveltime import Road, S, windows
 
 W = 2  # window seconds: short, so windows close while the test runs
 FAST = {"window_s": W, "grace_s": 0.3, "backfill_s": 40, "lock_ttl_s": 2}
@@ -33,7 +34,8 @@ async def test_closed_window_is_published_and_late_data_recomputes_it(road: Road
     ws = past_window(12)
     road.trips("a", "b", ws * S, [1.0, 1.1, 1.2, 1.3, 1.4], spacing_s=0.1)
     async with TravelTimeWorker(road.client, road.config(worker_id="w1", **FAST)):
-        await eventually(lambda: ws in windows(road, "a", "b"), "the window to be published")
+        await eventually(lambda: ws in windows(road, "a", "b"),
+                         what="the window to be published", in_thread=True)
         first, version = windows(road, "a", "b")[ws]
         assert first.count == 5 and first.figures is not None
         assert first.figures.median_s == 1.2 and version == 1
@@ -41,7 +43,7 @@ async def test_closed_window_is_published_and_late_data_recomputes_it(road: Road
         # an agent that was offline uploads three more trips of that window
         road.trips("a", "b", ws * S, [1.5, 1.5, 1.5], first_device=100, spacing_s=0.1)
         await eventually(lambda: windows(road, "a", "b")[ws][0].count == 8,
-                         "the window to be recomputed with the late trips")
+                         what="the window to be recomputed with the late trips", in_thread=True)
 
         def markers_left() -> int:
             return sum(1 for prefix in (keys.dirty_prefix(road.namespace),
@@ -49,7 +51,8 @@ async def test_closed_window_is_published_and_late_data_recomputes_it(road: Road
                        for _ in road.client.get_prefix(prefix))
 
         # the late markers get consumed: nothing dirty or pending is left behind
-        await eventually(lambda: markers_left() == 0, "the late-data markers to be cleared")
+        await eventually(lambda: markers_left() == 0,
+                         what="the late-data markers to be cleared", in_thread=True)
     again, version = windows(road, "a", "b")[ws]
     assert again.figures is not None and again.figures.median_s == 1.35
     assert version >= 2
@@ -70,7 +73,7 @@ async def test_two_workers_share_destinations_and_never_write_a_window_twice(
     async with w1, w2:
         def live_windows_everywhere() -> bool:
             return all(max(windows(road, "a", d), default=0) >= started + 2 * W for d in dests)
-        await eventually(live_windows_everywhere, "live windows on every link")
+        await eventually(live_windows_everywhere, what="live windows on every link", in_thread=True)
     every = [w for d in dests for w in windows(road, "a", d).values()]
     assert every and all(version == 1 for _w, version in every), "a window written twice"
     assert {w.worker for w, _v in every} == {"w1", "w2"}, "the destinations were not shared"
@@ -95,10 +98,11 @@ async def test_killed_worker_destinations_are_taken_over(
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        await eventually(lambda: road.client.get(lock)[0] == b"victim", "victim to lock b")
+        await eventually(lambda: road.client.get(lock)[0] == b"victim",
+                         what="victim to lock b", in_thread=True)
         await eventually(lambda: any(w.worker == "victim"
                                      for w, _v in windows(road, "a", "b").values()),
-                         "victim to publish")
+                         what="victim to publish", in_thread=True)
         victim.send_signal(signal.SIGKILL)
         await asyncio.wait_for(victim.wait(), timeout=10)
         killed_at = int(time.time())
@@ -107,10 +111,11 @@ async def test_killed_worker_destinations_are_taken_over(
             victim.kill()
             await asyncio.wait_for(victim.wait(), timeout=10)
     async with TravelTimeWorker(road.client, road.config(worker_id="heir", **FAST)):
-        await eventually(lambda: road.client.get(lock)[0] == b"heir", "heir to lock b")
+        await eventually(lambda: road.client.get(lock)[0] == b"heir",
+                         what="heir to lock b", in_thread=True)
         await eventually(lambda: any(w.worker == "heir" and ws > killed_at
                                      for ws, (w, _v) in windows(road, "a", "b").items()),
-                         "heir to publish the windows after the kill")
+                         what="heir to publish the windows after the kill", in_thread=True)
     every = windows(road, "a", "b")
     assert all(version == 1 for _w, version in every.values()), "a window written twice"
     starts = sorted(every)
@@ -123,7 +128,7 @@ async def test_worker_rides_out_an_etcd_restart(road: Road, private_etcd: EtcdPr
     own.link("a", "b", max_seconds=5)
     try:
         async with TravelTimeWorker(client, own.config(worker_id="w1", **FAST)) as worker:
-            await eventually(lambda: worker.published > 0, "a first window")
+            await eventually(lambda: worker.published > 0, what="a first window")
             private_etcd.kill()
             await asyncio.to_thread(private_etcd.start)
             back = int(time.time())
@@ -135,7 +140,8 @@ async def test_worker_rides_out_an_etcd_restart(road: Road, private_etcd: EtcdPr
                         etcd3.exceptions.NoServerAvailableError):
                     return False  # our client waits a moment before trying etcd again
 
-            await eventually(published_since_back, "windows published after etcd came back")
+            await eventually(published_since_back,
+                             what="windows published after etcd came back", in_thread=True)
     finally:
         client.close()
 
@@ -147,7 +153,8 @@ async def test_windows_expire_with_a_retention_lease_renewed_when_gone(road: Roa
     key = keys.link_window_key(road.namespace, "a", "b", ws)
     async with TravelTimeWorker(road.client, road.config(worker_id="w1", retention_days=30,
                                                          **FAST)):
-        await eventually(lambda: ws in windows(road, "a", "b"), "the window to be published")
+        await eventually(lambda: ws in windows(road, "a", "b"),
+                         what="the window to be published", in_thread=True)
         lease_id = road.client.get(key)[1].lease_id
         ttl = road.client.get_lease_info(lease_id).TTL
         assert 29 * 86_400 < ttl <= 31 * 86_400  # expires with the end of its 30th day
@@ -156,5 +163,5 @@ async def test_windows_expire_with_a_retention_lease_renewed_when_gone(road: Roa
         road.trips("a", "b", ws * S, [1.5, 1.5, 1.5], first_device=100, spacing_s=0.1)
         await eventually(lambda: windows(road, "a", "b").get(ws, (None, 0))[0] is not None
                          and windows(road, "a", "b")[ws][0].count == 8,
-                         "the window written again under a new lease")
+                         what="the window written again under a new lease", in_thread=True)
         assert road.client.get(key)[1].lease_id not in (0, lease_id)
