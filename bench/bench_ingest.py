@@ -7,14 +7,16 @@ Starts its own etcd (EtcdProcess in a temp dir) and then, on that etcd:
      transactions of 128 puts straight from Python (cslab-etcd3);
   2. central: `start_central` in this process, `clients` processes calling UploadBatch with
      batches of `batch` passes (built before the clock starts).
-Prints both rates, their ratio (target >= 0.7), and the capacity arithmetic from etcd's
-db size growth per stored detection.
+Prints both rates, their ratio (target >= 0.7), the CPU each side spends per put or
+detection (this process: the raw threads, then central's server; the upload client
+processes; etcd), and the capacity arithmetic from etcd's db size growth per detection.
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import tempfile
@@ -39,6 +41,28 @@ from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 S = 1_000_000_000
 GIB = 1024**3
 CALL_TIMEOUT_S = 60.0
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class CpuMeter:
+    """CPU seconds this process and etcd spend between start() and stop()."""
+
+    def __init__(self, etcd_pid: int) -> None:
+        self.etcd_pid = etcd_pid
+        self.own_s = self.etcd_s = 0.0
+
+    def start(self) -> None:
+        self._own, self._etcd = time.process_time(), process_cpu_s(self.etcd_pid)
+
+    def stop(self) -> None:
+        self.own_s = time.process_time() - self._own
+        self.etcd_s = process_cpu_s(self.etcd_pid) - self._etcd
 
 
 def _pass(worker: int, i: int, now_ns: int) -> types_pb2.Pass:
@@ -73,7 +97,9 @@ def raw_worker(endpoint: str, txns: list[list[object]], go: threading.Barrier) -
         client.close()
 
 
-def run_raw(endpoint: str, clients: int, per_client: int, first_worker: int) -> float:
+def run_raw(
+    endpoint: str, clients: int, per_client: int, first_worker: int, cpu: CpuMeter
+) -> float:
     client = connect([endpoint])
     lease = client.lease(86_400)
     now = time.time_ns()
@@ -86,10 +112,12 @@ def run_raw(endpoint: str, clients: int, per_client: int, first_worker: int) -> 
     for t in threads:
         t.start()
     go.wait()
+    cpu.start()
     started = time.perf_counter()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - started
+    cpu.stop()
     client.close()
     return clients * per_client / elapsed
 
@@ -107,13 +135,18 @@ def upload_worker(addr: str, worker: int, count: int, batch: int, ready, go, don
         stub = collector_pb2_grpc.CollectorServiceStub(channel)
         ready.put(worker)
         go.wait()
+        cpu = time.process_time()
         stored = 0
         for request in batches:
             stored += stub.UploadBatch(request, timeout=CALL_TIMEOUT_S).stored
-    done.put(stored)
+        cpu = time.process_time() - cpu
+    done.put((stored, cpu))
 
 
-def run_central(addr: str, clients: int, per_client: int, batch: int, first_worker: int) -> float:
+def run_central(
+    addr: str, clients: int, per_client: int, batch: int, first_worker: int, cpu: CpuMeter
+) -> tuple[float, float]:
+    """(detections/s, CPU seconds of the upload client processes)."""
     ctx = mp.get_context("spawn")
     ready, done, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     procs = [
@@ -125,14 +158,17 @@ def run_central(addr: str, clients: int, per_client: int, batch: int, first_work
         p.start()
     for _ in procs:
         ready.get(timeout=300)
+    cpu.start()
     started = time.perf_counter()
     go.set()
-    stored = sum(done.get(timeout=600) for _ in procs)
+    results = [done.get(timeout=600) for _ in procs]
     elapsed = time.perf_counter() - started
+    cpu.stop()
     for p in procs:
         p.join()
+    stored = sum(n for n, _ in results)
     assert stored == clients * per_client, stored
-    return stored / elapsed
+    return stored / elapsed, sum(c for _, c in results)
 
 
 def main() -> int:
@@ -149,6 +185,9 @@ def main() -> int:
     per_client = args.detections // args.clients
     raw_rates: list[float] = []
     central_rates: list[float] = []
+    # CPU microseconds per put / detection, per round
+    raw_cpu: list[tuple[float, float]] = []  # (raw client threads, etcd)
+    central_cpu: list[tuple[float, float, float]] = []  # (server, upload clients, etcd)
     db_growth = 0
 
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp, \
@@ -161,14 +200,22 @@ def main() -> int:
             etcd_endpoints=(etcd.endpoint,), namespace="bench", data_dir=Path(tmp) / "central",
             max_batch_passes=max(args.batch, 5000), workers=max(8, 2 * args.clients),
         )
+        assert etcd._proc is not None
+        cpu = CpuMeter(etcd._proc.pid)
+        us = 1e6 / (args.clients * per_client)  # CPU seconds of a phase -> us per item
         central = start_central(config)
         try:
             for r in range(args.rounds):
                 first_worker = r * args.clients  # every round writes new keys
-                raw_rates.append(run_raw(etcd.endpoint, args.clients, per_client, first_worker))
+                raw_rates.append(
+                    run_raw(etcd.endpoint, args.clients, per_client, first_worker, cpu))
+                raw_cpu.append((cpu.own_s * us, cpu.etcd_s * us))
                 before = admin.status().db_size
-                central_rates.append(run_central(
-                    central.collector_addr, args.clients, per_client, args.batch, first_worker))
+                rate, clients_s = run_central(
+                    central.collector_addr, args.clients, per_client, args.batch, first_worker,
+                    cpu)
+                central_rates.append(rate)
+                central_cpu.append((cpu.own_s * us, clients_s * us, cpu.etcd_s * us))
                 db_growth += admin.status().db_size - before
                 print(f"  round {r + 1}: raw txn(128) {raw_rates[-1]:9,.0f} puts/s   "
                       f"central UploadBatch {central_rates[-1]:9,.0f} detections/s   "
@@ -183,6 +230,15 @@ def main() -> int:
     paired = statistics.median(c / r for c, r in zip(central_rates, raw_rates, strict=True))
     print(f"ratio of medians:          {rate / raw:10.2f}   (target >= 0.70)")
     print(f"median of round ratios:    {paired:10.2f}   (each round: raw, then central)")
+    raw_client, raw_etcd = (statistics.median(x) for x in zip(*raw_cpu, strict=True))
+    server, clients, central_etcd = (statistics.median(x) for x in zip(*central_cpu, strict=True))
+    print()
+    print("CPU per put / detection (median of rounds; the machine has "
+          f"{os.cpu_count()} cores, shared by all of these):")
+    print(f"  raw:     client threads {raw_client:5.1f} us/put        "
+          f"etcd {raw_etcd:5.1f} us/put")
+    print(f"  central: server {server:5.1f} us/detection   upload clients {clients:5.1f}   "
+          f"etcd {central_etcd:5.1f}")
 
     stored = args.rounds * args.clients * per_client
     per_detection = max(1.0, db_growth / stored)

@@ -36,8 +36,7 @@ class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServi
         self, request: collector_pb2.UploadBatchRequest, context: grpc.ServicerContext
     ) -> collector_pb2.UploadBatchResponse:
         validation.upload_batch(request, self.clock_ns(), self.limits)
-        records = [wire.pass_to_record(request.detector_id, p) for p in request.passes]
-        stored = self.store.put_passes(records)
+        stored = self.store.put_detections(wire.batch_to_detections(request))
         log.debug("batch %s from %s: %d passes committed",
                   request.batch_id, request.detector_id, stored)
         return collector_pb2.UploadBatchResponse(batch_id=request.batch_id, stored=stored)

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,10 +22,11 @@ import etcd3
 import grpc
 from etcd3 import transactions
 
-from central import keys
+from central import etcd_txn, keys
 from central.errors import StoreUnavailable
-from central.records import DetectorRecord, LinkRecord, RouteRecord, StoredPass
-from central.retention import RetentionLeases
+from central.etcd_txn import Write
+from central.records import Detection, DetectorRecord, LinkRecord, RouteRecord, StoredPass
+from central.retention import RetentionLeases, expiry_day_end_s
 from central.ulids import NS_PER_MS, deterministic_ulid, ulid_floor
 
 log = logging.getLogger(__name__)
@@ -37,9 +36,6 @@ MAX_TXN_BYTES = 1_000_000  # well under etcd's default --max-request-bytes (1.5 
 TXN_OVERHEAD_BYTES = 16  # per put: protobuf framing, lease id
 PARALLEL_TXNS = 8  # transactions of one batch in flight at once
 DEFAULT_NAMESPACE = "tdc"  # as the original system
-
-# (key, value, lease id or 0)
-Write = tuple[str, bytes, int]
 
 
 def _describe(exc: BaseException) -> str:
@@ -90,8 +86,6 @@ class EtcdStore:
         self._leases = RetentionLeases(self._grant, retention_days * 86_400, clock)
         # called (from the failing thread) whenever an etcd call fails: health flips at once
         self.unavailable_listeners: list[Callable[[StoreUnavailable], None]] = []
-        self._executor: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
 
     # writes ---------------------------------------------------------------
 
@@ -102,28 +96,42 @@ class EtcdStore:
         Idempotent: the same passes again rewrite the same keys. Raises StoreUnavailable.
         Dirty markers go in after every detection, so a worker that sees one finds its data.
         """
-        if not passes:
+        return self.put_detections([p.as_detection() for p in passes])
+
+    def put_detections(self, detections: Sequence[Detection]) -> int:
+        """put_passes for detections already encoded (UploadBatch makes them from protobuf)."""
+        if not detections:
             return 0
         ns = self.namespace
+        retention_s = self._leases.retention_s
 
         def build() -> list[list[Write]]:
-            detections: dict[str, Write] = {}  # by key: etcd refuses a key twice in a txn
+            writes: dict[str, Write] = {}  # by key: etcd refuses a key twice in a txn
             dirty: dict[tuple[str, int], int] = {}
-            for p in passes:
-                lease = self._leases.lease_for(p.timestamp_ns)
-                key = p.key(ns)
-                detections[key] = (key, p.to_json(), lease)
-                dirty[(p.detector_id, keys.bucket_of(p.timestamp_ns))] = lease
+            leases: dict[int, int] = {}  # expiry day -> lease, for this call (no lock)
+            prefixes: dict[str, str] = {}
+            for detector_id, t, ulid, device_id, value in detections:
+                day = expiry_day_end_s(t, retention_s)
+                lease = leases.get(day)
+                if lease is None:
+                    lease = leases[day] = self._leases.lease_for(t)
+                prefix = prefixes.get(detector_id)
+                if prefix is None:
+                    prefix = prefixes[detector_id] = keys.detector_prefix(ns, detector_id)
+                bucket = keys.bucket_of(t)
+                key = keys.detection_key_at(prefix, bucket, ulid, device_id)
+                writes[key] = (key, value, lease)
+                dirty[(detector_id, bucket)] = lease
             now = str(time.time_ns()).encode()
             markers = [
                 (keys.dirty_key(ns, detector_id, bucket), now, lease)
                 for (detector_id, bucket), lease in sorted(dirty.items())
             ]
-            return [list(detections.values()), markers]
+            return [list(writes.values()), markers]
 
         with self._etcd_errors("storing passes"):
             self._commit_leased(build)
-        return len(passes)
+        return len(detections)
 
     def register_detector(self, detector: DetectorRecord) -> DetectorRecord:
         """Store (or update) a detector; the first registration time is kept."""
@@ -300,34 +308,11 @@ class EtcdStore:
         Stages keep order where it matters: dirty markers only after their detections.
         """
         for stage in stages:
-            groups = split_writes(stage)
-            if len(groups) == 1:
-                self._txn(groups[0])
-                continue
-            futures = [self._pool().submit(self._txn, group) for group in groups]
-            errors = [f.exception() for f in futures]
-            for error in errors:
-                if error is not None:
-                    raise error
-
-    def _txn(self, group: Sequence[Write]) -> None:
-        ops = [transactions.Put(k, v, lease=lease or None) for k, v, lease in group]
-        self.client.transaction(compare=[], success=ops, failure=[])
-
-    def _pool(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(
-                    max_workers=PARALLEL_TXNS, thread_name_prefix="etcd-txn"
-                )
-            return self._executor
+            requests = [etcd_txn.txn_request(group) for group in split_writes(stage)]
+            etcd_txn.commit(self.client, requests, PARALLEL_TXNS)
 
     def close(self) -> None:
-        """Stop the transaction threads (the client stays its owner's); safe twice."""
-        with self._pool_lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True)
+        """Nothing of its own to release (the client stays its owner's); safe twice."""
 
     def _range(self, prefix: str) -> list[tuple[str, bytes]]:
         with self._etcd_errors("reading " + prefix):

@@ -50,7 +50,12 @@ def _p(ns: str, *parts: object) -> str:
 
 
 def detection_key(ns: str, detector_id: str, t_ns: int, ulid: str, device_id: str) -> str:
-    return _p(ns, "detectors", detector_id, bucket_of(t_ns), f"{ulid}.{device_id}")
+    return detection_key_at(detector_prefix(ns, detector_id), bucket_of(t_ns), ulid, device_id)
+
+
+def detection_key_at(detector_prefix: str, bucket: int, ulid: str, device_id: str) -> str:
+    """detection_key from the detector's prefix and the bucket (ingest: prefix made once)."""
+    return f"{detector_prefix}{bucket}/{ulid}.{device_id}"
 
 
 def detector_prefix(ns: str, detector_id: str) -> str:

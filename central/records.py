@@ -18,6 +18,25 @@ def _dumps(data: object) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
+# (detector id, timestamp ns, ulid, device id, stored value): a detection ready to store.
+# UploadBatch makes these straight from the protobuf (no StoredPass per pass: ingest hot path).
+Detection = tuple[str, int, str, str, bytes]
+
+
+def detection_value(
+    timestamp_ns: int, first_ns: int, last_ns: int, peak_ns: int, peak_rssi: int, count: int,
+    radio: str, address_kind: str, tagged: bool,
+) -> bytes:
+    """A detection's stored JSON (ints given as int): the bytes json.dumps(...,
+    separators=(",", ":")) gives, written out (about 3x faster)."""
+    return (
+        f'{{"timestamp":"{timestamp_ns}","first_ns":{first_ns},"last_ns":{last_ns},'
+        f'"peak_ns":{peak_ns},"peak_rssi":{peak_rssi},"count":{count},'
+        f'"radio":{_quote(radio)},"address_kind":{_quote(address_kind)},'
+        f'"tagged":{"true" if tagged else "false"}}}'
+    ).encode()
+
+
 @dataclass(frozen=True, slots=True)
 class StoredPass:
     detector_id: str
@@ -39,15 +58,13 @@ class StoredPass:
         )
 
     def to_json(self) -> bytes:
-        # the bytes json.dumps(..., separators=(",", ":")) gives, written out: this is
-        # the ingest hot path (about 3x faster)
-        return (
-            f'{{"timestamp":"{int(self.timestamp_ns)}","first_ns":{int(self.first_ns)},'
-            f'"last_ns":{int(self.last_ns)},"peak_ns":{int(self.peak_ns)},'
-            f'"peak_rssi":{int(self.peak_rssi)},"count":{int(self.count)},'
-            f'"radio":{_quote(self.radio)},"address_kind":{_quote(self.address_kind)},'
-            f'"tagged":{"true" if self.tagged else "false"}}}'
-        ).encode()
+        return detection_value(
+            int(self.timestamp_ns), int(self.first_ns), int(self.last_ns), int(self.peak_ns),
+            int(self.peak_rssi), int(self.count), self.radio, self.address_kind, self.tagged,
+        )
+
+    def as_detection(self) -> Detection:
+        return (self.detector_id, self.timestamp_ns, self.ulid, self.device_id, self.to_json())
 
     @classmethod
     def from_kv(cls, ns: str, key: str | bytes, value: bytes) -> StoredPass:
