@@ -35,8 +35,8 @@ class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServi
     def UploadBatch(
         self, request: collector_pb2.UploadBatchRequest, context: grpc.ServicerContext
     ) -> collector_pb2.UploadBatchResponse:
-        validation.upload_batch(request, self.clock_ns(), self.limits)
-        stored = self.store.put_detections(wire.batch_to_detections(request))
+        detections = validation.upload_batch(request, self.clock_ns(), self.limits)
+        stored = self.store.put_detections(detections)
         log.debug("batch %s from %s: %d passes committed",
                   request.batch_id, request.detector_id, stored)
         return collector_pb2.UploadBatchResponse(batch_id=request.batch_id, stored=stored)

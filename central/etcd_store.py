@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -86,6 +88,8 @@ class EtcdStore:
         self._leases = RetentionLeases(self._grant, retention_days * 86_400, clock)
         # called (from the failing thread) whenever an etcd call fails: health flips at once
         self.unavailable_listeners: list[Callable[[StoreUnavailable], None]] = []
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     # writes ---------------------------------------------------------------
 
@@ -309,10 +313,23 @@ class EtcdStore:
         """
         for stage in stages:
             requests = [etcd_txn.txn_request(group) for group in split_writes(stage)]
-            etcd_txn.commit(self.client, requests, PARALLEL_TXNS)
+            etcd_txn.commit(self.client, requests, self._pool() if PARALLEL_TXNS > 1 else None)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._executor is None:
+                # the calling thread sends one transaction itself
+                self._executor = ThreadPoolExecutor(
+                    max_workers=PARALLEL_TXNS - 1, thread_name_prefix="etcd-txn"
+                )
+            return self._executor
 
     def close(self) -> None:
-        """Nothing of its own to release (the client stays its owner's); safe twice."""
+        """Stop the transaction threads (the client stays its owner's); safe twice."""
+        with self._pool_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
 
     def _range(self, prefix: str) -> list[tuple[str, bytes]]:
         with self._etcd_errors("reading " + prefix):

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from central import keys
+from central import keys, wire
 from central.errors import InvalidArgument
+from central.records import Detection, detection_value
 from proto.collector import collector_pb2 as legacy_pb2
 from proto.roadside.v1 import collector_pb2, types_pb2
 
@@ -96,7 +97,14 @@ def message_size(req: Message, limits: Limits) -> None:
         raise _fail("message", f"{size} bytes, at most {limits.max_message_bytes}")
 
 
-def upload_batch(req: collector_pb2.UploadBatchRequest, now_ns: int, limits: Limits) -> None:
+def upload_batch(
+    req: collector_pb2.UploadBatchRequest, now_ns: int, limits: Limits
+) -> list[Detection]:
+    """Check a batch and return its detections ready to store.
+
+    Checked and encoded in one loop over the passes, each field read once: this is the
+    ingest hot path. The detections are wire.pass_to_record(...).as_detection() of each pass.
+    """
     message_size(req, limits)
     detector_id(req.detector_id, "detector_id")
     if req.batch_id:
@@ -108,37 +116,37 @@ def upload_batch(req: collector_pb2.UploadBatchRequest, now_ns: int, limits: Lim
     seen: set[tuple[str, str]] = set()
     oldest = now_ns - limits.retention_s * keys.NS_PER_S
     newest = now_ns + limits.clock_skew_s * keys.NS_PER_S
+    detector = req.detector_id
+    radio_text, address_text = wire.RADIO_TO_TEXT.get, wire.ADDRESS_TO_TEXT.get
+    detections: list[Detection] = []
     for index, p in enumerate(req.passes):
-        if not _pass_ok(p, oldest, newest):  # the quick test; the full one names the field
+        first, peak, last, t = p.first_ns, p.peak_ns, p.last_ns, p.timestamp_ns
+        pass_ulid, device, count, rssi = p.ulid, p.device_id, p.count, p.peak_rssi
+        radio, address = p.radio, p.address_kind
+        # the quick test of every check of one_pass; the full one names the field
+        if not (
+            0 < first <= peak <= last and first <= t <= last and oldest <= t
+            and last <= newest and count >= 1 and RSSI_MIN <= rssi <= RSSI_MAX
+            and radio in _RADIOS and address in _ADDRESS_KINDS
+            and _ULID_MATCH(pass_ulid) and pass_ulid[0] <= "7" and _DEVICE_MATCH(device)
+        ):
             one_pass(p, f"passes[{index}]", now_ns, limits)
-        pair = (p.ulid, p.device_id)
+        pair = (pass_ulid, device)
         if pair in seen:
             raise _fail(f"passes[{index}]", "the same (ulid, device_id) twice in one batch")
         seen.add(pair)
+        value = detection_value(
+            t, first, last, peak, rssi, count,
+            radio_text(radio, "unknown"), address_text(address, "unknown"), p.tagged,
+        )
+        detections.append((detector, t, pass_ulid, device, value))
+    return detections
 
 
 _RADIOS = frozenset(types_pb2.RadioKind.values()) - {types_pb2.RADIO_KIND_UNSPECIFIED}
 _ADDRESS_KINDS = frozenset(types_pb2.AddressKind.values())
 _ULID_MATCH = keys.ULID_RE.fullmatch
 _DEVICE_MATCH = keys.DEVICE_ID_RE.fullmatch
-
-
-def _pass_ok(p: types_pb2.Pass, oldest: float, newest: float) -> bool:
-    """Whether `p` passes every check of one_pass (the common case, kept cheap)."""
-    first, peak, last, t = p.first_ns, p.peak_ns, p.last_ns, p.timestamp_ns
-    return bool(
-        0 < first <= peak <= last
-        and first <= t <= last
-        and oldest <= t
-        and last <= newest
-        and p.count >= 1
-        and RSSI_MIN <= p.peak_rssi <= RSSI_MAX
-        and p.radio in _RADIOS
-        and p.address_kind in _ADDRESS_KINDS
-        and _ULID_MATCH(p.ulid)
-        and p.ulid[0] <= "7"
-        and _DEVICE_MATCH(p.device_id)
-    )
 
 
 def one_pass(p: types_pb2.Pass, field: str, now_ns: int, limits: Limits) -> None:

@@ -11,14 +11,7 @@ from typing import Any
 
 from google.protobuf import json_format, timestamp_pb2
 
-from central.records import (
-    Detection,
-    DetectorRecord,
-    LinkRecord,
-    RouteRecord,
-    StoredPass,
-    detection_value,
-)
+from central.records import DetectorRecord, LinkRecord, RouteRecord, StoredPass
 from proto.query import query_pb2 as legacy_query_pb2
 from proto.roadside.v1 import collector_pb2, query_pb2, types_pb2
 
@@ -61,20 +54,6 @@ def pass_to_record(detector_id: str, p: types_pb2.Pass) -> StoredPass:
         address_kind=ADDRESS_TO_TEXT.get(p.address_kind, "unknown"),
         **dict(zip(_PASS_FIELDS, _pass_values(p), strict=True)),
     )
-
-
-def batch_to_detections(request: collector_pb2.UploadBatchRequest) -> list[Detection]:
-    """The batch's passes ready to store: pass_to_record(...).as_detection() for each, made
-    in one loop straight from the protobuf (ingest hot path)."""
-    detector_id = request.detector_id
-    radio, address = RADIO_TO_TEXT.get, ADDRESS_TO_TEXT.get
-    return [
-        (detector_id, p.timestamp_ns, p.ulid, p.device_id, detection_value(
-            p.timestamp_ns, p.first_ns, p.last_ns, p.peak_ns, p.peak_rssi, p.count,
-            radio(p.radio, "unknown"), address(p.address_kind, "unknown"), p.tagged,
-        ))
-        for p in request.passes
-    ]
 
 
 def record_to_pass(record: StoredPass) -> types_pb2.Pass:
