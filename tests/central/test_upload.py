@@ -10,7 +10,7 @@ import grpc
 
 from central import keys
 from central.server import RunningCentral
-from proto.roadside.v1 import collector_pb2_grpc
+from proto.roadside.v1 import collector_pb2_grpc, types_pb2
 from tests.central.helpers import S, make_batch, make_pass
 
 
@@ -70,3 +70,30 @@ def test_same_batch_twice_leaves_what_once_leaves(
     twice = _dump(etcd_client, f"/{namespace}/detectors/")
     assert len(once) == 300
     assert twice == once
+
+
+def test_values_are_the_json_of_the_pass_across_transactions(
+    central: RunningCentral, etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str
+) -> None:
+    # 400 passes: four transactions of detections, then the markers; kinds and tags vary
+    radios = [(types_pb2.RADIO_KIND_WIFI, types_pb2.ADDRESS_KIND_WIFI_LOCAL, "wifi", "wifi_local"),
+              (types_pb2.RADIO_KIND_BT_CLASSIC, types_pb2.ADDRESS_KIND_UNSPECIFIED,
+               "bt_classic", "unknown")]
+    now = time.time_ns()
+    passes = [
+        make_pass(now - i * S, device=i + 1, radio=radios[i % 2][0],
+                  address_kind=radios[i % 2][1], tagged=i % 3 == 0, peak_rssi=-128 + i % 149)
+        for i in range(400)
+    ]
+    channel, stub = _stub(central)
+    with channel:
+        assert stub.UploadBatch(make_batch("det-j", passes), timeout=10).stored == 400
+    stored = _dump(etcd_client, keys.detector_prefix(namespace, "det-j"))
+    assert len(stored) == 400
+    for i, p in enumerate(passes):
+        key = keys.detection_key(namespace, "det-j", p.timestamp_ns, p.ulid, p.device_id)
+        assert stored[key] == json.dumps({
+            "timestamp": str(p.timestamp_ns), "first_ns": p.first_ns, "last_ns": p.last_ns,
+            "peak_ns": p.peak_ns, "peak_rssi": p.peak_rssi, "count": p.count,
+            "radio": radios[i % 2][2], "address_kind": radios[i % 2][3], "tagged": i % 3 == 0,
+        }, separators=(",", ":")).encode()
