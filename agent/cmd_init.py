@@ -227,6 +227,9 @@ def run_init(args: argparse.Namespace) -> int:
             print(f"installed the site secret: {secret_path} (mode 0600)")
         old_text = path.read_text(encoding="utf-8") if path.exists() else ""
         text = config_text(identity, existing, old_text)
+        if "secret_file" not in existing and secret_path != AgentConfig().secret_file:
+            # put there by ROADSIDE_SECRET_FILE: record it, so `agent run` finds it too
+            text += yaml.safe_dump({"secret_file": str(secret_path)})
         write_atomic(path, text.encode("utf-8"), 0o644)
     except OSError as exc:
         raise InitError(f"cannot write {exc.filename}: {exc.strerror}") from exc

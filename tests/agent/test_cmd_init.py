@@ -169,3 +169,16 @@ def test_register_later(
     installed_config.write_text(text)
     assert main(["agent", "register", "--config", str(installed_config)]) == 0
     assert central.store.get_detector("a1-km12") is not None
+
+
+def test_secret_put_elsewhere_is_recorded_in_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "keys" / "site.secret"
+    elsewhere.parent.mkdir()
+    config = tmp_path / "agent.yaml"
+    monkeypatch.setenv("ROADSIDE_SECRET_FILE", str(elsewhere))
+    assert init(config, "--generate-secret", "--no-register") == 0
+    assert elsewhere.exists()
+    # a later `agent run --config` without the variable finds the same secret
+    assert secret_path(config) == elsewhere
