@@ -83,6 +83,9 @@ def _events(args: argparse.Namespace) -> int:
     writer.close()
     if args.format == "table":
         print(f"{writer.count} events", file=sys.stderr)
+    if not writer.count:
+        print("no events: have agents uploaded to this central (roadside agent run), and "
+              "is --since/--until right?", file=sys.stderr)
     return 0
 
 
@@ -168,6 +171,9 @@ def _detectors(args: argparse.Namespace) -> int:
             "registered_ns": d.registered_ns,
         })
     writer.close()
+    if not resp.detectors:
+        print("no detectors yet: `roadside agent init` registers a box's detector",
+              file=sys.stderr)
     return 0
 
 

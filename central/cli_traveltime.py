@@ -22,6 +22,12 @@ from proto.roadside.v1 import query_pb2
 DEFAULT_SINCE = "1d"
 
 
+NO_WINDOWS_HINT = (
+    "no windows yet: is a travel-time worker running? (`roadside central serve` runs one "
+    "with its embedded etcd; otherwise `roadside central worker`)"
+)
+
+
 def _local_minute(t_ns: int) -> str:
     return datetime.fromtimestamp(t_ns / NS_PER_S).astimezone().strftime("%Y-%m-%d %H:%M")
 
@@ -109,6 +115,8 @@ def _show(args: argparse.Namespace, request: query_pb2.GetTravelTimesRequest, ti
     if args.format == "table":
         suppressed = sum(1 for w in windows if w.suppressed)
         print(f"{title}: {len(windows)} windows, {suppressed} suppressed", file=sys.stderr)
+    if not windows:
+        print(NO_WINDOWS_HINT, file=sys.stderr)
     if args.plot is not None:
         if not windows:
             raise RoadsideError(f"--plot: no windows of {title} in that time range")

@@ -21,6 +21,12 @@ HELP = {
     "health_port": "grpc.health.v1 port (default 5000); 0 = any free port",
     "etcd_endpoints": "etcd HOST:PORT, several for failover (repeat, or comma-separate); "
                       "none = start an embedded etcd in --data-dir",
+    "embedded_etcd_port": "client port of the embedded etcd on 127.0.0.1 (default 2379, "
+                          "so other commands find it; 0 = any free port); in use = error",
+    "embedded_etcd_peer_port": "peer port of the embedded etcd (default 0 = any free port)",
+    "worker": "run a travel-time worker in this process (default: on with the embedded "
+              "etcd, off with --etcd-endpoints); its settings: the YAML 'worker:' section "
+              "and ROADSIDE_WORKER_<SETTING>",
     "namespace": "etcd key namespace (default tdc, as the original system)",
     "retention_days": "days detections and status history are kept (default 7)",
     "data_dir": "directory of the embedded etcd's data",
@@ -48,7 +54,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "etcd. Settings come from defaults, the YAML --config file (top level or a "
             "'central:' section), ROADSIDE_<SETTING> environment variables (e.g. "
             "ROADSIDE_ETCD_ENDPOINTS=a:2379,b:2379), then these flags. Without etcd "
-            "endpoints an embedded etcd runs in --data-dir. SIGTERM drains calls, exits 0."
+            "endpoints an embedded etcd runs in --data-dir on 127.0.0.1:2379, and a "
+            "travel-time worker runs in this process. SIGTERM drains calls, stops the "
+            "worker and etcd, exits 0."
         ),
     )
     add_setting_flags(parser, CentralConfig, HELP)
@@ -72,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        running = start_central(config)
+        running = start_central(config, args.config)
         try:
             stop.wait()
         finally:

@@ -25,6 +25,13 @@ class CentralConfig:
     query_port: int = 8000  # roadside.v1 and the original query service
     health_port: int = 5000  # grpc.health.v1 (also served on the other two ports)
     etcd_endpoints: tuple[str, ...] = ()  # empty: run an embedded etcd in data_dir
+    # the embedded etcd's client port on 127.0.0.1, stable so that `roadside central worker`
+    # and others find it (0 = any free port); in use: serve fails naming this setting
+    embedded_etcd_port: int = 2379
+    embedded_etcd_peer_port: int = 0  # its peer port (0 = any free port)
+    # a travel-time worker inside serve (settings: the YAML "worker:" section,
+    # ROADSIDE_WORKER_<SETTING>); None = on with the embedded etcd, off with etcd_endpoints
+    worker: bool | None = None
     namespace: str = "tdc"  # etcd key prefix, as the original system
     retention_days: float = 7.0  # detections and status history expire after this
     data_dir: Path = DEFAULT_DATA_DIR  # the embedded etcd's data lives here
@@ -45,7 +52,9 @@ class CentralConfig:
             raise ValueError(
                 f"namespace: expected [a-z0-9][a-z0-9_-]{{0,62}}, got {self.namespace!r}"
             )
-        for name in ("collector_port", "query_port", "health_port"):
+        ports = ("collector_port", "query_port", "health_port", "embedded_etcd_port",
+                 "embedded_etcd_peer_port")
+        for name in ports:
             port = getattr(self, name)
             if not 0 <= port < 65536:
                 raise ValueError(f"{name}: expected 0..65535, got {port}")
@@ -62,6 +71,11 @@ class CentralConfig:
             raise ValueError("tls_cert_file and tls_key_file: give both or neither")
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
             raise ValueError("tls_client_ca_file: needs tls_cert_file and tls_key_file")
+
+    @property
+    def runs_worker(self) -> bool:
+        """Whether serve runs a travel-time worker: `worker`, or else "etcd is embedded"."""
+        return not self.etcd_endpoints if self.worker is None else self.worker
 
     @property
     def retention_s(self) -> float:

@@ -1,4 +1,5 @@
-"""Builds and runs central: etcd (given or embedded), the store, and three gRPC servers.
+"""Builds and runs central: etcd (given or embedded), the store, three gRPC servers and,
+when asked (by default with the embedded etcd), a travel-time worker in-process.
 
     collector port   roadside.v1.CollectorService, collector.CollectorService
     query port       roadside.v1.QueryService, query.QueryService
@@ -10,6 +11,7 @@ because the etcd client is blocking.
 from __future__ import annotations
 
 import logging
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ from central.health import HealthMonitor
 from central.legacy_collector import LegacyCollectorServicer
 from central.legacy_query import LegacyQueryServicer
 from central.query_service import QueryServicer
+from central.traveltime.in_serve import WorkerThread, serve_worker_config
 from central.validation import Limits
 from proto.collector import collector_pb2 as legacy_collector_pb2
 from proto.collector import collector_pb2_grpc as legacy_collector_grpc
@@ -57,7 +60,8 @@ def _client_host(host: str) -> str:
 
 @dataclass
 class RunningCentral:
-    """A started central; `stop()` drains calls, stops servers and any embedded etcd."""
+    """A started central; `stop()` drains calls, stops servers, the in-process travel-time
+    worker and any embedded etcd."""
 
     config: CentralConfig
     store: EtcdStore
@@ -69,6 +73,7 @@ class RunningCentral:
     _client: etcd3.MultiEndpointEtcd3Client
     _servers: list[grpc.Server] = field(default_factory=list)
     _etcd: EtcdProcess | None = None
+    _worker: WorkerThread | None = None  # the in-process travel-time worker, if any
     _stopped: bool = False
 
     @property
@@ -88,6 +93,11 @@ class RunningCentral:
         """The embedded etcd child, when central started one."""
         return self._etcd
 
+    @property
+    def worker(self) -> WorkerThread | None:
+        """The in-process travel-time worker, when central runs one."""
+        return self._worker
+
     def stop(self, grace: float | None = None) -> None:
         """Refuse new calls, let in-flight ones finish within `grace` s; safe twice."""
         if self._stopped:
@@ -98,6 +108,8 @@ class RunningCentral:
         events = [server.stop(wait_s) for server in self._servers]
         for event in events:
             event.wait()
+        if self._worker is not None:
+            self._worker.stop()
         self.store.close()
         self._client.close()
         if self._etcd is not None:
@@ -158,19 +170,28 @@ def _bind(
     return bound
 
 
-def start_central(config: CentralConfig) -> RunningCentral:
-    """Start everything `config` asks for; raise CentralError (nothing left running) on failure."""
-    etcd_proc: EtcdProcess | None = None
-    endpoints = tuple(config.etcd_endpoints)
-    if not endpoints:
+def start_central(config: CentralConfig, config_file: str | Path | None = None) -> RunningCentral:
+    """Start everything `config` asks for; raise CentralError (nothing left running) on failure.
+
+    `config_file` is the YAML file whose `worker:` section configures the in-process
+    travel-time worker (when `config.runs_worker`).
+    """
+    etcd_proc = None if config.etcd_endpoints else _embedded_etcd(config)
+    endpoints = (etcd_proc.endpoint,) if etcd_proc is not None else tuple(config.etcd_endpoints)
+    worker = None
+    if config.runs_worker:  # its settings are checked before anything starts
+        worker = WorkerThread(serve_worker_config(config_file, config.namespace, endpoints))
+    if etcd_proc is not None:
         try:
-            etcd_proc = EtcdProcess(
-                config.data_dir, quota_bytes=config.etcd_quota_bytes or None
-            )
             etcd_proc.start()
         except (EtcdProcessError, OSError) as exc:
             raise CentralError(f"embedded etcd in {config.data_dir}: {exc}") from exc
-        endpoints = (etcd_proc.endpoint,)
+        log.info(
+            "embedded etcd on %s (setting embedded_etcd_port: serve fails rather than move "
+            "when it is taken; data in %s): other commands reach it there, e.g. "
+            "roadside central worker --etcd-endpoints %s",
+            etcd_proc.endpoint, config.data_dir, etcd_proc.endpoint,
+        )
     try:
         client = connect(endpoints, timeout=config.etcd_timeout_s)
     except ValueError as exc:
@@ -182,15 +203,62 @@ def start_central(config: CentralConfig) -> RunningCentral:
     central = RunningCentral(config, store, monitor, 0, 0, 0, endpoints, client, [], etcd_proc)
     try:
         _start_servers(central, config, store, monitor)
+        if worker is not None:
+            central._worker = worker
+            worker.start()
     except BaseException:
         central.stop(0)
         raise
+    _log_worker(worker)
     log.info(
         "central serving: collector %s, query %s, health %s; etcd %s, namespace %s",
         central.collector_addr, central.query_addr, central.health_addr,
         ",".join(endpoints), config.namespace,
     )
     return central
+
+
+def _log_worker(worker: WorkerThread | None) -> None:
+    if worker is None:
+        log.info("no travel-time worker in this process (setting worker: off): "
+                 "run roadside central worker")
+        return
+    w = worker.config
+    log.info("travel-time worker in this process (setting worker: on): window %d s, "
+             "grace %g s, k %d (settings: the YAML worker: section, ROADSIDE_WORKER_*)",
+             w.window_s, w.grace_s, w.k)
+
+
+def _embedded_etcd(config: CentralConfig) -> EtcdProcess:
+    """The embedded etcd, not started yet; its fixed ports must be free."""
+    for setting in ("embedded_etcd_port", "embedded_etcd_peer_port"):
+        port = getattr(config, setting)
+        if port and not _port_free(port):
+            raise CentralError(
+                f"embedded etcd: 127.0.0.1:{port} is in use; set {setting} "
+                f"(--{setting.replace('_', '-')}, 0 = any free port), or etcd_endpoints "
+                "to use the etcd listening there"
+            )
+    try:
+        return EtcdProcess(
+            config.data_dir,
+            client_port=config.embedded_etcd_port or None,
+            peer_port=config.embedded_etcd_peer_port or None,
+            quota_bytes=config.etcd_quota_bytes or None,
+        )
+    except (EtcdProcessError, OSError) as exc:
+        raise CentralError(f"embedded etcd in {config.data_dir}: {exc}") from exc
+
+
+def _port_free(port: int) -> bool:
+    """Whether a listener could bind 127.0.0.1:`port` (as etcd does, with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def _start_servers(

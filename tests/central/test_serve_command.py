@@ -2,44 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import re
-import selectors
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-START_DEADLINE_S = 60.0
+from tests.fixtures.serve import kill, start_serve, wait_serving
+
 EXIT_DEADLINE_S = 30.0
-READY_RE = re.compile(r"central serving: collector (\S+), query (\S+), health (\S+);")
-
-
-def _wait_ready(proc: subprocess.Popen[str]) -> tuple[str, str, str]:
-    """Read the server's log until it names its ports (bounded by a deadline)."""
-    assert proc.stderr is not None
-    seen = []
-    deadline = time.monotonic() + START_DEADLINE_S
-    with selectors.DefaultSelector() as selector:
-        selector.register(proc.stderr, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=deadline - time.monotonic()):
-                break
-            line = proc.stderr.readline()
-            if not line:
-                break
-            seen.append(line)
-            match = READY_RE.search(line)
-            if match:
-                collector, query, health = match.groups()
-                return collector.rstrip(","), query.rstrip(","), health
-    proc.kill()
-    raise AssertionError("central did not start:\n" + "".join(seen))
 
 
 def _children(pid: int) -> list[int]:
@@ -56,15 +28,17 @@ def _services(addr: str) -> set[str]:
 
 
 def test_serve_embedded_etcd_health_reflection_and_sigterm(tmp_path: Path) -> None:
-    env = {**os.environ, "ROADSIDE_NAMESPACE": "servetest"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agent.main", "central", "serve", "--data-dir", str(tmp_path),
-         "--host", "127.0.0.1", "--collector-port", "0", "--query-port", "0",
-         "--health-port", "0"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
+    # the log goes to a file: a pipe read line by line behind select() misses lines that
+    # arrive in one chunk
+    log = tmp_path / "serve.log"
+    proc = start_serve(
+        log, "--data-dir", str(tmp_path), "--host", "127.0.0.1", "--collector-port", "0",
+        "--query-port", "0", "--health-port", "0", "--embedded-etcd-port", "0",
+        env={"ROADSIDE_NAMESPACE": "servetest"},
     )
     try:
-        collector, query, health_addr = _wait_ready(proc)
+        serving = wait_serving(proc, log)
+        collector, query, health_addr = serving.collector, serving.query, serving.health
         [etcd_pid] = _children(proc.pid)
         assert "etcd" in Path(f"/proc/{etcd_pid}/cmdline").read_text()
 
@@ -85,8 +59,4 @@ def test_serve_embedded_etcd_health_reflection_and_sigterm(tmp_path: Path) -> No
         # the data lives in the data dir
         assert (tmp_path / "etcd" / "member").is_dir()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        kill(proc)
