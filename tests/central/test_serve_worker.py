@@ -15,7 +15,7 @@ import grpc
 import pytest
 
 from agent.main import main
-from central.config import CentralConfig
+from central.config import CentralConfig, load_config
 from central.etcd_process import free_port
 from central.traveltime.in_serve import serve_worker_config
 from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, types_pb2
@@ -151,3 +151,12 @@ def test_worker_settings_from_yaml_section_and_env(
     config = serve_worker_config(both, "ns1", ["127.0.0.1:2380"])
     assert (config.k, config.window_s, config.grace_s) == (4, 600, 30.0)
     assert config.namespace == "ns1"  # serve's namespace wins
+
+
+def test_installed_central_runs_no_worker_of_its_own() -> None:
+    """The example config the installer copies: the roadside-worker@N units do the work."""
+    example = Path(__file__).parents[2] / "systemd" / "central.example.yaml"
+    central = load_config(example, env={})
+    assert central.etcd_endpoints and not central.runs_worker
+    without_etcd = load_config(example, env={"ROADSIDE_ETCD_ENDPOINTS": ""})
+    assert without_etcd.runs_worker  # the embedded etcd brings its worker along
