@@ -17,6 +17,7 @@ import pytest
 from agent.main import main
 from central.config import CentralConfig, load_config
 from central.etcd_process import free_port
+from central.server import RunningCentral
 from central.traveltime.in_serve import serve_worker_config
 from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 from tests.central.helpers import S, make_batch, make_pass
@@ -160,3 +161,13 @@ def test_installed_central_runs_no_worker_of_its_own() -> None:
     assert central.etcd_endpoints and not central.runs_worker
     without_etcd = load_config(example, env={"ROADSIDE_ETCD_ENDPOINTS": ""})
     assert without_etcd.runs_worker  # the embedded etcd brings its worker along
+
+
+def test_empty_detectors_and_events_hint_on_stderr_only(
+    central: RunningCentral, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv, hint in ((["query", "detectors"], "no detectors yet"),
+                       (["query", "events"], "no events")):
+        assert main([*argv, "--format", "json", "--query-host", central.query_addr]) == 0
+        out = capsys.readouterr()
+        assert out.out == "" and hint in out.err
