@@ -7,13 +7,12 @@ uplink coming back is used quickly (the Uplink does its own backoff on top).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import grpc
 import grpc.aio
 
 from agent.config import AgentConfig
 from agent.errors import AgentError
+from agent.files import read_file
 
 KEEPALIVE_TIME_MS = 30_000  # ping an idle connection this often
 KEEPALIVE_TIMEOUT_MS = 10_000  # and call it dead without an answer in this time
@@ -37,24 +36,17 @@ def channel_options() -> list[tuple[str, int]]:
     ]
 
 
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ChannelError(f"{what} {path}: cannot read: {exc.strerror}") from exc
-
-
 def credentials(config: AgentConfig) -> grpc.ChannelCredentials | None:
     """TLS credentials from the config, or None for a plaintext channel."""
     if config.tls_ca_file is None:
         return None
-    ca = _read(config.tls_ca_file, "tls_ca_file")
+    ca = read_file(config.tls_ca_file, "tls_ca_file", ChannelError)
     key = cert = None
     if config.tls_cert_file is not None:
         if config.tls_key_file is None:
             raise ChannelError("tls_cert_file is set but tls_key_file is not")
-        cert = _read(config.tls_cert_file, "tls_cert_file")
-        key = _read(config.tls_key_file, "tls_key_file")
+        cert = read_file(config.tls_cert_file, "tls_cert_file", ChannelError)
+        key = read_file(config.tls_key_file, "tls_key_file", ChannelError)
     return grpc.ssl_channel_credentials(
         root_certificates=ca, private_key=key, certificate_chain=cert
     )

@@ -1,4 +1,5 @@
-"""Writing a file so that a crash or power cut leaves the old or the new one, never half."""
+"""Reading a settings file with a one-line error; writing one so that a crash or power cut
+leaves the old or the new one, never half."""
 
 from __future__ import annotations
 
@@ -21,3 +22,11 @@ def write_atomic(path: Path, data: bytes, mode: int) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def read_file(path: Path, what: str, error: type[Exception]) -> bytes:
+    """The bytes of `path`; unreadable: `error` naming the setting `what`, the path and why."""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise error(f"{what} {path}: cannot read: {exc.strerror}") from exc

@@ -21,6 +21,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from agent.files import read_file
 from central.collector_service import CollectorServicer
 from central.config import CentralConfig
 from central.errors import CentralError
@@ -133,22 +134,15 @@ def _server(config: CentralConfig, name: str) -> grpc.Server:
     return grpc.server(pool, options=options)
 
 
-def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise CentralError(f"{what} {path}: cannot read: {exc.strerror}") from exc
-
-
 def server_credentials(config: CentralConfig) -> grpc.ServerCredentials | None:
     """TLS credentials from the config's PEM files, or None for plaintext."""
     if config.tls_cert_file is None or config.tls_key_file is None:
         return None
-    key = _read(config.tls_key_file, "tls_key_file")
-    pair = (key, _read(config.tls_cert_file, "tls_cert_file"))
+    key = read_file(config.tls_key_file, "tls_key_file", CentralError)
+    pair = (key, read_file(config.tls_cert_file, "tls_cert_file", CentralError))
     ca = None
     if config.tls_client_ca_file is not None:
-        ca = _read(config.tls_client_ca_file, "tls_client_ca_file")
+        ca = read_file(config.tls_client_ca_file, "tls_client_ca_file", CentralError)
     return grpc.ssl_server_credentials(
         [pair], root_certificates=ca, require_client_auth=ca is not None
     )
