@@ -49,6 +49,28 @@ def _spread(w: WindowSummary) -> list[float]:
             for i in range(len(w.samples_s))]
 
 
+def _band(windows: Sequence[WindowSummary]) -> tuple[list[float], list[float], list[float]]:
+    """The 10-90 % band as flat pieces from each window's start to its end, NaN between
+    windows without figures (a step fill would drop the window before a NaN)."""
+    x: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    end = windows[0].window_start_ns
+    for w in windows:
+        f = w.figures
+        if f is None or w.window_start_ns != end:  # no figures, or a gap before it
+            x.append(_x(w.window_start_ns))
+            lo.append(math.nan)
+            hi.append(math.nan)
+        end = w.window_end_ns
+        if f is None:
+            continue
+        x.extend((_x(w.window_start_ns), _x(w.window_end_ns)))
+        lo.extend((f.p10_s / 60, f.p10_s / 60))
+        hi.extend((f.p90_s / 60, f.p90_s / 60))
+    return x, lo, hi
+
+
 def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Path:
     """Draw the windows (sorted by start) to `path`; returns it."""
     if not windows:
@@ -59,8 +81,6 @@ def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Pa
     try:
         edges: list[float] = []  # window starts (and the last end): the steps' x
         med: list[float] = []
-        lo: list[float] = []
-        hi: list[float] = []
         xs: list[float] = []
         ys: list[float] = []
         end = windows[0].window_start_ns
@@ -68,14 +88,10 @@ def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Pa
             if w.window_start_ns != end:  # a gap: no step across it
                 edges.append(_x(end))
                 med.append(math.nan)
-                lo.append(math.nan)
-                hi.append(math.nan)
             end = w.window_end_ns
             f = w.figures
             edges.append(_x(w.window_start_ns))
             med.append(f.median_s / 60 if f else math.nan)
-            lo.append(f.p10_s / 60 if f else math.nan)
-            hi.append(f.p90_s / 60 if f else math.nan)
             xs.extend(_spread(w))
             ys.extend(sample / 60 for sample in w.samples_s)
             if w.suppressed:
@@ -83,14 +99,13 @@ def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Pa
                            color=SUPPRESSED_COLOUR, alpha=0.35, linewidth=0)
         edges.append(_x(end))  # the last step ends with its window
         med.append(med[-1])
-        lo.append(lo[-1])
-        hi.append(hi[-1])
         if xs:
             few = len(xs) < FEW_SAMPLES  # bigger, darker dots when they do not crowd
             ax.scatter(xs, ys, s=14 if few else 5, color=SAMPLE_COLOUR,
                        alpha=0.6 if few else 0.3, linewidths=0, label="one device", zorder=1)
         # a window's figures hold across the window: steps from its start to its end
-        ax.fill_between(edges, lo, hi, step="post", color=BAND_COLOUR, alpha=0.45,
+        band_x, band_lo, band_hi = _band(windows)
+        ax.fill_between(band_x, band_lo, band_hi, color=BAND_COLOUR, alpha=0.45,
                         linewidth=0, label="10-90 % of devices", zorder=2)
         ax.plot(edges, med, drawstyle="steps-post", color=MEDIAN_COLOUR, linewidth=2.0,
                 label="median per window", zorder=3)
