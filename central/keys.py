@@ -49,6 +49,11 @@ def _p(ns: str, *parts: object) -> str:
     return "/" + "/".join([ns, *(str(p) for p in parts)])
 
 
+def _all_or_one(ns: str, kind: str, detector_id: str | None) -> str:
+    """The prefix of every `kind` key, or of one detector's (detector_id given)."""
+    return _p(ns, kind, *(() if detector_id is None else (detector_id,))) + "/"
+
+
 def detection_key(ns: str, detector_id: str, t_ns: int, ulid: str, device_id: str) -> str:
     return detection_key_at(detector_prefix(ns, detector_id), bucket_of(t_ns), ulid, device_id)
 
@@ -96,9 +101,7 @@ def link_key(ns: str, dest_detector_id: str, src_detector_id: str) -> str:
 
 
 def links_prefix(ns: str, dest_detector_id: str | None = None) -> str:
-    if dest_detector_id is None:
-        return _p(ns, "links") + "/"
-    return _p(ns, "links", dest_detector_id) + "/"
+    return _all_or_one(ns, "links", dest_detector_id)
 
 
 def registry_key(ns: str, detector_id: str) -> str:
@@ -138,9 +141,7 @@ def dirty_key(ns: str, detector_id: str, bucket: int) -> str:
 
 
 def dirty_prefix(ns: str, detector_id: str | None = None) -> str:
-    if detector_id is None:
-        return _p(ns, "dirty") + "/"
-    return _p(ns, "dirty", detector_id) + "/"
+    return _all_or_one(ns, "dirty", detector_id)
 
 
 def link_window_key(ns: str, src: str, dest: str, window_start_s: int) -> str:
@@ -184,9 +185,7 @@ def pending_key(ns: str, dest_detector_id: str, detector_id: str, bucket: int) -
 
 
 def pending_prefix(ns: str, dest_detector_id: str | None = None) -> str:
-    if dest_detector_id is None:
-        return _p(ns, "pending") + "/"
-    return _p(ns, "pending", dest_detector_id) + "/"
+    return _all_or_one(ns, "pending", dest_detector_id)
 
 
 def prefix_end(prefix: str) -> str:
