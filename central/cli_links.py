@@ -9,7 +9,7 @@ from typing import Any
 from agent.errors import RoadsideError
 from central import output
 from central.cli_client import add_client_options, client_config, collector_stub, query_stub
-from central.output import Column, Writer
+from central.output import Column, write_rows
 from proto.roadside.v1 import collector_pb2, query_pb2
 
 LINK_COLUMNS = (
@@ -55,9 +55,7 @@ def _set(args: argparse.Namespace) -> int:
             collector_pb2.SetLinksRequest(dest_detector_id=args.dest, sources=sources),
             timeout=config.call_timeout_s,
         )
-    writer = Writer(LINK_COLUMNS, args.format, sys.stdout)
-    writer.write_all(link_row(x) for x in resp.links)
-    writer.close()
+    write_rows(LINK_COLUMNS, args.format, (link_row(x) for x in resp.links))
     if args.format == "table":
         print(f"{args.dest}: {len(resp.links)} incoming links", file=sys.stderr)
     return 0
@@ -70,9 +68,7 @@ def _list(args: argparse.Namespace) -> int:
             query_pb2.GetLinksRequest(dest_detector_id=args.dest or ""),
             timeout=config.call_timeout_s,
         )
-    writer = Writer(LINK_COLUMNS, args.format, sys.stdout)
-    writer.write_all(link_row(x) for x in resp.links)
-    writer.close()
+    write_rows(LINK_COLUMNS, args.format, (link_row(x) for x in resp.links))
     return 0
 
 

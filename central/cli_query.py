@@ -16,7 +16,7 @@ from agent.errors import RoadsideError
 from agent.status import rate_text
 from central import output
 from central.cli_client import add_client_options, client_config, query_stub
-from central.output import Column, Writer
+from central.output import Column, Writer, write_rows
 from central.timeparse import format_local, format_utc, parse_time
 from proto.roadside.v1 import query_pb2, types_pb2
 
@@ -73,17 +73,15 @@ def _events(args: argparse.Namespace) -> int:
         raise RoadsideError("--until must be after --since")
     if args.limit < 0:
         raise RoadsideError("--limit must not be negative")
-    writer = Writer(EVENT_COLUMNS, args.format, sys.stdout, stream=args.format != "table")
     rows: Iterator[dict[str, Any]] = _read_events(
         config.query_host, config.call_timeout_s, args.detector or [], since, until, args.limit
     )
     if args.format == "table":  # buffered anyway: show it in time order
         rows = iter(sorted(rows, key=lambda r: (r["timestamp_ns"], r["detector_id"])))
-    writer.write_all(rows)
-    writer.close()
+    count = write_rows(EVENT_COLUMNS, args.format, rows, stream=args.format != "table")
     if args.format == "table":
-        print(f"{writer.count} events", file=sys.stderr)
-    if not writer.count:
+        print(f"{count} events", file=sys.stderr)
+    if not count:
         print("no events: have agents uploaded to this central (roadside agent run), and "
               "is --since/--until right?", file=sys.stderr)
     return 0
@@ -163,14 +161,11 @@ def _detectors(args: argparse.Namespace) -> int:
         resp = stub.ListDetectors(
             query_pb2.ListDetectorsRequest(), timeout=config.call_timeout_s
         )
-    writer = Writer(DETECTOR_COLUMNS, args.format, sys.stdout)
-    for d in resp.detectors:
-        writer.write({
-            "id": d.id, "name": d.name, "latitude": d.latitude, "longitude": d.longitude,
-            "radios": [_kind(types_pb2.RadioKind, "RADIO_KIND_", r) for r in d.radios],
-            "registered_ns": d.registered_ns,
-        })
-    writer.close()
+    write_rows(DETECTOR_COLUMNS, args.format, ({
+        "id": d.id, "name": d.name, "latitude": d.latitude, "longitude": d.longitude,
+        "radios": [_kind(types_pb2.RadioKind, "RADIO_KIND_", r) for r in d.radios],
+        "registered_ns": d.registered_ns,
+    } for d in resp.detectors))
     if not resp.detectors:
         print("no detectors yet: `roadside agent init` registers a box's detector",
               file=sys.stderr)
@@ -232,9 +227,7 @@ def _status(args: argparse.Namespace) -> int:
             timeout=config.call_timeout_s,
         )
     now = time.time_ns()
-    writer = Writer(STATUS_COLUMNS, args.format, sys.stdout)
-    writer.write_all(status_row(s, now) for s in resp.statuses)
-    writer.close()
+    write_rows(STATUS_COLUMNS, args.format, (status_row(s, now) for s in resp.statuses))
     if args.format == "table" and not resp.statuses:
         print("no status reports yet", file=sys.stderr)
     return 0

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from central import output
 from central.cli_client import add_client_options, client_config, collector_stub, query_stub
-from central.output import Column, Writer
+from central.output import Column, write_rows
 from proto.roadside.v1 import collector_pb2, query_pb2
 
 ROUTE_COLUMNS = (
@@ -22,9 +21,7 @@ def route_row(route: Any) -> dict[str, Any]:
 
 
 def _write(args: argparse.Namespace, routes: list[Any]) -> None:
-    writer = Writer(ROUTE_COLUMNS, args.format, sys.stdout)
-    writer.write_all(route_row(r) for r in routes)
-    writer.close()
+    write_rows(ROUTE_COLUMNS, args.format, (route_row(r) for r in routes))
 
 
 def _set(args: argparse.Namespace) -> int:

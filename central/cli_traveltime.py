@@ -13,7 +13,7 @@ from typing import Any
 from agent.errors import RoadsideError
 from central import output
 from central.cli_client import add_client_options, client_config, query_stub
-from central.output import Column, Writer
+from central.output import Column, write_rows
 from central.timeparse import NS_PER_S, parse_time
 from central.traveltime.model import WindowSummary
 from central.traveltime.query import from_proto
@@ -93,10 +93,7 @@ def _request(args: argparse.Namespace, **target: Any) -> query_pb2.GetTravelTime
 
 
 def _print(args: argparse.Namespace, windows: Iterable[WindowSummary], stream: bool) -> int:
-    writer = Writer(COLUMNS, args.format, sys.stdout, stream=stream)
-    count = writer.write_all(window_row(w) for w in windows)
-    writer.close()
-    return count
+    return write_rows(COLUMNS, args.format, (window_row(w) for w in windows), stream=stream)
 
 
 def _show(args: argparse.Namespace, request: query_pb2.GetTravelTimesRequest, title: str) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
@@ -106,6 +107,16 @@ class Writer:
             for cell, width, col in zip(cells, widths, self._table_cols, strict=True)
         ]
         self.out.write("  ".join(parts).rstrip() + "\n")
+
+
+def write_rows(
+    columns: Sequence[Column], fmt: str, rows: Iterable[Row], stream: bool = False
+) -> int:
+    """Write every row to stdout in `fmt`, then close (prints a table): how many rows."""
+    writer = Writer(columns, fmt, sys.stdout, stream=stream)
+    count = writer.write_all(rows)
+    writer.close()
+    return count
 
 
 def add_format_option(parser: argparse.ArgumentParser, table: str = "table") -> None:
