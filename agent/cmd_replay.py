@@ -31,7 +31,6 @@ from agent.runner import AgentRunner, Progress
 from agent.sources import capfile
 from agent.sources.base import Source
 from agent.sources.replay import FAST, ReplaySource
-from agent.status import StatusError, read_status
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +183,6 @@ async def replay(
         if not task.done():
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
-    await _final_status(runner, config.state_dir)
     figures = runner.progress()
     rejected = runner.uplink.counts().rejected
     line.finish(*_progress(source, figures, f"{rejected} refused" if rejected else "done"))
@@ -203,20 +201,6 @@ async def replay(
         elapsed_s=round(time.monotonic() - started, 3),
         central=list(config.central),
     )
-
-
-async def _final_status(runner: AgentRunner, state_dir: Path) -> None:
-    """Report the finished replay's figures (the runner's last status.json) to central, so
-    `roadside query status` shows the replay done; a failure here is only logged."""
-    try:
-        status = await asyncio.to_thread(read_status, state_dir)
-    except StatusError as exc:
-        log.info("no final status to report: %s", exc)
-        return
-    try:
-        await runner.uplink.report_status(status)
-    finally:
-        await runner.uplink.close()
 
 
 def _progress(source: ReplaySource | RecordingSource, p: Progress, state: str = "",

@@ -208,6 +208,9 @@ class AgentRunner:
                 if until_drained:
                     raise DrainTimeout(f"{left} passes not acknowledged after {budget:g} s")
                 log.warning("stopping with %d passes still in the buffer", left)
+            if until_drained:  # a finite run (replay, simulation): its final figures to central
+                with contextlib.suppress(OSError, AgentError):
+                    await self.uplink.report_status(await self.status())
         finally:
             for task in self._tasks:
                 task.cancel()

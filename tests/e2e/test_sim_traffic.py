@@ -6,6 +6,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
 import yaml
 
 from agent.main import main
@@ -57,3 +58,19 @@ def test_every_simulated_detection_is_at_central_as_a_pass_of_its_device_id(
 
 def truth_detectors(truth: dict[str, object]) -> set[str]:
     return {d["detector"] for d in truth["detections"]}  # type: ignore[attr-defined, index]
+
+
+def test_after_the_run_central_shows_each_agent_finished_with_its_last_upload(
+    central: RunningCentral, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["sim", "traffic", "--duration", "10m", "--seed", "12", "--quiet",
+                 "--central", central.collector_addr, "--truth", str(tmp_path / "truth.json"),
+                 "--secret-file", str(tmp_path / "site.secret")])
+    assert code == 0
+    capsys.readouterr()
+    assert main(["query", "status", "--format", "json", "--query-host", central.query_addr]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows and len(rows) == len({r["detector_id"] for r in rows})
+    for r in rows:  # not the status sent at start ("starting", "never")
+        assert r["last_upload_ns"] > 0 and r["buffer_depth"] == 0, r
+        assert r["sources"] and all("finished" in s for s in r["sources"]), r
