@@ -6,14 +6,15 @@ from agent.model import AddressKind, Pass, RadioKind
 from agent.status import AgentStatus, ClockSync, SourceState
 from proto.roadside.v1 import types_pb2
 
-# enum members map by name: RadioKind.WIFI <-> RADIO_KIND_WIFI, and so on
-_RADIO_TO_PB = {r: getattr(types_pb2, "RADIO_KIND_" + r.name) for r in RadioKind}
-_RADIO_FROM_PB = {v: k for k, v in _RADIO_TO_PB.items()}
-_KIND_TO_PB = {
+# enum members map by name: RadioKind.WIFI <-> RADIO_KIND_WIFI, and so on (central/wire.py
+# maps the protobuf kinds to the enum values it stores from these)
+RADIO_TO_PB = {r: getattr(types_pb2, "RADIO_KIND_" + r.name) for r in RadioKind}
+_RADIO_FROM_PB = {v: k for k, v in RADIO_TO_PB.items()}
+ADDRESS_TO_PB = {
     k: getattr(types_pb2, "ADDRESS_KIND_" + ("UNSPECIFIED" if k is AddressKind.UNKNOWN else k.name))
     for k in AddressKind
 }
-_KIND_FROM_PB = {v: k for k, v in _KIND_TO_PB.items()}
+_KIND_FROM_PB = {v: k for k, v in ADDRESS_TO_PB.items()}
 _CLOCK_TO_PB = {c: getattr(types_pb2, "CLOCK_SYNC_" + c.name) for c in ClockSync}
 
 
@@ -26,8 +27,8 @@ def pass_to_pb(p: Pass) -> types_pb2.Pass:
         peak_ns=p.peak_ns,
         peak_rssi=p.peak_rssi,
         count=p.count,
-        radio=_RADIO_TO_PB[p.radio],
-        address_kind=_KIND_TO_PB[p.address_kind],
+        radio=RADIO_TO_PB[p.radio],
+        address_kind=ADDRESS_TO_PB[p.address_kind],
         timestamp_ns=p.timestamp_ns,
         tagged=p.tagged,
     )

@@ -11,29 +11,19 @@ from typing import Any
 
 from google.protobuf import json_format, timestamp_pb2
 
+from agent.wire import ADDRESS_TO_PB, RADIO_TO_PB
 from central.records import DetectorRecord, LinkRecord, RouteRecord, StoredPass
 from proto.query import query_pb2 as legacy_query_pb2
 from proto.roadside.v1 import collector_pb2, query_pb2, types_pb2
 
-RADIO_TO_TEXT: dict[int, str] = {
-    types_pb2.RADIO_KIND_WIFI: "wifi",
-    types_pb2.RADIO_KIND_BLE: "ble",
-    types_pb2.RADIO_KIND_BT_CLASSIC: "bt_classic",
-}
+# protobuf kind -> the agent.model enum value, from the agent's own enum <-> protobuf maps
+RADIO_TO_TEXT: dict[int, str] = {pb: radio.value for radio, pb in RADIO_TO_PB.items()}
 TEXT_TO_RADIO: dict[str, int] = {
     **{text: kind for kind, text in RADIO_TO_TEXT.items()},
     "bluetooth": types_pb2.RADIO_KIND_BT_CLASSIC,  # original API
 }
 
-ADDRESS_TO_TEXT: dict[int, str] = {
-    types_pb2.ADDRESS_KIND_UNSPECIFIED: "unknown",
-    types_pb2.ADDRESS_KIND_WIFI_GLOBAL: "wifi_global",
-    types_pb2.ADDRESS_KIND_WIFI_LOCAL: "wifi_local",
-    types_pb2.ADDRESS_KIND_BLE_PUBLIC: "ble_public",
-    types_pb2.ADDRESS_KIND_BLE_RANDOM_STATIC: "ble_random_static",
-    types_pb2.ADDRESS_KIND_BLE_RESOLVABLE: "ble_resolvable",
-    types_pb2.ADDRESS_KIND_BLE_NON_RESOLVABLE: "ble_non_resolvable",
-}
+ADDRESS_TO_TEXT: dict[int, str] = {pb: kind.value for kind, pb in ADDRESS_TO_PB.items()}
 TEXT_TO_ADDRESS: dict[str, int] = {text: kind for kind, text in ADDRESS_TO_TEXT.items()}
 
 
