@@ -57,7 +57,8 @@ def _set(args: argparse.Namespace) -> int:
         )
     write_rows(LINK_COLUMNS, args.format, (link_row(x) for x in resp.links))
     if args.format == "table":
-        print(f"{args.dest}: {len(resp.links)} incoming links", file=sys.stderr)
+        n = len(resp.links)
+        print(f"{args.dest}: {n} incoming link{'' if n == 1 else 's'}", file=sys.stderr)
     return 0
 
 
@@ -69,6 +70,10 @@ def _list(args: argparse.Namespace) -> int:
             timeout=config.call_timeout_s,
         )
     write_rows(LINK_COLUMNS, args.format, (link_row(x) for x in resp.links))
+    if not resp.links and args.format == "table":
+        into = f" into {args.dest}" if args.dest else ""
+        print(f"no links{into}: add them with roadside links set "
+              f"{args.dest or 'DEST'} --src SRC:MAX_SECONDS", file=sys.stderr)
     return 0
 
 

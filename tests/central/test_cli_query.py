@@ -126,6 +126,10 @@ def test_detectors_status_and_links(
     ]
     code, out, _ = run(capsys, "links", "list", "--dest", "north", "--format", "csv", *q)
     assert out.splitlines() == ["src_detector_id,dest_detector_id,max_seconds,length_m"]
+    code, out, err = run(capsys, "links", "list", "--dest", "north", *q)  # a table: a hint
+    assert code == 0 and len(out.splitlines()) == 1
+    assert err == ("no links into north: add them with roadside links set north"
+                   " --src SRC:MAX_SECONDS\n")
 
 
 @pytest.mark.parametrize(
