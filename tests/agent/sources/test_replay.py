@@ -28,6 +28,19 @@ async def _play(source: ReplaySource) -> list[Sighting]:
     return got
 
 
+async def _play_until_first(source: ReplaySource) -> list[Sighting]:
+    """Run the source, setting stop at its first sighting: what it emitted."""
+    stop = asyncio.Event()
+    got: list[Sighting] = []
+
+    def emit(s: Sighting) -> None:
+        got.append(s)
+        stop.set()
+
+    await asyncio.wait_for(source.run(emit, stop), 30)
+    return got
+
+
 async def test_two_captures_merge_by_time(captures_dir: Path) -> None:
     source = ReplaySource([captures_dir / POS1, captures_dir / POS2], speed=FAST)
     got = await _play(source)
@@ -63,14 +76,7 @@ def _pcap(path: Path, times_s: list[int]) -> None:
 async def test_original_timing_waits_between_frames(tmp_path: Path) -> None:
     _pcap(tmp_path / "hour.pcap", [1_700_000_000, 1_700_003_600])  # an hour apart
     source = ReplaySource([tmp_path / "hour.pcap"])  # speed 1: the second is an hour away
-    stop = asyncio.Event()
-    got: list[Sighting] = []
-
-    def emit(s: Sighting) -> None:
-        got.append(s)
-        stop.set()
-
-    await asyncio.wait_for(source.run(emit, stop), 30)
+    got = await _play_until_first(source)
     assert len(got) == 1 and not source.finished.is_set()
 
 
@@ -125,14 +131,7 @@ async def test_bytes_read_grow_to_the_files_total(captures_dir: Path) -> None:
 
 async def test_stop_ends_a_fast_replay(captures_dir: Path) -> None:
     source = ReplaySource([captures_dir / POS1, captures_dir / POS2], speed=FAST)
-    stop = asyncio.Event()
-    got: list[Sighting] = []
-
-    def emit(s: Sighting) -> None:
-        got.append(s)
-        stop.set()
-
-    await asyncio.wait_for(source.run(emit, stop), 30)
+    got = await _play_until_first(source)
     assert 0 < len(got) < 28583 and not source.finished.is_set()
 
 
