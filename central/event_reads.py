@@ -15,14 +15,15 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import etcd3
 import grpc
 
+from agent.iters import batched
 from central import keys
 from central.errors import InvalidArgument, StoreUnavailable
 from central.etcd_store import EtcdStore
@@ -30,7 +31,6 @@ from central.records import StoredPass
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 CHUNK_KEYS = 2000  # keys per etcd range read when streaming (bounds memory)
 DEFAULT_PAGE = 1000  # events per page when the client asks for 0
@@ -318,13 +318,3 @@ class Follow:
                 yield page
 
 
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Lists of up to `size` consecutive items."""
-    page: list[T] = []
-    for item in items:
-        page.append(item)
-        if len(page) >= size:
-            yield page
-            page = []
-    if page:
-        yield page

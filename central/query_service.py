@@ -11,10 +11,11 @@ from collections.abc import Iterator, Sequence
 
 import grpc
 
+from agent.iters import batched
 from central import validation, wire
 from central.errors import InvalidArgument, NotFound
 from central.etcd_store import EtcdStore
-from central.event_reads import MAX_PAGE, EventQuery, EventReader, batched
+from central.event_reads import MAX_PAGE, EventQuery, EventReader
 from central.grpc_errors import grpc_method
 from central.records import StoredPass
 from central.traveltime import query as traveltime_query

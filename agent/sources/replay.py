@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
+from agent.iters import batched
 from agent.model import RadioKind, Sighting
 from agent.privacy import ble_address_kind, wifi_address_kind
 from agent.sources import btle, dot11
@@ -150,19 +151,17 @@ class ReplaySource:
         return heapq.merge(*(r.frames() for r in self._readers), key=lambda f: f.t_ns)
 
     def _chunks(self, offset_ns: int) -> Iterator[list[Sighting]]:
-        chunk: list[Sighting] = []
+        return batched(self._kept(offset_ns), CHUNK_FRAMES)
+
+    def _kept(self, offset_ns: int) -> Iterator[Sighting]:
+        """The merged frames' sightings; each frame left out counts under its reason."""
         skipped = self._skipped
         for frame in self._merged():
             s = sighting_from_frame(frame, self.name, offset_ns)
             if isinstance(s, str):
                 skipped[s] += 1
                 continue
-            chunk.append(s)
-            if len(chunk) >= CHUNK_FRAMES:
-                yield chunk
-                chunk = []
-        if chunk:
-            yield chunk
+            yield s
 
     def _shift_offset(self, now_ns: int) -> int:
         """Offset that makes the last frame land at the end of playback."""
