@@ -80,7 +80,8 @@ def _events(args: argparse.Namespace) -> int:
         rows = iter(sorted(rows, key=lambda r: (r["timestamp_ns"], r["detector_id"])))
     count = write_rows(EVENT_COLUMNS, args.format, rows, stream=args.format != "table")
     if args.format == "table":
-        print(f"{count} events", file=sys.stderr)
+        more = " (--limit reached: there may be more)" if args.limit and count >= args.limit else ""
+        print(f"{count} events{more}", file=sys.stderr)
     if not count:
         print("no events: have agents uploaded to this central (roadside agent run), and "
               "is --since/--until right?", file=sys.stderr)

@@ -75,7 +75,10 @@ def test_events_json_csv_and_table(
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["TIME", "(local)", "DETECTOR"]
     assert len(lines) == 1 + 5
-    assert "5 events" in err
+    assert err == "5 events (--limit reached: there may be more)\n"
+    code, out, err = run(capsys, "query", "events", "--detector", "north", "--since",
+                         rfc3339(stored[0]), "--limit", "50", *host)
+    assert code == 0 and err == "10 events\n"  # under the limit: all there is
 
 
 def test_relative_times_select_recent_events(
