@@ -144,12 +144,7 @@ class EtcdProcess:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:
             return
-        proc.terminate()
-        try:
-            proc.wait(STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_child(proc, STOP_TIMEOUT_S)
 
     def kill(self) -> None:
         """Stop abruptly (SIGKILL), as a crash would."""
@@ -168,3 +163,13 @@ class EtcdProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def stop_child(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL if `proc` has not exited within timeout_s; reaped either way."""
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
