@@ -51,6 +51,8 @@ def add_config_flags(parser: argparse.ArgumentParser, settings: bool = True) -> 
             default = ",".join(str(x) for x in default)
         elif hasattr(default, "value"):
             default = default.value
+        elif default is None or default == "":
+            default = "none"
         note = _comments().get(f.name, "")
         text = f"{note}; default {default}" if note else f"default {default}"
         group.add_argument(

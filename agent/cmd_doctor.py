@@ -321,6 +321,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
             "Check what the agent needs, one line per check (OK, WARN or FAIL) with the "
             "fix when it fails. Exit status 1 when any check fails. Changes nothing."
         ),
+        epilog="example: roadside agent doctor --check central --check secret",
     )
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
                         help=f"the agent's config (default: {DEFAULT_CONFIG_PATH})")

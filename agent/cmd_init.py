@@ -263,15 +263,17 @@ def run_register(args: argparse.Namespace) -> int:
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     init = sub.add_parser(
         "init", help="set up this box: config, site secret, registration at central",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Write the detector's identity into its config, install or generate the site "
-            "secret (mode 0600; the same on every detector of a site) and register the "
+            "Write the detector's identity into its config, install or generate the site\n"
+            "secret (mode 0600; the same on every detector of a site) and register the\n"
             "detector at central."
         ),
         epilog=(
-            "example: roadside agent init --detector-id a1-north-km12 --name 'A1 km 12.4' "
-            "--lat 52.51234 --lon 13.40012 --central central.example.net:9000 "
-            "--secret-file /root/site.secret"
+            "example:\n"
+            "  roadside agent init --detector-id a1-north-km12 --name 'A1 km 12.4' \\\n"
+            "      --lat 52.51234 --lon 13.40012 --central central.example.net:9000 \\\n"
+            "      --secret-file /root/site.secret"
         ),
     )
     init.add_argument("--detector-id", required=True,
@@ -298,6 +300,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     reg = sub.add_parser(
         "register", help="register this detector at central (again)",
         description="Send this detector's id, name, position and radios to central.",
+        epilog="example: roadside agent register --config /etc/roadside/agent.yaml",
     )
     reg.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
                      help=f"the agent's config (default: {DEFAULT_CONFIG_PATH})")

@@ -68,6 +68,8 @@ class Recorder:
 def add_parser(sub: Any) -> None:
     p = subcommand(sub, "record", __doc__, run,
                    "record what the sources hear, hashed, for `agent replay`")
+    p.epilog = ("example:\n  roadside agent record --out box1.jsonl --duration 1h\n"
+                "  roadside agent replay --detector box1 box1.jsonl")
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="the recording to write (JSON lines; never overwritten)")
     p.add_argument("--duration", metavar="D", help="stop after this long, e.g. 10m, 2h")

@@ -100,6 +100,8 @@ class RecordingRunner(AgentRunner):
 def add_parser(sub: Any) -> None:
     p = subcommand(sub, "replay", __doc__, run,
                    "replay pcap/pcapng captures or recordings through the agent pipeline")
+    p.epilog = ("example:\n  roadside agent replay --detector pos-1 --secret-file site.secret "
+                "--central 127.0.0.1:9000 \\\n      --fast --shift-to-now capture.pcap")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE",
                    help="pcap/pcapng captures, or recordings from `roadside agent record`")
     p.add_argument("--detector", required=True, metavar="ID",

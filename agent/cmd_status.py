@@ -22,6 +22,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
             "free, as written by the running agent to state_dir/status.json every few "
             "seconds."
         ),
+        epilog="example: roadside agent status --json --config /etc/roadside/agent.yaml",
     )
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
     add_config_flags(parser, settings=False)

@@ -9,7 +9,7 @@ import threading
 from types import FrameType
 
 from central.cli_settings import add_setting_flags, setting_flags
-from central.config import CentralConfig, load_config
+from central.config import DEFAULT_DATA_DIR, CentralConfig, load_config
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ HELP = {
               "and ROADSIDE_WORKER_<SETTING>",
     "namespace": "etcd key namespace (default tdc, as the original system)",
     "retention_days": "days detections and status history are kept (default 7)",
-    "data_dir": "directory of the embedded etcd's data",
+    "data_dir": f"directory of the embedded etcd's data (default {DEFAULT_DATA_DIR})",
     "clock_skew_s": "refuse detections further in the future than this many seconds (300)",
     "max_batch_passes": "largest batch accepted (default 5000 passes)",
     "max_message_bytes": "largest gRPC request accepted in bytes (default 8 MiB)",
@@ -58,6 +58,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "travel-time worker runs in this process. SIGTERM drains calls, stops the "
             "worker and etcd, exits 0."
         ),
+        epilog="example: roadside central serve --data-dir ./central-data --query-port 18000",
     )
     add_setting_flags(parser, CentralConfig, HELP)
     parser.set_defaults(func=run)

@@ -50,6 +50,8 @@ def parse_duration(text: str, option: str = "--duration") -> float:
 def add_parser(sub: Any) -> None:
     p = subcommand(sub, "traffic", __doc__, run,
                    "simulate traffic on a road network through real agent pipelines")
+    p.epilog = ("example:\n  roadside sim traffic --duration 30m --seed 7 "
+                "--central 127.0.0.1:9000 --truth truth.json")
     p.add_argument("--network", type=Path, metavar="FILE",
                    help="road network YAML (default: the example corridor shipped with roadside)")
     p.add_argument("--duration", default="2h", help="simulated period, e.g. 30m, 2h (default 2h)")
