@@ -83,6 +83,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     duration_s = parse_duration(args.duration)
+    if not args.truth.parent.is_dir():  # before the simulation, not after it
+        raise ConfigError(f"--truth {args.truth}: no directory {args.truth.parent}")
     now_ns = time.time_ns()
     if args.start is None:
         start_ns = (now_ns - int(duration_s * 1e9)) // 10**9 * 10**9
@@ -111,7 +113,10 @@ def _run(args: argparse.Namespace, network: Any, config: AgentConfig, start_ns: 
     truth = build_truth(network, sim, args.seed,
                         lambda s: hasher.device_id(s.mac, s.t_ns),
                         lambda kind: policy.action(AddressKind(kind)).value)
-    write_truth(args.truth, truth)
+    try:
+        write_truth(args.truth, truth)
+    except OSError as exc:
+        raise ConfigError(f"--truth {args.truth}: cannot write: {exc.strerror}") from exc
     print(f"truth: {args.truth} ({len(truth['trips'])} trips, "
           f"{len(truth['windows'])} link windows)")
 

@@ -151,8 +151,12 @@ def build_truth(
 def write_truth(path: Path, truth: dict[str, Any]) -> None:
     """Write atomically: a reader never sees half a file."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)  # nothing half-written left behind
+        raise
 
 
 def read_truth(path: Path) -> dict[str, Any]:

@@ -61,3 +61,24 @@ def test_a_bad_network_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixtu
     code = main(["sim", "traffic", "--network", str(net), "--truth", str(tmp_path / "t.json")])
     err = capsys.readouterr().err
     assert code == 2 and "detectors" in err and "net.yaml" in err
+
+
+def test_a_truth_file_in_a_missing_directory_is_refused_before_simulating(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    truth = tmp_path / "nowhere" / "t.json"
+    code = main(["sim", "traffic", "--duration", "5m", "--truth", str(truth), "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""  # nothing simulated, nothing written
+    assert captured.err.strip() == f"roadside: error: --truth {truth}: no directory {truth.parent}"
+    assert not truth.parent.exists()
+
+
+def test_an_unwritable_truth_file_is_one_line(tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    truth = tmp_path / "t.json"
+    truth.mkdir()  # a directory where the file should go: the rename fails
+    code = main(["sim", "traffic", "--duration", "5m", "--truth", str(truth), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith(f"roadside: error: --truth {truth}: cannot write")
+    assert "\n" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.json"]  # no t.json.tmp left
