@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from agent.config_layers import yaml_problem
 from agent.errors import AgentError
 from agent.ids import valid_detector_id
 from agent.model import RadioKind
@@ -146,7 +147,7 @@ def load_network(path: str | Path | None = None) -> Network:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise NetworkError(f"{where}: not valid YAML: {exc}") from exc
+        raise NetworkError(f"{where}: not valid YAML: {yaml_problem(exc)}") from exc
     return parse_network(data, where)
 
 
