@@ -27,6 +27,7 @@ from agent import __version__, sdnotify
 from agent.buffer import DiskBuffer
 from agent.config import AgentConfig
 from agent.errors import AgentError
+from agent.ids import DETECTOR_ID_PATTERN, valid_detector_id
 from agent.model import Sighting
 from agent.pipeline import Pipeline
 from agent.privacy import DeviceHasher, load_secret
@@ -68,6 +69,9 @@ def check_config(config: AgentConfig) -> None:
     if not config.detector_id:
         raise AgentError("detector_id is not set (config file, ROADSIDE_DETECTOR_ID or "
                          "--detector-id)")
+    if not valid_detector_id(config.detector_id):  # central would refuse every pass
+        raise AgentError(f"detector_id: {config.detector_id!r} is not a detector id "
+                         f"({DETECTOR_ID_PATTERN}: lower case, digits, '-' and '_')")
     positive = ("pass_gap_s", "max_pass_s", "buffer_max_bytes", "batch_max_passes",
                 "batch_max_bytes", "upload_timeout_s", "backoff_initial_s", "backoff_max_s",
                 "status_interval_s", "epoch_hours")

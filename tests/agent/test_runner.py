@@ -88,6 +88,13 @@ def test_runner_needs_a_detector_id(agent_config: MakeConfig) -> None:
         AgentRunner(agent_config(detector_id=""), [])
 
 
+@pytest.mark.parametrize("bad", ["Bad/x", "north gate", "../etc", "-lead"])
+def test_runner_refuses_a_detector_id_central_would_refuse(agent_config: MakeConfig,
+                                                          bad: str) -> None:
+    with pytest.raises(AgentError, match=r"detector_id: .* is not a detector id"):
+        AgentRunner(agent_config(detector_id=bad), [])
+
+
 async def test_pipeline_keeps_passes_while_buffer_unwritable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
