@@ -210,7 +210,9 @@ class AgentRunner:
             if not drained:
                 left = self.buffer.depth()
                 if until_drained:
-                    raise DrainTimeout(f"{left} passes not acknowledged after {budget:g} s")
+                    why = self.uplink.counts().last_error
+                    raise DrainTimeout(f"{left} passes not acknowledged after {budget:g} s"
+                                       + (f"; the last upload error: {why}" if why else ""))
                 log.warning("stopping with %d passes still in the buffer", left)
             if until_drained:  # a finite run (replay, simulation): its final figures to central
                 with contextlib.suppress(OSError, AgentError):

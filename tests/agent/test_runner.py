@@ -74,8 +74,10 @@ async def test_finite_run_survives_a_failing_source(agent_config: MakeConfig) ->
     # central unreachable (port 1): the drain deadline passes with passes still waiting
     good = FakeSource("fake", [sighting(bytes([0, 0x1A, 0x7D, 0, 0, 1]), time.time_ns())])
     runner = AgentRunner(agent_config(), [BrokenSource(), good], event_time=True)
-    with pytest.raises(DrainTimeout, match="1 passes not acknowledged"):
+    with pytest.raises(DrainTimeout, match="1 passes not acknowledged") as failed:
         await runner.run(until_drained=True, drain_timeout_s=0.5)
+    # the message says why: central's address and the gRPC status
+    assert "; the last upload error: 127.0.0.1:1: UNAVAILABLE" in str(failed.value)
     states = {s.name: s for s in runner.source_states()}
     assert states["broken"].state == "failed"
     assert "truncated" in states["broken"].last_error
