@@ -3,8 +3,8 @@
 pcap/pcapng (802.11 radiotap 127, BLE PHDR 256, Nordic BLE 272) are merged by time and go
 through hashing, the privacy policy, passes, a disk buffer and the uplink exactly as live
 sightings do; recordings made by `roadside agent record` (already hashed) skip the hasher.
-Exits 0 once central has acknowledged every pass (1 when central refused some as invalid);
-prints what was read, skipped, sent and refused.
+Exits 0 once central has acknowledged every pass (1 when central refused some as invalid,
+or when no frame could be read at all); prints what was read, skipped, sent and refused.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Sequence
@@ -67,7 +68,8 @@ class ReplaySummary:
         skipped = sum(self.skipped.values())
         reasons = ", ".join(f"{r} {n}" for r, n in sorted(self.skipped.items()))
         out = [
-            f"replayed {self.files} files as detector {self.detector_id} -> "
+            f"replayed {self.files} file{'' if self.files == 1 else 's'} as detector "
+            f"{self.detector_id} -> "
             f"{','.join(self.central)}",
             f"  frames read        {self.frames_read}",
             f"  frames skipped     {skipped}" + (f" ({reasons})" if reasons else ""),
@@ -148,6 +150,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary.to_json()))
     else:
         print("\n".join(summary.lines()))
+    if not summary.frames_read:
+        print("roadside: error: nothing replayed: no frame could be read from "
+              f"{'the file' if summary.files == 1 else 'any file'} (see frames skipped)",
+              file=sys.stderr)
+        return 1
     return 1 if summary.rejected else 0
 
 
