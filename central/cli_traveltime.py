@@ -119,7 +119,11 @@ def _show(args: argparse.Namespace, request: query_pb2.GetTravelTimesRequest, ti
             raise RoadsideError(f"--plot: no windows of {title} in that time range")
         from central.traveltime.plot import plot_windows  # matplotlib only when plotting
 
-        plot_windows(windows, args.plot, f"Travel time {title}")
+        try:
+            plot_windows(windows, args.plot, f"Travel time {title}")
+        except OSError as exc:
+            raise RoadsideError(f"--plot {args.plot}: cannot write: "
+                                f"{exc.strerror or exc}") from exc
         print(f"plot written to {args.plot}", file=sys.stderr)
     return 0
 

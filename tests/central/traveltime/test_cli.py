@@ -102,6 +102,20 @@ def test_table_and_route_csv(road: Road, central: RunningCentral,
     assert len(lines) == 25 and float(first["median_s"]) == 123.0
 
 
+def test_a_plot_that_cannot_be_written_is_one_line(
+    road: Road, central: RunningCentral, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    publish_hours(road)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the plot's directory should be\n")
+    png = blocker / "a-b.png"
+    assert main(["query", "travel-times", "--from", "a", "--to", "b", "--since", SINCE,
+                 "--plot", str(png), "--query-host", central.query_addr]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"roadside: error: --plot {png}: cannot write: ")
+    assert blocker.read_text().startswith("a file")
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
