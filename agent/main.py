@@ -117,6 +117,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RoadsideError as exc:
         print(f"roadside: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a path the command could not create, read or write
+        logging.getLogger(__name__).debug("%s failed", args.command, exc_info=True)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"roadside: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
