@@ -325,7 +325,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     )
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
                         help=f"the agent's config (default: {DEFAULT_CONFIG_PATH})")
-    parser.add_argument("--check", action="append", choices=list(CHECKS),
-                        help="run only this check (repeatable; default: all)")
+    parser.add_argument("--check", action="append", choices=list(CHECKS), metavar="NAME",
+                        help="run only this check (repeatable; default: all): "
+                             + ", ".join(CHECKS))
     parser.set_defaults(func=run_doctor)
 

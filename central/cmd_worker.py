@@ -17,7 +17,8 @@ log = logging.getLogger(__name__)
 
 OPTION_HELP = {
     "namespace": "etcd key namespace (default tdc)",
-    "etcd_endpoints": "etcd HOST:PORT, several for failover (repeat or comma-separate)",
+    "etcd_endpoints": "etcd HOST:PORT, several for failover (repeat or comma-separate; "
+                      "default 127.0.0.1:2379)",
     "window_s": "width of a travel-time window in seconds (default 300)",
     "grace_s": "a window is published this many seconds after it closes (default 90: "
                "pass gap + upload latency)",
@@ -38,10 +39,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "worker",
         help="compute travel-time windows (several workers share the work)",
         description=(
-            "Compute travel times per link and route and window, and store them in etcd. "
-            "Each worker holds one etcd lock per destination detector, a fair share of them; "
-            "a window is published grace seconds after it closes and recomputed when late "
-            "passes land in it. Settings: defaults, the YAML --config file (a 'worker:' "
+            "Compute travel times per link and route and window, and store them in etcd.\n"
+            "Each worker holds one etcd lock per destination detector, a fair share of them;\n"
+            "a window is published grace seconds after it closes and recomputed when late\n"
+            "passes land in it. Settings: defaults, the YAML --config file (a 'worker:'\n"
             "section), ROADSIDE_<SETTING> (e.g. ROADSIDE_WINDOW_S=300), then these flags."
         ),
         epilog="example:\n  roadside central worker --etcd-endpoints 10.0.0.5:2379 --window-s 300",

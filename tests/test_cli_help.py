@@ -28,10 +28,14 @@ COMMANDS = _subcommands()
 @pytest.mark.parametrize(("group", "name", "parser"), COMMANDS,
                          ids=[f"{g}-{n}" for g, n, _ in COMMANDS])
 def test_help_has_an_example_and_readable_defaults(group: str, name: str,
-                                                   parser: argparse.ArgumentParser) -> None:
+                                                   parser: argparse.ArgumentParser,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")  # a plain terminal
     text = parser.format_help()
     example = re.search(r"^examples?:\n?(.*)", text, re.MULTILINE | re.DOTALL)
     assert example and f"roadside {group} {name}" in example.group(1)
+    too_long = [line for line in text.splitlines() if len(line) > 100]
+    assert not too_long, "unwrapped help text"
     for action in parser._actions:
         words = (action.help or "").split()
         assert "None" not in words, action.option_strings  # say none, or the real default
