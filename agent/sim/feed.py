@@ -78,7 +78,8 @@ async def run_agents(
             if len(done) == len(tasks) or any(t.exception() for t in done):
                 break
         for t in tasks:
-            t.result()  # raise the first failure (DrainTimeout, buffer errors)
+            if t.done():  # the others may still run: they are cancelled below
+                t.result()  # raise the first failure (DrainTimeout, buffer errors)
     finally:
         for t in tasks:
             t.cancel()
