@@ -121,8 +121,11 @@ class EtcdProcess:
         try:
             while time.monotonic() < deadline:
                 if self._proc is not None and self._proc.poll() is not None:
-                    tail = log_path.read_text(errors="replace")[-2000:]
-                    raise EtcdProcessError(f"etcd exited with {self._proc.returncode}: {tail}")
+                    lines = log_path.read_text(errors="replace").strip().splitlines()
+                    last = lines[-1][:300] if lines else "no output"
+                    raise EtcdProcessError(
+                        f"etcd exited with {self._proc.returncode}: {last} (log: {log_path})"
+                    )
                 try:
                     client.status()
                     return
