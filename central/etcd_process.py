@@ -134,7 +134,10 @@ class EtcdProcess:
         finally:
             client.close()
         self.stop()
-        raise EtcdProcessError(f"etcd did not answer on {self.endpoint} in {START_TIMEOUT_S:.0f} s")
+        raise EtcdProcessError(
+            f"etcd did not answer on {self.endpoint} in {START_TIMEOUT_S:.0f} s "
+            f"(is another etcd using {self.data_dir}? log: {log_path})"
+        )
 
     def _port_open(self) -> bool:
         try:
