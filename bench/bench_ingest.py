@@ -201,7 +201,7 @@ def main() -> int:
             max_batch_passes=max(args.batch, 5000), workers=max(8, 2 * args.clients),
         )
         assert etcd._proc is not None
-        cpu = CpuMeter(etcd._proc.pid)
+        cpu = CpuMeter(etcd.pid or 0)
         us = 1e6 / (args.clients * per_client)  # CPU seconds of a phase -> us per item
         central = start_central(config)
         try:

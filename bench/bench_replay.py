@@ -81,8 +81,10 @@ def main() -> int:
             for r in range(args.rounds):
                 result = replay_round(central.collector_addr, secret, files, f"bench-replay-{r}")
                 count = max(1000, int(result["passes"]))
-                ingest.append(bench_ingest.run_central(central.collector_addr, 1, count, 1000,
-                                                       100 + r))
+                rate, _client_cpu = bench_ingest.run_central(
+                    central.collector_addr, 1, count, 1000, 100 + r,
+                    bench_ingest.CpuMeter(etcd.pid or 0))
+                ingest.append(rate)
                 frames_s.append(result["frames"] / result["elapsed"])
                 passes_s.append(result["uploaded"] / result["elapsed"])
                 walls.append(result["wall"])
