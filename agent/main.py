@@ -55,9 +55,6 @@ GROUPS: dict[str, Group] = {
     ),
 }
 
-SubParsers = argparse._SubParsersAction
-
-
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole command tree; with `only`, other groups' modules are not imported (a
     running agent then does not carry central's libraries: ~25 MB less RSS)."""
