@@ -160,10 +160,6 @@ def route_windows_prefix(ns: str, route: str) -> str:
     return _p(ns, "traveltimes", "route", route) + "/"
 
 
-def traveltimes_prefix(ns: str) -> str:
-    return _p(ns, "traveltimes") + "/"
-
-
 def worker_lock_name(ns: str, dest_detector_id: str) -> str:
     return _p(ns, "locks", "traveltime", dest_detector_id)
 

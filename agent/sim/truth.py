@@ -157,8 +157,3 @@ def write_truth(path: Path, truth: dict[str, Any]) -> None:
     except OSError:
         tmp.unlink(missing_ok=True)  # nothing half-written left behind
         raise
-
-
-def read_truth(path: Path) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    return data

@@ -11,9 +11,6 @@ from central.records import LinkRecord
 REJECT_MAX_SECONDS = "max_seconds"  # the src pass was older than the link's max_seconds
 REJECT_OUTLIER = "outlier"  # outside the MAD rule on the window and its neighbours
 REJECT_IMPLAUSIBLE = "implausible_speed"  # faster than max speed over a known length
-REASONS = (REJECT_MAX_SECONDS, REJECT_OUTLIER, REJECT_IMPLAUSIBLE)
-
-
 @dataclass(frozen=True, slots=True)
 class Target:
     """A link (one hop, route "") or a named route (its links, in driving order)."""

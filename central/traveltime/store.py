@@ -142,18 +142,6 @@ def read_windows(
     return out
 
 
-def stored_window_starts(
-    client: EtcdClient, ns: str, target: Target, since_s: int, until_s: int
-) -> set[int]:
-    prefix = target.windows_prefix(ns)
-    start = target.window_key(ns, since_s)
-    end = target.window_key(ns, until_s)
-    return {
-        int(key.decode()[len(prefix):])
-        for key, _v, _r in range_pages(client, start, end, keys_only=True)
-    }
-
-
 def write_windows(
     client: EtcdClient,
     ns: str,
