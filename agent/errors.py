@@ -1,8 +1,6 @@
-"""The root of roadside's user-facing errors: the CLI prints these as one line, no traceback."""
+"""The agent's root exception."""
 
-
-class RoadsideError(Exception):
-    """An error whose message is meant for the person at the terminal."""
+from roadside.common.errors import RoadsideError
 
 
 class AgentError(RoadsideError):

@@ -5,21 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from roadside.common.kinds import AddressKind, RadioKind
 
-class RadioKind(enum.Enum):
-    WIFI = "wifi"
-    BLE = "ble"
-    BT_CLASSIC = "bt_classic"
-
-
-class AddressKind(enum.Enum):
-    WIFI_GLOBAL = "wifi_global"  # universally administered (vendor OUI)
-    WIFI_LOCAL = "wifi_local"  # locally administered: randomized
-    BLE_PUBLIC = "ble_public"
-    BLE_RANDOM_STATIC = "ble_random_static"
-    BLE_RESOLVABLE = "ble_resolvable"
-    BLE_NON_RESOLVABLE = "ble_non_resolvable"
-    UNKNOWN = "unknown"
+__all__ = ["AddressKind", "Pass", "RadioKind", "Sighting", "TimestampChoice"]
 
 
 class TimestampChoice(enum.Enum):

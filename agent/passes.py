@@ -14,7 +14,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from agent.model import AddressKind, Pass, RadioKind, TimestampChoice
+from roadside.agent.model import AddressKind, Pass, RadioKind, TimestampChoice
 
 NS = 1_000_000_000
 NO_RSSI = 0  # peak_rssi of a pass none of whose sightings carried an RSSI

@@ -14,12 +14,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.buffer import DiskBuffer
-from agent.config import AgentConfig
-from agent.model import Pass, Sighting
-from agent.passes import PassBuilder
-from agent.privacy import Action, DeviceHasher, PrivacyPolicy
-from agent.wire import pass_to_bytes
+from roadside.agent.buffer import DiskBuffer
+from roadside.agent.config import AgentConfig
+from roadside.agent.model import Pass, Sighting
+from roadside.agent.passes import PassBuilder
+from roadside.agent.privacy import Action, DeviceHasher, PrivacyPolicy
+from roadside.agent.wire import pass_to_bytes
 
 log = logging.getLogger(__name__)
 

@@ -19,10 +19,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from agent.config import AgentConfig
-from agent.errors import AgentError
-from agent.files import write_atomic
-from agent.model import AddressKind
+from roadside.agent.config import AgentConfig
+from roadside.agent.errors import AgentError
+from roadside.agent.model import AddressKind
+from roadside.common.files import write_atomic
+from roadside.common.ids import DEVICE_ID_BYTES
 
 INFO_PREFIX = b"roadside device-id v1 "
 MIN_SECRET_BYTES = 16
@@ -89,7 +90,7 @@ class DeviceHasher:
     def device_id(self, mac: bytes, t_ns: int) -> str:
         """32 lowercase hex characters; the same MAC maps to the same id within an epoch."""
         key = self.epoch_key(self.epoch(t_ns))
-        return hmac.digest(key, mac, "sha256")[:16].hex()
+        return hmac.digest(key, mac, "sha256")[:DEVICE_ID_BYTES].hex()
 
 
 # --- the site secret file ------------------------------------------------------------

@@ -26,15 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
-from agent.errors import AgentError
-from agent.model import AddressKind, RadioKind, Sighting
-from agent.privacy import DeviceHasher
-from agent.sources.base import Emit
-from agent.sources.capfile import total_size
+from roadside.agent.errors import AgentError
+from roadside.agent.model import AddressKind, RadioKind, Sighting
+from roadside.agent.privacy import DeviceHasher
+from roadside.agent.sources.base import Emit
+from roadside.agent.sources.capfile import total_size
+from roadside.common.ids import DEVICE_ID_BYTES
 
 FORMAT = "roadside-hashed-sightings"
 VERSION = 1
-DEVICE_ID_BYTES = 16
 CHUNK = 1024  # records emitted between yields to the event loop
 # skip reasons
 BAD_LINE = "bad_record_line"

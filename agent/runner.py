@@ -23,18 +23,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent import __version__, sdnotify
-from agent.buffer import DiskBuffer
-from agent.config import AgentConfig
-from agent.errors import AgentError
-from agent.ids import DETECTOR_ID_PATTERN, valid_detector_id
-from agent.model import Sighting
-from agent.pipeline import Pipeline
-from agent.privacy import DeviceHasher, load_secret
-from agent.sources.base import Source, SourceError
-from agent.sources.supervisor import RateMeter, Supervisor, source_rate, uses_event_time
-from agent.status import AgentStatus, SourceState, clock_sync, disk_free, write_status
-from agent.uplink import Uplink, UplinkCounts
+from roadside.agent import __version__, sdnotify
+from roadside.agent.buffer import DiskBuffer
+from roadside.agent.config import AgentConfig
+from roadside.agent.errors import AgentError
+from roadside.agent.model import Sighting
+from roadside.agent.pipeline import Pipeline
+from roadside.agent.privacy import DeviceHasher, load_secret
+from roadside.agent.sources.base import Source, SourceError
+from roadside.agent.sources.supervisor import RateMeter, Supervisor, source_rate, uses_event_time
+from roadside.agent.status import AgentStatus, SourceState, clock_sync, disk_free, write_status
+from roadside.agent.uplink import Uplink, UplinkCounts
+from roadside.common.ids import DETECTOR_ID_PATTERN, valid_detector_id
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ systemd passes NOTIFY_SOCKET (a path, or '@name' for the abstract namespace) to 
 Type=notify service; the service sends newline-separated KEY=VALUE datagrams to it.
 Outside systemd (no NOTIFY_SOCKET) every call is a no-op that returns False.
 
-    from agent import sdnotify
+    from roadside.agent import sdnotify
     sdnotify.ready()
     interval = sdnotify.watchdog_interval()  # seconds between pings, or None
     sdnotify.watchdog()

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.errors import AgentError
-from agent.files import write_atomic
+from roadside.agent.errors import AgentError
+from roadside.common.files import write_atomic
 
 STATUS_FILE = "status.json"
 TIMEDATECTL_TIMEOUT_S = 3.0
@@ -41,12 +41,6 @@ class SourceState:
     sightings_per_minute: float = 0.0  # last minute (of capture time for a replay)
     restarts: int = 0
     last_error: str = ""
-
-
-def rate_text(state: str, per_minute: float, digits: int = 0) -> str:
-    """Sightings per minute as status tables show it: "-" for a finished source (a replay
-    at its end hears nothing more; its rate was over the capture's own time)."""
-    return "-" if state == "finished" else f"{per_minute:,.{digits}f}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 import grpc
 import grpc.aio
 
-from agent.buffer import DiskBuffer, Row
-from agent.channel import open_channel
-from agent.config import AgentConfig
-from agent.passes import new_ulid
-from agent.status import AgentStatus
-from agent.wire import status_to_pb
-from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, types_pb2
+from roadside.agent.buffer import DiskBuffer, Row
+from roadside.agent.channel import open_channel
+from roadside.agent.config import AgentConfig
+from roadside.agent.passes import new_ulid
+from roadside.agent.status import AgentStatus
+from roadside.agent.wire import status_to_pb
+from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 
 log = logging.getLogger(__name__)
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from agent.model import AddressKind, Pass, RadioKind
-from agent.status import AgentStatus, ClockSync, SourceState
-from proto.roadside.v1 import types_pb2
+from roadside.agent.model import Pass
+from roadside.agent.status import AgentStatus, ClockSync, SourceState
+from roadside.common.kinds import ADDRESS_TO_PB, RADIO_TO_PB, AddressKind, RadioKind
+from roadside.proto.v1 import types_pb2
 
-# enum members map by name: RadioKind.WIFI <-> RADIO_KIND_WIFI, and so on (central/wire.py
-# maps the protobuf kinds to the enum values it stores from these)
-RADIO_TO_PB = {r: getattr(types_pb2, "RADIO_KIND_" + r.name) for r in RadioKind}
 _RADIO_FROM_PB = {v: k for k, v in RADIO_TO_PB.items()}
-ADDRESS_TO_PB = {
-    k: getattr(types_pb2, "ADDRESS_KIND_" + ("UNSPECIFIED" if k is AddressKind.UNKNOWN else k.name))
-    for k in AddressKind
-}
 _KIND_FROM_PB = {v: k for k, v in ADDRESS_TO_PB.items()}
 _CLOCK_TO_PB = {c: getattr(types_pb2, "CLOCK_SYNC_" + c.name) for c in ClockSync}
 

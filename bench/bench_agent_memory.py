@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO))
 
 from local_central import local_central  # noqa: E402
 
-from agent.privacy import generate_secret  # noqa: E402
+from roadside.agent.privacy import generate_secret  # noqa: E402
 from tests.fixtures.bluez import BluezMock, BluezUnavailable, private_bluez  # noqa: E402
 from tests.fixtures.serial_board import FakeBoard  # noqa: E402
 
@@ -62,8 +62,9 @@ LOG_MARKS = {  # agent log lines (info) that mark a source as up, or the replay 
 RETENTION_DAYS = 5000  # central keeps the captures' original (2020s) times
 ARPHRD_IEEE80211_RADIOTAP = 803  # /sys/class/net/<if>/type of a monitor-mode interface
 IMPORTS = ("import grpc, sqlite3, cryptography.hazmat.primitives.kdf.hkdf, ulid, yaml, bleak, "
-           "serial, dbus_fast; import agent.runner, agent.sources.replay, agent.sources.ble, "
-           "agent.sources.serial_source, proto.roadside.v1.collector_pb2_grpc")
+           "serial, dbus_fast; import roadside.agent.runner, roadside.agent.sources.replay, "
+           "roadside.agent.sources.ble, roadside.agent.sources.serial_source, "
+           "roadside.proto.v1.collector_pb2_grpc")
 
 
 def peak_kib(pid: int) -> int:
@@ -214,7 +215,7 @@ async def run_agent(tmp: Path, central: str, live: Live, captures: list[Path],
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     if live.bluez is not None:
         env["DBUS_SYSTEM_BUS_ADDRESS"] = live.bluez.address
-    command = [sys.executable, "-m", "agent.main", "--log-level", "info", "agent", "run",
+    command = [sys.executable, "-m", "roadside.common.main", "--log-level", "info", "agent", "run",
                "--config", str(config), *(x for c in captures for x in ("--replay", str(c)))]
     live_names = {"serial"} | ({"ble"} if live.bluez is not None else set())
     start = time.monotonic()

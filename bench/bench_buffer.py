@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.buffer import DiskBuffer
-from agent.model import AddressKind, Pass, RadioKind
-from agent.passes import pass_ulid
-from agent.wire import pass_to_bytes
+from roadside.agent.buffer import DiskBuffer
+from roadside.agent.model import AddressKind, Pass, RadioKind
+from roadside.agent.passes import pass_ulid
+from roadside.agent.wire import pass_to_bytes
 
 TARGET_PER_S = 30_000
 SINGLE_ROWS = 1_000  # one fsync each: a thousand is plenty to measure

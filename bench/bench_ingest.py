@@ -30,13 +30,13 @@ import grpc
 from etcd3 import transactions
 from ulid import ULID
 
-from central.config import CentralConfig
-from central.etcd_client import connect
-from central.etcd_process import EtcdProcess
-from central.etcd_store import MAX_TXN_OPS
-from central.records import StoredPass
-from central.server import start_central
-from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, types_pb2
+from roadside.central.api.server import start_central
+from roadside.central.config import CentralConfig
+from roadside.central.store.client import connect
+from roadside.central.store.etcd_process import EtcdProcess
+from roadside.central.store.etcd_store import MAX_TXN_OPS
+from roadside.central.store.records import StoredPass
+from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 
 S = 1_000_000_000
 GIB = 1024**3

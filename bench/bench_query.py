@@ -22,13 +22,13 @@ from pathlib import Path
 import grpc
 from ulid import ULID
 
-from central import keys
-from central.etcd_client import connect
-from central.etcd_process import EtcdProcess, free_port
-from central.etcd_store import EtcdStore
-from central.event_reads import CHUNK_KEYS, MAX_PAGE
-from central.records import StoredPass
-from proto.roadside.v1 import query_pb2, query_pb2_grpc
+from roadside.central.store import keys
+from roadside.central.store.client import connect
+from roadside.central.store.etcd_process import EtcdProcess, free_port
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.store.event_reads import CHUNK_KEYS, MAX_PAGE
+from roadside.central.store.records import StoredPass
+from roadside.proto.v1 import query_pb2, query_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = "bench"
@@ -129,7 +129,7 @@ def main() -> int:
             # central in its own process, as in production (no GIL shared with this client)
             query_addr = f"127.0.0.1:{free_port()}"
             server = subprocess.Popen(
-                [sys.executable, "-m", "agent.main", "--log-level", "warning", "central",
+                [sys.executable, "-m", "roadside.common.main", "--log-level", "warning", "central",
                  "serve", "--host", "127.0.0.1", "--etcd-endpoints", etcd.endpoint,
                  "--namespace", NS, "--query-port", query_addr.rsplit(":", 1)[1],
                  "--collector-port", "0", "--health-port", "0", "--data-dir", tmp],

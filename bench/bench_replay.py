@@ -29,10 +29,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import bench_ingest  # noqa: E402 - the central ingest figure, measured the same way
 
-from agent.privacy import generate_secret  # noqa: E402
-from central.config import CentralConfig  # noqa: E402
-from central.etcd_process import EtcdProcess  # noqa: E402
-from central.server import start_central  # noqa: E402
+from roadside.agent.privacy import generate_secret  # noqa: E402
+from roadside.central.api.server import start_central  # noqa: E402
+from roadside.central.config import CentralConfig  # noqa: E402
+from roadside.central.store.etcd_process import EtcdProcess  # noqa: E402
 
 FILES = ("sc6-61_2024-02-08_position_1.pcap", "sc6-61_2024-02-08_position_2.pcap")
 REPLAY_TIMEOUT_S = 600.0
@@ -42,7 +42,7 @@ CENTURY_DAYS = 36_500.0  # the captures are from 2024: central keeps them
 def replay_round(addr: str, secret: Path, files: list[Path], detector: str) -> dict[str, float]:
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "agent.main", "--log-level", "warning", "agent", "replay",
+        [sys.executable, "-m", "roadside.common.main", "--log-level", "warning", "agent", "replay",
          "--detector", detector, "--secret-file", str(secret), "--central", addr, "--fast",
          "--json", "--quiet", *map(str, files)],
         capture_output=True, text=True, timeout=REPLAY_TIMEOUT_S, check=False, cwd=ROOT,

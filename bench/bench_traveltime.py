@@ -22,16 +22,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from central import keys
-from central.etcd_client import connect
-from central.etcd_process import EtcdProcess
-from central.etcd_store import EtcdStore
-from central.records import LinkRecord, StoredPass
-from central.traveltime import engine, matching, stats, store
-from central.traveltime.config import TravelTimeConfig
-from central.traveltime.model import Target
-from central.traveltime.worker import TravelTimeWorker
-from central.ulids import deterministic_ulid
+from roadside.central.store import keys
+from roadside.central.store.client import connect
+from roadside.central.store.etcd_process import EtcdProcess
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.store.records import LinkRecord, StoredPass
+from roadside.central.store.ulids import deterministic_ulid
+from roadside.central.traveltime import engine, matching, stats, store
+from roadside.central.traveltime.config import TravelTimeConfig
+from roadside.central.traveltime.model import Target
+from roadside.central.traveltime.worker import TravelTimeWorker
 
 S = 1_000_000_000
 W = 300

@@ -20,14 +20,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.sim.network import load_network
-from central.etcd_client import connect
-from central.etcd_process import EtcdProcess
-from central.etcd_store import EtcdStore
-from central.records import LinkRecord, RouteRecord
-from central.traveltime import corridor, engine, stats, store
-from central.traveltime.model import Figures, WindowSummary
-from central.traveltime.plot import plot_windows
+import corridor
+
+from roadside.agent.sim.network import load_network
+from roadside.central.store.client import connect
+from roadside.central.store.etcd_process import EtcdProcess
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.store.records import LinkRecord, RouteRecord
+from roadside.central.traveltime import engine, stats, store
+from roadside.central.traveltime.model import Figures, WindowSummary
+from roadside.central.traveltime.plot import plot_windows
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = "accuracy"

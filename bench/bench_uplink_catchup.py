@@ -21,13 +21,13 @@ from pathlib import Path
 import grpc
 from local_central import local_central
 
-from agent.buffer import DiskBuffer
-from agent.config import AgentConfig
-from agent.model import AddressKind, Pass, RadioKind
-from agent.passes import new_ulid, pass_ulid
-from agent.uplink import Uplink
-from agent.wire import pass_to_bytes, pass_to_pb
-from proto.roadside.v1 import collector_pb2, collector_pb2_grpc
+from roadside.agent.buffer import DiskBuffer
+from roadside.agent.config import AgentConfig
+from roadside.agent.model import AddressKind, Pass, RadioKind
+from roadside.agent.passes import new_ulid, pass_ulid
+from roadside.agent.uplink import Uplink
+from roadside.agent.wire import pass_to_bytes, pass_to_pb
+from roadside.proto.v1 import collector_pb2, collector_pb2_grpc
 
 PASSES_PER_DAY = 20_000  # a busy urban detector (for the catch-up estimate)
 CALL_TIMEOUT_S = 30.0

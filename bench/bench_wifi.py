@@ -22,12 +22,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from agent.buffer import DiskBuffer  # noqa: E402
-from agent.config import AgentConfig  # noqa: E402
-from agent.pipeline import Pipeline  # noqa: E402
-from agent.privacy import DeviceHasher  # noqa: E402
-from agent.sources.capfile import CaptureReader, Frame  # noqa: E402
-from agent.sources.replay import sighting_from_frame  # noqa: E402
+from roadside.agent.buffer import DiskBuffer  # noqa: E402
+from roadside.agent.config import AgentConfig  # noqa: E402
+from roadside.agent.pipeline import Pipeline  # noqa: E402
+from roadside.agent.privacy import DeviceHasher  # noqa: E402
+from roadside.agent.sources.capfile import CaptureReader, Frame  # noqa: E402
+from roadside.agent.sources.replay import sighting_from_frame  # noqa: E402
 
 CAPTURES = Path(os.environ.get("ROADSIDE_CAPTURES", REPO.parent / "shared" / "captures"))
 LARGEST = CAPTURES / "wifi" / "sc6-61_2024-02-08_position_2.pcap"

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from central.config import CentralConfig
-from central.etcd_process import EtcdProcess
-from central.server import RunningCentral, start_central
+from roadside.central.api.server import RunningCentral, start_central
+from roadside.central.config import CentralConfig
+from roadside.central.store.etcd_process import EtcdProcess
 
 
 @contextlib.contextmanager

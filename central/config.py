@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.config_layers import load
-from central import keys
+from roadside.central.store import keys
+from roadside.common.config_layers import load
 
 # the embedded etcd's home when --data-dir is not given (works without root)
 DEFAULT_DATA_DIR = (
@@ -87,5 +87,5 @@ def load_config(
     env: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
 ) -> CentralConfig:
-    """CentralConfig from the layers; raises agent.config_layers.ConfigError naming the field."""
+    """CentralConfig from the layers; raises config_layers.ConfigError naming the field."""
     return load(CentralConfig, file, env, flags, section="central")

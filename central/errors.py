@@ -1,6 +1,6 @@
-"""central's root exception and its kinds; central/grpc_errors.py maps them to gRPC codes."""
+"""central's root exception and its kinds; central/api/grpc_errors.py maps them to gRPC codes."""
 
-from agent.errors import RoadsideError
+from roadside.common.errors import RoadsideError
 
 
 class CentralError(RoadsideError):

@@ -1,1 +1,1 @@
-"""roadside wire contract: .proto sources and the code generated from them (make proto)."""
+"""The wire contract: .proto sources and the code generated from them (`make proto`)."""

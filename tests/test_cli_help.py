@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from agent.main import GROUPS, build_parser
+from roadside.common.main import GROUPS, build_parser
 
 
 def _subcommands() -> list[tuple[str, str, argparse.ArgumentParser]]:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.main import main
-from agent.privacy import generate_secret
+from roadside.agent.privacy import generate_secret
+from roadside.common.main import main
 
 
 @pytest.mark.parametrize(("argv", "bad"), [

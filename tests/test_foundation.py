@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from agent import config_layers
-from agent.config_layers import ConfigError
-from agent.main import main
-from agent.model import TimestampChoice
-from central.etcd_client import connect
-from central.etcd_process import EtcdProcess
+from roadside.agent.model import TimestampChoice
+from roadside.central.store.client import connect
+from roadside.central.store.etcd_process import EtcdProcess
+from roadside.common import config_layers
+from roadside.common.config_layers import ConfigError
+from roadside.common.main import main
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from agent.errors import AgentError
-from agent.model import AddressKind, RadioKind, Sighting
+from roadside.agent.errors import AgentError
+from roadside.agent.model import AddressKind, RadioKind, Sighting
 
 LINKTYPE_RADIOTAP = 127
 LINKTYPE_BLE_LL_PHDR = 256

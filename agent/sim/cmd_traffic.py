@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import re
 import secrets
 import sys
 import tempfile
@@ -19,32 +18,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from agent.cli_parts import ProgressLine, subcommand
-from agent.config import AgentConfig
-from agent.config_layers import ConfigError, load
-from agent.model import AddressKind, Sighting
-from agent.privacy import DeviceHasher, PrivacyPolicy, generate_secret, load_secret
-from agent.runner import Progress
-from agent.sim import capwriter, feed, register, traffic
-from agent.sim.network import load_network
-from agent.sim.truth import build_truth, write_truth
-from central.timeparse import parse_time
-
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86_400}
-
-
-def parse_duration(text: str, option: str = "--duration") -> float:
-    """'2h', '90m', '1h30m', '45s' -> seconds; ConfigError naming the option otherwise."""
-    value = text.strip().lower()
-    parts = _DURATION.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
-        raise ConfigError(f"{option}: expected a duration like 90s, 15m, 2h or 1h30m, "
-                          f"got {text!r}")
-    seconds = sum(float(n) * _UNIT_S[u] for n, u in parts)
-    if seconds <= 0:
-        raise ConfigError(f"{option}: must be longer than 0")
-    return seconds
+from roadside.agent.commands.parts import ProgressLine, subcommand
+from roadside.agent.config import AgentConfig
+from roadside.agent.model import AddressKind, Sighting
+from roadside.agent.privacy import DeviceHasher, PrivacyPolicy, generate_secret, load_secret
+from roadside.agent.runner import Progress
+from roadside.agent.sim import capwriter, feed, register, traffic
+from roadside.agent.sim.network import load_network
+from roadside.agent.sim.truth import build_truth, write_truth
+from roadside.common.config_layers import ConfigError, load
+from roadside.common.timeparse import parse_duration, parse_time
 
 
 def add_parser(sub: Any) -> None:

@@ -1,4 +1,4 @@
-"""`make demo` (python -m agent.sim.demo): the whole system on a simulated corridor, one command.
+"""`make demo` (python -m roadside.agent.sim.demo): the whole system on a simulated corridor.
 
 1. starts `roadside central serve` (embedded etcd in a temporary directory, free ports)
    and a travel-time worker (`roadside central worker`);
@@ -28,11 +28,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agent.errors import RoadsideError
-from agent.privacy import generate_secret
-from agent.sim import demo_report
-from agent.sim.cmd_traffic import parse_duration
-from agent.sim.network import load_network
+from roadside.agent.privacy import generate_secret
+from roadside.agent.sim import demo_report
+from roadside.agent.sim.network import load_network
+from roadside.common.errors import RoadsideError
+from roadside.common.timeparse import parse_duration
 
 STARTUP_TIMEOUT_S = 60.0  # for central to report that it serves
 REPLAY_TIMEOUT_S = 600.0  # for every replay process to finish
@@ -61,7 +61,7 @@ class Children:
         log = open(self.logs / f"{name}.log", "wb")  # closed below: the child has its copy
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "agent.main", "--log-level", "info", *args],
+                [sys.executable, "-m", "roadside.common.main", "--log-level", "info", *args],
                 stdout=stdout if stdout is not None else log, stderr=log,
                 start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
             )
@@ -83,7 +83,7 @@ class Children:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m agent.sim.demo", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m roadside.agent.sim.demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--short", action="store_true",
                    help="a 25-minute simulated period (CI); default 90 minutes; both start "

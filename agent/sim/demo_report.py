@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from agent.sim.network import Network
+from roadside.agent.sim.network import Network
 
 QUERY_TIMEOUT_S = 60.0  # one `roadside query` process
 POLL_S = 1.0  # between looks at the published travel-time windows
@@ -22,7 +22,7 @@ NS = 1_000_000_000
 
 def _roadside(*args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "agent.main", "--log-level", "warning", *args],
+        [sys.executable, "-m", "roadside.common.main", "--log-level", "warning", *args],
         capture_output=capture, text=True, timeout=QUERY_TIMEOUT_S, check=False,
     )
 

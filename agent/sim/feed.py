@@ -12,11 +12,11 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from agent.config import AgentConfig
-from agent.model import Sighting
-from agent.runner import AgentRunner, Progress
-from agent.sim.network import Network
-from agent.sources.base import Emit
+from roadside.agent.config import AgentConfig
+from roadside.agent.model import Sighting
+from roadside.agent.runner import AgentRunner, Progress
+from roadside.agent.sim.network import Network
+from roadside.agent.sources.base import Emit
 
 CHUNK = 512  # sightings emitted between yields to the event loop
 PROGRESS_S = 0.25  # how often the progress callback runs

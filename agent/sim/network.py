@@ -21,10 +21,10 @@ from typing import Any
 
 import yaml
 
-from agent.config_layers import yaml_problem
-from agent.errors import AgentError
-from agent.ids import valid_detector_id
-from agent.model import RadioKind
+from roadside.agent.errors import AgentError
+from roadside.agent.model import RadioKind
+from roadside.common.config_layers import yaml_problem
+from roadside.common.ids import valid_detector_id
 
 EXAMPLE = "corridor.yaml"
 DAY_S = 86_400.0
@@ -136,7 +136,7 @@ class Network:
 def load_network(path: str | Path | None = None) -> Network:
     """Read and validate a network file; None loads the example corridor."""
     if path is None:
-        text = resources.files("agent.sim.networks").joinpath(EXAMPLE).read_text("utf-8")
+        text = resources.files("roadside.agent.sim.networks").joinpath(EXAMPLE).read_text("utf-8")
         where = EXAMPLE
     else:
         try:

@@ -9,11 +9,11 @@ from collections import defaultdict
 import grpc
 import grpc.aio
 
-from agent.channel import open_channel
-from agent.config import AgentConfig
-from agent.errors import AgentError
-from agent.sim.network import Network
-from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, types_pb2
+from roadside.agent.channel import open_channel
+from roadside.agent.config import AgentConfig
+from roadside.agent.errors import AgentError
+from roadside.agent.sim.network import Network
+from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from agent.model import AddressKind, RadioKind, Sighting
-from agent.sim.network import Detector, Link, Network, RadioModel
+from roadside.agent.model import AddressKind, RadioKind, Sighting
+from roadside.agent.sim.network import Detector, Link, Network, RadioModel
 
 NS = 1_000_000_000
 SOURCE = "sim"

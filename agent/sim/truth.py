@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.model import Sighting
-from agent.sim.network import Network, Route
-from agent.sim.traffic import Simulation, Trip
+from roadside.agent.model import Sighting
+from roadside.agent.sim.network import Network, Route
+from roadside.agent.sim.traffic import Simulation, Trip
 
 WINDOW_S = 300
 VERSION = 1

@@ -11,8 +11,8 @@ import asyncio
 from collections.abc import Callable
 from typing import Protocol
 
-from agent.errors import AgentError
-from agent.model import Sighting
+from roadside.agent.errors import AgentError
+from roadside.agent.model import Sighting
 
 Emit = Callable[[Sighting], None]
 

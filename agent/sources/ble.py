@@ -26,9 +26,9 @@ from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
 from dbus_fast.errors import DBusError
 
-from agent.model import AddressKind, RadioKind, Sighting
-from agent.privacy import ble_address_kind
-from agent.sources.base import Emit, SourceError
+from roadside.agent.model import AddressKind, RadioKind, Sighting
+from roadside.agent.privacy import ble_address_kind
+from roadside.agent.sources.base import Emit, SourceError
 
 log = logging.getLogger(__name__)
 

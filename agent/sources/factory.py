@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.config import AgentConfig
-from agent.sources.base import Source
+from roadside.agent.config import AgentConfig
+from roadside.agent.sources.base import Source
 
 
 def build_sources(config: AgentConfig) -> list[Source]:
@@ -13,18 +13,18 @@ def build_sources(config: AgentConfig) -> list[Source]:
     """
     sources: list[Source] = []
     if config.ble_enabled:
-        from agent.sources.ble import BleSource
+        from roadside.agent.sources.ble import BleSource
 
         sources.append(BleSource(config.ble_adapter, config.ble_passive))
     if config.wifi_enabled:
-        from agent.sources.wifi import WifiSource
+        from roadside.agent.sources.wifi import WifiSource
 
         sources.append(
             WifiSource(config.wifi_interface, config.wifi_channels, config.wifi_dwell_s)
         )
     if config.serial_enabled:
-        from agent.sources.serial_protocol import load_profile
-        from agent.sources.serial_source import SerialSource
+        from roadside.agent.sources.serial_protocol import load_profile
+        from roadside.agent.sources.serial_source import SerialSource
 
         profile = load_profile(config.serial_profile)
         sources.append(SerialSource(config.serial_port, config.serial_baud, profile))

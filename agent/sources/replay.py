@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
-from agent.iters import batched
-from agent.model import RadioKind, Sighting
-from agent.privacy import ble_address_kind, wifi_address_kind
-from agent.sources import btle, dot11
-from agent.sources.base import Emit, SourceError, stopped_within
-from agent.sources.capfile import CaptureReader, Frame, total_size
+from roadside.agent.model import RadioKind, Sighting
+from roadside.agent.privacy import ble_address_kind, wifi_address_kind
+from roadside.agent.sources import btle, dot11
+from roadside.agent.sources.base import Emit, SourceError, stopped_within
+from roadside.agent.sources.capfile import CaptureReader, Frame, total_size
+from roadside.common.iters import batched
 
 log = logging.getLogger(__name__)
 

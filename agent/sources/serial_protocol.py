@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from agent.sources.base import SourceError
+from roadside.agent.sources.base import SourceError
 
 PROTOCOL_VERSION = 1
 MAX_LINE = 200

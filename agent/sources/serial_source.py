@@ -18,10 +18,10 @@ from collections import Counter
 
 import serial
 
-from agent.model import RadioKind, Sighting
-from agent.privacy import ble_address_kind, wifi_address_kind
-from agent.sources.base import Emit, SourceError
-from agent.sources.serial_protocol import (
+from roadside.agent.model import RadioKind, Sighting
+from roadside.agent.privacy import ble_address_kind, wifi_address_kind
+from roadside.agent.sources.base import Emit, SourceError
+from roadside.agent.sources.serial_protocol import (
     MAX_LINE,
     PROTOCOL_VERSION,
     Reading,

@@ -21,9 +21,9 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from agent.model import Sighting
-from agent.sources.base import Emit, Source, stopped_within
-from agent.status import SourceState
+from roadside.agent.model import Sighting
+from roadside.agent.sources.base import Emit, Source, stopped_within
+from roadside.agent.status import SourceState
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from agent.model import RadioKind, Sighting
-from agent.privacy import wifi_address_kind
-from agent.sources import dot11
-from agent.sources.base import Emit, SourceError, stopped_within
+from roadside.agent.model import RadioKind, Sighting
+from roadside.agent.privacy import wifi_address_kind
+from roadside.agent.sources import dot11
+from roadside.agent.sources.base import Emit, SourceError, stopped_within
 
 log = logging.getLogger(__name__)
 

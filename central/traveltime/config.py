@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from central import keys
+from roadside.central.store import keys
 
 ID_SHAPE = "[a-z0-9][a-z0-9_-]{0,62}"
 MAX_WINDOW_S = 3600  # widest window: queries look this far before `since` for overlaps

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from central import keys
-from central.errors import StoreUnavailable
-from central.traveltime.model import Target
-from central.traveltime.store import ETCD_ERRORS, EtcdClient
+from roadside.central.errors import StoreUnavailable
+from roadside.central.store import keys
+from roadside.central.traveltime.model import Target
+from roadside.central.traveltime.store import ETCD_ERRORS, EtcdClient
 
 
 def parse_dirty_key(ns: str, key: bytes) -> tuple[str, int]:

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from central import keys
-from central.traveltime import matching, stats, store
-from central.traveltime.matching import PassTuple
-from central.traveltime.model import REJECT_MAX_SECONDS, Target, WindowSummary
+from roadside.central.store import keys
+from roadside.central.traveltime import matching, stats, store
+from roadside.central.traveltime.matching import PassTuple
+from roadside.central.traveltime.model import REJECT_MAX_SECONDS, Target, WindowSummary
 
 NS_PER_S = keys.NS_PER_S
 RUN_GAP_WINDOWS = 3  # windows further apart than this are read separately

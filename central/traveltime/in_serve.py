@@ -15,11 +15,11 @@ from pathlib import Path
 
 import yaml
 
-from agent.config_layers import load
-from central.errors import CentralError
-from central.etcd_client import connect
-from central.traveltime.config import TravelTimeConfig
-from central.traveltime.worker import TravelTimeWorker
+from roadside.central.errors import CentralError
+from roadside.central.store.client import connect
+from roadside.central.traveltime.config import TravelTimeConfig
+from roadside.central.traveltime.worker import TravelTimeWorker
+from roadside.common.config_layers import load
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ import hashlib
 import logging
 import math
 
-from central import keys
-from central.errors import StoreUnavailable
-from central.traveltime.store import ETCD_ERRORS, EtcdClient, range_pages
+from roadside.central.errors import StoreUnavailable
+from roadside.central.store import keys
+from roadside.central.traveltime.store import ETCD_ERRORS, EtcdClient, range_pages
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-from central.records import LinkRecord
+from roadside.central.store.records import LinkRecord
 
 PassTuple = tuple[str, int]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from central import keys
-from central.records import LinkRecord
+from roadside.central.store import keys
+from roadside.central.store.records import LinkRecord
 
 REJECT_MAX_SECONDS = "max_seconds"  # the src pass was older than the link's max_seconds
 REJECT_OUTLIER = "outlier"  # outside the MAD rule on the window and its neighbours

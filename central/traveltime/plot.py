@@ -19,7 +19,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
-from central.traveltime.model import WindowSummary
+from roadside.central.traveltime.model import WindowSummary
 
 NS_PER_S = 1_000_000_000
 JITTER = 0.7  # samples spread over this fraction of their window's width

@@ -1,6 +1,6 @@
 """Stored travel-time windows for the query service: checked requests, reads, live follow.
 
-The servicer methods in central/query_service.py stay thin: they check the time range,
+The servicer methods in central/api/query.py stay thin: they check the time range,
 then call `windows_for` or `follow`, and convert with `to_proto`.
 """
 
@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from central import keys
-from central.errors import InvalidArgument, NotFound, StoreUnavailable
-from central.etcd_store import EtcdStore
-from central.records import LinkRecord
-from central.traveltime import store
-from central.traveltime.config import MAX_WINDOW_S
-from central.traveltime.model import Figures, Target, WindowSummary
-from proto.roadside.v1 import query_pb2
+from roadside.central.errors import InvalidArgument, NotFound, StoreUnavailable
+from roadside.central.store import keys
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.store.records import LinkRecord
+from roadside.central.traveltime import store
+from roadside.central.traveltime.config import MAX_WINDOW_S
+from roadside.central.traveltime.model import Figures, Target, WindowSummary
+from roadside.proto.v1 import query_pb2
 
 log = logging.getLogger(__name__)
 

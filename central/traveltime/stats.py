@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from central.traveltime.model import REJECT_IMPLAUSIBLE, REJECT_OUTLIER, Figures
+from roadside.central.traveltime.model import REJECT_IMPLAUSIBLE, REJECT_OUTLIER, Figures
 
 MAD_TO_SIGMA = 1.4826  # MAD * this estimates a normal distribution's standard deviation
 MIN_SCALE_S = 2.0  # the outlier rule's scale never drops below this (identical samples)

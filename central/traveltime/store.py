@@ -1,4 +1,4 @@
-"""The travel-time engine's etcd reads and writes, in the layout of central/keys.py."""
+"""The travel-time engine's etcd reads and writes, in the layout of central/store/keys.py."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ import etcd3
 import etcd3.exceptions
 import grpc
 
-from central import keys
-from central.errors import StoreUnavailable
-from central.etcd_store import EtcdStore
-from central.records import LinkRecord, RouteRecord
-from central.retention import RetentionLeases
-from central.traveltime.matching import PassTuple
-from central.traveltime.model import Target, WindowSummary
+from roadside.central.errors import StoreUnavailable
+from roadside.central.store import keys
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.store.records import LinkRecord, RouteRecord
+from roadside.central.store.retention import RetentionLeases
+from roadside.central.traveltime.matching import PassTuple
+from roadside.central.traveltime.model import Target, WindowSummary
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ from typing import Any
 
 import etcd3.events
 
-from central import keys
-from central.errors import StoreUnavailable
-from central.retention import RetentionLeases
-from central.traveltime import dirty, engine, stats, store
-from central.traveltime.config import TravelTimeConfig
-from central.traveltime.locks import DestLocks
-from central.traveltime.model import Target
+from roadside.central.errors import StoreUnavailable
+from roadside.central.store import keys
+from roadside.central.store.retention import RetentionLeases
+from roadside.central.traveltime import dirty, engine, stats, store
+from roadside.central.traveltime.config import TravelTimeConfig
+from roadside.central.traveltime.locks import DestLocks
+from roadside.central.traveltime.model import Target
 
 log = logging.getLogger(__name__)
 

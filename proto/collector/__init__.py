@@ -1,0 +1,1 @@
+"""The original system's collector API (proto package `collector`), kept wire-compatible."""

@@ -4,7 +4,7 @@ import grpc
 import warnings
 
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
-from proto.collector import collector_pb2 as proto_dot_collector_dot_collector__pb2
+from roadside.proto.collector import collector_pb2 as roadside_dot_proto_dot_collector_dot_collector__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -19,7 +19,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in proto/collector/collector_pb2_grpc.py depends on'
+        + ' but the generated code in roadside/proto/collector/collector_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -37,27 +37,27 @@ class CollectorServiceStub:
         """
         self.CreateEventLog = channel.unary_unary(
                 '/collector.CollectorService/CreateEventLog',
-                request_serializer=proto_dot_collector_dot_collector__pb2.EventLog.SerializeToString,
+                request_serializer=roadside_dot_proto_dot_collector_dot_collector__pb2.EventLog.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
         self.CreateDetectorLink = channel.unary_unary(
                 '/collector.CollectorService/CreateDetectorLink',
-                request_serializer=proto_dot_collector_dot_collector__pb2.DetectorLink.SerializeToString,
+                request_serializer=roadside_dot_proto_dot_collector_dot_collector__pb2.DetectorLink.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
         self.StreamEventLog = channel.stream_unary(
                 '/collector.CollectorService/StreamEventLog',
-                request_serializer=proto_dot_collector_dot_collector__pb2.EventLog.SerializeToString,
-                response_deserializer=proto_dot_collector_dot_collector__pb2.SendStreamResponse.FromString,
+                request_serializer=roadside_dot_proto_dot_collector_dot_collector__pb2.EventLog.SerializeToString,
+                response_deserializer=roadside_dot_proto_dot_collector_dot_collector__pb2.SendStreamResponse.FromString,
                 _registered_method=True)
         self.CreateCoordinates = channel.unary_unary(
                 '/collector.CollectorService/CreateCoordinates',
-                request_serializer=proto_dot_collector_dot_collector__pb2.Coordinates.SerializeToString,
+                request_serializer=roadside_dot_proto_dot_collector_dot_collector__pb2.Coordinates.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
         self.CreateDetectorStatus = channel.unary_unary(
                 '/collector.CollectorService/CreateDetectorStatus',
-                request_serializer=proto_dot_collector_dot_collector__pb2.DetectorStatus.SerializeToString,
+                request_serializer=roadside_dot_proto_dot_collector_dot_collector__pb2.DetectorStatus.SerializeToString,
                 response_deserializer=google_dot_protobuf_dot_empty__pb2.Empty.FromString,
                 _registered_method=True)
 
@@ -100,27 +100,27 @@ def add_CollectorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'CreateEventLog': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateEventLog,
-                    request_deserializer=proto_dot_collector_dot_collector__pb2.EventLog.FromString,
+                    request_deserializer=roadside_dot_proto_dot_collector_dot_collector__pb2.EventLog.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
             'CreateDetectorLink': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateDetectorLink,
-                    request_deserializer=proto_dot_collector_dot_collector__pb2.DetectorLink.FromString,
+                    request_deserializer=roadside_dot_proto_dot_collector_dot_collector__pb2.DetectorLink.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
             'StreamEventLog': grpc.stream_unary_rpc_method_handler(
                     servicer.StreamEventLog,
-                    request_deserializer=proto_dot_collector_dot_collector__pb2.EventLog.FromString,
-                    response_serializer=proto_dot_collector_dot_collector__pb2.SendStreamResponse.SerializeToString,
+                    request_deserializer=roadside_dot_proto_dot_collector_dot_collector__pb2.EventLog.FromString,
+                    response_serializer=roadside_dot_proto_dot_collector_dot_collector__pb2.SendStreamResponse.SerializeToString,
             ),
             'CreateCoordinates': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateCoordinates,
-                    request_deserializer=proto_dot_collector_dot_collector__pb2.Coordinates.FromString,
+                    request_deserializer=roadside_dot_proto_dot_collector_dot_collector__pb2.Coordinates.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
             'CreateDetectorStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateDetectorStatus,
-                    request_deserializer=proto_dot_collector_dot_collector__pb2.DetectorStatus.FromString,
+                    request_deserializer=roadside_dot_proto_dot_collector_dot_collector__pb2.DetectorStatus.FromString,
                     response_serializer=google_dot_protobuf_dot_empty__pb2.Empty.SerializeToString,
             ),
     }
@@ -149,7 +149,7 @@ class CollectorService:
             request,
             target,
             '/collector.CollectorService/CreateEventLog',
-            proto_dot_collector_dot_collector__pb2.EventLog.SerializeToString,
+            roadside_dot_proto_dot_collector_dot_collector__pb2.EventLog.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
@@ -176,7 +176,7 @@ class CollectorService:
             request,
             target,
             '/collector.CollectorService/CreateDetectorLink',
-            proto_dot_collector_dot_collector__pb2.DetectorLink.SerializeToString,
+            roadside_dot_proto_dot_collector_dot_collector__pb2.DetectorLink.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
@@ -203,8 +203,8 @@ class CollectorService:
             request_iterator,
             target,
             '/collector.CollectorService/StreamEventLog',
-            proto_dot_collector_dot_collector__pb2.EventLog.SerializeToString,
-            proto_dot_collector_dot_collector__pb2.SendStreamResponse.FromString,
+            roadside_dot_proto_dot_collector_dot_collector__pb2.EventLog.SerializeToString,
+            roadside_dot_proto_dot_collector_dot_collector__pb2.SendStreamResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -230,7 +230,7 @@ class CollectorService:
             request,
             target,
             '/collector.CollectorService/CreateCoordinates',
-            proto_dot_collector_dot_collector__pb2.Coordinates.SerializeToString,
+            roadside_dot_proto_dot_collector_dot_collector__pb2.Coordinates.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,
@@ -257,7 +257,7 @@ class CollectorService:
             request,
             target,
             '/collector.CollectorService/CreateDetectorStatus',
-            proto_dot_collector_dot_collector__pb2.DetectorStatus.SerializeToString,
+            roadside_dot_proto_dot_collector_dot_collector__pb2.DetectorStatus.SerializeToString,
             google_dot_protobuf_dot_empty__pb2.Empty.FromString,
             options,
             channel_credentials,

@@ -1,0 +1,1 @@
+"""The original system's query API (proto package `query`), kept wire-compatible."""

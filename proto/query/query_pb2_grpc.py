@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from proto.query import query_pb2 as proto_dot_query_dot_query__pb2
+from roadside.proto.query import query_pb2 as roadside_dot_proto_dot_query_dot_query__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in proto/query/query_pb2_grpc.py depends on'
+        + ' but the generated code in roadside/proto/query/query_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,18 +36,18 @@ class QueryServiceStub:
         """
         self.GetEvents = channel.unary_unary(
                 '/query.QueryService/GetEvents',
-                request_serializer=proto_dot_query_dot_query__pb2.GetEventsRequest.SerializeToString,
-                response_deserializer=proto_dot_query_dot_query__pb2.GetEventsResponse.FromString,
+                request_serializer=roadside_dot_proto_dot_query_dot_query__pb2.GetEventsRequest.SerializeToString,
+                response_deserializer=roadside_dot_proto_dot_query_dot_query__pb2.GetEventsResponse.FromString,
                 _registered_method=True)
         self.StreamEvents = channel.unary_stream(
                 '/query.QueryService/StreamEvents',
-                request_serializer=proto_dot_query_dot_query__pb2.GetEventsRequest.SerializeToString,
-                response_deserializer=proto_dot_query_dot_query__pb2.DetectionEvent.FromString,
+                request_serializer=roadside_dot_proto_dot_query_dot_query__pb2.GetEventsRequest.SerializeToString,
+                response_deserializer=roadside_dot_proto_dot_query_dot_query__pb2.DetectionEvent.FromString,
                 _registered_method=True)
         self.GetBatteryVoltage = channel.unary_unary(
                 '/query.QueryService/GetBatteryVoltage',
-                request_serializer=proto_dot_query_dot_query__pb2.GetBatteryVoltageRequest.SerializeToString,
-                response_deserializer=proto_dot_query_dot_query__pb2.GetBatteryVoltageResponse.FromString,
+                request_serializer=roadside_dot_proto_dot_query_dot_query__pb2.GetBatteryVoltageRequest.SerializeToString,
+                response_deserializer=roadside_dot_proto_dot_query_dot_query__pb2.GetBatteryVoltageResponse.FromString,
                 _registered_method=True)
 
 
@@ -77,18 +77,18 @@ def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'GetEvents': grpc.unary_unary_rpc_method_handler(
                     servicer.GetEvents,
-                    request_deserializer=proto_dot_query_dot_query__pb2.GetEventsRequest.FromString,
-                    response_serializer=proto_dot_query_dot_query__pb2.GetEventsResponse.SerializeToString,
+                    request_deserializer=roadside_dot_proto_dot_query_dot_query__pb2.GetEventsRequest.FromString,
+                    response_serializer=roadside_dot_proto_dot_query_dot_query__pb2.GetEventsResponse.SerializeToString,
             ),
             'StreamEvents': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamEvents,
-                    request_deserializer=proto_dot_query_dot_query__pb2.GetEventsRequest.FromString,
-                    response_serializer=proto_dot_query_dot_query__pb2.DetectionEvent.SerializeToString,
+                    request_deserializer=roadside_dot_proto_dot_query_dot_query__pb2.GetEventsRequest.FromString,
+                    response_serializer=roadside_dot_proto_dot_query_dot_query__pb2.DetectionEvent.SerializeToString,
             ),
             'GetBatteryVoltage': grpc.unary_unary_rpc_method_handler(
                     servicer.GetBatteryVoltage,
-                    request_deserializer=proto_dot_query_dot_query__pb2.GetBatteryVoltageRequest.FromString,
-                    response_serializer=proto_dot_query_dot_query__pb2.GetBatteryVoltageResponse.SerializeToString,
+                    request_deserializer=roadside_dot_proto_dot_query_dot_query__pb2.GetBatteryVoltageRequest.FromString,
+                    response_serializer=roadside_dot_proto_dot_query_dot_query__pb2.GetBatteryVoltageResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -116,8 +116,8 @@ class QueryService:
             request,
             target,
             '/query.QueryService/GetEvents',
-            proto_dot_query_dot_query__pb2.GetEventsRequest.SerializeToString,
-            proto_dot_query_dot_query__pb2.GetEventsResponse.FromString,
+            roadside_dot_proto_dot_query_dot_query__pb2.GetEventsRequest.SerializeToString,
+            roadside_dot_proto_dot_query_dot_query__pb2.GetEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -143,8 +143,8 @@ class QueryService:
             request,
             target,
             '/query.QueryService/StreamEvents',
-            proto_dot_query_dot_query__pb2.GetEventsRequest.SerializeToString,
-            proto_dot_query_dot_query__pb2.DetectionEvent.FromString,
+            roadside_dot_proto_dot_query_dot_query__pb2.GetEventsRequest.SerializeToString,
+            roadside_dot_proto_dot_query_dot_query__pb2.DetectionEvent.FromString,
             options,
             channel_credentials,
             insecure,
@@ -170,8 +170,8 @@ class QueryService:
             request,
             target,
             '/query.QueryService/GetBatteryVoltage',
-            proto_dot_query_dot_query__pb2.GetBatteryVoltageRequest.SerializeToString,
-            proto_dot_query_dot_query__pb2.GetBatteryVoltageResponse.FromString,
+            roadside_dot_proto_dot_query_dot_query__pb2.GetBatteryVoltageRequest.SerializeToString,
+            roadside_dot_proto_dot_query_dot_query__pb2.GetBatteryVoltageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.buffer import ROW_OVERHEAD_BYTES, DiskBuffer, DiskBufferError
+from roadside.agent.buffer import ROW_OVERHEAD_BYTES, DiskBuffer, DiskBufferError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -94,7 +94,7 @@ def test_truncated_database_is_quarantined(tmp_path: Path) -> None:
 
 WRITER = """
 import sys
-from agent.buffer import DiskBuffer
+from roadside.agent.buffer import DiskBuffer
 buf = DiskBuffer(sys.argv[1], 10**9).open()
 n = buf.depth()  # rows are numbered on from what survived the last kill
 while True:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.main import main
-from agent.status import AgentStatus, ClockSync, SourceState, write_status
+from roadside.agent.status import AgentStatus, ClockSync, SourceState, write_status
+from roadside.common.main import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,8 +67,8 @@ def test_status_json_and_stale(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "agent.main", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=60, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "roadside.common.main", *args], cwd=cwd, capture_output=True,
+        text=True, timeout=60, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )
 
 
@@ -95,7 +95,7 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
 
 def test_run_help_documents_settings() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "agent.main", "agent", "run", "--help"], cwd=REPO,
+        [sys.executable, "-m", "roadside.common.main", "agent", "run", "--help"], cwd=REPO,
         capture_output=True, text=True, timeout=60, check=True,
     ).stdout
     assert "--pass-gap-s" in out and "--central" in out and "SIGTERM" in out

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.cmd_doctor import Environment, Level, Result, run_checks
-from agent.config import AgentConfig
-from agent.config_layers import load
-from agent.main import main
-from central.server import RunningCentral
+from roadside.agent.commands.doctor import Environment, Level, Result, run_checks
+from roadside.agent.config import AgentConfig
+from roadside.central.api.server import RunningCentral
+from roadside.common.config_layers import load
+from roadside.common.main import main
 from tests.fixtures.bluez import BluezMock
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.config import AgentConfig
-from agent.config_layers import load
-from agent.main import main
-from central.server import RunningCentral
+from roadside.agent.config import AgentConfig
+from roadside.central.api.server import RunningCentral
+from roadside.common.config_layers import load
+from roadside.common.main import main
 
 IDENTITY = ["--detector-id", "a1-km12", "--name", "A1 km 12.4",
             "--lat", "52.51234", "--lon", "13.40012"]

@@ -18,11 +18,11 @@ import etcd3
 import pytest
 import yaml
 
-from agent.model import AddressKind, RadioKind, Sighting
-from agent.passes import pass_ulid
-from agent.privacy import DeviceHasher, generate_secret
-from agent.sim.capwriter import PcapWriter, probe_request
-from central import keys
+from roadside.agent.model import AddressKind, RadioKind, Sighting
+from roadside.agent.passes import pass_ulid
+from roadside.agent.privacy import DeviceHasher, generate_secret
+from roadside.agent.sim.capwriter import PcapWriter, probe_request
+from roadside.central.store import keys
 from tests.fixtures.central import StartCentral
 from tests.fixtures.polling import PollTimeout, wait_until
 
@@ -106,8 +106,8 @@ def test_sigkill_at_random_points_every_pass_once(
         "batch_max_passes": 2, "backoff_initial_s": 0.05, "backoff_max_s": 0.5,
         "ble_enabled": False, "wifi_enabled": False, "serial_enabled": False,
     }))
-    command = [sys.executable, "-m", "agent.main", "--log-level", "warning", "agent", "run",
-               "--config", str(config), "--replay", str(capture)]
+    command = [sys.executable, "-m", "roadside.common.main", "--log-level", "warning",
+               "agent", "run", "--config", str(config), "--replay", str(capture)]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     rng = random.Random(20261127)
     counts: list[int] = []

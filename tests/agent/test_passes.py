@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ulid import ULID
 
-from agent.model import AddressKind, Pass, RadioKind, TimestampChoice
-from agent.passes import PassBuilder, pass_ulid
+from roadside.agent.model import AddressKind, Pass, RadioKind, TimestampChoice
+from roadside.agent.passes import PassBuilder, pass_ulid
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S
@@ -113,7 +113,7 @@ def test_replaying_the_same_sightings_gives_the_same_passes() -> None:
 def test_ulid_encoding_matches_python_ulid() -> None:
     import os
 
-    from agent.passes import encode_ulid, new_ulid
+    from roadside.agent.passes import encode_ulid, new_ulid
 
     for data in [bytes(16), b"\xff" * 16, *(os.urandom(16) for _ in range(500))]:
         assert encode_ulid(data) == str(ULID.from_bytes(data))

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import AgentConfig
-from agent.model import AddressKind
-from agent.privacy import (
+from roadside.agent.config import AgentConfig
+from roadside.agent.model import AddressKind
+from roadside.agent.privacy import (
     Action,
     DeviceHasher,
     PrivacyError,

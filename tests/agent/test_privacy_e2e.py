@@ -22,11 +22,11 @@ import etcd3
 import grpc
 import pytest
 
-from agent.model import AddressKind
-from central.collector_service import CollectorServicer
-from central.etcd_store import EtcdStore
-from central.validation import Limits
-from proto.roadside.v1 import collector_pb2, collector_pb2_grpc
+from roadside.agent.model import AddressKind
+from roadside.central.api.collector import CollectorServicer
+from roadside.central.api.validation import Limits
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.proto.v1 import collector_pb2, collector_pb2_grpc
 from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting
 from tests.fixtures.polling import eventually
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.cmd_record import Recorder
-from agent.config import AgentConfig
-from agent.model import AddressKind, RadioKind, Sighting
-from agent.privacy import DeviceHasher, PrivacyPolicy
-from agent.recording import (
+from roadside.agent.commands.record import Recorder
+from roadside.agent.config import AgentConfig
+from roadside.agent.model import AddressKind, RadioKind, Sighting
+from roadside.agent.privacy import DeviceHasher, PrivacyPolicy
+from roadside.agent.recording import (
     RecordedIds,
     RecordingError,
     RecordingReader,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.main import main
-from agent.privacy import generate_secret
+from roadside.agent.privacy import generate_secret
+from roadside.common.main import main
 
 
 def test_replaying_no_capture_at_all_fails_with_one_line(

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from agent.errors import AgentError
-from agent.model import AddressKind, Pass, RadioKind
-from agent.runner import AgentRunner, DrainTimeout
-from agent.sources.base import Emit, SourceError
-from agent.wire import pass_from_bytes, pass_to_bytes
+from roadside.agent.errors import AgentError
+from roadside.agent.model import AddressKind, Pass, RadioKind
+from roadside.agent.runner import AgentRunner, DrainTimeout
+from roadside.agent.sources.base import Emit, SourceError
+from roadside.agent.wire import pass_from_bytes, pass_to_bytes
 from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting
 from tests.fixtures.polling import eventually
 
@@ -100,10 +100,10 @@ def test_runner_refuses_a_detector_id_central_would_refuse(agent_config: MakeCon
 async def test_pipeline_keeps_passes_while_buffer_unwritable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from agent import pipeline as pipeline_module
-    from agent.buffer import DiskBuffer, DiskBufferError
-    from agent.config import AgentConfig
-    from agent.privacy import DeviceHasher
+    from roadside.agent import pipeline as pipeline_module
+    from roadside.agent.buffer import DiskBuffer, DiskBufferError
+    from roadside.agent.config import AgentConfig
+    from roadside.agent.privacy import DeviceHasher
 
     monkeypatch.setattr(pipeline_module, "MAX_PENDING_PASSES", 3)
     buffer = DiskBuffer(tmp_path / "b.db", 10**9)  # not opened yet: writes fail

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agent import sdnotify
+from roadside.agent import sdnotify
 
 RECV_TIMEOUT_S = 5.0
 

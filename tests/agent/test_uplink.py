@@ -8,15 +8,15 @@ from pathlib import Path
 
 import etcd3
 
-from agent.buffer import DiskBuffer
-from agent.config import AgentConfig
-from agent.model import AddressKind, Pass, RadioKind
-from agent.passes import PassBuilder
-from agent.runner import AgentRunner
-from agent.uplink import Uplink, UplinkCounts
-from agent.wire import pass_to_bytes
-from central import keys
-from central.server import RunningCentral
+from roadside.agent.buffer import DiskBuffer
+from roadside.agent.config import AgentConfig
+from roadside.agent.model import AddressKind, Pass, RadioKind
+from roadside.agent.passes import PassBuilder
+from roadside.agent.runner import AgentRunner
+from roadside.agent.uplink import Uplink, UplinkCounts
+from roadside.agent.wire import pass_to_bytes
+from roadside.central.api.server import RunningCentral
+from roadside.central.store import keys
 from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting
 from tests.fixtures.central import StartCentral
 from tests.fixtures.polling import eventually

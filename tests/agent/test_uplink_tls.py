@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from central.collector_service import CollectorServicer
-from central.etcd_store import EtcdStore
-from central.validation import Limits
-from proto.roadside.v1 import collector_pb2_grpc
+from roadside.central.api.collector import CollectorServicer
+from roadside.central.api.validation import Limits
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.proto.v1 import collector_pb2_grpc
 from tests.agent.test_uplink import make_passes, stored_keys, upload_all
 from tests.fixtures.agent import MakeConfig
 

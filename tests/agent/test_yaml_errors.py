@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.main import main
+from roadside.common.main import main
 
 
 @pytest.mark.parametrize(("argv", "text", "where"), [

@@ -6,7 +6,7 @@ import time
 
 from ulid import ULID
 
-from proto.roadside.v1 import collector_pb2, types_pb2
+from roadside.proto.v1 import collector_pb2, types_pb2
 
 S = 1_000_000_000
 

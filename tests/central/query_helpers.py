@@ -10,9 +10,9 @@ from typing import Any
 import grpc
 import pytest
 
-from central import wire
-from central.records import StoredPass
-from proto.roadside.v1 import types_pb2
+from roadside.central.api import wire
+from roadside.central.store.records import StoredPass
+from roadside.proto.v1 import types_pb2
 from tests.central import helpers
 from tests.central.helpers import S
 

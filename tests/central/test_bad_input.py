@@ -11,10 +11,10 @@ import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
-from central.server import RunningCentral
-from proto.collector import collector_pb2 as legacy_pb2
-from proto.collector import collector_pb2_grpc as legacy_grpc
-from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, types_pb2
+from roadside.central.api.server import RunningCentral
+from roadside.proto.collector import collector_pb2 as legacy_pb2
+from roadside.proto.collector import collector_pb2_grpc as legacy_grpc
+from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 from tests.central.helpers import S, make_batch, make_pass
 
 DAY = 86_400 * S

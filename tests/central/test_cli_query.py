@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.main import main
-from central.records import DetectorRecord
+from roadside.central.store.records import DetectorRecord
+from roadside.common.main import main
 from tests.central.query_helpers import BASE_NS, S, make_pass
 from tests.fixtures.query import QueryServer
 
@@ -159,7 +159,7 @@ def test_errors_are_one_line(
 def test_unreachable_central_is_one_line_without_traceback() -> None:
     with socket_free_port() as port:
         proc = subprocess.run(
-            [sys.executable, "-m", "agent.main", "query", "events", "--since", "1h",
+            [sys.executable, "-m", "roadside.common.main", "query", "events", "--since", "1h",
              "--query-host", f"127.0.0.1:{port}"],
             capture_output=True, text=True, timeout=DEADLINE_S, check=False,
         )
@@ -180,7 +180,7 @@ def test_tail_prints_new_events_until_ctrl_c(query_server: QueryServer) -> None:
     lines: list[dict[str, int]] = []
     got = threading.Condition()
     with subprocess.Popen(
-        [sys.executable, "-m", "agent.main", "query", "tail", "--detector", "tailgate",
+        [sys.executable, "-m", "roadside.common.main", "query", "tail", "--detector", "tailgate",
          "--since", "2d", "--format", "json", "--query-host", query_server.address],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

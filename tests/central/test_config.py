@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from central.config import load_config
-from central.errors import CentralError
-from central.server import RunningCentral
+from roadside.central.api.server import RunningCentral
+from roadside.central.config import load_config
+from roadside.central.errors import CentralError
 
 
 def test_layers_defaults_yaml_env_flags(tmp_path: Path) -> None:
@@ -36,7 +36,7 @@ def test_layers_defaults_yaml_env_flags(tmp_path: Path) -> None:
 
 def _serve(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "agent.main", "central", "serve", *args],
+        [sys.executable, "-m", "roadside.common.main", "central", "serve", *args],
         capture_output=True, text=True, timeout=60,
     )
 
@@ -56,8 +56,8 @@ def test_bad_setting_is_one_line_naming_it(tmp_path: Path) -> None:
 
 
 def test_several_etcd_endpoints_on_the_command_line() -> None:
-    from agent.main import build_parser
-    from central.cmd_serve import config_from_args
+    from roadside.central.cli.serve import config_from_args
+    from roadside.common.main import build_parser
 
     args = build_parser().parse_args([
         "central", "serve", "--etcd-endpoints", "a:2379", "b:2379",

@@ -10,9 +10,9 @@ import etcd3
 import grpc
 from google.protobuf import timestamp_pb2
 
-from central import keys
-from central.server import RunningCentral
-from proto.collector import collector_pb2, collector_pb2_grpc
+from roadside.central.api.server import RunningCentral
+from roadside.central.store import keys
+from roadside.proto.collector import collector_pb2, collector_pb2_grpc
 from tests.fixtures.polling import wait_until
 
 DEADLINE_S = 20.0

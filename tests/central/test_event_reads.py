@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from central import keys
-from central.errors import InvalidArgument
-from central.etcd_store import EtcdStore
-from central.event_reads import EventQuery, EventReader
+from roadside.central.errors import InvalidArgument
+from roadside.central.store import keys
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.store.event_reads import EventQuery, EventReader
 from tests.central.query_helpers import BASE_NS, make_pass
 
 S = 1_000_000_000

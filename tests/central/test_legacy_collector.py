@@ -11,10 +11,10 @@ import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
-from central import keys
-from central.server import RunningCentral
-from proto.collector import collector_pb2, collector_pb2_grpc
-from proto.query import query_pb2, query_pb2_grpc
+from roadside.central.api.server import RunningCentral
+from roadside.central.store import keys
+from roadside.proto.collector import collector_pb2, collector_pb2_grpc
+from roadside.proto.query import query_pb2, query_pb2_grpc
 
 S = 1_000_000_000
 

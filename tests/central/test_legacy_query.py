@@ -6,9 +6,9 @@ import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
-from central import legacy_query
-from central.records import DetectorRecord
-from proto.query import query_pb2
+from roadside.central.api import legacy_query
+from roadside.central.store.records import DetectorRecord
+from roadside.proto.query import query_pb2
 from tests.central.query_helpers import BASE_NS, DEADLINE_S, S, make_pass, refused
 from tests.fixtures.query import QueryServer
 

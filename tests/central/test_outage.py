@@ -8,10 +8,10 @@ from collections.abc import Callable
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from central.etcd_client import connect
-from central.etcd_process import EtcdProcess
-from central.server import RunningCentral
-from proto.roadside.v1 import collector_pb2, collector_pb2_grpc
+from roadside.central.api.server import RunningCentral
+from roadside.central.store.client import connect
+from roadside.central.store.etcd_process import EtcdProcess
+from roadside.proto.v1 import collector_pb2, collector_pb2_grpc
 from tests.central.helpers import make_batch, make_pass
 from tests.fixtures.polling import wait_until
 

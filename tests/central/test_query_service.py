@@ -9,11 +9,11 @@ import grpc
 import pytest
 from ulid import ULID
 
-from central import wire
-from central.etcd_process import EtcdProcess
-from central.event_reads import EventQuery, EventReader
-from central.records import DetectorRecord, LinkRecord, RouteRecord
-from proto.roadside.v1 import collector_pb2, query_pb2, types_pb2
+from roadside.central.api import wire
+from roadside.central.store.etcd_process import EtcdProcess
+from roadside.central.store.event_reads import EventQuery, EventReader
+from roadside.central.store.records import DetectorRecord, LinkRecord, RouteRecord
+from roadside.proto.v1 import collector_pb2, query_pb2, types_pb2
 from tests.central.query_helpers import BASE_NS, DEADLINE_S, S, make_pass, refused
 from tests.fixtures.polling import wait_until
 from tests.fixtures.query import QueryServer

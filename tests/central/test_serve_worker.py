@@ -14,12 +14,12 @@ from pathlib import Path
 import grpc
 import pytest
 
-from agent.main import main
-from central.config import CentralConfig, load_config
-from central.etcd_process import free_port
-from central.server import RunningCentral
-from central.traveltime.in_serve import serve_worker_config
-from proto.roadside.v1 import collector_pb2, collector_pb2_grpc, types_pb2
+from roadside.central.api.server import RunningCentral
+from roadside.central.config import CentralConfig, load_config
+from roadside.central.store.etcd_process import free_port
+from roadside.central.traveltime.in_serve import serve_worker_config
+from roadside.common.main import main
+from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 from tests.central.helpers import S, make_batch, make_pass
 from tests.fixtures.polling import wait_until
 from tests.fixtures.serve import START_S, kill, start_serve, wait_serving

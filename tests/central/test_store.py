@@ -6,10 +6,10 @@ import time
 
 import etcd3
 
-from central import keys
-from central.etcd_store import MAX_TXN_BYTES, MAX_TXN_OPS, EtcdStore, split_writes
-from central.records import StoredPass
-from central.retention import RetentionLeases, expiry_day_end_s
+from roadside.central.store import keys
+from roadside.central.store.etcd_store import MAX_TXN_BYTES, MAX_TXN_OPS, EtcdStore, split_writes
+from roadside.central.store.records import StoredPass
+from roadside.central.store.retention import RetentionLeases, expiry_day_end_s
 
 S = 1_000_000_000
 

@@ -9,8 +9,8 @@ from datetime import datetime
 
 import pytest
 
-from central.output import Column, Writer
-from central.timeparse import TimeError, format_utc, parse_time
+from roadside.common.output import Column, Writer
+from roadside.common.timeparse import TimeError, format_utc, parse_time
 
 S = 1_000_000_000
 NOW = 1_795_000_000 * S + 123

@@ -7,8 +7,8 @@ from collections.abc import Callable
 import grpc
 import pytest
 
-from central.server import RunningCentral
-from proto.roadside.v1 import collector_pb2_grpc
+from roadside.central.api.server import RunningCentral
+from roadside.proto.v1 import collector_pb2_grpc
 from tests.central.helpers import make_batch, make_pass
 from tests.fixtures.tls import Pki
 

@@ -8,9 +8,9 @@ import time
 import etcd3
 import grpc
 
-from central import keys
-from central.server import RunningCentral
-from proto.roadside.v1 import collector_pb2_grpc, types_pb2
+from roadside.central.api.server import RunningCentral
+from roadside.central.store import keys
+from roadside.proto.v1 import collector_pb2_grpc, types_pb2
 from tests.central.helpers import S, make_batch, make_pass
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 from scapy.layers.dot11 import Dot11
 from scapy.utils import rdpcap
 
-from agent.cmd_replay import replay
-from agent.sources.replay import FAST
-from central.server import RunningCentral
+from roadside.agent.commands.replay import replay
+from roadside.agent.sources.replay import FAST
+from roadside.central.api.server import RunningCentral
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.central import StartCentral
 from tests.fixtures.sim import CENTURY_DAYS, KEEP_ALL, StoredPasses, keep_all
@@ -36,7 +36,7 @@ async def test_a_recording_has_no_raw_mac_and_replays_like_the_capture(
     recording = tmp_path / "s21.jsonl"
     flags = [f"--{k.replace('_', '-')}={v}" for k, v in KEEP_ALL.items()]
     done = await asyncio.to_thread(subprocess.run, [
-        sys.executable, "-m", "agent.main", "agent", "record", "--out", str(recording),
+        sys.executable, "-m", "roadside.common.main", "agent", "record", "--out", str(recording),
         "--replay", str(capture), "--secret-file", str(config.secret_file),
         "--ble-enabled", "false", "--detector-id", "recorder", *flags,
     ], capture_output=True, text=True, timeout=60, check=False)

@@ -19,11 +19,11 @@ import pytest
 from scapy.layers.dot11 import RadioTap
 from scapy.utils import PcapNgWriter, rdpcap
 
-from agent.cmd_replay import replay
-from agent.main import main
-from agent.model import AddressKind
-from agent.sources.replay import FAST
-from central import keys
+from roadside.agent.commands.replay import replay
+from roadside.agent.model import AddressKind
+from roadside.agent.sources.replay import FAST
+from roadside.central.store import keys
+from roadside.common.main import main
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.central import StartCentral
 from tests.fixtures.sim import CENTURY_DAYS, KEEP_ALL, StoredPasses, dump, keep_all
@@ -148,7 +148,7 @@ def replay_cli(captures: Path, addr: str, config_dir: Path, stderr: int,
     """`roadside agent replay --fast --json` of two small captures, as a subprocess."""
     env = {**os.environ, **{f"ROADSIDE_{k.upper()}": v for k, v in KEEP_ALL.items()}}
     return subprocess.Popen(
-        [sys.executable, "-m", "agent.main", "agent", "replay", "--detector", "bar-box",
+        [sys.executable, "-m", "roadside.common.main", "agent", "replay", "--detector", "bar-box",
          "--secret-file", str(config_dir / "site.secret"), "--central", addr,
          "--state-dir", str(config_dir / "bar-state"), "--fast", "--json",
          *(str(wifi(captures, name)) for name in SMALL)],

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agent.main import main
-from central.server import RunningCentral
+from roadside.central.api.server import RunningCentral
+from roadside.common.main import main
 from tests.fixtures.sim import KEEP_ALL, StoredPasses
 
 

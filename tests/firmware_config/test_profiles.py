@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import AgentConfig
-from agent.config_layers import load
+from roadside.agent.config import AgentConfig
+from roadside.common.config_layers import load
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware_config"
 MONITOR = FIRMWARE / "monitor" / "roadside-monitor"

@@ -19,10 +19,10 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from agent.config import AgentConfig
-from agent.config_layers import load
-from central.config import load_config
-from central.traveltime.config import TravelTimeConfig
+from roadside.agent.config import AgentConfig
+from roadside.central.config import load_config
+from roadside.central.traveltime.config import TravelTimeConfig
+from roadside.common.config_layers import load
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "systemd" / "install.sh"

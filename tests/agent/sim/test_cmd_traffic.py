@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.main import main
+from roadside.common.main import main
 
 START = "2026-11-20T16:30:00Z"
 

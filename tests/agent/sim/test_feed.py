@@ -10,9 +10,9 @@ from typing import cast
 
 import pytest
 
-from agent.model import Sighting
-from agent.runner import DrainTimeout
-from agent.sim.feed import run_agents
+from roadside.agent.model import Sighting
+from roadside.agent.runner import DrainTimeout
+from roadside.agent.sim.feed import run_agents
 from tests.fixtures.agent import MakeConfig, sighting
 
 

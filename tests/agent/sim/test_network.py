@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from agent.model import RadioKind
-from agent.sim.network import NetworkError, load_network, parse_network
+from roadside.agent.model import RadioKind
+from roadside.agent.sim.network import NetworkError, load_network, parse_network
 
 
 def example() -> dict[str, Any]:

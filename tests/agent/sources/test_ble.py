@@ -7,12 +7,12 @@ import logging
 
 import pytest
 
-from agent.model import AddressKind, RadioKind, Sighting
-from agent.passes import PassBuilder
-from agent.privacy import DeviceHasher
-from agent.sources.base import SourceError
-from agent.sources.ble import BleSource
-from agent.sources.supervisor import Supervisor
+from roadside.agent.model import AddressKind, RadioKind, Sighting
+from roadside.agent.passes import PassBuilder
+from roadside.agent.privacy import DeviceHasher
+from roadside.agent.sources.base import SourceError
+from roadside.agent.sources.ble import BleSource
+from roadside.agent.sources.supervisor import Supervisor
 from tests.agent.test_privacy_e2e import find_macs
 from tests.fixtures.bluez import BluezMock
 from tests.fixtures.polling import eventually
@@ -46,7 +46,7 @@ def _last_by_mac(got: list[Sighting]) -> dict[bytes, Sighting]:
 async def test_devices_and_rssi_changes_become_sightings_of_the_right_kind(
     bluez: BluezMock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="agent")
+    caplog.set_level(logging.DEBUG, logger="roadside.agent")
     await bluez.add_adapter("hci0")
     source = BleSource("hci0")
     got: list[Sighting] = []
@@ -79,7 +79,8 @@ async def test_devices_and_rssi_changes_become_sightings_of_the_right_kind(
 
     stop.set()
     await asyncio.wait_for(task, WAIT_S)
-    agent_logs = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("agent"))
+    agent_logs = "\n".join(r.getMessage() for r in caplog.records
+                           if r.name.startswith("roadside.agent"))
     assert "scanning (active)" in agent_logs
     assert not find_macs(agent_logs.encode(), [_mac(a) for a in DEVICES])
 
@@ -123,7 +124,7 @@ async def test_passive_falls_back_to_active_with_a_log_line(
     source = BleSource("hci0", passive=True)
     got: list[Sighting] = []
     stop = asyncio.Event()
-    with caplog.at_level(logging.WARNING, logger="agent.sources.ble"):
+    with caplog.at_level(logging.WARNING, logger="roadside.agent.sources.ble"):
         task = asyncio.create_task(source.run(got.append, stop))
         await eventually(lambda: source.scanning_mode == "active", WAIT_S)
     assert any("passive scanning not supported" in r.getMessage() for r in caplog.records)

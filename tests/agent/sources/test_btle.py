@@ -15,9 +15,9 @@ from scapy.layers.bluetooth4LE import (
     BTLE_SCAN_REQ,
 )
 
-from agent.model import AddressKind
-from agent.sources import btle
-from agent.sources.capfile import CaptureReader
+from roadside.agent.model import AddressKind
+from roadside.agent.sources import btle
+from roadside.agent.sources.capfile import CaptureReader
 
 ADV_TYPES = {btle.ADV_IND, btle.ADV_NONCONN_IND, btle.ADV_SCAN_IND, btle.SCAN_RSP}
 
@@ -108,7 +108,7 @@ def test_extended_advertising_adva() -> None:
 
 
 def test_address_kinds_of_real_adverts(captures_dir: Path) -> None:
-    from agent.privacy import ble_address_kind
+    from roadside.agent.privacy import ble_address_kind
 
     kinds = set()
     for frame in CaptureReader(captures_dir / "ble" / "take_2_adv37.pcap").frames():

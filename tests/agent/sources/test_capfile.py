@@ -9,7 +9,7 @@ import pytest
 from scapy.layers.dot11 import RadioTap
 from scapy.utils import PcapNgWriter, RawPcapNgReader, RawPcapReader
 
-from agent.sources.capfile import CaptureReader, Frame
+from roadside.agent.sources.capfile import CaptureReader, Frame
 
 WIFI = "wifi/probing-patterns_iPhone11-B.pcap"
 

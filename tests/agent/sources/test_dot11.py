@@ -9,8 +9,8 @@ import pytest
 from scapy.layers.dot11 import Dot11, Dot11ProbeReq, RadioTap
 from scapy.packet import Raw
 
-from agent.sources import dot11
-from agent.sources.capfile import CaptureReader
+from roadside.agent.sources import dot11
+from roadside.agent.sources.capfile import CaptureReader
 
 # probe requests, unique transmitters, randomized ones: ../shared/captures/README.md
 README_COUNTS = {

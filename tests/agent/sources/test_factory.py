@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from agent.config import AgentConfig
-from agent.sources.base import SourceError
-from agent.sources.ble import BleSource
-from agent.sources.factory import build_sources
-from agent.sources.serial_source import SerialSource
-from agent.sources.wifi import WifiSource
+from roadside.agent.config import AgentConfig
+from roadside.agent.sources.base import SourceError
+from roadside.agent.sources.ble import BleSource
+from roadside.agent.sources.factory import build_sources
+from roadside.agent.sources.serial_source import SerialSource
+from roadside.agent.sources.wifi import WifiSource
 
 
 def test_enabled_sources_are_built_with_their_settings() -> None:

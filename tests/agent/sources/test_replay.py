@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.model import AddressKind, RadioKind, Sighting
-from agent.sources.base import SourceError
-from agent.sources.replay import FAST, ReplaySource
+from roadside.agent.model import AddressKind, RadioKind, Sighting
+from roadside.agent.sources.base import SourceError
+from roadside.agent.sources.replay import FAST, ReplaySource
 
 POS1 = "wifi/sc6-61_2024-02-08_position_1.pcap"
 POS2 = "wifi/sc6-61_2024-02-08_position_2.pcap"
@@ -145,7 +145,7 @@ async def test_pcapng_copy_replays_like_the_pcap(captures_dir: Path, tmp_path: P
     from scapy.layers.bluetooth4LE import BTLE_RF
     from scapy.utils import PcapNgWriter
 
-    from agent.sources.capfile import CaptureReader
+    from roadside.agent.sources.capfile import CaptureReader
 
     src = captures_dir / "ble" / "take_2_adv37.pcap"
     copy = tmp_path / "adv37.pcapng"

@@ -10,18 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from agent.model import AddressKind, RadioKind, Sighting
-from agent.sources import serial_source
-from agent.sources.base import SourceError
-from agent.sources.serial_protocol import (
+from roadside.agent.model import AddressKind, RadioKind, Sighting
+from roadside.agent.sources import serial_source
+from roadside.agent.sources.base import SourceError
+from roadside.agent.sources.serial_protocol import (
     SerialProfile,
     checksum,
     encode,
     load_profile,
     parse_line,
 )
-from agent.sources.serial_source import SerialSource
-from agent.sources.supervisor import Supervisor
+from roadside.agent.sources.serial_source import SerialSource
+from roadside.agent.sources.supervisor import Supervisor
 from tests.agent.test_privacy_e2e import find_macs
 from tests.fixtures.polling import eventually
 from tests.fixtures.serial_board import WAIT_S, FakeBoard

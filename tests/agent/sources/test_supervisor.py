@@ -7,11 +7,11 @@ import dataclasses
 
 import pytest
 
-from agent.model import AddressKind, RadioKind, Sighting
-from agent.sources import supervisor as sup
-from agent.sources.base import Emit, SourceError
-from agent.sources.supervisor import Supervisor
-from agent.status import rate_text
+from roadside.agent.model import AddressKind, RadioKind, Sighting
+from roadside.agent.sources import supervisor as sup
+from roadside.agent.sources.base import Emit, SourceError
+from roadside.agent.sources.supervisor import Supervisor
+from roadside.common.humanize import rate_text
 from tests.fixtures.polling import eventually
 
 

@@ -15,11 +15,11 @@ from scapy.layers.dot11 import Dot11, Dot11Beacon, Dot11Elt, Dot11ProbeReq, Radi
 from scapy.libs.winpcapy import pcap_pkthdr
 from scapy.utils import RawPcapReader, wrpcap
 
-from agent.model import AddressKind, Sighting
-from agent.sources.base import SourceError
-from agent.sources.capfile import CaptureReader
-from agent.sources.dot11 import LINKTYPE_RADIOTAP
-from agent.sources.wifi import PROBE_REQ_FILTER, ChannelHopper, WifiSource
+from roadside.agent.model import AddressKind, Sighting
+from roadside.agent.sources.base import SourceError
+from roadside.agent.sources.capfile import CaptureReader
+from roadside.agent.sources.dot11 import LINKTYPE_RADIOTAP
+from roadside.agent.sources.wifi import PROBE_REQ_FILTER, ChannelHopper, WifiSource
 from tests.fixtures.polling import eventually
 
 WAIT_S = 10.0

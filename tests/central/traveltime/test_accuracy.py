@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from agent.sim.network import load_network
-from central.records import LinkRecord
-from central.traveltime import corridor, engine, stats, store
+from bench import corridor
+from roadside.agent.sim.network import load_network
+from roadside.central.store.records import LinkRecord
+from roadside.central.traveltime import engine, stats, store
 from tests.fixtures.traveltime import YESTERDAY, Road
 
 W = 300

@@ -15,10 +15,10 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from agent.main import main
-from central.server import RunningCentral
-from central.traveltime import engine, stats, store
-from central.traveltime.plot import MEDIAN_COLOUR
+from roadside.central.api.server import RunningCentral
+from roadside.central.traveltime import engine, stats, store
+from roadside.central.traveltime.plot import MEDIAN_COLOUR
+from roadside.common.main import main
 from tests.fixtures.traveltime import DAY_AGO_S, YESTERDAY, Road, S
 
 W = 300
@@ -148,8 +148,8 @@ def test_follow_prints_windows_as_they_are_published(road: Road, central: Runnin
         store.write_windows(road.client, road.namespace, [(target, w) for w in computed])
 
     publish(T0)
-    cmd = [sys.executable, "-m", "agent.main", "query", "travel-times", "--from", "a", "--to",
-           "b", "--since", SINCE, "--follow", "--format", "json",
+    cmd = [sys.executable, "-m", "roadside.common.main", "query", "travel-times",
+           "--from", "a", "--to", "b", "--since", SINCE, "--follow", "--format", "json",
            "--query-host", central.query_addr]
     proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

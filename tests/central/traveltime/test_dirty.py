@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agent.privacy import DeviceHasher
-from central import keys
-from central.traveltime import dirty, engine, stats, store
+from roadside.agent.privacy import DeviceHasher
+from roadside.central.store import keys
+from roadside.central.traveltime import dirty, engine, stats, store
 from tests.fixtures.traveltime import DAY_AGO_S, Road, S
 
 W = 300

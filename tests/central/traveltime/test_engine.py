@@ -3,9 +3,9 @@
 import json
 from statistics import median
 
-from central import keys
-from central.traveltime import engine, stats, store
-from central.traveltime.model import Target
+from roadside.central.store import keys
+from roadside.central.traveltime import engine, stats, store
+from roadside.central.traveltime.model import Target
 from tests.fixtures.traveltime import DAY_AGO_S, Road, S, device
 
 RULES = stats.Rules(k=5)

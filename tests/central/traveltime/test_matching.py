@@ -1,7 +1,7 @@
 """Matching passes across a link and a route."""
 
-from central.records import LinkRecord
-from central.traveltime.matching import index_passes, match
+from roadside.central.store.records import LinkRecord
+from roadside.central.traveltime.matching import index_passes, match
 
 S = 1_000_000_000
 LINK = (LinkRecord("a", "b", 600),)

@@ -7,8 +7,8 @@ from pathlib import Path
 import matplotlib.image
 import numpy as np
 
-from central.traveltime.model import Figures, WindowSummary
-from central.traveltime.plot import BAND_COLOUR, plot_windows
+from roadside.central.traveltime.model import Figures, WindowSummary
+from roadside.central.traveltime.plot import BAND_COLOUR, plot_windows
 
 S = 1_000_000_000
 T0 = 1_790_000_000  # a window start (s)

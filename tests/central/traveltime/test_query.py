@@ -8,8 +8,8 @@ import threading
 import grpc
 import pytest
 
-from central.traveltime import engine, stats, store
-from proto.roadside.v1 import query_pb2
+from roadside.central.traveltime import engine, stats, store
+from roadside.proto.v1 import query_pb2
 from tests.fixtures.query import QueryServer
 from tests.fixtures.traveltime import DAY_AGO_S, Road, S
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from central.traveltime.stats import Rules, summarise
+from roadside.central.traveltime.stats import Rules, summarise
 
 RULES = Rules(k=5, mad_threshold=3.5, max_speed_mps=200 / 3.6)
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import etcd3.exceptions
 
-from central import keys
-from central.etcd_client import connect
-from central.etcd_process import EtcdProcess
-from central.etcd_store import EtcdStore
-from central.traveltime.worker import TravelTimeWorker
+from roadside.central.store import keys
+from roadside.central.store.client import connect
+from roadside.central.store.etcd_process import EtcdProcess
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.traveltime.worker import TravelTimeWorker
 from tests.fixtures.polling import eventually
 from tests.fixtures.traveltime import Road, S, windows
 
@@ -88,7 +88,7 @@ async def test_killed_worker_destinations_are_taken_over(
     road.link("a", "b", max_seconds=5)
     lock = keys.worker_lock_name(road.namespace, "b")
     cmd = [
-        sys.executable, "-m", "agent.main", "central", "worker",
+        sys.executable, "-m", "roadside.common.main", "central", "worker",
         "--etcd-endpoints", etcd_server.endpoint, "--namespace", road.namespace,
         "--worker-id", "victim", "--window-s", str(W), "--grace-s", "0.3",
         "--lock-ttl-s", "2", "--backfill-s", "20",

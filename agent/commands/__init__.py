@@ -1,0 +1,1 @@
+"""The `roadside agent ...` sub-commands (init, run, status, doctor, replay, record)."""

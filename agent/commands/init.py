@@ -1,0 +1,307 @@
+"""`roadside agent init` and `roadside agent register`: set up a detector box.
+
+init checks everything first, then installs the site secret (mode 0600), writes the
+identity into the agent's YAML config (keeping the hardware settings the installer put
+there) and registers the detector at central. When central cannot be reached the secret
+and config stay written and `roadside agent register` finishes the job later.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import grpc.aio
+import yaml
+
+from roadside.agent import privacy
+from roadside.agent.channel import open_channel
+from roadside.agent.config import DEFAULT_CONFIG_PATH, AgentConfig
+from roadside.agent.errors import AgentError
+from roadside.agent.model import RadioKind
+from roadside.common.config_layers import load
+from roadside.common.files import write_atomic
+from roadside.common.ids import DETECTOR_ID_PATTERN, valid_detector_id
+from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
+
+log = logging.getLogger(__name__)
+
+REGISTER_TIMEOUT_S = 10.0  # one RegisterDetector call, per endpoint
+IDENTITY_KEYS = ("detector_id", "name", "latitude", "longitude", "central")
+HEADER = "# roadside agent settings; identity written by `roadside agent init`\n"
+
+
+class InitError(AgentError):
+    """`agent init` or `agent register` cannot go on; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    detector_id: str
+    name: str
+    latitude: float
+    longitude: float
+    central: tuple[str, ...]  # empty: keep the config's endpoints
+
+
+# --- checks -------------------------------------------------------------------------
+
+
+def check_identity(identity: Identity) -> None:
+    """Raise InitError naming the flag of the first bad value."""
+    if not valid_detector_id(identity.detector_id):
+        raise InitError(
+            f"--detector-id: {identity.detector_id!r} is not a detector id "
+            f"({DETECTOR_ID_PATTERN}: lower case, digits, '-' and '_', no '/')"
+        )
+    if not identity.name.strip():
+        raise InitError("--name: must not be empty")
+    if not -90.0 <= identity.latitude <= 90.0:
+        raise InitError(f"--lat: {identity.latitude} is not a latitude (-90 to 90)")
+    if not -180.0 <= identity.longitude <= 180.0:
+        raise InitError(f"--lon: {identity.longitude} is not a longitude (-180 to 180)")
+    for endpoint in identity.central:
+        host, _, port = endpoint.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise InitError(f"--central: {endpoint!r} is not HOST:PORT")
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The settings in an existing config file ({} when there is none)."""
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InitError(f"{path}: cannot read the existing config: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InitError(f"{path}: expected a mapping of settings")
+    return data
+
+
+def read_given_secret(path: Path) -> bytes:
+    """A site secret copied from another detector (any mode: it may come off a USB stick)."""
+    try:
+        secret = path.read_bytes().strip()
+    except OSError as exc:
+        raise InitError(f"--secret-file {path}: cannot read: {exc.strerror}") from exc
+    if len(secret) < privacy.MIN_SECRET_BYTES:
+        raise InitError(
+            f"--secret-file {path}: too short ({len(secret)} bytes, need "
+            f"{privacy.MIN_SECRET_BYTES}); copy the site's secret file unchanged"
+        )
+    return secret
+
+
+def existing_secret(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InitError(f"site secret {path}: cannot read: {exc.strerror}") from exc
+
+
+# --- writing ------------------------------------------------------------------------
+
+
+def config_text(identity: Identity, existing: Mapping[str, Any], existing_text: str) -> str:
+    """The new config: the identity first, then the other settings already there.
+
+    The old text is kept as it was (comments too) when it holds no identity setting;
+    otherwise its other settings are written out again.
+    """
+    ident: dict[str, Any] = {
+        "detector_id": identity.detector_id,
+        "name": identity.name,
+        "latitude": identity.latitude,
+        "longitude": identity.longitude,
+    }
+    if identity.central:
+        ident["central"] = list(identity.central)
+    elif "central" in existing:
+        ident["central"] = existing["central"]
+    head = HEADER + yaml.safe_dump(ident, sort_keys=False, allow_unicode=True)
+    if not any(key in existing for key in IDENTITY_KEYS):
+        rest = existing_text.removeprefix(HEADER)
+    else:
+        others = {k: v for k, v in existing.items() if k not in IDENTITY_KEYS}
+        rest = yaml.safe_dump(others, sort_keys=False, allow_unicode=True) if others else ""
+    return head + ("\n" + rest if rest.strip() else "")
+
+
+# --- registration -------------------------------------------------------------------
+
+
+def radios(config: AgentConfig) -> list[RadioKind]:
+    """The radios this detector listens with, from its enabled sources."""
+    kinds = {RadioKind.BLE} if config.ble_enabled else set()
+    if config.wifi_enabled:
+        kinds.add(RadioKind.WIFI)
+    if config.serial_enabled:  # the board's profile says what it hears
+        serial_ble = any(word in config.serial_profile for word in ("ble", "nrf"))
+        kinds.add(RadioKind.BLE if serial_ble else RadioKind.WIFI)
+    return sorted(kinds, key=lambda k: k.value)
+
+
+async def register(config: AgentConfig) -> str:
+    """RegisterDetector at the first central endpoint that answers; returns that endpoint."""
+    request = collector_pb2.RegisterDetectorRequest(
+        detector=types_pb2.Detector(
+            id=config.detector_id, name=config.name, latitude=config.latitude,
+            longitude=config.longitude,
+            radios=[f"RADIO_KIND_{k.name}" for k in radios(config)],
+        )
+    )
+    failures = []
+    for endpoint in config.central:
+        channel = open_channel(endpoint, config)
+        try:
+            stub = collector_pb2_grpc.CollectorServiceStub(channel)  # type: ignore[no-untyped-call]
+            await stub.RegisterDetector(request, timeout=REGISTER_TIMEOUT_S)
+            return endpoint
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                detail = exc.details()
+                raise InitError(f"central {endpoint} refused the detector: {detail}") from exc
+            failures.append(f"{endpoint} ({exc.code().name.lower()})")
+        finally:
+            await channel.close()
+    raise InitError(f"central unreachable: {', '.join(failures) or 'no endpoint configured'}")
+
+
+def register_from(config_path: Path) -> tuple[AgentConfig, str]:
+    config = load(AgentConfig, config_path)
+    if not config.detector_id:
+        raise InitError(f"{config_path}: no detector_id; run `roadside agent init` first")
+    return config, asyncio.run(register(config))
+
+
+# --- commands -----------------------------------------------------------------------
+
+
+def run_init(args: argparse.Namespace) -> int:
+    identity = Identity(
+        args.detector_id, args.name, args.lat, args.lon, tuple(args.central or ()),
+    )
+    check_identity(identity)
+    path: Path = args.config
+    existing = read_config(path)
+    if "detector_id" in existing and not args.force:
+        raise InitError(
+            f"{path} already belongs to detector {existing['detector_id']!r}; "
+            "not overwriting it (use --force)"
+        )
+    # Where the secret goes and how central is reached: the config's (or env) settings.
+    base = load(AgentConfig, path if path.exists() else None)
+    secret_path = base.secret_file
+    given = read_given_secret(args.secret_file) if args.secret_file else None
+    current = existing_secret(secret_path)
+    if given is None and not args.generate_secret and current is None:
+        raise InitError(
+            f"no site secret at {secret_path}: give --secret-file FILE (copied from a "
+            "detector of this site) or --generate-secret (the site's first detector)"
+        )
+    replacing = args.generate_secret or (given is not None and given != current)
+    if current is not None and replacing and not args.force:
+        raise InitError(
+            f"a different site secret is already at {secret_path}; replacing it changes every "
+            "device id this detector makes: use --force if that is what you want"
+        )
+
+    # Everything checked: now write.
+    try:
+        if args.generate_secret:
+            privacy.generate_secret(secret_path, overwrite=True)
+            print(f"generated a new site secret: {secret_path} (mode 0600)")
+        elif given is not None:
+            write_atomic(secret_path, given + b"\n", 0o600)
+            print(f"installed the site secret: {secret_path} (mode 0600)")
+        old_text = path.read_text(encoding="utf-8") if path.exists() else ""
+        text = config_text(identity, existing, old_text)
+        if "secret_file" not in existing and secret_path != AgentConfig().secret_file:
+            # put there by ROADSIDE_SECRET_FILE: record it, so `agent run` finds it too
+            text += yaml.safe_dump({"secret_file": str(secret_path)})
+        write_atomic(path, text.encode("utf-8"), 0o644)
+    except OSError as exc:
+        raise InitError(f"cannot write {exc.filename}: {exc.strerror}") from exc
+    print(f"wrote {path} for detector {identity.detector_id}")
+    print(
+        f"every detector of this site needs this same secret: copy {secret_path} to the "
+        f"next box over ssh (scp -p {secret_path} root@NEXT-BOX:/root/site.secret) and run "
+        "`roadside agent init ... --secret-file /root/site.secret` there; "
+        "never mail it or commit it"
+    )
+    if args.no_register:
+        print("not registered (--no-register): run `roadside agent register` later")
+        return 0
+    try:
+        _, endpoint = register_from(path)
+    except InitError as exc:
+        raise InitError(
+            f"{exc}; config and secret are written: run `roadside agent register "
+            f"--config {path}` when central is reachable"
+        ) from exc
+    print(f"registered {identity.detector_id} at central {endpoint}")
+    return 0
+
+
+def run_register(args: argparse.Namespace) -> int:
+    config, endpoint = register_from(args.config)
+    print(f"registered {config.detector_id} at central {endpoint}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    init = sub.add_parser(
+        "init", help="set up this box: config, site secret, registration at central",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Write the detector's identity into its config, install or generate the site\n"
+            "secret (mode 0600; the same on every detector of a site) and register the\n"
+            "detector at central."
+        ),
+        epilog=(
+            "example:\n"
+            "  roadside agent init --detector-id a1-north-km12 --name 'A1 km 12.4' \\\n"
+            "      --lat 52.51234 --lon 13.40012 --central central.example.net:9000 \\\n"
+            "      --secret-file /root/site.secret"
+        ),
+    )
+    init.add_argument("--detector-id", required=True,
+                      help=f"this detector's id, {DETECTOR_ID_PATTERN}")
+    init.add_argument("--name", required=True, help="a name people recognise")
+    init.add_argument("--lat", type=float, required=True, help="latitude, decimal degrees")
+    init.add_argument("--lon", type=float, required=True, help="longitude, decimal degrees")
+    init.add_argument("--central", action="append", metavar="HOST:PORT",
+                      help="central collector endpoint; repeat for failover "
+                           "(default: keep the config's)")
+    secret = init.add_mutually_exclusive_group()
+    secret.add_argument("--secret-file", type=Path, metavar="FILE",
+                        help="install this site secret (copied from another detector)")
+    secret.add_argument("--generate-secret", action="store_true",
+                        help="make a new site secret (the site's first detector only)")
+    init.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
+                      help=f"the config file to write (default: {DEFAULT_CONFIG_PATH})")
+    init.add_argument("--force", action="store_true",
+                      help="overwrite an existing identity or a different site secret")
+    init.add_argument("--no-register", action="store_true",
+                      help="do not contact central now")
+    init.set_defaults(func=run_init)
+
+    reg = sub.add_parser(
+        "register", help="register this detector at central (again)",
+        description="Send this detector's id, name, position and radios to central.",
+        epilog="example: roadside agent register --config /etc/roadside/agent.yaml",
+    )
+    reg.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
+                     help=f"the agent's config (default: {DEFAULT_CONFIG_PATH})")
+    reg.set_defaults(func=run_register)

@@ -1,0 +1,31 @@
+"""Radio and address kinds: the vocabulary passes carry, and its roadside.v1 protobuf names."""
+
+from __future__ import annotations
+
+import enum
+
+from roadside.proto.v1 import types_pb2
+
+
+class RadioKind(enum.Enum):
+    WIFI = "wifi"
+    BLE = "ble"
+    BT_CLASSIC = "bt_classic"
+
+
+class AddressKind(enum.Enum):
+    WIFI_GLOBAL = "wifi_global"  # universally administered (vendor OUI)
+    WIFI_LOCAL = "wifi_local"  # locally administered: randomized
+    BLE_PUBLIC = "ble_public"
+    BLE_RANDOM_STATIC = "ble_random_static"
+    BLE_RESOLVABLE = "ble_resolvable"
+    BLE_NON_RESOLVABLE = "ble_non_resolvable"
+    UNKNOWN = "unknown"
+
+
+# enum members map by name: RadioKind.WIFI <-> RADIO_KIND_WIFI, and so on
+RADIO_TO_PB = {r: getattr(types_pb2, "RADIO_KIND_" + r.name) for r in RadioKind}
+ADDRESS_TO_PB = {
+    k: getattr(types_pb2, "ADDRESS_KIND_" + ("UNSPECIFIED" if k is AddressKind.UNKNOWN else k.name))
+    for k in AddressKind
+}

@@ -1,0 +1,1 @@
+"""The API edge: gRPC servicers (roadside.v1 and the original API), validation, error mapping."""

@@ -1,0 +1,90 @@
+"""roadside.v1 CollectorService: what agents and installers send. Thin: validate, convert, store."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import grpc
+
+from roadside.central.api import validation, wire
+from roadside.central.api.grpc_errors import grpc_method
+from roadside.central.api.validation import Limits
+from roadside.central.errors import InvalidArgument
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.proto.v1 import collector_pb2, collector_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+class IngestServicer:
+    """What both collector servicers hold: the store, the edge's limits and a clock."""
+
+    def __init__(
+        self, store: EtcdStore, limits: Limits, clock_ns: Callable[[], int] = time.time_ns
+    ) -> None:
+        self.store = store
+        self.limits = limits
+        self.clock_ns = clock_ns
+
+
+class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServicer):
+
+    @grpc_method
+    def UploadBatch(
+        self, request: collector_pb2.UploadBatchRequest, context: grpc.ServicerContext
+    ) -> collector_pb2.UploadBatchResponse:
+        detections = validation.upload_batch(request, self.clock_ns(), self.limits)
+        stored = self.store.put_detections(detections)
+        log.debug("batch %s from %s: %d passes committed",
+                  request.batch_id, request.detector_id, stored)
+        return collector_pb2.UploadBatchResponse(batch_id=request.batch_id, stored=stored)
+
+    @grpc_method
+    def RegisterDetector(
+        self, request: collector_pb2.RegisterDetectorRequest, context: grpc.ServicerContext
+    ) -> collector_pb2.RegisterDetectorResponse:
+        validation.detector(request.detector)
+        record = wire.detector_to_record(request.detector)
+        stored = self.store.register_detector(record)
+        log.info("detector %s registered", stored.id)
+        return collector_pb2.RegisterDetectorResponse(detector=wire.record_to_detector(stored))
+
+    @grpc_method
+    def SetLinks(
+        self, request: collector_pb2.SetLinksRequest, context: grpc.ServicerContext
+    ) -> collector_pb2.SetLinksResponse:
+        validation.set_links(request)
+        dest = request.dest_detector_id
+        sources = wire.link_sources_to_records(dest, list(request.sources))
+        links = self.store.set_links(dest, sources)
+        log.info("links into %s set: %d sources", dest, len(links))
+        return collector_pb2.SetLinksResponse(links=[wire.record_to_link(x) for x in links])
+
+    @grpc_method
+    def ReportStatus(
+        self, request: collector_pb2.ReportStatusRequest, context: grpc.ServicerContext
+    ) -> collector_pb2.ReportStatusResponse:
+        validation.report_status(request, self.clock_ns(), self.limits)
+        status = request.status
+        self.store.put_status(
+            status.detector_id, wire.status_to_dict(status), status.reported_ns
+        )
+        return collector_pb2.ReportStatusResponse()
+
+    @grpc_method
+    def SetRoute(
+        self, request: collector_pb2.SetRouteRequest, context: grpc.ServicerContext
+    ) -> collector_pb2.SetRouteResponse:
+        validation.route(request.route)
+        ids = list(request.route.detector_ids)
+        for index in range(1, len(ids)):
+            src, dest = ids[index - 1], ids[index]
+            if not any(link.src == src for link in self.store.links(dest)):
+                raise InvalidArgument(
+                    f"route.detector_ids[{index}]: no link {src} -> {dest} (set it first)"
+                )
+        stored = self.store.set_route(wire.route_to_record(request.route))
+        log.info("route %s set: %s", stored.name, " -> ".join(stored.detector_ids))
+        return collector_pb2.SetRouteResponse(route=wire.record_to_route(stored))

@@ -1,0 +1,83 @@
+"""grpc.health.v1 for central: SERVING while etcd answers without alarms, NOT_SERVING otherwise.
+
+A named background thread polls `store.healthy()`; a failed etcd call anywhere flips the
+status to NOT_SERVING at once (the store's unavailable listener), and the next good poll
+flips it back.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+
+from grpc_health.v1 import health, health_pb2
+
+from roadside.central.errors import StoreUnavailable
+from roadside.central.store.etcd_store import EtcdStore
+
+log = logging.getLogger(__name__)
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+STOP_TIMEOUT_S = 5.0
+
+
+class HealthMonitor:
+    """Owns the HealthServicer that every central server registers, and the poll thread."""
+
+    def __init__(self, store: EtcdStore, services: Iterable[str], poll_s: float) -> None:
+        self.store = store
+        self.services = ("", *services)  # "" = the server as a whole
+        self.poll_s = poll_s
+        self.servicer = health.HealthServicer()
+        self._serving: bool | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        store.unavailable_listeners.append(self._on_unavailable)
+
+    @property
+    def serving(self) -> bool:
+        return bool(self._serving)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._set(self.store.healthy())
+        self._thread = threading.Thread(target=self._run, name="central-health", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Report NOT_SERVING to watchers (shutting down) and end the thread; safe twice."""
+        thread, self._thread = self._thread, None
+        self._stop.set()
+        self._wake.set()
+        if thread is not None:
+            thread.join(STOP_TIMEOUT_S)
+            self.servicer.enter_graceful_shutdown()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            self._set(self.store.healthy())
+
+    def _on_unavailable(self, error: StoreUnavailable) -> None:
+        self._set(False)
+        self._wake.set()  # poll again soon rather than a whole period later
+
+    def _set(self, serving: bool) -> None:
+        with self._lock:
+            if serving == self._serving:
+                return
+            self._serving = serving
+            for name in self.services:
+                self.servicer.set(name, SERVING if serving else NOT_SERVING)
+        if serving:
+            log.info("etcd reachable: health SERVING")
+        else:
+            log.warning("etcd unreachable or out of space: health NOT_SERVING")

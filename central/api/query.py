@@ -1,0 +1,178 @@
+"""roadside.v1 QueryService: what operators read from central (events, detectors, links, status).
+
+Every input is checked here, once; a bad one gets INVALID_ARGUMENT naming the field, an
+explicitly requested detector central has never heard of gets NOT_FOUND ("unknown detector").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+
+import grpc
+
+from roadside.central.api import validation, wire
+from roadside.central.api.grpc_errors import grpc_method
+from roadside.central.errors import InvalidArgument, NotFound
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.store.event_reads import MAX_PAGE, EventQuery, EventReader
+from roadside.central.store.records import StoredPass
+from roadside.central.traveltime import query as traveltime_query
+from roadside.common.iters import batched
+from roadside.proto.v1 import query_pb2, query_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+STREAM_PAGE = 1000  # events per StreamEventPages message (about 130 kB)
+
+
+def check_detector_ids(ids: Sequence[str], field: str = "detector_ids") -> tuple[str, ...]:
+    """Each id valid (InvalidArgument naming field[index]); duplicates dropped, order kept."""
+    for i, detector_id in enumerate(ids):
+        validation.detector_id(detector_id, f"{field}[{i}]")
+    return tuple(dict.fromkeys(ids))
+
+
+def check_range(since_ns: int, until_ns: int) -> None:
+    if since_ns < 0:
+        raise InvalidArgument(f"since_ns: must not be negative, got {since_ns}")
+    if until_ns < 0:
+        raise InvalidArgument(f"until_ns: must not be negative, got {until_ns}")
+    if since_ns and until_ns and until_ns <= since_ns:
+        raise InvalidArgument(f"until_ns: {until_ns} is not after since_ns {since_ns}")
+
+
+def event_query(
+    store: EtcdStore, reader: EventReader, ids: Sequence[str], since_ns: int, until_ns: int
+) -> EventQuery:
+    """A checked EventQuery; NotFound for an explicitly named detector that is unknown."""
+    detector_ids = check_detector_ids(ids)
+    check_range(since_ns, until_ns)
+    for detector_id in detector_ids:
+        if not reader.has_detector(detector_id) and store.get_detector(detector_id) is None:
+            raise NotFound(f"unknown detector {detector_id!r}")
+    return EventQuery(detector_ids, since_ns, until_ns)
+
+
+class QueryServicer(query_pb2_grpc.QueryServiceServicer):
+    """Serves roadside.v1 queries from an EtcdStore (travel-time methods are added elsewhere)."""
+
+    def __init__(self, store: EtcdStore) -> None:
+        self.store = store
+        self.reader = EventReader(store)
+
+    @grpc_method
+    def GetEvents(
+        self, request: query_pb2.GetEventsRequest, context: grpc.ServicerContext
+    ) -> query_pb2.GetEventsResponse:
+        if request.limit > MAX_PAGE:
+            raise InvalidArgument(f"limit: at most {MAX_PAGE}, got {request.limit}")
+        query = event_query(
+            self.store, self.reader, request.detector_ids, request.since_ns, request.until_ns
+        )
+        page = self.reader.page(query, request.limit, request.page_token)
+        return query_pb2.GetEventsResponse(
+            events=[wire.record_to_event(e) for e in page.events],
+            next_page_token=page.next_token,
+        )
+
+    def _pages(
+        self, request: query_pb2.StreamEventsRequest, context: grpc.ServicerContext
+    ) -> Iterator[list[StoredPass]]:
+        query = event_query(
+            self.store, self.reader, request.detector_ids, request.since_ns, request.until_ns
+        )
+        if not request.follow:
+            yield from batched(self.reader.iter_events(query), STREAM_PAGE)
+            return
+        follow = self.reader.follow(query)
+        # the client going away (or the server stopping) ends the watch
+        context.add_callback(follow.cancel)
+        try:
+            yield from follow.pages(STREAM_PAGE)
+        finally:
+            follow.cancel()
+
+    @grpc_method
+    def StreamEvents(
+        self, request: query_pb2.StreamEventsRequest, context: grpc.ServicerContext
+    ) -> Iterator[query_pb2.Event]:
+        for page in self._pages(request, context):
+            for item in page:
+                yield wire.record_to_event(item)
+
+    @grpc_method
+    def StreamEventPages(
+        self, request: query_pb2.StreamEventsRequest, context: grpc.ServicerContext
+    ) -> Iterator[query_pb2.GetEventsResponse]:
+        for page in self._pages(request, context):
+            yield query_pb2.GetEventsResponse(events=[wire.record_to_event(e) for e in page])
+
+    @grpc_method
+    def ListDetectors(
+        self, request: query_pb2.ListDetectorsRequest, context: grpc.ServicerContext
+    ) -> query_pb2.ListDetectorsResponse:
+        records = self.store.list_detectors()
+        return query_pb2.ListDetectorsResponse(
+            detectors=[wire.record_to_detector(r) for r in records]
+        )
+
+    @grpc_method
+    def GetLinks(
+        self, request: query_pb2.GetLinksRequest, context: grpc.ServicerContext
+    ) -> query_pb2.GetLinksResponse:
+        dest = request.dest_detector_id or None
+        if dest is not None:
+            validation.detector_id(dest, "dest_detector_id")
+        links = self.store.links(dest)
+        return query_pb2.GetLinksResponse(links=[wire.record_to_link(x) for x in links])
+
+    @grpc_method
+    def GetStatus(
+        self, request: query_pb2.GetStatusRequest, context: grpc.ServicerContext
+    ) -> query_pb2.GetStatusResponse:
+        ids = check_detector_ids(request.detector_ids)
+        statuses = self.store.statuses(ids)
+        found = {s.get("detector_id") for s in statuses}
+        for detector_id in ids:
+            if detector_id not in found and self.store.get_detector(detector_id) is None:
+                raise NotFound(f"unknown detector {detector_id!r}")
+        return query_pb2.GetStatusResponse(
+            statuses=[wire.dict_to_status(s) for s in statuses]
+        )
+
+    @grpc_method
+    def ListRoutes(
+        self, request: query_pb2.ListRoutesRequest, context: grpc.ServicerContext
+    ) -> query_pb2.ListRoutesResponse:
+        routes = self.store.routes()
+        return query_pb2.ListRoutesResponse(routes=[wire.record_to_route(r) for r in routes])
+
+    @grpc_method
+    def GetTravelTimes(
+        self, request: query_pb2.GetTravelTimesRequest, context: grpc.ServicerContext
+    ) -> query_pb2.GetTravelTimesResponse:
+        check_range(request.since_ns, request.until_ns)
+        query = traveltime_query.check_request(self.store, request)
+        found = traveltime_query.windows_for(self.store, query)
+        return query_pb2.GetTravelTimesResponse(
+            windows=[traveltime_query.to_proto(w, query.include_samples) for w in found]
+        )
+
+    @grpc_method
+    def StreamTravelTimes(
+        self, request: query_pb2.GetTravelTimesRequest, context: grpc.ServicerContext
+    ) -> Iterator[query_pb2.TravelTimeWindow]:
+        check_range(request.since_ns, request.until_ns)
+        query = traveltime_query.check_request(self.store, request)
+        if not request.follow:
+            for window in traveltime_query.windows_for(self.store, query):
+                yield traveltime_query.to_proto(window, query.include_samples)
+            return
+        follow = traveltime_query.Follow(self.store, query)
+        context.add_callback(follow.cancel)  # the client going away ends the watch
+        try:
+            for window in follow:
+                yield traveltime_query.to_proto(window, query.include_samples)
+        finally:
+            follow.cancel()

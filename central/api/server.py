@@ -1,0 +1,300 @@
+"""Builds and runs central: etcd (given or embedded), the store, three gRPC servers and,
+when asked (by default with the embedded etcd), a travel-time worker in-process.
+
+    collector port   roadside.v1.CollectorService, collector.CollectorService
+    query port       roadside.v1.QueryService, query.QueryService
+    health port      grpc.health.v1.Health
+All three also serve grpc.health.v1 and reflection. Servers are thread-pool gRPC servers
+because the etcd client is blocking.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import etcd3
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from roadside.central.api.collector import CollectorServicer
+from roadside.central.api.health import HealthMonitor
+from roadside.central.api.legacy_collector import LegacyCollectorServicer
+from roadside.central.api.legacy_query import LegacyQueryServicer
+from roadside.central.api.query import QueryServicer
+from roadside.central.api.validation import Limits
+from roadside.central.config import CentralConfig
+from roadside.central.errors import CentralError
+from roadside.central.store.client import connect
+from roadside.central.store.etcd_process import EtcdProcess, EtcdProcessError
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.traveltime.in_serve import WorkerThread, serve_worker_config
+from roadside.common.files import read_file
+from roadside.proto.collector import collector_pb2 as legacy_collector_pb2
+from roadside.proto.collector import collector_pb2_grpc as legacy_collector_grpc
+from roadside.proto.query import query_pb2 as legacy_query_pb2
+from roadside.proto.query import query_pb2_grpc as legacy_query_grpc
+from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, query_pb2, query_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+COLLECTOR_SERVICES = (
+    collector_pb2.DESCRIPTOR.services_by_name["CollectorService"].full_name,
+    legacy_collector_pb2.DESCRIPTOR.services_by_name["CollectorService"].full_name,
+)
+QUERY_SERVICES = (
+    query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name,
+    legacy_query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name,
+)
+TRANSPORT_LIMIT_FACTOR = 4
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+
+
+def _client_host(host: str) -> str:
+    """Where a local client reaches a server bound to `host`."""
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::", "[::]") else host
+
+
+@dataclass
+class RunningCentral:
+    """A started central; `stop()` drains calls, stops servers, the in-process travel-time
+    worker and any embedded etcd."""
+
+    config: CentralConfig
+    store: EtcdStore
+    health: HealthMonitor
+    collector_port: int
+    query_port: int
+    health_port: int
+    etcd_endpoints: tuple[str, ...]
+    _client: etcd3.MultiEndpointEtcd3Client
+    _servers: list[grpc.Server] = field(default_factory=list)
+    _etcd: EtcdProcess | None = None
+    _worker: WorkerThread | None = None  # the in-process travel-time worker, if any
+    _stopped: bool = False
+
+    @property
+    def collector_addr(self) -> str:
+        return f"{_client_host(self.config.host)}:{self.collector_port}"
+
+    @property
+    def query_addr(self) -> str:
+        return f"{_client_host(self.config.host)}:{self.query_port}"
+
+    @property
+    def health_addr(self) -> str:
+        return f"{_client_host(self.config.host)}:{self.health_port}"
+
+    @property
+    def etcd(self) -> EtcdProcess | None:
+        """The embedded etcd child, when central started one."""
+        return self._etcd
+
+    @property
+    def worker(self) -> WorkerThread | None:
+        """The in-process travel-time worker, when central runs one."""
+        return self._worker
+
+    def stop(self, grace: float | None = None) -> None:
+        """Refuse new calls, let in-flight ones finish within `grace` s; safe twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        wait_s = self.config.grace_s if grace is None else grace
+        self.health.stop()
+        events = [server.stop(wait_s) for server in self._servers]
+        for event in events:
+            event.wait()
+        if self._worker is not None:
+            self._worker.stop()
+        self.store.close()
+        self._client.close()
+        if self._etcd is not None:
+            self._etcd.stop()
+        log.info("central stopped")
+
+    def wait(self) -> None:
+        """Block until the servers have stopped."""
+        for server in self._servers:
+            server.wait_for_termination()
+
+
+def _server(config: CentralConfig, name: str) -> grpc.Server:
+    options = [
+        # the edge refuses requests over max_message_bytes with INVALID_ARGUMENT; gRPC
+        # itself (RESOURCE_EXHAUSTED) only stops what is far beyond that
+        ("grpc.max_receive_message_length", TRANSPORT_LIMIT_FACTOR * config.max_message_bytes),
+        ("grpc.so_reuseport", 0),  # a port in use is an error, not a shared port
+    ]
+    pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix=f"central-{name}")
+    return grpc.server(pool, options=options)
+
+
+def server_credentials(config: CentralConfig) -> grpc.ServerCredentials | None:
+    """TLS credentials from the config's PEM files, or None for plaintext."""
+    if config.tls_cert_file is None or config.tls_key_file is None:
+        return None
+    key = read_file(config.tls_key_file, "tls_key_file", CentralError)
+    pair = (key, read_file(config.tls_cert_file, "tls_cert_file", CentralError))
+    ca = None
+    if config.tls_client_ca_file is not None:
+        ca = read_file(config.tls_client_ca_file, "tls_client_ca_file", CentralError)
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=ca, require_client_auth=ca is not None
+    )
+
+
+def _bind(
+    server: grpc.Server, host: str, port: int, what: str, tls: grpc.ServerCredentials | None
+) -> int:
+    address = f"{host}:{port}"
+    try:
+        if tls is None:
+            bound = int(server.add_insecure_port(address))
+        else:
+            bound = int(server.add_secure_port(address, tls))
+    except RuntimeError as exc:
+        raise CentralError(f"cannot listen on {host}:{port} ({what})") from exc
+    if bound == 0:
+        raise CentralError(f"cannot listen on {host}:{port} ({what})")
+    return bound
+
+
+def start_central(config: CentralConfig, config_file: str | Path | None = None) -> RunningCentral:
+    """Start everything `config` asks for; raise CentralError (nothing left running) on failure.
+
+    `config_file` is the YAML file whose `worker:` section configures the in-process
+    travel-time worker (when `config.runs_worker`).
+    """
+    etcd_proc = None if config.etcd_endpoints else _embedded_etcd(config)
+    endpoints = (etcd_proc.endpoint,) if etcd_proc is not None else tuple(config.etcd_endpoints)
+    worker = None
+    if config.runs_worker:  # its settings are checked before anything starts
+        worker = WorkerThread(serve_worker_config(config_file, config.namespace, endpoints))
+    if etcd_proc is not None:
+        try:
+            etcd_proc.start()
+        except (EtcdProcessError, OSError) as exc:
+            raise CentralError(f"embedded etcd in {config.data_dir}: {exc}") from exc
+        log.info(
+            "embedded etcd on %s (setting embedded_etcd_port: serve fails rather than move "
+            "when it is taken; data in %s): other commands reach it there, e.g. "
+            "roadside central worker --etcd-endpoints %s",
+            etcd_proc.endpoint, config.data_dir, etcd_proc.endpoint,
+        )
+    try:
+        client = connect(endpoints, timeout=config.etcd_timeout_s)
+    except ValueError as exc:
+        if etcd_proc is not None:
+            etcd_proc.stop()
+        raise CentralError(f"etcd endpoints: {exc}") from exc
+    store = EtcdStore(client, config.namespace, config.retention_days)
+    monitor = HealthMonitor(store, (*COLLECTOR_SERVICES, *QUERY_SERVICES), config.health_poll_s)
+    central = RunningCentral(config, store, monitor, 0, 0, 0, endpoints, client, [], etcd_proc)
+    try:
+        _start_servers(central, config, store, monitor)
+        if worker is not None:
+            central._worker = worker
+            worker.start()
+    except BaseException:
+        central.stop(0)
+        raise
+    _log_worker(worker)
+    log.info(
+        "central serving: collector %s, query %s, health %s; etcd %s, namespace %s",
+        central.collector_addr, central.query_addr, central.health_addr,
+        ",".join(endpoints), config.namespace,
+    )
+    return central
+
+
+def _log_worker(worker: WorkerThread | None) -> None:
+    if worker is None:
+        log.info("no travel-time worker in this process (setting worker: off): "
+                 "run roadside central worker")
+        return
+    w = worker.config
+    log.info("travel-time worker in this process (setting worker: on): window %d s, "
+             "grace %g s, k %d (settings: the YAML worker: section, ROADSIDE_WORKER_*)",
+             w.window_s, w.grace_s, w.k)
+
+
+def _embedded_etcd(config: CentralConfig) -> EtcdProcess:
+    """The embedded etcd, not started yet; its fixed ports must be free."""
+    for setting in ("embedded_etcd_port", "embedded_etcd_peer_port"):
+        port = getattr(config, setting)
+        if port and not _port_free(port):
+            raise CentralError(
+                f"embedded etcd: 127.0.0.1:{port} is in use; set {setting} "
+                f"(--{setting.replace('_', '-')}, 0 = any free port), or etcd_endpoints "
+                "to use the etcd listening there"
+            )
+    try:
+        return EtcdProcess(
+            config.data_dir,
+            client_port=config.embedded_etcd_port or None,
+            peer_port=config.embedded_etcd_peer_port or None,
+            quota_bytes=config.etcd_quota_bytes or None,
+        )
+    except (EtcdProcessError, OSError) as exc:
+        raise CentralError(f"embedded etcd in {config.data_dir}: {exc}") from exc
+
+
+def _port_free(port: int) -> bool:
+    """Whether a listener could bind 127.0.0.1:`port` (as etcd does, with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _start_servers(
+    central: RunningCentral, config: CentralConfig, store: EtcdStore, monitor: HealthMonitor
+) -> None:
+    limits = Limits(
+        config.retention_s, config.clock_skew_s, config.max_batch_passes, config.max_message_bytes
+    )
+
+    collector = _server(config, "collector")
+    # the generated *_grpc modules are untyped
+    collector_pb2_grpc.add_CollectorServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        CollectorServicer(store, limits), collector
+    )
+    legacy_collector_grpc.add_CollectorServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        LegacyCollectorServicer(store, limits), collector
+    )
+
+    query = _server(config, "query")
+    query_pb2_grpc.add_QueryServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        QueryServicer(store), query
+    )
+    legacy_query_grpc.add_QueryServiceServicer_to_server(  # type: ignore[no-untyped-call]
+        LegacyQueryServicer(store), query
+    )
+
+    health_only = _server(config, "health")
+    tls = server_credentials(config)
+    plan = (
+        (collector, COLLECTOR_SERVICES, config.collector_port, "collector", tls),
+        (query, QUERY_SERVICES, config.query_port, "query", tls),
+        (health_only, (), config.health_port, "health", None),  # plain: for probes
+    )
+    ports = []
+    for server, services, port, what, creds in plan:
+        health_pb2_grpc.add_HealthServicer_to_server(monitor.servicer, server)
+        reflection.enable_server_reflection(
+            (*services, HEALTH_SERVICE, reflection.SERVICE_NAME), server
+        )
+        ports.append(_bind(server, config.host, port, what, creds))
+        central._servers.append(server)
+    central.collector_port, central.query_port, central.health_port = ports
+    monitor.start()
+    for server in central._servers:
+        server.start()

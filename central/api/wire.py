@@ -1,0 +1,138 @@
+"""protobuf <-> central records, in one place: services convert here and nowhere else.
+
+Radio and address kinds are stored as the roadside.agent.model enum values ("wifi", "ble",
+"ble_public", ...); the original API's detections carry "wifi", "bluetooth" or "mobile".
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from google.protobuf import json_format, timestamp_pb2
+
+from roadside.central.store.records import DetectorRecord, LinkRecord, RouteRecord, StoredPass
+from roadside.common.kinds import ADDRESS_TO_PB, RADIO_TO_PB
+from roadside.proto.query import query_pb2 as legacy_query_pb2
+from roadside.proto.v1 import collector_pb2, query_pb2, types_pb2
+
+# protobuf kind -> the roadside.agent.model enum value, from the agent's own enum <-> protobuf maps
+RADIO_TO_TEXT: dict[int, str] = {pb: radio.value for radio, pb in RADIO_TO_PB.items()}
+TEXT_TO_RADIO: dict[str, int] = {
+    **{text: kind for kind, text in RADIO_TO_TEXT.items()},
+    "bluetooth": types_pb2.RADIO_KIND_BT_CLASSIC,  # original API
+}
+
+ADDRESS_TO_TEXT: dict[int, str] = {pb: kind.value for kind, pb in ADDRESS_TO_PB.items()}
+TEXT_TO_ADDRESS: dict[str, int] = {text: kind for kind, text in ADDRESS_TO_TEXT.items()}
+
+
+# passes -------------------------------------------------------------------
+
+# the fields a Pass and a StoredPass share by name and meaning
+_PASS_FIELDS = (
+    "ulid", "device_id", "first_ns", "last_ns", "peak_ns", "peak_rssi", "count",
+    "timestamp_ns", "tagged",
+)
+_pass_values = operator.attrgetter(*_PASS_FIELDS)
+
+
+def pass_to_record(detector_id: str, p: types_pb2.Pass) -> StoredPass:
+    return StoredPass(
+        detector_id=detector_id,
+        radio=RADIO_TO_TEXT.get(p.radio, "unknown"),
+        address_kind=ADDRESS_TO_TEXT.get(p.address_kind, "unknown"),
+        **dict(zip(_PASS_FIELDS, _pass_values(p), strict=True)),
+    )
+
+
+def record_to_pass(record: StoredPass) -> types_pb2.Pass:
+    return types_pb2.Pass(
+        radio=TEXT_TO_RADIO.get(record.radio, types_pb2.RADIO_KIND_UNSPECIFIED),  # type: ignore[arg-type]
+        address_kind=TEXT_TO_ADDRESS.get(  # type: ignore[arg-type]
+            record.address_kind, types_pb2.ADDRESS_KIND_UNSPECIFIED
+        ),
+        **dict(zip(_PASS_FIELDS, _pass_values(record), strict=True)),
+    )
+
+
+# detectors, links, routes -------------------------------------------------
+
+def detector_to_record(d: types_pb2.Detector) -> DetectorRecord:
+    return DetectorRecord(
+        id=d.id,
+        name=d.name,
+        latitude=d.latitude,
+        longitude=d.longitude,
+        radios=tuple(RADIO_TO_TEXT[r] for r in d.radios if r in RADIO_TO_TEXT),
+        registered_ns=d.registered_ns,
+    )
+
+
+def record_to_detector(record: DetectorRecord) -> types_pb2.Detector:
+    return types_pb2.Detector(
+        id=record.id,
+        name=record.name,
+        latitude=record.latitude,
+        longitude=record.longitude,
+        radios=[TEXT_TO_RADIO[r] for r in record.radios if r in TEXT_TO_RADIO],  # type: ignore[misc]
+        registered_ns=record.registered_ns,
+    )
+
+
+def link_sources_to_records(
+    dest: str, sources: list[collector_pb2.LinkSource]
+) -> list[LinkRecord]:
+    return [LinkRecord(s.src_detector_id, dest, s.max_seconds, s.length_m) for s in sources]
+
+
+def record_to_link(record: LinkRecord) -> types_pb2.Link:
+    return types_pb2.Link(
+        src_detector_id=record.src,
+        dest_detector_id=record.dest,
+        max_seconds=record.max_seconds,
+        length_m=record.length_m,
+    )
+
+
+def route_to_record(route: collector_pb2.Route) -> RouteRecord:
+    return RouteRecord(route.name, tuple(route.detector_ids))
+
+
+def record_to_route(record: RouteRecord) -> collector_pb2.Route:
+    return collector_pb2.Route(name=record.name, detector_ids=list(record.detector_ids))
+
+
+# status -------------------------------------------------------------------
+
+def status_to_dict(status: types_pb2.AgentStatus) -> dict[str, Any]:
+    """The stored form of a status report: protobuf JSON with the .proto field names."""
+    return json_format.MessageToDict(status, preserving_proto_field_name=True)
+
+
+def dict_to_status(data: dict[str, Any]) -> types_pb2.AgentStatus:
+    """A stored status report back as AgentStatus (fields it does not know are skipped)."""
+    return json_format.ParseDict(data, types_pb2.AgentStatus(), ignore_unknown_fields=True)
+
+
+# query results (central/api/query.py, central/api/legacy_query.py) -------
+
+def record_to_event(record: StoredPass) -> query_pb2.Event:
+    return query_pb2.Event(detector_id=record.detector_id, **{"pass": record_to_pass(record)})
+
+
+def timestamp_to_ns(ts: timestamp_pb2.Timestamp) -> int:
+    return ts.seconds * 1_000_000_000 + ts.nanos
+
+
+def ns_to_timestamp(t_ns: int) -> timestamp_pb2.Timestamp:
+    return timestamp_pb2.Timestamp(seconds=t_ns // 1_000_000_000, nanos=t_ns % 1_000_000_000)
+
+
+def record_to_legacy_event(record: StoredPass) -> legacy_query_pb2.DetectionEvent:
+    """The original API's DetectionEvent: time = [the detection's timestamp]."""
+    return legacy_query_pb2.DetectionEvent(
+        time=[ns_to_timestamp(record.timestamp_ns)],
+        device_id=record.device_id,
+        detector_id=record.detector_id,
+    )

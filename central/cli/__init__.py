@@ -1,0 +1,1 @@
+"""central's commands: `central serve|worker`, and the operators' `query` and `links`."""

@@ -1,0 +1,108 @@
+"""`roadside links set|list`: the directed links src -> dest that travel times are measured on."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from roadside.central.cli.client import (
+    add_client_options,
+    client_config,
+    collector_stub,
+    query_stub,
+)
+from roadside.common import output
+from roadside.common.errors import RoadsideError
+from roadside.common.output import Column, write_rows
+from roadside.proto.v1 import collector_pb2, query_pb2
+
+LINK_COLUMNS = (
+    Column("src_detector_id", "SOURCE"),
+    Column("dest_detector_id", "DESTINATION"),
+    Column("max_seconds", "MAX SECONDS", right=True),
+    Column("length_m", "LENGTH (m)", lambda v: f"{v:.0f}" if v else "-", right=True),
+)
+
+
+def parse_source(text: str) -> collector_pb2.LinkSource:
+    """SRC:MAX_SECONDS[:LENGTH_M] -> LinkSource; RoadsideError naming --src otherwise."""
+    parts = text.split(":")
+    hint = "expected SRC:MAX_SECONDS[:LENGTH_M], e.g. north:600:1200"
+    if len(parts) not in (2, 3) or not parts[0]:
+        raise RoadsideError(f"bad --src {text!r}: {hint}")
+    try:
+        max_seconds = int(parts[1])
+        length_m = float(parts[2]) if len(parts) == 3 else 0.0
+    except ValueError:
+        raise RoadsideError(f"bad --src {text!r}: {hint}") from None
+    if max_seconds <= 0 or length_m < 0:
+        raise RoadsideError(f"bad --src {text!r}: MAX_SECONDS must be positive, LENGTH_M >= 0")
+    return collector_pb2.LinkSource(
+        src_detector_id=parts[0], max_seconds=max_seconds, length_m=length_m
+    )
+
+
+def link_row(link: Any) -> dict[str, Any]:
+    return {
+        "src_detector_id": link.src_detector_id,
+        "dest_detector_id": link.dest_detector_id,
+        "max_seconds": link.max_seconds,
+        "length_m": link.length_m,
+    }
+
+
+def _set(args: argparse.Namespace) -> int:
+    sources = [parse_source(text) for text in args.src or []]
+    config = client_config(args)
+    with collector_stub(config.collector_host) as stub:
+        resp = stub.SetLinks(
+            collector_pb2.SetLinksRequest(dest_detector_id=args.dest, sources=sources),
+            timeout=config.call_timeout_s,
+        )
+    write_rows(LINK_COLUMNS, args.format, (link_row(x) for x in resp.links))
+    if args.format == "table":
+        n = len(resp.links)
+        print(f"{args.dest}: {n} incoming link{'' if n == 1 else 's'}", file=sys.stderr)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    config = client_config(args)
+    with query_stub(config.query_host) as stub:
+        resp = stub.GetLinks(
+            query_pb2.GetLinksRequest(dest_detector_id=args.dest or ""),
+            timeout=config.call_timeout_s,
+        )
+    write_rows(LINK_COLUMNS, args.format, (link_row(x) for x in resp.links))
+    if not resp.links and args.format == "table":
+        into = f" into {args.dest}" if args.dest else ""
+        print(f"no links{into}: add them with roadside links set "
+              f"{args.dest or 'DEST'} --src SRC:MAX_SECONDS", file=sys.stderr)
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    raw = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser(
+        "set", formatter_class=raw, help="replace the incoming links of a detector",
+        description="Replace every link into DEST with the given sources (none: remove them).\n"
+        "MAX_SECONDS is the longest travel time still matched; LENGTH_M the road length.",
+        epilog="example:\n  roadside links set south --src north:600:1200 --src east:900",
+    )
+    p.add_argument("dest", metavar="DEST", help="the destination detector id")
+    p.add_argument("--src", action="append", metavar="SRC:MAX_SECONDS[:LENGTH_M]",
+                   help="a source detector, its max travel time in s and road length in m")
+    output.add_format_option(p)
+    add_client_options(p, collector=True)
+    p.set_defaults(func=_set)
+
+    p = sub.add_parser(
+        "list", formatter_class=raw, help="the links central knows",
+        description="List links src -> dest with their max_seconds and road length.",
+        epilog="example:\n  roadside links list --dest south --format json",
+    )
+    p.add_argument("--dest", metavar="ID", help="only the links into this detector")
+    output.add_format_option(p)
+    add_client_options(p)
+    p.set_defaults(func=_list)

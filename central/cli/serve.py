@@ -1,0 +1,92 @@
+"""`roadside central serve`: run the collector, query and health servers until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from types import FrameType
+
+from roadside.central.cli.settings import add_setting_flags, setting_flags
+from roadside.central.config import DEFAULT_DATA_DIR, CentralConfig, load_config
+
+log = logging.getLogger(__name__)
+
+# one flag per CentralConfig field; the help text of each
+HELP = {
+    "host": "bind address of all three servers (default 0.0.0.0)",
+    "collector_port": "collector port: roadside.v1 and the original collector API (default 9000)",
+    "query_port": "query port: roadside.v1 and the original query API (default 8000)",
+    "health_port": "grpc.health.v1 port (default 5000); 0 = any free port",
+    "etcd_endpoints": "etcd HOST:PORT, several for failover (repeat, or comma-separate); "
+                      "none = start an embedded etcd in --data-dir",
+    "embedded_etcd_port": "client port of the embedded etcd on 127.0.0.1 (default 2379, "
+                          "so other commands find it; 0 = any free port); in use = error",
+    "embedded_etcd_peer_port": "peer port of the embedded etcd (default 0 = any free port)",
+    "worker": "run a travel-time worker in this process (default: on with the embedded "
+              "etcd, off with --etcd-endpoints); its settings: the YAML 'worker:' section "
+              "and ROADSIDE_WORKER_<SETTING>",
+    "namespace": "etcd key namespace (default tdc, as the original system)",
+    "retention_days": "days detections and status history are kept (default 7)",
+    "data_dir": f"directory of the embedded etcd's data (default {DEFAULT_DATA_DIR})",
+    "clock_skew_s": "refuse detections further in the future than this many seconds (300)",
+    "max_batch_passes": "largest batch accepted (default 5000 passes)",
+    "max_message_bytes": "largest gRPC request accepted in bytes (default 8 MiB)",
+    "grace_s": "on SIGTERM, seconds in-flight calls get to finish (default 10)",
+    "workers": "threads per server (default 16)",
+    "health_poll_s": "seconds between etcd health probes (default 1)",
+    "etcd_timeout_s": "deadline of every etcd call in seconds (default 5)",
+    "etcd_quota_bytes": "embedded etcd's backend quota in bytes (default 0 = etcd's 2 GiB)",
+    "tls_cert_file": "PEM certificate: TLS on the collector and query ports (health stays "
+                     "plain for probes)",
+    "tls_key_file": "PEM private key of --tls-cert-file",
+    "tls_client_ca_file": "PEM CA: clients must present a certificate it signed (mTLS)",
+}
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "serve",
+        help="run the collector, query and health servers",
+        description=(
+            "Run central: collector (:9000), query (:8000) and health (:5000) gRPC servers on "
+            "etcd. Settings come from defaults, the YAML --config file (top level or a "
+            "'central:' section), ROADSIDE_<SETTING> environment variables (e.g. "
+            "ROADSIDE_ETCD_ENDPOINTS=a:2379,b:2379), then these flags. Without etcd "
+            "endpoints an embedded etcd runs in --data-dir on 127.0.0.1:2379, and a "
+            "travel-time worker runs in this process. SIGTERM drains calls, stops the "
+            "worker and etcd, exits 0."
+        ),
+        epilog="example: roadside central serve --data-dir ./central-data --query-port 18000",
+    )
+    add_setting_flags(parser, CentralConfig, HELP)
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> CentralConfig:
+    return load_config(args.config, flags=setting_flags(args, CentralConfig))
+
+
+def run(args: argparse.Namespace) -> int:
+    from roadside.central.api.server import start_central  # grpc servers load only for this command
+
+    config = config_from_args(args)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("%s received: draining calls (up to %g s)", signal.Signals(signum).name,
+                 config.grace_s)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        running = start_central(config, args.config)
+        try:
+            stop.wait()
+        finally:
+            running.stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return 0

@@ -1,0 +1,184 @@
+"""`roadside query travel-times` and `roadside query route`: travel-time windows, as
+tables, JSON, CSV, a PNG chart, or live as windows complete."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from roadside.central.cli.client import add_client_options, client_config, query_stub
+from roadside.central.traveltime.model import WindowSummary
+from roadside.central.traveltime.query import from_proto
+from roadside.common import output
+from roadside.common.errors import RoadsideError
+from roadside.common.output import Column, write_rows
+from roadside.common.timeparse import NS_PER_S, parse_time
+from roadside.proto.v1 import query_pb2
+
+DEFAULT_SINCE = "1d"
+
+
+NO_WINDOWS_HINT = (
+    "no windows yet: is a travel-time worker running? (`roadside central serve` runs one "
+    "with its embedded etcd; otherwise `roadside central worker`)"
+)
+
+
+def _local_minute(t_ns: int) -> str:
+    return datetime.fromtimestamp(t_ns / NS_PER_S).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _seconds(value: Any) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _minutes(value: Any) -> str:
+    return "-" if value is None else f"{value / 60:.2f}"
+
+
+COLUMNS = (
+    Column("window_start_ns", "WINDOW (local)", _local_minute, width=16),
+    Column("count", "DEVICES", right=True, width=7),
+    Column("median_s", "MEDIAN min", _minutes, right=True, width=10),
+    Column("p10_s", "P10 min", _minutes, right=True, width=7),
+    Column("p25_s", "P25", _minutes, table=False),
+    Column("p75_s", "P75", _minutes, table=False),
+    Column("p90_s", "P90 min", _minutes, right=True, width=7),
+    Column("mad_s", "MAD s", _seconds, right=True, width=6),
+    Column("suppressed", "SUPPRESSED", lambda v: "yes" if v else "", width=10),
+    Column("rejected", "REJECTED", lambda v: ",".join(f"{k}:{n}" for k, n in v.items()) or "-",
+           width=20),
+    Column("window_end_ns", "END", table=False),
+    Column("unmatched", "UNMATCHED", table=False),
+    Column("computed_ns", "COMPUTED", table=False),
+)
+
+
+def window_row(w: WindowSummary) -> dict[str, Any]:
+    f = w.figures
+    return {
+        "window_start_ns": w.window_start_ns,
+        "window_end_ns": w.window_end_ns,
+        "count": w.count,
+        "median_s": f.median_s if f else None,
+        "p10_s": f.p10_s if f else None,
+        "p25_s": f.p25_s if f else None,
+        "p75_s": f.p75_s if f else None,
+        "p90_s": f.p90_s if f else None,
+        "mad_s": f.mad_s if f else None,
+        "suppressed": w.suppressed,
+        "rejected": dict(w.rejections),
+        "unmatched": w.unmatched,
+        "computed_ns": w.computed_ns,
+    }
+
+
+def _request(args: argparse.Namespace, **target: Any) -> query_pb2.GetTravelTimesRequest:
+    since = parse_time(args.since, "--since")
+    until = parse_time(args.until, "--until") if args.until else 0
+    if until and until <= since:
+        raise RoadsideError("--until must be after --since")
+    if args.plot is not None and args.follow:
+        raise RoadsideError("--plot draws a time range: use it without --follow")
+    if args.plot is not None and args.plot.suffix.lower() != ".png":
+        raise RoadsideError(f"--plot: {str(args.plot)!r} should end in .png")
+    return query_pb2.GetTravelTimesRequest(
+        since_ns=since, until_ns=until, include_samples=args.plot is not None,
+        follow=args.follow, **target,
+    )
+
+
+def _print(args: argparse.Namespace, windows: Iterable[WindowSummary], stream: bool) -> int:
+    return write_rows(COLUMNS, args.format, (window_row(w) for w in windows), stream=stream)
+
+
+def _show(args: argparse.Namespace, request: query_pb2.GetTravelTimesRequest, title: str) -> int:
+    config = client_config(args)
+    with query_stub(config.query_host) as stub:
+        if request.follow:
+            stream = stub.StreamTravelTimes(request)
+            try:
+                _print(args, (from_proto(m) for m in stream), stream=True)
+            except KeyboardInterrupt:
+                stream.cancel()
+            return 0
+        resp = stub.GetTravelTimes(request, timeout=config.call_timeout_s)
+    windows = [from_proto(m) for m in resp.windows]
+    _print(args, windows, stream=False)
+    if args.format == "table":
+        suppressed = sum(1 for w in windows if w.suppressed)
+        print(f"{title}: {len(windows)} windows, {suppressed} suppressed", file=sys.stderr)
+    if not windows:
+        print(NO_WINDOWS_HINT, file=sys.stderr)
+    if args.plot is not None:
+        if not windows:
+            raise RoadsideError(f"--plot: no windows of {title} in that time range")
+        from roadside.central.traveltime.plot import plot_windows  # matplotlib only when plotting
+
+        try:
+            plot_windows(windows, args.plot, f"Travel time {title}")
+        except OSError as exc:
+            raise RoadsideError(f"--plot {args.plot}: cannot write: "
+                                f"{exc.strerror or exc}") from exc
+        print(f"plot written to {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _link(args: argparse.Namespace) -> int:
+    request = _request(args, link=query_pb2.LinkRef(
+        src_detector_id=args.src, dest_detector_id=args.dest))
+    return _show(args, request, f"{args.src} \u2192 {args.dest}")
+
+
+def _route(args: argparse.Namespace) -> int:
+    return _show(args, _request(args, route=args.name), f"route {args.name}")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--since", metavar="T", default=DEFAULT_SINCE,
+                   help=f"windows from this time (default {DEFAULT_SINCE}: a day ago)")
+    p.add_argument("--until", metavar="T", help="windows before this time (default: now on)")
+    output.add_format_option(p, "table (local times, minutes; JSON and CSV in seconds)")
+    p.add_argument("--plot", type=Path, metavar="FILE.png",
+                   help="also draw a PNG: devices as dots, median line, 10-90 %% band, "
+                   "suppressed windows marked")
+    p.add_argument("--follow", action="store_true",
+                   help="keep printing windows as they are computed or recomputed (Ctrl-C)")
+    add_client_options(p)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    raw = argparse.RawDescriptionHelpFormatter
+    times = ("T is RFC 3339 (2026-11-27T18:00:00Z; no offset = local time) or relative\n"
+             "(90s, 15m, 2h, 1d: that long before now). Windows with fewer devices than\n"
+             "k (default 5) are suppressed: counted, but without figures.")
+    p = sub.add_parser(
+        "travel-times", formatter_class=raw,
+        help="travel times over a link, per window",
+        description="Travel time from SRC to DEST per window: devices, median, 10th and 90th\n"
+        "percentiles, MAD, rejected samples and why.\n" + times,
+        epilog="examples:\n  roadside query travel-times --from north --to south --since 6h\n"
+        "  roadside query travel-times --from north --to south --format json\n"
+        "  roadside query travel-times --from north --to south --since 1d --plot day.png",
+    )
+    p.add_argument("--from", dest="src", required=True, metavar="SRC",
+                   help="the source detector id")
+    p.add_argument("--to", dest="dest", required=True, metavar="DEST",
+                   help="the destination detector id")
+    _common(p)
+    p.set_defaults(func=_link)
+
+    p = sub.add_parser(
+        "route", formatter_class=raw,
+        help="travel times along a named route, per window",
+        description="Travel time along route NAME per window, from devices seen at every\n"
+        "detector of the route (not the sum of its links' medians).\n" + times,
+        epilog="example:\n  roadside query route main-street --since 3h --plot route.png",
+    )
+    p.add_argument("name", metavar="NAME", help="the route (see `roadside links routes`)")
+    _common(p)
+    p.set_defaults(func=_route)

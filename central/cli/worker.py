@@ -1,0 +1,78 @@
+"""`roadside central worker`: compute travel-time windows until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from roadside.central.cli.settings import add_setting_flags, setting_flags
+from roadside.central.store.client import connect
+from roadside.central.traveltime.config import TravelTimeConfig
+from roadside.central.traveltime.worker import TravelTimeWorker
+from roadside.common.config_layers import load
+
+log = logging.getLogger(__name__)
+
+OPTION_HELP = {
+    "namespace": "etcd key namespace (default tdc)",
+    "etcd_endpoints": "etcd HOST:PORT, several for failover (repeat or comma-separate; "
+                      "default 127.0.0.1:2379)",
+    "window_s": "width of a travel-time window in seconds (default 300)",
+    "grace_s": "a window is published this many seconds after it closes (default 90: "
+               "pass gap + upload latency)",
+    "k": "windows with fewer kept samples are suppressed (default 5)",
+    "mad_threshold": "outlier when |x - median| > this * 1.4826 * MAD (default 3.5)",
+    "max_speed_kmh": "faster than this over a link of known length is implausible (200)",
+    "route_max_seconds": "max seconds of a route hop that is not a link (default 1800)",
+    "backfill_s": "on taking a destination, compute missing windows this far back (3600)",
+    "lock_ttl_s": "lease of the worker's locks: a dead worker's destinations move to "
+                  "another worker after this many seconds (default 10)",
+    "worker_id": "this worker's name in locks and windows (default HOST-PID)",
+    "retention_days": "stored windows expire after this many days (default 365; 0 = never)",
+}
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "worker",
+        help="compute travel-time windows (several workers share the work)",
+        description=(
+            "Compute travel times per link and route and window, and store them in etcd.\n"
+            "Each worker holds one etcd lock per destination detector, a fair share of them;\n"
+            "a window is published grace seconds after it closes and recomputed when late\n"
+            "passes land in it. Settings: defaults, the YAML --config file (a 'worker:'\n"
+            "section), ROADSIDE_<SETTING> (e.g. ROADSIDE_WINDOW_S=300), then these flags."
+        ),
+        epilog="example:\n  roadside central worker --etcd-endpoints 10.0.0.5:2379 --window-s 300",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_setting_flags(parser, TravelTimeConfig, OPTION_HELP)
+    parser.set_defaults(func=run)
+
+
+def worker_config(args: argparse.Namespace) -> TravelTimeConfig:
+    flags = setting_flags(args, TravelTimeConfig)
+    return load(TravelTimeConfig, args.config, flags=flags, section="worker")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = worker_config(args)
+    return asyncio.run(_serve(config))
+
+
+async def _serve(config: TravelTimeConfig) -> int:
+    client = await asyncio.to_thread(connect, list(config.etcd_endpoints))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    worker = TravelTimeWorker(client, config)
+    try:
+        async with worker:
+            await stop.wait()
+            log.info("stopping: %d windows published", worker.published)
+    finally:
+        client.close()
+    return 0

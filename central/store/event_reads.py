@@ -1,0 +1,320 @@
+"""Reads of stored detections: time ranges as key ranges, pages, streams and live follow.
+
+Events come out in key order: by detector (in key order of its prefix), then bucket, then
+ULID. A time range [since, until) becomes a key range over the buckets it touches; the
+exact times are filtered per event (buckets are 10-digit unix seconds, years 2001-2286,
+so their key order is time order). A page token is the last key returned (opaque to
+clients), so pages neither repeat nor skip events that existed while paging.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Any
+
+import etcd3
+import grpc
+
+from roadside.central.errors import InvalidArgument, StoreUnavailable
+from roadside.central.store import keys
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.store.records import StoredPass
+from roadside.common.iters import batched
+
+log = logging.getLogger(__name__)
+
+
+CHUNK_KEYS = 2000  # keys per etcd range read when streaming (bounds memory)
+DEFAULT_PAGE = 1000  # events per page when the client asks for 0
+MAX_PAGE = 10_000  # the largest page a client may ask for
+_TOKEN_PREFIX = "k1:"
+
+
+@dataclass(frozen=True, slots=True)
+class EventQuery:
+    """Which detections to read. Empty detector_ids = every detector."""
+
+    detector_ids: tuple[str, ...] = ()
+    since_ns: int = 0  # inclusive; 0 = no lower bound
+    until_ns: int = 0  # exclusive; 0 = no upper bound
+
+    def wants(self, item: StoredPass) -> bool:
+        t = item.timestamp_ns
+        if self.since_ns and t < self.since_ns:
+            return False
+        if self.until_ns and t >= self.until_ns:
+            return False
+        return not self.detector_ids or item.detector_id in self.detector_ids
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    events: list[StoredPass]
+    next_token: str  # empty when there is no more
+
+
+def encode_token(key: str) -> str:
+    return base64.urlsafe_b64encode((_TOKEN_PREFIX + key).encode()).decode()
+
+
+def decode_token(ns: str, token: str) -> str:
+    """The key a page token resumes after; InvalidArgument when it is not ours."""
+    try:
+        text = base64.urlsafe_b64decode(token.encode()).decode()
+    except (binascii.Error, UnicodeError, ValueError) as exc:
+        raise InvalidArgument("page_token: malformed") from exc
+    key = text.removeprefix(_TOKEN_PREFIX)
+    if key == text or not key.startswith(keys.detections_prefix(ns)):
+        raise InvalidArgument("page_token: not a token of this server")
+    return key
+
+
+@contextlib.contextmanager
+def etcd_errors(what: str) -> Iterator[None]:
+    """etcd client errors inside -> StoreUnavailable naming `what`."""
+    try:
+        yield
+    except (etcd3.exceptions.Etcd3Exception, grpc.RpcError) as exc:
+        raise StoreUnavailable(f"etcd unavailable while {what}: {exc!r}") from exc
+
+
+class EventReader:
+    """Reads detections on an EtcdStore's client and namespace."""
+
+    def __init__(self, store: EtcdStore) -> None:
+        self.client = store.client
+        self.ns = store.namespace
+
+    # one page --------------------------------------------------------------
+
+    def page(self, query: EventQuery, limit: int = 0, token: str = "") -> Page:
+        """At most `limit` events (0 = DEFAULT_PAGE) after `token`, and the next token."""
+        if limit < 0 or limit > MAX_PAGE:
+            raise InvalidArgument(f"limit: must be between 0 and {MAX_PAGE}, got {limit}")
+        size = limit or DEFAULT_PAGE
+        after = decode_token(self.ns, token) if token else None
+        events: list[StoredPass] = []
+        last_key = ""
+        for key, item in self._scan(query, after, None, size + 1, prefetch=False):
+            if len(events) == size:
+                return Page(events, encode_token(last_key))
+            events.append(item)
+            last_key = key
+        return Page(events, "")
+
+    # a whole range, in bounded memory -----------------------------------------
+
+    def iter_events(self, query: EventQuery, chunk: int = CHUNK_KEYS) -> Iterator[StoredPass]:
+        """Every matching event, read in chunks at one etcd revision (a consistent snapshot)."""
+        revision = self.current_revision()
+        for _key, item in self._scan(query, None, revision, chunk):
+            yield item
+
+    def current_revision(self) -> int:
+        """etcd's current revision (from a one-key read: cheap, unlike counting a range)."""
+        with etcd_errors("reading the revision"):
+            resp = self.client.get_response(keys.detections_prefix(self.ns), keys_only=True)
+        return int(resp.header.revision)
+
+    def has_detector(self, detector_id: str) -> bool:
+        """Whether any detection of this detector is stored."""
+        with etcd_errors("looking up a detector"):
+            resp = self.client.get_prefix_response(
+                keys.detector_prefix(self.ns, detector_id), keys_only=True, limit=1
+            )
+        return bool(resp.kvs)
+
+    # live ----------------------------------------------------------------------
+
+    def follow(self, query: EventQuery) -> Follow:
+        """Everything stored now, then new events as they are committed, until cancelled."""
+        return Follow(self, query)
+
+    # internals -----------------------------------------------------------------
+
+    def _scan(
+        self, query: EventQuery, after: str | None, revision: int | None, chunk: int,
+        prefetch: bool = True,
+    ) -> Iterator[tuple[str, StoredPass]]:
+        for detector_id in self._detectors(query, after, revision):
+            start, end = self._key_range(detector_id, query)
+            if after is not None:
+                if after >= end:
+                    continue
+                start = max(start, after + "\0")
+            yield from self._scan_range(query, start, end, revision, chunk, prefetch)
+
+    def _scan_range(
+        self, query: EventQuery, start: str, end: str, revision: int | None, chunk: int,
+        prefetch: bool,
+    ) -> Iterator[tuple[str, StoredPass]]:
+        """Chunks of `chunk` keys; with `prefetch` the next chunk is read from etcd (in a
+        worker thread) while this one is decoded."""
+        ns = self.ns
+        with contextlib.ExitStack() as stack:
+            pool = None
+            if prefetch:
+                pool = stack.enter_context(
+                    futures.ThreadPoolExecutor(1, thread_name_prefix="event-prefetch")
+                )
+            resp = self._range(start, end, revision, chunk)
+            while True:
+                last = resp.kvs[-1].key.decode() + "\0" if resp.more and resp.kvs else None
+                ahead = None
+                if pool is not None and last is not None:
+                    ahead = pool.submit(self._range, last, end, revision, chunk)
+                for kv in resp.kvs:
+                    key = kv.key.decode()
+                    try:
+                        item = StoredPass.from_kv(ns, key, kv.value)
+                    except (ValueError, KeyError, TypeError):
+                        log.warning("skipping an unreadable detection at %s", key)
+                        continue
+                    if query.wants(item):
+                        yield key, item
+                if last is None:
+                    return
+                resp = ahead.result() if ahead else self._range(last, end, revision, chunk)
+
+    def _range(self, start: str, end: str, revision: int | None, chunk: int) -> Any:
+        with etcd_errors("reading detections"):
+            return self.client.get_range_response(start, end, limit=chunk, revision=revision)
+
+    def _key_range(self, detector_id: str, query: EventQuery) -> tuple[str, str]:
+        ns = self.ns
+        start = keys.detector_prefix(ns, detector_id)
+        end = keys.prefix_end(start)
+        if query.since_ns > 0:
+            start = keys.bucket_prefix(ns, detector_id, keys.bucket_of(query.since_ns))
+        if query.until_ns > 0:
+            last = keys.bucket_of(query.until_ns - 1)
+            end = keys.prefix_end(keys.bucket_prefix(ns, detector_id, last))
+        return start, end
+
+    def _detectors(
+        self, query: EventQuery, after: str | None, revision: int | None
+    ) -> Iterator[str]:
+        """The detectors to read, in key order; discovered from the keys when none given."""
+        if query.detector_ids:
+            ids = set(query.detector_ids)
+            yield from sorted(ids, key=lambda d: keys.detector_prefix(self.ns, d))
+            return
+        prefix = keys.detections_prefix(self.ns)
+        end = keys.prefix_end(prefix)
+        start = prefix
+        if after is not None:
+            start = keys.detector_prefix(self.ns, after[len(prefix):].split("/", 1)[0])
+        while True:
+            with etcd_errors("listing detectors"):
+                resp = self.client.get_range_response(
+                    start, end, limit=1, keys_only=True, revision=revision
+                )
+            if not resp.kvs:
+                return
+            detector_id = resp.kvs[0].key.decode()[len(prefix):].split("/", 1)[0]
+            yield detector_id
+            start = keys.prefix_end(keys.detector_prefix(self.ns, detector_id))
+
+
+_END = object()
+
+
+class Follow:
+    """Iterate: stored events up to revision R, then events committed after R.
+
+    cancel() (safe twice, from any thread, e.g. a gRPC termination callback) ends the
+    iteration and the etcd watch.
+    """
+
+    def __init__(self, reader: EventReader, query: EventQuery) -> None:
+        self._reader = reader
+        self._query = query
+        self._queue: queue.Queue[object] = queue.Queue()
+        self._cancelled = threading.Event()
+        self._watch_id: int | None = None
+        self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        with self._lock:
+            if self._cancelled.is_set():
+                return
+            self._cancelled.set()
+            watch_id, self._watch_id = self._watch_id, None
+        self._queue.put(_END)
+        if watch_id is not None:
+            try:
+                self._reader.client.cancel_watch(watch_id)
+            except (etcd3.exceptions.Etcd3Exception, grpc.RpcError) as exc:
+                log.debug("cancelling an etcd watch failed: %r", exc)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def __iter__(self) -> Iterator[StoredPass]:
+        for page in self.pages():
+            yield from page
+
+    def pages(self, size: int = CHUNK_KEYS) -> Iterator[list[StoredPass]]:
+        """The same events in lists: up to `size` from storage, then one per etcd watch
+        response (so a live page is never held back waiting to fill)."""
+        reader, query = self._reader, self._query
+        revision = reader.current_revision()
+        self._start_watch(revision + 1)
+        try:
+            for page in batched(reader._scan(query, None, revision, CHUNK_KEYS), size):
+                if self.cancelled:
+                    return
+                yield [item for _key, item in page]
+            yield from self._live()
+        finally:
+            self.cancel()
+
+    def _start_watch(self, start_revision: int) -> None:
+        ns = self._reader.ns
+        prefix = keys.detections_prefix(ns)
+        if len(self._query.detector_ids) == 1:
+            prefix = keys.detector_prefix(ns, self._query.detector_ids[0])
+        with etcd_errors("starting a watch"):
+            watch_id = self._reader.client.add_watch_prefix_callback(
+                prefix, self._queue.put, start_revision=start_revision
+            )
+        with self._lock:
+            if not self._cancelled.is_set():
+                self._watch_id = watch_id
+                return
+        self._reader.client.cancel_watch(watch_id)
+
+    def _live(self) -> Iterator[list[StoredPass]]:
+        ns, query = self._reader.ns, self._query
+        while True:
+            response = self._queue.get()
+            if response is _END or self.cancelled:
+                return
+            if response is None or isinstance(response, BaseException):
+                raise StoreUnavailable(f"etcd watch ended: {response!r}") from (
+                    response if isinstance(response, BaseException) else None
+                )
+            page = []
+            for event in getattr(response, "events", ()):
+                # new keys only: a re-uploaded batch rewrites keys (version > 1)
+                if not isinstance(event, etcd3.events.PutEvent) or event.version != 1:
+                    continue
+                try:
+                    item = StoredPass.from_kv(ns, event.key, event.value)
+                except (ValueError, KeyError, TypeError):
+                    continue
+                if query.wants(item):
+                    page.append(item)
+            if page:
+                yield page
+
+

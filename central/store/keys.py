@@ -1,0 +1,190 @@
+"""The etcd key layout, in one place. See README "etcd key layout".
+
+Detections and links keep the original system's layout:
+
+    /{ns}/detectors/{detector_id}/{bucket}/{ulid}.{device_id}   detection (JSON)
+    /{ns}/links/{dest_detector_id}/{src_detector_id}            {"max_seconds": "600", ...}
+
+The rest is roadside's own:
+
+    /{ns}/registry/{detector_id}                    detector: name, coordinates, radios
+    /{ns}/status/{detector_id}/latest               the newest agent status report
+    /{ns}/status/{detector_id}/history/{ulid}       every report (leased: retention)
+    /{ns}/routes/{route}                            a named sequence of detectors
+    /{ns}/dirty/{detector_id}/{bucket}              ingest touched this bucket: recompute
+    /{ns}/traveltimes/link/{src}/{dest}/{window_start_s}   a link's window summary
+    /{ns}/traveltimes/route/{route}/{window_start_s}       a route's window summary
+    /{ns}/locks/traveltime/{dest_detector_id}        worker lock per destination
+    /{ns}/workers/traveltime/{worker_id}             a live travel-time worker (leased)
+    /{ns}/pending/{dest}/{detector_id}/{bucket}      a dirty bucket, fanned out per destination
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from roadside.common.ids import DETECTOR_ID_RE as DETECTOR_ID_RE  # re-exported
+from roadside.common.ids import DEVICE_ID_RE as DEVICE_ID_RE
+from roadside.common.ids import valid_detector_id as valid_detector_id
+
+BUCKET_S = 100  # a detection's bucket: unix second rounded down to a multiple of 100
+NS_PER_S = 1_000_000_000
+
+# the id rules live in roadside.common.ids: the agent checks ids too
+NAMESPACE_RE = DETECTOR_ID_RE
+ROUTE_NAME_RE = DETECTOR_ID_RE
+ULID_RE = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+# Device ids sent through the original API: no '/' or '.', bounded length.
+LEGACY_DEVICE_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def bucket_of(t_ns: int) -> int:
+    """The bucket (unix second, multiple of 100) a time in ns falls in."""
+    seconds = t_ns // NS_PER_S
+    return seconds - seconds % BUCKET_S
+
+
+def _p(ns: str, *parts: object) -> str:
+    return "/" + "/".join([ns, *(str(p) for p in parts)])
+
+
+def _all_or_one(ns: str, kind: str, detector_id: str | None) -> str:
+    """The prefix of every `kind` key, or of one detector's (detector_id given)."""
+    return _p(ns, kind, *(() if detector_id is None else (detector_id,))) + "/"
+
+
+def detection_key(ns: str, detector_id: str, t_ns: int, ulid: str, device_id: str) -> str:
+    return detection_key_at(detector_prefix(ns, detector_id), bucket_of(t_ns), ulid, device_id)
+
+
+def detection_key_at(detector_prefix: str, bucket: int, ulid: str, device_id: str) -> str:
+    """detection_key from the detector's prefix and the bucket (ingest: prefix made once)."""
+    return f"{detector_prefix}{bucket}/{ulid}.{device_id}"
+
+
+def detector_prefix(ns: str, detector_id: str) -> str:
+    return _p(ns, "detectors", detector_id) + "/"
+
+
+def bucket_prefix(ns: str, detector_id: str, bucket: int) -> str:
+    return _p(ns, "detectors", detector_id, bucket) + "/"
+
+
+def detections_prefix(ns: str) -> str:
+    return _p(ns, "detectors") + "/"
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionKey:
+    detector_id: str
+    bucket: int
+    ulid: str
+    device_id: str
+
+
+def parse_detection_key(ns: str, key: str | bytes) -> DetectionKey:
+    """Split a detection key; ValueError when it is not one."""
+    text = key.decode() if isinstance(key, bytes) else key
+    prefix = detections_prefix(ns)
+    if not text.startswith(prefix):
+        raise ValueError(f"not a detection key: {text!r}")
+    parts = text[len(prefix):].split("/")
+    if len(parts) != 3 or "." not in parts[2]:
+        raise ValueError(f"not a detection key: {text!r}")
+    ulid, _, device_id = parts[2].partition(".")
+    return DetectionKey(parts[0], int(parts[1]), ulid, device_id)
+
+
+def link_key(ns: str, dest_detector_id: str, src_detector_id: str) -> str:
+    return _p(ns, "links", dest_detector_id, src_detector_id)
+
+
+def links_prefix(ns: str, dest_detector_id: str | None = None) -> str:
+    return _all_or_one(ns, "links", dest_detector_id)
+
+
+def registry_key(ns: str, detector_id: str) -> str:
+    return _p(ns, "registry", detector_id)
+
+
+def registry_prefix(ns: str) -> str:
+    return _p(ns, "registry") + "/"
+
+
+def status_latest_key(ns: str, detector_id: str) -> str:
+    return _p(ns, "status", detector_id, "latest")
+
+
+def status_history_key(ns: str, detector_id: str, ulid: str) -> str:
+    return _p(ns, "status", detector_id, "history", ulid)
+
+
+def status_history_prefix(ns: str, detector_id: str) -> str:
+    return _p(ns, "status", detector_id, "history") + "/"
+
+
+def status_prefix(ns: str) -> str:
+    return _p(ns, "status") + "/"
+
+
+def route_key(ns: str, name: str) -> str:
+    return _p(ns, "routes", name)
+
+
+def routes_prefix(ns: str) -> str:
+    return _p(ns, "routes") + "/"
+
+
+def dirty_key(ns: str, detector_id: str, bucket: int) -> str:
+    return _p(ns, "dirty", detector_id, bucket)
+
+
+def dirty_prefix(ns: str, detector_id: str | None = None) -> str:
+    return _all_or_one(ns, "dirty", detector_id)
+
+
+def link_window_key(ns: str, src: str, dest: str, window_start_s: int) -> str:
+    return _p(ns, "traveltimes", "link", src, dest, f"{window_start_s:012d}")
+
+
+def link_windows_prefix(ns: str, src: str, dest: str) -> str:
+    return _p(ns, "traveltimes", "link", src, dest) + "/"
+
+
+def route_window_key(ns: str, route: str, window_start_s: int) -> str:
+    return _p(ns, "traveltimes", "route", route, f"{window_start_s:012d}")
+
+
+def route_windows_prefix(ns: str, route: str) -> str:
+    return _p(ns, "traveltimes", "route", route) + "/"
+
+
+def worker_lock_name(ns: str, dest_detector_id: str) -> str:
+    return _p(ns, "locks", "traveltime", dest_detector_id)
+
+
+def worker_locks_prefix(ns: str) -> str:
+    return _p(ns, "locks", "traveltime") + "/"
+
+
+def worker_key(ns: str, worker_id: str) -> str:
+    return _p(ns, "workers", "traveltime", worker_id)
+
+
+def workers_prefix(ns: str) -> str:
+    return _p(ns, "workers", "traveltime") + "/"
+
+
+def pending_key(ns: str, dest_detector_id: str, detector_id: str, bucket: int) -> str:
+    return _p(ns, "pending", dest_detector_id, detector_id, bucket)
+
+
+def pending_prefix(ns: str, dest_detector_id: str | None = None) -> str:
+    return _all_or_one(ns, "pending", dest_detector_id)
+
+
+def prefix_end(prefix: str) -> str:
+    """The first key after every key that starts with `prefix` (for range reads)."""
+    raw = prefix.encode()
+    return (raw[:-1] + bytes([raw[-1] + 1])).decode()

@@ -1,0 +1,1 @@
+"""roadside.v1: the agent <-> central and operator APIs."""

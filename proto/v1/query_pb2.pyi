@@ -1,0 +1,168 @@
+from roadside.proto.v1 import types_pb2 as _types_pb2
+from roadside.proto.v1 import collector_pb2 as _collector_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Event(_message.Message):
+    __slots__ = ("detector_id",)
+    DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    PASS_FIELD_NUMBER: _ClassVar[int]
+    detector_id: str
+    def __init__(self, detector_id: _Optional[str] = ..., **kwargs) -> None: ...
+
+class GetEventsRequest(_message.Message):
+    __slots__ = ("detector_ids", "since_ns", "until_ns", "limit", "page_token")
+    DETECTOR_IDS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_NS_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_NS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    detector_ids: _containers.RepeatedScalarFieldContainer[str]
+    since_ns: int
+    until_ns: int
+    limit: int
+    page_token: str
+    def __init__(self, detector_ids: _Optional[_Iterable[str]] = ..., since_ns: _Optional[int] = ..., until_ns: _Optional[int] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class GetEventsResponse(_message.Message):
+    __slots__ = ("events", "next_page_token")
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[Event]
+    next_page_token: str
+    def __init__(self, events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class StreamEventsRequest(_message.Message):
+    __slots__ = ("detector_ids", "since_ns", "until_ns", "follow")
+    DETECTOR_IDS_FIELD_NUMBER: _ClassVar[int]
+    SINCE_NS_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_NS_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    detector_ids: _containers.RepeatedScalarFieldContainer[str]
+    since_ns: int
+    until_ns: int
+    follow: bool
+    def __init__(self, detector_ids: _Optional[_Iterable[str]] = ..., since_ns: _Optional[int] = ..., until_ns: _Optional[int] = ..., follow: _Optional[bool] = ...) -> None: ...
+
+class ListDetectorsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListDetectorsResponse(_message.Message):
+    __slots__ = ("detectors",)
+    DETECTORS_FIELD_NUMBER: _ClassVar[int]
+    detectors: _containers.RepeatedCompositeFieldContainer[_types_pb2.Detector]
+    def __init__(self, detectors: _Optional[_Iterable[_Union[_types_pb2.Detector, _Mapping]]] = ...) -> None: ...
+
+class GetLinksRequest(_message.Message):
+    __slots__ = ("dest_detector_id",)
+    DEST_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    dest_detector_id: str
+    def __init__(self, dest_detector_id: _Optional[str] = ...) -> None: ...
+
+class GetLinksResponse(_message.Message):
+    __slots__ = ("links",)
+    LINKS_FIELD_NUMBER: _ClassVar[int]
+    links: _containers.RepeatedCompositeFieldContainer[_types_pb2.Link]
+    def __init__(self, links: _Optional[_Iterable[_Union[_types_pb2.Link, _Mapping]]] = ...) -> None: ...
+
+class GetStatusRequest(_message.Message):
+    __slots__ = ("detector_ids",)
+    DETECTOR_IDS_FIELD_NUMBER: _ClassVar[int]
+    detector_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, detector_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetStatusResponse(_message.Message):
+    __slots__ = ("statuses",)
+    STATUSES_FIELD_NUMBER: _ClassVar[int]
+    statuses: _containers.RepeatedCompositeFieldContainer[_types_pb2.AgentStatus]
+    def __init__(self, statuses: _Optional[_Iterable[_Union[_types_pb2.AgentStatus, _Mapping]]] = ...) -> None: ...
+
+class ListRoutesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListRoutesResponse(_message.Message):
+    __slots__ = ("routes",)
+    ROUTES_FIELD_NUMBER: _ClassVar[int]
+    routes: _containers.RepeatedCompositeFieldContainer[_collector_pb2.Route]
+    def __init__(self, routes: _Optional[_Iterable[_Union[_collector_pb2.Route, _Mapping]]] = ...) -> None: ...
+
+class LinkRef(_message.Message):
+    __slots__ = ("src_detector_id", "dest_detector_id")
+    SRC_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    DEST_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    src_detector_id: str
+    dest_detector_id: str
+    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ...) -> None: ...
+
+class GetTravelTimesRequest(_message.Message):
+    __slots__ = ("link", "route", "since_ns", "until_ns", "include_samples", "follow")
+    LINK_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    SINCE_NS_FIELD_NUMBER: _ClassVar[int]
+    UNTIL_NS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    link: LinkRef
+    route: str
+    since_ns: int
+    until_ns: int
+    include_samples: bool
+    follow: bool
+    def __init__(self, link: _Optional[_Union[LinkRef, _Mapping]] = ..., route: _Optional[str] = ..., since_ns: _Optional[int] = ..., until_ns: _Optional[int] = ..., include_samples: _Optional[bool] = ..., follow: _Optional[bool] = ...) -> None: ...
+
+class Rejection(_message.Message):
+    __slots__ = ("reason", "count")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    count: int
+    def __init__(self, reason: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class TravelTimeWindow(_message.Message):
+    __slots__ = ("src_detector_id", "dest_detector_id", "route", "window_start_ns", "window_end_ns", "count", "suppressed", "median_s", "p10_s", "p25_s", "p75_s", "p90_s", "mad_s", "rejections", "samples_s", "computed_ns")
+    SRC_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    DEST_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
+    ROUTE_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_START_NS_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_END_NS_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SUPPRESSED_FIELD_NUMBER: _ClassVar[int]
+    MEDIAN_S_FIELD_NUMBER: _ClassVar[int]
+    P10_S_FIELD_NUMBER: _ClassVar[int]
+    P25_S_FIELD_NUMBER: _ClassVar[int]
+    P75_S_FIELD_NUMBER: _ClassVar[int]
+    P90_S_FIELD_NUMBER: _ClassVar[int]
+    MAD_S_FIELD_NUMBER: _ClassVar[int]
+    REJECTIONS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_S_FIELD_NUMBER: _ClassVar[int]
+    COMPUTED_NS_FIELD_NUMBER: _ClassVar[int]
+    src_detector_id: str
+    dest_detector_id: str
+    route: str
+    window_start_ns: int
+    window_end_ns: int
+    count: int
+    suppressed: bool
+    median_s: float
+    p10_s: float
+    p25_s: float
+    p75_s: float
+    p90_s: float
+    mad_s: float
+    rejections: _containers.RepeatedCompositeFieldContainer[Rejection]
+    samples_s: _containers.RepeatedScalarFieldContainer[float]
+    computed_ns: int
+    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., route: _Optional[str] = ..., window_start_ns: _Optional[int] = ..., window_end_ns: _Optional[int] = ..., count: _Optional[int] = ..., suppressed: _Optional[bool] = ..., median_s: _Optional[float] = ..., p10_s: _Optional[float] = ..., p25_s: _Optional[float] = ..., p75_s: _Optional[float] = ..., p90_s: _Optional[float] = ..., mad_s: _Optional[float] = ..., rejections: _Optional[_Iterable[_Union[Rejection, _Mapping]]] = ..., samples_s: _Optional[_Iterable[float]] = ..., computed_ns: _Optional[int] = ...) -> None: ...
+
+class GetTravelTimesResponse(_message.Message):
+    __slots__ = ("windows",)
+    WINDOWS_FIELD_NUMBER: _ClassVar[int]
+    windows: _containers.RepeatedCompositeFieldContainer[TravelTimeWindow]
+    def __init__(self, windows: _Optional[_Iterable[_Union[TravelTimeWindow, _Mapping]]] = ...) -> None: ...
