@@ -3,8 +3,13 @@
 SQLite in WAL mode with synchronous=FULL: a committed row survives kill -9 and power
 loss. Many passes go in one transaction (group commit). The buffer is bounded in bytes
 (payload plus a fixed per-row overhead); when full, the oldest rows are dropped and
-counted. Rows are deleted only by `ack`. A database SQLite cannot read is renamed aside
-(`<name>.corrupt-<UTC time>`, with its -wal/-shm), counted, logged, and a fresh one started.
+counted. Rows are deleted only by `ack`; a row the uplink cannot decode is `set_aside`
+(kept in a bounded table, counted) so it never blocks the rows behind it.
+
+Damage: a database SQLite cannot read (found at open or while running), a zero-length
+file, or a WAL whose frames were overwritten after a kill is renamed aside
+(`<name>.corrupt-<UTC time>`, with its -wal/-shm), logged and counted; every row that can
+still be read from it is salvaged, row by row, into a fresh database.
 
 Every method blocks: call it off the event loop (asyncio.to_thread). One lock guards the
 connection, so several threads may share a buffer.
@@ -22,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+from roadside.agent import walcheck
 from roadside.agent.errors import AgentError
 
 log = logging.getLogger(__name__)
@@ -29,6 +35,9 @@ log = logging.getLogger(__name__)
 ROW_OVERHEAD_BYTES = 64  # what a row costs beyond its payload, for the byte bound
 BUSY_TIMEOUT_S = 10.0
 QUARANTINE_SUFFIX = ".corrupt-"
+SET_ASIDE_MAX_ROWS = 10_000  # undecodable rows kept for inspection; older ones deleted
+SALVAGE_SCAN_ROWS = 1000  # rows per read while salvaging; one at a time past damage
+SALVAGE_PROBE_IDS = 100_000  # ids probed past the last readable row when the end is unknown
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS passes (
@@ -37,6 +46,12 @@ CREATE TABLE IF NOT EXISTS passes (
     payload BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS set_aside (
+    id INTEGER PRIMARY KEY,
+    t_ns INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    reason TEXT NOT NULL
+);
 """
 
 
@@ -64,6 +79,8 @@ class BufferStats:
     acked: int
     dropped: int
     quarantined: int
+    set_aside: int = 0
+    salvaged: int = 0
 
 
 class DiskBuffer:
@@ -78,17 +95,29 @@ class DiskBuffer:
     # --- lifecycle ---------------------------------------------------------------
 
     def open(self) -> DiskBuffer:
-        """Open (creating or quarantining as needed). Safe to call twice."""
+        """Open (creating, or quarantining and salvaging, as needed). Safe to call twice."""
         with self._lock:
             if self._db is None:
+                damage = self._damage_before_open()
+                if damage is not None:
+                    self._salvage_into_fresh(damage)
+                    return self
                 try:
                     self._db = self._connect()
                 except sqlite3.DatabaseError as exc:
                     if isinstance(exc, sqlite3.OperationalError) and not self._corrupt(exc):
                         raise DiskBufferError(f"buffer {self.path}: cannot open: {exc}") from exc
-                    self._quarantine(exc)
-                    self._db = self._connect()
+                    self._salvage_into_fresh(str(exc))
         return self
+
+    def _damage_before_open(self) -> str | None:
+        """What SQLite would not notice: a zero-length file, overwritten WAL frames."""
+        try:
+            if self.path.exists() and self.path.stat().st_size == 0:
+                return "the file is empty (0 bytes)"
+            return walcheck.damage(Path(str(self.path) + "-wal"))
+        except OSError as exc:
+            raise DiskBufferError(f"buffer {self.path}: cannot open: {exc}") from exc
 
     def close(self) -> None:
         """Close the database. Safe to call twice."""
@@ -115,14 +144,10 @@ class DiskBuffer:
             if check is None or check[0] != "ok":
                 raise sqlite3.DatabaseError(f"quick_check: {check[0] if check else 'no answer'}")
             db.executescript(_SCHEMA)
-            count, total = db.execute(
-                "SELECT count(*), coalesce(sum(length(payload)), 0) FROM passes"
-            ).fetchone()
+            self._depth, self._bytes = self._measure(db)
         except BaseException:
             db.close()
             raise
-        self._depth = count
-        self._bytes = total + count * ROW_OVERHEAD_BYTES
         return db
 
     @staticmethod
@@ -130,7 +155,25 @@ class DiskBuffer:
         text = str(exc).lower()
         return "malformed" in text or "not a database" in text or "corrupt" in text
 
-    def _quarantine(self, exc: BaseException) -> None:
+    def _salvage_into_fresh(self, why: str) -> None:
+        """(lock held, no connection) Move the damaged files aside, start a fresh database
+        and copy into it every row that can still be read from them."""
+        aside = self._quarantine(why)
+        self._db = self._connect()
+        salvaged = _salvage(aside, self._db)
+        self._bump(self._db, "salvaged", salvaged)
+        self._depth, self._bytes = self._measure(self._db)
+        log.error("buffer %s: salvaged %d passes from the damaged file into a fresh one",
+                  self.path, salvaged)
+
+    @staticmethod
+    def _measure(db: sqlite3.Connection) -> tuple[int, int]:
+        count, total = db.execute(
+            "SELECT count(*), coalesce(sum(length(payload)), 0) FROM passes"
+        ).fetchone()
+        return int(count), int(total) + int(count) * ROW_OVERHEAD_BYTES
+
+    def _quarantine(self, why: object) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         target = self.path.with_name(f"{self.path.name}{QUARANTINE_SUFFIX}{stamp}")
         n = 1
@@ -142,7 +185,8 @@ class DiskBuffer:
             if src.exists():
                 src.rename(str(target) + suffix)
         log.error("buffer %s is corrupt (%s): moved aside to %s, starting a fresh one",
-                  self.path, exc, target)
+                  self.path, why, target)
+        return target
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -193,13 +237,12 @@ class DiskBuffer:
         raise DiskBufferError(f"buffer {self.path}: cannot {what}: {exc}") from exc
 
     def _recover(self, exc: sqlite3.DatabaseError) -> None:
-        """(lock held) SQLite found the file corrupt while running: move it aside."""
+        """(lock held) SQLite found the file corrupt while running: move it aside, salvage."""
         if self._db is not None:
             with contextlib.suppress(sqlite3.Error):
                 self._db.close()
             self._db = None
-        self._quarantine(exc)
-        self._db = self._connect()
+        self._salvage_into_fresh(str(exc))
 
     def _drop_oldest(self, db: sqlite3.Connection, excess: int) -> tuple[int, int]:
         """Delete the oldest rows until `excess` bytes are freed; return (rows, bytes)."""
@@ -282,6 +325,41 @@ class DiskBuffer:
             self._bytes -= freed[1] + freed[0] * ROW_OVERHEAD_BYTES
             return int(freed[0])
 
+    def set_aside(self, ids: Sequence[int], reason: str) -> int:
+        """Move rows that cannot be used (undecodable) out of the queue, counted; the
+        newest SET_ASIDE_MAX_ROWS of them are kept for inspection."""
+        if not ids:
+            return 0
+        with self._lock:
+            db = self._conn()
+            marks = ",".join("?" * len(ids))
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                freed = db.execute(
+                    f"SELECT count(*), coalesce(sum(length(payload)), 0) FROM passes "
+                    f"WHERE id IN ({marks})", tuple(ids),
+                ).fetchone()
+                db.execute(
+                    f"INSERT OR REPLACE INTO set_aside (id, t_ns, payload, reason) "
+                    f"SELECT id, t_ns, payload, ? FROM passes WHERE id IN ({marks})",
+                    (reason, *ids),
+                )
+                db.execute(f"DELETE FROM passes WHERE id IN ({marks})", tuple(ids))
+                db.execute(
+                    "DELETE FROM set_aside WHERE id NOT IN "
+                    "(SELECT id FROM set_aside ORDER BY id DESC LIMIT ?)", (SET_ASIDE_MAX_ROWS,)
+                )
+                self._bump(db, "set_aside", freed[0])
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                _rollback(db)
+                raise DiskBufferError(f"buffer {self.path}: cannot set rows aside: {exc}") \
+                    from exc
+            self._depth -= freed[0]
+            self._bytes -= freed[1] + freed[0] * ROW_OVERHEAD_BYTES
+        log.error("buffer: set aside %d undecodable rows (%s)", freed[0], reason)
+        return int(freed[0])
+
     # --- figures -----------------------------------------------------------------
 
     def depth(self) -> int:
@@ -325,7 +403,83 @@ class DiskBuffer:
             acked=int(counters.get("acked", 0)),
             dropped=int(counters.get("dropped", 0)),
             quarantined=self.quarantined(),
+            set_aside=int(counters.get("set_aside", 0)),
+            salvaged=int(counters.get("salvaged", 0)),
         )
+
+
+def _salvage(aside: Path, fresh: sqlite3.Connection) -> int:
+    """Copy every readable row of the damaged database `aside` into `fresh`; return how
+    many. Reads ranges while they work and single rows past damaged pages."""
+    try:
+        src = sqlite3.connect(aside, timeout=BUSY_TIMEOUT_S)
+    except sqlite3.Error:
+        return 0
+    copied = 0
+    try:
+        try:
+            src.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error:
+            return 0  # no readable schema: no table can be found in it
+        end = _last_id(src)
+        last = 0
+        while True:
+            rows: list[tuple[int, int, bytes]] = []
+            broken = False
+            try:
+                for i, t_ns, payload in src.execute(
+                    "SELECT id, t_ns, payload FROM passes WHERE id > ? ORDER BY id LIMIT ?",
+                    (last, SALVAGE_SCAN_ROWS),
+                ):
+                    rows.append((int(i), int(t_ns), bytes(payload)))
+            except (sqlite3.Error, ValueError, TypeError):
+                broken = True
+            if rows:
+                copied += _insert(fresh, rows)
+                last = rows[-1][0]
+                continue
+            if not broken:
+                break
+            found = _probe(src, last, max(end, last) if end else last + SALVAGE_PROBE_IDS)
+            if found is None:
+                break
+            copied += _insert(fresh, [found])
+            last = found[0]
+    finally:
+        src.close()
+    return copied
+
+
+def _last_id(src: sqlite3.Connection) -> int:
+    for sql in ("SELECT seq FROM sqlite_sequence WHERE name = 'passes'",
+                "SELECT max(id) FROM passes"):
+        try:
+            row = src.execute(sql).fetchone()
+        except sqlite3.Error:
+            continue
+        if row is not None and row[0] is not None:
+            return int(row[0])
+    return 0
+
+
+def _probe(src: sqlite3.Connection, after: int, end: int) -> tuple[int, int, bytes] | None:
+    """The first row with an id in (after, end] that can be read on its own."""
+    for row_id in range(after + 1, end + 1):
+        try:
+            row = src.execute("SELECT t_ns, payload FROM passes WHERE id = ?",
+                              (row_id,)).fetchone()
+        except (sqlite3.Error, ValueError, TypeError):
+            continue
+        if row is not None:
+            return row_id, int(row[0]), bytes(row[1])
+    return None
+
+
+def _insert(db: sqlite3.Connection, rows: Sequence[tuple[int, int, bytes]]) -> int:
+    db.execute("BEGIN IMMEDIATE")
+    db.executemany("INSERT OR IGNORE INTO passes (id, t_ns, payload) VALUES (?, ?, ?)", rows)
+    db.execute("COMMIT")
+    return len(rows)
 
 
 def _rollback(db: sqlite3.Connection) -> None:

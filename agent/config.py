@@ -42,6 +42,9 @@ class AgentConfig:
     policy_ble_resolvable: str = "tag"
     policy_ble_non_resolvable: str = "drop"
     policy_unknown: str = "tag"
+    # new passes from addresses anyone can invent (all but WiFi global and BLE public) per
+    # minute of sighting time; beyond it they are counted, not kept (0 = no budget)
+    randomized_passes_per_minute: int = 600
 
     # passes
     pass_gap_s: float = 30.0

@@ -80,6 +80,10 @@ class PassBuilder:
         self._open: dict[str, _Open] = {}
         self._raw_seen: dict[str, int] = {}  # device id -> last second emitted (raw mode)
 
+    def __contains__(self, device_id: object) -> bool:
+        """Whether `device_id` has an open pass."""
+        return device_id in self._open
+
     def __len__(self) -> int:
         """Passes currently open."""
         return len(self._open)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from roadside.agent.buffer import DiskBuffer
 from roadside.agent.config import AgentConfig
-from roadside.agent.model import Pass, Sighting
+from roadside.agent.model import AddressKind, Pass, Sighting
 from roadside.agent.passes import PassBuilder
 from roadside.agent.privacy import Action, DeviceHasher, PrivacyPolicy
 from roadside.agent.wire import pass_to_bytes
@@ -24,6 +24,9 @@ from roadside.agent.wire import pass_to_bytes
 log = logging.getLogger(__name__)
 
 MAX_PENDING_PASSES = 100_000  # closed passes kept in RAM while the buffer cannot be written
+# addresses a transmitter cannot simply invent: outside the randomized-pass budget
+UNBUDGETED = frozenset({AddressKind.WIFI_GLOBAL, AddressKind.BLE_PUBLIC})
+MINUTE_NS = 60 * 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,7 @@ class PipelineCounts:
     newest_ns: int  # newest event time seen (0 = none yet)
     buffer_dropped: int  # old passes the full buffer dropped to take ours
     lost: int  # passes dropped from RAM while the buffer could not be written
+    over_budget: int  # randomized-address sightings refused a new pass (budget spent)
     by_source: tuple[tuple[str, int], ...]  # sightings per source
 
 
@@ -67,6 +71,10 @@ class Pipeline:
         self._buffer_dropped = 0
         self._lost = 0  # passes dropped from RAM because the buffer could not be written
         self._by_source: Counter[str] = Counter()
+        self._budget = config.randomized_passes_per_minute
+        self._budget_minute = -1
+        self._budget_used = 0
+        self._over_budget = 0
 
     def on_sighting(self, s: Sighting) -> None:
         """Account one sighting (the sources' `emit`)."""
@@ -76,6 +84,10 @@ class Pipeline:
             self._dropped += 1
             return
         device_id = self._hasher.device_id(s.mac, s.t_ns)  # the only use of the MAC
+        if self._budget and s.address_kind not in UNBUDGETED and device_id not in self._builder:
+            if not self._spend_budget(s.t_ns):
+                self._over_budget += 1
+                return
         self._sightings += 1
         if s.t_ns > self._newest_ns:
             self._newest_ns = s.t_ns
@@ -84,6 +96,21 @@ class Pipeline:
         )
         if closed:
             self._pending.extend(closed)
+
+    def _spend_budget(self, t_ns: int) -> bool:
+        """One new randomized-address pass in t_ns's minute, if the budget has room."""
+        minute = t_ns // MINUTE_NS
+        if minute != self._budget_minute:
+            self._budget_minute, self._budget_used = minute, 0
+        if self._budget_used >= self._budget:
+            if self._budget_used == self._budget:
+                log.warning("over %d new passes from randomized addresses this minute: the "
+                            "rest are counted, not kept (setting randomized_passes_per_minute)",
+                            self._budget)
+                self._budget_used += 1  # warned once this minute
+            return False
+        self._budget_used += 1
+        return True
 
     def tick(self, now_ns: int) -> None:
         """Close the passes idle at `now_ns` (wall clock live, newest event time in replay)."""
@@ -130,5 +157,6 @@ class Pipeline:
             newest_ns=self._newest_ns,
             buffer_dropped=self._buffer_dropped,
             lost=self._lost,
+            over_budget=self._over_budget,
             by_source=tuple(sorted(self._by_source.items())),
         )

@@ -33,6 +33,7 @@ from roadside.agent.privacy import DeviceHasher, load_secret
 from roadside.agent.sources.base import Source, SourceError
 from roadside.agent.sources.supervisor import RateMeter, Supervisor, source_rate, uses_event_time
 from roadside.agent.status import AgentStatus, SourceState, clock_sync, disk_free, write_status
+from roadside.agent.tasks import Beat, TaskSupervisor
 from roadside.agent.uplink import Uplink, UplinkCounts
 from roadside.common.ids import DETECTOR_ID_PATTERN, valid_detector_id
 
@@ -43,6 +44,9 @@ TICK_S = 1.0  # close idle passes and write closed ones to the buffer this often
 STATUS_FILE_INTERVAL_S = 5.0  # status.json for `roadside agent status`
 SOURCE_STOP_TIMEOUT_S = 5.0
 FINAL_UPLOAD_S = 10.0  # the last upload attempt on shutdown
+TICK_STALL_S = 60.0  # the tick task not beating this long makes the agent unhealthy
+STATUS_STALL_S = 120.0
+FLUSH_RETRY_S = 2.0  # a finite run retries writing its last passes this often (disk full)
 NS = 1_000_000_000
 
 
@@ -110,6 +114,8 @@ class AgentRunner:
         }
         self._meters = {s.name: RateMeter(uses_event_time(s, event_time)) for s in self.sources}
         self._tasks: list[asyncio.Task[Any]] = []
+        self.tasks = TaskSupervisor()
+        self._status_file_error = ""  # the last reason status.json could not be written
 
     # --- figures -----------------------------------------------------------------
 
@@ -132,15 +138,30 @@ class AgentRunner:
         sources = self.source_states()
         sightings = self.pipeline.counts().sightings
         up = self.uplink.counts()
-        return await asyncio.to_thread(self._status_blocking, sources, sightings, up)
+        status = await asyncio.to_thread(self._snapshot, sources, sightings, up)
+        await asyncio.to_thread(self._write_status_file, status)
+        return status
 
-    def _status_blocking(
+    def _write_status_file(self, status: AgentStatus) -> None:
+        """status.json; a full disk is logged once per cause, never stops the report."""
+        try:
+            write_status(Path(self.config.state_dir), status)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            if why != self._status_file_error:
+                log.warning("status.json not written: %s (the report to central goes on)", why)
+            self._status_file_error = why
+            return
+        self._status_file_error = ""
+
+    def _snapshot(
         self, sources: tuple[SourceState, ...], sightings: int, up: UplinkCounts
     ) -> AgentStatus:
         now = self._clock()
         stats = self.buffer.stats()
         oldest = stats.oldest_unsent_ns
-        status = AgentStatus(
+        counts = self.pipeline.counts()
+        return AgentStatus(
             detector_id=self.config.detector_id,
             reported_ns=now,
             buffer_depth=stats.depth,
@@ -157,9 +178,12 @@ class AgentRunner:
             sightings_total=sightings,
             upload_failures=up.failures,
             endpoint=up.endpoint,
+            tasks=self.tasks.states(),
+            lost_passes=counts.lost,
+            set_aside_rows=stats.set_aside + up.set_aside,
+            over_budget_sightings=counts.over_budget,
+            salvaged_rows=stats.salvaged,
         )
-        write_status(Path(self.config.state_dir), status)
-        return status
 
     def source_states(self) -> tuple[SourceState, ...]:
         """Each source's state, restarts, last error and sightings per minute."""
@@ -190,9 +214,12 @@ class AgentRunner:
         await asyncio.to_thread(self.buffer.open)
         try:
             sources = self._spawn(self._run_sources(sources_stop, until_drained), "sources")
-            uplink = self._spawn(self.uplink.run(uplink_stop), "uplink")
-            self._spawn(self._tick_loop(), "tick")
-            self._spawn(self._status_loop(), "status")
+            uplink_stall = (self.config.backoff_max_s + self.config.upload_timeout_s
+                            + self.config.status_interval_s + TICK_STALL_S)
+            self.tasks.add("uplink", lambda beat: self.uplink.run(uplink_stop, beat),
+                           stall_s=uplink_stall, stop=uplink_stop)
+            self.tasks.add("tick", self._tick_loop, stall_s=TICK_STALL_S)
+            self.tasks.add("status", self._status_loop, stall_s=STATUS_STALL_S)
             self._spawn(self._watchdog_loop(), "watchdog")
             sdnotify.ready()
             log.info("agent %s running: %d sources, central %s", self.config.detector_id,
@@ -202,9 +229,9 @@ class AgentRunner:
             sources_stop.set()
             await _finish(sources, SOURCE_STOP_TIMEOUT_S)
             self.pipeline.close_all()
-            await self.pipeline.flush()
+            await self._final_flush(stop if until_drained else None)
             uplink_stop.set()
-            await _finish(uplink, self.config.upload_timeout_s + 1.0)
+            await self.tasks.finish("uplink", self.config.upload_timeout_s + 1.0)
             budget = drain_timeout_s if until_drained else FINAL_UPLOAD_S
             drained = await self.uplink.drain(budget)
             if not drained:
@@ -218,6 +245,7 @@ class AgentRunner:
                 with contextlib.suppress(OSError, AgentError):
                     await self.uplink.report_status(await self.status())
         finally:
+            await self.tasks.stop()
             for task in self._tasks:
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -265,7 +293,26 @@ class AgentRunner:
             return
         self._source_states[source.name] = SourceState(source.name, "finished")
 
-    async def _tick_loop(self) -> None:
+    async def _final_flush(self, stop: asyncio.Event | None) -> None:
+        """Write the last passes to the buffer. A finite run (replay) waits for the disk
+        (retrying, until `stop`); a live agent stopping tries once (they stay counted as
+        lost in RAM otherwise)."""
+        while True:
+            try:
+                await self.pipeline.flush()
+                return
+            except AgentError as exc:
+                if stop is None:
+                    log.error("stopping: passes not written to the buffer: %s", exc)
+                    return
+                log.warning("passes wait in RAM: %s; retrying in %g s", exc, FLUSH_RETRY_S)
+            if stop.is_set():
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), FLUSH_RETRY_S)  # a retry period
+
+    async def _tick_loop(self, beat: Beat) -> None:
+        failing = ""
         while True:
             if self._event_time:
                 self.pipeline.tick_event_time()
@@ -273,31 +320,43 @@ class AgentRunner:
                 self.pipeline.tick(self._clock())
             try:
                 await self.pipeline.flush()
-            except AgentError as exc:
-                log.error("cannot write passes to the buffer: %s", exc)
+            except AgentError as exc:  # disk full: passes wait in RAM within their bound
+                if str(exc) != failing:
+                    log.error("cannot write passes to the buffer (they wait in RAM): %s", exc)
+                failing = str(exc)
+            else:
+                if failing:
+                    log.info("passes are written to the buffer again")
+                failing = ""
+            beat()
             await asyncio.sleep(TICK_S)  # a period, not synchronisation
 
-    async def _status_loop(self) -> None:
+    async def _status_loop(self, beat: Beat) -> None:
         next_report = 0.0
         while True:
-            try:
-                status = await self.status()
-                if time.monotonic() >= next_report:
-                    next_report = time.monotonic() + self.config.status_interval_s
-                    await self.uplink.report_status(status)
-                    sdnotify.status(
-                        f"buffer {status.buffer_depth}, sightings {status.sightings_total}"
-                    )
-            except (OSError, AgentError) as exc:
-                log.warning("status not written: %s", exc)
+            status = await self.status()
+            if time.monotonic() >= next_report:
+                next_report = time.monotonic() + self.config.status_interval_s
+                await self.uplink.report_status(status)
+                sdnotify.status(
+                    f"buffer {status.buffer_depth}, sightings {status.sightings_total}"
+                )
+            beat()
             await asyncio.sleep(STATUS_FILE_INTERVAL_S)  # a period
 
     async def _watchdog_loop(self) -> None:
         interval = sdnotify.watchdog_interval()
         if interval is None:
             return
+        complained = False
         while True:
-            sdnotify.watchdog()
+            problems = self.tasks.unhealthy()
+            if not problems:
+                sdnotify.watchdog()
+                complained = False
+            elif not complained:  # systemd restarts the agent once WatchdogSec passes
+                log.error("not feeding the systemd watchdog: %s", "; ".join(problems))
+                complained = True
             await asyncio.sleep(interval)  # a period
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from roadside.agent.errors import AgentError
+from roadside.agent.tasks import TaskState
 from roadside.common.files import write_atomic
 
 STATUS_FILE = "status.json"
@@ -61,11 +62,17 @@ class AgentStatus:
     sightings_total: int = 0
     upload_failures: int = 0
     endpoint: str = ""  # the central endpoint in use
+    tasks: tuple[TaskState, ...] = ()
+    lost_passes: int = 0  # dropped from RAM while the buffer could not be written
+    set_aside_rows: int = 0  # buffer rows that could not be read or decoded
+    over_budget_sightings: int = 0  # randomized-address sightings refused a new pass
+    salvaged_rows: int = 0  # rows recovered from damaged buffer files
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["clock_sync"] = self.clock_sync.value
         data["sources"] = [asdict(s) for s in self.sources]
+        data["tasks"] = [asdict(s) for s in self.tasks]
         return data
 
     @classmethod
@@ -73,6 +80,7 @@ class AgentStatus:
         data = dict(data)
         data["clock_sync"] = ClockSync(data.get("clock_sync", "unknown"))
         data["sources"] = tuple(SourceState(**s) for s in data.get("sources", ()))
+        data["tasks"] = tuple(TaskState(**s) for s in data.get("tasks", ()))
         return cls(**data)
 
 

@@ -5,7 +5,12 @@ UploadBatch with a deadline, delete the rows only after central answered (which 
 they are committed in etcd). On failure: capped exponential backoff with jitter, then
 the next endpoint; it never gives up. A batch central rejects as INVALID_ARGUMENT is
 retried one pass at a time, and only a single pass central rejects is dropped (counted,
-logged), so one bad row never blocks the buffer.
+logged), so one bad row never blocks the buffer; a row that does not even decode is set
+aside in the buffer (counted). A buffer that cannot be read or acknowledged (disk full) is
+a failed attempt like a network error: backed off, retried, nothing dropped. RESOURCE_
+EXHAUSTED (central's per-detector quota) backs off and keeps the rows. While backing off
+after central was unreachable, its grpc.health.v1 is asked every PROBE_S: SERVING ends
+the wait and resets the backoff, so uploads resume as soon as central can take them.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from dataclasses import dataclass
 
 import grpc
 import grpc.aio
+from google.protobuf.message import DecodeError
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from roadside.agent.buffer import DiskBuffer, Row
+from roadside.agent.buffer import DiskBuffer, DiskBufferError, Row
 from roadside.agent.channel import open_channel
 from roadside.agent.config import AgentConfig
 from roadside.agent.passes import new_ulid
@@ -37,6 +44,11 @@ REJECT_LOG_EVERY = 1000
 IDLE_POLL_S = 5.0  # look at the buffer at least this often when nothing wakes us
 CHANNEL_CLOSE_TIMEOUT_S = 2.0
 STATUS_TIMEOUT_S = 5.0
+PROBE_S = 1.0  # while backing off from an unreachable central, ask its health this often
+PROBE_TIMEOUT_S = 1.0
+# failures after which central's health is probed during the backoff (not a quota refusal)
+PROBED_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                          grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +57,7 @@ class UplinkCounts:
     failures: int  # failed calls
     passes_sent: int  # passes acknowledged by central
     rejected: int  # single passes central refused as invalid (dropped)
+    set_aside: int  # buffer rows that did not decode (set aside in the buffer)
     last_success_ns: int  # 0 = never
     last_error: str
     endpoint: str
@@ -77,6 +90,8 @@ class Uplink:
         self._rejected = 0
         self._last_success_ns = 0
         self._last_error = ""
+        self._set_aside = 0
+        self._probe = False  # the last failure was central being unreachable
 
     # --- public ------------------------------------------------------------------
 
@@ -90,23 +105,52 @@ class Uplink:
             failures=self._failures,
             passes_sent=self._passes_sent,
             rejected=self._rejected,
+            set_aside=self._set_aside,
             last_success_ns=self._last_success_ns,
             last_error=self._last_error,
             endpoint=self._endpoints[self._index],
         )
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Upload until `stop` is set; back off and fail over on errors, never give up."""
+    async def run(self, stop: asyncio.Event, beat: Callable[[], None] | None = None) -> None:
+        """Upload until `stop` is set; back off and fail over on errors, never give up.
+        `beat` is called after every attempt (the agent's task supervisor)."""
         try:
             while not stop.is_set():
                 self._wake.clear()
                 sent = await self.upload_once()
+                if beat is not None:
+                    beat()
                 if sent is None:
-                    await _wait_any(stop, None, self._backoff_s())
+                    await self._back_off(stop)
                 elif sent == 0:
                     await _wait_any(stop, self._wake, IDLE_POLL_S)
         finally:
             await self.close()
+
+    async def _back_off(self, stop: asyncio.Event) -> None:
+        """Wait out the backoff; after an outage, end it once central's health says SERVING."""
+        end = time.monotonic() + self._backoff_s()
+        while not stop.is_set():
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            if not self._probe or left <= PROBE_S:
+                await _wait_any(stop, None, left)
+                return
+            await _wait_any(stop, None, PROBE_S)
+            if not stop.is_set() and await self._serving():
+                log.info("central %s answers again: uploading", self._endpoints[self._index])
+                self._streak = 0
+                return
+
+    async def _serving(self) -> bool:
+        self._stub_for_call()  # opens the channel to the current endpoint
+        stub = health_pb2_grpc.HealthStub(self._channel)
+        try:
+            answer = await stub.Check(health_pb2.HealthCheckRequest(), timeout=PROBE_TIMEOUT_S)
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(answer.status == health_pb2.HealthCheckResponse.SERVING)
 
     async def drain(self, deadline_s: float) -> bool:
         """Upload until the buffer is empty or the deadline passes; True when empty."""
@@ -124,25 +168,52 @@ class Uplink:
 
     async def upload_once(self, timeout_s: float | None = None) -> int | None:
         """Send one batch. Return passes acknowledged (0: buffer empty), None on failure."""
-        rows = await asyncio.to_thread(self._next_rows)
+        try:
+            rows = await asyncio.to_thread(self._next_rows)
+        except DiskBufferError as exc:
+            self._buffer_failed(exc)
+            return None
         if not rows:
             return 0
+        passes, bad = _unique_passes(rows)
+        if bad:
+            try:
+                self._set_aside += await asyncio.to_thread(
+                    self._buffer.set_aside, bad, "not a roadside.v1.Pass"
+                )
+            except DiskBufferError as exc:
+                self._buffer_failed(exc)
+            return None
+            return len(bad)
         timeout = self._config.upload_timeout_s if timeout_s is None else timeout_s
         request = collector_pb2.UploadBatchRequest(
             detector_id=self._config.detector_id,
             batch_id=new_ulid(self._clock()),
-            passes=_unique_passes(rows),
+            passes=passes,
         )
         try:
             await self._stub_for_call().UploadBatch(request, timeout=timeout)
         except grpc.aio.AioRpcError as exc:
             return await self._failed(rows, exc)
-        await asyncio.to_thread(self._buffer.ack, [r.id for r in rows])
+        try:
+            await asyncio.to_thread(self._buffer.ack, [r.id for r in rows])
+        except DiskBufferError as exc:  # central has them: a resend later is idempotent
+            self._buffer_failed(exc)
+            return None
         self._uploads += 1
         self._streak = 0
         self._passes_sent += len(rows)
         self._last_success_ns = self._clock()
+        self._probe = False
         return len(rows)
+
+    def _buffer_failed(self, exc: DiskBufferError) -> None:
+        """The buffer could not be read or acknowledged: back off, keep everything."""
+        self._failures += 1
+        self._streak += 1
+        self._probe = False
+        self._last_error = f"buffer: {exc}"
+        log.warning("upload paused: %s", exc)
 
     async def report_status(self, status: AgentStatus) -> bool:
         """ReportStatus to the current endpoint; False (logged) when it fails."""
@@ -198,6 +269,7 @@ class Uplink:
             return 1
         self._failures += 1
         self._streak += 1
+        self._probe = code in PROBED_CODES
         log.warning("upload of %d passes to %s failed: %s (%s)",
                     len(rows), endpoint, code.name, exc.details())
         await self.close()  # a fresh connection next time, on the next endpoint
@@ -224,13 +296,19 @@ async def _wait_any(stop: asyncio.Event, other: asyncio.Event | None, wait_s: fl
             w.cancel()
 
 
-def _unique_passes(rows: Sequence[Row]) -> list[types_pb2.Pass]:
-    """The rows' passes, each (ulid, device id) once (a replay may buffer a pass twice)."""
+def _unique_passes(rows: Sequence[Row]) -> tuple[list[types_pb2.Pass], list[int]]:
+    """The rows' passes, each (ulid, device id) once (a replay may buffer a pass twice),
+    and the ids of rows that do not decode."""
     seen: set[tuple[str, str]] = set()
     out = []
+    bad = []
     for row in rows:
-        p = types_pb2.Pass.FromString(row.payload)
+        try:
+            p = types_pb2.Pass.FromString(row.payload)
+        except DecodeError:
+            bad.append(row.id)
+            continue
         if (p.ulid, p.device_id) not in seen:
             seen.add((p.ulid, p.device_id))
             out.append(p)
-    return out
+    return out, bad

@@ -78,4 +78,10 @@ def status_to_pb(s: AgentStatus) -> types_pb2.AgentStatus:
         agent_version=s.agent_version,
         passes_total=s.passes_total,
         quarantined_databases=s.quarantined_databases,
+        tasks=[types_pb2.TaskStatus(name=x.name, state=x.state, restarts=x.restarts,
+                                    last_error=x.last_error) for x in s.tasks],
+        lost_passes=s.lost_passes,
+        set_aside_rows=s.set_aside_rows,
+        over_budget_sightings=s.over_budget_sightings,
+        salvaged_rows=s.salvaged_rows,
     )
