@@ -31,6 +31,7 @@ from roadside.agent.model import AddressKind, RadioKind, Sighting
 from roadside.agent.privacy import DeviceHasher
 from roadside.agent.sources.base import Emit
 from roadside.agent.sources.capfile import total_size
+from roadside.agent.sources.replay import whole_day_shift
 from roadside.common.ids import DEVICE_ID_BYTES
 
 FORMAT = "roadside-hashed-sightings"
@@ -196,8 +197,7 @@ class RecordingSource:
         offset_ns = 0
         if self.shift_to_now:  # the last record lands when playback ends
             first, last = await asyncio.to_thread(self._span_ns)
-            play_ns = 0 if self.speed == math.inf else int((last - first) / self.speed)
-            offset_ns = time.time_ns() + play_ns - last if last else 0
+            offset_ns = whole_day_shift(time.time_ns(), first, last, self.speed) if last else 0
         merged = heapq.merge(*(r.records() for r in self.readers), key=lambda h: h.t_ns)
         loop = asyncio.get_running_loop()
         wall0, t0 = loop.time(), None

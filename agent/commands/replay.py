@@ -4,7 +4,8 @@ pcap/pcapng (802.11 radiotap 127, BLE PHDR 256, Nordic BLE 272) are merged by ti
 through hashing, the privacy policy, passes, a disk buffer and the uplink exactly as live
 sightings do; recordings made by `roadside agent record` (already hashed) skip the hasher.
 Exits 0 once central has acknowledged every pass (1 when central refused some as invalid,
-or when no frame could be read at all); prints what was read, skipped, sent and refused.
+or when no frame could be read at all, or when records of a file could not be read);
+prints what was read, skipped, sent and refused.
 """
 
 from __future__ import annotations
@@ -38,8 +39,7 @@ log = logging.getLogger(__name__)
 PROGRESS_S = 0.25
 DRAIN_TIMEOUT_S = 300.0  # after the last frame, for central to acknowledge every pass
 # skip reasons that belong to a file rather than to a frame's content
-FILE_REASONS = (capfile.UNREADABLE, capfile.NOT_A_CAPTURE, capfile.TRUNCATED, capfile.CORRUPT,
-                capfile.NO_INTERFACE)
+FILE_REASONS = capfile.DAMAGE
 
 
 class ReplayError(AgentError):
@@ -154,6 +154,11 @@ def run(args: argparse.Namespace) -> int:
         print("roadside: error: nothing replayed: no frame could be read from "
               f"{'the file' if summary.files == 1 else 'any file'} (see frames skipped)",
               file=sys.stderr)
+        return 1
+    damaged = sum(n for reason, n in summary.skipped.items() if reason in FILE_REASONS)
+    if damaged:
+        print(f"roadside: error: {damaged} record{'' if damaged == 1 else 's'} could not be "
+              "read (see frames skipped); the rest were replayed", file=sys.stderr)
         return 1
     return 1 if summary.rejected else 0
 

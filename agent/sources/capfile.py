@@ -2,7 +2,8 @@
 
 Both byte orders; pcap with micro- or nanosecond timestamps; pcapng sections with SHB, IDB
 (per-interface link type, if_tsresol, if_tsoffset), EPB, SPB and the obsolete PB. A truncated
-or corrupt file yields its good frames; what could not be read is counted by reason in
+or corrupt file yields its good frames; every timestamp is range-checked (MIN_T_NS ..
+MAX_T_NS: a record outside is skipped); what could not be read is counted by reason in
 `CaptureReader.skipped` and no exception escapes `frames()`. `bytes_read` follows how far
 into the file the frames handed out so far reach (the whole size once `frames()` is done),
 for progress displays.
@@ -30,6 +31,13 @@ NOT_A_CAPTURE = "not_a_capture"
 TRUNCATED = "truncated_record"
 CORRUPT = "corrupt_record"
 NO_INTERFACE = "unknown_interface"
+BAD_TIMESTAMP = "bad_timestamp"
+# the reasons that mean part of a file could not be read (not: a frame of no interest)
+DAMAGE = (UNREADABLE, NOT_A_CAPTURE, TRUNCATED, CORRUPT, NO_INTERFACE, BAD_TIMESTAMP)
+
+NS_PER_S = 1_000_000_000
+MIN_T_NS = 631_152_000 * NS_PER_S  # 1990-01-01T00:00:00Z: earlier is a broken clock
+MAX_T_NS = 4_102_444_800 * NS_PER_S  # 2100-01-01T00:00:00Z
 
 _PCAP_MAGIC = {
     b"\xd4\xc3\xb2\xa1": ("<", 1000),  # little endian, microseconds
@@ -37,6 +45,10 @@ _PCAP_MAGIC = {
     b"\x4d\x3c\xb2\xa1": ("<", 1),  # nanoseconds
     b"\xa1\xb2\x3c\x4d": (">", 1),
 }
+
+
+def valid_time(t_ns: int) -> bool:
+    return MIN_T_NS <= t_ns < MAX_T_NS
 _PCAPNG_SHB = 0x0A0D0D0A
 _PCAPNG_BOM = 0x1A2B3C4D
 _IDB, _PB, _SPB, _EPB = 1, 2, 3, 6
@@ -140,9 +152,13 @@ class CaptureReader:
             if pos + incl > end:
                 self.skipped[TRUNCATED] += 1
                 return
-            self.frames_read += 1
             self.bytes_read = pos + incl
-            yield Frame(sec * 1_000_000_000 + frac * ns_per_unit, linktype, buf[pos : pos + incl])
+            t_ns = sec * NS_PER_S + frac * ns_per_unit
+            if frac * ns_per_unit >= NS_PER_S or not valid_time(t_ns):
+                self.skipped[BAD_TIMESTAMP] += 1
+            else:
+                self.frames_read += 1
+                yield Frame(t_ns, linktype, buf[pos : pos + incl])
             pos += incl
 
     # --- pcapng -----------------------------------------------------------------------
@@ -193,7 +209,9 @@ class CaptureReader:
                 interfaces.append(iface)
             elif btype in (_EPB, _PB, _SPB):
                 frame = self._packet(btype, body, order, interfaces, last_t)
-                if frame is not None:
+                if frame is not None and not valid_time(frame.t_ns):
+                    self.skipped[BAD_TIMESTAMP] += 1
+                elif frame is not None:
                     last_t = frame.t_ns
                     self.frames_read += 1
                     yield frame

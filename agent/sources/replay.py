@@ -1,8 +1,11 @@
 """Replay pcap/pcapng captures as a source: the same sightings a live radio would give.
 
 Several files are merged by time. Timing is kept (scaled by `speed`) or ignored (`FAST`).
-`shift_to_now` moves every time by one offset so that the capture ends when playback
-ends (with FAST: ends at the start). Reading and parsing run in a worker thread, in chunks.
+`shift_to_now` moves every time by a whole number of days, the most that lets the capture
+end by the time playback ends (with FAST: by the start): times of day, and so epoch
+boundaries and rush hours, stay as captured, and the same replay started again the same
+day gets the same times (and so the same pass ids: a restarted replay writes nothing
+twice). Reading and parsing run in a worker thread, in chunks.
 """
 
 from __future__ import annotations
@@ -30,6 +33,13 @@ log = logging.getLogger(__name__)
 FAST: Final = "fast"
 CHUNK_FRAMES = 2048  # frames parsed per trip to the worker thread
 UNSUPPORTED_LINKTYPE = "unsupported_linktype"
+DAY_NS = 86_400 * 1_000_000_000
+
+
+def whole_day_shift(now_ns: int, first_ns: int, last_ns: int, speed: float) -> int:
+    """Whole days that move a capture spanning first..last to end by the end of playback."""
+    play_ns = 0 if speed == math.inf else int((last_ns - first_ns) / speed)
+    return (now_ns + play_ns - last_ns) // DAY_NS * DAY_NS
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +182,5 @@ class ReplaySource:
                 last = frame.t_ns if last is None else max(last, frame.t_ns)
         if first is None or last is None:
             return 0
-        play_ns = 0 if self.speed == math.inf else int((last - first) / self.speed)
-        return now_ns + play_ns - last
+        return whole_day_shift(now_ns, first, last, self.speed)
 

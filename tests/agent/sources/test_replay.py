@@ -12,7 +12,7 @@ import pytest
 
 from roadside.agent.model import AddressKind, RadioKind, Sighting
 from roadside.agent.sources.base import SourceError
-from roadside.agent.sources.replay import FAST, ReplaySource
+from roadside.agent.sources.replay import DAY_NS, FAST, ReplaySource
 
 POS1 = "wifi/sc6-61_2024-02-08_position_1.pcap"
 POS2 = "wifi/sc6-61_2024-02-08_position_2.pcap"
@@ -80,20 +80,31 @@ async def test_original_timing_waits_between_frames(tmp_path: Path) -> None:
     assert len(got) == 1 and not source.finished.is_set()
 
 
-async def test_shift_to_now_keeps_spacing_and_ends_now(tmp_path: Path) -> None:
+async def test_shift_to_now_keeps_spacing_and_time_of_day_and_ends_within_a_day(
+    tmp_path: Path,
+) -> None:
     _pcap(tmp_path / "two.pcap", [1_600_000_000, 1_600_000_002])
     before = time.time_ns()
     got = await _play(ReplaySource([tmp_path / "two.pcap"], speed=1000.0, shift_to_now=True))
     after = time.time_ns()
     assert got[1].t_ns - got[0].t_ns == 2_000_000_000
-    assert before <= got[1].t_ns <= after + 10**9  # ends when playback ends: now
+    assert (got[0].t_ns - 1_600_000_000 * 10**9) % DAY_NS == 0  # whole days: time of day kept
+    assert before - DAY_NS < got[1].t_ns <= after + 10**9  # ends by the end of playback
 
 
-async def test_fast_shift_to_now_ends_at_start(tmp_path: Path) -> None:
+async def test_shift_to_now_again_gives_the_same_times(tmp_path: Path) -> None:
+    """A replay restarted (after a kill) writes the same passes, not new ones."""
+    _pcap(tmp_path / "two.pcap", [1_600_000_000, 1_600_000_002])
+    first = await _play(ReplaySource([tmp_path / "two.pcap"], speed=FAST, shift_to_now=True))
+    again = await _play(ReplaySource([tmp_path / "two.pcap"], speed=FAST, shift_to_now=True))
+    assert [s.t_ns for s in first] == [s.t_ns for s in again]
+
+
+async def test_fast_shift_to_now_ends_by_the_start(tmp_path: Path) -> None:
     _pcap(tmp_path / "two.pcap", [1_600_000_000, 1_600_000_002])
     before = time.time_ns()
     got = await _play(ReplaySource([tmp_path / "two.pcap"], speed=FAST, shift_to_now=True))
-    assert before <= got[-1].t_ns <= time.time_ns()
+    assert before - DAY_NS < got[-1].t_ns <= time.time_ns()
 
 
 async def test_truncated_capture_replays_good_frames_and_reports(
