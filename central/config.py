@@ -43,6 +43,16 @@ class CentralConfig:
     health_poll_s: float = 1.0  # how often the health thread asks etcd
     etcd_timeout_s: float = 5.0  # deadline of every etcd call
     etcd_quota_bytes: int = 0  # embedded etcd's --quota-backend-bytes (0 = etcd's 2 GiB)
+    # bounds (README: Limits)
+    ingest_passes_per_minute: float = 30_000.0  # per detector; beyond: RESOURCE_EXHAUSTED
+    ingest_burst_passes: int = 150_000  # a detector catching up may send this many at once
+    status_max_bytes: int = 16 * 1024  # largest status report accepted
+    status_reports_per_minute: float = 6.0  # per detector (a burst of as many is allowed)
+    status_history_max: int = 1440  # status reports kept per detector (a day at 1/min)
+    # open streaming calls per server (0 = half of workers); the other workers stay for unary
+    max_streams: int = 0
+    follow_backlog_events: int = 20_000  # a follower this far behind is ended
+    max_concurrent_rpcs: int = 256  # calls in progress or queued per server
     tls_cert_file: Path | None = None  # TLS on the collector and query ports when set (PEM)
     tls_key_file: Path | None = None  # its private key (PEM)
     tls_client_ca_file: Path | None = None  # when set, clients need a certificate from it (mTLS)
@@ -59,7 +69,9 @@ class CentralConfig:
             if not 0 <= port < 65536:
                 raise ValueError(f"{name}: expected 0..65535, got {port}")
         positive = ("retention_days", "max_batch_passes", "max_message_bytes", "workers",
-                    "health_poll_s", "etcd_timeout_s")
+                    "health_poll_s", "etcd_timeout_s", "ingest_passes_per_minute",
+                    "status_max_bytes", "status_reports_per_minute", "status_history_max",
+                    "follow_backlog_events", "max_concurrent_rpcs")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be positive, got {getattr(self, name)}")
@@ -67,6 +79,12 @@ class CentralConfig:
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must not be negative, got {getattr(self, name)}")
 
+        if self.ingest_burst_passes < self.max_batch_passes:
+            raise ValueError(f"ingest_burst_passes: must be at least max_batch_passes "
+                             f"({self.max_batch_passes}), got {self.ingest_burst_passes}")
+        if not 0 <= self.max_streams < self.workers:
+            raise ValueError(f"max_streams: must be 0..{self.workers - 1} (below workers, so "
+                             f"that unary calls are always served), got {self.max_streams}")
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file: give both or neither")
         if self.tls_client_ca_file is not None and self.tls_cert_file is None:
@@ -76,6 +94,11 @@ class CentralConfig:
     def runs_worker(self) -> bool:
         """Whether serve runs a travel-time worker: `worker`, or else "etcd is embedded"."""
         return not self.etcd_endpoints if self.worker is None else self.worker
+
+    @property
+    def stream_slots(self) -> int:
+        """Streaming calls one server runs at once."""
+        return self.max_streams or max(1, self.workers // 2)
 
     @property
     def retention_s(self) -> float:

@@ -17,3 +17,11 @@ class NotFound(CentralError):
 
 class StoreUnavailable(CentralError):
     """etcd cannot be reached or refused the write; nothing was acknowledged."""
+
+
+class ResourceExhausted(CentralError):
+    """A bound was reached: a quota, a rate, a stream limit; the caller should back off."""
+
+
+class StoreFull(StoreUnavailable):
+    """etcd is out of space (its NOSPACE alarm): nothing can be written until it is freed."""

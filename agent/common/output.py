@@ -3,7 +3,9 @@
 A row is a mapping of column key -> raw value; JSON and CSV print the raw values under the
 keys, the table prints each column's `show` of the value under its title. Tables are
 sized to their contents, or (stream=True, e.g. a live tail) printed row by row at the
-columns' fixed widths.
+columns' fixed widths. Text that came from clients (a detector's name) may hold control
+characters: table cells show them escaped (`\x1b`), so no terminal obeys them; JSON escapes
+them itself; CSV carries the value as stored, escaped only when it goes to a terminal.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -19,6 +22,12 @@ from typing import Any, TextIO
 FORMATS = ("table", "json", "csv")
 
 Row = Mapping[str, Any]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def escape(text: str) -> str:
+    """`text` with every C0/C1 control character shown as \\xNN: safe on a terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _text(value: Any) -> str:
@@ -58,6 +67,7 @@ class Writer:
         self._csv: Any = None
         self._closed = False
         self._table_cols = [c for c in self.columns if c.table]
+        self._tty = bool(getattr(out, "isatty", lambda: False)())
         if fmt == "csv":
             self._csv = csv.writer(out, lineterminator="\n")
             self._csv.writerow([c.key for c in self.columns])
@@ -70,10 +80,13 @@ class Writer:
             data = {c.key: row.get(c.key) for c in self.columns}
             self.out.write(json.dumps(data, separators=(",", ":"), default=str) + "\n")
         elif self.fmt == "csv":
-            self._csv.writerow(["" if row.get(c.key) is None else _csv_value(row.get(c.key))
-                                for c in self.columns])
+            values = ["" if row.get(c.key) is None else _csv_value(row.get(c.key))
+                      for c in self.columns]
+            if self._tty:
+                values = [escape(v) if isinstance(v, str) else v for v in values]
+            self._csv.writerow(values)
         else:
-            cells = [c.show(row.get(c.key)) for c in self._table_cols]
+            cells = [escape(c.show(row.get(c.key))) for c in self._table_cols]
             if not self.stream:
                 self._rows.append(cells)
                 return

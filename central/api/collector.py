@@ -10,6 +10,7 @@ import grpc
 
 from roadside.central.api import validation, wire
 from roadside.central.api.grpc_errors import grpc_method
+from roadside.central.api.quota import TokenBuckets
 from roadside.central.api.validation import Limits
 from roadside.central.errors import InvalidArgument
 from roadside.central.store.etcd_store import EtcdStore
@@ -19,7 +20,8 @@ log = logging.getLogger(__name__)
 
 
 class IngestServicer:
-    """What both collector servicers hold: the store, the edge's limits and a clock."""
+    """What both collector servicers hold: the store, the edge's limits, each detector's
+    ingest quota and status-report rate, and a clock."""
 
     def __init__(
         self, store: EtcdStore, limits: Limits, clock_ns: Callable[[], int] = time.time_ns
@@ -27,6 +29,14 @@ class IngestServicer:
         self.store = store
         self.limits = limits
         self.clock_ns = clock_ns
+        per_min = limits.ingest_passes_per_minute
+        self.ingest = TokenBuckets(
+            limits.ingest_burst_passes, per_min / 60,
+            f"ingest quota of {per_min:g} passes per minute (burst {limits.ingest_burst_passes})",
+        )
+        rate = limits.status_reports_per_minute
+        self.status_rate = TokenBuckets(rate, rate / 60, f"rate of {rate:g} status reports "
+                                        "per minute")
 
 
 class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServicer):
@@ -36,6 +46,7 @@ class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServi
         self, request: collector_pb2.UploadBatchRequest, context: grpc.ServicerContext
     ) -> collector_pb2.UploadBatchResponse:
         detections = validation.upload_batch(request, self.clock_ns(), self.limits)
+        self.ingest.take(request.detector_id, len(detections))
         stored = self.store.put_detections(detections)
         log.debug("batch %s from %s: %d passes committed",
                   request.batch_id, request.detector_id, stored)
@@ -68,6 +79,7 @@ class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServi
     ) -> collector_pb2.ReportStatusResponse:
         validation.report_status(request, self.clock_ns(), self.limits)
         status = request.status
+        self.status_rate.take(status.detector_id)
         self.store.put_status(
             status.detector_id, wire.status_to_dict(status), status.reported_ns
         )

@@ -15,7 +15,14 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import grpc
 
-from roadside.central.errors import CentralError, InvalidArgument, NotFound, StoreUnavailable
+from roadside.central.errors import (
+    CentralError,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    StoreFull,
+    StoreUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +30,8 @@ log = logging.getLogger(__name__)
 CODES: tuple[tuple[type[CentralError], grpc.StatusCode], ...] = (
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFound, grpc.StatusCode.NOT_FOUND),
+    (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (StoreFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),
     (CentralError, grpc.StatusCode.INTERNAL),
 )
@@ -43,7 +52,7 @@ def abort(context: grpc.ServicerContext, exc: BaseException, method: str) -> NoR
         raise exc  # the method called context.abort itself: keep its code
     if isinstance(exc, CentralError):
         code = code_for(exc)
-        if code is grpc.StatusCode.UNAVAILABLE:
+        if code is grpc.StatusCode.UNAVAILABLE or isinstance(exc, StoreFull):
             log.warning("%s: %s", method, exc)
         context.abort(code, str(exc))
     log.error("%s failed", method, exc_info=exc)

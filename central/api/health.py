@@ -1,8 +1,8 @@
 """grpc.health.v1 for central: SERVING while etcd answers without alarms, NOT_SERVING otherwise.
 
 A named background thread polls `store.healthy()`; a failed etcd call anywhere flips the
-status to NOT_SERVING at once (the store's unavailable listener), and the next good poll
-flips it back.
+status to NOT_SERVING at once (the store's unavailable listener). While NOT_SERVING it polls
+every RECOVERY_POLL_S, so SERVING is back within a fraction of a second of etcd answering.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 STOP_TIMEOUT_S = 5.0
+RECOVERY_POLL_S = 0.2  # poll interval while NOT_SERVING
 
 
 class HealthMonitor:
@@ -60,7 +61,7 @@ class HealthMonitor:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.poll_s)
+            self._wake.wait(self.poll_s if self._serving else min(self.poll_s, RECOVERY_POLL_S))
             self._wake.clear()
             if self._stop.is_set():
                 return

@@ -2,7 +2,10 @@
 
 A DetectionEvent's every timestamp is one detection (first = peak = last, count 1). Its
 ULID is made from (detector, device id, time), so the same event sent again rewrites the
-same key. Coordinates are fixed-point: 1 = 0.00001 degree.
+same key. Coordinates are fixed-point: 1 = 0.00001 degree. A StreamEventLog is committed
+in chunks of STREAM_CHUNK_DETECTIONS as it arrives (memory stays bounded however long the
+stream): a bad message ends the call, and the error says how many detections before it
+were stored (sending the stream again is harmless: the same keys).
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ from roadside.central.api import validation
 from roadside.central.api.collector import IngestServicer
 from roadside.central.api.grpc_errors import grpc_method
 from roadside.central.api.validation import LEGACY_DEGREE_UNITS
-from roadside.central.errors import InvalidArgument
+from roadside.central.errors import InvalidArgument, ResourceExhausted
 from roadside.central.store.records import DetectorRecord, LinkRecord, StoredPass
 from roadside.central.store.ulids import deterministic_ulid
 from roadside.proto.collector import collector_pb2, collector_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-MAX_STREAM_DETECTIONS = 100_000  # one StreamEventLog call is committed as one unit
+MAX_STREAM_DETECTIONS = 100_000  # detections in one StreamEventLog call
+STREAM_CHUNK_DETECTIONS = 5_000  # committed together while a stream goes on
 STATUS_SOURCE = "collector.CreateDetectorStatus"
 
 
@@ -48,30 +52,45 @@ class LegacyCollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServic
         self, request: collector_pb2.EventLog, context: grpc.ServicerContext
     ) -> empty_pb2.Empty:
         validation.legacy_event_log(request, self.clock_ns(), self.limits)
-        self.store.put_passes(event_log_records(request))
+        records = event_log_records(request)
+        self.ingest.take(request.loc.detector_id, len(records))
+        self.store.put_passes(records)
         return empty_pb2.Empty()
 
     @grpc_method
     def StreamEventLog(
         self, request_iterator: Iterator[collector_pb2.EventLog], context: grpc.ServicerContext
     ) -> collector_pb2.SendStreamResponse:
-        """Validate every message first, then commit all: a bad message writes nothing."""
-        records: list[StoredPass] = []
+        counts = {"wifi": 0, "bluetooth": 0, "mobile": 0}
+        chunk: list[StoredPass] = []
+        stored = total = 0
         for index, event_log in enumerate(request_iterator):
+            kept = f" ({stored} detections before it were stored)" if stored else ""
             try:
                 validation.legacy_event_log(event_log, self.clock_ns(), self.limits)
             except InvalidArgument as exc:
-                raise InvalidArgument(f"messages[{index}].{exc}") from exc
-            records += event_log_records(event_log)
-            if len(records) > MAX_STREAM_DETECTIONS:
-                raise InvalidArgument(
-                    f"messages[{index}]: more than {MAX_STREAM_DETECTIONS} detections in one stream"
-                )
+                raise InvalidArgument(f"messages[{index}].{exc}{kept}") from exc
+            records = event_log_records(event_log)
+            total += len(records)
+            if total > MAX_STREAM_DETECTIONS:
+                raise InvalidArgument(f"messages[{index}]: more than {MAX_STREAM_DETECTIONS} "
+                                      f"detections in one stream{kept}")
+            try:
+                self.ingest.take(event_log.loc.detector_id, len(records))
+            except ResourceExhausted as exc:
+                raise ResourceExhausted(f"messages[{index}]: {exc}{kept}") from exc
+            chunk += records
+            if len(chunk) >= STREAM_CHUNK_DETECTIONS:
+                stored += self._commit(chunk, counts)
+                chunk = []
+        self._commit(chunk, counts)
+        return collector_pb2.SendStreamResponse(**counts)
+
+    def _commit(self, records: list[StoredPass], counts: dict[str, int]) -> int:
         self.store.put_passes(records)
-        counts = {"wifi": 0, "bluetooth": 0, "mobile": 0}
         for record in records:
             counts[record.radio] += 1
-        return collector_pb2.SendStreamResponse(**counts)
+        return len(records)
 
     @grpc_method
     def CreateDetectorLink(
@@ -80,6 +99,12 @@ class LegacyCollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServic
         validation.legacy_link(request)
         dest = request.dest_detector_id
         sources = [LinkRecord(s.detector_id, dest, s.max_seconds) for s in request.src_detectors]
+        after = {link.src for link in self.store.links(dest)} | {s.src for s in sources}
+        if len(after) > validation.MAX_SOURCES:
+            raise InvalidArgument(
+                f"src_detectors: {dest} would have {len(after)} incoming links, at most "
+                f"{validation.MAX_SOURCES}"
+            )
         self.store.set_links(dest, sources, replace=False)
         return empty_pb2.Empty()
 

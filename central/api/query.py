@@ -15,7 +15,12 @@ from roadside.central.api import validation, wire
 from roadside.central.api.grpc_errors import grpc_method
 from roadside.central.errors import InvalidArgument, NotFound
 from roadside.central.store.etcd_store import EtcdStore
-from roadside.central.store.event_reads import MAX_PAGE, EventQuery, EventReader
+from roadside.central.store.event_reads import (
+    FOLLOW_BACKLOG_EVENTS,
+    MAX_PAGE,
+    EventQuery,
+    EventReader,
+)
 from roadside.central.store.records import StoredPass
 from roadside.central.traveltime import query as traveltime_query
 from roadside.common.iters import batched
@@ -57,9 +62,10 @@ def event_query(
 class QueryServicer(query_pb2_grpc.QueryServiceServicer):
     """Serves roadside.v1 queries from an EtcdStore (travel-time methods are added elsewhere)."""
 
-    def __init__(self, store: EtcdStore) -> None:
+    def __init__(self, store: EtcdStore, follow_backlog: int = FOLLOW_BACKLOG_EVENTS) -> None:
         self.store = store
         self.reader = EventReader(store)
+        self.follow_backlog = follow_backlog
 
     @grpc_method
     def GetEvents(
@@ -85,7 +91,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         if not request.follow:
             yield from batched(self.reader.iter_events(query), STREAM_PAGE)
             return
-        follow = self.reader.follow(query)
+        follow = self.reader.follow(query, self.follow_backlog)
         # the client going away (or the server stopping) ends the watch
         context.add_callback(follow.cancel)
         try:

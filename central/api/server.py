@@ -22,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from roadside.central.api.collector import CollectorServicer
+from roadside.central.api.handlers import StreamSlots, add_servicer
 from roadside.central.api.health import HealthMonitor
 from roadside.central.api.legacy_collector import LegacyCollectorServicer
 from roadside.central.api.legacy_query import LegacyQueryServicer
@@ -35,21 +36,19 @@ from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.traveltime.in_serve import WorkerThread, serve_worker_config
 from roadside.common.files import read_file
 from roadside.proto.collector import collector_pb2 as legacy_collector_pb2
-from roadside.proto.collector import collector_pb2_grpc as legacy_collector_grpc
 from roadside.proto.query import query_pb2 as legacy_query_pb2
-from roadside.proto.query import query_pb2_grpc as legacy_query_grpc
-from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, query_pb2, query_pb2_grpc
+from roadside.proto.v1 import collector_pb2, query_pb2
 
 log = logging.getLogger(__name__)
 
-COLLECTOR_SERVICES = (
-    collector_pb2.DESCRIPTOR.services_by_name["CollectorService"].full_name,
-    legacy_collector_pb2.DESCRIPTOR.services_by_name["CollectorService"].full_name,
-)
-QUERY_SERVICES = (
-    query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name,
-    legacy_query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name,
-)
+COLLECTOR = collector_pb2.DESCRIPTOR.services_by_name["CollectorService"]
+LEGACY_COLLECTOR = legacy_collector_pb2.DESCRIPTOR.services_by_name["CollectorService"]
+QUERY = query_pb2.DESCRIPTOR.services_by_name["QueryService"]
+LEGACY_QUERY = legacy_query_pb2.DESCRIPTOR.services_by_name["QueryService"]
+COLLECTOR_SERVICES = (COLLECTOR.full_name, LEGACY_COLLECTOR.full_name)
+QUERY_SERVICES = (QUERY.full_name, LEGACY_QUERY.full_name)
+# gRPC itself refuses (RESOURCE_EXHAUSTED) requests this much over max_message_bytes; the
+# edge refuses those in between with INVALID_ARGUMENT naming the size
 TRANSPORT_LIMIT_FACTOR = 4
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
@@ -125,13 +124,13 @@ class RunningCentral:
 
 def _server(config: CentralConfig, name: str) -> grpc.Server:
     options = [
-        # the edge refuses requests over max_message_bytes with INVALID_ARGUMENT; gRPC
-        # itself (RESOURCE_EXHAUSTED) only stops what is far beyond that
-        ("grpc.max_receive_message_length", TRANSPORT_LIMIT_FACTOR * config.max_message_bytes),
+        ("grpc.max_receive_message_length",
+         int(TRANSPORT_LIMIT_FACTOR * config.max_message_bytes)),
         ("grpc.so_reuseport", 0),  # a port in use is an error, not a shared port
     ]
     pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix=f"central-{name}")
-    return grpc.server(pool, options=options)
+    # calls beyond max_concurrent_rpcs (running or queued) get RESOURCE_EXHAUSTED at once
+    return grpc.server(pool, options=options, maximum_concurrent_rpcs=config.max_concurrent_rpcs)
 
 
 def server_credentials(config: CentralConfig) -> grpc.ServerCredentials | None:
@@ -192,7 +191,8 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
         if etcd_proc is not None:
             etcd_proc.stop()
         raise CentralError(f"etcd endpoints: {exc}") from exc
-    store = EtcdStore(client, config.namespace, config.retention_days)
+    store = EtcdStore(client, config.namespace, config.retention_days,
+                      status_history_max=config.status_history_max)
     monitor = HealthMonitor(store, (*COLLECTOR_SERVICES, *QUERY_SERVICES), config.health_poll_s)
     central = RunningCentral(config, store, monitor, 0, 0, 0, endpoints, client, [], etcd_proc)
     try:
@@ -259,25 +259,21 @@ def _start_servers(
     central: RunningCentral, config: CentralConfig, store: EtcdStore, monitor: HealthMonitor
 ) -> None:
     limits = Limits(
-        config.retention_s, config.clock_skew_s, config.max_batch_passes, config.max_message_bytes
+        config.retention_s, config.clock_skew_s, config.max_batch_passes,
+        config.max_message_bytes, config.status_max_bytes, config.ingest_passes_per_minute,
+        config.ingest_burst_passes, config.status_reports_per_minute,
     )
 
     collector = _server(config, "collector")
-    # the generated *_grpc modules are untyped
-    collector_pb2_grpc.add_CollectorServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        CollectorServicer(store, limits), collector
-    )
-    legacy_collector_grpc.add_CollectorServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        LegacyCollectorServicer(store, limits), collector
-    )
+    collector_slots = StreamSlots(config.stream_slots)
+    add_servicer(collector, COLLECTOR, CollectorServicer(store, limits), collector_slots)
+    add_servicer(collector, LEGACY_COLLECTOR, LegacyCollectorServicer(store, limits),
+                 collector_slots)
 
     query = _server(config, "query")
-    query_pb2_grpc.add_QueryServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        QueryServicer(store), query
-    )
-    legacy_query_grpc.add_QueryServiceServicer_to_server(  # type: ignore[no-untyped-call]
-        LegacyQueryServicer(store), query
-    )
+    query_slots = StreamSlots(config.stream_slots)
+    add_servicer(query, QUERY, QueryServicer(store, config.follow_backlog_events), query_slots)
+    add_servicer(query, LEGACY_QUERY, LegacyQueryServicer(store), query_slots)
 
     health_only = _server(config, "health")
     tls = server_credentials(config)

@@ -24,7 +24,8 @@ from roadside.proto.v1 import collector_pb2, types_pb2
 RSSI_MIN, RSSI_MAX = -128, 20  # dBm; anything else is a broken radio or a broken client
 MAX_NAME_CHARS = 200
 MAX_LINK_SECONDS = 7 * 86_400
-MAX_SOURCES = 127  # one transaction: the replaced links and the new ones
+# links into one destination: replacing them is one transaction of deletes and puts
+MAX_SOURCES = 64
 # 12 hex digits, optionally separated: what a raw MAC looks like (refused: privacy)
 MAC_LIKE_RE = re.compile(r"[0-9A-Fa-f]{2}([-:_.]?[0-9A-Fa-f]{2}){5}")
 LEGACY_DEGREE_UNITS = 100_000  # original API: 1 = 0.00001 degree
@@ -38,6 +39,15 @@ class Limits:
     clock_skew_s: float
     max_batch_passes: int
     max_message_bytes: int = 8 * 1024 * 1024
+    status_max_bytes: int = 16 * 1024
+    ingest_passes_per_minute: float = 30_000.0
+    ingest_burst_passes: int = 150_000
+    status_reports_per_minute: float = 6.0
+
+# a Timestamp's seconds: 1970 .. 2100 (the pcap and etcd data model's range)
+MAX_TIMESTAMP_S = 4_102_444_800
+# C0 and C1 control characters (terminal escapes) are refused in names people read
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _fail(field: str, problem: str) -> InvalidArgument:
@@ -173,10 +183,18 @@ def one_pass(p: types_pb2.Pass, field: str, now_ns: int, limits: Limits) -> None
         raise _fail(f"{field}.address_kind", f"unknown address kind {p.address_kind}")
 
 
+def text(value: str, field: str) -> str:
+    """Free text people will read: bounded, no control characters (terminal escapes)."""
+    if len(value) > MAX_NAME_CHARS:
+        raise _fail(field, f"longer than {MAX_NAME_CHARS} characters")
+    if CONTROL_RE.search(value):
+        raise _fail(field, "control characters (such as terminal escapes) are not allowed")
+    return value
+
+
 def detector(d: types_pb2.Detector, field: str = "detector") -> None:
     detector_id(d.id, f"{field}.id")
-    if len(d.name) > MAX_NAME_CHARS:
-        raise _fail(f"{field}.name", f"longer than {MAX_NAME_CHARS} characters")
+    text(d.name, f"{field}.name")
     finite(d.latitude, f"{field}.latitude", -90, 90)
     finite(d.longitude, f"{field}.longitude", -180, 180)
     for index, radio in enumerate(d.radios):
@@ -215,6 +233,9 @@ def set_links(req: collector_pb2.SetLinksRequest) -> None:
 
 
 def report_status(req: collector_pb2.ReportStatusRequest, now_ns: int, limits: Limits) -> None:
+    size = req.ByteSize()
+    if size > limits.status_max_bytes:
+        raise _fail("status", f"{size} bytes, at most {limits.status_max_bytes}")
     detector_id(req.status.detector_id, "status.detector_id")
     time_ns(req.status.reported_ns, "status.reported_ns", now_ns, limits)
     if not math.isfinite(req.status.battery_voltage) or req.status.battery_voltage < 0:
@@ -271,6 +292,9 @@ def legacy_event_log(log: legacy_pb2.EventLog, now_ns: int, limits: Limits) -> N
         for j, stamp in enumerate(event.time):
             if not 0 <= stamp.nanos < keys.NS_PER_S:
                 raise _fail(f"{field}.time[{j}].nanos", "expected 0..999999999")
+            if not 0 < stamp.seconds < MAX_TIMESTAMP_S:
+                raise _fail(f"{field}.time[{j}].seconds",
+                            f"expected 1..{MAX_TIMESTAMP_S - 1} (unix seconds)")
             time_ns(stamp.ToNanoseconds(), f"{field}.time[{j}]", now_ns, limits)
 
 

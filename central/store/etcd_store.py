@@ -6,7 +6,12 @@ Values: detections, registry, links and routes as in central/store/records.py. A
 (latest and history) is the JSON of the dict given to put_status: for roadside.v1 agents
 `json_format.MessageToDict(AgentStatus, preserving_proto_field_name=True)`; the original
 API's CreateDetectorStatus stores the same shape (detector_id, reported_ns,
-battery_voltage, ...). History entries are leased for retention like detections.
+battery_voltage, ...). History entries are leased for retention like detections, and at
+most `status_history_max` are kept per detector (the oldest go first).
+
+etcd's own refusals are told apart: NOSPACE (its quota is full) is StoreFull; a request
+over etcd's size limit is InvalidArgument (nothing is wrong with etcd: health stays as it is);
+anything else is StoreUnavailable.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import etcd3
 import grpc
 from etcd3 import transactions
 
-from roadside.central.errors import StoreUnavailable
+from roadside.central.errors import InvalidArgument, StoreFull, StoreUnavailable
 from roadside.central.store import keys
 from roadside.central.store import txn as etcd_txn
 from roadside.central.store.records import (
@@ -45,12 +50,22 @@ MAX_TXN_BYTES = 1_000_000  # well under etcd's default --max-request-bytes (1.5 
 TXN_OVERHEAD_BYTES = 16  # per put: protobuf framing, lease id
 PARALLEL_TXNS = 8  # transactions of one batch in flight at once
 DEFAULT_NAMESPACE = "tdc"  # as the original system
+STATUS_HISTORY_MAX = 1440  # status reports kept per detector (a day at one a minute)
 
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, grpc.RpcError) and hasattr(exc, "details"):
         return f"{exc.code().name}: {exc.details()}"
     return str(exc) or type(exc).__name__
+
+
+def _too_large(exc: BaseException) -> bool:
+    return "request is too large" in _describe(exc)
+
+
+def _no_space(exc: BaseException) -> bool:
+    text = _describe(exc)
+    return "database space exceeded" in text or "NOSPACE" in text
 
 
 def _lease_gone(exc: BaseException) -> bool:
@@ -87,10 +102,12 @@ class EtcdStore:
         namespace: str = DEFAULT_NAMESPACE,
         retention_days: float = 7.0,
         clock: Callable[[], float] = time.time,
+        status_history_max: int = STATUS_HISTORY_MAX,
     ) -> None:
         self.client = client
         self.namespace = namespace
         self.retention_days = retention_days
+        self.status_history_max = status_history_max
         self._clock = clock
         self._leases = RetentionLeases(self._grant, retention_days * 86_400, clock)
         # called (from the failing thread) whenever an etcd call fails: health flips at once
@@ -176,7 +193,8 @@ class EtcdStore:
         ops += [transactions.Put(keys.link_key(ns, dest, link.src), link.to_json())
                 for link in links]
         if len(ops) > MAX_TXN_OPS:
-            raise ValueError(f"at most {MAX_TXN_OPS} links per transaction")
+            raise InvalidArgument(f"sources: {len(ops)} link changes into {dest} in one "
+                                  f"transaction, at most {MAX_TXN_OPS}")
         with self._etcd_errors("setting links"):
             self.client.transaction(compare=[], success=ops, failure=[])
         return links
@@ -191,11 +209,25 @@ class EtcdStore:
             self._commit_leased(
                 lambda: [[(history, value, self._leases.lease_for(reported_ns))]]
             )
+            self._cap_history(detector_id)
             # latest only moves forward: an old report resent does not replace a newer one
             latest = self.statuses([detector_id])
             if latest and _reported_ns(latest[0]) > reported_ns:
                 return
             self.client.put(keys.status_latest_key(ns, detector_id), value)
+
+    def _cap_history(self, detector_id: str) -> None:
+        """Delete the oldest history entries beyond status_history_max."""
+        prefix = keys.status_history_prefix(self.namespace, detector_id)
+        count = self.client.get_prefix_response(prefix, count_only=True).count
+        excess = int(count) - self.status_history_max
+        if excess <= 0:
+            return
+        oldest = self.client.get_prefix_response(
+            prefix, keys_only=True, limit=excess, sort_order="ascend", sort_target="key"
+        )
+        for kv in oldest.kvs:
+            self.client.delete(kv.key)
 
     def set_route(self, route: RouteRecord) -> RouteRecord:
         with self._etcd_errors("setting a route"):
@@ -294,7 +326,10 @@ class EtcdStore:
         except StoreUnavailable:
             raise
         except (etcd3.exceptions.Etcd3Exception, grpc.RpcError) as exc:
-            error = StoreUnavailable(f"etcd: {what} failed: {_describe(exc)}")
+            if _too_large(exc):
+                raise InvalidArgument(f"{what}: too large for etcd's request limit") from exc
+            kind = StoreFull if _no_space(exc) else StoreUnavailable
+            error = kind(f"etcd: {what} failed: {_describe(exc)}")
             for listener in self.unavailable_listeners:
                 listener(error)
             raise error from exc

@@ -23,13 +23,15 @@ from typing import Any
 import etcd3
 import grpc
 
-from roadside.central.errors import InvalidArgument, StoreUnavailable
+from roadside.central.errors import InvalidArgument, ResourceExhausted, StoreUnavailable
 from roadside.central.store import keys
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.records import StoredPass
 from roadside.common.iters import batched
 
 log = logging.getLogger(__name__)
+
+FOLLOW_BACKLOG_EVENTS = 20_000  # events a follower may fall behind the watch before it ends
 
 
 CHUNK_KEYS = 2000  # keys per etcd range read when streaming (bounds memory)
@@ -134,9 +136,10 @@ class EventReader:
 
     # live ----------------------------------------------------------------------
 
-    def follow(self, query: EventQuery) -> Follow:
-        """Everything stored now, then new events as they are committed, until cancelled."""
-        return Follow(self, query)
+    def follow(self, query: EventQuery, max_backlog: int = FOLLOW_BACKLOG_EVENTS) -> Follow:
+        """Everything stored now, then new events as they are committed, until cancelled
+        (or until the reader falls more than `max_backlog` events behind)."""
+        return Follow(self, query, max_backlog)
 
     # internals -----------------------------------------------------------------
 
@@ -225,18 +228,25 @@ class EventReader:
 
 
 _END = object()
+_OVERFLOW = object()
 
 
 class Follow:
     """Iterate: stored events up to revision R, then events committed after R.
 
     cancel() (safe twice, from any thread, e.g. a gRPC termination callback) ends the
-    iteration and the etcd watch.
+    iteration and the etcd watch. The watch's responses wait in a queue bounded by
+    `max_backlog` events: a reader that falls further behind (a client that does not read)
+    gets ResourceExhausted instead of central growing without end.
     """
 
-    def __init__(self, reader: EventReader, query: EventQuery) -> None:
+    def __init__(self, reader: EventReader, query: EventQuery,
+                 max_backlog: int = FOLLOW_BACKLOG_EVENTS) -> None:
         self._reader = reader
         self._query = query
+        self._max_backlog = max_backlog
+        self._queued = 0  # events waiting in the queue
+        self._overflowed = False
         self._queue: queue.Queue[object] = queue.Queue()
         self._cancelled = threading.Event()
         self._watch_id: int | None = None
@@ -285,7 +295,7 @@ class Follow:
             prefix = keys.detector_prefix(ns, self._query.detector_ids[0])
         with etcd_errors("starting a watch"):
             watch_id = self._reader.client.add_watch_prefix_callback(
-                prefix, self._queue.put, start_revision=start_revision
+                prefix, self._on_watch, start_revision=start_revision
             )
         with self._lock:
             if not self._cancelled.is_set():
@@ -293,12 +303,32 @@ class Follow:
                 return
         self._reader.client.cancel_watch(watch_id)
 
+    def _on_watch(self, response: object) -> None:
+        """The watch thread's callback: queue a response unless the reader is too far behind."""
+        n = len(getattr(response, "events", ())) or 1
+        with self._lock:
+            if self._overflowed:
+                return
+            if self._queued and self._queued + n > self._max_backlog:
+                self._overflowed = True
+                response = _OVERFLOW
+            else:
+                self._queued += n
+        self._queue.put(response)
+
     def _live(self) -> Iterator[list[StoredPass]]:
         ns, query = self._reader.ns, self._query
         while True:
             response = self._queue.get()
             if response is _END or self.cancelled:
                 return
+            if response is _OVERFLOW:
+                raise ResourceExhausted(
+                    f"follow: the client fell more than {self._max_backlog} events behind; "
+                    "read faster, or reconnect from the last event's time"
+                )
+            with self._lock:
+                self._queued -= len(getattr(response, "events", ())) or 1
             if response is None or isinstance(response, BaseException):
                 raise StoreUnavailable(f"etcd watch ended: {response!r}") from (
                     response if isinstance(response, BaseException) else None

@@ -113,8 +113,9 @@ def test_nospace_alarm_means_not_serving_and_refused_uploads(
         try:
             stub.UploadBatch(batch, timeout=10)
             raise AssertionError("upload acknowledged while etcd is out of space")
-        except grpc.RpcError as exc:
-            assert exc.code() == grpc.StatusCode.UNAVAILABLE
+        except grpc.RpcError as exc:  # what it is: etcd out of space, not an outage
+            assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert "database space exceeded" in exc.details()
         prefix = f"/{central.config.namespace}/detectors/det-n/"
         assert list(admin.get_prefix(prefix, keys_only=True)) == []
         admin.disarm_alarm()

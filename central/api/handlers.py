@@ -1,0 +1,127 @@
+"""Registers servicers on a server from their service descriptors, with the edge's guards.
+
+Instead of the generated `add_*Servicer_to_server`, every method of a service is
+registered here so that two things hold for every call:
+
+- request bytes that do not parse as the method's message end the call with
+  INVALID_ARGUMENT naming the message (gRPC's own deserializer would log a traceback and
+  answer INTERNAL);
+- a streaming call (either direction) takes one of the server's `StreamSlots` for as long
+  as it runs; with none free it gets RESOURCE_EXHAUSTED at once. The slots are fewer than
+  the server's threads, so long-lived streams can never starve unary calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+from google.protobuf import message_factory
+from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
+from google.protobuf.message import DecodeError, Message
+
+
+class StreamSlots:
+    """How many streaming calls one server runs at once."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = slots
+        self._free = threading.BoundedSemaphore(slots)
+
+    def take(self, context: grpc.ServicerContext, method: str) -> None:
+        if not self._free.acquire(blocking=False):
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{method}: all {self.slots} stream slots of this server are in use; retry "
+                "later (unary calls are not affected)",
+            )
+
+    def give(self) -> None:
+        self._free.release()
+
+
+class _Undecodable:
+    """What the deserializer hands on for bytes that are not the method's message."""
+
+    __slots__ = ("why",)
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+
+def _parser(cls: type[Message]) -> Callable[[bytes], Message | _Undecodable]:
+    name = cls.DESCRIPTOR.full_name
+
+    def parse(data: bytes) -> Message | _Undecodable:
+        try:
+            return cls.FromString(data)
+        except (DecodeError, RuntimeError, ValueError) as exc:
+            return _Undecodable(f"the request is not a valid {name} message ({exc})")
+
+    return parse
+
+
+def _check(request: Any, context: grpc.ServicerContext) -> Any:
+    if isinstance(request, _Undecodable):
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.why)
+    return request
+
+
+def _checked(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+    for request in requests:
+        yield _check(request, context)
+
+
+def _handler(
+    method: MethodDescriptor, behavior: Callable[..., Any], slots: StreamSlots
+) -> grpc.RpcMethodHandler:
+    request_cls = message_factory.GetMessageClass(method.input_type)
+    response_cls = message_factory.GetMessageClass(method.output_type)
+    options = {"request_deserializer": _parser(request_cls),
+               "response_serializer": response_cls.SerializeToString}
+    name = method.full_name
+    cs, ss = method.client_streaming, method.server_streaming
+
+    if not cs and not ss:
+        def unary(request: Any, context: grpc.ServicerContext) -> Any:
+            return behavior(_check(request, context), context)
+
+        return grpc.unary_unary_rpc_method_handler(unary, **options)
+
+    if not cs:
+        def server_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            _check(request, context)
+            slots.take(context, name)
+            try:
+                yield from behavior(request, context)
+            finally:
+                slots.give()
+
+        return grpc.unary_stream_rpc_method_handler(server_stream, **options)
+
+    if ss:
+        raise ValueError(f"{name}: bidirectional streams are not served here")
+
+    def client_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+        slots.take(context, name)
+        try:
+            return behavior(_checked(requests, context), context)
+        finally:
+            slots.give()
+
+    return grpc.stream_unary_rpc_method_handler(client_stream, **options)
+
+
+def add_servicer(
+    server: grpc.Server, service: ServiceDescriptor, servicer: object, slots: StreamSlots
+) -> None:
+    """Register every method of `service` as implemented by `servicer`."""
+    handlers = {
+        method.name: _handler(method, getattr(servicer, method.name), slots)
+        for method in service.methods
+    }
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(service.full_name, handlers),)
+    )
