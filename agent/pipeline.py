@@ -130,7 +130,7 @@ class Pipeline:
             if not self._pending:
                 return 0
             batch, self._pending = self._pending, []
-            items = [(p.timestamp_ns, pass_to_bytes(p)) for p in batch]
+            batch, items = self._encode(batch)
             try:
                 self._buffer_dropped += await asyncio.to_thread(self._buffer.append, items)
             except BaseException:
@@ -146,6 +146,22 @@ class Pipeline:
         if self._on_written is not None:
             self._on_written()
         return len(batch)
+
+    def _encode(self, batch: list[Pass]) -> tuple[list[Pass], list[tuple[int, bytes]]]:
+        """The passes of `batch` that encode, and their buffer rows; one that cannot be
+        encoded (a time out of the int64 range) is dropped and counted as lost, never
+        taking the others with it."""
+        kept, items = [], []
+        for p in batch:
+            try:
+                items.append((p.timestamp_ns, pass_to_bytes(p)))
+            except (ValueError, OverflowError) as exc:
+                self._lost += 1
+                log.error("a pass could not be encoded, dropped (%d lost so far): %s",
+                          self._lost, exc)
+                continue
+            kept.append(p)
+        return kept, items
 
     def counts(self) -> PipelineCounts:
         return PipelineCounts(

@@ -180,7 +180,7 @@ class AgentRunner:
             endpoint=up.endpoint,
             tasks=self.tasks.states(),
             lost_passes=counts.lost,
-            set_aside_rows=stats.set_aside + up.set_aside,
+            set_aside_rows=stats.set_aside,
             over_budget_sightings=counts.over_budget,
             salvaged_rows=stats.salvaged,
         )
@@ -342,7 +342,7 @@ class AgentRunner:
                     f"buffer {status.buffer_depth}, sightings {status.sightings_total}"
                 )
             beat()
-            await asyncio.sleep(STATUS_FILE_INTERVAL_S)  # a period
+            await asyncio.sleep(min(STATUS_FILE_INTERVAL_S, self.config.status_interval_s))
 
     async def _watchdog_loop(self) -> None:
         interval = sdnotify.watchdog_interval()

@@ -9,7 +9,7 @@ import pytest
 from scapy.layers.dot11 import RadioTap
 from scapy.utils import PcapNgWriter, RawPcapNgReader, RawPcapReader
 
-from roadside.agent.sources.capfile import CaptureReader, Frame
+from roadside.agent.sources.capfile import MAX_T_NS, MIN_T_NS, CaptureReader, Frame
 
 WIFI = "wifi/probing-patterns_iPhone11-B.pcap"
 
@@ -181,3 +181,62 @@ def test_bytes_read_follows_the_records_and_ends_at_the_file_size(
     marks = [reader.bytes_read for _ in reader.frames()]
     assert marks == sorted(marks) and 0 < marks[0] and marks[-1] == reader.bytes_read
     assert reader.bytes_read == ng.stat().st_size
+
+
+# --- timestamps are range-checked: a bad one skips its record, never the rest ------------
+
+def _ng_with(tsresol: int, stamps: list[int], tsoffset: int = 0) -> bytes:
+    order = "<"
+    shb = _block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1))
+    opts = struct.pack(order + "HH", 9, 1) + bytes([tsresol, 0, 0, 0])
+    if tsoffset:
+        opts += struct.pack(order + "HHq", 14, 8, tsoffset)
+    idb = _block(order, 1, struct.pack(order + "HHI", 127, 0, 0) + opts + b"\0\0\0\0")
+    epbs = b"".join(
+        _block(order, 6, struct.pack(order + "5I", 0, t >> 32, t & 0xFFFFFFFF, 2, 2) + b"ok")
+        for t in stamps
+    )
+    return shb + idb + epbs
+
+
+GOOD_US = 1_700_000_000_000_000  # 2023, in microseconds
+
+
+@pytest.mark.parametrize(
+    ("why", "tsresol", "stamps", "tsoffset", "good"),
+    [
+        ("an all-ones timestamp", 6, [GOOD_US, 2**64 - 1, GOOD_US + 1], 0, 2),
+        ("if_tsresol 2^0 on microsecond ticks", 0x80, [GOOD_US, GOOD_US + 1], 0, 0),
+        ("a negative offset", 6, [GOOD_US], -2_000_000_000, 0),
+        ("year 2268", 6, [GOOD_US, 9_400_000_000_000_000], 0, 1),
+        ("time zero", 6, [0, GOOD_US], 0, 1),
+    ],
+)
+def test_bad_pcapng_timestamps_are_skipped_and_counted(
+    tmp_path: Path, why: str, tsresol: int, stamps: list[int], tsoffset: int, good: int
+) -> None:
+    path = tmp_path / "t.pcapng"
+    path.write_bytes(_ng_with(tsresol, stamps, tsoffset))
+    frames, reader = _frames(path)
+    assert len(frames) == good, why
+    assert reader.skipped.get("bad_timestamp", 0) == len(stamps) - good
+    assert all(MIN_T_NS <= f.t_ns < MAX_T_NS for f in frames)
+
+
+def test_seconds_resolution_is_read_as_seconds(tmp_path: Path) -> None:
+    path = tmp_path / "s.pcapng"
+    path.write_bytes(_ng_with(0x80, [1_700_000_000, 1_700_000_005]))
+    frames, reader = _frames(path)
+    assert [f.t_ns for f in frames] == [1_700_000_000 * 10**9, 1_700_000_005 * 10**9]
+    assert not reader.skipped
+
+
+def test_pcap_frames_dated_2106_or_with_bad_fractions_are_skipped(tmp_path: Path) -> None:
+    head = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 127)
+    rec = lambda sec, usec: struct.pack("<IIII", sec, usec, 2, 2) + b"ok"  # noqa: E731
+    path = tmp_path / "p.pcap"
+    path.write_bytes(head + rec(1_700_000_000, 5) + rec(0xFFFFFFFF, 0) + rec(1_700_000_001, 10**6)
+                     + rec(1_700_000_002, 0))
+    frames, reader = _frames(path)
+    assert [f.t_ns // 10**9 for f in frames] == [1_700_000_000, 1_700_000_002]
+    assert reader.skipped == {"bad_timestamp": 2}
