@@ -3,6 +3,7 @@ tests/fixtures/<area>.py and are listed in pytest_plugins below."""
 
 pytest_plugins = [
     "tests.fixtures.etcd",
+    "tests.fixtures.etcd_cluster",
     "tests.fixtures.captures",
     "tests.fixtures.central",
     "tests.fixtures.tls",

@@ -59,6 +59,8 @@ class ReplaySummary:
     uploaded: int
     rejected: int  # passes central refused as invalid (e.g. older than its retention)
     elapsed_s: float  # from the first frame read to the last pass acknowledged
+    over_budget: int = 0  # randomized-address sightings refused a new pass (the budget)
+    lost: int = 0  # passes dropped in RAM (could not be encoded or buffered)
     central: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -80,7 +82,9 @@ class ReplaySummary:
         out += [
             f"  sightings          {self.sightings}",
             f"  dropped by policy  {self.dropped_by_policy}",
-            f"  passes             {self.passes}",
+            f"  over budget        {self.over_budget} (randomized addresses past "
+            "randomized_passes_per_minute)",
+            f"  passes             {self.passes}" + (f" ({self.lost} lost)" if self.lost else ""),
             f"  uploaded           {self.uploaded} (acknowledged by central)",
             f"  elapsed            {self.elapsed_s:.1f} s",
         ]
@@ -214,6 +218,8 @@ async def replay(
         rejected=rejected,
         elapsed_s=round(time.monotonic() - started, 3),
         central=list(config.central),
+        over_budget=runner.pipeline.counts().over_budget,
+        lost=runner.pipeline.counts().lost,
     )
 
 

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from roadside.central.store.client import connect
@@ -69,11 +70,13 @@ class EtcdProcess:
         peer_port: int | None = None,
         quota_bytes: int | None = None,
         binary: str | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.data_dir = Path(data_dir)
         self.client_port = client_port or free_port()
         self.peer_port = peer_port or free_port()
         self.quota_bytes = quota_bytes
+        self.extra_args = tuple(extra_args)  # more etcd flags, e.g. --max-request-bytes
         self.binary = binary or find_etcd_binary()
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -103,6 +106,7 @@ class EtcdProcess:
         ]
         if self.quota_bytes:
             args += ["--quota-backend-bytes", str(self.quota_bytes)]
+        args += self.extra_args
         log_path = self.data_dir / "etcd.log"
         with open(log_path, "ab") as log_file:
             self._proc = subprocess.Popen(

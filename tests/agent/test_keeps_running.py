@@ -88,7 +88,8 @@ async def test_watchdog_is_not_fed_while_a_task_keeps_failing(
             assert b"WATCHDOG=1" not in pings
             assert "probe restarting" in caplog.text
             states = {t.name: t for t in (await runner.status()).tasks}
-            assert states["probe"].restarts >= 1 and "broken on purpose" in states["probe"].last_error
+            probe = states["probe"]
+            assert probe.restarts >= 1 and "broken on purpose" in probe.last_error
             assert {"uplink", "tick", "status"} <= set(states)
     finally:
         sock.close()
