@@ -14,13 +14,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := etcd-server etcd-client dbus python3-dbusmock libpcap0.8
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps etcd proto proto-check lint test bench demo install-agent install-central clean help
+.PHONY: install system-deps etcd proto proto-check lint test fuzz bench demo install-agent install-central clean help
 
 help:
 	@echo "make demo          set up and run etcd, central and agents on a simulated corridor"
 	@echo "make test          set up and run the tests (real etcd, gRPC, BlueZ mock, pty)"
 	@echo "make lint          ruff, mypy and the import contracts"
 	@echo "make bench         benchmarks, each beside a baseline from the same run"
+	@echo "make fuzz          the parsers' property tests, many more examples"
 	@echo "make proto         regenerate the gRPC code from proto/"
 	@echo "make install-agent install the agent as a systemd service (Debian, root)"
 	@echo "make install-central install central and workers as systemd services (Debian, root)"
@@ -74,6 +75,10 @@ lint: $(STAMP) $(NS)
 
 test: $(STAMP) system-deps etcd proto-check
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the parsers' property tests with many more examples than `make test` runs
+fuzz: $(STAMP)
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -p no:cacheprovider tests/agent/sources/test_parser_properties.py
 
 bench: $(STAMP) etcd
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -233,3 +233,18 @@ def test_query_host_from_environment_and_yaml(
     code, _, err = run(capsys, "query", "detectors", "--config", str(config),
                        "--query-host", "127.0.0.1:1")
     assert code != 0 and "central unreachable at 127.0.0.1:1" in err
+
+
+def test_a_stored_name_with_terminal_escapes_is_shown_escaped(
+    query_server: QueryServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # an older central accepted any name: one that retitles the operator's terminal
+    query_server.store.register_detector(DetectorRecord("evil", "\x1b]0;owned\x07Box 1"))
+    code, out, _ = run(capsys, "query", "detectors", "--query-host", query_server.address)
+    assert code == 0
+    assert "\x1b" not in out and "\x07" not in out
+    assert "\\x1b]0;owned\\x07Box 1" in out
+    code, out, _ = run(capsys, "query", "detectors", "--format", "json",
+                       "--query-host", query_server.address)
+    assert "\x1b" not in out  # JSON escapes it itself: \u001b
+    assert json.loads(out.splitlines()[0])["name"] == "\x1b]0;owned\x07Box 1"
