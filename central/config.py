@@ -37,7 +37,7 @@ class CentralConfig:
     data_dir: Path = DEFAULT_DATA_DIR  # the embedded etcd's data lives here
     clock_skew_s: float = 300.0  # refuse detections further in the future than this
     max_batch_passes: int = 5000  # largest UploadBatch accepted
-    max_message_bytes: int = 8 * 1024 * 1024  # largest gRPC request accepted
+    max_message_bytes: int = 4 * 1024 * 1024  # largest gRPC request accepted
     grace_s: float = 10.0  # on stop, in-flight calls get this long to finish
     workers: int = 16  # threads per server (the etcd client is blocking)
     health_poll_s: float = 1.0  # how often the health thread asks etcd

@@ -5,7 +5,8 @@ registered here so that two things hold for every call:
 
 - request bytes that do not parse as the method's message end the call with
   INVALID_ARGUMENT naming the message (gRPC's own deserializer would log a traceback and
-  answer INTERNAL);
+  answer INTERNAL); a request over `max_bytes` is refused before it is parsed (parsing
+  would copy it once more);
 - a streaming call (either direction) takes one of the server's `StreamSlots` for as long
   as it runs; with none free it gets RESOURCE_EXHAUSTED at once. The slots are fewer than
   the server's threads, so long-lived streams can never starve unary calls.
@@ -51,10 +52,12 @@ class _Undecodable:
         self.why = why
 
 
-def _parser(cls: type[Message]) -> Callable[[bytes], Message | _Undecodable]:
+def _parser(cls: type[Message], max_bytes: int) -> Callable[[bytes], Message | _Undecodable]:
     name = cls.DESCRIPTOR.full_name
 
     def parse(data: bytes) -> Message | _Undecodable:
+        if len(data) > max_bytes:
+            return _Undecodable(f"message: {len(data)} bytes, at most {max_bytes}")
         try:
             return cls.FromString(data)
         except (DecodeError, RuntimeError, ValueError) as exc:
@@ -75,11 +78,11 @@ def _checked(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator
 
 
 def _handler(
-    method: MethodDescriptor, behavior: Callable[..., Any], slots: StreamSlots
+    method: MethodDescriptor, behavior: Callable[..., Any], slots: StreamSlots, max_bytes: int
 ) -> grpc.RpcMethodHandler:
     request_cls = message_factory.GetMessageClass(method.input_type)
     response_cls = message_factory.GetMessageClass(method.output_type)
-    options = {"request_deserializer": _parser(request_cls),
+    options = {"request_deserializer": _parser(request_cls, max_bytes),
                "response_serializer": response_cls.SerializeToString}
     name = method.full_name
     cs, ss = method.client_streaming, method.server_streaming
@@ -115,11 +118,13 @@ def _handler(
 
 
 def add_servicer(
-    server: grpc.Server, service: ServiceDescriptor, servicer: object, slots: StreamSlots
+    server: grpc.Server, service: ServiceDescriptor, servicer: object, slots: StreamSlots,
+    max_bytes: int,
 ) -> None:
-    """Register every method of `service` as implemented by `servicer`."""
+    """Register every method of `service` as implemented by `servicer`; requests over
+    `max_bytes` are refused unparsed."""
     handlers = {
-        method.name: _handler(method, getattr(servicer, method.name), slots)
+        method.name: _handler(method, getattr(servicer, method.name), slots, max_bytes)
         for method in service.methods
     }
     server.add_generic_rpc_handlers(

@@ -49,7 +49,7 @@ COLLECTOR_SERVICES = (COLLECTOR.full_name, LEGACY_COLLECTOR.full_name)
 QUERY_SERVICES = (QUERY.full_name, LEGACY_QUERY.full_name)
 # gRPC itself refuses (RESOURCE_EXHAUSTED) requests this much over max_message_bytes; the
 # edge refuses those in between with INVALID_ARGUMENT naming the size
-TRANSPORT_LIMIT_FACTOR = 4
+TRANSPORT_LIMIT_FACTOR = 1.5
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
@@ -266,14 +266,16 @@ def _start_servers(
 
     collector = _server(config, "collector")
     collector_slots = StreamSlots(config.stream_slots)
-    add_servicer(collector, COLLECTOR, CollectorServicer(store, limits), collector_slots)
+    most = config.max_message_bytes
+    add_servicer(collector, COLLECTOR, CollectorServicer(store, limits), collector_slots, most)
     add_servicer(collector, LEGACY_COLLECTOR, LegacyCollectorServicer(store, limits),
-                 collector_slots)
+                 collector_slots, most)
 
     query = _server(config, "query")
     query_slots = StreamSlots(config.stream_slots)
-    add_servicer(query, QUERY, QueryServicer(store, config.follow_backlog_events), query_slots)
-    add_servicer(query, LEGACY_QUERY, LegacyQueryServicer(store), query_slots)
+    add_servicer(query, QUERY, QueryServicer(store, config.follow_backlog_events), query_slots,
+                 most)
+    add_servicer(query, LEGACY_QUERY, LegacyQueryServicer(store), query_slots, most)
 
     health_only = _server(config, "health")
     tls = server_credentials(config)

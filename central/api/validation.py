@@ -38,7 +38,7 @@ class Limits:
     retention_s: float
     clock_skew_s: float
     max_batch_passes: int
-    max_message_bytes: int = 8 * 1024 * 1024
+    max_message_bytes: int = 4 * 1024 * 1024
     status_max_bytes: int = 16 * 1024
     ingest_passes_per_minute: float = 30_000.0
     ingest_burst_passes: int = 150_000

@@ -32,12 +32,23 @@ HELP = {
     "data_dir": f"directory of the embedded etcd's data (default {DEFAULT_DATA_DIR})",
     "clock_skew_s": "refuse detections further in the future than this many seconds (300)",
     "max_batch_passes": "largest batch accepted (default 5000 passes)",
-    "max_message_bytes": "largest gRPC request accepted in bytes (default 8 MiB)",
+    "max_message_bytes": "largest gRPC request accepted in bytes (default 4 MiB)",
     "grace_s": "on SIGTERM, seconds in-flight calls get to finish (default 10)",
     "workers": "threads per server (default 16)",
     "health_poll_s": "seconds between etcd health probes (default 1)",
     "etcd_timeout_s": "deadline of every etcd call in seconds (default 5)",
     "etcd_quota_bytes": "embedded etcd's backend quota in bytes (default 0 = etcd's 2 GiB)",
+    "ingest_passes_per_minute": "each detector's ingest quota (default 30000 passes a "
+                                "minute; beyond: RESOURCE_EXHAUSTED, the agent backs off)",
+    "ingest_burst_passes": "passes a detector may send at once, e.g. catching up after an "
+                           "outage (default 150000)",
+    "status_max_bytes": "largest status report accepted in bytes (default 16384)",
+    "status_reports_per_minute": "status reports accepted per detector a minute (default 6)",
+    "status_history_max": "status reports kept per detector (default 1440)",
+    "max_streams": "streaming calls one server runs at once (default 0 = half of workers)",
+    "follow_backlog_events": "events a follow stream may fall behind before it is ended "
+                             "(default 20000)",
+    "max_concurrent_rpcs": "calls in progress or queued per server (default 256)",
     "tls_cert_file": "PEM certificate: TLS on the collector and query ports (health stays "
                      "plain for probes)",
     "tls_key_file": "PEM private key of --tls-cert-file",
