@@ -52,7 +52,6 @@ def _ago(t_ns: int) -> str:
     return f"{when} ({format_duration(time.time() - t_ns / 1e9)} ago)"
 
 
-
 def render(s: AgentStatus, age_s: float) -> str:
     stale = "  (stale: is the agent running?)" if age_s > STALE_AFTER_S else ""
     rows = [
@@ -63,7 +62,12 @@ def render(s: AgentStatus, age_s: float) -> str:
         ("last upload", _ago(s.last_upload_ns)),
         ("central", f"{s.endpoint}, {s.upload_failures} failed uploads"),
         ("passes", f"{s.passes_total} buffered in total, {s.dropped_passes} dropped (full)"),
-        ("quarantined", f"{s.quarantined_databases} corrupt buffer databases"),
+        ("quarantined", f"{s.quarantined_databases} corrupt buffer databases, "
+                        f"{s.salvaged_rows} passes salvaged from them"),
+        ("lost", f"{s.lost_passes} passes dropped in RAM, {s.set_aside_rows} undecodable rows "
+                 "set aside"),
+        ("over budget", f"{s.over_budget_sightings} randomized-address sightings "
+                        "(randomized_passes_per_minute)"),
         ("clock", s.clock_sync.value),
         ("disk free", format_bytes(s.disk_free_bytes)),
     ]
@@ -79,4 +83,9 @@ def render(s: AgentStatus, age_s: float) -> str:
         )
     if not s.sources:
         lines.append("(no sources)")
+    if s.tasks:
+        lines.append("")
+        lines.append(f"{'task':<10} {'state':<11} {'restarts':>8}  last error")
+        lines += [f"{t.name:<10} {t.state:<11} {t.restarts:>8}  {t.last_error or '-'}"
+                  for t in s.tasks]
     return "\n".join(lines)

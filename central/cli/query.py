@@ -190,10 +190,14 @@ STATUS_COLUMNS = (
     Column("clock_sync", "CLOCK"),
     Column("disk_free", "DISK FREE", right=True),
     Column("dropped_passes", "DROPPED", right=True),
+    Column("lost_passes", "LOST", right=True),
     Column("battery_voltage", "BATTERY", lambda v: f"{v:.2f} V" if v else "-", right=True),
     Column("last_upload_ns", "", table=False),
     Column("disk_free_bytes", "", table=False),
     Column("agent_version", "", table=False),
+    Column("set_aside_rows", "", table=False),
+    Column("over_budget_sightings", "", table=False),
+    Column("task_restarts", "", table=False),
 )
 
 
@@ -214,6 +218,10 @@ def status_row(s: types_pb2.AgentStatus, now_ns: int) -> dict[str, Any]:
         "dropped_passes": s.dropped_passes,
         "battery_voltage": s.battery_voltage,
         "agent_version": s.agent_version,
+        "lost_passes": s.lost_passes,
+        "set_aside_rows": s.set_aside_rows,
+        "over_budget_sightings": s.over_budget_sightings,
+        "task_restarts": {t.name: t.restarts for t in s.tasks},
     }
 
 
