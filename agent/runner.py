@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import grpc.aio
+
 from roadside.agent import __version__, sdnotify
 from roadside.agent.buffer import DiskBuffer
 from roadside.agent.config import AgentConfig
@@ -47,6 +49,7 @@ FINAL_UPLOAD_S = 10.0  # the last upload attempt on shutdown
 TICK_STALL_S = 60.0  # the tick task not beating this long makes the agent unhealthy
 STATUS_STALL_S = 120.0
 FLUSH_RETRY_S = 2.0  # a finite run retries writing its last passes this often (disk full)
+RENEW_CHECK_S = 600.0  # how often the agent asks whether its certificate is due
 NS = 1_000_000_000
 
 
@@ -220,6 +223,8 @@ class AgentRunner:
                            stall_s=uplink_stall, stop=uplink_stop)
             self.tasks.add("tick", self._tick_loop, stall_s=TICK_STALL_S)
             self.tasks.add("status", self._status_loop, stall_s=STATUS_STALL_S)
+            if self.config.tls_cert_file is not None:
+                self.tasks.add("renew", self._renew_loop)
             self._spawn(self._watchdog_loop(), "watchdog")
             sdnotify.ready()
             log.info("agent %s running: %d sources, central %s", self.config.detector_id,
@@ -343,6 +348,15 @@ class AgentRunner:
                 )
             beat()
             await asyncio.sleep(min(STATUS_FILE_INTERVAL_S, self.config.status_interval_s))
+
+    async def _renew_loop(self, beat: Beat) -> None:
+        while True:
+            try:
+                await self.uplink.renew_certificate()
+            except grpc.aio.AioRpcError as exc:  # central away: the next check tries again
+                log.warning("certificate renewal failed: %s", exc.details())
+            beat()
+            await asyncio.sleep(RENEW_CHECK_S)  # a period
 
     async def _watchdog_loop(self) -> None:
         interval = sdnotify.watchdog_interval()

@@ -27,6 +27,7 @@ import grpc.aio
 from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from roadside.agent import enroll
 from roadside.agent.buffer import DiskBuffer, DiskBufferError, Row
 from roadside.agent.channel import open_channel
 from roadside.agent.config import AgentConfig
@@ -223,6 +224,19 @@ class Uplink:
         except grpc.aio.AioRpcError as exc:
             log.info("status report failed: %s", exc.code().name)
             return False
+        return True
+
+    async def renew_certificate(self) -> bool:
+        """Renew the agent's certificate over its current identity when it is due; True
+        when renewed (the next call reconnects with the new pair)."""
+        cert, key = self._config.tls_cert_file, self._config.tls_key_file
+        if cert is None or key is None or not enroll.renewal_due(cert):
+            return False
+        self._stub_for_call()  # opens the channel on the current certificate
+        assert self._channel is not None
+        until = await enroll.renew(self._channel, cert, key)
+        await self.close()
+        log.info("certificate renewed, valid until %s", f"{until:%Y-%m-%d %H:%M} UTC")
         return True
 
     async def close(self) -> None:

@@ -53,7 +53,11 @@ class CentralConfig:
     max_streams: int = 0
     follow_backlog_events: int = 20_000  # a follower this far behind is ended
     max_concurrent_rpcs: int = 256  # calls in progress or queued per server
-    tls_cert_file: Path | None = None  # TLS on the collector and query ports when set (PEM)
+    # trust (README: Security model): mTLS from the site PKI in pki_dir unless insecure
+    insecure: bool = False  # plaintext, no roles: development on loopback only
+    pki_dir: Path | None = None  # the site CA and central's certificate (None: data_dir/pki)
+    enroll_port: int = 9001  # TLS without client certificates: boxes enroll with a token
+    tls_cert_file: Path | None = None  # central's certificate (PEM), instead of pki_dir's
     tls_key_file: Path | None = None  # its private key (PEM)
     tls_client_ca_file: Path | None = None  # when set, clients need a certificate from it (mTLS)
 
@@ -63,7 +67,7 @@ class CentralConfig:
                 f"namespace: expected [a-z0-9][a-z0-9_-]{{0,62}}, got {self.namespace!r}"
             )
         ports = ("collector_port", "query_port", "health_port", "embedded_etcd_port",
-                 "embedded_etcd_peer_port")
+                 "embedded_etcd_peer_port", "enroll_port")
         for name in ports:
             port = getattr(self, name)
             if not 0 <= port < 65536:
@@ -87,8 +91,7 @@ class CentralConfig:
                              f"that unary calls are always served), got {self.max_streams}")
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file: give both or neither")
-        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
-            raise ValueError("tls_client_ca_file: needs tls_cert_file and tls_key_file")
+
 
     @property
     def runs_worker(self) -> bool:

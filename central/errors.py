@@ -25,3 +25,11 @@ class ResourceExhausted(CentralError):
 
 class StoreFull(StoreUnavailable):
     """etcd is out of space (its NOSPACE alarm): nothing can be written until it is freed."""
+
+
+class Unauthenticated(CentralError):
+    """The caller did not prove who it is (no certificate, an unknown or used token)."""
+
+
+class PermissionDenied(CentralError):
+    """The caller is known but may not do this."""

@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.fixtures.captures",
     "tests.fixtures.central",
     "tests.fixtures.tls",
+    "tests.fixtures.trust",
     "tests.fixtures.query",
     "tests.fixtures.ops",
     "tests.fixtures.traveltime",

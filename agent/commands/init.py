@@ -1,9 +1,11 @@
 """`roadside agent init` and `roadside agent register`: set up a detector box.
 
-init checks everything first, then installs the site secret (mode 0600), writes the
-identity into the agent's YAML config (keeping the hardware settings the installer put
-there) and registers the detector at central. When central cannot be reached the secret
-and config stay written and `roadside agent register` finishes the job later.
+init checks everything first, enrolls the box when given a token (its key is made here
+and never leaves it; agent/enroll.py), then installs the site secret (mode 0600), writes the
+identity and TLS files into the agent's YAML config (keeping the hardware settings the
+installer put there) and registers the detector at central. When central cannot be
+reached the secret and config stay written and `roadside agent register` finishes the job
+later.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import grpc
 import grpc.aio
 import yaml
 
-from roadside.agent import privacy
+from roadside.agent import enroll, privacy
 from roadside.agent.channel import open_channel
 from roadside.agent.config import DEFAULT_CONFIG_PATH, AgentConfig
 from roadside.agent.errors import AgentError
@@ -33,7 +35,9 @@ from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 log = logging.getLogger(__name__)
 
 REGISTER_TIMEOUT_S = 10.0  # one RegisterDetector call, per endpoint
-IDENTITY_KEYS = ("detector_id", "name", "latitude", "longitude", "central")
+IDENTITY_KEYS = ("detector_id", "name", "latitude", "longitude", "central", "tls_ca_file",
+                 "tls_cert_file", "tls_key_file")
+ENROLL_PORT = 9001  # central's enroll port, unless --enroll-endpoint says otherwise
 HEADER = "# roadside agent settings; identity written by `roadside agent init`\n"
 
 
@@ -113,7 +117,8 @@ def existing_secret(path: Path) -> bytes | None:
 # --- writing ------------------------------------------------------------------------
 
 
-def config_text(identity: Identity, existing: Mapping[str, Any], existing_text: str) -> str:
+def config_text(identity: Identity, existing: Mapping[str, Any], existing_text: str,
+                tls: Mapping[str, Path] | None = None) -> str:
     """The new config: the identity first, then the other settings already there.
 
     The old text is kept as it was (comments too) when it holds no identity setting;
@@ -129,6 +134,10 @@ def config_text(identity: Identity, existing: Mapping[str, Any], existing_text: 
         ident["central"] = list(identity.central)
     elif "central" in existing:
         ident["central"] = existing["central"]
+    for key in ("tls_ca_file", "tls_cert_file", "tls_key_file"):
+        value = tls.get(key) if tls else existing.get(key)
+        if value:
+            ident[key] = str(value)
     head = HEADER + yaml.safe_dump(ident, sort_keys=False, allow_unicode=True)
     if not any(key in existing for key in IDENTITY_KEYS):
         rest = existing_text.removeprefix(HEADER)
@@ -217,6 +226,10 @@ def run_init(args: argparse.Namespace) -> int:
             "device id this detector makes: use --force if that is what you want"
         )
 
+    tls: dict[str, Path] | None = None
+    if args.enroll:
+        tls = _enroll(args, identity, path.parent)
+
     # Everything checked: now write.
     try:
         if args.generate_secret:
@@ -226,7 +239,7 @@ def run_init(args: argparse.Namespace) -> int:
             write_atomic(secret_path, given + b"\n", 0o600)
             print(f"installed the site secret: {secret_path} (mode 0600)")
         old_text = path.read_text(encoding="utf-8") if path.exists() else ""
-        text = config_text(identity, existing, old_text)
+        text = config_text(identity, existing, old_text, tls)
         if "secret_file" not in existing and secret_path != AgentConfig().secret_file:
             # put there by ROADSIDE_SECRET_FILE: record it, so `agent run` finds it too
             text += yaml.safe_dump({"secret_file": str(secret_path)})
@@ -252,6 +265,20 @@ def run_init(args: argparse.Namespace) -> int:
         ) from exc
     print(f"registered {identity.detector_id} at central {endpoint}")
     return 0
+
+
+def _enroll(args: argparse.Namespace, identity: Identity, where: Path) -> dict[str, Path]:
+    central = identity.central[0] if identity.central else "127.0.0.1:9000"
+    endpoint = args.enroll_endpoint or f"{central.rpartition(':')[0]}:{ENROLL_PORT}"
+    files = enroll.enroll(args.enroll, endpoint, where / "tls")
+    if files.detector_id != identity.detector_id:
+        raise InitError(f"--detector-id {identity.detector_id!r}: the token was made for "
+                        f"{files.detector_id!r} (roadside pki token --detector ...)")
+    print(f"enrolled at {endpoint}: certificate for detector {files.detector_id} until "
+          f"{files.not_after:%Y-%m-%d %H:%M} UTC in {files.cert_file.parent} (key 0600, "
+          "made on this box)")
+    return {"tls_ca_file": files.ca_file, "tls_cert_file": files.cert_file,
+            "tls_key_file": files.key_file}
 
 
 def run_register(args: argparse.Namespace) -> int:
@@ -295,6 +322,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                       help="overwrite an existing identity or a different site secret")
     init.add_argument("--no-register", action="store_true",
                       help="do not contact central now")
+    init.add_argument("--enroll", metavar="TOKEN",
+                      help="enroll with a one-time token from `roadside pki token`: the box "
+                           "makes its key and gets its certificate from central")
+    init.add_argument("--enroll-endpoint", metavar="HOST:PORT",
+                      help=f"central's enroll port (default: the --central host, port "
+                           f"{ENROLL_PORT})")
     init.set_defaults(func=run_init)
 
     reg = sub.add_parser(

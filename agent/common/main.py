@@ -48,6 +48,16 @@ GROUPS: dict[str, Group] = {
         "Links (src -> dest with max_seconds) and routes between detectors.",
         ("roadside.central.cli.links", "roadside.central.cli.routes"),
     ),
+    "pki": Group(
+        "central", "the site PKI: CA, certificates, enrollment tokens, revocation",
+        "The site PKI, run where the CA lives: roadside pki init, then issue and token.",
+        ("roadside.central.cli.pki",),
+    ),
+    "audit": Group(
+        "central", "who read per-device data and who changed what (admin)",
+        "The audit log: every analyst read of per-device data and every admin change.",
+        ("roadside.central.cli.audit",),
+    ),
     "sim": Group(
         "agent", "simulate road traffic through agents and central",
         "Simulator mode: synthetic traffic through real agent pipelines and central.",

@@ -57,13 +57,14 @@ class Children:
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(self, name: str, args: Sequence[str], stdout: int | None = None,
-              ) -> subprocess.Popen[bytes]:
+              env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}.log", "wb")  # closed below: the child has its copy
         try:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "roadside.common.main", "--log-level", "info", *args],
                 stdout=stdout if stdout is not None else log, stderr=log,
                 start_new_session=True,  # Ctrl-C reaches us; we stop the children in order
+                env={**os.environ, **(env or {})},
             )
         finally:
             log.close()
@@ -144,6 +145,14 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
     print(f"   collector {collector}, query {query}, etcd {etcd}")
     children.start("worker", ["central", "worker", "--etcd-endpoints", etcd,
                               "--grace-s", str(WORKER_GRACE_S), "--backfill-s", str(BACKFILL_S)])
+    pki = tmp / "etcd" / "pki"  # serve made the site CA, its certificate and an admin's
+    print(f"   mTLS from the site PKI serve made in {pki}: every caller has a certificate")
+    for kind, name, *extra in [("operator", "demo-analyst", "--role", "analyst"),
+                               *(("detector", d.id) for d in network.detectors)]:
+        _check(children.start(f"pki-{name}", ["pki", "issue", kind, name, *extra,
+                                              "--pki-dir", str(pki), "--etcd-endpoints", etcd]),
+               f"pki-{name}", out, REPLAY_TIMEOUT_S)
+    admin = _tls(pki, "operator-admin")
 
     _step(2, f"simulating the {network.name} ({len(network.detectors)} detectors, "
              f"{len(network.links)} links) for {duration} into capture files")
@@ -155,7 +164,7 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
         "--truth", str(truth),
         "--write-captures", str(captures), "--central", collector, "--no-agents",
         "--secret-file", str(secret), "--quiet",
-    ]), "sim", out, REPLAY_TIMEOUT_S)
+    ], env=admin), "sim", out, REPLAY_TIMEOUT_S)
 
     _step(3, "replaying each detector's captures through its own agent process")
     replays = {}
@@ -164,7 +173,7 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
         replays[d.id] = children.start(f"replay-{d.id}", [
             "agent", "replay", "--detector", d.id, "--secret-file", str(secret),
             "--central", collector, "--fast", "--json", "--quiet", *files,
-        ], stdout=subprocess.PIPE)
+        ], stdout=subprocess.PIPE, env=_tls(pki, f"detector-{d.id}"))
     replayed = {}
     for det, proc in replays.items():
         stdout, _ = proc.communicate(timeout=REPLAY_TIMEOUT_S)
@@ -175,6 +184,7 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
               f"{r['passes']:>5} passes  {r['uploaded']:>5} acknowledged")
 
     _step(4, "what an operator looks at first")
+    os.environ.update(_tls(pki, "operator-demo-analyst"))  # the queries below, as an analyst
     report = demo_report.Report(query, out, network, json.loads(truth.read_text()))
     report.detectors()
     report.events()
@@ -182,6 +192,13 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
     summary = report.summary(replayed, duration, seed, time.monotonic() - started)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def _tls(pki: Path, name: str) -> dict[str, str]:
+    """ROADSIDE_TLS_* for a child that calls central as the holder of `name`.pem."""
+    return {"ROADSIDE_TLS_CA_FILE": str(pki / "ca.pem"),
+            "ROADSIDE_TLS_CERT_FILE": str(pki / f"{name}.pem"),
+            "ROADSIDE_TLS_KEY_FILE": str(pki / f"{name}.key")}
 
 
 def _morning(utc_offset_hours: float, duration_s: float) -> str:

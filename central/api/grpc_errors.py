@@ -19,9 +19,11 @@ from roadside.central.errors import (
     CentralError,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
     ResourceExhausted,
     StoreFull,
     StoreUnavailable,
+    Unauthenticated,
 )
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 CODES: tuple[tuple[type[CentralError], grpc.StatusCode], ...] = (
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (NotFound, grpc.StatusCode.NOT_FOUND),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (StoreFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (StoreUnavailable, grpc.StatusCode.UNAVAILABLE),

@@ -9,7 +9,9 @@ registered here so that two things hold for every call:
   would copy it once more);
 - a streaming call (either direction) takes one of the server's `StreamSlots` for as long
   as it runs; with none free it gets RESOURCE_EXHAUSTED at once. The slots are fewer than
-  the server's threads, so long-lived streams can never starve unary calls.
+  the server's threads, so long-lived streams can never starve unary calls;
+- the caller's identity and role are checked against the role table (authz.Guard) before
+  the servicer sees the request.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import grpc
 from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
+
+from roadside.central.api.authz import Guard
 
 
 class StreamSlots:
@@ -72,13 +76,16 @@ def _check(request: Any, context: grpc.ServicerContext) -> Any:
     return request
 
 
-def _checked(requests: Iterator[Any], context: grpc.ServicerContext) -> Iterator[Any]:
+def _checked(requests: Iterator[Any], context: grpc.ServicerContext, guard: Guard,
+             name: str) -> Iterator[Any]:
     for request in requests:
-        yield _check(request, context)
+        guard.check_message(name, context, _check(request, context))
+        yield request
 
 
 def _handler(
-    method: MethodDescriptor, behavior: Callable[..., Any], slots: StreamSlots, max_bytes: int
+    method: MethodDescriptor, behavior: Callable[..., Any], slots: StreamSlots, max_bytes: int,
+    guard: Guard,
 ) -> grpc.RpcMethodHandler:
     request_cls = message_factory.GetMessageClass(method.input_type)
     response_cls = message_factory.GetMessageClass(method.output_type)
@@ -89,13 +96,14 @@ def _handler(
 
     if not cs and not ss:
         def unary(request: Any, context: grpc.ServicerContext) -> Any:
-            return behavior(_check(request, context), context)
+            guard.check(name, context, _check(request, context))
+            return behavior(request, context)
 
         return grpc.unary_unary_rpc_method_handler(unary, **options)
 
     if not cs:
         def server_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            _check(request, context)
+            guard.check(name, context, _check(request, context))
             slots.take(context, name)
             try:
                 yield from behavior(request, context)
@@ -108,9 +116,10 @@ def _handler(
         raise ValueError(f"{name}: bidirectional streams are not served here")
 
     def client_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+        guard.check(name, context, None)
         slots.take(context, name)
         try:
-            return behavior(_checked(requests, context), context)
+            return behavior(_checked(requests, context, guard, name), context)
         finally:
             slots.give()
 
@@ -119,12 +128,12 @@ def _handler(
 
 def add_servicer(
     server: grpc.Server, service: ServiceDescriptor, servicer: object, slots: StreamSlots,
-    max_bytes: int,
+    max_bytes: int, guard: Guard,
 ) -> None:
     """Register every method of `service` as implemented by `servicer`; requests over
-    `max_bytes` are refused unparsed."""
+    `max_bytes` are refused unparsed; `guard` checks every caller."""
     handlers = {
-        method.name: _handler(method, getattr(servicer, method.name), slots, max_bytes)
+        method.name: _handler(method, getattr(servicer, method.name), slots, max_bytes, guard)
         for method in service.methods
     }
     server.add_generic_rpc_handlers(

@@ -166,6 +166,16 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         )
 
     @grpc_method
+    def ListAudit(
+        self, request: query_pb2.ListAuditRequest, context: grpc.ServicerContext
+    ) -> query_pb2.ListAuditResponse:
+        limit = min(request.limit or 1000, MAX_PAGE)
+        entries = self.store.audit(request.since_ns, limit)
+        return query_pb2.ListAuditResponse(entries=[
+            query_pb2.AuditEntry(at_ns=e["at_ns"], who=e["who"], method=e["method"],
+                                 what=e["what"]) for e in entries])
+
+    @grpc_method
     def StreamTravelTimes(
         self, request: query_pb2.GetTravelTimesRequest, context: grpc.ServicerContext
     ) -> Iterator[query_pb2.TravelTimeWindow]:

@@ -1,11 +1,14 @@
 """Builds and runs central: etcd (given or embedded), the store, three gRPC servers and,
 when asked (by default with the embedded etcd), a travel-time worker in-process.
 
-    collector port   roadside.v1.CollectorService, collector.CollectorService
-    query port       roadside.v1.QueryService, query.QueryService
-    health port      grpc.health.v1.Health
-All three also serve grpc.health.v1 and reflection. Servers are thread-pool gRPC servers
-because the etcd client is blocking.
+    collector port   roadside.v1.CollectorService, collector.CollectorService,
+                     roadside.v1.EnrollService (Renew)            mTLS
+    query port       roadside.v1.QueryService, query.QueryService  mTLS
+    enroll port      roadside.v1.EnrollService (Enroll)            TLS, no client certificate
+    health port      grpc.health.v1.Health                         plaintext, for probes
+All also serve grpc.health.v1; reflection only with `insecure` (development). Every call
+is checked against the role table (api/security.py, api/authz.py). Servers are thread-pool
+gRPC servers because the etcd client is blocking.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import etcd3
 import grpc
@@ -22,11 +26,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from roadside.central.api.collector import CollectorServicer
+from roadside.central.api.enroll import EnrollServicer
 from roadside.central.api.handlers import StreamSlots, add_servicer
 from roadside.central.api.health import HealthMonitor
 from roadside.central.api.legacy_collector import LegacyCollectorServicer
 from roadside.central.api.legacy_query import LegacyQueryServicer
 from roadside.central.api.query import QueryServicer
+from roadside.central.api.security import Security, secure
 from roadside.central.api.validation import Limits
 from roadside.central.config import CentralConfig
 from roadside.central.errors import CentralError
@@ -34,16 +40,16 @@ from roadside.central.store.client import connect
 from roadside.central.store.etcd_process import EtcdProcess, EtcdProcessError
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.traveltime.in_serve import WorkerThread, serve_worker_config
-from roadside.common.files import read_file
 from roadside.proto.collector import collector_pb2 as legacy_collector_pb2
 from roadside.proto.query import query_pb2 as legacy_query_pb2
-from roadside.proto.v1 import collector_pb2, query_pb2
+from roadside.proto.v1 import collector_pb2, enroll_pb2, query_pb2
 
 log = logging.getLogger(__name__)
 
 COLLECTOR = collector_pb2.DESCRIPTOR.services_by_name["CollectorService"]
 LEGACY_COLLECTOR = legacy_collector_pb2.DESCRIPTOR.services_by_name["CollectorService"]
 QUERY = query_pb2.DESCRIPTOR.services_by_name["QueryService"]
+ENROLL = enroll_pb2.DESCRIPTOR.services_by_name["EnrollService"]
 LEGACY_QUERY = legacy_query_pb2.DESCRIPTOR.services_by_name["QueryService"]
 COLLECTOR_SERVICES = (COLLECTOR.full_name, LEGACY_COLLECTOR.full_name)
 QUERY_SERVICES = (QUERY.full_name, LEGACY_QUERY.full_name)
@@ -71,6 +77,8 @@ class RunningCentral:
     health_port: int
     etcd_endpoints: tuple[str, ...]
     _client: etcd3.MultiEndpointEtcd3Client
+    security: Security | None = None
+    enroll_port: int = 0  # 0: no enroll port (insecure)
     _servers: list[grpc.Server] = field(default_factory=list)
     _etcd: EtcdProcess | None = None
     _worker: WorkerThread | None = None  # the in-process travel-time worker, if any
@@ -83,6 +91,10 @@ class RunningCentral:
     @property
     def query_addr(self) -> str:
         return f"{_client_host(self.config.host)}:{self.query_port}"
+
+    @property
+    def enroll_addr(self) -> str:
+        return f"{_client_host(self.config.host)}:{self.enroll_port}"
 
     @property
     def health_addr(self) -> str:
@@ -110,6 +122,8 @@ class RunningCentral:
             event.wait()
         if self._worker is not None:
             self._worker.stop()
+        if self.security is not None:
+            self.security.stop()
         self.store.close()
         self._client.close()
         if self._etcd is not None:
@@ -131,20 +145,6 @@ def _server(config: CentralConfig, name: str) -> grpc.Server:
     pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix=f"central-{name}")
     # calls beyond max_concurrent_rpcs (running or queued) get RESOURCE_EXHAUSTED at once
     return grpc.server(pool, options=options, maximum_concurrent_rpcs=config.max_concurrent_rpcs)
-
-
-def server_credentials(config: CentralConfig) -> grpc.ServerCredentials | None:
-    """TLS credentials from the config's PEM files, or None for plaintext."""
-    if config.tls_cert_file is None or config.tls_key_file is None:
-        return None
-    key = read_file(config.tls_key_file, "tls_key_file", CentralError)
-    pair = (key, read_file(config.tls_cert_file, "tls_cert_file", CentralError))
-    ca = None
-    if config.tls_client_ca_file is not None:
-        ca = read_file(config.tls_client_ca_file, "tls_client_ca_file", CentralError)
-    return grpc.ssl_server_credentials(
-        [pair], root_certificates=ca, require_client_auth=ca is not None
-    )
 
 
 def _bind(
@@ -194,8 +194,9 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
     store = EtcdStore(client, config.namespace, config.retention_days,
                       status_history_max=config.status_history_max)
     monitor = HealthMonitor(store, (*COLLECTOR_SERVICES, *QUERY_SERVICES), config.health_poll_s)
-    central = RunningCentral(config, store, monitor, 0, 0, 0, endpoints, client, [], etcd_proc)
+    central = RunningCentral(config, store, monitor, 0, 0, 0, endpoints, client, _etcd=etcd_proc)
     try:
+        central.security = secure(config, client, etcd_proc is not None, _auditor(store))
         _start_servers(central, config, store, monitor)
         if worker is not None:
             central._worker = worker
@@ -255,6 +256,13 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _auditor(store: EtcdStore) -> Any:
+    def audit(who: Any, method: str, what: str) -> None:
+        store.put_audit(str(who), method, what)
+
+    return audit
+
+
 def _start_servers(
     central: RunningCentral, config: CentralConfig, store: EtcdStore, monitor: HealthMonitor
 ) -> None:
@@ -267,32 +275,47 @@ def _start_servers(
     collector = _server(config, "collector")
     collector_slots = StreamSlots(config.stream_slots)
     most = config.max_message_bytes
-    add_servicer(collector, COLLECTOR, CollectorServicer(store, limits), collector_slots, most)
+    guard = central.security.guard if central.security is not None else None
+    assert guard is not None
+    add_servicer(collector, COLLECTOR, CollectorServicer(store, limits), collector_slots, most,
+                 guard)
     add_servicer(collector, LEGACY_COLLECTOR, LegacyCollectorServicer(store, limits),
-                 collector_slots, most)
+                 collector_slots, most, guard)
 
     query = _server(config, "query")
     query_slots = StreamSlots(config.stream_slots)
     add_servicer(query, QUERY, QueryServicer(store, config.follow_backlog_events), query_slots,
-                 most)
-    add_servicer(query, LEGACY_QUERY, LegacyQueryServicer(store), query_slots, most)
+                 most, guard)
+    add_servicer(query, LEGACY_QUERY, LegacyQueryServicer(store), query_slots, most, guard)
 
     health_only = _server(config, "health")
-    tls = server_credentials(config)
-    plan = (
+    sec = central.security
+    assert sec is not None
+    tls = sec.ports
+    plan = [
         (collector, COLLECTOR_SERVICES, config.collector_port, "collector", tls),
         (query, QUERY_SERVICES, config.query_port, "query", tls),
         (health_only, (), config.health_port, "health", None),  # plain: for probes
-    )
+    ]
+    if sec.ca is not None and sec.registry is not None:
+        enroll = EnrollServicer(sec.ca, sec.registry, sec.guard)
+        add_servicer(collector, ENROLL, enroll, collector_slots, most, sec.guard)  # Renew
+        enroll_server = _server(config, "enroll")
+        add_servicer(enroll_server, ENROLL, enroll, StreamSlots(1), most, sec.guard)
+        plan.append((enroll_server, (ENROLL.full_name,), config.enroll_port, "enroll",
+                     sec.enroll))
     ports = []
     for server, services, port, what, creds in plan:
         health_pb2_grpc.add_HealthServicer_to_server(monitor.servicer, server)
-        reflection.enable_server_reflection(
-            (*services, HEALTH_SERVICE, reflection.SERVICE_NAME), server
-        )
+        if config.insecure:
+            reflection.enable_server_reflection(
+                (*services, HEALTH_SERVICE, reflection.SERVICE_NAME), server
+            )
         ports.append(_bind(server, config.host, port, what, creds))
         central._servers.append(server)
-    central.collector_port, central.query_port, central.health_port = ports
+    central.collector_port, central.query_port, central.health_port = ports[:3]
+    if len(ports) > 3:
+        central.enroll_port = ports[3]
     monitor.start()
     for server in central._servers:
         server.start()

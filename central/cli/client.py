@@ -1,7 +1,13 @@
 """What the operators' commands share: where central is, one channel, one-line errors.
 
 Settings: defaults < YAML file (--config, section "client") < ROADSIDE_QUERY_HOST,
-ROADSIDE_COLLECTOR_HOST, ROADSIDE_CALL_TIMEOUT_S < flags.
+ROADSIDE_COLLECTOR_HOST, ROADSIDE_CALL_TIMEOUT_S, ROADSIDE_TLS_CA_FILE, ROADSIDE_TLS_CERT_FILE,
+ROADSIDE_TLS_KEY_FILE, ROADSIDE_INSECURE < flags.
+
+TLS: the operator's certificate of the site PKI (tls_cert_file + tls_key_file) and the
+site CA (tls_ca_file). When none is set, the admin certificate `serve` makes on a laptop
+(DATA_DIR/pki/operator-admin.pem) is used if it is there; `insecure` talks plaintext to a
+central started with --insecure.
 """
 
 from __future__ import annotations
@@ -15,8 +21,10 @@ from typing import Any
 
 import grpc
 
+from roadside.central.config import DEFAULT_DATA_DIR
 from roadside.common.config_layers import load
 from roadside.common.errors import RoadsideError
+from roadside.common.files import read_file
 from roadside.proto.v1 import collector_pb2_grpc, query_pb2_grpc
 
 DEFAULT_QUERY_HOST = "127.0.0.1:8000"
@@ -33,6 +41,10 @@ class ClientConfig:
     query_host: str = DEFAULT_QUERY_HOST  # central's query server, HOST:PORT
     collector_host: str = DEFAULT_COLLECTOR_HOST  # central's collector server, HOST:PORT
     call_timeout_s: float = CALL_TIMEOUT_S  # deadline of each call (not of live tails)
+    tls_ca_file: Path | None = None  # the site CA (default: a laptop central's, if there)
+    tls_cert_file: Path | None = None  # the operator's certificate of the site PKI
+    tls_key_file: Path | None = None
+    insecure: bool = False  # plaintext, to a central started with --insecure
 
     def __post_init__(self) -> None:
         for name in ("query_host", "collector_host"):
@@ -62,19 +74,52 @@ def add_client_options(parser: argparse.ArgumentParser, collector: bool = False)
     parser.add_argument(
         "--config", type=Path, metavar="FILE", help="YAML settings file (section 'client')"
     )
+    parser.add_argument("--tls-ca-file", type=Path, metavar="PEM",
+                        help="the site CA (env ROADSIDE_TLS_CA_FILE)")
+    parser.add_argument("--tls-cert-file", type=Path, metavar="PEM",
+                        help="your operator certificate (env ROADSIDE_TLS_CERT_FILE)")
+    parser.add_argument("--tls-key-file", type=Path, metavar="PEM",
+                        help="its private key (env ROADSIDE_TLS_KEY_FILE)")
+    parser.add_argument("--insecure", action="store_true", default=None,
+                        help="plaintext, to a central started with --insecure")
 
 
 def client_config(args: argparse.Namespace) -> ClientConfig:
     flags = {
         name: getattr(args, name, None)
-        for name in ("query_host", "collector_host", "call_timeout_s")
+        for name in ("query_host", "collector_host", "call_timeout_s", "tls_ca_file",
+                     "tls_cert_file", "tls_key_file", "insecure")
     }
     return load(ClientConfig, file=args.config, flags=flags, section="client")
 
 
+def credentials(config: ClientConfig) -> grpc.ChannelCredentials | None:
+    """mTLS from the config (or a laptop central's admin certificate); None: plaintext."""
+    if config.insecure:
+        return None
+    ca, cert, key = config.tls_ca_file, config.tls_cert_file, config.tls_key_file
+    if ca is None and cert is None:
+        local = DEFAULT_DATA_DIR / "pki"
+        if (local / "operator-admin.pem").exists():
+            ca, cert, key = (local / "ca.pem", local / "operator-admin.pem",
+                             local / "operator-admin.key")
+        else:
+            return None
+    if ca is None or cert is None or key is None:
+        raise CentralCallError("TLS: give tls_ca_file, tls_cert_file and tls_key_file "
+                               "together (or --insecure)")
+    return grpc.ssl_channel_credentials(
+        root_certificates=read_file(ca, "tls_ca_file", CentralCallError),
+        private_key=read_file(key, "tls_key_file", CentralCallError),
+        certificate_chain=read_file(cert, "tls_cert_file", CentralCallError),
+    )
+
+
 @contextlib.contextmanager
-def channel_to(host: str) -> Iterator[grpc.Channel]:
-    channel = grpc.insecure_channel(host)
+def channel_to(host: str, config: ClientConfig | None = None) -> Iterator[grpc.Channel]:
+    creds = credentials(config) if config is not None else None
+    channel = (grpc.insecure_channel(host) if creds is None
+               else grpc.secure_channel(host, creds))
     try:
         yield channel
     finally:
@@ -91,16 +136,18 @@ def calls_to(host: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def query_stub(host: str) -> Iterator[Any]:
-    """A roadside.v1 QueryService stub to `host`; its errors become CentralCallError."""
-    with channel_to(host) as channel, calls_to(host):
+def query_stub(config: ClientConfig) -> Iterator[Any]:
+    """A roadside.v1 QueryService stub to the query host; errors become CentralCallError."""
+    host = config.query_host
+    with channel_to(host, config) as channel, calls_to(host):
         yield query_pb2_grpc.QueryServiceStub(channel)  # type: ignore[no-untyped-call]
 
 
 @contextlib.contextmanager
-def collector_stub(host: str) -> Iterator[Any]:
-    """A roadside.v1 CollectorService stub to `host`; its errors become CentralCallError."""
-    with channel_to(host) as channel, calls_to(host):
+def collector_stub(config: ClientConfig) -> Iterator[Any]:
+    """A roadside.v1 CollectorService stub to the collector; errors become CentralCallError."""
+    host = config.collector_host
+    with channel_to(host, config) as channel, calls_to(host):
         yield collector_pb2_grpc.CollectorServiceStub(channel)  # type: ignore[no-untyped-call]
 
 
@@ -113,7 +160,8 @@ def describe(exc: grpc.RpcError, host: str) -> str:
         return f"central unreachable at {host}"
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return f"central at {host} did not answer in time"
-    if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND):
+    if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
+                grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAUTHENTICATED):
         return str(details)
     if code == grpc.StatusCode.UNIMPLEMENTED:
         return f"central at {host} does not serve this call (is it the query server?)"

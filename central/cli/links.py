@@ -55,7 +55,7 @@ def link_row(link: Any) -> dict[str, Any]:
 def _set(args: argparse.Namespace) -> int:
     sources = [parse_source(text) for text in args.src or []]
     config = client_config(args)
-    with collector_stub(config.collector_host) as stub:
+    with collector_stub(config) as stub:
         resp = stub.SetLinks(
             collector_pb2.SetLinksRequest(dest_detector_id=args.dest, sources=sources),
             timeout=config.call_timeout_s,
@@ -69,7 +69,7 @@ def _set(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     config = client_config(args)
-    with query_stub(config.query_host) as stub:
+    with query_stub(config) as stub:
         resp = stub.GetLinks(
             query_pb2.GetLinksRequest(dest_detector_id=args.dest or ""),
             timeout=config.call_timeout_s,

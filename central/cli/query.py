@@ -10,7 +10,12 @@ from typing import Any
 
 import grpc
 
-from roadside.central.cli.client import add_client_options, client_config, query_stub
+from roadside.central.cli.client import (
+    ClientConfig,
+    add_client_options,
+    client_config,
+    query_stub,
+)
 from roadside.common import output
 from roadside.common.errors import RoadsideError
 from roadside.common.humanize import format_bytes, format_duration, rate_text
@@ -72,7 +77,7 @@ def _events(args: argparse.Namespace) -> int:
     if args.limit < 0:
         raise RoadsideError("--limit must not be negative")
     rows: Iterator[dict[str, Any]] = _read_events(
-        config.query_host, config.call_timeout_s, args.detector or [], since, until, args.limit
+        config, args.detector or [], since, until, args.limit
     )
     if args.format == "table":  # buffered anyway: show it in time order
         rows = iter(sorted(rows, key=lambda r: (r["timestamp_ns"], r["detector_id"])))
@@ -87,12 +92,13 @@ def _events(args: argparse.Namespace) -> int:
 
 
 def _read_events(
-    host: str, timeout: float, detectors: list[str], since: int, until: int, limit: int
+    config: ClientConfig, detectors: list[str], since: int, until: int, limit: int
 ) -> Iterator[dict[str, Any]]:
     """Every event of the range through GetEvents pages, up to `limit` (0 = all)."""
+    timeout = config.call_timeout_s
     count, token = 0, ""
     progress = sys.stderr.isatty()
-    with query_stub(host) as stub:
+    with query_stub(config) as stub:
         while True:
             size = PAGE_SIZE if not limit else min(PAGE_SIZE, limit - count)
             resp = stub.GetEvents(
@@ -118,8 +124,7 @@ def _read_events(
 def _tail(args: argparse.Namespace) -> int:
     config = client_config(args)
     since = parse_time(args.since, "--since")
-    host = config.query_host
-    with query_stub(host) as stub:
+    with query_stub(config) as stub:
         # fail fast on a bad request or an unreachable central, before streaming
         stub.GetEvents(
             query_pb2.GetEventsRequest(detector_ids=args.detector, since_ns=since, limit=1),
@@ -155,8 +160,7 @@ DETECTOR_COLUMNS = (
 
 def _detectors(args: argparse.Namespace) -> int:
     config = client_config(args)
-    host = config.query_host
-    with query_stub(host) as stub:
+    with query_stub(config) as stub:
         resp = stub.ListDetectors(
             query_pb2.ListDetectorsRequest(), timeout=config.call_timeout_s
         )
@@ -227,8 +231,7 @@ def status_row(s: types_pb2.AgentStatus, now_ns: int) -> dict[str, Any]:
 
 def _status(args: argparse.Namespace) -> int:
     config = client_config(args)
-    host = config.query_host
-    with query_stub(host) as stub:
+    with query_stub(config) as stub:
         resp = stub.GetStatus(
             query_pb2.GetStatusRequest(detector_ids=args.detector or []),
             timeout=config.call_timeout_s,

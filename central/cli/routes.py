@@ -32,7 +32,7 @@ def _write(args: argparse.Namespace, routes: list[Any]) -> None:
 def _set(args: argparse.Namespace) -> int:
     config = client_config(args)
     route = collector_pb2.Route(name=args.name, detector_ids=args.detectors)
-    with collector_stub(config.collector_host) as stub:
+    with collector_stub(config) as stub:
         resp = stub.SetRoute(
             collector_pb2.SetRouteRequest(route=route), timeout=config.call_timeout_s
         )
@@ -42,7 +42,7 @@ def _set(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     config = client_config(args)
-    with query_stub(config.query_host) as stub:
+    with query_stub(config) as stub:
         resp = stub.ListRoutes(query_pb2.ListRoutesRequest(), timeout=config.call_timeout_s)
     _write(args, list(resp.routes))
     return 0

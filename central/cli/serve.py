@@ -49,6 +49,10 @@ HELP = {
     "follow_backlog_events": "events a follow stream may fall behind before it is ended "
                              "(default 20000)",
     "max_concurrent_rpcs": "calls in progress or queued per server (default 256)",
+    "insecure": "plaintext, no client certificates, no roles: development on loopback only",
+    "pki_dir": "the site CA and central's certificate (default DATA_DIR/pki; with the "
+               "embedded etcd made on first start, with an admin certificate for the CLI)",
+    "enroll_port": "TLS port where boxes enroll with a token (default 9001)",
     "tls_cert_file": "PEM certificate: TLS on the collector and query ports (health stays "
                      "plain for probes)",
     "tls_key_file": "PEM private key of --tls-cert-file",

@@ -98,7 +98,7 @@ def _print(args: argparse.Namespace, windows: Iterable[WindowSummary], stream: b
 
 def _show(args: argparse.Namespace, request: query_pb2.GetTravelTimesRequest, title: str) -> int:
     config = client_config(args)
-    with query_stub(config.query_host) as stub:
+    with query_stub(config) as stub:
         if request.follow:
             stream = stub.StreamTravelTimes(request)
             try:

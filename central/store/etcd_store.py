@@ -28,6 +28,7 @@ from typing import Any
 import etcd3
 import grpc
 from etcd3 import transactions
+from ulid import ULID
 
 from roadside.central.errors import InvalidArgument, StoreFull, StoreUnavailable
 from roadside.central.store import keys
@@ -228,6 +229,22 @@ class EtcdStore:
         )
         for kv in oldest.kvs:
             self.client.delete(kv.key)
+
+    def put_audit(self, who: str, method: str, what: str) -> None:
+        """One audit entry (who, what, when), leased for retention like detections."""
+        now_ns = int(self._clock() * 1e9)
+        value = json.dumps({"at_ns": now_ns, "who": who, "method": method, "what": what})
+        key = keys.audit_key(self.namespace, str(ULID.from_timestamp(now_ns / 1e9)))
+        with self._etcd_errors("writing the audit log"):
+            self._commit_leased(lambda: [[(key, value.encode(), self._leases.lease_for(now_ns))]])
+
+    def audit(self, since_ns: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+        """Audit entries from since_ns on, oldest first, at most `limit`."""
+        prefix = keys.audit_prefix(self.namespace)
+        with self._etcd_errors("reading the audit log"):
+            found = self.client.get_range(prefix + ulid_floor(since_ns), keys.prefix_end(prefix),
+                                          limit=limit, sort_order="ascend", sort_target="key")
+            return [json.loads(value) for value, _ in found]
 
     def set_route(self, route: RouteRecord) -> RouteRecord:
         with self._etcd_errors("setting a route"):

@@ -184,6 +184,34 @@ def pending_prefix(ns: str, dest_detector_id: str | None = None) -> str:
     return _all_or_one(ns, "pending", dest_detector_id)
 
 
+def pki_cert_key(ns: str, serial: int) -> str:
+    return f"{_p(ns, 'pki')}/certs/{serial:x}"
+
+
+def pki_certs_prefix(ns: str) -> str:
+    return f"{_p(ns, 'pki')}/certs/"
+
+
+def pki_revoked_prefix(ns: str) -> str:
+    return f"{_p(ns, 'pki')}/revoked/"
+
+
+def pki_revoked_key(ns: str, serial: int) -> str:
+    return f"{pki_revoked_prefix(ns)}{serial:x}"
+
+
+def pki_token_key(ns: str, digest: str) -> str:
+    return f"{_p(ns, 'pki')}/tokens/{digest}"
+
+
+def audit_prefix(ns: str) -> str:
+    return _p(ns, "audit") + "/"
+
+
+def audit_key(ns: str, ulid: str) -> str:
+    return f"{audit_prefix(ns)}{ulid}"
+
+
 def prefix_end(prefix: str) -> str:
     """The first key after every key that starts with `prefix` (for range reads)."""
     raw = prefix.encode()

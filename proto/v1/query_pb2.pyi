@@ -8,6 +8,32 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ListAuditRequest(_message.Message):
+    __slots__ = ("since_ns", "limit")
+    SINCE_NS_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    since_ns: int
+    limit: int
+    def __init__(self, since_ns: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class AuditEntry(_message.Message):
+    __slots__ = ("at_ns", "who", "method", "what")
+    AT_NS_FIELD_NUMBER: _ClassVar[int]
+    WHO_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    WHAT_FIELD_NUMBER: _ClassVar[int]
+    at_ns: int
+    who: str
+    method: str
+    what: str
+    def __init__(self, at_ns: _Optional[int] = ..., who: _Optional[str] = ..., method: _Optional[str] = ..., what: _Optional[str] = ...) -> None: ...
+
+class ListAuditResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[AuditEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ...) -> None: ...
+
 class Event(_message.Message):
     __slots__ = ("detector_id",)
     DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]

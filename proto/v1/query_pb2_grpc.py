@@ -79,6 +79,11 @@ class QueryServiceStub:
                 request_serializer=roadside_dot_proto_dot_v1_dot_query__pb2.GetTravelTimesRequest.SerializeToString,
                 response_deserializer=roadside_dot_proto_dot_v1_dot_query__pb2.TravelTimeWindow.FromString,
                 _registered_method=True)
+        self.ListAudit = channel.unary_unary(
+                '/roadside.v1.QueryService/ListAudit',
+                request_serializer=roadside_dot_proto_dot_v1_dot_query__pb2.ListAuditRequest.SerializeToString,
+                response_deserializer=roadside_dot_proto_dot_v1_dot_query__pb2.ListAuditResponse.FromString,
+                _registered_method=True)
 
 
 class QueryServiceServicer:
@@ -142,6 +147,13 @@ class QueryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAudit(self, request, context):
+        """Who read per-device data and who changed what (admin only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -189,6 +201,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.StreamTravelTimes,
                     request_deserializer=roadside_dot_proto_dot_v1_dot_query__pb2.GetTravelTimesRequest.FromString,
                     response_serializer=roadside_dot_proto_dot_v1_dot_query__pb2.TravelTimeWindow.SerializeToString,
+            ),
+            'ListAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAudit,
+                    request_deserializer=roadside_dot_proto_dot_v1_dot_query__pb2.ListAuditRequest.FromString,
+                    response_serializer=roadside_dot_proto_dot_v1_dot_query__pb2.ListAuditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -434,6 +451,33 @@ class QueryService:
             '/roadside.v1.QueryService/StreamTravelTimes',
             roadside_dot_proto_dot_v1_dot_query__pb2.GetTravelTimesRequest.SerializeToString,
             roadside_dot_proto_dot_v1_dot_query__pb2.TravelTimeWindow.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/roadside.v1.QueryService/ListAudit',
+            roadside_dot_proto_dot_v1_dot_query__pb2.ListAuditRequest.SerializeToString,
+            roadside_dot_proto_dot_v1_dot_query__pb2.ListAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,175 @@
+"""Who may call what: one table of method -> roles, checked on every call of both APIs.
+
+The caller is the identity in its verified client certificate (roadside.common.identity),
+never anything in the request. Roles:
+
+    detector  upload, register and report status for its own id only
+    viewer    detectors, status, links, routes, travel-time windows (no per-device figures)
+    analyst   a viewer who may also read per-device events and samples (every read audited)
+    admin     a viewer who may also change links, routes and the registry (audited)
+
+No certificate -> UNAUTHENTICATED; a revoked one -> UNAUTHENTICATED naming its serial; the
+wrong role or another detector's id -> PERMISSION_DENIED naming what is needed; the refused
+call writes nothing. With `insecure` (development on loopback only) nothing is checked.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import grpc
+
+from roadside.common.identity import Identity, IdentityError, of_pem
+
+log = logging.getLogger(__name__)
+
+DETECTOR = frozenset({"detector"})
+VIEW = frozenset({"viewer", "analyst", "admin"})
+ANALYST = frozenset({"analyst"})
+ADMIN = frozenset({"admin"})
+ANYONE = frozenset({"*"})  # no certificate needed (enrollment: the token is the credential)
+
+Ids = Callable[[Any], Iterable[str]]
+Subject = Callable[[Any], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    roles: frozenset[str]
+    acting_for: Ids | None = None  # the detector ids a detector's request acts for
+    audit: Subject | None = None  # audited calls: what they are about
+    also_needs: Callable[[Any], str | None] | None = None  # e.g. samples need analyst
+
+
+def _events(r: Any) -> str:
+    ids = ",".join(getattr(r, "detector_ids", ())) or "every detector"
+    return f"events of {ids}, {getattr(r, 'since_ns', 0)}..{getattr(r, 'until_ns', 0)}"
+
+
+def _samples(r: Any) -> str | None:
+    return "analyst" if r.include_samples else None
+
+
+def _windows(r: Any) -> str:
+    if r.WhichOneof("target") == "route":
+        what = f"route {r.route}"
+    else:
+        what = f"link {r.link.src_detector_id}->{r.link.dest_detector_id}"
+    return f"samples of {what}, {r.since_ns}..{r.until_ns}"
+
+
+V1C, V1Q, LC, LQ = ("roadside.v1.CollectorService", "roadside.v1.QueryService",
+                    "collector.CollectorService", "query.QueryService")
+RULES: dict[str, Rule] = {
+    f"{V1C}.UploadBatch": Rule(DETECTOR, lambda r: [r.detector_id]),
+    f"{V1C}.RegisterDetector": Rule(DETECTOR | ADMIN, lambda r: [r.detector.id],
+                                    lambda r: f"registry {r.detector.id}"),
+    f"{V1C}.SetLinks": Rule(ADMIN, audit=lambda r: f"links into {r.dest_detector_id}"),
+    f"{V1C}.ReportStatus": Rule(DETECTOR, lambda r: [r.status.detector_id]),
+    f"{V1C}.SetRoute": Rule(ADMIN, audit=lambda r: f"route {r.route.name}"),
+    f"{LC}.CreateEventLog": Rule(DETECTOR, lambda r: [r.loc.detector_id]),
+    f"{LC}.StreamEventLog": Rule(DETECTOR, lambda r: [r.loc.detector_id]),  # every message
+    f"{LC}.CreateDetectorLink": Rule(ADMIN, audit=lambda r: f"links into {r.dest_detector_id}"),
+    f"{LC}.CreateCoordinates": Rule(DETECTOR | ADMIN, lambda r: [r.detector_id],
+                                    lambda r: f"registry {r.detector_id}"),
+    f"{LC}.CreateDetectorStatus": Rule(DETECTOR, lambda r: [r.loc.detector_id]),
+    f"{V1Q}.GetEvents": Rule(ANALYST, audit=_events),
+    f"{V1Q}.StreamEvents": Rule(ANALYST, audit=_events),
+    f"{V1Q}.StreamEventPages": Rule(ANALYST, audit=_events),
+    f"{V1Q}.ListDetectors": Rule(VIEW),
+    f"{V1Q}.GetLinks": Rule(VIEW),
+    f"{V1Q}.GetStatus": Rule(VIEW),
+    f"{V1Q}.ListRoutes": Rule(VIEW),
+    f"{V1Q}.GetTravelTimes": Rule(VIEW, also_needs=_samples),
+    f"{V1Q}.StreamTravelTimes": Rule(VIEW, also_needs=_samples),
+    f"{V1Q}.ListAudit": Rule(ADMIN),
+    f"{LQ}.GetEvents": Rule(ANALYST, audit=lambda r: "events (original API)"),
+    f"{LQ}.StreamEvents": Rule(ANALYST, audit=lambda r: "events (original API)"),
+    f"{LQ}.GetBatteryVoltage": Rule(VIEW),
+    "roadside.v1.EnrollService.Enroll": Rule(ANYONE),
+    "roadside.v1.EnrollService.Renew": Rule(DETECTOR),
+}
+
+
+def deny(context: grpc.ServicerContext, code: grpc.StatusCode, message: str) -> NoReturn:
+    context.abort(code, message)
+    raise RuntimeError("context.abort returned")  # grpc always raises
+
+
+def describe_roles(roles: frozenset[str]) -> str:
+    return " or ".join(sorted(roles))
+
+
+class Guard:
+    """Checks calls against RULES; `revoked(serial)` answers from the watched revocations;
+    `audit(who, method, what)` records analyst reads and admin changes."""
+
+    def __init__(self, insecure: bool, revoked: Callable[[int], bool],
+                 audit: Callable[[Identity | None, str, str], None]) -> None:
+        self.insecure = insecure
+        self._revoked = revoked
+        self._audit = audit
+
+    def caller(self, context: grpc.ServicerContext) -> Identity | None:
+        """The verified caller, or None (insecure mode, or no certificate)."""
+        pem = context.auth_context().get("x509_pem_cert")
+        if not pem:
+            return None
+        try:
+            identity, serial = of_pem(pem[0])
+        except (IdentityError, ValueError) as exc:
+            deny(context, grpc.StatusCode.UNAUTHENTICATED,
+                          f"the client certificate names no roadside identity ({exc})")
+        if self._revoked(serial):
+            deny(context, grpc.StatusCode.UNAUTHENTICATED,
+                          f"certificate {serial:x} of {identity} is revoked")
+        return identity
+
+    def check(self, method: str, context: grpc.ServicerContext, request: Any) -> None:
+        """Abort the call unless its caller may make it; audit it when the table says so."""
+        if self.insecure:
+            return
+        rule = RULES.get(method)
+        if rule is None:
+            deny(context, grpc.StatusCode.PERMISSION_DENIED, f"{method}: not in the role table")
+        if rule.roles is ANYONE:
+            return
+        who = self.caller(context)
+        if who is None:
+            deny(context, grpc.StatusCode.UNAUTHENTICATED,
+                          f"{method} needs a client certificate of the site PKI "
+                          f"({describe_roles(rule.roles)})")
+        role = who.effective_role
+        if role not in rule.roles:
+            deny(context, grpc.StatusCode.PERMISSION_DENIED,
+                          f"{method} needs role {describe_roles(rule.roles)}; the caller is {who}")
+        extra = rule.also_needs(request) if rule.also_needs else None
+        if extra is not None and role != extra:
+            deny(context, grpc.StatusCode.PERMISSION_DENIED,
+                          f"{method} with per-device data needs role {extra}; the caller is {who}")
+        if role == "detector" and rule.acting_for is not None and request is not None:
+            for detector_id in rule.acting_for(request):
+                if detector_id != who.name:
+                    deny(context, grpc.StatusCode.PERMISSION_DENIED,
+                                  f"detector {who.name} may act only for itself, "
+                                  f"not for {detector_id!r}")
+        if rule.audit is not None and (role in ("analyst", "admin") or extra):
+            self._audit(who, method, rule.audit(request))
+        elif extra is not None:
+            self._audit(who, method, _windows(request))
+
+    def check_message(self, method: str, context: grpc.ServicerContext, request: Any) -> None:
+        """For each message of a client stream: a detector acts only for itself."""
+        if self.insecure:
+            return
+        rule = RULES[method]
+        who = self.caller(context)
+        if who is not None and who.effective_role == "detector" and rule.acting_for:
+            for detector_id in rule.acting_for(request):
+                if detector_id != who.name:
+                    deny(context, grpc.StatusCode.PERMISSION_DENIED,
+                                  f"detector {who.name} may act only for itself, "
+                                  f"not for {detector_id!r}")

@@ -1,0 +1,119 @@
+"""How central's ports are secured, from the config: mTLS from the site PKI by default.
+
+- Default: the site CA in `pki_dir` (with the embedded etcd, a laptop, `serve` makes one
+  the first time, with central's certificate for localhost/127.0.0.1 and an admin operator
+  certificate `operator-admin.pem` for the CLI). The collector and query ports require a
+  client certificate of the site CA; the enroll port has TLS with central's certificate and
+  no client certificate (the token is the credential). Roles are checked on every call.
+- `tls_cert_file`/`tls_key_file`/`tls_client_ca_file` override the files taken from pki_dir.
+- `insecure`: plaintext, no roles checked, a warning at start; refused on any address but
+  loopback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import etcd3
+import grpc
+
+from roadside.central.api.authz import Guard
+from roadside.central.config import CentralConfig
+from roadside.central.errors import CentralError
+from roadside.central.pki.ca import PkiError, SiteCA
+from roadside.central.pki.registry import PkiRegistry, RevocationList
+from roadside.common.files import read_file, write_atomic
+from roadside.common.identity import Identity
+
+log = logging.getLogger(__name__)
+
+CENTRAL_CERT, CENTRAL_KEY = "central.pem", "central.key"
+ADMIN_CERT, ADMIN_KEY = "operator-admin.pem", "operator-admin.key"
+
+
+@dataclass
+class Security:
+    guard: Guard
+    ports: grpc.ServerCredentials | None  # collector and query; None = plaintext
+    enroll: grpc.ServerCredentials | None  # None = no enroll port
+    ca: SiteCA | None
+    registry: PkiRegistry | None
+    revocations: RevocationList | None
+
+    def stop(self) -> None:
+        if self.revocations is not None:
+            self.revocations.stop()
+
+
+def loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def secure(config: CentralConfig, client: etcd3.MultiEndpointEtcd3Client, embedded: bool,
+           audit: Callable[[Identity | None, str, str], None]) -> Security:
+    if config.insecure:
+        if not loopback(config.host):
+            raise CentralError(f"insecure: refused on {config.host}; plaintext without roles "
+                               "is for development on loopback (127.0.0.1) only")
+        log.warning("INSECURE: plaintext, no client certificates, no roles checked "
+                    "(setting insecure): development only")
+        return Security(Guard(True, lambda _s: False, audit), None, None, None, None, None)
+    pki_dir = config.pki_dir or config.data_dir / "pki"
+    try:
+        ca = SiteCA.load_or_init(pki_dir) if embedded else SiteCA.load(pki_dir)
+        key_pem, cert_pem = _central_pair(config, ca, pki_dir)
+        if embedded:
+            _local_admin(ca, pki_dir)
+    except PkiError as exc:
+        raise CentralError(f"{exc} (or run with insecure on loopback for development)") \
+            from exc
+    client_ca = ca.cert_pem
+    if config.tls_client_ca_file is not None:
+        client_ca = read_file(config.tls_client_ca_file, "tls_client_ca_file", CentralError)
+    ports = grpc.ssl_server_credentials([(key_pem, cert_pem)], root_certificates=client_ca,
+                                        require_client_auth=True)
+    # the enroll port presents the CA too: a box checks it against its token's pin
+    enroll = grpc.ssl_server_credentials([(key_pem, cert_pem + ca.cert_pem)])
+    registry = PkiRegistry(client, config.namespace)
+    revocations = RevocationList(client, config.namespace)
+    revocations.start()
+    return Security(Guard(False, revocations.revoked, audit), ports, enroll, ca, registry,
+                    revocations)
+
+
+def _central_pair(config: CentralConfig, ca: SiteCA, pki_dir: Path) -> tuple[bytes, bytes]:
+    """Central's key and certificate: the configured files, else pki_dir's (made once)."""
+    if config.tls_cert_file is not None and config.tls_key_file is not None:
+        return (read_file(config.tls_key_file, "tls_key_file", CentralError),
+                read_file(config.tls_cert_file, "tls_cert_file", CentralError))
+    cert, key = pki_dir / CENTRAL_CERT, pki_dir / CENTRAL_KEY
+    if not cert.exists() or not key.exists():
+        dns = sorted({"localhost", socket.gethostname()})
+        ips = ["127.0.0.1", "::1"]
+        if config.host not in ("", "0.0.0.0", "::") and not config.host.isalpha():
+            ips.append(config.host)
+        issued = ca.issue(Identity("central", "central"), dns=dns, ips=ips)
+        write_atomic(key, issued.key_pem, 0o600)
+        write_atomic(cert, issued.cert_pem, 0o644)
+        log.info("central's certificate made in %s (%s)", pki_dir, ", ".join(dns + ips))
+    return key.read_bytes(), cert.read_bytes()
+
+
+def _local_admin(ca: SiteCA, pki_dir: Path) -> None:
+    """On a laptop: an admin operator certificate for the CLI, next to the CA."""
+    if (pki_dir / ADMIN_CERT).exists():
+        return
+    issued = ca.issue(Identity("operator", "local-admin", "admin"))
+    write_atomic(pki_dir / ADMIN_KEY, issued.key_pem, 0o600)
+    write_atomic(pki_dir / ADMIN_CERT, issued.cert_pem, 0o644)
+    log.info("an admin certificate for the CLI is in %s (%s)", pki_dir, ADMIN_CERT)

@@ -1,0 +1,167 @@
+"""`roadside pki ...`: the site PKI, run where the CA lives (central's host).
+
+    roadside pki init                                   the site CA (ca.key 0600)
+    roadside pki issue central --dns NAME --ip ADDR     central's server certificate
+    roadside pki issue operator NAME --role ROLE        an operator's client certificate
+    roadside pki issue detector ID                      a detector's, for labs and simulation
+    roadside pki token --detector ID [--ttl 24h]        a one-time enrollment token
+    roadside pki revoke SERIAL|NAME                     refused by every central within seconds
+    roadside pki list
+
+The CA is in --pki-dir (default: central's data dir + /pki); issued certificates,
+revocations and token hashes are in the control etcd (the settings of `central serve`:
+--config, ROADSIDE_ETCD_ENDPOINTS, --etcd-endpoints; without endpoints the embedded etcd).
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from roadside.central.config import CentralConfig, load_config
+from roadside.central.pki.ca import PkiError, SiteCA
+from roadside.central.pki.registry import ETCD_ERRORS, PkiRegistry
+from roadside.central.store.client import connect
+from roadside.common.files import write_atomic
+from roadside.common.identity import ROLES, Identity, IdentityError, make_token, token_digest
+from roadside.common.output import Column, write_rows
+from roadside.common.timeparse import format_utc, parse_duration
+
+
+def add_parser(inner: Any) -> None:
+    def action(name: str, text: str, example: str) -> argparse.ArgumentParser:
+        a: argparse.ArgumentParser = inner.add_parser(
+            name, help=text, description=text, epilog=f"example:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        a.add_argument("--pki-dir", type=Path, metavar="DIR",
+                       help="the site CA's directory (default: DATA_DIR/pki of central serve)")
+        a.add_argument("--config", type=Path, metavar="FILE",
+                       help="central's YAML settings (etcd endpoints, namespace, data dir)")
+        a.add_argument("--etcd-endpoints", nargs="+", metavar="HOST:PORT",
+                       help="the control etcd (default: central's settings, else embedded)")
+        a.add_argument("--namespace", help="etcd key namespace (default tdc)")
+        return a
+
+    a = action("init", "make the site CA", "roadside pki init --pki-dir /etc/roadside/pki")
+    a.set_defaults(func=_init)
+    a = action("issue", "issue a certificate (written as NAME.pem and NAME.key, 0600)",
+               "roadside pki issue operator alice --role analyst")
+    a.add_argument("kind", choices=("central", "operator", "detector"))
+    a.add_argument("name", nargs="?", default="central",
+                   help="operator name, detector id, or central's name (default central)")
+    a.add_argument("--role", choices=ROLES, help="an operator's role")
+    a.add_argument("--dns", action="append", default=[], metavar="NAME",
+                   help="central: a DNS name agents and operators use (repeatable)")
+    a.add_argument("--ip", action="append", default=[], metavar="ADDR",
+                   help="central: an IP address agents and operators use (repeatable)")
+    a.add_argument("--days", type=float, help="lifetime (default: detector 7, operator 90, "
+                                              "central 365)")
+    a.add_argument("--out", type=Path, metavar="DIR", help="where the files go (default: "
+                                                           "the PKI directory)")
+    a.set_defaults(func=_issue)
+    a = action("token", "a one-time enrollment token for a detector (it pins the CA)",
+               "roadside pki token --detector a1-km12 --ttl 24h")
+    a.add_argument("--detector", required=True, metavar="ID")
+    a.add_argument("--ttl", default="24h", help="valid for (default 24h)")
+    a.set_defaults(func=_token)
+    a = action("revoke", "revoke certificates by serial (hex) or by name",
+               "roadside pki revoke alice")
+    a.add_argument("what", metavar="SERIAL|NAME")
+    a.set_defaults(func=_revoke)
+    a = action("list", "the certificates issued, with their state", "roadside pki list")
+    a.set_defaults(func=_list)
+
+
+def _config(args: argparse.Namespace) -> CentralConfig:
+    flags = {"etcd_endpoints": tuple(args.etcd_endpoints) if args.etcd_endpoints else None,
+             "namespace": args.namespace, "pki_dir": args.pki_dir}
+    return load_config(args.config, flags=flags)
+
+
+def _pki_dir(config: CentralConfig) -> Path:
+    return config.pki_dir or config.data_dir / "pki"
+
+
+@contextmanager
+def _registry(config: CentralConfig) -> Iterator[PkiRegistry]:
+    endpoints = config.etcd_endpoints or (f"127.0.0.1:{config.embedded_etcd_port}",)
+    client = connect(endpoints, timeout=config.etcd_timeout_s)
+    try:
+        yield PkiRegistry(client, config.namespace)
+    except ETCD_ERRORS as exc:
+        raise PkiError(f"etcd at {','.join(endpoints)}: {exc} (is central's etcd running? "
+                       "--etcd-endpoints)") from exc
+    finally:
+        client.close()
+
+
+def _init(args: argparse.Namespace) -> int:
+    directory = _pki_dir(_config(args))
+    ca = SiteCA.init(directory)
+    print(f"site CA made: {directory / 'ca.pem'} (its key {directory / 'ca.key'}, mode 0600)")
+    print(f"serial {ca.cert.serial_number:x}; next: roadside pki issue central --dns NAME")
+    return 0
+
+
+def _issue(args: argparse.Namespace) -> int:
+    config = _config(args)
+    directory = _pki_dir(config)
+    ca = SiteCA.load(directory)
+    try:
+        identity = Identity(args.kind, args.name, args.role or "")
+    except IdentityError as exc:
+        raise PkiError(str(exc)) from exc
+    issued = ca.issue(identity, days=args.days, dns=args.dns, ips=args.ip)
+    out = args.out or directory
+    base = "central" if args.kind == "central" else f"{args.kind}-{args.name}"
+    with _registry(config) as registry:
+        registry.record(issued.cert)
+    write_atomic(out / f"{base}.key", issued.key_pem, 0o600)
+    write_atomic(out / f"{base}.pem", issued.cert_pem, 0o644)
+    print(f"{identity}: {out / (base + '.pem')} and {out / (base + '.key')} (0600), serial "
+          f"{issued.cert.serial_number:x}, until {issued.cert.not_valid_after_utc:%Y-%m-%d}")
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    config = _config(args)
+    ca = SiteCA.load(_pki_dir(config))
+    try:
+        Identity("detector", args.detector)
+    except IdentityError as exc:
+        raise PkiError(f"--detector: {exc}") from exc
+    ttl_s = parse_duration(args.ttl, "--ttl")
+    secret = secrets.token_bytes(32)
+    with _registry(config) as registry:
+        registry.add_token(token_digest(secret), args.detector, ttl_s)
+    print(make_token(secret, ca.cert_pem))
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    with _registry(_config(args)) as registry:
+        done = registry.revoke(args.what)
+    for rec in done:
+        print(f"revoked {rec.serial:x} ({rec.identity})")
+    return 0
+
+
+COLUMNS = (
+    Column("serial", "SERIAL", lambda v: f"{int(v):x}"),
+    Column("identity", "IDENTITY"),
+    Column("not_after_ns", "VALID UNTIL (UTC)", lambda v: format_utc(int(v))),
+    Column("revoked_ns", "REVOKED (UTC)", lambda v: format_utc(int(v)) if v else "-"),
+)
+
+
+def _list(args: argparse.Namespace) -> int:
+    with _registry(_config(args)) as registry:
+        records = registry.certs()
+    write_rows(COLUMNS, "table", ({"serial": r.serial, "identity": str(r.identity),
+                                   "not_after_ns": r.not_after_ns, "revoked_ns": r.revoked_ns}
+                                  for r in records))
+    return 0
