@@ -37,7 +37,7 @@ def compute_from_passes(
     indexes = [matching.index_passes(p) for p in upstream]
     result = matching.match(target.hops, indexes, dest_passes)
     w_ns = window_s * NS_PER_S
-    per_window = _by_window(result, w_ns)
+    per_window, devices = _by_window(result, w_ns)
     misses = _misses_per_window(result, w_ns)
     length_m = target.length_m
     out = []
@@ -48,7 +48,8 @@ def compute_from_passes(
             stats.plausible(per_window.get(start - w_ns, NONE), length_m, rules),
             stats.plausible(per_window.get(start + w_ns, NONE), length_m, rules),
         ])
-        summary = stats.summarise(samples, neighbours, length_m, rules)
+        summary = stats.summarise(samples, neighbours, length_m, rules,
+                                  devices.get(start, ()))
         unmatched, too_old = misses.get(start, (0, 0))
         rejections = dict(summary.rejections)
         if too_old:
@@ -74,17 +75,24 @@ def compute_from_passes(
     return out
 
 
-def _by_window(result: matching.MatchResult, w_ns: int) -> dict[int, stats.Samples]:
-    """The samples grouped by the window their dest pass falls in (window start, ns)."""
+def _by_window(
+    result: matching.MatchResult, w_ns: int
+) -> tuple[dict[int, stats.Samples], dict[int, list[str]]]:
+    """The samples, and the devices that made them, grouped by the window their dest pass
+    falls in (window start, ns)."""
     if not result.dest_ns:
-        return {}
+        return {}, {}
     dest = np.asarray(result.dest_ns, dtype=np.int64)
     travel = np.asarray(result.travel_s, dtype=np.float64)
     starts = dest - dest % w_ns
     order = np.argsort(starts, kind="stable")
     keys_, first = np.unique(starts[order], return_index=True)
     groups = np.split(travel[order], first[1:])
-    return dict(zip(keys_.tolist(), groups, strict=True))
+    ends = [*first[1:].tolist(), len(order)]
+    devices = [result.devices[i] for i in order.tolist()]
+    by_device = {k: devices[a:b] for k, a, b in zip(keys_.tolist(), first.tolist(), ends,
+                                                    strict=True)}
+    return dict(zip(keys_.tolist(), groups, strict=True)), by_device
 
 
 def _misses_per_window(result: matching.MatchResult, w_ns: int) -> dict[int, tuple[int, int]]:

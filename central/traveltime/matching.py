@@ -58,6 +58,7 @@ class MatchResult:
 
     dest_ns: list[int] = field(default_factory=list)
     travel_s: list[float] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)  # the device of each sample
     unmatched_ns: list[int] = field(default_factory=list)  # no earlier pass upstream
     too_old_ns: list[int] = field(default_factory=list)  # earlier pass beyond max_seconds
 
@@ -103,6 +104,7 @@ def match(
         else:
             result.dest_ns.append(t_ns)
             result.travel_s.append((t_ns - t) / NS_PER_S)
+            result.devices.append(device_id)
     return result
 
 
@@ -114,6 +116,7 @@ def _match_link(
     latest_before = index.latest_before
     dest_append = result.dest_ns.append
     travel_append = result.travel_s.append
+    device_append = result.devices.append
     unmatched_append = result.unmatched_ns.append
     too_old_append = result.too_old_ns.append
     for device_id, t_ns in dest_passes:
@@ -131,3 +134,4 @@ def _match_link(
         else:
             dest_append(t_ns)
             travel_append((t_ns - t0) / NS_PER_S)
+            device_append(device_id)

@@ -130,14 +130,14 @@ def to_proto(summary: WindowSummary, include_samples: bool) -> query_pb2.TravelT
         route=summary.route,
         window_start_ns=summary.window_start_ns,
         window_end_ns=summary.window_end_ns,
-        count=summary.count,
         suppressed=summary.suppressed,
-        rejections=[
-            query_pb2.Rejection(reason=reason, count=count)
-            for reason, count in sorted(summary.rejections.items())
-        ],
         computed_ns=summary.computed_ns,
     )
+    if summary.suppressed:  # under k distinct devices: no figure at all, not even counts
+        return msg
+    msg.count = summary.count
+    msg.rejections.extend(query_pb2.Rejection(reason=reason, count=count)
+                          for reason, count in sorted(summary.rejections.items()))
     f = summary.figures
     if f is not None:
         msg.median_s, msg.p10_s, msg.p25_s = f.median_s, f.p10_s, f.p25_s

@@ -57,6 +57,7 @@ def summarise(
     neighbours: Samples | Sequence[float],
     length_m: float,
     rules: Rules,
+    devices: Sequence[str] | None = None,
 ) -> Summary:
     """Summarise one window's samples.
 
@@ -64,10 +65,16 @@ def summarise(
     scale is the MAD of the window and its neighbours together, so a window of a few
     samples still gets a stable scale. Its centre is the window's own median (the pooled
     one when the window is small), so a real change in travel time is followed at once.
+
+    The k rule counts distinct devices (`devices[i]` made `samples[i]`; without them every
+    sample counts as its own device): one device passing six times is still one device.
     """
     rejections: dict[str, int] = {}
     x = as_samples(samples)
-    ok = plausible(x, length_m, rules)
+    keep = np.ones(x.size, dtype=bool)
+    if length_m > 0:
+        keep &= x >= length_m / rules.max_speed_mps
+    ok = x[keep]
     if ok.size < x.size:
         rejections[REJECT_IMPLAUSIBLE] = int(x.size - ok.size)
     kept = ok
@@ -77,10 +84,14 @@ def summarise(
         center = float(np.median(ok)) if ok.size >= rules.k else pooled_median
         scale = MAD_TO_SIGMA * float(np.median(np.abs(pooled - pooled_median)))
         scale = max(scale, MIN_SCALE_S, MIN_SCALE_FRACTION * center)
-        kept = ok[np.abs(ok - center) <= rules.mad_threshold * scale]
+        inlier = np.abs(x - center) <= rules.mad_threshold * scale
+        kept = x[keep & inlier]
         if kept.size < ok.size:
             rejections[REJECT_OUTLIER] = int(ok.size - kept.size)
-    if kept.size < rules.k:
+        keep &= inlier
+    distinct = kept.size if devices is None else len(
+        {d for d, k in zip(devices, keep.tolist(), strict=True) if k})
+    if distinct < rules.k:
         return Summary(int(kept.size), (), None, rejections)
     kept = np.sort(kept)
     p10, p25, med, p75, p90 = (float(q) for q in np.quantile(kept, QUANTILES))

@@ -72,7 +72,8 @@ def test_travel_times_as_json_with_a_plot(road: Road, central: RunningCentral, t
     assert len(rows) == 24
     assert {"window_start_ns", "count", "median_s", "p10_s", "p90_s", "suppressed"} <= set(rows[0])
     assert rows[0]["window_start_ns"] == T0 * S and rows[0]["median_s"] == 123.0
-    assert rows[5]["suppressed"] and rows[5]["median_s"] is None and rows[5]["count"] == 2
+    # under k devices: no figures, and not even the count (trust: privacy at the API)
+    assert rows[5]["suppressed"] and rows[5]["median_s"] is None and rows[5]["count"] == 0
     assert rows[20]["median_s"] == 303.0
     # the chart: a real PNG with the median line's colour on it, not a blank canvas
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

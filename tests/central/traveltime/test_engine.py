@@ -91,3 +91,21 @@ def test_detections_written_by_the_original_tools_are_read_too(road: Road) -> No
         road.client, road.namespace, target(road, "a", "b"), [T0], W, RULES
     )
     assert window.count == 5 and window.samples_s == (60.0,) * 5
+
+
+def test_k_counts_distinct_devices_not_samples() -> None:
+    """One device passing six times in a window is one device: the window stays suppressed."""
+    from roadside.central.store.records import LinkRecord
+    from roadside.central.traveltime import engine, stats
+    from roadside.central.traveltime.model import Target
+
+    s = 1_000_000_000
+    target = Target((LinkRecord("a", "b", 600, 0.0),))
+    one = [("d" * 32, 900 * s + i * 30 * s) for i in range(6)]  # six passes of one device
+    at_b = [(dev, t + 100 * s) for dev, t in one]
+    [window] = engine.compute_from_passes(target, [one], at_b, [900], 300, stats.Rules(k=5))
+    assert window.count == 6 and window.suppressed and window.figures is None
+    five = [(f"{i:032x}", 900 * s + i * 30 * s) for i in range(5)]
+    [window] = engine.compute_from_passes(target, [five], [(d, t + 100 * s) for d, t in five],
+                                          [900], 300, stats.Rules(k=5))
+    assert not window.suppressed and window.count == 5
