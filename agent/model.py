@@ -49,3 +49,4 @@ class Pass:
     address_kind: AddressKind
     timestamp_ns: int  # the time used for matching
     tagged: bool = False
+    alias: bool = False  # the same visit under the previous epoch's id (just after a boundary)

@@ -61,6 +61,7 @@ class _Open:
     radio: RadioKind
     address_kind: AddressKind
     tagged: bool
+    alias: bool = False
 
 
 class PassBuilder:
@@ -96,6 +97,7 @@ class PassBuilder:
         radio: RadioKind,
         address_kind: AddressKind,
         tagged: bool = False,
+        alias: bool = False,
     ) -> list[Pass]:
         """Account one sighting; return the passes it closed (or, in raw mode, made)."""
         if self._raw:
@@ -103,7 +105,7 @@ class PassBuilder:
             if self._raw_seen.get(device_id) == second:
                 return []
             self._raw_seen[device_id] = second
-            one = _Open(t_ns, t_ns, t_ns, rssi, 1, radio, address_kind, tagged)
+            one = _Open(t_ns, t_ns, t_ns, rssi, 1, radio, address_kind, tagged, alias)
             return [self._close(device_id, one)]
 
         closed: list[Pass] = []
@@ -114,7 +116,8 @@ class PassBuilder:
             closed.append(self._close(device_id, self._open.pop(device_id)))
             cur = None
         if cur is None:
-            self._open[device_id] = _Open(t_ns, t_ns, t_ns, rssi, 1, radio, address_kind, tagged)
+            self._open[device_id] = _Open(t_ns, t_ns, t_ns, rssi, 1, radio, address_kind, tagged,
+                                          alias)
             return closed
         cur.count += 1
         if t_ns > cur.last_ns:
@@ -166,4 +169,5 @@ class PassBuilder:
             address_kind=p.address_kind,
             timestamp_ns=ts,
             tagged=p.tagged,
+            alias=p.alias,
         )

@@ -18,7 +18,7 @@ from roadside.agent.buffer import DiskBuffer
 from roadside.agent.config import AgentConfig
 from roadside.agent.model import AddressKind, Pass, Sighting
 from roadside.agent.passes import PassBuilder
-from roadside.agent.privacy import Action, DeviceHasher, PrivacyPolicy
+from roadside.agent.privacy import Action, DeviceHasher, EpochKeyErased, PrivacyPolicy
 from roadside.agent.wire import pass_to_bytes
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class PipelineCounts:
     buffer_dropped: int  # old passes the full buffer dropped to take ours
     lost: int  # passes dropped from RAM while the buffer could not be written
     over_budget: int  # randomized-address sightings refused a new pass (budget spent)
+    erased_epoch: int  # sightings of an epoch whose key this box no longer holds
     by_source: tuple[tuple[str, int], ...]  # sightings per source
 
 
@@ -51,7 +52,7 @@ class Pipeline:
         buffer: DiskBuffer,
         on_written: Callable[[], None] | None = None,
     ) -> None:
-        self._hasher = hasher
+        self.hasher = hasher
         self._actions = PrivacyPolicy.from_config(config).as_dict()
         self._builder = PassBuilder(
             config.detector_id,
@@ -75,6 +76,7 @@ class Pipeline:
         self._budget_minute = -1
         self._budget_used = 0
         self._over_budget = 0
+        self._erased = 0  # sightings of an epoch whose key is erased
 
     def on_sighting(self, s: Sighting) -> None:
         """Account one sighting (the sources' `emit`)."""
@@ -83,7 +85,12 @@ class Pipeline:
         if action is Action.DROP:
             self._dropped += 1
             return
-        device_id = self._hasher.device_id(s.mac, s.t_ns)  # the only use of the MAC
+        try:  # the only use of the MAC
+            device_id = self.hasher.device_id(s.mac, s.t_ns)
+            alias = self.hasher.alias_id(s.mac, s.t_ns)
+        except EpochKeyErased:  # heard in an epoch whose key this box has erased
+            self._erased += 1
+            return
         if self._budget and s.address_kind not in UNBUDGETED and device_id not in self._builder:
             if not self._spend_budget(s.t_ns):
                 self._over_budget += 1
@@ -91,9 +98,11 @@ class Pipeline:
         self._sightings += 1
         if s.t_ns > self._newest_ns:
             self._newest_ns = s.t_ns
-        closed = self._builder.add(
-            device_id, s.t_ns, s.rssi, s.radio, s.address_kind, action is Action.TAG
-        )
+        tag = action is Action.TAG
+        closed = self._builder.add(device_id, s.t_ns, s.rssi, s.radio, s.address_kind, tag)
+        if alias is not None:  # just after a boundary: the same visit under the old id too
+            closed += self._builder.add(alias, s.t_ns, s.rssi, s.radio, s.address_kind, tag,
+                                        alias=True)
         if closed:
             self._pending.extend(closed)
 
@@ -174,5 +183,6 @@ class Pipeline:
             buffer_dropped=self._buffer_dropped,
             lost=self._lost,
             over_budget=self._over_budget,
+            erased_epoch=self._erased,
             by_source=tuple(sorted(self._by_source.items())),
         )

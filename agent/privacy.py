@@ -1,9 +1,19 @@
-"""Keyed hashing of MACs, the site secret file, and the per-address-kind policy.
+"""Keyed hashing of MACs with forward-secure epoch keys, the site secret, the address policy.
 
-device_id = HMAC-SHA256(K_epoch, mac) truncated to 128 bits, hex, where
-K_epoch = HKDF-SHA256(site_secret, info="roadside device-id v1 " + epoch label).
-Every detector of a site shares the secret, so a device gets the same id at every
-detector within one epoch and a new id in the next. The raw MAC goes in and is not kept.
+device_id = HMAC-SHA256(K_e, mac) truncated to 128 bits, hex, for the epoch e the sighting
+falls in. The epoch keys are a one-way ratchet from the site secret (the seed):
+
+    K_origin = HKDF-SHA256(seed, info="roadside device-id v2 origin " + origin epoch label)
+    K_{e+1}  = HMAC-SHA256(K_e, "roadside device-id v2 ratchet")
+
+with the origin the epoch holding 2020-01-01T00:00Z, on the same UTC boundaries at every
+box: every detector of a site computes the same K_e, so a device gets the same id at every
+detector within an epoch and a new id in the next; a box enrolled mid-epoch computes the
+same key as its neighbours. A running box keeps only K_e (and K_{e-1} for OVERLAP_S after
+the boundary, so a trip across it is still matched: see `alias_id`) and erases older keys
+from memory and disk: from what a box stolen on day N holds, no earlier day's ids can be
+recomputed (HMAC is one way). Tools that replay old captures hold the seed instead.
+The raw MAC goes in and is not kept.
 """
 
 from __future__ import annotations
@@ -12,9 +22,11 @@ import enum
 import hmac
 import secrets
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -25,27 +37,44 @@ from roadside.agent.model import AddressKind
 from roadside.common.files import write_atomic
 from roadside.common.ids import DEVICE_ID_BYTES
 
-INFO_PREFIX = b"roadside device-id v1 "
+ORIGIN_INFO = b"roadside device-id v2 origin "
+RATCHET_INFO = b"roadside device-id v2 ratchet"
+ORIGIN_NS = 1_577_836_800 * 1_000_000_000  # 2020-01-01T00:00:00Z: epochs before it have no key
+OVERLAP_S = 1800.0  # after a boundary, the previous epoch's key stays this long
 MIN_SECRET_BYTES = 16
 SECRET_BYTES = 32  # random bytes in a generated secret (written as hex)
-KEY_CACHE_SIZE = 4  # epoch keys kept; sightings straddle at most two epochs
+KEY_CACHE_SIZE = 4  # epoch keys kept with the seed; sightings straddle at most two epochs
+KEYS_FILE = "epoch-keys.json"  # a box's key state in its state directory (0600)
 
 
 class PrivacyError(AgentError):
     """The site secret or the privacy settings are unusable."""
 
 
+class EpochKeyErased(PrivacyError):
+    """A sighting from an epoch whose key this box no longer holds (by design)."""
+
+
+def ratchet(key: bytes) -> bytes:
+    return hmac.digest(key, RATCHET_INFO, "sha256")
+
+
 class DeviceHasher:
-    """Turns a raw MAC into the site-wide device id of the epoch it was heard in."""
+    """Turns a raw MAC into the site-wide device id of the epoch it was heard in.
+
+    With the seed (`site_secret`) any epoch from the origin on can be hashed (replays,
+    the simulator); from a key state (`from_state`) only the current epoch, the previous
+    one, and later ones (the ratchet moves forward; `on_advance` persists it).
+    """
 
     def __init__(
         self,
-        site_secret: bytes,
+        site_secret: bytes | None,
         epoch_hours: float = 24.0,
         boundary_hour: float = 3.0,
         utc_offset_hours: float = 0.0,
     ) -> None:
-        if len(site_secret) < MIN_SECRET_BYTES:
+        if site_secret is not None and len(site_secret) < MIN_SECRET_BYTES:
             raise PrivacyError(f"site secret too short: at least {MIN_SECRET_BYTES} bytes")
         if epoch_hours <= 0:
             raise PrivacyError(f"epoch_hours must be positive, got {epoch_hours}")
@@ -56,6 +85,7 @@ class DeviceHasher:
         self._shift_ns = int((utc_offset_hours - boundary_hour) * 3600 * 1e9)
         self._offset = timedelta(hours=utc_offset_hours)
         self._keys: dict[int, bytes] = {}
+        self.on_advance: Callable[[DeviceHasher], None] | None = None  # a box persists here
 
     @classmethod
     def from_config(cls, config: AgentConfig, site_secret: bytes) -> DeviceHasher:
@@ -76,21 +106,107 @@ class DeviceHasher:
         start = datetime.fromtimestamp(start_ns / 1e9, UTC) + self._offset
         return f"{start:%Y-%m-%dT%H:%M}/{self._epoch_hours:g}h"
 
+    @property
+    def origin(self) -> int:
+        return self.epoch(ORIGIN_NS)
+
+    def _from_seed(self, epoch: int) -> bytes:
+        assert self._secret is not None
+        if epoch < self.origin:
+            raise EpochKeyErased(f"epoch {self.epoch_label(epoch)} is before the key origin")
+        info = ORIGIN_INFO + self.epoch_label(self.origin).encode()
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
+            self._secret)
+        start = max((e for e in self._keys if e <= epoch), default=None)
+        e = self.origin
+        if start is not None:
+            e, key = start, self._keys[start]
+        while e < epoch:
+            key, e = ratchet(key), e + 1
+        return key
+
     def epoch_key(self, epoch: int) -> bytes:
         key = self._keys.get(epoch)
-        if key is None:
-            info = INFO_PREFIX + self.epoch_label(epoch).encode()
-            hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info)
-            key = hkdf.derive(self._secret)
+        if key is not None:
+            return key
+        if self._secret is not None:
+            key = self._from_seed(epoch)
             if len(self._keys) >= KEY_CACHE_SIZE:
                 self._keys.pop(min(self._keys))
             self._keys[epoch] = key
+            return key
+        newest = max(self._keys, default=None)
+        if newest is None or epoch < newest:
+            raise EpochKeyErased(f"no key for epoch {self.epoch_label(epoch)}: erased on this "
+                                 "box (forward secrecy)")
+        key, e, previous = self._keys[newest], newest, self._keys.get(epoch - 1)
+        while e < epoch:  # forward: ratchet, keep the one before for the overlap, erase older
+            if e == epoch - 1:
+                previous = key
+            key, e = ratchet(key), e + 1
+        self._keys = {epoch: key} if previous is None else {epoch - 1: previous, epoch: key}
+        if self.on_advance is not None:
+            self.on_advance(self)
         return key
 
     def device_id(self, mac: bytes, t_ns: int) -> str:
         """32 lowercase hex characters; the same MAC maps to the same id within an epoch."""
         key = self.epoch_key(self.epoch(t_ns))
         return hmac.digest(key, mac, "sha256")[:DEVICE_ID_BYTES].hex()
+
+    def alias_id(self, mac: bytes, t_ns: int) -> str | None:
+        """Within OVERLAP_S after a boundary, the MAC's id under the previous epoch's key:
+        a device heard upstream just before the boundary is matched through it."""
+        epoch = self.epoch(t_ns)
+        start_ns = epoch * self._epoch_ns - self._shift_ns
+        if t_ns - start_ns >= OVERLAP_S * 1e9:
+            return None
+        try:
+            key = self.epoch_key(epoch - 1)
+        except EpochKeyErased:
+            return None
+        return hmac.digest(key, mac, "sha256")[:DEVICE_ID_BYTES].hex()
+
+    def forget_previous(self, now_ns: int) -> bool:
+        """Erase the previous epoch's key once the overlap after the boundary is over; True
+        when something was erased (the caller persists the state)."""
+        if self._secret is not None:
+            return False
+        epoch = self.epoch(now_ns)
+        start_ns = epoch * self._epoch_ns - self._shift_ns
+        old = [e for e in self._keys if e < epoch and now_ns - start_ns >= OVERLAP_S * 1e9]
+        for e in old:
+            del self._keys[e]
+        return bool(old)
+
+    # --- a box's key state ------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        return {"version": 2, "keys": {str(e): k.hex() for e, k in sorted(self._keys.items())}}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], config: AgentConfig) -> DeviceHasher:
+        hasher = cls(None, config.epoch_hours, config.epoch_boundary_hour,
+                     config.epoch_utc_offset_hours)
+        try:
+            hasher._keys = {int(e): bytes.fromhex(k) for e, k in state["keys"].items()}
+        except (KeyError, ValueError, AttributeError) as exc:
+            raise PrivacyError(f"epoch key state: unreadable ({exc})") from exc
+        if not hasher._keys:
+            raise PrivacyError("epoch key state: holds no key")
+        return hasher
+
+    def without_seed(self, now_ns: int) -> DeviceHasher:
+        """A box's hasher: the current epoch's key (and the previous one while it
+        overlaps), derived from the seed, which the new hasher does not keep."""
+        epoch = self.epoch(now_ns)
+        keys = {epoch: self.epoch_key(epoch)}
+        if self.alias_id(b"\0" * 6, now_ns) is not None:
+            keys[epoch - 1] = self.epoch_key(epoch - 1)
+        box = DeviceHasher(None, self._epoch_hours, 0.0, 0.0)
+        box._epoch_ns, box._shift_ns, box._offset = self._epoch_ns, self._shift_ns, self._offset
+        box._keys = keys
+        return box
 
 
 # --- the site secret file ------------------------------------------------------------

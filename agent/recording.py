@@ -97,6 +97,9 @@ class RecordedIds(DeviceHasher):
             raise RecordingError("a recorded sighting must carry a 16-byte device id")
         return mac.hex()
 
+    def alias_id(self, mac: bytes, t_ns: int) -> str | None:
+        return None  # recorded ids are final
+
 
 def is_recording(path: Path) -> bool:
     """True when the file starts with a recording header."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -31,12 +32,13 @@ from roadside.agent.config import AgentConfig
 from roadside.agent.errors import AgentError
 from roadside.agent.model import Sighting
 from roadside.agent.pipeline import Pipeline
-from roadside.agent.privacy import DeviceHasher, load_secret
+from roadside.agent.privacy import KEYS_FILE, DeviceHasher, load_secret
 from roadside.agent.sources.base import Source, SourceError
 from roadside.agent.sources.supervisor import RateMeter, Supervisor, source_rate, uses_event_time
 from roadside.agent.status import AgentStatus, SourceState, clock_sync, disk_free, write_status
 from roadside.agent.tasks import Beat, TaskSupervisor
 from roadside.agent.uplink import Uplink, UplinkCounts
+from roadside.common.files import write_atomic
 from roadside.common.ids import DETECTOR_ID_PATTERN, valid_detector_id
 
 log = logging.getLogger(__name__)
@@ -105,9 +107,7 @@ class AgentRunner:
         self.sources = tuple(sources)
         self._clock = clock
         self._event_time = event_time
-        hasher = DeviceHasher.from_config(
-            config, secret if secret is not None else load_secret(config.secret_file)
-        )
+        hasher = self._hasher(config, secret)
         self.buffer = DiskBuffer(Path(config.state_dir) / BUFFER_FILE, config.buffer_max_bytes)
         self.uplink = Uplink(config, self.buffer, clock=clock)
         self.pipeline = Pipeline(config, hasher, self.buffer, on_written=self.uplink.wake)
@@ -119,6 +119,29 @@ class AgentRunner:
         self._tasks: list[asyncio.Task[Any]] = []
         self.tasks = TaskSupervisor()
         self._status_file_error = ""  # the last reason status.json could not be written
+
+    def _hasher(self, config: AgentConfig, secret: bytes | None) -> DeviceHasher:
+        """Finite runs (replay, simulation) hash with the seed: any epoch of a capture.
+        A live box keeps only its epoch keys (state_dir/epoch-keys.json, 0600): made from
+        the seed on first start, ratcheted forward and the old key erased from then on."""
+        if secret is not None or self._event_time:
+            return DeviceHasher.from_config(
+                config, secret if secret is not None else load_secret(config.secret_file))
+        path = Path(config.state_dir) / KEYS_FILE
+        if path.exists():
+            try:
+                hasher = DeviceHasher.from_state(json.loads(path.read_text()), config)
+            except (OSError, ValueError) as exc:
+                raise AgentError(f"{path}: cannot read the epoch keys: {exc}") from exc
+        else:
+            seed = DeviceHasher.from_config(config, load_secret(config.secret_file))
+            hasher = seed.without_seed(self._clock())
+            _save_keys(path, hasher)
+            log.warning("epoch keys made in %s; this box no longer needs the site secret %s: "
+                        "remove it (a box holding it gives away every epoch's ids)",
+                        path, config.secret_file)
+        hasher.on_advance = lambda h: _save_keys(path, h)
+        return hasher
 
     # --- figures -----------------------------------------------------------------
 
@@ -322,7 +345,11 @@ class AgentRunner:
             if self._event_time:
                 self.pipeline.tick_event_time()
             else:
-                self.pipeline.tick(self._clock())
+                now = self._clock()
+                self.pipeline.tick(now)
+                hasher = self.pipeline.hasher
+                if hasher.forget_previous(now) and hasher.on_advance is not None:
+                    hasher.on_advance(hasher)  # the previous epoch's key, gone from disk too
             try:
                 await self.pipeline.flush()
             except AgentError as exc:  # disk full: passes wait in RAM within their bound
@@ -372,6 +399,11 @@ class AgentRunner:
                 log.error("not feeding the systemd watchdog: %s", "; ".join(problems))
                 complained = True
             await asyncio.sleep(interval)  # a period
+
+
+def _save_keys(path: Path, hasher: DeviceHasher) -> None:
+    """The box's epoch keys, replaced atomically (the old file, and its key, gone)."""
+    write_atomic(path, json.dumps(hasher.state()).encode(), 0o600)
 
 
 async def _first(stop: asyncio.Event, task: asyncio.Task[None] | None) -> None:

@@ -25,6 +25,7 @@ def pass_to_pb(p: Pass) -> types_pb2.Pass:
         address_kind=ADDRESS_TO_PB[p.address_kind],
         timestamp_ns=p.timestamp_ns,
         tagged=p.tagged,
+        alias=p.alias,
     )
 
 
@@ -41,6 +42,7 @@ def pass_from_pb(m: types_pb2.Pass) -> Pass:
         address_kind=_KIND_FROM_PB.get(m.address_kind, AddressKind.UNKNOWN),
         timestamp_ns=m.timestamp_ns,
         tagged=m.tagged,
+        alias=m.alias,
     )
 
 

@@ -148,7 +148,7 @@ def upload_batch(
         seen.add(pair)
         value = detection_value(
             t, first, last, peak, rssi, count,
-            radio_text(radio, "unknown"), address_text(address, "unknown"), p.tagged,
+            radio_text(radio, "unknown"), address_text(address, "unknown"), p.tagged, p.alias,
         )
         detections.append((detector, t, pass_ulid, device, value))
     return detections

@@ -32,7 +32,7 @@ TEXT_TO_ADDRESS: dict[str, int] = {text: kind for kind, text in ADDRESS_TO_TEXT.
 # the fields a Pass and a StoredPass share by name and meaning
 _PASS_FIELDS = (
     "ulid", "device_id", "first_ns", "last_ns", "peak_ns", "peak_rssi", "count",
-    "timestamp_ns", "tagged",
+    "timestamp_ns", "tagged", "alias",
 )
 _pass_values = operator.attrgetter(*_PASS_FIELDS)
 

@@ -25,16 +25,20 @@ Detection = tuple[str, int, str, str, bytes]
 
 def detection_value(
     timestamp_ns: int, first_ns: int, last_ns: int, peak_ns: int, peak_rssi: int, count: int,
-    radio: str, address_kind: str, tagged: bool,
+    radio: str, address_kind: str, tagged: bool, alias: bool = False,
 ) -> bytes:
     """A detection's stored JSON (ints given as int): the bytes json.dumps(...,
-    separators=(",", ":")) gives, written out (about 3x faster)."""
+    separators=(",", ":")) gives, written out (about 3x faster). `"alias":true` ends the
+    value of an alias pass (the previous epoch's id, just after a boundary)."""
     return (
         f'{{"timestamp":"{timestamp_ns}","first_ns":{first_ns},"last_ns":{last_ns},'
         f'"peak_ns":{peak_ns},"peak_rssi":{peak_rssi},"count":{count},'
         f'"radio":{_quote(radio)},"address_kind":{_quote(address_kind)},'
-        f'"tagged":{"true" if tagged else "false"}}}'
+        f'"tagged":{"true" if tagged else "false"}{ALIAS_TAIL if alias else ""}}}'
     ).encode()
+
+
+ALIAS_TAIL = ',"alias":true'
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,7 @@ class StoredPass:
     radio: str  # roadside.agent.model.RadioKind value; legacy API: "wifi", "bluetooth", "mobile"
     address_kind: str  # roadside.agent.model.AddressKind value, or "unknown"
     tagged: bool = False
+    alias: bool = False
 
     def key(self, ns: str) -> str:
         return keys.detection_key(
@@ -61,6 +66,7 @@ class StoredPass:
         return detection_value(
             int(self.timestamp_ns), int(self.first_ns), int(self.last_ns), int(self.peak_ns),
             int(self.peak_rssi), int(self.count), self.radio, self.address_kind, self.tagged,
+            self.alias,
         )
 
     def as_detection(self) -> Detection:
@@ -85,6 +91,7 @@ class StoredPass:
             radio=str(data.get("radio", "unknown")),
             address_kind=str(data.get("address_kind", "unknown")),
             tagged=bool(data.get("tagged", False)),
+            alias=bool(data.get("alias", False)),
         )
 
 

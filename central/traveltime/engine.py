@@ -142,7 +142,8 @@ def compute_windows(
         for i, det in enumerate(target.detectors[:-1]):
             reach = sum(h.max_seconds for h in target.hops[i:]) * NS_PER_S
             upstream.append(
-                store.read_passes(client, ns, det, dest_from - reach, dest_until, revision)
+                store.read_passes(client, ns, det, dest_from - reach, dest_until, revision,
+                                  aliases=False)
             )
         out.extend(
             compute_from_passes(

@@ -15,7 +15,7 @@ import grpc
 from roadside.central.errors import StoreUnavailable
 from roadside.central.store import keys
 from roadside.central.store.etcd_store import EtcdStore
-from roadside.central.store.records import LinkRecord, RouteRecord
+from roadside.central.store.records import ALIAS_TAIL, LinkRecord, RouteRecord
 from roadside.central.store.retention import RetentionLeases
 from roadside.central.traveltime.matching import PassTuple
 from roadside.central.traveltime.model import Target, WindowSummary
@@ -64,9 +64,11 @@ def range_pages(
 
 def read_passes(
     client: EtcdClient, ns: str, detector_id: str, since_ns: int, until_ns: int,
-    revision: int = 0,
+    revision: int = 0, aliases: bool = True,
 ) -> list[PassTuple]:
-    """(device_id, timestamp_ns) of the detector's passes with since_ns <= t < until_ns."""
+    """(device_id, timestamp_ns) of the detector's passes with since_ns <= t < until_ns;
+    without `aliases` the alias passes (previous epoch's ids) are left out: upstream of a
+    match only real ones count, so a trip across an epoch boundary is matched once."""
     if until_ns <= since_ns:
         return []
     first = keys.bucket_of(since_ns)
@@ -80,12 +82,13 @@ def read_passes(
         except (ValueError, KeyError, TypeError):
             log.warning("skipping unreadable detection %s", key.decode(errors="replace"))
             continue
-        if since_ns <= t_ns < until_ns:
+        if since_ns <= t_ns < until_ns and (aliases or not value.endswith(ALIAS_END)):
             out.append((key[key.rindex(b".") + 1:].decode(), t_ns))
     return out
 
 
 TIMESTAMP_HEAD = b'{"timestamp":"'  # how StoredPass.to_json starts a detection
+ALIAS_END = (ALIAS_TAIL + "}").encode()  # how it ends an alias pass
 
 
 def _timestamp(value: bytes) -> int:

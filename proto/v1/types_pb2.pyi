@@ -45,7 +45,7 @@ CLOCK_SYNC_SYNCED: ClockSync
 CLOCK_SYNC_UNSYNCED: ClockSync
 
 class Pass(_message.Message):
-    __slots__ = ("ulid", "device_id", "first_ns", "last_ns", "peak_ns", "peak_rssi", "count", "radio", "address_kind", "timestamp_ns", "tagged")
+    __slots__ = ("ulid", "device_id", "first_ns", "last_ns", "peak_ns", "peak_rssi", "count", "radio", "address_kind", "timestamp_ns", "tagged", "alias")
     ULID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     FIRST_NS_FIELD_NUMBER: _ClassVar[int]
@@ -57,6 +57,7 @@ class Pass(_message.Message):
     ADDRESS_KIND_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_NS_FIELD_NUMBER: _ClassVar[int]
     TAGGED_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
     ulid: str
     device_id: str
     first_ns: int
@@ -68,7 +69,8 @@ class Pass(_message.Message):
     address_kind: AddressKind
     timestamp_ns: int
     tagged: bool
-    def __init__(self, ulid: _Optional[str] = ..., device_id: _Optional[str] = ..., first_ns: _Optional[int] = ..., last_ns: _Optional[int] = ..., peak_ns: _Optional[int] = ..., peak_rssi: _Optional[int] = ..., count: _Optional[int] = ..., radio: _Optional[_Union[RadioKind, str]] = ..., address_kind: _Optional[_Union[AddressKind, str]] = ..., timestamp_ns: _Optional[int] = ..., tagged: _Optional[bool] = ...) -> None: ...
+    alias: bool
+    def __init__(self, ulid: _Optional[str] = ..., device_id: _Optional[str] = ..., first_ns: _Optional[int] = ..., last_ns: _Optional[int] = ..., peak_ns: _Optional[int] = ..., peak_rssi: _Optional[int] = ..., count: _Optional[int] = ..., radio: _Optional[_Union[RadioKind, str]] = ..., address_kind: _Optional[_Union[AddressKind, str]] = ..., timestamp_ns: _Optional[int] = ..., tagged: _Optional[bool] = ..., alias: _Optional[bool] = ...) -> None: ...
 
 class Detector(_message.Message):
     __slots__ = ("id", "name", "latitude", "longitude", "radios", "registered_ns")

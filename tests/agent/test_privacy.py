@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import hashlib
 import hmac
 import os
@@ -43,12 +44,16 @@ def rfc5869_hkdf_sha256(ikm: bytes, info: bytes, length: int = 32) -> bytes:
 
 
 def test_known_vector() -> None:
+    """v2: a one-way ratchet from the origin epoch (the one holding 2020-01-01T00:00Z)."""
     hasher = DeviceHasher(SECRET, epoch_hours=24, boundary_hour=3, utc_offset_hours=0)
-    # T0 is 22:13 UTC, so the epoch began at 03:00 the same day
-    key = rfc5869_hkdf_sha256(SECRET, b"roadside device-id v1 2023-11-14T03:00/24h")
+    key = rfc5869_hkdf_sha256(SECRET, b"roadside device-id v2 origin 2019-12-31T03:00/24h")
+    # T0 is 22:13 UTC on 2023-11-14, so its epoch began at 03:00 that day
+    steps = (datetime.date(2023, 11, 14) - datetime.date(2019, 12, 31)).days
+    for _ in range(steps):
+        key = hmac.new(key, b"roadside device-id v2 ratchet", hashlib.sha256).digest()
     expected = hmac.new(key, MAC, hashlib.sha256).hexdigest()[:32]
     assert hasher.device_id(MAC, T0) == expected
-    assert expected == "0a3b43c7660efb0c6733552e26a68ff1"  # frozen: ids must not drift
+    assert expected == "4793a7e5365ceedeac39886a6e65d165"  # frozen: ids must not drift
 
 
 def test_same_mac_same_id_within_epoch_and_across_detectors() -> None:
