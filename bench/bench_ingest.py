@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -32,10 +33,12 @@ from ulid import ULID
 
 from roadside.central.api.server import start_central
 from roadside.central.config import CentralConfig
+from roadside.central.pki.ca import SiteCA
 from roadside.central.store.client import connect
 from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.etcd_store import MAX_TXN_OPS
 from roadside.central.store.records import StoredPass
+from roadside.common.identity import Identity
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 
 S = 1_000_000_000
@@ -124,14 +127,17 @@ def run_raw(
 
 # central ----------------------------------------------------------------------
 
-def upload_worker(addr: str, worker: int, count: int, batch: int, ready, go, done) -> None:  # type: ignore[no-untyped-def]
+def upload_worker(addr: str, worker: int, count: int, batch: int, ready, go, done,  # type: ignore[no-untyped-def]
+                  tls: tuple[bytes, bytes, bytes] | None = None) -> None:
     now = time.time_ns()
     batches = []
     for start in range(0, count, batch):
         passes = [_pass(worker, i, now) for i in range(start, min(count, start + batch))]
         batches.append(collector_pb2.UploadBatchRequest(
             detector_id=f"bench-{worker}", batch_id=str(ULID()), passes=passes))
-    with grpc.insecure_channel(addr) as channel:
+    channel = (grpc.insecure_channel(addr) if tls is None else grpc.secure_channel(
+        addr, grpc.ssl_channel_credentials(tls[0], tls[1], tls[2])))
+    with channel:
         stub = collector_pb2_grpc.CollectorServiceStub(channel)
         ready.put(worker)
         go.wait()
@@ -144,14 +150,15 @@ def upload_worker(addr: str, worker: int, count: int, batch: int, ready, go, don
 
 
 def run_central(
-    addr: str, clients: int, per_client: int, batch: int, first_worker: int, cpu: CpuMeter
+    addr: str, clients: int, per_client: int, batch: int, first_worker: int, cpu: CpuMeter,
+    site: SiteCA | None = None,
 ) -> tuple[float, float]:
     """(detections/s, CPU seconds of the upload client processes)."""
     ctx = mp.get_context("spawn")
     ready, done, go = ctx.Queue(), ctx.Queue(), ctx.Event()
     procs = [
         ctx.Process(target=upload_worker, name=f"upload-{w}",
-                    args=(addr, w, per_client, batch, ready, go, done))
+                    args=(addr, w, per_client, batch, ready, go, done, _tls(site, w)))
         for w in range(first_worker, first_worker + clients)
     ]
     for p in procs:
@@ -171,6 +178,14 @@ def run_central(
     return stored / elapsed, sum(c for _, c in results)
 
 
+def _tls(site: SiteCA | None, worker: int) -> tuple[bytes, bytes, bytes] | None:
+    """(CA, key, certificate) of detector bench-WORKER, or None for plaintext."""
+    if site is None:
+        return None
+    issued = site.issue(Identity("detector", f"bench-{worker}"))
+    return site.cert_pem, issued.key_pem, issued.cert_pem
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--detections", type=int, default=120_000, help="per phase and round")
@@ -185,6 +200,7 @@ def main() -> int:
     per_client = args.detections // args.clients
     raw_rates: list[float] = []
     central_rates: list[float] = []
+    tls_rates: list[float] = []
     # CPU microseconds per put / detection, per round
     raw_cpu: list[tuple[float, float]] = []  # (raw client threads, etcd)
     central_cpu: list[tuple[float, float, float]] = []  # (server, upload clients, etcd)
@@ -203,7 +219,9 @@ def main() -> int:
         assert etcd._proc is not None
         cpu = CpuMeter(etcd.pid or 0)
         us = 1e6 / (args.clients * per_client)  # CPU seconds of a phase -> us per item
-        central = start_central(config)
+        central = start_central(replace(config, insecure=True))
+        site = SiteCA.init(Path(tmp) / "pki")
+        secure = start_central(replace(config, namespace="bench-tls", pki_dir=site.directory))
         try:
             for r in range(args.rounds):
                 first_worker = r * args.clients  # every round writes new keys
@@ -217,10 +235,17 @@ def main() -> int:
                 central_rates.append(rate)
                 central_cpu.append((cpu.own_s * us, clients_s * us, cpu.etcd_s * us))
                 db_growth += admin.status().db_size - before
+                tls_rate, _ = run_central(
+                    secure.collector_addr, args.clients, per_client, args.batch, first_worker,
+                    cpu, site)
+                tls_rates.append(tls_rate)
                 print(f"  round {r + 1}: raw txn(128) {raw_rates[-1]:9,.0f} puts/s   "
                       f"central UploadBatch {central_rates[-1]:9,.0f} detections/s   "
-                      f"ratio {central_rates[-1] / raw_rates[-1]:.2f}", flush=True)
+                      f"ratio {central_rates[-1] / raw_rates[-1]:.2f}   "
+                      f"with mTLS and roles {tls_rates[-1]:9,.0f} "
+                      f"({tls_rates[-1] / central_rates[-1]:.2f} of plaintext)", flush=True)
         finally:
+            secure.stop(5)
             central.stop(5)
             admin.close()
 
@@ -230,6 +255,10 @@ def main() -> int:
     paired = statistics.median(c / r for c, r in zip(central_rates, raw_rates, strict=True))
     print(f"ratio of medians:          {rate / raw:10.2f}   (target >= 0.70)")
     print(f"median of round ratios:    {paired:10.2f}   (each round: raw, then central)")
+    tls = statistics.median(tls_rates)
+    tls_paired = statistics.median(t / c for t, c in zip(tls_rates, central_rates, strict=True))
+    print(f"median with mTLS + roles:  {tls:10,.0f} detections/s = {tls / rate:.2f} of "
+          f"plaintext (rounds {tls_paired:.2f}; target >= 0.85)")
     raw_client, raw_etcd = (statistics.median(x) for x in zip(*raw_cpu, strict=True))
     server, clients, central_etcd = (statistics.median(x) for x in zip(*central_cpu, strict=True))
     print()

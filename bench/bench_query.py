@@ -132,7 +132,8 @@ def main() -> int:
                 [sys.executable, "-m", "roadside.common.main", "--log-level", "warning", "central",
                  "serve", "--host", "127.0.0.1", "--etcd-endpoints", etcd.endpoint,
                  "--namespace", NS, "--query-port", query_addr.rsplit(":", 1)[1],
-                 "--collector-port", "0", "--health-port", "0", "--data-dir", tmp],
+                 "--collector-port", "0", "--health-port", "0", "--data-dir", tmp,
+                 "--insecure"],  # reads as fast as they go: TLS costs are bench_ingest's
                 cwd=ROOT,
             )
 

@@ -22,7 +22,7 @@ def local_central(tmp: Path, **overrides: Any) -> Iterator[RunningCentral]:
         settings: dict[str, Any] = {
             "host": "127.0.0.1", "collector_port": 0, "query_port": 0, "health_port": 0,
             "etcd_endpoints": (etcd.endpoint,), "namespace": "bench",
-            "data_dir": tmp / "central", **overrides,
+            "data_dir": tmp / "central", "insecure": True, **overrides,
         }
         central = start_central(CentralConfig(**settings))
         try:
