@@ -43,6 +43,11 @@ class CentralConfig:
     health_poll_s: float = 1.0  # how often the health thread asks etcd
     etcd_timeout_s: float = 5.0  # deadline of every etcd call
     etcd_quota_bytes: int = 0  # embedded etcd's --quota-backend-bytes (0 = etcd's 2 GiB)
+    # etcd over TLS with a client certificate (its CN is the etcd user); the embedded etcd
+    # gets TLS and auth from the site PKI by itself
+    etcd_ca_file: Path | None = None
+    etcd_cert_file: Path | None = None
+    etcd_key_file: Path | None = None
     # bounds (README: Limits)
     ingest_passes_per_minute: float = 30_000.0  # per detector; beyond: RESOURCE_EXHAUSTED
     ingest_burst_passes: int = 150_000  # a detector catching up may send this many at once

@@ -143,9 +143,13 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
     ])
     collector, query, etcd = _wait_serving(central, out / "logs" / "central.log")
     print(f"   collector {collector}, query {query}, etcd {etcd}")
-    children.start("worker", ["central", "worker", "--etcd-endpoints", etcd,
-                              "--grace-s", str(WORKER_GRACE_S), "--backfill-s", str(BACKFILL_S)])
     pki = tmp / "etcd" / "pki"  # serve made the site CA, its certificate and an admin's
+    children.start("worker", ["central", "worker", "--etcd-endpoints", etcd,
+                              "--grace-s", str(WORKER_GRACE_S), "--backfill-s", str(BACKFILL_S),
+                              # etcd has TLS and auth: the worker is etcd user roadside
+                              "--etcd-ca-file", str(pki / "ca.pem"),
+                              "--etcd-cert-file", str(pki / "etcd-client.pem"),
+                              "--etcd-key-file", str(pki / "etcd-client.key")])
     print(f"   mTLS from the site PKI serve made in {pki}: every caller has a certificate")
     for kind, name, *extra in [("operator", "demo-analyst", "--role", "analyst"),
                                *(("detector", d.id) for d in network.detectors)]:

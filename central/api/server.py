@@ -36,8 +36,10 @@ from roadside.central.api.security import Security, secure
 from roadside.central.api.validation import Limits
 from roadside.central.config import CentralConfig
 from roadside.central.errors import CentralError
-from roadside.central.store.client import connect
-from roadside.central.store.etcd_process import EtcdProcess, EtcdProcessError
+from roadside.central.pki.ca import PkiError, SiteCA
+from roadside.central.pki.etcd import enable_auth, etcd_files
+from roadside.central.store.client import connect, tls_files
+from roadside.central.store.etcd_process import EtcdProcess, EtcdProcessError, EtcdTls
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.traveltime.in_serve import WorkerThread, serve_worker_config
 from roadside.proto.collector import collector_pb2 as legacy_collector_pb2
@@ -169,11 +171,21 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
     `config_file` is the YAML file whose `worker:` section configures the in-process
     travel-time worker (when `config.runs_worker`).
     """
-    etcd_proc = None if config.etcd_endpoints else _embedded_etcd(config)
+    etcd_tls, client_files = None, (config.etcd_ca_file, config.etcd_cert_file,
+                                    config.etcd_key_file)
+    if not config.etcd_endpoints and not config.insecure:  # the embedded etcd: TLS and auth
+        pki_dir = config.pki_dir or config.data_dir / "pki"
+        try:
+            etcd_tls, cert, key = etcd_files(SiteCA.load_or_init(pki_dir), pki_dir)
+        except (PkiError, OSError) as exc:
+            raise CentralError(f"embedded etcd's certificates in {pki_dir}: {exc}") from exc
+        client_files = (etcd_tls.ca, cert, key)
+    etcd_proc = None if config.etcd_endpoints else _embedded_etcd(config, etcd_tls)
     endpoints = (etcd_proc.endpoint,) if etcd_proc is not None else tuple(config.etcd_endpoints)
     worker = None
     if config.runs_worker:  # its settings are checked before anything starts
-        worker = WorkerThread(serve_worker_config(config_file, config.namespace, endpoints))
+        worker = WorkerThread(serve_worker_config(config_file, config.namespace, endpoints,
+                                                  client_files))
     if etcd_proc is not None:
         try:
             etcd_proc.start()
@@ -186,8 +198,14 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
             etcd_proc.endpoint, config.data_dir, etcd_proc.endpoint,
         )
     try:
-        client = connect(endpoints, timeout=config.etcd_timeout_s)
-    except ValueError as exc:
+        if etcd_proc is not None and etcd_tls is not None:
+            root = connect(endpoints, timeout=config.etcd_timeout_s, tls=etcd_proc.client_tls())
+            try:
+                enable_auth(root, config.namespace)
+            finally:
+                root.close()
+        client = connect(endpoints, timeout=config.etcd_timeout_s, tls=tls_files(*client_files))
+    except (ValueError, OSError, grpc.RpcError) as exc:
         if etcd_proc is not None:
             etcd_proc.stop()
         raise CentralError(f"etcd endpoints: {exc}") from exc
@@ -224,7 +242,7 @@ def _log_worker(worker: WorkerThread | None) -> None:
              w.window_s, w.grace_s, w.k)
 
 
-def _embedded_etcd(config: CentralConfig) -> EtcdProcess:
+def _embedded_etcd(config: CentralConfig, tls: EtcdTls | None) -> EtcdProcess:
     """The embedded etcd, not started yet; its fixed ports must be free."""
     for setting in ("embedded_etcd_port", "embedded_etcd_peer_port"):
         port = getattr(config, setting)
@@ -240,6 +258,7 @@ def _embedded_etcd(config: CentralConfig) -> EtcdProcess:
             client_port=config.embedded_etcd_port or None,
             peer_port=config.embedded_etcd_peer_port or None,
             quota_bytes=config.etcd_quota_bytes or None,
+            tls=tls,
         )
     except (EtcdProcessError, OSError) as exc:
         raise CentralError(f"embedded etcd in {config.data_dir}: {exc}") from exc

@@ -25,7 +25,7 @@ from typing import Any
 from roadside.central.config import CentralConfig, load_config
 from roadside.central.pki.ca import PkiError, SiteCA
 from roadside.central.pki.registry import ETCD_ERRORS, PkiRegistry
-from roadside.central.store.client import connect
+from roadside.central.store.client import connect, tls_files
 from roadside.common.files import write_atomic
 from roadside.common.identity import ROLES, Identity, IdentityError, make_token, token_digest
 from roadside.common.output import Column, write_rows
@@ -89,7 +89,11 @@ def _pki_dir(config: CentralConfig) -> Path:
 @contextmanager
 def _registry(config: CentralConfig) -> Iterator[PkiRegistry]:
     endpoints = config.etcd_endpoints or (f"127.0.0.1:{config.embedded_etcd_port}",)
-    client = connect(endpoints, timeout=config.etcd_timeout_s)
+    files = (config.etcd_ca_file, config.etcd_cert_file, config.etcd_key_file)
+    local = _pki_dir(config)
+    if files[0] is None and (local / "etcd-client.pem").exists():  # serve's embedded etcd
+        files = (local / "ca.pem", local / "etcd-client.pem", local / "etcd-client.key")
+    client = connect(endpoints, timeout=config.etcd_timeout_s, tls=tls_files(*files))
     try:
         yield PkiRegistry(client, config.namespace)
     except ETCD_ERRORS as exc:

@@ -8,7 +8,7 @@ import logging
 import signal
 
 from roadside.central.cli.settings import add_setting_flags, setting_flags
-from roadside.central.store.client import connect
+from roadside.central.store.client import CALL_TIMEOUT_S, connect, tls_files
 from roadside.central.traveltime.config import TravelTimeConfig
 from roadside.central.traveltime.worker import TravelTimeWorker
 from roadside.common.config_layers import load
@@ -17,6 +17,10 @@ log = logging.getLogger(__name__)
 
 OPTION_HELP = {
     "namespace": "etcd key namespace (default tdc)",
+    "etcd_ca_file": "etcd over TLS: the CA of its certificate (PEM)",
+    "etcd_cert_file": "etcd over TLS: this worker's client certificate (its CN is the etcd "
+                      "user)",
+    "etcd_key_file": "its private key",
     "etcd_endpoints": "etcd HOST:PORT, several for failover (repeat or comma-separate; "
                       "default 127.0.0.1:2379)",
     "window_s": "width of a travel-time window in seconds (default 300)",
@@ -63,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: TravelTimeConfig) -> int:
-    client = await asyncio.to_thread(connect, list(config.etcd_endpoints))
+    tls = tls_files(config.etcd_ca_file, config.etcd_cert_file, config.etcd_key_file)
+    client = await asyncio.to_thread(connect, list(config.etcd_endpoints), CALL_TIMEOUT_S, tls)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -152,6 +152,29 @@ class SiteCA:
         )
         return Issued(cert, key)
 
+    def issue_named(self, common_name: str, server: bool = False, dns: Sequence[str] = (),
+                    ips: Sequence[str] = ()) -> Issued:
+        """A certificate that names its holder by CN only (etcd: CN = the etcd user)."""
+        key = new_key()
+        names: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
+        names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+        usages = [ExtendedKeyUsageOID.SERVER_AUTH] if server else []
+        usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
+        now = _now()
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(self.cert.subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - BACKDATE)
+            .not_valid_after(now + datetime.timedelta(days=SERVER_DAYS))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        )
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        return Issued(builder.sign(self.key, hashes.SHA256()), key)
+
     def sign_csr(self, csr_pem: bytes, identity: Identity, days: float | None = None) -> Issued:
         """A certificate for `identity` (decided by central, not the CSR) on the CSR's key."""
         try:

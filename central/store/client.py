@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import etcd3
+import grpc
 
 # cslab-etcd3 marks an endpoint failed after one error and avoids it for time_retry
 # seconds; a plain client would then refuse every call for 300 s.
@@ -29,13 +31,28 @@ def parse_endpoint(text: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def tls_files(ca: Path | None, cert: Path | None, key: Path | None,
+              ) -> tuple[bytes, bytes, bytes] | None:
+    """(CA, certificate, key) PEM bytes for an etcd client, or None when no CA is set."""
+    if ca is None:
+        return None
+    if cert is None or key is None:
+        raise ValueError("etcd TLS: give etcd_ca_file, etcd_cert_file and etcd_key_file")
+    return ca.read_bytes(), cert.read_bytes(), key.read_bytes()
+
+
 def connect(
-    endpoints: Sequence[str], timeout: float = CALL_TIMEOUT_S
+    endpoints: Sequence[str], timeout: float = CALL_TIMEOUT_S,
+    tls: tuple[bytes, bytes, bytes] | None = None,
 ) -> etcd3.MultiEndpointEtcd3Client:
+    """A client of these endpoints; with `tls` (CA, certificate, key) over TLS with that
+    client certificate (etcd takes its CN as the user when auth is on)."""
     if not endpoints:
         raise ValueError("no etcd endpoints")
+    creds = None if tls is None else grpc.ssl_channel_credentials(tls[0], tls[2], tls[1])
     eps = [
-        etcd3.Endpoint(host, port, secure=False, time_retry=ENDPOINT_RETRY_S)
+        etcd3.Endpoint(host, port, secure=creds is not None, creds=creds,
+                       time_retry=ENDPOINT_RETRY_S)
         for host, port in map(parse_endpoint, endpoints)
     ]
     return etcd3.MultiEndpointEtcd3Client(endpoints=eps, timeout=timeout, failover=True)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from roadside.central.store.client import connect
@@ -56,6 +57,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True, slots=True)
+class EtcdTls:
+    """PEM files: the CA, etcd's server pair, and the root user's client pair (CN root)."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    root_cert: Path
+    root_key: Path
+
+
 class EtcdProcess:
     """Starts and stops one single-member etcd on 127.0.0.1.
 
@@ -71,12 +83,14 @@ class EtcdProcess:
         quota_bytes: int | None = None,
         binary: str | None = None,
         extra_args: Sequence[str] = (),
+        tls: EtcdTls | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.client_port = client_port or free_port()
         self.peer_port = peer_port or free_port()
         self.quota_bytes = quota_bytes
         self.extra_args = tuple(extra_args)  # more etcd flags, e.g. --max-request-bytes
+        self.tls = tls  # TLS with client certificates (and the probe's own certificate)
         self.binary = binary or find_etcd_binary()
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -88,7 +102,7 @@ class EtcdProcess:
         if self._proc is not None and self._proc.poll() is None:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        client = f"http://127.0.0.1:{self.client_port}"
+        client = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.client_port}"
         peer = f"http://127.0.0.1:{self.peer_port}"
         args = [
             self.binary,
@@ -107,6 +121,10 @@ class EtcdProcess:
         if self.quota_bytes:
             args += ["--quota-backend-bytes", str(self.quota_bytes)]
         args += self.extra_args
+        if self.tls is not None:
+            args += ["--cert-file", str(self.tls.server_cert), "--key-file",
+                     str(self.tls.server_key), "--trusted-ca-file", str(self.tls.ca),
+                     "--client-cert-auth"]
         log_path = self.data_dir / "etcd.log"
         with open(log_path, "ab") as log_file:
             self._proc = subprocess.Popen(
@@ -121,7 +139,7 @@ class EtcdProcess:
             if self._proc is not None and self._proc.poll() is not None:
                 break
             time.sleep(0.02)
-        client = connect([self.endpoint], timeout=PROBE_TIMEOUT_S)
+        client = connect([self.endpoint], timeout=PROBE_TIMEOUT_S, tls=self.client_tls())
         try:
             while time.monotonic() < deadline:
                 if self._proc is not None and self._proc.poll() is not None:
@@ -142,6 +160,13 @@ class EtcdProcess:
             f"etcd did not answer on {self.endpoint} in {START_TIMEOUT_S:.0f} s "
             f"(is another etcd using {self.data_dir}? log: {log_path})"
         )
+
+    def client_tls(self) -> tuple[bytes, bytes, bytes] | None:
+        """(CA, certificate, key) of the etcd root user, when this etcd has TLS."""
+        if self.tls is None:
+            return None
+        return (self.tls.ca.read_bytes(), self.tls.root_cert.read_bytes(),
+                self.tls.root_key.read_bytes())
 
     def _port_open(self) -> bool:
         try:

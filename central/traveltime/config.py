@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from roadside.central.store import keys
 
@@ -25,6 +26,9 @@ class TravelTimeConfig:
     lock_ttl_s: int = 10  # lease of a worker's locks; a dead worker's locks expire after it
     retention_days: float = 365.0  # stored windows expire after this; 0 = keep them forever
     worker_id: str = ""  # default: host and process id
+    etcd_ca_file: Path | None = None  # etcd over TLS with a client certificate (and auth)
+    etcd_cert_file: Path | None = None
+    etcd_key_file: Path | None = None
 
     def __post_init__(self) -> None:
         ids = {"namespace": self.namespace, "worker_id": self.worker_id or "w"}

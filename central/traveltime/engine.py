@@ -130,7 +130,7 @@ def compute_windows(
     worker: str = "",
 ) -> list[WindowSummary]:
     """Read what the windows need from etcd, at one revision, and summarise them."""
-    revision = store.current_revision(client)
+    revision = store.current_revision(client, ns)
     out: list[WindowSummary] = []
     for run in runs(window_starts_s, window_s):
         dest_from = (run[0] - window_s) * NS_PER_S

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from roadside.central.errors import CentralError
-from roadside.central.store.client import connect
+from roadside.central.store.client import CALL_TIMEOUT_S, connect, tls_files
 from roadside.central.traveltime.config import TravelTimeConfig
 from roadside.central.traveltime.worker import TravelTimeWorker
 from roadside.common.config_layers import load
@@ -38,12 +38,16 @@ def _has_section(file: Path) -> bool:
 
 
 def serve_worker_config(
-    file: str | Path | None, namespace: str, endpoints: Sequence[str]
+    file: str | Path | None, namespace: str, endpoints: Sequence[str],
+    etcd_tls: Sequence[Path | None] = (None, None, None),
 ) -> TravelTimeConfig:
     """The worker's settings: defaults < the YAML `worker:` section < ROADSIDE_WORKER_*,
-    with serve's namespace and etcd endpoints. Raises ConfigError naming the setting."""
+    with serve's namespace, etcd endpoints and etcd TLS files (CA, certificate, key).
+    Raises ConfigError naming the setting."""
     section_file = file if file is not None and _has_section(Path(file)) else None
-    flags = {"namespace": namespace, "etcd_endpoints": list(endpoints)}
+    ca, cert, key = etcd_tls
+    flags = {"namespace": namespace, "etcd_endpoints": list(endpoints),
+             "etcd_ca_file": ca, "etcd_cert_file": cert, "etcd_key_file": key}
     return load(TravelTimeConfig, section_file, flags=flags, env_prefix=ENV_PREFIX,
                 section=SECTION)
 
@@ -109,7 +113,9 @@ class WorkerThread:
         self._stop = asyncio.Event()
         if self._stopping.is_set():
             return
-        client = await asyncio.to_thread(connect, list(self.config.etcd_endpoints))
+        c = self.config
+        tls = tls_files(c.etcd_ca_file, c.etcd_cert_file, c.etcd_key_file)
+        client = await asyncio.to_thread(connect, list(c.etcd_endpoints), CALL_TIMEOUT_S, tls)
         try:
             self.worker = TravelTimeWorker(client, self.config)
             async with self.worker:

@@ -90,7 +90,7 @@ class Follow:
 
     def __iter__(self) -> Iterator[WindowSummary]:
         client = self.central.client
-        revision = store.current_revision(client)
+        revision = store.current_revision(client, self.central.namespace)
         yield from windows_for(self.central, self.query, revision)
         if self._cancelled.is_set():
             return

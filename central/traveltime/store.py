@@ -28,10 +28,11 @@ EtcdClient: TypeAlias = etcd3.MultiEndpointEtcd3Client
 ETCD_ERRORS = (etcd3.exceptions.Etcd3Exception, grpc.RpcError)
 
 
-def current_revision(client: EtcdClient) -> int:
-    """The store's revision now: reads at it see everything committed so far."""
+def current_revision(client: EtcdClient, ns: str) -> int:
+    """The store's revision now: reads at it see everything committed so far. (One key
+    inside the namespace: the only keys the etcd user may read.)"""
     try:
-        resp = client.get_response(b"\0", count_only=True)
+        resp = client.get_response(f"/{ns}/", count_only=True)
     except ETCD_ERRORS as exc:
         raise StoreUnavailable(f"etcd read failed: {exc}") from exc
     return int(resp.header.revision)

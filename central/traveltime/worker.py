@@ -265,7 +265,7 @@ class TravelTimeWorker:
     def _resync(self) -> None:
         """Read the markers there are, then watch for new ones from that revision."""
         self._cancel_watches()
-        revision = store.current_revision(self.client)
+        revision = store.current_revision(self.client, self.ns)
         for key, _v, rev in range_at(self.client, keys.dirty_prefix(self.ns), revision):
             self._dirty[key] = rev
         for key, value, rev in range_at(self.client, keys.pending_prefix(self.ns), revision):
