@@ -150,12 +150,8 @@ class Guard:
         if extra is not None and role != extra:
             deny(context, grpc.StatusCode.PERMISSION_DENIED,
                           f"{method} with per-device data needs role {extra}; the caller is {who}")
-        if role == "detector" and rule.acting_for is not None and request is not None:
-            for detector_id in rule.acting_for(request):
-                if detector_id != who.name:
-                    deny(context, grpc.StatusCode.PERMISSION_DENIED,
-                                  f"detector {who.name} may act only for itself, "
-                                  f"not for {detector_id!r}")
+        if request is not None:
+            _own_only(who, rule, request, context)
         if rule.audit is not None and (role in ("analyst", "admin") or extra):
             self._audit(who, method, rule.audit(request))
         elif extra is not None:
@@ -165,11 +161,16 @@ class Guard:
         """For each message of a client stream: a detector acts only for itself."""
         if self.insecure:
             return
-        rule = RULES[method]
         who = self.caller(context)
-        if who is not None and who.effective_role == "detector" and rule.acting_for:
-            for detector_id in rule.acting_for(request):
-                if detector_id != who.name:
-                    deny(context, grpc.StatusCode.PERMISSION_DENIED,
-                                  f"detector {who.name} may act only for itself, "
-                                  f"not for {detector_id!r}")
+        if who is not None:
+            _own_only(who, RULES[method], request, context)
+
+
+def _own_only(who: Identity, rule: Rule, request: Any, context: grpc.ServicerContext) -> None:
+    """A detector's request acts only for the detector itself."""
+    if who.effective_role != "detector" or rule.acting_for is None:
+        return
+    for detector_id in rule.acting_for(request):
+        if detector_id != who.name:
+            deny(context, grpc.StatusCode.PERMISSION_DENIED,
+                 f"detector {who.name} may act only for itself, not for {detector_id!r}")

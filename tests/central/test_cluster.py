@@ -11,13 +11,11 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from roadside.agent.buffer import DiskBuffer
 from roadside.agent.uplink import Uplink
-from roadside.agent.wire import pass_to_bytes
 from roadside.central.store.client import connect
 from roadside.central.store.etcd_process import free_port
 from roadside.proto.v1 import collector_pb2_grpc
-from tests.agent.test_uplink import make_passes, stored_keys
+from tests.agent.test_uplink import buffer_with, make_passes, stored_keys
 from tests.central.helpers import make_batch, make_pass
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.central import StartCentral
@@ -38,8 +36,7 @@ async def test_leader_killed_under_ingest_loses_nothing_and_health_returns_at_on
     config = agent_config(central=central.collector_addr, batch_max_passes=200,
                           backoff_initial_s=0.05, backoff_max_s=0.5)
     passes = make_passes(6000, start_ns=time.time_ns() - 7000 * S)
-    buf = DiskBuffer(tmp_path / "b.db", 10**9).open()
-    buf.append([(p.timestamp_ns, pass_to_bytes(p)) for p in passes])
+    buf = buffer_with(tmp_path / "b.db", passes)
     uplink = Uplink(config, buf)
     stop = asyncio.Event()
     task = asyncio.create_task(uplink.run(stop))
@@ -89,8 +86,7 @@ async def test_an_agent_in_a_long_backoff_resumes_when_central_answers(
     config = agent_config(central=f"127.0.0.1:{port}", backoff_initial_s=20.0,
                           backoff_max_s=60.0, upload_timeout_s=1.0)
     passes = make_passes(50, start_ns=time.time_ns() - 600 * S)
-    buf = DiskBuffer(tmp_path / "b.db", 10**9).open()
-    buf.append([(p.timestamp_ns, pass_to_bytes(p)) for p in passes])
+    buf = buffer_with(tmp_path / "b.db", passes)
     uplink = Uplink(config, buf)
     stop = asyncio.Event()
     task = asyncio.create_task(uplink.run(stop))
