@@ -140,6 +140,13 @@ if [ -e "$DESTDIR$config" ]; then
 else
     run install -m 0644 "$EXAMPLE" "$DESTDIR$config"
 fi
+if [ "$role" = central ]; then
+    echo "-- the site PKI (central makes its own certificate from it on first start)"
+    PKIDIR=/var/lib/roadside-central/pki
+    if [ -n "$DESTDIR" ] || [ "$DRY_RUN" = 1 ] || [ ! -e "$PKIDIR/ca.key" ]; then
+        system "$PREFIX/bin/roadside" pki init --pki-dir "$PKIDIR"
+    fi
+fi
 system systemctl daemon-reload
 
 echo
@@ -158,5 +165,8 @@ else
   1. edit $config (etcd endpoints: Debian's etcd on 127.0.0.1:2379 by default)
   2. systemctl restart etcd && systemctl enable --now roadside-central
   3. systemctl enable --now roadside-worker@1   (more: roadside-worker@2, ...)
+  4. operators: $PREFIX/bin/roadside pki issue operator NAME --role viewer|analyst|admin \
+       --pki-dir /var/lib/roadside-central/pki
+     boxes: $PREFIX/bin/roadside pki token --detector ID --pki-dir /var/lib/roadside-central/pki
 EOF
 fi

@@ -70,7 +70,11 @@ def secure(config: CentralConfig, client: etcd3.MultiEndpointEtcd3Client, embedd
         return Security(Guard(True, lambda _s: False, audit), None, None, None, None, None)
     pki_dir = config.pki_dir or config.data_dir / "pki"
     try:
-        ca = SiteCA.load_or_init(pki_dir) if embedded else SiteCA.load(pki_dir)
+        made = not (pki_dir / "ca.key").exists()
+        ca = SiteCA.load_or_init(pki_dir)
+        if made:
+            log.warning("no site CA in %s: made one (roadside pki ... --pki-dir %s issues "
+                        "certificates and tokens from it)", pki_dir, pki_dir)
         key_pem, cert_pem = _central_pair(config, ca, pki_dir)
         if embedded:
             _local_admin(ca, pki_dir)
