@@ -211,12 +211,25 @@ def check_serial(config: AgentConfig, env: Environment) -> Result:
 
 
 def check_secret(config: AgentConfig, env: Environment) -> Result:
+    keys = Path(config.state_dir) / privacy.KEYS_FILE
+    seed_there = Path(config.secret_file).exists()
+    if keys.exists():
+        if keys.stat().st_mode & 0o077:
+            return Result("secret", Level.FAIL, f"{keys} is readable by group or others",
+                          f"chmod 600 {keys}")
+        if seed_there:
+            return Result("secret", Level.WARN, f"epoch keys in {keys}, and the site secret "
+                          f"{config.secret_file} is still on this box (a stolen box would "
+                          "give away every epoch)", f"remove {config.secret_file}")
+        return Result("secret", Level.OK, f"epoch keys in {keys} (forward-secure), no site "
+                      "secret on the box")
     try:
         privacy.load_secret(config.secret_file)
     except privacy.PrivacyError as exc:
         message, _, fix = str(exc).partition("; ")
         return Result("secret", Level.FAIL, message, fix.removeprefix("fix: "))
-    return Result("secret", Level.OK, f"{config.secret_file} present and private")
+    return Result("secret", Level.OK, f"{config.secret_file} present and private (the first "
+                  "start makes the epoch keys from it; then remove it)")
 
 
 def check_clock(config: AgentConfig, env: Environment) -> Result:

@@ -246,3 +246,20 @@ def test_disabled_sources_are_not_checked(name: str, tmp_path: Path) -> None:
     result = one_check(name, env, ble_enabled=False, wifi_enabled=False, serial_enabled=False)
     assert result.level is Level.OK
     assert "_enabled: false" in result.message
+
+
+async def test_doctor_wants_the_epoch_keys_and_no_site_secret_on_the_box(
+    agent_config: object, tmp_path: Path,
+) -> None:
+    from roadside.agent.commands.doctor import check_secret
+    from tests.fixtures.agent import FakeSource, running_agent
+
+    config = agent_config()  # type: ignore[operator]
+    env = None  # the secret check reads no environment
+    async with running_agent(config, FakeSource()):  # its first start makes the keys
+        pass
+    warned = check_secret(config, env)  # type: ignore[arg-type]
+    assert warned.level is Level.WARN and "still on this box" in warned.message
+    os.remove(config.secret_file)
+    ok = check_secret(config, env)  # type: ignore[arg-type]
+    assert ok.level is Level.OK and "forward-secure" in ok.message
