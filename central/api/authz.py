@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 import grpc
 
 from roadside.common.identity import Identity, IdentityError, of_pem
+from roadside.common.timeparse import format_utc
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,14 @@ class Rule:
     also_needs: Callable[[Any], str | None] | None = None  # e.g. samples need analyst
 
 
+def _span(since_ns: int, until_ns: int) -> str:
+    return (f"{format_utc(since_ns) if since_ns else 'the start'} .. "
+            f"{format_utc(until_ns) if until_ns else 'now'}")
+
+
 def _events(r: Any) -> str:
     ids = ",".join(getattr(r, "detector_ids", ())) or "every detector"
-    return f"events of {ids}, {getattr(r, 'since_ns', 0)}..{getattr(r, 'until_ns', 0)}"
+    return f"events of {ids}, {_span(getattr(r, 'since_ns', 0), getattr(r, 'until_ns', 0))}"
 
 
 def _samples(r: Any) -> str | None:
@@ -58,7 +64,7 @@ def _windows(r: Any) -> str:
         what = f"route {r.route}"
     else:
         what = f"link {r.link.src_detector_id}->{r.link.dest_detector_id}"
-    return f"samples of {what}, {r.since_ns}..{r.until_ns}"
+    return f"samples of {what}, {_span(r.since_ns, r.until_ns)}"
 
 
 V1C, V1Q, LC, LQ = ("roadside.v1.CollectorService", "roadside.v1.QueryService",

@@ -18,6 +18,7 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import etcd3
 import grpc
@@ -26,14 +27,14 @@ from roadside.central.api.authz import Guard
 from roadside.central.config import CentralConfig
 from roadside.central.errors import CentralError
 from roadside.central.pki.ca import PkiError, SiteCA
-from roadside.central.pki.registry import PkiRegistry, RevocationList
+from roadside.central.pki.registry import ETCD_ERRORS, PkiRegistry, RevocationList
 from roadside.common.files import read_file, write_atomic
 from roadside.common.identity import Identity
 
 log = logging.getLogger(__name__)
 
 CENTRAL_CERT, CENTRAL_KEY = "central.pem", "central.key"
-ADMIN_CERT, ADMIN_KEY = "operator-admin.pem", "operator-admin.key"
+LOCAL_ROLES = ("admin", "analyst")  # a laptop's operator certificates: operator-ROLE.pem
 
 
 @dataclass
@@ -69,15 +70,16 @@ def secure(config: CentralConfig, client: etcd3.MultiEndpointEtcd3Client, embedd
                     "(setting insecure): development only")
         return Security(Guard(True, lambda _s: False, audit), None, None, None, None, None)
     pki_dir = config.pki_dir or config.data_dir / "pki"
+    registry = PkiRegistry(client, config.namespace)
     try:
         made = not (pki_dir / "ca.key").exists()
         ca = SiteCA.load_or_init(pki_dir)
         if made:
             log.warning("no site CA in %s: made one (roadside pki ... --pki-dir %s issues "
                         "certificates and tokens from it)", pki_dir, pki_dir)
-        key_pem, cert_pem = _central_pair(config, ca, pki_dir)
+        key_pem, cert_pem = _central_pair(config, ca, pki_dir, registry)
         if embedded:
-            _local_admin(ca, pki_dir)
+            _local_operators(ca, pki_dir, registry)
     except PkiError as exc:
         raise CentralError(f"{exc} (or run with insecure on loopback for development)") \
             from exc
@@ -88,14 +90,14 @@ def secure(config: CentralConfig, client: etcd3.MultiEndpointEtcd3Client, embedd
                                         require_client_auth=True)
     # the enroll port presents the CA too: a box checks it against its token's pin
     enroll = grpc.ssl_server_credentials([(key_pem, cert_pem + ca.cert_pem)])
-    registry = PkiRegistry(client, config.namespace)
     revocations = RevocationList(client, config.namespace)
     revocations.start()
     return Security(Guard(False, revocations.revoked, audit), ports, enroll, ca, registry,
                     revocations)
 
 
-def _central_pair(config: CentralConfig, ca: SiteCA, pki_dir: Path) -> tuple[bytes, bytes]:
+def _central_pair(config: CentralConfig, ca: SiteCA, pki_dir: Path, registry: PkiRegistry,
+                  ) -> tuple[bytes, bytes]:
     """Central's key and certificate: the configured files, else pki_dir's (made once)."""
     if config.tls_cert_file is not None and config.tls_key_file is not None:
         return (read_file(config.tls_key_file, "tls_key_file", CentralError),
@@ -107,17 +109,29 @@ def _central_pair(config: CentralConfig, ca: SiteCA, pki_dir: Path) -> tuple[byt
         if config.host not in ("", "0.0.0.0", "::") and not config.host.isalpha():
             ips.append(config.host)
         issued = ca.issue(Identity("central", "central"), dns=dns, ips=ips)
+        _record(registry, issued.cert)
         write_atomic(key, issued.key_pem, 0o600)
         write_atomic(cert, issued.cert_pem, 0o644)
         log.info("central's certificate made in %s (%s)", pki_dir, ", ".join(dns + ips))
     return key.read_bytes(), cert.read_bytes()
 
 
-def _local_admin(ca: SiteCA, pki_dir: Path) -> None:
-    """On a laptop: an admin operator certificate for the CLI, next to the CA."""
-    if (pki_dir / ADMIN_CERT).exists():
-        return
-    issued = ca.issue(Identity("operator", "local-admin", "admin"))
-    write_atomic(pki_dir / ADMIN_KEY, issued.key_pem, 0o600)
-    write_atomic(pki_dir / ADMIN_CERT, issued.cert_pem, 0o644)
-    log.info("an admin certificate for the CLI is in %s (%s)", pki_dir, ADMIN_CERT)
+def _local_operators(ca: SiteCA, pki_dir: Path, registry: PkiRegistry) -> None:
+    """On a laptop: operator certificates for the CLI next to the CA, an admin's and an
+    analyst's (`roadside query events` needs the one, `links set` the other)."""
+    for role in LOCAL_ROLES:
+        cert = pki_dir / f"operator-{role}.pem"
+        if cert.exists():
+            continue
+        issued = ca.issue(Identity("operator", f"local-{role}", role))
+        _record(registry, issued.cert)
+        write_atomic(cert.with_suffix(".key"), issued.key_pem, 0o600)
+        write_atomic(cert, issued.cert_pem, 0o644)
+        log.info("an %s certificate for the CLI is in %s", role, cert)
+
+
+def _record(registry: PkiRegistry, cert: Any) -> None:
+    try:
+        registry.record(cert)
+    except ETCD_ERRORS as exc:  # listing is a convenience; the certificate stands
+        log.warning("certificate %x not listed in etcd: %s", cert.serial_number, exc)

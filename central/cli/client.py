@@ -93,16 +93,17 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
     return load(ClientConfig, file=args.config, flags=flags, section="client")
 
 
-def credentials(config: ClientConfig) -> grpc.ChannelCredentials | None:
-    """mTLS from the config (or a laptop central's admin certificate); None: plaintext."""
+def credentials(config: ClientConfig, role: str = "admin") -> grpc.ChannelCredentials | None:
+    """mTLS from the config, or a laptop central's certificate of `role` (admin for
+    changes, analyst for per-device reads; either for the rest); None: plaintext."""
     if config.insecure:
         return None
     ca, cert, key = config.tls_ca_file, config.tls_cert_file, config.tls_key_file
     if ca is None and cert is None:
         local = DEFAULT_DATA_DIR / "pki"
-        if (local / "operator-admin.pem").exists():
-            ca, cert, key = (local / "ca.pem", local / "operator-admin.pem",
-                             local / "operator-admin.key")
+        if (local / f"operator-{role}.pem").exists():
+            ca, cert, key = (local / "ca.pem", local / f"operator-{role}.pem",
+                             local / f"operator-{role}.key")
         else:
             return None
     if ca is None or cert is None or key is None:
@@ -116,8 +117,9 @@ def credentials(config: ClientConfig) -> grpc.ChannelCredentials | None:
 
 
 @contextlib.contextmanager
-def channel_to(host: str, config: ClientConfig | None = None) -> Iterator[grpc.Channel]:
-    creds = credentials(config) if config is not None else None
+def channel_to(host: str, config: ClientConfig | None = None, role: str = "admin",
+               ) -> Iterator[grpc.Channel]:
+    creds = credentials(config, role) if config is not None else None
     channel = (grpc.insecure_channel(host) if creds is None
                else grpc.secure_channel(host, creds))
     try:
@@ -136,10 +138,11 @@ def calls_to(host: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def query_stub(config: ClientConfig) -> Iterator[Any]:
-    """A roadside.v1 QueryService stub to the query host; errors become CentralCallError."""
+def query_stub(config: ClientConfig, role: str = "admin") -> Iterator[Any]:
+    """A roadside.v1 QueryService stub to the query host; errors become CentralCallError.
+    `role`: which of a laptop's operator certificates to use when none is configured."""
     host = config.query_host
-    with channel_to(host, config) as channel, calls_to(host):
+    with channel_to(host, config, role) as channel, calls_to(host):
         yield query_pb2_grpc.QueryServiceStub(channel)  # type: ignore[no-untyped-call]
 
 

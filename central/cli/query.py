@@ -98,7 +98,7 @@ def _read_events(
     timeout = config.call_timeout_s
     count, token = 0, ""
     progress = sys.stderr.isatty()
-    with query_stub(config) as stub:
+    with query_stub(config, role="analyst") as stub:  # per-device data
         while True:
             size = PAGE_SIZE if not limit else min(PAGE_SIZE, limit - count)
             resp = stub.GetEvents(
@@ -124,7 +124,7 @@ def _read_events(
 def _tail(args: argparse.Namespace) -> int:
     config = client_config(args)
     since = parse_time(args.since, "--since")
-    with query_stub(config) as stub:
+    with query_stub(config, role="analyst") as stub:  # per-device data
         # fail fast on a bad request or an unreachable central, before streaming
         stub.GetEvents(
             query_pb2.GetEventsRequest(detector_ids=args.detector, since_ns=since, limit=1),

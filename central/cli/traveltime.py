@@ -98,7 +98,8 @@ def _print(args: argparse.Namespace, windows: Iterable[WindowSummary], stream: b
 
 def _show(args: argparse.Namespace, request: query_pb2.GetTravelTimesRequest, title: str) -> int:
     config = client_config(args)
-    with query_stub(config) as stub:
+    role = "analyst" if request.include_samples else "admin"  # samples are per-device data
+    with query_stub(config, role) as stub:
         if request.follow:
             stream = stub.StreamTravelTimes(request)
             try:

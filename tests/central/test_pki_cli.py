@@ -77,3 +77,36 @@ def test_the_query_cli_over_mtls_with_roles(
     assert code == 0, err
     rows = [json.loads(line) for line in out.splitlines()]
     assert any(r["who"] == "operator ana (analyst)" for r in rows)
+
+
+def test_on_a_laptop_serve_makes_the_pki_and_the_cli_finds_it(tmp_path: Path) -> None:
+    """`central serve` with nothing configured serves mTLS; the CLI, also with nothing
+    configured, calls it with the operator certificates serve made (admin, analyst)."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.fixtures.serve import kill, start_serve, wait_serving
+
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "xdg")}
+    log = tmp_path / "serve.log"
+    proc = start_serve(log, "--host", "127.0.0.1", "--collector-port", "0", "--query-port",
+                       "0", "--health-port", "0", "--enroll-port", "0",
+                       "--embedded-etcd-port", "0", env=env, insecure=False)
+    try:
+        serving = wait_serving(proc, log)
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "roadside.common.main", *args],
+                                  env=env, capture_output=True, text=True, timeout=60)
+
+        events = cli("query", "events", "--since", "1h", "--query-host", serving.query)
+        assert events.returncode == 0, events.stderr
+        links = cli("links", "set", "b", "--src", "a:600", "--collector-host",
+                    serving.collector)
+        assert links.returncode == 0, links.stderr
+        plain = cli("query", "detectors", "--insecure", "--query-host", serving.query)
+        assert plain.returncode == 2 and "unreachable" in plain.stderr
+        assert (tmp_path / "xdg" / "roadside" / "central" / "pki" / "ca.key").exists()
+    finally:
+        kill(proc)
