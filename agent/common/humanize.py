@@ -27,3 +27,8 @@ def rate_text(state: str, per_minute: float, digits: int = 0) -> str:
     """Sightings per minute as status tables show it: "-" for a finished source (a replay
     at its end hears nothing more; its rate was over the capture's own time)."""
     return "-" if state == "finished" else f"{per_minute:,.{digits}f}"
+
+
+def plural(n: int, word: str) -> str:
+    """'1 event', '2 events'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"

@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -108,7 +110,7 @@ def _missing(name: str, extra: str, exc: ImportError) -> Callable[[argparse.Name
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args_list = sys.argv[1:] if argv is None else list(argv)
+    args_list = _negative_times(sys.argv[1:] if argv is None else list(argv))
     parser = build_parser(next((a for a in args_list if a in GROUPS), None))
     args = parser.parse_args(args_list)
     logging.basicConfig(
@@ -124,6 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RoadsideError as exc:
         print(f"roadside: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `roadside ... | head`: the reader has all it wanted
+        _quiet_stdout()
+        return 0
     except OSError as exc:  # a path the command could not create, read or write
         logging.getLogger(__name__).debug("%s failed", args.command, exc_info=True)
         where = f"{exc.filename}: " if exc.filename else ""
@@ -131,6 +136,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+NEGATIVE_TIME = re.compile(r"-\d+(\.\d+)?[smhdw]")
+
+
+def _negative_times(args: list[str]) -> list[str]:
+    """`--since -5m` as `--since=-5m`: argparse would take -5m for an option."""
+    out: list[str] = []
+    for arg in args:
+        if out and NEGATIVE_TIME.fullmatch(arg) and out[-1].startswith("--") \
+                and "=" not in out[-1]:
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush stays silent."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -51,6 +51,8 @@ class ClientConfig:
             host, sep, port = getattr(self, name).rpartition(":")
             if not sep or not host or not port.isdigit():
                 raise ValueError(f"{name}: expected HOST:PORT, got {getattr(self, name)!r}")
+            if not 0 < int(port) < 65536:
+                raise ValueError(f"{name}: port {port} is not a TCP port (1..65535)")
         if self.call_timeout_s <= 0:
             raise ValueError(f"call_timeout_s: must be positive, got {self.call_timeout_s}")
 

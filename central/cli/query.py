@@ -18,7 +18,7 @@ from roadside.central.cli.client import (
 )
 from roadside.common import output
 from roadside.common.errors import RoadsideError
-from roadside.common.humanize import format_bytes, format_duration, rate_text
+from roadside.common.humanize import format_bytes, format_duration, plural, rate_text
 from roadside.common.output import Column, Writer, write_rows
 from roadside.common.timeparse import format_local, format_utc, parse_time
 from roadside.proto.v1 import query_pb2, types_pb2
@@ -84,7 +84,7 @@ def _events(args: argparse.Namespace) -> int:
     count = write_rows(EVENT_COLUMNS, args.format, rows, stream=args.format != "table")
     if args.format == "table":
         more = " (--limit reached: there may be more)" if args.limit and count >= args.limit else ""
-        print(f"{count} events{more}", file=sys.stderr)
+        print(f"{plural(count, 'event')}{more}", file=sys.stderr)
     if not count:
         print("no events: have agents uploaded to this central (roadside agent run), and "
               "is --since/--until right?", file=sys.stderr)

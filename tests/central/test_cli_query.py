@@ -248,3 +248,14 @@ def test_a_stored_name_with_terminal_escapes_is_shown_escaped(
                        "--query-host", query_server.address)
     assert "\x1b" not in out  # JSON escapes it itself: \u001b
     assert json.loads(out.splitlines()[0])["name"] == "\x1b]0;owned\x07Box 1"
+
+
+def test_a_closed_pipe_ends_output_quietly(query_server: QueryServer) -> None:
+    query_server.store.put_passes([make_pass("many", BASE_NS + i * S)
+                                   for i in range(6000)])  # far more than a pipe holds
+    proc = subprocess.run(
+        f"{sys.executable} -m roadside.common.main query events --detector many --since 7d "
+        f"--format csv --insecure --query-host {query_server.address} | head -1",
+        shell=True, capture_output=True, text=True, timeout=120)
+    assert proc.stdout.startswith("timestamp_ns") or proc.stdout.strip()
+    assert "Broken pipe" not in proc.stderr and "Traceback" not in proc.stderr
