@@ -69,6 +69,13 @@ class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServi
         validation.set_links(request)
         dest = request.dest_detector_id
         sources = wire.link_sources_to_records(dest, list(request.sources))
+        kept = {s.src for s in sources}
+        for route in self.store.routes():  # a route's link goes only with the route
+            for src, to in zip(route.detector_ids, route.detector_ids[1:], strict=False):
+                if to == dest and src not in kept:
+                    raise InvalidArgument(
+                        f"sources: route {route.name} uses the link {src} -> {dest}; keep it, "
+                        "or change or remove the route first")
         links = self.store.set_links(dest, sources)
         log.info("links into %s set: %d sources", dest, len(links))
         return collector_pb2.SetLinksResponse(links=[wire.record_to_link(x) for x in links])

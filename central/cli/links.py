@@ -53,6 +53,11 @@ def link_row(link: Any) -> dict[str, Any]:
 
 
 def _set(args: argparse.Namespace) -> int:
+    if not args.src and not args.clear:
+        raise RoadsideError(f"links set {args.dest}: give --src SRC:MAX_SECONDS (repeat for "
+                            f"several), or --clear to remove every link into {args.dest}")
+    if args.src and args.clear:
+        raise RoadsideError("links set: --clear removes every link; it takes no --src")
     sources = [parse_source(text) for text in args.src or []]
     config = client_config(args)
     with collector_stub(config) as stub:
@@ -86,13 +91,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     raw = argparse.RawDescriptionHelpFormatter
     p = sub.add_parser(
         "set", formatter_class=raw, help="replace the incoming links of a detector",
-        description="Replace every link into DEST with the given sources (none: remove them).\n"
-        "MAX_SECONDS is the longest travel time still matched; LENGTH_M the road length.",
+        description="Replace every link into DEST with the given sources (--clear: remove "
+        "them).\nMAX_SECONDS is the longest travel time still matched; LENGTH_M the road "
+        "length.\nA link a route uses can only go with the route (roadside links routes).",
         epilog="example:\n  roadside links set south --src north:600:1200 --src east:900",
     )
     p.add_argument("dest", metavar="DEST", help="the destination detector id")
     p.add_argument("--src", action="append", metavar="SRC:MAX_SECONDS[:LENGTH_M]",
                    help="a source detector, its max travel time in s and road length in m")
+    p.add_argument("--clear", action="store_true", help="remove every link into DEST")
     output.add_format_option(p)
     add_client_options(p, collector=True)
     p.set_defaults(func=_set)

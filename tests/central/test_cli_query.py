@@ -259,3 +259,23 @@ def test_a_closed_pipe_ends_output_quietly(query_server: QueryServer) -> None:
         shell=True, capture_output=True, text=True, timeout=120)
     assert proc.stdout.startswith("timestamp_ns") or proc.stdout.strip()
     assert "Broken pipe" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_links_set_without_sources_needs_clear_and_routes_keep_their_links(
+    query_server: QueryServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    c = ["--collector-host", query_server.central.collector_addr, "--insecure"]
+    assert run(capsys, "links", "set", "b", "--src", "a:600", *c)[0] == 0
+    assert run(capsys, "links", "set", "c", "--src", "b:600", *c)[0] == 0
+    code, _, err = run(capsys, "links", "set", "b", *c)  # forgot --src: nothing deleted
+    assert code == 2 and "--clear" in err
+    assert [link.src for link in query_server.store.links("b")] == ["a"]
+    assert run(capsys, "links", "route", "abc", "a", "b", "c", *c)[0] == 0
+    code, _, err = run(capsys, "links", "set", "b", "--clear", *c)
+    assert code == 2 and "route abc uses the link a -> b" in err
+    assert [link.src for link in query_server.store.links("b")] == ["a"]
+    code, _, _ = run(capsys, "links", "set", "b", "--src", "a:900", *c)  # changing it: fine
+    assert code == 0
+    assert run(capsys, "links", "set", "x", "--src", "y:60", *c)[0] == 0
+    code, _, _ = run(capsys, "links", "set", "x", "--clear", *c)  # no route uses it
+    assert code == 0 and query_server.store.links("x") == []
