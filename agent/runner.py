@@ -39,7 +39,7 @@ from roadside.agent.status import AgentStatus, SourceState, clock_sync, disk_fre
 from roadside.agent.tasks import Beat, TaskSupervisor
 from roadside.agent.uplink import Uplink, UplinkCounts
 from roadside.common.files import write_atomic
-from roadside.common.ids import DETECTOR_ID_PATTERN, valid_detector_id
+from roadside.common.ids import DETECTOR_ID_PATTERN, valid_detector_id, valid_endpoint
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,10 @@ def check_config(config: AgentConfig) -> None:
             raise AgentError(f"{name}: must be above 0, got {value}")
     if not config.central:
         raise AgentError("central: at least one collector endpoint (host:port) is needed")
+    for endpoint in config.central:
+        if not valid_endpoint(endpoint):
+            raise AgentError(f"central: {endpoint!r} is not HOST:PORT (e.g. "
+                             "central.example.net:9000)")
 
 
 class AgentRunner:

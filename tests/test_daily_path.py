@@ -39,3 +39,31 @@ def test_a_binary_config_file_is_one_line(tmp_path: Path,
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "not a YAML settings file" in err
     assert "Traceback" not in err and "UnicodeDecodeError" not in err
+
+
+def test_one_settings_file_for_every_command(tmp_path: Path) -> None:
+    """A file with only a client: section is no error for serve, nor central: for a worker."""
+    from roadside.central.config import load_config
+    from roadside.central.traveltime.config import TravelTimeConfig
+    from roadside.common.config_layers import load
+
+    client_only = tmp_path / "client.yaml"
+    client_only.write_text("client:\n  query_host: central.example.net:8000\n")
+    assert load_config(client_only, env={}).namespace == "tdc"
+    central_only = tmp_path / "central.yaml"
+    central_only.write_text("central:\n  namespace: city\n")
+    assert load(TravelTimeConfig, central_only, env={}, section="worker").namespace == "tdc"
+
+
+def test_replay_refuses_an_endpoint_without_a_port_and_a_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    capture = tmp_path / "x.pcap"
+    capture.write_bytes(b"")
+    code = main(["agent", "replay", "--detector", "d1", "--central", "nohost", "--fast",
+                 "--secret-file", str(tmp_path / "s"), str(capture)])
+    err = capsys.readouterr().err
+    assert code == 2 and "'nohost' is not HOST:PORT" in err
+    code = main(["agent", "replay", "--detector", "d1", "--fast", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and "is a directory" in err

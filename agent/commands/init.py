@@ -29,7 +29,7 @@ from roadside.agent.errors import AgentError
 from roadside.agent.model import RadioKind
 from roadside.common.config_layers import load
 from roadside.common.files import write_atomic
-from roadside.common.ids import DETECTOR_ID_PATTERN, valid_detector_id
+from roadside.common.ids import DETECTOR_ID_PATTERN, valid_detector_id, valid_endpoint
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 
 log = logging.getLogger(__name__)
@@ -71,8 +71,7 @@ def check_identity(identity: Identity) -> None:
     if not -180.0 <= identity.longitude <= 180.0:
         raise InitError(f"--lon: {identity.longitude} is not a longitude (-180 to 180)")
     for endpoint in identity.central:
-        host, _, port = endpoint.rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not valid_endpoint(endpoint):
             raise InitError(f"--central: {endpoint!r} is not HOST:PORT")
 
 

@@ -137,6 +137,9 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     for path in args.files:
+        if path.is_dir():
+            raise ReplayError(f"FILE {path}: is a directory (give the capture files in it, "
+                              f"e.g. {path}/*.pcap)")
         if not path.is_file():
             raise ReplayError(f"FILE {path}: no such file")
     if args.speed is not None and not args.speed > 0:

@@ -87,6 +87,9 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
         f" ({context})" if context else "")
 
 
+SECTIONS = frozenset({"agent", "central", "worker", "client"})  # of one settings file
+
+
 def _read_yaml(path: Path, section: str | None) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -99,8 +102,9 @@ def _read_yaml(path: Path, section: str | None) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid YAML: {yaml_problem(exc)}") from exc
     if data is None:
         return {}
-    if section is not None and isinstance(data, dict) and section in data:
-        data = data[section]
+    if section is not None and isinstance(data, dict) and (
+            section in data or (data and set(data) <= SECTIONS)):
+        data = data.get(section) or {}  # one file, several sections: this one's (or none)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings")
     return data

@@ -15,3 +15,9 @@ def valid_detector_id(text: str) -> bool:
 
 DEVICE_ID_BYTES = 16  # HMAC-SHA256 truncated to 128 bits
 DEVICE_ID_RE = re.compile(f"[0-9a-f]{{{2 * DEVICE_ID_BYTES}}}")
+
+
+def valid_endpoint(text: str) -> bool:
+    """HOST:PORT with a TCP port (1..65535)."""
+    host, _, port = text.rpartition(":")
+    return bool(host) and port.isdigit() and 0 < int(port) < 65536
