@@ -67,3 +67,25 @@ def test_replay_refuses_an_endpoint_without_a_port_and_a_directory(
     code = main(["agent", "replay", "--detector", "d1", "--fast", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and "is a directory" in err
+
+
+def test_machine_formats_carry_machine_values() -> None:
+    import io
+    import json
+
+    from roadside.common.output import Column, Writer
+
+    cols = (Column("ok", "OK"), Column("age", "AGE", machine=False), Column("t_ns", "T"))
+    for fmt, expect in (("csv", "ok,t_ns\ntrue,5\n"), ("json", '{"ok":true,"t_ns":5}\n')):
+        out = io.StringIO()
+        writer = Writer(cols, fmt, out)
+        writer.write({"ok": True, "age": "6 min ago", "t_ns": 5})
+        writer.close()
+        assert out.getvalue() == expect
+        if fmt == "json":
+            assert json.loads(out.getvalue()) == {"ok": True, "t_ns": 5}
+    table = io.StringIO()
+    writer = Writer(cols, "table", table)
+    writer.write({"ok": True, "age": "6 min ago", "t_ns": 5})
+    writer.close()
+    assert "6 min ago" in table.getvalue()  # tables stay human

@@ -47,7 +47,8 @@ class Column:
     show: Callable[[Any], str] = _text  # the table's rendering of the value
     width: int = 0  # fixed width of a streamed table (0: the title's)
     right: bool = False  # right-align (numbers)
-    table: bool = True  # shown in tables (JSON and CSV always carry every column)
+    table: bool = True  # shown in tables
+    machine: bool = True  # carried by JSON and CSV (False: display text for tables only)
 
 
 class Writer:
@@ -67,21 +68,22 @@ class Writer:
         self._csv: Any = None
         self._closed = False
         self._table_cols = [c for c in self.columns if c.table]
+        self._machine_cols = [c for c in self.columns if c.machine]
         self._tty = bool(getattr(out, "isatty", lambda: False)())
         if fmt == "csv":
             self._csv = csv.writer(out, lineterminator="\n")
-            self._csv.writerow([c.key for c in self.columns])
+            self._csv.writerow([c.key for c in self._machine_cols])
         elif fmt == "table" and stream:
             self._line([c.title for c in self._table_cols], self._fixed_widths())
 
     def write(self, row: Row) -> None:
         self.count += 1
         if self.fmt == "json":
-            data = {c.key: row.get(c.key) for c in self.columns}
+            data = {c.key: row.get(c.key) for c in self._machine_cols}
             self.out.write(json.dumps(data, separators=(",", ":"), default=str) + "\n")
         elif self.fmt == "csv":
             values = ["" if row.get(c.key) is None else _csv_value(row.get(c.key))
-                      for c in self.columns]
+                      for c in self._machine_cols]
             if self._tty:
                 values = [escape(v) if isinstance(v, str) else v for v in values]
             self._csv.writerow(values)
@@ -141,6 +143,10 @@ def add_format_option(parser: argparse.ArgumentParser, table: str = "table") -> 
 
 
 def _csv_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple) and any(isinstance(v, dict) for v in value):
+        return json.dumps(value, separators=(",", ":"))
     if isinstance(value, list | tuple):
         return ";".join(map(str, value))
     if isinstance(value, dict):

@@ -189,10 +189,12 @@ STATUS_COLUMNS = (
     Column("reported_ns", "REPORTED (local)", lambda v: format_local(int(v))),
     Column("buffer_depth", "BUFFERED", right=True),
     Column("oldest_unsent_age_s", "OLDEST UNSENT", lambda v: format_duration(float(v)), right=True),
-    Column("last_upload", "LAST UPLOAD"),
-    Column("sources", "SOURCES (sightings/min)"),
+    Column("last_upload", "LAST UPLOAD", machine=False),
+    Column("sources", "SOURCES (sightings/min)", lambda v: ",".join(
+        f"{x['name']}:{x['state']} {rate_text(x['state'], x['sightings_per_minute'])}"
+        for x in v) or "-"),
     Column("clock_sync", "CLOCK"),
-    Column("disk_free", "DISK FREE", right=True),
+    Column("disk_free", "DISK FREE", machine=False, right=True),
     Column("dropped_passes", "DROPPED", right=True),
     Column("lost_passes", "LOST", right=True),
     Column("battery_voltage", "BATTERY", lambda v: f"{v:.2f} V" if v else "-", right=True),
@@ -206,8 +208,8 @@ STATUS_COLUMNS = (
 
 
 def status_row(s: types_pb2.AgentStatus, now_ns: int) -> dict[str, Any]:
-    sources = [f"{x.name}:{x.state} {rate_text(x.state, x.sightings_per_minute)}"
-               for x in s.sources]
+    sources = [{"name": x.name, "state": x.state, "sightings_per_minute": x.sightings_per_minute,
+                "restarts": x.restarts, "last_error": x.last_error} for x in s.sources]
     return {
         "detector_id": s.detector_id,
         "reported_ns": s.reported_ns,

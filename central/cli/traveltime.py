@@ -16,7 +16,7 @@ from roadside.central.traveltime.query import from_proto
 from roadside.common import output
 from roadside.common.errors import RoadsideError
 from roadside.common.output import Column, write_rows
-from roadside.common.timeparse import NS_PER_S, parse_time
+from roadside.common.timeparse import NS_PER_S, format_utc, parse_time
 from roadside.proto.v1 import query_pb2
 
 DEFAULT_SINCE = "1d"
@@ -53,6 +53,7 @@ COLUMNS = (
     Column("rejected", "REJECTED", lambda v: ",".join(f"{k}:{n}" for k, n in v.items()) or "-",
            width=20),
     Column("window_end_ns", "END", table=False),
+    Column("window_start", "START (RFC 3339)", table=False),
     Column("unmatched", "UNMATCHED", table=False),
     Column("computed_ns", "COMPUTED", table=False),
 )
@@ -63,6 +64,7 @@ def window_row(w: WindowSummary) -> dict[str, Any]:
     return {
         "window_start_ns": w.window_start_ns,
         "window_end_ns": w.window_end_ns,
+        "window_start": format_utc(w.window_start_ns),
         "count": w.count,
         "median_s": f.median_s if f else None,
         "p10_s": f.p10_s if f else None,

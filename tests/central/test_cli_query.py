@@ -115,7 +115,11 @@ def test_detectors_status_and_links(
     assert code == 0
     (row,) = [json.loads(x) for x in out.splitlines()]
     assert (row["detector_id"], row["buffer_depth"], row["clock_sync"]) == ("north", 17, "synced")
-    assert row["sources"] == ["ble:running 31"]
+    # machine values in JSON (display text stays in the table)
+    assert row["sources"] == [{"name": "ble", "state": "running", "sightings_per_minute": 31.0,
+                               "restarts": 0, "last_error": ""}]
+    assert "last_upload" not in row and "disk_free" not in row
+    assert row["disk_free_bytes"] == 3 * 2**30 and isinstance(row["last_upload_ns"], int)
     code, out, _ = run(capsys, "query", "status", *q)
     assert "ble:running 31" in out and "3.0 GiB" in out and "42 s" in out
 
