@@ -73,4 +73,4 @@ def test_after_the_run_central_shows_each_agent_finished_with_its_last_upload(
     assert rows and len(rows) == len({r["detector_id"] for r in rows})
     for r in rows:  # not the status sent at start ("starting", "never")
         assert r["last_upload_ns"] > 0 and r["buffer_depth"] == 0, r
-        assert r["sources"] and all("finished" in s for s in r["sources"]), r
+        assert r["sources"] and all(s["state"] == "finished" for s in r["sources"]), r
