@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from roadside.agent.model import Sighting
-from roadside.agent.sources.base import Emit, Source, stopped_within
+from roadside.agent.sources.base import Emit, Source, SourceError, stopped_within
 from roadside.agent.status import SourceState
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,11 @@ class Supervisor:
         if exc is None:
             return "stopped" if stop.is_set() else FINISHED
         health.last_error = f"{type(exc).__name__}: {exc}"
-        log.warning("source %s failed: %s", source.name, health.last_error, exc_info=exc)
+        # what sources expect (BlueZ or a port away) is one line; the unexpected gets its
+        # traceback once, not at every restart
+        expected = isinstance(exc, (SourceError, OSError))
+        log.warning("source %s failed: %s", source.name, health.last_error,
+                    exc_info=None if expected or health.restarts else exc)
         return "failed"
 
 

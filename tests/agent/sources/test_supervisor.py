@@ -198,3 +198,20 @@ async def test_a_source_that_ignores_stop_is_cancelled(monkeypatch: pytest.Monke
 def test_duplicate_names_are_refused() -> None:
     with pytest.raises(ValueError, match="unique"):
         Supervisor([Flaky("a", 0), Flaky("a", 0)], lambda _s: None)
+
+
+async def test_an_expected_failure_is_one_line_and_the_unexpected_traceback_comes_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    got: list[Sighting] = []
+    away = Flaky("ble", failures=4)  # BlueZ not there: SourceError every time
+    odd = Flaky("odd", failures=3, error=ZeroDivisionError)
+    s = Supervisor([away, odd], got.append, None, backoff_initial_s=0.01, backoff_max_s=0.02)
+    stop, task = await _start(s)
+    await eventually(lambda: len(got) == 2)
+    stop.set()
+    await task
+    failed = [r for r in caplog.records if "failed" in r.getMessage()]
+    assert sum(1 for r in failed if "source ble" in r.getMessage()) == 4
+    assert all(r.exc_info is None for r in failed if "source ble" in r.getMessage())
+    assert sum(1 for r in failed if "source odd" in r.getMessage() and r.exc_info) == 1
