@@ -49,7 +49,9 @@ COLUMNS = (
     Column("p75_s", "P75", _minutes, table=False),
     Column("p90_s", "P90 min", _minutes, right=True, width=7),
     Column("mad_s", "MAD s", _seconds, right=True, width=6),
-    Column("suppressed", "SUPPRESSED", lambda v: "yes" if v else "", width=10),
+    Column("state", "SUPPRESSED", width=10, machine=False),  # yes, no data, or empty
+    Column("suppressed", "", table=False),
+    Column("no_data", "", table=False),
     Column("rejected", "REJECTED", lambda v: ",".join(f"{k}:{n}" for k, n in v.items()) or "-",
            width=20),
     Column("window_end_ns", "END", table=False),
@@ -73,6 +75,8 @@ def window_row(w: WindowSummary) -> dict[str, Any]:
         "p90_s": f.p90_s if f else None,
         "mad_s": f.mad_s if f else None,
         "suppressed": w.suppressed,
+        "no_data": w.no_data,
+        "state": "no data" if w.no_data else "yes" if w.suppressed else "",
         "rejected": dict(w.rejections),
         "unmatched": w.unmatched,
         "computed_ns": w.computed_ns,
@@ -114,7 +118,9 @@ def _show(args: argparse.Namespace, request: query_pb2.GetTravelTimesRequest, ti
     _print(args, windows, stream=False)
     if args.format == "table":
         suppressed = sum(1 for w in windows if w.suppressed)
-        print(f"{title}: {len(windows)} windows, {suppressed} suppressed", file=sys.stderr)
+        empty = sum(1 for w in windows if w.no_data)
+        print(f"{title}: {len(windows)} windows, {suppressed} suppressed"
+              + (f", {empty} with no data" if empty else ""), file=sys.stderr)
     if not windows:
         print(NO_WINDOWS_HINT, file=sys.stderr)
     if args.plot is not None:

@@ -85,6 +85,7 @@ class WindowSummary:
     computed_ns: int = 0
     source_revision: int = 0  # the etcd revision the passes were read at
     worker: str = ""  # the worker that computed it
+    no_data: bool = False  # as read from the wire: no device at all (suppressed is False)
 
     def to_json(self) -> bytes:
         data: dict[str, object] = {

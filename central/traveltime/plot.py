@@ -28,6 +28,7 @@ MEDIAN_COLOUR = "#1f4e9c"
 BAND_COLOUR = "#7aa6e0"
 SAMPLE_COLOUR = "#555555"
 SUPPRESSED_COLOUR = "#e8a0a0"
+NO_DATA_COLOUR = "#bbbbbb"  # hatched: no device at all in the window
 
 
 def _local(t_ns: int) -> datetime:
@@ -97,6 +98,9 @@ def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Pa
             if w.suppressed:
                 ax.axvspan(_x(w.window_start_ns), _x(w.window_end_ns),
                            color=SUPPRESSED_COLOUR, alpha=0.35, linewidth=0)
+            elif w.no_data:
+                ax.axvspan(_x(w.window_start_ns), _x(w.window_end_ns), facecolor="none",
+                           edgecolor=NO_DATA_COLOUR, hatch="//", linewidth=0)
         edges.append(_x(end))  # the last step ends with its window
         med.append(med[-1])
         if xs:
@@ -114,6 +118,9 @@ def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Pa
         if suppressed:
             handles.append(Patch(color=SUPPRESSED_COLOUR, alpha=0.35))
             labels.append("suppressed: too few devices")
+        if any(w.no_data for w in windows):
+            handles.append(Patch(facecolor="none", edgecolor=NO_DATA_COLOUR, hatch="//"))
+            labels.append("no data")
         ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4,
                   frameon=False, fontsize=9, markerscale=2)
         ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=tz))  # type: ignore[no-untyped-call]

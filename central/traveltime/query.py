@@ -130,10 +130,13 @@ def to_proto(summary: WindowSummary, include_samples: bool) -> query_pb2.TravelT
         route=summary.route,
         window_start_ns=summary.window_start_ns,
         window_end_ns=summary.window_end_ns,
-        suppressed=summary.suppressed,
         computed_ns=summary.computed_ns,
     )
+    if summary.count == 0 and not summary.rejections:  # nobody: "no data", not suppressed
+        msg.no_data = True
+        return msg
     if summary.suppressed:  # under k distinct devices: no figure at all, not even counts
+        msg.suppressed = True
         return msg
     msg.count = summary.count
     msg.rejections.extend(query_pb2.Rejection(reason=reason, count=count)
@@ -164,4 +167,5 @@ def from_proto(msg: query_pb2.TravelTimeWindow) -> WindowSummary:
         rejections={r.reason: r.count for r in msg.rejections},
         samples_s=tuple(msg.samples_s),
         computed_ns=msg.computed_ns,
+        no_data=msg.no_data,
     )

@@ -174,3 +174,25 @@ def test_follow_prints_windows_as_they_are_published(road: Road, central: Runnin
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def test_a_window_with_nobody_is_no_data_not_suppressed(
+    road: Road, central: RunningCentral, capsys: pytest.CaptureFixture[str],
+) -> None:
+    road.link("a", "b", max_seconds=900)
+    road.trips("a", "b", (T0 + W) * S, [122.0, 123.0], first_device=0)  # 2 devices: suppressed
+    starts = [T0, T0 + W]  # the first window: nobody at all
+    for target in store.all_targets(road.client, road.namespace, 1800):
+        computed = engine.compute_windows(road.client, road.namespace, target, starts, W,
+                                          stats.Rules())
+        store.write_windows(road.client, road.namespace, [(target, w) for w in computed])
+    host = ["--query-host", central.query_addr]
+    args = ["query", "travel-times", "--from", "a", "--to", "b", "--since", SINCE, *host]
+    assert main([*args, "--format", "json"]) == 0
+    empty, thin = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert (empty["no_data"], empty["suppressed"]) == (True, False)
+    assert (thin["no_data"], thin["suppressed"]) == (False, True)
+    assert "state" not in empty  # display text stays in the table
+    assert main(args) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert "no data" in table[1] and table[2].split()[-2] == "yes"
