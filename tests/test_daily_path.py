@@ -89,3 +89,18 @@ def test_machine_formats_carry_machine_values() -> None:
     writer.write({"ok": True, "age": "6 min ago", "t_ns": 5})
     writer.close()
     assert "6 min ago" in table.getvalue()  # tables stay human
+
+
+def test_missing_directories_are_refused_not_made(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    nowhere = tmp_path / "nonexistent-dir"
+    code = main(["agent", "init", "--detector-id", "d1", "--name", "D1", "--lat", "1",
+                 "--lon", "1", "--generate-secret", "--no-register",
+                 "--config", str(nowhere / "agent.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not exist" in err and not nowhere.exists()
+    code = main(["query", "travel-times", "--from", "a", "--to", "b", "--since", "1h",
+                 "--plot", str(nowhere / "x.png"), "--insecure", "--query-host", "127.0.0.1:1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "does not exist" in err and not nowhere.exists()

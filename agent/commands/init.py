@@ -202,6 +202,9 @@ def run_init(args: argparse.Namespace) -> int:
     )
     check_identity(identity)
     path: Path = args.config
+    if not path.parent.exists():
+        raise InitError(f"--config: the directory {path.parent} does not exist (the installer "
+                        "makes /etc/roadside; or give a path in an existing directory)")
     existing = read_config(path)
     if "detector_id" in existing and not args.force:
         raise InitError(

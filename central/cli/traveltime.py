@@ -92,6 +92,9 @@ def _request(args: argparse.Namespace, **target: Any) -> query_pb2.GetTravelTime
         raise RoadsideError("--plot draws a time range: use it without --follow")
     if args.plot is not None and args.plot.suffix.lower() != ".png":
         raise RoadsideError(f"--plot: {str(args.plot)!r} should end in .png")
+    if args.plot is not None and not args.plot.parent.exists():
+        raise RoadsideError(f"--plot: the directory {args.plot.parent} does not exist "
+                            "(make it first)")
     return query_pb2.GetTravelTimesRequest(
         since_ns=since, until_ns=until, include_samples=args.plot is not None,
         follow=args.follow, **target,

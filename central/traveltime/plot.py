@@ -147,7 +147,6 @@ def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Pa
         ax.grid(True, which="major", color="#dddddd", linewidth=0.8)
         ax.set_axisbelow(True)
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path)
     finally:
         plt.close(fig)
