@@ -83,6 +83,8 @@ class DeviceHasher:
         self._epoch_hours = epoch_hours
         # epochs start at boundary_hour on the local clock (UTC + offset)
         self._shift_ns = int((utc_offset_hours - boundary_hour) * 3600 * 1e9)
+        self._boundary_hour = boundary_hour
+        self._utc_offset_hours = utc_offset_hours
         self._offset = timedelta(hours=utc_offset_hours)
         self._keys: dict[int, bytes] = {}
         self.on_advance: Callable[[DeviceHasher], None] | None = None  # a box persists here
@@ -100,10 +102,16 @@ class DeviceHasher:
         """The number of the epoch that contains unix time `t_ns`."""
         return (t_ns + self._shift_ns) // self._epoch_ns
 
+    def epoch_start_ns(self, epoch: int) -> int:
+        return epoch * self._epoch_ns - self._shift_ns
+
+    def in_overlap(self, t_ns: int) -> bool:
+        """Whether t_ns lies within OVERLAP_S after the start of its epoch."""
+        return t_ns - self.epoch_start_ns(self.epoch(t_ns)) < OVERLAP_S * 1e9
+
     def epoch_label(self, epoch: int) -> str:
         """The epoch's start on the local clock and its length, e.g. 2026-11-27T03:00/24h."""
-        start_ns = epoch * self._epoch_ns - self._shift_ns
-        start = datetime.fromtimestamp(start_ns / 1e9, UTC) + self._offset
+        start = datetime.fromtimestamp(self.epoch_start_ns(epoch) / 1e9, UTC) + self._offset
         return f"{start:%Y-%m-%dT%H:%M}/{self._epoch_hours:g}h"
 
     @property
@@ -114,13 +122,14 @@ class DeviceHasher:
         assert self._secret is not None
         if epoch < self.origin:
             raise EpochKeyErased(f"epoch {self.epoch_label(epoch)} is before the key origin")
-        info = ORIGIN_INFO + self.epoch_label(self.origin).encode()
-        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
-            self._secret)
-        start = max((e for e in self._keys if e <= epoch), default=None)
-        e = self.origin
-        if start is not None:
-            e, key = start, self._keys[start]
+        e = max((k for k in self._keys if k <= epoch), default=None)  # ratchet on from there
+        if e is not None:
+            key = self._keys[e]
+        else:
+            e = self.origin
+            info = ORIGIN_INFO + self.epoch_label(e).encode()
+            key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
+                self._secret)
         while e < epoch:
             key, e = ratchet(key), e + 1
         return key
@@ -151,30 +160,25 @@ class DeviceHasher:
 
     def device_id(self, mac: bytes, t_ns: int) -> str:
         """32 lowercase hex characters; the same MAC maps to the same id within an epoch."""
-        key = self.epoch_key(self.epoch(t_ns))
-        return hmac.digest(key, mac, "sha256")[:DEVICE_ID_BYTES].hex()
+        return _hashed(self.epoch_key(self.epoch(t_ns)), mac)
 
     def alias_id(self, mac: bytes, t_ns: int) -> str | None:
         """Within OVERLAP_S after a boundary, the MAC's id under the previous epoch's key:
         a device heard upstream just before the boundary is matched through it."""
-        epoch = self.epoch(t_ns)
-        start_ns = epoch * self._epoch_ns - self._shift_ns
-        if t_ns - start_ns >= OVERLAP_S * 1e9:
+        if not self.in_overlap(t_ns):
             return None
         try:
-            key = self.epoch_key(epoch - 1)
+            key = self.epoch_key(self.epoch(t_ns) - 1)
         except EpochKeyErased:
             return None
-        return hmac.digest(key, mac, "sha256")[:DEVICE_ID_BYTES].hex()
+        return _hashed(key, mac)
 
     def forget_previous(self, now_ns: int) -> bool:
         """Erase the previous epoch's key once the overlap after the boundary is over; True
         when something was erased (the caller persists the state)."""
-        if self._secret is not None:
+        if self._secret is not None or self.in_overlap(now_ns):
             return False
-        epoch = self.epoch(now_ns)
-        start_ns = epoch * self._epoch_ns - self._shift_ns
-        old = [e for e in self._keys if e < epoch and now_ns - start_ns >= OVERLAP_S * 1e9]
+        old = [e for e in self._keys if e < self.epoch(now_ns)]
         for e in old:
             del self._keys[e]
         return bool(old)
@@ -200,13 +204,15 @@ class DeviceHasher:
         """A box's hasher: the current epoch's key (and the previous one while it
         overlaps), derived from the seed, which the new hasher does not keep."""
         epoch = self.epoch(now_ns)
-        keys = {epoch: self.epoch_key(epoch)}
-        if self.alias_id(b"\0" * 6, now_ns) is not None:
-            keys[epoch - 1] = self.epoch_key(epoch - 1)
-        box = DeviceHasher(None, self._epoch_hours, 0.0, 0.0)
-        box._epoch_ns, box._shift_ns, box._offset = self._epoch_ns, self._shift_ns, self._offset
-        box._keys = keys
+        box = DeviceHasher(None, self._epoch_hours, self._boundary_hour, self._utc_offset_hours)
+        box._keys = {epoch: self.epoch_key(epoch)}
+        if self.in_overlap(now_ns):
+            box._keys[epoch - 1] = self.epoch_key(epoch - 1)
         return box
+
+
+def _hashed(key: bytes, mac: bytes) -> str:
+    return hmac.digest(key, mac, "sha256")[:DEVICE_ID_BYTES].hex()
 
 
 # --- the site secret file ------------------------------------------------------------
