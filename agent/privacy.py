@@ -174,13 +174,15 @@ class DeviceHasher:
         return _hashed(key, mac)
 
     def forget_previous(self, now_ns: int) -> bool:
-        """Erase the previous epoch's key once the overlap after the boundary is over; True
-        when something was erased (the caller persists the state)."""
+        """Erase the previous epoch's key once the overlap after the boundary is over (and
+        persist that through `on_advance`); True when something was erased."""
         if self._secret is not None or self.in_overlap(now_ns):
             return False
         old = [e for e in self._keys if e < self.epoch(now_ns)]
         for e in old:
             del self._keys[e]
+        if old and self.on_advance is not None:
+            self.on_advance(self)
         return bool(old)
 
     # --- a box's key state ------------------------------------------------------------

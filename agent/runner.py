@@ -36,7 +36,7 @@ from roadside.agent.privacy import KEYS_FILE, DeviceHasher, load_secret
 from roadside.agent.sources.base import Source, SourceError
 from roadside.agent.sources.supervisor import RateMeter, Supervisor, source_rate, uses_event_time
 from roadside.agent.status import AgentStatus, SourceState, clock_sync, disk_free, write_status
-from roadside.agent.tasks import Beat, TaskSupervisor
+from roadside.agent.tasks import Beat, TaskSupervisor, finish
 from roadside.agent.uplink import Uplink, UplinkCounts
 from roadside.common.files import write_atomic
 from roadside.common.ids import DETECTOR_ID_PATTERN, valid_detector_id, valid_endpoint
@@ -259,7 +259,7 @@ class AgentRunner:
             await _first(stop, sources if until_drained else None)
             sdnotify.stopping()
             sources_stop.set()
-            await _finish(sources, SOURCE_STOP_TIMEOUT_S)
+            await finish(sources, SOURCE_STOP_TIMEOUT_S)
             self.pipeline.close_all()
             await self._final_flush(stop if until_drained else None)
             uplink_stop.set()
@@ -351,9 +351,7 @@ class AgentRunner:
             else:
                 now = self._clock()
                 self.pipeline.tick(now)
-                hasher = self.pipeline.hasher
-                if hasher.forget_previous(now) and hasher.on_advance is not None:
-                    hasher.on_advance(hasher)  # the previous epoch's key, gone from disk too
+                self.pipeline.hasher.forget_previous(now)  # the old key, from disk too
             try:
                 await self.pipeline.flush()
             except AgentError as exc:  # disk full: passes wait in RAM within their bound
@@ -421,13 +419,3 @@ async def _first(stop: asyncio.Event, task: asyncio.Task[None] | None) -> None:
     finally:
         waiter.cancel()
 
-
-async def _finish(task: asyncio.Task[None], timeout_s: float) -> None:
-    """Let a task end on its own within `timeout_s`, else cancel it; log its error."""
-    done, _ = await asyncio.wait({task}, timeout=timeout_s)
-    if not done:
-        task.cancel()
-        await asyncio.wait({task})  # the task's CancelledError stays in the task
-        return
-    if not task.cancelled() and task.exception() is not None:
-        log.error("%s ended with %r", task.get_name(), task.exception())

@@ -57,6 +57,17 @@ class _Task:
         self.backoff_s = BACKOFF_INITIAL_S
 
 
+async def finish(task: asyncio.Task[Any], timeout_s: float) -> None:
+    """Let a task end on its own within `timeout_s`, else cancel it; log its error."""
+    done, _ = await asyncio.wait({task}, timeout=timeout_s)
+    if not done:
+        task.cancel()
+        await asyncio.wait({task})  # the task's CancelledError stays in the task
+        return
+    if not task.cancelled() and task.exception() is not None:
+        log.error("%s ended with %r", task.get_name(), task.exception())
+
+
 class TaskSupervisor:
     """Start with `add`; `stop()` cancels every task and waits for them (safe twice)."""
 
@@ -126,12 +137,8 @@ class TaskSupervisor:
     async def finish(self, name: str, timeout_s: float) -> None:
         """Wait for task `name` (its stop event set) to end, cancelling it after `timeout_s`."""
         task = self._tasks[name].task
-        if task is None:
-            return
-        done, _ = await asyncio.wait({task}, timeout=timeout_s)
-        if not done:
-            task.cancel()
-            await asyncio.wait({task})
+        if task is not None:
+            await finish(task, timeout_s)
 
     async def stop(self) -> None:
         self._stopping = True
