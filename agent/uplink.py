@@ -58,7 +58,6 @@ class UplinkCounts:
     failures: int  # failed calls
     passes_sent: int  # passes acknowledged by central
     rejected: int  # single passes central refused as invalid (dropped)
-    set_aside: int  # buffer rows that did not decode (set aside in the buffer)
     last_success_ns: int  # 0 = never
     last_error: str
     endpoint: str
@@ -91,7 +90,6 @@ class Uplink:
         self._rejected = 0
         self._last_success_ns = 0
         self._last_error = ""
-        self._set_aside = 0
         self._probe = False  # the last failure was central being unreachable
 
     # --- public ------------------------------------------------------------------
@@ -106,7 +104,6 @@ class Uplink:
             failures=self._failures,
             passes_sent=self._passes_sent,
             rejected=self._rejected,
-            set_aside=self._set_aside,
             last_success_ns=self._last_success_ns,
             last_error=self._last_error,
             endpoint=self._endpoints[self._index],
@@ -178,10 +175,8 @@ class Uplink:
             return 0
         passes, bad = _unique_passes(rows)
         if bad:
-            try:
-                self._set_aside += await asyncio.to_thread(
-                    self._buffer.set_aside, bad, "not a roadside.v1.Pass"
-                )
+            try:  # counted by the buffer (its stats' set_aside)
+                await asyncio.to_thread(self._buffer.set_aside, bad, "not a roadside.v1.Pass")
             except DiskBufferError as exc:
                 self._buffer_failed(exc)
             return None
