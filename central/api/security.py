@@ -60,8 +60,29 @@ def loopback(host: str) -> bool:
         return False
 
 
+def pki_dir_of(config: CentralConfig) -> Path:
+    return config.pki_dir or config.data_dir / "pki"
+
+
+def site_ca(config: CentralConfig) -> SiteCA:
+    """The site CA in pki_dir, made (and said so) when there is none."""
+    pki_dir = pki_dir_of(config)
+    made = not (pki_dir / "ca.key").exists()
+    try:
+        ca = SiteCA.load_or_init(pki_dir)
+    except PkiError as exc:
+        raise CentralError(f"{exc} (or run with insecure on loopback for development)") \
+            from exc
+    if made:
+        log.warning("no site CA in %s: made one (roadside pki ... --pki-dir %s issues "
+                    "certificates and tokens from it)", pki_dir, pki_dir)
+    return ca
+
+
 def secure(config: CentralConfig, client: etcd3.MultiEndpointEtcd3Client, embedded: bool,
-           audit: Callable[[Identity | None, str, str], None]) -> Security:
+           audit: Callable[[Identity | None, str, str], None],
+           ca: SiteCA | None = None) -> Security:
+    """`ca`: the site CA when the caller has it loaded already (else read from pki_dir)."""
     if config.insecure:
         if not loopback(config.host):
             raise CentralError(f"insecure: refused on {config.host}; plaintext without roles "
@@ -69,14 +90,10 @@ def secure(config: CentralConfig, client: etcd3.MultiEndpointEtcd3Client, embedd
         log.warning("INSECURE: plaintext, no client certificates, no roles checked "
                     "(setting insecure): development only")
         return Security(Guard(True, lambda _s: False, audit), None, None, None, None, None)
-    pki_dir = config.pki_dir or config.data_dir / "pki"
+    pki_dir = pki_dir_of(config)
     registry = PkiRegistry(client, config.namespace)
+    ca = ca or site_ca(config)
     try:
-        made = not (pki_dir / "ca.key").exists()
-        ca = SiteCA.load_or_init(pki_dir)
-        if made:
-            log.warning("no site CA in %s: made one (roadside pki ... --pki-dir %s issues "
-                        "certificates and tokens from it)", pki_dir, pki_dir)
         key_pem, cert_pem = _central_pair(config, ca, pki_dir, registry)
         if embedded:
             _local_operators(ca, pki_dir, registry)

@@ -32,11 +32,10 @@ from roadside.central.api.health import HealthMonitor
 from roadside.central.api.legacy_collector import LegacyCollectorServicer
 from roadside.central.api.legacy_query import LegacyQueryServicer
 from roadside.central.api.query import QueryServicer
-from roadside.central.api.security import Security, secure
+from roadside.central.api.security import Security, secure, site_ca
 from roadside.central.api.validation import Limits
 from roadside.central.config import CentralConfig
 from roadside.central.errors import CentralError
-from roadside.central.pki.ca import PkiError, SiteCA
 from roadside.central.pki.etcd import enable_auth, etcd_files
 from roadside.central.store.client import connect, tls_files
 from roadside.central.store.etcd_process import EtcdProcess, EtcdProcessError, EtcdTls
@@ -173,12 +172,13 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
     """
     etcd_tls, client_files = None, (config.etcd_ca_file, config.etcd_cert_file,
                                     config.etcd_key_file)
-    if not config.etcd_endpoints and not config.insecure:  # the embedded etcd: TLS and auth
-        pki_dir = config.pki_dir or config.data_dir / "pki"
+    ca = None if config.insecure else site_ca(config)
+    if ca is not None and not config.etcd_endpoints:  # the embedded etcd: TLS and auth
         try:
-            etcd_tls, cert, key = etcd_files(SiteCA.load_or_init(pki_dir), pki_dir)
-        except (PkiError, OSError) as exc:
-            raise CentralError(f"embedded etcd's certificates in {pki_dir}: {exc}") from exc
+            etcd_tls, cert, key = etcd_files(ca, ca.directory)
+        except OSError as exc:
+            raise CentralError(f"embedded etcd's certificates in {ca.directory}: {exc}") \
+                from exc
         client_files = (etcd_tls.ca, cert, key)
     etcd_proc = None if config.etcd_endpoints else _embedded_etcd(config, etcd_tls)
     endpoints = (etcd_proc.endpoint,) if etcd_proc is not None else tuple(config.etcd_endpoints)
@@ -214,7 +214,7 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
     monitor = HealthMonitor(store, (*COLLECTOR_SERVICES, *QUERY_SERVICES), config.health_poll_s)
     central = RunningCentral(config, store, monitor, 0, 0, 0, endpoints, client, _etcd=etcd_proc)
     try:
-        central.security = secure(config, client, etcd_proc is not None, _auditor(store))
+        central.security = secure(config, client, etcd_proc is not None, _auditor(store), ca)
         _start_servers(central, config, store, monitor)
         if worker is not None:
             central._worker = worker

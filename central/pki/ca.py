@@ -134,23 +134,8 @@ class SiteCA:
         usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
         if identity.kind == "central":
             usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
-        now = _now()
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME,
-                                                        f"{identity.kind} {identity.name}")]))
-            .issuer_name(self.cert.subject).public_key(public_key)
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - BACKDATE)
-            .not_valid_after(now + datetime.timedelta(days=lifetime))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName(names), critical=False)
-            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                self.key.public_key()), critical=False)
-            .sign(self.key, hashes.SHA256())
-        )
-        return Issued(cert, key)
+        return Issued(self._sign(f"{identity.kind} {identity.name}", public_key, lifetime,
+                                 names, usages), key)
 
     def issue_named(self, common_name: str, server: bool = False, dns: Sequence[str] = (),
                     ips: Sequence[str] = ()) -> Issued:
@@ -160,20 +145,29 @@ class SiteCA:
         names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
         usages = [ExtendedKeyUsageOID.SERVER_AUTH] if server else []
         usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
+        return Issued(self._sign(common_name, key.public_key(), SERVER_DAYS, names, usages),
+                      key)
+
+    def _sign(self, common_name: str, public_key: ec.EllipticCurvePublicKey, days: float,
+              names: Sequence[x509.GeneralName], usages: Sequence[x509.ObjectIdentifier],
+              ) -> x509.Certificate:
         now = _now()
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-            .issuer_name(self.cert.subject).public_key(key.public_key())
+            .issuer_name(self.cert.subject).public_key(public_key)
             .serial_number(x509.random_serial_number())
             .not_valid_before(now - BACKDATE)
-            .not_valid_after(now + datetime.timedelta(days=SERVER_DAYS))
+            .not_valid_after(now + datetime.timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+            .add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                self.key.public_key()), critical=False)
         )
         if names:
-            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-        return Issued(builder.sign(self.key, hashes.SHA256()), key)
+            builder = builder.add_extension(x509.SubjectAlternativeName(list(names)),
+                                            critical=False)
+        return builder.sign(self.key, hashes.SHA256())
 
     def sign_csr(self, csr_pem: bytes, identity: Identity, days: float | None = None) -> Issued:
         """A certificate for `identity` (decided by central, not the CSR) on the CSR's key."""
