@@ -104,6 +104,11 @@ class CentralConfig:
         return not self.etcd_endpoints if self.worker is None else self.worker
 
     @property
+    def pki_path(self) -> Path:
+        """Where the site CA and central's certificate are: pki_dir, else DATA_DIR/pki."""
+        return self.pki_dir or self.data_dir / "pki"
+
+    @property
     def stream_slots(self) -> int:
         """Streaming calls one server runs at once."""
         return self.max_streams or max(1, self.workers // 2)

@@ -60,13 +60,9 @@ def loopback(host: str) -> bool:
         return False
 
 
-def pki_dir_of(config: CentralConfig) -> Path:
-    return config.pki_dir or config.data_dir / "pki"
-
-
 def site_ca(config: CentralConfig) -> SiteCA:
     """The site CA in pki_dir, made (and said so) when there is none."""
-    pki_dir = pki_dir_of(config)
+    pki_dir = config.pki_path
     made = not (pki_dir / "ca.key").exists()
     try:
         ca = SiteCA.load_or_init(pki_dir)
@@ -90,7 +86,7 @@ def secure(config: CentralConfig, client: etcd3.MultiEndpointEtcd3Client, embedd
         log.warning("INSECURE: plaintext, no client certificates, no roles checked "
                     "(setting insecure): development only")
         return Security(Guard(True, lambda _s: False, audit), None, None, None, None, None)
-    pki_dir = pki_dir_of(config)
+    pki_dir = config.pki_path
     registry = PkiRegistry(client, config.namespace)
     ca = ca or site_ca(config)
     try:

@@ -82,15 +82,11 @@ def _config(args: argparse.Namespace) -> CentralConfig:
     return load_config(args.config, flags=flags)
 
 
-def _pki_dir(config: CentralConfig) -> Path:
-    return config.pki_dir or config.data_dir / "pki"
-
-
 @contextmanager
 def _registry(config: CentralConfig) -> Iterator[PkiRegistry]:
     endpoints = config.etcd_endpoints or (f"127.0.0.1:{config.embedded_etcd_port}",)
     files = (config.etcd_ca_file, config.etcd_cert_file, config.etcd_key_file)
-    local = _pki_dir(config)
+    local = config.pki_path
     if files[0] is None and (local / "etcd-client.pem").exists():  # serve's embedded etcd
         files = (local / "ca.pem", local / "etcd-client.pem", local / "etcd-client.key")
     client = connect(endpoints, timeout=config.etcd_timeout_s, tls=tls_files(*files))
@@ -104,7 +100,7 @@ def _registry(config: CentralConfig) -> Iterator[PkiRegistry]:
 
 
 def _init(args: argparse.Namespace) -> int:
-    directory = _pki_dir(_config(args))
+    directory = _config(args).pki_path
     ca = SiteCA.init(directory)
     print(f"site CA made: {directory / 'ca.pem'} (its key {directory / 'ca.key'}, mode 0600)")
     print(f"serial {ca.cert.serial_number:x}; next: roadside pki issue central --dns NAME")
@@ -113,7 +109,7 @@ def _init(args: argparse.Namespace) -> int:
 
 def _issue(args: argparse.Namespace) -> int:
     config = _config(args)
-    directory = _pki_dir(config)
+    directory = config.pki_path
     ca = SiteCA.load(directory)
     try:
         identity = Identity(args.kind, args.name, args.role or "")
@@ -133,7 +129,7 @@ def _issue(args: argparse.Namespace) -> int:
 
 def _token(args: argparse.Namespace) -> int:
     config = _config(args)
-    ca = SiteCA.load(_pki_dir(config))
+    ca = SiteCA.load(config.pki_path)
     try:
         Identity("detector", args.detector)
     except IdentityError as exc:

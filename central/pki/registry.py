@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import etcd3
 import grpc
@@ -46,6 +46,12 @@ class CertRecord:
     def identity(self) -> Identity:
         return Identity(self.kind, self.name, self.role)
 
+    def value(self) -> str:
+        """The stored JSON (the serial is in the key)."""
+        data = asdict(self)
+        del data["serial"]
+        return json.dumps(data)
+
 
 class PkiRegistry:
     def __init__(self, client: etcd3.MultiEndpointEtcd3Client, namespace: str) -> None:
@@ -56,9 +62,7 @@ class PkiRegistry:
         who = of_certificate(cert)
         rec = CertRecord(cert.serial_number, who.kind, who.name, who.role, time.time_ns(),
                          int(cert.not_valid_after_utc.timestamp()) * NS_PER_S)
-        data = asdict(rec)
-        del data["serial"]
-        self.client.put(keys.pki_cert_key(self.ns, rec.serial), json.dumps(data))
+        self.client.put(keys.pki_cert_key(self.ns, rec.serial), rec.value())
         return rec
 
     def certs(self) -> list[CertRecord]:
@@ -79,14 +83,12 @@ class PkiRegistry:
                            "(see `roadside pki list`)")
         done = []
         for rec in found:
-            data = asdict(rec)
-            del data["serial"]
-            data["revoked_ns"] = now
+            revoked = replace(rec, revoked_ns=now)
             self.client.transaction(compare=[], success=[
-                transactions.Put(keys.pki_cert_key(self.ns, rec.serial), json.dumps(data)),
+                transactions.Put(keys.pki_cert_key(self.ns, rec.serial), revoked.value()),
                 transactions.Put(keys.pki_revoked_key(self.ns, rec.serial), str(now)),
             ], failure=[])
-            done.append(CertRecord(**{**data, "serial": rec.serial}))
+            done.append(revoked)
         return done
 
     def add_token(self, digest: str, detector_id: str, ttl_s: float) -> None:
