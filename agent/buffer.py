@@ -304,13 +304,7 @@ class DiskBuffer:
             db = self._conn()
             try:
                 db.execute("BEGIN IMMEDIATE")
-                marks = ",".join("?" * len(ids))
-                freed = db.execute(
-                    f"SELECT count(*), coalesce(sum(length(payload)), 0) FROM passes "
-                    f"WHERE id IN ({marks})", tuple(ids),
-                ).fetchone()
-                db.execute(f"DELETE FROM passes WHERE id IN ({marks})", tuple(ids))
-                self._bump(db, "acked", freed[0])
+                freed = self._remove(db, ids, "acked")
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 _rollback(db)
@@ -321,9 +315,25 @@ class DiskBuffer:
             except BaseException:
                 _rollback(db)
                 raise
-            self._depth -= freed[0]
-            self._bytes -= freed[1] + freed[0] * ROW_OVERHEAD_BYTES
-            return int(freed[0])
+            return self._forget(freed)
+
+    def _remove(self, db: sqlite3.Connection, ids: Sequence[int], counter: str,
+                ) -> tuple[int, int]:
+        """(in a transaction) Delete these rows, count them under `counter`; (rows, bytes)."""
+        marks = ",".join("?" * len(ids))
+        rows, size = db.execute(
+            f"SELECT count(*), coalesce(sum(length(payload)), 0) FROM passes "
+            f"WHERE id IN ({marks})", tuple(ids),
+        ).fetchone()
+        db.execute(f"DELETE FROM passes WHERE id IN ({marks})", tuple(ids))
+        self._bump(db, counter, rows)
+        return int(rows), int(size)
+
+    def _forget(self, freed: tuple[int, int]) -> int:
+        """(after the commit) The removed rows out of the depth and byte figures."""
+        self._depth -= freed[0]
+        self._bytes -= freed[1] + freed[0] * ROW_OVERHEAD_BYTES
+        return freed[0]
 
     def set_aside(self, ids: Sequence[int], reason: str) -> int:
         """Move rows that cannot be used (undecodable) out of the queue, counted; the
@@ -335,30 +345,24 @@ class DiskBuffer:
             marks = ",".join("?" * len(ids))
             try:
                 db.execute("BEGIN IMMEDIATE")
-                freed = db.execute(
-                    f"SELECT count(*), coalesce(sum(length(payload)), 0) FROM passes "
-                    f"WHERE id IN ({marks})", tuple(ids),
-                ).fetchone()
                 db.execute(
                     f"INSERT OR REPLACE INTO set_aside (id, t_ns, payload, reason) "
                     f"SELECT id, t_ns, payload, ? FROM passes WHERE id IN ({marks})",
                     (reason, *ids),
                 )
-                db.execute(f"DELETE FROM passes WHERE id IN ({marks})", tuple(ids))
+                freed = self._remove(db, ids, "set_aside")
                 db.execute(
                     "DELETE FROM set_aside WHERE id NOT IN "
                     "(SELECT id FROM set_aside ORDER BY id DESC LIMIT ?)", (SET_ASIDE_MAX_ROWS,)
                 )
-                self._bump(db, "set_aside", freed[0])
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 _rollback(db)
                 raise DiskBufferError(f"buffer {self.path}: cannot set rows aside: {exc}") \
                     from exc
-            self._depth -= freed[0]
-            self._bytes -= freed[1] + freed[0] * ROW_OVERHEAD_BYTES
-        log.error("buffer: set aside %d undecodable rows (%s)", freed[0], reason)
-        return int(freed[0])
+            rows = self._forget(freed)
+        log.error("buffer: set aside %d undecodable rows (%s)", rows, reason)
+        return rows
 
     # --- figures -----------------------------------------------------------------
 
