@@ -12,11 +12,13 @@ from roadside.central.api import validation, wire
 from roadside.central.api.grpc_errors import grpc_method
 from roadside.central.api.quota import TokenBuckets
 from roadside.central.api.validation import Limits
-from roadside.central.errors import InvalidArgument
+from roadside.central.errors import InvalidArgument, NotFound
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc
 
 log = logging.getLogger(__name__)
+
+MAX_KNOWN_DETECTORS = 100_000  # registry entries remembered per central (then forgotten)
 
 
 class IngestServicer:
@@ -37,6 +39,22 @@ class IngestServicer:
         rate = limits.status_reports_per_minute
         self.status_rate = TokenBuckets(rate, rate / 60, f"rate of {rate:g} status reports "
                                         "per minute")
+        self._radios: dict[str, frozenset[str]] = {}  # what the registry lists, as last seen
+
+    def heard(self, detector_id: str, radios: set[str]) -> None:
+        """Uploads keep the registry's radios (and the detector's entry) up to date."""
+        radios.discard("unknown")
+        known = self._radios.get(detector_id)
+        if known is not None and radios <= known:
+            return
+        if len(self._radios) >= MAX_KNOWN_DETECTORS:
+            self._radios.clear()
+        record = self.store.add_radios(detector_id, radios)
+        self._radios[detector_id] = frozenset(record.radios)
+
+    def forget(self, detector_id: str) -> None:
+        """The registry entry changed elsewhere (a registration): read it again next time."""
+        self._radios.pop(detector_id, None)
 
 
 class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServicer):
@@ -48,6 +66,8 @@ class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServi
         detections = validation.upload_batch(request, self.clock_ns(), self.limits)
         self.ingest.take(request.detector_id, len(detections))
         stored = self.store.put_detections(detections)
+        self.heard(request.detector_id, {wire.RADIO_TO_TEXT.get(p.radio, "unknown")
+                                         for p in request.passes})
         log.debug("batch %s from %s: %d passes committed",
                   request.batch_id, request.detector_id, stored)
         return collector_pb2.UploadBatchResponse(batch_id=request.batch_id, stored=stored)
@@ -59,6 +79,7 @@ class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServi
         validation.detector(request.detector)
         record = wire.detector_to_record(request.detector)
         stored = self.store.register_detector(record)
+        self.forget(stored.id)
         log.info("detector %s registered", stored.id)
         return collector_pb2.RegisterDetectorResponse(detector=wire.record_to_detector(stored))
 
@@ -68,6 +89,14 @@ class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServi
     ) -> collector_pb2.SetLinksResponse:
         validation.set_links(request)
         dest = request.dest_detector_id
+        named = [("dest_detector_id", dest)] + [
+            (f"sources[{i}].src_detector_id", s.src_detector_id)
+            for i, s in enumerate(request.sources)]
+        for field, detector_id in named:
+            if self.store.get_detector(detector_id) is None:
+                raise NotFound(f"{field}: unknown detector {detector_id!r}: a detector is "
+                               "known once registered (roadside agent init/register) or "
+                               "once its agent has uploaded")
         sources = wire.link_sources_to_records(dest, list(request.sources))
         kept = {s.src for s in sources}
         for route in self.store.routes():  # a route's link goes only with the route

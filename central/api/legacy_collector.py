@@ -88,8 +88,12 @@ class LegacyCollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServic
 
     def _commit(self, records: list[StoredPass], counts: dict[str, int]) -> int:
         self.store.put_passes(records)
+        heard: dict[str, set[str]] = {}
         for record in records:
             counts[record.radio] += 1
+            heard.setdefault(record.detector_id, set()).add(record.radio)
+        for detector_id, radios in heard.items():
+            self.heard(detector_id, radios)
         return len(records)
 
     @grpc_method

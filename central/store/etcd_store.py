@@ -16,11 +16,12 @@ anything else is StoreUnavailable.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -174,6 +175,21 @@ class EtcdStore:
                 detector.radios, registered,
             )
             self.client.put(keys.registry_key(self.namespace, detector.id), record.to_json())
+        return record
+
+    def add_radios(self, detector_id: str, radios: Iterable[str]) -> DetectorRecord:
+        """The registry lists `radios` among the detector's, registering it (no name or
+        place yet) when it is not: the registry says what a box hears, not only its config."""
+        with self._etcd_errors("registering a detector's radios"):
+            old = self.get_detector(detector_id)
+            base = old or DetectorRecord(detector_id, registered_ns=time.time_ns())
+            merged = tuple(sorted(set(base.radios) | set(radios)))
+            if old is not None and merged == old.radios:
+                return old
+            record = dataclasses.replace(base, radios=merged)
+            self.client.put(keys.registry_key(self.namespace, detector_id), record.to_json())
+        log.info("detector %s %s: radios %s", detector_id,
+                 "now hears" if old else "registered by its first upload", ", ".join(merged))
         return record
 
     def set_links(

@@ -1,10 +1,13 @@
 """Reads of stored detections: time ranges as key ranges, pages, streams and live follow.
 
-Events come out in key order: by detector (in key order of its prefix), then bucket, then
-ULID. A time range [since, until) becomes a key range over the buckets it touches; the
-exact times are filtered per event (buckets are 10-digit unix seconds, years 2001-2286,
-so their key order is time order). A page token is the last key returned (opaque to
-clients), so pages neither repeat nor skip events that existed while paging.
+Events come out in time order across detectors: by (timestamp_ns, key). A detector's keys
+sort by bucket (10-digit unix seconds, years 2001-2286, so key order is time order), then
+ULID (the pass's first sighting, not its timestamp), so each bucket (100 s of one detector)
+is sorted as it is read and the detectors' streams are merged. A time range [since, until)
+becomes a key range over the buckets it touches; the exact times are filtered per event. A
+page token is the last event's (timestamp, key) (opaque to clients), so pages neither
+repeat nor skip events that existed while paging. Bound: memory holds one bucket per
+detector read.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import heapq
+import itertools
 import logging
 import queue
 import threading
@@ -35,9 +40,12 @@ FOLLOW_BACKLOG_EVENTS = 20_000  # events a follower may fall behind the watch be
 
 
 CHUNK_KEYS = 2000  # keys per etcd range read when streaming (bounds memory)
+MIN_CHUNK_KEYS = 64  # per detector, when a read merges many detectors' streams
 DEFAULT_PAGE = 1000  # events per page when the client asks for 0
 MAX_PAGE = 10_000  # the largest page a client may ask for
-_TOKEN_PREFIX = "k1:"
+_TOKEN_PREFIX = "t2:"
+
+Position = tuple[int, str]  # (timestamp_ns, key): the order events come out in
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +71,26 @@ class Page:
     next_token: str  # empty when there is no more
 
 
-def encode_token(key: str) -> str:
-    return base64.urlsafe_b64encode((_TOKEN_PREFIX + key).encode()).decode()
+def encode_token(position: Position) -> str:
+    t_ns, key = position
+    return base64.urlsafe_b64encode(f"{_TOKEN_PREFIX}{t_ns}:{key}".encode()).decode()
 
 
-def decode_token(ns: str, token: str) -> str:
-    """The key a page token resumes after; InvalidArgument when it is not ours."""
+def decode_token(ns: str, token: str) -> Position:
+    """The position a page token resumes after; InvalidArgument when it is not ours."""
     try:
         text = base64.urlsafe_b64decode(token.encode()).decode()
     except (binascii.Error, UnicodeError, ValueError) as exc:
         raise InvalidArgument("page_token: malformed") from exc
-    key = text.removeprefix(_TOKEN_PREFIX)
-    if key == text or not key.startswith(keys.detections_prefix(ns)):
+    t_text, _, key = text.removeprefix(_TOKEN_PREFIX).partition(":")
+    if (not text.startswith(_TOKEN_PREFIX) or not t_text.isdigit()
+            or not key.startswith(keys.detections_prefix(ns))):
         raise InvalidArgument("page_token: not a token of this server")
-    return key
+    return int(t_text), key
+
+
+def _position(kv: tuple[str, StoredPass]) -> Position:
+    return kv[1].timestamp_ns, kv[0]
 
 
 @contextlib.contextmanager
@@ -104,12 +118,12 @@ class EventReader:
         size = limit or DEFAULT_PAGE
         after = decode_token(self.ns, token) if token else None
         events: list[StoredPass] = []
-        last_key = ""
-        for key, item in self._scan(query, after, None, size + 1, prefetch=False):
+        last: Position = (0, "")
+        for kv in self._scan(query, after, None, size + 1, prefetch=False):
             if len(events) == size:
-                return Page(events, encode_token(last_key))
-            events.append(item)
-            last_key = key
+                return Page(events, encode_token(last))
+            events.append(kv[1])
+            last = _position(kv)
         return Page(events, "")
 
     # a whole range, in bounded memory -----------------------------------------
@@ -144,16 +158,36 @@ class EventReader:
     # internals -----------------------------------------------------------------
 
     def _scan(
-        self, query: EventQuery, after: str | None, revision: int | None, chunk: int,
+        self, query: EventQuery, after: Position | None, revision: int | None, chunk: int,
         prefetch: bool = True,
     ) -> Iterator[tuple[str, StoredPass]]:
-        for detector_id in self._detectors(query, after, revision):
-            start, end = self._key_range(detector_id, query)
-            if after is not None:
-                if after >= end:
-                    continue
-                start = max(start, after + "\0")
-            yield from self._scan_range(query, start, end, revision, chunk, prefetch)
+        """(key, event) in time order after `after`: the detectors' sorted streams merged."""
+        detectors = list(self._detectors(query, revision))
+        if len(detectors) == 1:
+            yield from self._detector_scan(detectors[0], query, after, revision, chunk, prefetch)
+            return
+        each = max(MIN_CHUNK_KEYS, chunk // max(1, len(detectors)))
+        streams = [self._detector_scan(d, query, after, revision, each, False) for d in detectors]
+        yield from heapq.merge(*streams, key=_position)
+
+    def _detector_scan(
+        self, detector_id: str, query: EventQuery, after: Position | None,
+        revision: int | None, chunk: int, prefetch: bool,
+    ) -> Iterator[tuple[str, StoredPass]]:
+        """One detector's events in (timestamp, key) order: each bucket sorted as read."""
+        start, end = self._key_range(detector_id, query)
+        if after is not None:
+            resume = keys.bucket_prefix(self.ns, detector_id, keys.bucket_of(after[0]))
+            start = max(start, resume)
+        if start >= end:
+            return
+        prefix_len = len(keys.detector_prefix(self.ns, detector_id))
+        items = self._scan_range(query, start, end, revision, chunk, prefetch)
+        buckets = itertools.groupby(items, key=lambda kv: kv[0][prefix_len:].partition("/")[0])
+        for _bucket, group in buckets:
+            for kv in sorted(group, key=_position):
+                if after is None or _position(kv) > after:
+                    yield kv
 
     def _scan_range(
         self, query: EventQuery, start: str, end: str, revision: int | None, chunk: int,
@@ -202,19 +236,14 @@ class EventReader:
             end = keys.prefix_end(keys.bucket_prefix(ns, detector_id, last))
         return start, end
 
-    def _detectors(
-        self, query: EventQuery, after: str | None, revision: int | None
-    ) -> Iterator[str]:
-        """The detectors to read, in key order; discovered from the keys when none given."""
+    def _detectors(self, query: EventQuery, revision: int | None) -> Iterator[str]:
+        """The detectors to read; discovered from the keys when none given."""
         if query.detector_ids:
-            ids = set(query.detector_ids)
-            yield from sorted(ids, key=lambda d: keys.detector_prefix(self.ns, d))
+            yield from sorted(set(query.detector_ids))
             return
         prefix = keys.detections_prefix(self.ns)
         end = keys.prefix_end(prefix)
         start = prefix
-        if after is not None:
-            start = keys.detector_prefix(self.ns, after[len(prefix):].split("/", 1)[0])
         while True:
             with etcd_errors("listing detectors"):
                 resp = self.client.get_range_response(

@@ -16,6 +16,7 @@ from google.protobuf import timestamp_pb2
 from roadside.central.api.server import RunningCentral
 from roadside.central.store import keys
 from roadside.central.store.etcd_process import EtcdProcess
+from roadside.central.store.records import DetectorRecord
 from roadside.proto.collector import collector_pb2 as legacy_pb2
 from roadside.proto.collector import collector_pb2_grpc as legacy_grpc
 from roadside.proto.v1 import (
@@ -184,6 +185,8 @@ def test_links_into_one_destination_are_capped_and_keep_working(
             detector_id="s64", max_seconds=600)]), timeout=CALL_S))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and "at most 64" in details
     stub = collector_pb2_grpc.CollectorServiceStub(channels[0])
+    for detector_id in ["hub", *(f"t{i}" for i in range(64))]:  # links name known detectors
+        central.store.register_detector(DetectorRecord(detector_id))
     sources = [collector_pb2.LinkSource(src_detector_id=f"t{i}", max_seconds=600)
                for i in range(64)]
     stub.SetLinks(collector_pb2.SetLinksRequest(dest_detector_id="hub", sources=sources),

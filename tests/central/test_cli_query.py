@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -79,6 +80,28 @@ def test_events_json_csv_and_table(
     code, out, err = run(capsys, "query", "events", "--detector", "north", "--since",
                          rfc3339(stored[0]), "--limit", "50", *host)
     assert code == 0 and err == "10 events\n"  # under the limit: all there is
+
+
+def test_events_come_in_time_order_across_detectors_and_limit_takes_the_earliest(
+    query_server: QueryServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """'zeta' (sorted last by key) has the earliest events; in one bucket a pass first seen
+    earlier (smaller ULID) peaks later: output is by timestamp, --limit the earliest N."""
+    stored = [make_pass("zeta", BASE_NS + i * S) for i in range(4)]
+    stored += [make_pass("alpha", BASE_NS + 10 * S + i * S) for i in range(4)]
+    early_first = make_pass("alpha", BASE_NS + 30 * S)
+    stored.append(dataclasses.replace(early_first, ulid=make_pass("alpha", BASE_NS).ulid))
+    query_server.store.put_passes(stored)
+    host = ["--query-host", query_server.address, "--since", rfc3339(BASE_NS)]
+    code, out, _ = run(capsys, "query", "events", "--format", "json", *host)
+    times = [json.loads(line)["timestamp_ns"] for line in out.splitlines()]
+    assert code == 0 and times == sorted(p.timestamp_ns for p in stored)
+    code, out, _ = run(capsys, "query", "events", "--detector", "alpha", "--detector", "zeta",
+                       "--limit", "6", "--format", "csv", *host)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0
+    assert [r["detector_id"] for r in rows] == ["zeta"] * 4 + ["alpha"] * 2
+    assert [int(r["timestamp_ns"]) for r in rows] == sorted(p.timestamp_ns for p in stored)[:6]
 
 
 def test_relative_times_select_recent_events(
@@ -181,11 +204,13 @@ def socket_free_port() -> Iterator[int]:
 def test_tail_prints_new_events_until_ctrl_c(query_server: QueryServer) -> None:
     store = query_server.store
     store.put_passes([make_pass("tailgate", BASE_NS)])
+    store.register_detector(DetectorRecord("pos-3"))  # registered, no pass yet: tailable
     lines: list[dict[str, int]] = []
     got = threading.Condition()
     with subprocess.Popen(
         [sys.executable, "-m", "roadside.common.main", "query", "tail", "--detector", "tailgate",
-         "--since", "2d", "--format", "json", "--query-host", query_server.address],
+         "--detector", "pos-3", "--since", "2d", "--format", "json",
+         "--query-host", query_server.address],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     ) as proc:
@@ -203,7 +228,8 @@ def test_tail_prints_new_events_until_ctrl_c(query_server: QueryServer) -> None:
         try:
             with got:
                 assert got.wait_for(lambda: len(lines) >= 1, DEADLINE_S), "stored event missing"
-            store.put_passes([make_pass("tailgate", BASE_NS + i * S) for i in (5, 6)])
+            store.put_passes([make_pass("tailgate", BASE_NS + 5 * S),
+                              make_pass("pos-3", BASE_NS + 6 * S)])
             with got:
                 assert got.wait_for(lambda: len(lines) >= 3, DEADLINE_S), "new events missing"
             assert [x["timestamp_ns"] for x in lines] == [BASE_NS, BASE_NS + 5 * S,
@@ -269,6 +295,8 @@ def test_links_set_without_sources_needs_clear_and_routes_keep_their_links(
     query_server: QueryServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     c = ["--collector-host", query_server.central.collector_addr, "--insecure"]
+    for detector_id in "abcxy":
+        query_server.store.register_detector(DetectorRecord(detector_id))
     assert run(capsys, "links", "set", "b", "--src", "a:600", *c)[0] == 0
     assert run(capsys, "links", "set", "c", "--src", "b:600", *c)[0] == 0
     code, _, err = run(capsys, "links", "set", "b", *c)  # forgot --src: nothing deleted

@@ -104,7 +104,8 @@ def test_on_a_laptop_serve_makes_the_pki_and_the_cli_finds_it(tmp_path: Path) ->
         assert events.returncode == 0, events.stderr
         links = cli("links", "set", "b", "--src", "a:600", "--collector-host",
                     serving.collector)
-        assert links.returncode == 0, links.stderr
+        # admin passes the guard; central then names the unregistered detector
+        assert links.returncode == 2 and "unknown detector 'b'" in links.stderr, links.stderr
         plain = cli("query", "detectors", "--insecure", "--query-host", serving.query)
         assert plain.returncode == 2 and "unreachable" in plain.stderr
         assert (tmp_path / "xdg" / "roadside" / "central" / "pki" / "ca.key").exists()

@@ -12,6 +12,7 @@ import pytest
 from roadside.central.api.server import RunningCentral
 from roadside.central.store import keys
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
+from tests.central import helpers
 
 
 @pytest.fixture
@@ -19,6 +20,14 @@ def stub(central: RunningCentral) -> collector_pb2_grpc.CollectorServiceStub:
     channel = grpc.insecure_channel(central.collector_addr)
     yield collector_pb2_grpc.CollectorServiceStub(channel)
     channel.close()
+
+
+@pytest.fixture
+def known(stub: collector_pb2_grpc.CollectorServiceStub) -> None:
+    """d0..d3 registered: links and routes name registered detectors."""
+    for i in range(4):
+        stub.RegisterDetector(collector_pb2.RegisterDetectorRequest(
+            detector=types_pb2.Detector(id=f"d{i}", radios=[types_pb2.RADIO_KIND_BLE])))
 
 
 def _source(src: str, max_seconds: int) -> collector_pb2.LinkSource:
@@ -47,6 +56,7 @@ def test_register_detector_stored_and_first_time_kept(
     assert stored["radios"] == ["ble", "wifi"]
 
 
+@pytest.mark.usefixtures("known")
 def test_set_links_replaces_sources_in_original_layout(
     stub: collector_pb2_grpc.CollectorServiceStub,
     etcd_client: etcd3.MultiEndpointEtcd3Client,
@@ -84,6 +94,7 @@ def test_report_status_latest_and_history(
     assert [h["buffer_depth"] for h in history] == ["5", "7"]
 
 
+@pytest.mark.usefixtures("known")
 def test_set_route_needs_links_between_consecutive_detectors(
     central: RunningCentral, stub: collector_pb2_grpc.CollectorServiceStub
 ) -> None:
@@ -104,3 +115,28 @@ def test_set_route_needs_links_between_consecutive_detectors(
     assert list(reply.route.detector_ids) == ["d1", "d2", "d3"]
     [stored] = central.store.routes()
     assert (stored.name, stored.detector_ids) == ("a12-east", ("d1", "d2", "d3"))
+
+
+def test_links_name_registered_detectors_and_an_upload_registers_its_radios(
+    central: RunningCentral, stub: collector_pb2_grpc.CollectorServiceStub
+) -> None:
+    stub.RegisterDetector(collector_pb2.RegisterDetectorRequest(
+        detector=types_pb2.Detector(id="pos-9", radios=[types_pb2.RADIO_KIND_BLE])))
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.SetLinks(collector_pb2.SetLinksRequest(
+            dest_detector_id="pos-9", sources=[_source("nosuch", 600)]))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "sources[0].src_detector_id: unknown detector 'nosuch'" in caught.value.details()
+    assert central.store.links("pos-9") == []
+
+    # a box registered for BLE that hears WiFi, and one never registered, upload
+    wifi = helpers.make_pass(radio=types_pb2.RADIO_KIND_WIFI,
+                             address_kind=types_pb2.ADDRESS_KIND_WIFI_GLOBAL)
+    stub.UploadBatch(helpers.make_batch("pos-9", [wifi]))
+    stub.UploadBatch(helpers.make_batch("nosuch", [helpers.make_pass()]))
+    assert central.store.get_detector("pos-9").radios == ("ble", "wifi")
+    joined = central.store.get_detector("nosuch")
+    assert joined is not None and joined.radios == ("ble",) and joined.registered_ns > 0
+    stub.SetLinks(collector_pb2.SetLinksRequest(
+        dest_detector_id="pos-9", sources=[_source("nosuch", 600)]))
+    assert [link.src for link in central.store.links("pos-9")] == ["nosuch"]
