@@ -130,8 +130,10 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         dest = request.dest_detector_id or None
         if dest is not None:
             validation.detector_id(dest, "dest_detector_id")
-        links = self.store.links(dest)
-        return query_pb2.GetLinksResponse(links=[wire.record_to_link(x) for x in links])
+        links = [wire.record_to_link(x) for x in self.store.links(dest)]
+        traveltime_query.add_backfills(
+            self.store, links, lambda m: f"link/{m.src_detector_id}/{m.dest_detector_id}")
+        return query_pb2.GetLinksResponse(links=links)
 
     @grpc_method
     def GetStatus(
@@ -151,8 +153,9 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
     def ListRoutes(
         self, request: query_pb2.ListRoutesRequest, context: grpc.ServicerContext
     ) -> query_pb2.ListRoutesResponse:
-        routes = self.store.routes()
-        return query_pb2.ListRoutesResponse(routes=[wire.record_to_route(r) for r in routes])
+        routes = [wire.record_to_route(r) for r in self.store.routes()]
+        traveltime_query.add_backfills(self.store, routes, lambda m: f"route/{m.name}")
+        return query_pb2.ListRoutesResponse(routes=routes)
 
     @grpc_method
     def GetTravelTimes(
@@ -161,9 +164,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         check_range(request.since_ns, request.until_ns)
         query = traveltime_query.check_request(self.store, request)
         found = traveltime_query.windows_for(self.store, query)
-        return query_pb2.GetTravelTimesResponse(
-            windows=[traveltime_query.to_proto(w, query.include_samples) for w in found]
-        )
+        return traveltime_query.response(self.store, query, found)
 
     @grpc_method
     def ListAudit(

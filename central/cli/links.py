@@ -12,6 +12,7 @@ from roadside.central.cli.client import (
     collector_stub,
     query_stub,
 )
+from roadside.central.cli.traveltime import BACKFILL_COLUMNS, backfill_fields
 from roadside.common import output
 from roadside.common.errors import RoadsideError
 from roadside.common.output import Column, write_rows
@@ -22,6 +23,7 @@ LINK_COLUMNS = (
     Column("dest_detector_id", "DESTINATION"),
     Column("max_seconds", "MAX SECONDS", right=True),
     Column("length_m", "LENGTH (m)", lambda v: f"{v:.0f}" if v else "-", right=True),
+    *BACKFILL_COLUMNS,
 )
 
 
@@ -49,6 +51,7 @@ def link_row(link: Any) -> dict[str, Any]:
         "dest_detector_id": link.dest_detector_id,
         "max_seconds": link.max_seconds,
         "length_m": link.length_m,
+        **backfill_fields(link),
     }
 
 

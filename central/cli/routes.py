@@ -11,6 +11,7 @@ from roadside.central.cli.client import (
     collector_stub,
     query_stub,
 )
+from roadside.central.cli.traveltime import BACKFILL_COLUMNS, backfill_fields
 from roadside.common import output
 from roadside.common.output import Column, write_rows
 from roadside.proto.v1 import collector_pb2, query_pb2
@@ -18,11 +19,13 @@ from roadside.proto.v1 import collector_pb2, query_pb2
 ROUTE_COLUMNS = (
     Column("name", "ROUTE"),
     Column("detector_ids", "DETECTORS (driving order)", lambda v: " -> ".join(v)),
+    *BACKFILL_COLUMNS,
 )
 
 
 def route_row(route: Any) -> dict[str, Any]:
-    return {"name": route.name, "detector_ids": list(route.detector_ids)}
+    return {"name": route.name, "detector_ids": list(route.detector_ids),
+            **backfill_fields(route)}
 
 
 def _write(args: argparse.Namespace, routes: list[Any]) -> None:

@@ -15,17 +15,55 @@ from roadside.central.traveltime.model import WindowSummary
 from roadside.central.traveltime.query import from_proto
 from roadside.common import output
 from roadside.common.errors import RoadsideError
+from roadside.common.humanize import plural
 from roadside.common.output import Column, write_rows
 from roadside.common.timeparse import NS_PER_S, format_utc, parse_time
-from roadside.proto.v1 import query_pb2
+from roadside.proto.v1 import query_pb2, types_pb2
 
 DEFAULT_SINCE = "1d"
 
 
-NO_WINDOWS_HINT = (
-    "no windows yet: is a travel-time worker running? (`roadside central serve` runs one "
-    "with its embedded etcd; otherwise `roadside central worker`)"
+NO_WORKER = (
+    "no travel-time worker is running: windows are computed by one (`roadside central serve` "
+    "runs one with its embedded etcd; otherwise start `roadside central worker`)"
 )
+NONE_IN_RANGE = (
+    "no windows in that time range: a window is published once it has closed (its end plus "
+    "the worker's grace), and there are none before the destination's first pass"
+)
+
+
+def backfill_text(p: types_pb2.WindowProgress) -> str:
+    """"computing older windows: 120 of 864 done, back to 2026-11-28 09:00 (worker w1)"."""
+    done = p.windows_total - p.windows_left
+    return (f"computing older windows: {done} of {p.windows_total} done, back to "
+            f"{_local_minute(p.oldest_window_ns)} (worker {p.worker})")
+
+
+BACKFILL_COLUMNS = (
+    Column("backfill", "OLDER WINDOWS", machine=False),
+    Column("backfill_windows_left", "", table=False),
+    Column("backfill_windows_total", "", table=False),
+)
+
+
+def backfill_fields(msg: Any) -> dict[str, Any]:
+    """A link's or route's backfill for BACKFILL_COLUMNS (0 left, 0 total: none running)."""
+    running = msg.HasField("backfill")
+    p = msg.backfill
+    return {
+        "backfill": f"computing: {p.windows_total - p.windows_left} of {p.windows_total}"
+        if running else "-",
+        "backfill_windows_left": p.windows_left,
+        "backfill_windows_total": p.windows_total,
+    }
+
+
+def why_no_windows(resp: query_pb2.GetTravelTimesResponse) -> str:
+    """What is really happening when a query finds no window."""
+    if resp.HasField("backfill"):
+        return f"no windows there yet: {backfill_text(resp.backfill)}; ask again shortly"
+    return NONE_IN_RANGE if resp.workers else NO_WORKER
 
 
 def _local_minute(t_ns: int) -> str:
@@ -122,10 +160,14 @@ def _show(args: argparse.Namespace, request: query_pb2.GetTravelTimesRequest, ti
     if args.format == "table":
         suppressed = sum(1 for w in windows if w.suppressed)
         empty = sum(1 for w in windows if w.no_data)
-        print(f"{title}: {len(windows)} windows, {suppressed} suppressed"
+        print(f"{title}: {plural(len(windows), 'window')}, {suppressed} suppressed"
               + (f", {empty} with no data" if empty else ""), file=sys.stderr)
     if not windows:
-        print(NO_WINDOWS_HINT, file=sys.stderr)
+        print(why_no_windows(resp), file=sys.stderr)
+    elif resp.HasField("backfill"):
+        print(backfill_text(resp.backfill), file=sys.stderr)
+    elif not resp.workers:
+        print(f"note: {NO_WORKER}", file=sys.stderr)
     if args.plot is not None:
         if not windows:
             raise RoadsideError(f"--plot: no windows of {title} in that time range")

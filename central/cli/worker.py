@@ -30,7 +30,8 @@ OPTION_HELP = {
     "mad_threshold": "outlier when |x - median| > this * 1.4826 * MAD (default 3.5)",
     "max_speed_kmh": "faster than this over a link of known length is implausible (200)",
     "route_max_seconds": "max seconds of a route hop that is not a link (default 1800)",
-    "backfill_s": "on taking a destination, compute missing windows this far back (3600)",
+    "backfill_s": "missing windows this far back are computed at once (3600); older "
+                  "ones, over all retained data, in the background",
     "lock_ttl_s": "lease of the worker's locks: a dead worker's destinations move to "
                   "another worker after this many seconds (default 10)",
     "worker_id": "this worker's name in locks and windows (default HOST-PID)",

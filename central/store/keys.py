@@ -160,6 +160,15 @@ def route_windows_prefix(ns: str, route: str) -> str:
     return _p(ns, "traveltimes", "route", route) + "/"
 
 
+def backfill_key(ns: str, target_path: str) -> str:
+    """A target's backfill progress; target_path is "link/SRC/DEST" or "route/NAME"."""
+    return _p(ns, "backfill", target_path)
+
+
+def backfill_prefix(ns: str) -> str:
+    return _p(ns, "backfill") + "/"
+
+
 def worker_lock_name(ns: str, dest_detector_id: str) -> str:
     return _p(ns, "locks", "traveltime", dest_detector_id)
 

@@ -22,7 +22,7 @@ class TravelTimeConfig:
     mad_threshold: float = 3.5  # outlier: |x - median| > threshold * 1.4826 * MAD
     max_speed_kmh: float = 200.0  # faster than this over a link of known length: implausible
     route_max_seconds: int = 1800  # per hop of a route when no link gives max_seconds
-    backfill_s: int = 3600  # on taking a destination, compute missing windows this far back
+    backfill_s: int = 3600  # missing windows this far back at once; older ones in the background
     lock_ttl_s: int = 10  # lease of a worker's locks; a dead worker's locks expire after it
     retention_days: float = 365.0  # stored windows expire after this; 0 = keep them forever
     worker_id: str = ""  # default: host and process id

@@ -18,6 +18,12 @@ from roadside.central.traveltime.store import ETCD_ERRORS, EtcdClient, range_pag
 log = logging.getLogger(__name__)
 
 
+def live_workers(client: EtcdClient, ns: str) -> int:
+    """Travel-time workers alive now (each keeps a presence key on its lease)."""
+    prefix = keys.workers_prefix(ns)
+    return sum(1 for _ in range_pages(client, prefix, keys.prefix_end(prefix), True))
+
+
 class DestLocks:
     """Blocking calls: run them off the event loop."""
 
@@ -48,8 +54,7 @@ class DestLocks:
         return not lost
 
     def live_workers(self) -> int:
-        prefix = keys.workers_prefix(self.ns)
-        return sum(1 for _ in range_pages(self.client, prefix, keys.prefix_end(prefix), True))
+        return live_workers(self.client, self.ns)
 
     def try_acquire(self, dest: str) -> bool:
         key = keys.worker_lock_name(self.ns, dest)

@@ -51,6 +51,11 @@ class Target:
             return keys.route_windows_prefix(ns, self.route)
         return keys.link_windows_prefix(ns, self.src, self.dest)
 
+    @property
+    def path(self) -> str:
+        """"link/SRC/DEST" or "route/NAME": the target in keys that are not windows."""
+        return f"route/{self.route}" if self.route else f"link/{self.src}/{self.dest}"
+
     def label(self) -> str:
         return f"route {self.route}" if self.route else f"{self.src} -> {self.dest}"
 

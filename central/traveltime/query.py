@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +16,11 @@ from roadside.central.errors import InvalidArgument, NotFound, StoreUnavailable
 from roadside.central.store import keys
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.records import LinkRecord
-from roadside.central.traveltime import store
+from roadside.central.traveltime import backfill, store
 from roadside.central.traveltime.config import MAX_WINDOW_S
+from roadside.central.traveltime.locks import live_workers
 from roadside.central.traveltime.model import Figures, Target, WindowSummary
-from roadside.proto.v1 import query_pb2
+from roadside.proto.v1 import query_pb2, types_pb2
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,41 @@ class Follow:
         cancel, self._cancel = self._cancel, None
         if cancel is not None:
             cancel()
+
+
+def progress_to_proto(p: backfill.Progress) -> types_pb2.WindowProgress:
+    return types_pb2.WindowProgress(
+        windows_left=p.windows_left, windows_total=p.windows_total,
+        oldest_window_ns=p.oldest_window_s * NS_PER_S, worker=p.worker, updated_ns=p.updated_ns,
+    )
+
+
+def running_backfills(central: EtcdStore) -> dict[str, types_pb2.WindowProgress]:
+    """The backfills workers are running now, by target path ("link/A/B", "route/R")."""
+    found = backfill.read_progress(central.client, central.namespace)
+    return {path: progress_to_proto(p) for path, p in found.items()}
+
+
+def add_backfills(central: EtcdStore, messages: list[Any], path_of: Callable[[Any], str]) -> None:
+    """Set `backfill` on each Link or Route message whose older windows are being computed."""
+    running = running_backfills(central)
+    for msg in messages:
+        progress = running.get(path_of(msg))
+        if progress is not None:
+            msg.backfill.CopyFrom(progress)
+
+
+def response(central: EtcdStore, query: WindowQuery, found: list[WindowSummary]
+             ) -> query_pb2.GetTravelTimesResponse:
+    """The windows, and what the workers are doing (for a client's "why none" hint)."""
+    msg = query_pb2.GetTravelTimesResponse(
+        windows=[to_proto(w, query.include_samples) for w in found],
+        workers=live_workers(central.client, central.namespace),
+    )
+    progress = running_backfills(central).get(query.target.path)
+    if progress is not None:
+        msg.backfill.CopyFrom(progress)
+    return msg
 
 
 def to_proto(summary: WindowSummary, include_samples: bool) -> query_pb2.TravelTimeWindow:

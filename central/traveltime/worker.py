@@ -22,7 +22,7 @@ import etcd3.events
 from roadside.central.errors import StoreUnavailable
 from roadside.central.store import keys
 from roadside.central.store.retention import RetentionLeases
-from roadside.central.traveltime import dirty, engine, stats, store
+from roadside.central.traveltime import backfill, dirty, engine, stats, store
 from roadside.central.traveltime.config import TravelTimeConfig
 from roadside.central.traveltime.locks import DestLocks
 from roadside.central.traveltime.model import Target
@@ -76,7 +76,9 @@ class TravelTimeWorker:
         self._pending: dict[bytes, tuple[int, int]] = {}  # -> (mod rev, dirty marker's rev)
         self._stored: dict[tuple[str, int], int] = {}  # (target prefix, ws) -> source rev
         self._known: set[str] = set()  # target prefixes whose stored windows we have read
+        self._taken: dict[str, int] = {}  # dest -> the lock revision we last worked under
         self._targets: list[Target] = []
+        self._backfills: dict[str, backfill.Backfill] = {}  # target path -> what is left
 
     # lifecycle ------------------------------------------------------------
 
@@ -165,6 +167,7 @@ class TravelTimeWorker:
             dirty.fan_out(self.client, self.ns, self._targets, key, rev)
             del dirty_batch[key]
         held = dict(self.locks.held)
+        self._forget_if_retaken(held)
         w = self.config.window_s
         latest_due = self._latest_due_s(now)
         oldest = (now // NS_PER_S - self.config.backfill_s) // w * w
@@ -184,7 +187,52 @@ class TravelTimeWorker:
                 if self._pending.get(key, (rev, 0))[0] == rev:
                     self._pending.pop(key, None)
         self._forget_old(now)
+        if self._backfill_chunk(held, oldest, now):
+            return now  # more older windows to compute: the next turn at once
         return (latest_due + 2 * w) * NS_PER_S + int(self.config.grace_s * NS_PER_S)
+
+    def _forget_if_retaken(self, held: dict[str, int]) -> None:
+        """A destination taken (again): what we remember of its stored windows may be stale,
+        another worker may have written them meanwhile."""
+        for dest, rev in held.items():
+            if self._taken.get(dest) == rev:
+                continue
+            self._taken[dest] = rev
+            prefixes = {t.windows_prefix(self.ns) for t in self._targets if t.dest == dest}
+            self._known -= prefixes
+            self._stored = {k: v for k, v in self._stored.items() if k[0] not in prefixes}
+
+    def _backfill_chunk(self, held: dict[str, int], until_s: int, now: int) -> bool:
+        """Plan new targets' older windows; compute one chunk of one. True if more is left."""
+        retention_s = int(self.config.retention_days * 86_400)
+        current = {t.path: t for t in self._targets if t.dest in held}
+        for path in [p for p, job in self._backfills.items()
+                     if p not in current or held[job.target.dest] != job.lock_rev]:
+            del self._backfills[path]  # removed or taken again: planned afresh
+        for target in current.values():
+            if target.path not in self._backfills:
+                plan = backfill.plan(self.client, self.ns, target, self.config.window_s,
+                                     until_s, retention_s, now, held[target.dest])
+                self._backfills[target.path] = plan
+                if plan.total:
+                    log.info("%s: computing %d older window(s) in the background",
+                             target.label(), plan.total)
+                    backfill.write_progress(self.client, self.ns, plan, self.worker_id)
+        for path, job in self._backfills.items():
+            if not job.left:
+                continue
+            prefix = job.target.windows_prefix(self.ns)
+            chunk = job.take()  # less what late data has had computed meanwhile
+            todo = [ws for ws in chunk if self._stored.get((prefix, ws), -1) < 0]
+            if not self._run_jobs(job.target.dest, held[job.target.dest],
+                                  {current[path]: dict.fromkeys(todo, 0)}):
+                job.left = chunk + job.left
+                return False
+            backfill.write_progress(self.client, self.ns, job, self.worker_id)
+            if not job.left:
+                log.info("%s: older windows done (%d)", job.target.label(), job.total)
+            return any(j.left for j in self._backfills.values())
+        return False
 
     def _latest_due_s(self, now_ns: int) -> int:
         """Start of the newest window whose end + grace has passed."""
@@ -251,7 +299,7 @@ class TravelTimeWorker:
             del self._stored[key]
 
     def _learn_stored(self, target: Target, since_s: int, until_s: int) -> None:
-        """Read which windows of the target are stored already (once per target)."""
+        """Read which windows of the target are stored already (once per lock taken)."""
         prefix = target.windows_prefix(self.ns)
         if prefix in self._known:
             return

@@ -72,12 +72,14 @@ class ReportStatusResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class Route(_message.Message):
-    __slots__ = ("name", "detector_ids")
+    __slots__ = ("name", "detector_ids", "backfill")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DETECTOR_IDS_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_FIELD_NUMBER: _ClassVar[int]
     name: str
     detector_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., detector_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    backfill: _types_pb2.WindowProgress
+    def __init__(self, name: _Optional[str] = ..., detector_ids: _Optional[_Iterable[str]] = ..., backfill: _Optional[_Union[_types_pb2.WindowProgress, _Mapping]] = ...) -> None: ...
 
 class SetRouteRequest(_message.Message):
     __slots__ = ("route",)

@@ -190,7 +190,11 @@ class TravelTimeWindow(_message.Message):
     def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., route: _Optional[str] = ..., window_start_ns: _Optional[int] = ..., window_end_ns: _Optional[int] = ..., count: _Optional[int] = ..., suppressed: _Optional[bool] = ..., median_s: _Optional[float] = ..., p10_s: _Optional[float] = ..., p25_s: _Optional[float] = ..., p75_s: _Optional[float] = ..., p90_s: _Optional[float] = ..., mad_s: _Optional[float] = ..., rejections: _Optional[_Iterable[_Union[Rejection, _Mapping]]] = ..., samples_s: _Optional[_Iterable[float]] = ..., computed_ns: _Optional[int] = ..., no_data: _Optional[bool] = ...) -> None: ...
 
 class GetTravelTimesResponse(_message.Message):
-    __slots__ = ("windows",)
+    __slots__ = ("windows", "workers", "backfill")
     WINDOWS_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_FIELD_NUMBER: _ClassVar[int]
     windows: _containers.RepeatedCompositeFieldContainer[TravelTimeWindow]
-    def __init__(self, windows: _Optional[_Iterable[_Union[TravelTimeWindow, _Mapping]]] = ...) -> None: ...
+    workers: int
+    backfill: _types_pb2.WindowProgress
+    def __init__(self, windows: _Optional[_Iterable[_Union[TravelTimeWindow, _Mapping]]] = ..., workers: _Optional[int] = ..., backfill: _Optional[_Union[_types_pb2.WindowProgress, _Mapping]] = ...) -> None: ...

@@ -89,16 +89,32 @@ class Detector(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., radios: _Optional[_Iterable[_Union[RadioKind, str]]] = ..., registered_ns: _Optional[int] = ...) -> None: ...
 
 class Link(_message.Message):
-    __slots__ = ("src_detector_id", "dest_detector_id", "max_seconds", "length_m")
+    __slots__ = ("src_detector_id", "dest_detector_id", "max_seconds", "length_m", "backfill")
     SRC_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     DEST_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_SECONDS_FIELD_NUMBER: _ClassVar[int]
     LENGTH_M_FIELD_NUMBER: _ClassVar[int]
+    BACKFILL_FIELD_NUMBER: _ClassVar[int]
     src_detector_id: str
     dest_detector_id: str
     max_seconds: int
     length_m: float
-    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., max_seconds: _Optional[int] = ..., length_m: _Optional[float] = ...) -> None: ...
+    backfill: WindowProgress
+    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., max_seconds: _Optional[int] = ..., length_m: _Optional[float] = ..., backfill: _Optional[_Union[WindowProgress, _Mapping]] = ...) -> None: ...
+
+class WindowProgress(_message.Message):
+    __slots__ = ("windows_left", "windows_total", "oldest_window_ns", "worker", "updated_ns")
+    WINDOWS_LEFT_FIELD_NUMBER: _ClassVar[int]
+    WINDOWS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    OLDEST_WINDOW_NS_FIELD_NUMBER: _ClassVar[int]
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_NS_FIELD_NUMBER: _ClassVar[int]
+    windows_left: int
+    windows_total: int
+    oldest_window_ns: int
+    worker: str
+    updated_ns: int
+    def __init__(self, windows_left: _Optional[int] = ..., windows_total: _Optional[int] = ..., oldest_window_ns: _Optional[int] = ..., worker: _Optional[str] = ..., updated_ns: _Optional[int] = ...) -> None: ...
 
 class SourceStatus(_message.Message):
     __slots__ = ("name", "state", "sightings_per_minute", "restarts", "last_error")

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from roadside.central.api.server import RunningCentral
-from roadside.central.traveltime import engine, stats, store
+from roadside.central.store import keys
+from roadside.central.traveltime import backfill, engine, stats, store
 from roadside.central.traveltime.plot import MEDIAN_COLOUR
 from roadside.common.main import main
 from tests.fixtures.traveltime import DAY_AGO_S, YESTERDAY, Road, S
@@ -53,7 +54,8 @@ def test_route_set_and_listed(road: Road, central: RunningCentral,
     capsys.readouterr()
     assert main(["links", "routes", "--format", "json", "--query-host", central.query_addr]) == 0
     [line] = capsys.readouterr().out.splitlines()
-    assert json.loads(line) == {"name": "main", "detector_ids": ["a", "b", "c"]}
+    assert json.loads(line) == {"name": "main", "detector_ids": ["a", "b", "c"],
+                                "backfill_windows_left": 0, "backfill_windows_total": 0}
     # a route over a pair that is not a link is refused, naming the field
     assert main(["links", "route", "bad", "a", "c",
                  "--collector-host", central.collector_addr]) == 2
@@ -196,3 +198,34 @@ def test_a_window_with_nobody_is_no_data_not_suppressed(
     assert main(args) == 0
     table = capsys.readouterr().out.splitlines()
     assert "no data" in table[1] and table[2].split()[-2] == "yes"
+
+
+def test_no_windows_says_what_the_workers_are_doing_and_lists_show_backfills(
+    road: Road, central: RunningCentral, capsys: pytest.CaptureFixture[str],
+) -> None:
+    road.link("a", "b", max_seconds=900)
+    host = ["--query-host", central.query_addr]
+    args = ["query", "travel-times", "--from", "a", "--to", "b", "--since", SINCE, *host]
+    assert main(args) == 0
+    assert "no travel-time worker is running" in capsys.readouterr().err
+    # a live worker (its presence key on its lease) computing the link's older windows
+    lease = road.client.lease(60)
+    road.client.put(keys.worker_key(road.namespace, "w7"), b"", lease=lease.id)
+    [target] = store.all_targets(road.client, road.namespace, 1800)
+    job = backfill.Backfill(target, left=[T0 + n * W for n in range(30, 0, -1)], total=100)
+    backfill.write_progress(road.client, road.namespace, job, "w7")
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "computing older windows: 70 of 100 done" in err and "(worker w7)" in err
+    assert main(["links", "list", "--format", "json", *host]) == 0
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (row["backfill_windows_left"], row["backfill_windows_total"]) == (30, 100)
+    assert main(["links", "list", *host]) == 0
+    assert "computing: 70 of 100" in capsys.readouterr().out
+    job.left = []
+    backfill.write_progress(road.client, road.namespace, job, "w7")  # done: record removed
+    assert main(args) == 0
+    assert "no windows in that time range" in capsys.readouterr().err
+    assert main(["links", "list", "--format", "json", *host]) == 0
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["backfill_windows_total"] == 0

@@ -9,12 +9,15 @@ import sys
 import time
 from pathlib import Path
 
+import etcd3.events
 import etcd3.exceptions
+import pytest
 
 from roadside.central.store import keys
 from roadside.central.store.client import connect
 from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.traveltime import backfill
 from roadside.central.traveltime.worker import TravelTimeWorker
 from tests.fixtures.polling import eventually
 from tests.fixtures.traveltime import Road, S, windows
@@ -165,3 +168,42 @@ async def test_windows_expire_with_a_retention_lease_renewed_when_gone(road: Roa
                          and windows(road, "a", "b")[ws][0].count == 8,
                          what="the window written again under a new lease", in_thread=True)
         assert road.client.get(key)[1].lease_id not in (0, lease_id)
+
+
+async def test_a_link_added_after_its_data_gets_windows_over_all_retained_data(
+    road: Road, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Data far older than backfill_s: the worker computes those windows in the
+    background, a chunk per turn, reporting its progress in etcd until done."""
+    monkeypatch.setattr(backfill, "CHUNK_WINDOWS", 10)
+    old = past_window(300)  # 300 s ago; the regular schedule reaches back 40 s
+    road.trips("a", "b", old * S, [1.0, 1.1, 1.2, 1.3, 1.4], spacing_s=0.1)
+    road.link("a", "b", max_seconds=5)  # the link comes after its data
+    seen: list[object] = []
+    watch = road.client.add_watch_prefix_callback(
+        keys.backfill_prefix(road.namespace), lambda resp: seen.extend(resp.events))
+
+    def progress_left() -> bool:
+        return bool(list(road.client.get_prefix(keys.backfill_prefix(road.namespace))))
+
+    try:
+        async with TravelTimeWorker(road.client, road.config(worker_id="w1", **FAST)):
+            await eventually(lambda: old in windows(road, "a", "b"),
+                             what="the old window to be backfilled", in_thread=True)
+            await eventually(lambda: not progress_left(),
+                             what="the backfill to finish", in_thread=True)
+            await eventually(lambda: any(isinstance(e, etcd3.events.DeleteEvent)
+                                         for e in seen), what="the progress record's removal")
+    finally:
+        road.client.cancel_watch(watch)
+    summary = windows(road, "a", "b")[old][0]
+    assert summary.count == 5 and summary.worker == "w1"
+    puts = [backfill.Progress.from_json(e.value) for e in seen
+            if isinstance(e, etcd3.events.PutEvent)]
+    # (late data's windows, computed first, are not in the plan)
+    assert puts[0].oldest_window_s <= old and puts[0].worker == "w1"
+    lefts = [p.windows_left for p in puts]
+    assert lefts == sorted(lefts, reverse=True) and lefts[0] > lefts[-1]
+    stored = set(windows(road, "a", "b"))
+    first = puts[0].oldest_window_s
+    assert set(range(first, past_window(40), W)) <= stored  # back to the oldest pass

@@ -1,0 +1,127 @@
+"""Windows older than the worker's regular reach, over everything still retained.
+
+A link or route added after its data arrived, or a worker that starts after time away,
+has windows the regular schedule (the last `backfill_s`) never reaches. The worker plans
+them once per target: from the destination's oldest stored pass (or the retention
+horizon) up to where the schedule begins, leaving out windows already stored. It then
+computes them a chunk per turn, newest first, and keeps its progress in etcd (on a short
+lease, so a dead worker's progress expires) for `links list`, `routes list` and the
+travel-time query's hint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+
+from roadside.central.errors import StoreUnavailable
+from roadside.central.store import keys
+from roadside.central.traveltime.model import Target
+from roadside.central.traveltime.store import ETCD_ERRORS, EtcdClient, range_pages
+
+CHUNK_WINDOWS = 288  # windows per worker turn (a day of 5-minute windows)
+PROGRESS_TTL_S = 600  # a progress record outlives its worker by at most this
+
+
+@dataclass(slots=True)
+class Backfill:
+    """The windows of one target still to compute, newest first."""
+
+    target: Target
+    left: list[int]
+    total: int
+    lock_rev: int = 0  # the destination lock it was planned under
+
+    def take(self) -> list[int]:
+        chunk, self.left = self.left[:CHUNK_WINDOWS], self.left[CHUNK_WINDOWS:]
+        return chunk
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    windows_left: int
+    windows_total: int
+    oldest_window_s: int
+    worker: str
+    updated_ns: int
+
+    def to_json(self) -> bytes:
+        return json.dumps({
+            "windows_left": self.windows_left, "windows_total": self.windows_total,
+            "oldest_window_s": self.oldest_window_s, "worker": self.worker,
+            "updated_ns": self.updated_ns,
+        }).encode()
+
+    @classmethod
+    def from_json(cls, value: bytes) -> Progress:
+        d = json.loads(value)
+        return cls(int(d["windows_left"]), int(d["windows_total"]),
+                   int(d["oldest_window_s"]), str(d["worker"]), int(d["updated_ns"]))
+
+
+def oldest_pass_s(client: EtcdClient, ns: str, detector_id: str) -> int | None:
+    """The bucket (unix s) of the detector's oldest stored pass; None when it has none."""
+    prefix = keys.detector_prefix(ns, detector_id)
+    try:
+        resp = client.get_range_response(prefix, keys.prefix_end(prefix), limit=1,
+                                         keys_only=True)
+    except ETCD_ERRORS as exc:
+        raise StoreUnavailable(f"etcd read failed: {exc}") from exc
+    if not resp.kvs:
+        return None
+    return keys.parse_detection_key(ns, resp.kvs[0].key).bucket
+
+
+def stored_window_starts(client: EtcdClient, ns: str, target: Target) -> set[int]:
+    """The starts (unix s) of the target's stored windows (keys only)."""
+    prefix = target.windows_prefix(ns)
+    found = set()
+    for key, _v, _rev in range_pages(client, prefix, keys.prefix_end(prefix), keys_only=True):
+        tail = key.rsplit(b"/", 1)[-1]
+        if tail.isdigit():
+            found.add(int(tail))
+    return found
+
+
+def plan(
+    client: EtcdClient, ns: str, target: Target, window_s: int, until_s: int,
+    retention_s: int, now_ns: int, lock_rev: int = 0,
+) -> Backfill:
+    """The target's missing windows that start before `until_s`, over retained data."""
+    first = oldest_pass_s(client, ns, target.dest)
+    if first is None or first >= until_s:
+        return Backfill(target, [], 0, lock_rev)
+    if retention_s > 0:
+        first = max(first, now_ns // keys.NS_PER_S - retention_s)
+    first = first // window_s * window_s
+    stored = stored_window_starts(client, ns, target)
+    left = [ws for ws in range(until_s - window_s, first - 1, -window_s) if ws not in stored]
+    return Backfill(target, left, len(left), lock_rev)
+
+
+def write_progress(client: EtcdClient, ns: str, backfill: Backfill, worker: str) -> None:
+    """Record how far the backfill is (or remove the record once it is done)."""
+    key = keys.backfill_key(ns, backfill.target.path)
+    try:
+        if not backfill.left:
+            client.delete(key)
+            return
+        progress = Progress(len(backfill.left), backfill.total, backfill.left[-1], worker,
+                            time.time_ns())
+        lease = client.lease(PROGRESS_TTL_S)
+        client.put(key, progress.to_json(), lease=lease.id)
+    except ETCD_ERRORS as exc:
+        raise StoreUnavailable(f"etcd write failed: {exc}") from exc
+
+
+def read_progress(client: EtcdClient, ns: str) -> dict[str, Progress]:
+    """Every running backfill, by target path."""
+    prefix = keys.backfill_prefix(ns)
+    out = {}
+    for key, value, _rev in range_pages(client, prefix, keys.prefix_end(prefix)):
+        try:
+            out[key.decode()[len(prefix):]] = Progress.from_json(value)
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
