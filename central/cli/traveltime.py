@@ -4,8 +4,11 @@ tables, JSON, CSV, a PNG chart, or live as windows complete."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ from roadside.common.timeparse import NS_PER_S, format_utc, parse_time
 from roadside.proto.v1 import query_pb2, types_pb2
 
 DEFAULT_SINCE = "1d"
+ARROW = " \u2192 "
+HISTORY_NS = 7 * 86_400 * NS_PER_S  # the free-flow reference: the week before the chart's end
 
 
 NO_WORKER = (
@@ -126,6 +131,8 @@ def _request(args: argparse.Namespace, **target: Any) -> query_pb2.GetTravelTime
     until = parse_time(args.until, "--until") if args.until else 0
     if until and until <= since:
         raise RoadsideError("--until must be after --since")
+    if args.speed and args.plot is None:
+        raise RoadsideError("--speed changes the plot: use it with --plot FILE.png")
     if args.plot is not None and args.follow:
         raise RoadsideError("--plot draws a time range: use it without --follow")
     if args.plot is not None and args.plot.suffix.lower() != ".png":
@@ -143,9 +150,57 @@ def _print(args: argparse.Namespace, windows: Iterable[WindowSummary], stream: b
     return write_rows(COLUMNS, args.format, (window_row(w) for w in windows), stream=stream)
 
 
+@dataclass(frozen=True)
+class PlotContext:
+    """What a chart shows beside the windows."""
+
+    title: str
+    reference_s: float | None  # free flow, from the last week's windows
+    length_m: float | None  # with --speed: the road length
+
+
+def _route_ids(stub: Any, name: str, timeout: float) -> list[str]:
+    routes = stub.ListRoutes(query_pb2.ListRoutesRequest(), timeout=timeout).routes
+    return next((list(r.detector_ids) for r in routes if r.name == name), [])
+
+
+def _road_length(stub: Any, request: query_pb2.GetTravelTimesRequest, timeout: float) -> float:
+    """The link's length, or the sum of the route's link lengths; 0 when one is unknown."""
+    hops = [(request.link.src_detector_id, request.link.dest_detector_id)]
+    if request.WhichOneof("target") == "route":
+        ids = _route_ids(stub, request.route, timeout)
+        hops = list(itertools.pairwise(ids))
+    links = stub.GetLinks(query_pb2.GetLinksRequest(), timeout=timeout).links
+    lengths = {(lk.src_detector_id, lk.dest_detector_id): lk.length_m for lk in links}
+    each = [lengths.get(hop, 0.0) for hop in hops]
+    return sum(each) if all(each) else 0.0
+
+
+def _plot_context(args: argparse.Namespace, stub: Any, request: query_pb2.GetTravelTimesRequest,
+                  title: str, timeout: float) -> PlotContext:
+    from roadside.central.traveltime.plot import free_flow_s  # matplotlib only when plotting
+
+    end = request.until_ns or time.time_ns()
+    week = query_pb2.GetTravelTimesRequest()
+    week.CopyFrom(request)
+    week.since_ns, week.until_ns, week.include_samples = max(end - HISTORY_NS, 1), end, False
+    history = stub.GetTravelTimes(week, timeout=timeout).windows
+    reference = free_flow_s([from_proto(m) for m in history])
+    if request.WhichOneof("target") == "route":
+        title = f"{title}: {ARROW.join(_route_ids(stub, request.route, timeout))}"
+    length = None
+    if args.speed:
+        length = _road_length(stub, request, timeout)
+        if not length:
+            raise RoadsideError(f"--speed: the road length of {title} is not known; set it "
+                                "with `roadside links set DEST --src SRC:MAX_SECONDS:LENGTH_M`")
+    return PlotContext(title, reference, length)
+
+
 def _show(args: argparse.Namespace, request: query_pb2.GetTravelTimesRequest, title: str) -> int:
     config = client_config(args)
     role = "analyst" if request.include_samples else "admin"  # samples are per-device data
+    context = None
     with query_stub(config, role) as stub:
         if request.follow:
             stream = stub.StreamTravelTimes(request)
@@ -155,7 +210,14 @@ def _show(args: argparse.Namespace, request: query_pb2.GetTravelTimesRequest, ti
                 stream.cancel()
             return 0
         resp = stub.GetTravelTimes(request, timeout=config.call_timeout_s)
+        if args.plot is not None and resp.windows:
+            context = _plot_context(args, stub, request, title, config.call_timeout_s)
     windows = [from_proto(m) for m in resp.windows]
+    if args.plot is not None:  # the file first: a reader closing stdout cannot stop it
+        if not windows or context is None:
+            print(why_no_windows(resp), file=sys.stderr)
+            raise RoadsideError(f"--plot: no windows of {title} in that time range")
+        _write_plot(args.plot, windows, context)
     _print(args, windows, stream=False)
     if args.format == "table":
         suppressed = sum(1 for w in windows if w.suppressed)
@@ -169,23 +231,25 @@ def _show(args: argparse.Namespace, request: query_pb2.GetTravelTimesRequest, ti
     elif not resp.workers:
         print(f"note: {NO_WORKER}", file=sys.stderr)
     if args.plot is not None:
-        if not windows:
-            raise RoadsideError(f"--plot: no windows of {title} in that time range")
-        from roadside.central.traveltime.plot import plot_windows  # matplotlib only when plotting
-
-        try:
-            plot_windows(windows, args.plot, f"Travel time {title}")
-        except OSError as exc:
-            raise RoadsideError(f"--plot {args.plot}: cannot write: "
-                                f"{exc.strerror or exc}") from exc
         print(f"plot written to {args.plot}", file=sys.stderr)
     return 0
+
+
+def _write_plot(path: Path, windows: list[WindowSummary], context: PlotContext) -> None:
+    from roadside.central.traveltime.plot import plot_windows  # matplotlib only when plotting
+
+    what = "Speed" if context.length_m else "Travel time"
+    try:
+        plot_windows(windows, path, f"{what} {context.title}", context.reference_s,
+                     context.length_m)
+    except OSError as exc:
+        raise RoadsideError(f"--plot {path}: cannot write: {exc.strerror or exc}") from exc
 
 
 def _link(args: argparse.Namespace) -> int:
     request = _request(args, link=query_pb2.LinkRef(
         src_detector_id=args.src, dest_detector_id=args.dest))
-    return _show(args, request, f"{args.src} \u2192 {args.dest}")
+    return _show(args, request, f"{args.src}{ARROW}{args.dest}")
 
 
 def _route(args: argparse.Namespace) -> int:
@@ -199,7 +263,10 @@ def _common(p: argparse.ArgumentParser) -> None:
     output.add_format_option(p, "table (local times, minutes; JSON and CSV in seconds)")
     p.add_argument("--plot", type=Path, metavar="FILE.png",
                    help="also draw a PNG: devices as dots, median line, 10-90 %% band, "
-                   "suppressed windows marked")
+                   "suppressed windows marked, free-flow line (from the week before)")
+    p.add_argument("--speed", action="store_true",
+                   help="with --plot: draw speed in km/h (needs the road length of the link, "
+                   "or of every link of the route)")
     p.add_argument("--follow", action="store_true",
                    help="keep printing windows as they are computed or recomputed (Ctrl-C)")
     add_client_options(p)

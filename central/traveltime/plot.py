@@ -1,7 +1,8 @@
 """A travel-time chart a traffic engineer recognises, as a PNG (matplotlib, Agg).
 
 Samples as dots, the window median as a line, the 10-90 % band shaded, suppressed windows
-marked, local time along x and minutes up y.
+marked, a free-flow reference line when known, local time along x and minutes up y (or,
+with the road length, speed in km/h: the same figures through length / time).
 """
 
 from __future__ import annotations
@@ -29,6 +30,38 @@ BAND_COLOUR = "#7aa6e0"
 SAMPLE_COLOUR = "#555555"
 SUPPRESSED_COLOUR = "#e8a0a0"
 NO_DATA_COLOUR = "#bbbbbb"  # hatched: no device at all in the window
+REFERENCE_COLOUR = "#2e8b57"
+FREE_FLOW_PERCENTILE = 15  # of the window medians: the usual free-flow estimate
+FREE_FLOW_MIN_WINDOWS = 12  # fewer windows with figures: no reference
+
+
+def free_flow_s(windows: Sequence[WindowSummary]) -> float | None:
+    """The free-flow travel time: the 15th percentile of the window medians (None when
+    fewer than FREE_FLOW_MIN_WINDOWS windows have figures)."""
+    medians = sorted(w.figures.median_s for w in windows if w.figures and not w.suppressed)
+    if len(medians) < FREE_FLOW_MIN_WINDOWS:
+        return None
+    rank = (len(medians) - 1) * FREE_FLOW_PERCENTILE / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(medians) - 1)
+    return medians[low] + (medians[high] - medians[low]) * (rank - low)
+
+
+class Scale:
+    """Seconds of travel time -> the y axis: minutes, or km/h over a known length."""
+
+    def __init__(self, length_m: float | None) -> None:
+        self.length_m = length_m
+        self.label = "speed (km/h)" if length_m else "travel time (minutes)"
+
+    def text(self, seconds: float) -> str:
+        """"2.05 min" or "60 km/h"."""
+        return f"{self(seconds):.0f} km/h" if self.length_m else f"{self(seconds):.2f} min"
+
+    def __call__(self, seconds: float) -> float:
+        if self.length_m:
+            return self.length_m / seconds * 3.6 if seconds > 0 else math.nan
+        return seconds / 60
 
 
 def _local(t_ns: int) -> datetime:
@@ -50,7 +83,8 @@ def _spread(w: WindowSummary) -> list[float]:
             for i in range(len(w.samples_s))]
 
 
-def _band(windows: Sequence[WindowSummary]) -> tuple[list[float], list[float], list[float]]:
+def _band(windows: Sequence[WindowSummary], y: Scale,
+          ) -> tuple[list[float], list[float], list[float]]:
     """The 10-90 % band as flat pieces from each window's start to its end, NaN between
     windows without figures (a step fill would drop the window before a NaN)."""
     x: list[float] = []
@@ -67,15 +101,20 @@ def _band(windows: Sequence[WindowSummary]) -> tuple[list[float], list[float], l
         if f is None:
             continue
         x.extend((_x(w.window_start_ns), _x(w.window_end_ns)))
-        lo.extend((f.p10_s / 60, f.p10_s / 60))
-        hi.extend((f.p90_s / 60, f.p90_s / 60))
+        lo.extend((y(f.p10_s), y(f.p10_s)))
+        hi.extend((y(f.p90_s), y(f.p90_s)))
     return x, lo, hi
 
 
-def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Path:
-    """Draw the windows (sorted by start) to `path`; returns it."""
+def plot_windows(
+    windows: Sequence[WindowSummary], path: Path, title: str,
+    reference_s: float | None = None, length_m: float | None = None,
+) -> Path:
+    """Draw the windows (sorted by start) to `path`; returns it. `reference_s`: the
+    free-flow travel time, drawn as a line; `length_m`: draw speeds, not times."""
     if not windows:
         raise ValueError("no windows to plot")
+    y = Scale(length_m)
     windows = sorted(windows, key=lambda w: w.window_start_ns)
     tz = _local(windows[0].window_start_ns).tzinfo
     fig, ax = plt.subplots(figsize=(11, 5.5), dpi=120)
@@ -92,9 +131,9 @@ def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Pa
             end = w.window_end_ns
             f = w.figures
             edges.append(_x(w.window_start_ns))
-            med.append(f.median_s / 60 if f else math.nan)
+            med.append(y(f.median_s) if f else math.nan)
             xs.extend(_spread(w))
-            ys.extend(sample / 60 for sample in w.samples_s)
+            ys.extend(y(sample) for sample in w.samples_s)
             if w.suppressed:
                 ax.axvspan(_x(w.window_start_ns), _x(w.window_end_ns),
                            color=SUPPRESSED_COLOUR, alpha=0.35, linewidth=0)
@@ -108,11 +147,14 @@ def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Pa
             ax.scatter(xs, ys, s=14 if few else 5, color=SAMPLE_COLOUR,
                        alpha=0.6 if few else 0.3, linewidths=0, label="one device", zorder=1)
         # a window's figures hold across the window: steps from its start to its end
-        band_x, band_lo, band_hi = _band(windows)
+        band_x, band_lo, band_hi = _band(windows, y)
         ax.fill_between(band_x, band_lo, band_hi, color=BAND_COLOUR, alpha=0.45,
                         linewidth=0, label="10-90 % of devices", zorder=2)
         ax.plot(edges, med, drawstyle="steps-post", color=MEDIAN_COLOUR, linewidth=2.0,
                 label="median per window", zorder=3)
+        if reference_s:
+            ax.axhline(y(reference_s), color=REFERENCE_COLOUR, linestyle="--", linewidth=1.4,
+                       label=f"free flow ({y.text(reference_s)})", zorder=2)
         handles, labels = ax.get_legend_handles_labels()
         suppressed = sum(1 for w in windows if w.suppressed)
         if suppressed:
@@ -121,7 +163,7 @@ def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Pa
         if any(w.no_data for w in windows):
             handles.append(Patch(facecolor="none", edgecolor=NO_DATA_COLOUR, hatch="//"))
             labels.append("no data")
-        ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=4,
+        ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=5,
                   frameon=False, fontsize=9, markerscale=2)
         ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=tz))  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_formatter(
@@ -135,7 +177,7 @@ def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Pa
         if last.date() != first.date():
             span += " - " + last.strftime("%a %d %b %Y")
         ax.set_xlabel(f"local time ({first.strftime('%Z')}), {span}")
-        ax.set_ylabel("travel time (minutes)")
+        ax.set_ylabel(y.label)
         ax.set_title(title, loc="left", fontsize=12, fontweight="bold", pad=24)
         devices = sum(w.count for w in windows if not w.suppressed)
         width_min = (windows[0].window_end_ns - windows[0].window_start_ns) / NS_PER_S / 60
@@ -147,7 +189,8 @@ def plot_windows(windows: Sequence[WindowSummary], path: Path, title: str) -> Pa
         ax.grid(True, which="major", color="#dddddd", linewidth=0.8)
         ax.set_axisbelow(True)
         fig.tight_layout()
-        fig.savefig(path)
+        description = y.label + (f", free flow {y.text(reference_s)}" if reference_s else "")
+        fig.savefig(path, metadata={"Title": title, "Description": description})
     finally:
         plt.close(fig)
     return path

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import matplotlib.image
 import numpy as np
+import PIL.Image
 import pytest
 
 from roadside.central.api.server import RunningCentral
 from roadside.central.store import keys
 from roadside.central.traveltime import backfill, engine, stats, store
-from roadside.central.traveltime.plot import MEDIAN_COLOUR
+from roadside.central.traveltime.plot import MEDIAN_COLOUR, REFERENCE_COLOUR
 from roadside.common.main import main
 from tests.fixtures.traveltime import DAY_AGO_S, YESTERDAY, Road, S
 
@@ -105,6 +106,32 @@ def test_table_and_route_csv(road: Road, central: RunningCentral,
     assert len(lines) == 25 and float(first["median_s"]) == 123.0
 
 
+def test_the_plot_shows_free_flow_the_route_and_speed_over_a_known_length(
+    road: Road, central: RunningCentral, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    road.route("ab", "a", "b")
+    publish_hours(road)  # the link's length is not known
+    host = ["--since", SINCE, "--query-host", central.query_addr]
+    png = tmp_path / "route.png"
+    assert main(["query", "route", "ab", "--plot", str(png), *host]) == 0
+    with PIL.Image.open(png) as image:
+        info = image.info
+    assert info["Title"] == "Travel time route ab: a \u2192 b"
+    assert info["Description"] == "travel time (minutes), free flow 2.05 min"  # 123 s
+    pixels = matplotlib.image.imread(png)[:, :, :3]
+    green = np.array([int(REFERENCE_COLOUR[i:i + 2], 16) / 255 for i in (1, 3, 5)])
+    assert (np.abs(pixels - green).sum(axis=2) < 0.05).sum() > 300, "no free-flow line"
+    link = ["query", "travel-times", "--from", "a", "--to", "b", "--speed"]
+    assert main([*link, "--plot", str(tmp_path / "speed.png"), *host]) == 2
+    assert "road length of a \u2192 b is not known" in capsys.readouterr().err
+    road.link("a", "b", max_seconds=900, length_m=2050.0)
+    assert main([*link, "--plot", str(tmp_path / "speed.png"), *host]) == 0
+    with PIL.Image.open(tmp_path / "speed.png") as image:
+        info = image.info
+    assert info["Title"] == "Speed a \u2192 b"
+    assert info["Description"] == "speed (km/h), free flow 60 km/h"  # 2050 m in 123 s
+
+
 def test_a_plot_that_cannot_be_written_is_one_line(
     road: Road, central: RunningCentral, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -126,6 +153,7 @@ def test_a_plot_that_cannot_be_written_is_one_line(
         (["--plot", "chart.jpg"], "--plot"),
         (["--plot", "chart.png", "--follow"], "--follow"),
         (["--to", "nowhere"], "unknown link a -> nowhere"),
+        (["--speed"], "--speed"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import matplotlib.image
 import numpy as np
+import pytest
 
 from roadside.central.traveltime.model import Figures, WindowSummary
-from roadside.central.traveltime.plot import BAND_COLOUR, plot_windows
+from roadside.central.traveltime.plot import BAND_COLOUR, Scale, free_flow_s, plot_windows
 
 S = 1_000_000_000
 T0 = 1_790_000_000  # a window start (s)
@@ -38,3 +39,14 @@ def test_a_window_before_a_suppressed_one_keeps_its_band(tmp_path: Path) -> None
     gap = plot_windows([_window(T0, figures), _window(T0 + 900, figures)],
                        tmp_path / "gap.png", "a -> b")
     assert _band_pixels(gap) > 4000
+
+
+def test_free_flow_is_the_15th_percentile_of_window_medians_and_speed_uses_the_length() -> None:
+    def median(m: float) -> WindowSummary:
+        return _window(T0, Figures(m, m - 10, m - 5, m + 5, m + 10, 3.0))
+
+    windows = [median(100.0 + n) for n in range(21)] + [_window(T0, None)]  # one suppressed
+    assert free_flow_s(windows) == 103.0  # 100..120: rank 0.15 * 20 = 3
+    assert free_flow_s(windows[:11]) is None  # too few windows to know
+    assert Scale(1000.0)(120.0) == pytest.approx(30.0) and Scale(None)(120.0) == 2.0
+    assert Scale(1000.0).label == "speed (km/h)"
