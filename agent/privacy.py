@@ -247,12 +247,17 @@ def load_secret(path: str | Path) -> bytes:
     return secret
 
 
+def new_secret() -> bytes:
+    """A new random site secret (hex text)."""
+    return secrets.token_hex(SECRET_BYTES).encode()
+
+
 def generate_secret(path: str | Path, overwrite: bool = False) -> bytes:
     """Write a new random secret (hex text) with mode 0600, atomically; return it."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise PrivacyError(f"site secret {path} already exists; not overwriting it")
-    secret = secrets.token_hex(SECRET_BYTES).encode()
+    secret = new_secret()
     try:
         write_atomic(path, secret + b"\n", 0o600)
     except OSError as exc:

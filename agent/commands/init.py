@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,7 @@ from roadside.agent.channel import open_channel
 from roadside.agent.config import DEFAULT_CONFIG_PATH, AgentConfig
 from roadside.agent.errors import AgentError
 from roadside.agent.model import RadioKind
-from roadside.common.config_layers import load
+from roadside.common.config_layers import ConfigError, load, read_yaml
 from roadside.common.files import write_atomic
 from roadside.common.ids import DETECTOR_ID_PATTERN, valid_detector_id, valid_endpoint
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
@@ -80,14 +82,21 @@ def read_config(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise InitError(f"{path}: cannot read the existing config: {exc}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise InitError(f"{path}: expected a mapping of settings")
-    return data
+        return read_yaml(path, None)
+    except ConfigError as exc:
+        raise InitError(f"--config {exc}") from exc
+
+
+def check_writable(path: Path, flag: str, hint: str = "") -> None:
+    """InitError naming the flag when `path` could not be written (checked before anything
+    is written, so init changes all or nothing)."""
+    if path.is_dir():
+        raise InitError(f"{flag} {path}: is a directory; give a file path")
+    target = path.parent  # a file is replaced through a new one beside it
+    while not target.exists():  # a directory still to be made: its first existing parent
+        target = target.parent
+    if not os.access(target, os.W_OK):
+        raise InitError(f"{flag} {path}: not writable by user {getpass.getuser()}{hint}")
 
 
 def read_given_secret(path: Path) -> bytes:
@@ -117,7 +126,7 @@ def existing_secret(path: Path) -> bytes | None:
 
 
 def config_text(identity: Identity, existing: Mapping[str, Any], existing_text: str,
-                tls: Mapping[str, Path] | None = None) -> str:
+                tls: Mapping[str, Path] | None = None, secret_file: Path | None = None) -> str:
     """The new config: the identity first, then the other settings already there.
 
     The old text is kept as it was (comments too) when it holds no identity setting;
@@ -137,11 +146,15 @@ def config_text(identity: Identity, existing: Mapping[str, Any], existing_text: 
         value = tls.get(key) if tls else existing.get(key)
         if value:
             ident[key] = str(value)
+    written: tuple[str, ...] = IDENTITY_KEYS
+    if secret_file is not None:
+        ident["secret_file"] = str(secret_file)
+        written += ("secret_file",)
     head = HEADER + yaml.safe_dump(ident, sort_keys=False, allow_unicode=True)
-    if not any(key in existing for key in IDENTITY_KEYS):
+    if not any(key in existing for key in written):
         rest = existing_text.removeprefix(HEADER)
     else:
-        others = {k: v for k, v in existing.items() if k not in IDENTITY_KEYS}
+        others = {k: v for k, v in existing.items() if k not in written}
         rest = yaml.safe_dump(others, sort_keys=False, allow_unicode=True) if others else ""
     return head + ("\n" + rest if rest.strip() else "")
 
@@ -211,9 +224,9 @@ def run_init(args: argparse.Namespace) -> int:
             f"{path} already belongs to detector {existing['detector_id']!r}; "
             "not overwriting it (use --force)"
         )
-    # Where the secret goes and how central is reached: the config's (or env) settings.
+    # Where the secret goes and how central is reached: the flag, else the config's (or env).
     base = load(AgentConfig, path if path.exists() else None)
-    secret_path = base.secret_file
+    secret_path: Path = args.secret_path or base.secret_file
     given = read_given_secret(args.secret_file) if args.secret_file else None
     current = existing_secret(secret_path)
     if given is None and not args.generate_secret and current is None:
@@ -228,26 +241,41 @@ def run_init(args: argparse.Namespace) -> int:
             "device id this detector makes: use --force if that is what you want"
         )
 
+    check_writable(path, "--config")
+    if replacing or current is None:
+        check_writable(secret_path, "--secret-path", "; give --secret-path FILE in a directory "
+                       "you can write (e.g. ~/.config/roadside/site.secret), or run as root")
     tls: dict[str, Path] | None = None
     if args.enroll:
         tls = _enroll(args, identity, path.parent)
 
-    # Everything checked: now write.
+    # Everything checked: now write, the secret first, and take it back if the config fails.
+    old_text = path.read_text(encoding="utf-8") if path.exists() else ""
+    # a secret away from the default (flag or ROADSIDE_SECRET_FILE) is recorded, so `agent
+    # run` finds it too
+    recorded = None
+    if secret_path not in (AgentConfig().secret_file, Path(existing.get("secret_file") or "")):
+        recorded = secret_path
+    text = config_text(identity, existing, old_text, tls, recorded)
+    new_secret = None
+    if args.generate_secret:
+        new_secret = privacy.new_secret()
+    elif given is not None and given != current:
+        new_secret = given
+    if new_secret is not None:
+        _write(secret_path, new_secret + b"\n", 0o600, "--secret-path")
     try:
-        if args.generate_secret:
-            privacy.generate_secret(secret_path, overwrite=True)
-            print(f"generated a new site secret: {secret_path} (mode 0600)")
-        elif given is not None:
-            write_atomic(secret_path, given + b"\n", 0o600)
-            print(f"installed the site secret: {secret_path} (mode 0600)")
-        old_text = path.read_text(encoding="utf-8") if path.exists() else ""
-        text = config_text(identity, existing, old_text, tls)
-        if "secret_file" not in existing and secret_path != AgentConfig().secret_file:
-            # put there by ROADSIDE_SECRET_FILE: record it, so `agent run` finds it too
-            text += yaml.safe_dump({"secret_file": str(secret_path)})
-        write_atomic(path, text.encode("utf-8"), 0o644)
-    except OSError as exc:
-        raise InitError(f"cannot write {exc.filename}: {exc.strerror}") from exc
+        _write(path, text.encode("utf-8"), 0o644, "--config")
+    except InitError:
+        if new_secret is not None:  # all or nothing: the secret as it was
+            if current is None:
+                secret_path.unlink(missing_ok=True)
+            else:
+                write_atomic(secret_path, current + b"\n", 0o600)
+        raise
+    if new_secret is not None:
+        made = "generated a new" if args.generate_secret else "installed the"
+        print(f"{made} site secret: {secret_path} (mode 0600)")
     print(f"wrote {path} for detector {identity.detector_id}")
     print(
         f"every detector of this site needs this same secret: copy {secret_path} to the "
@@ -267,6 +295,15 @@ def run_init(args: argparse.Namespace) -> int:
         ) from exc
     print(f"registered {identity.detector_id} at central {endpoint}")
     return 0
+
+
+def _write(path: Path, data: bytes, mode: int, flag: str) -> None:
+    if not path.parent.exists():
+        print(f"making the directory {path.parent}")
+    try:
+        write_atomic(path, data, mode)
+    except OSError as exc:
+        raise InitError(f"{flag} {path}: cannot write: {exc.strerror}") from exc
 
 
 def _enroll(args: argparse.Namespace, identity: Identity, where: Path) -> dict[str, Path]:
@@ -318,6 +355,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                         help="install this site secret (copied from another detector)")
     secret.add_argument("--generate-secret", action="store_true",
                         help="make a new site secret (the site's first detector only)")
+    init.add_argument("--secret-path", type=Path, metavar="FILE",
+                      help="where this box keeps the site secret (default: the config's "
+                           "secret_file, /etc/roadside/site.secret); recorded in the config")
     init.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
                       help=f"the config file to write (default: {DEFAULT_CONFIG_PATH})")
     init.add_argument("--force", action="store_true",

@@ -51,7 +51,7 @@ def load(
     values: dict[str, Any] = {}
 
     if file is not None:
-        for name, raw in _read_yaml(Path(file), section).items():
+        for name, raw in read_yaml(Path(file), section).items():
             key = name.replace("-", "_")
             if key not in fields:
                 raise ConfigError(f"{file}: unknown setting {name!r}")
@@ -90,7 +90,9 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
 SECTIONS = frozenset({"agent", "central", "worker", "client"})  # of one settings file
 
 
-def _read_yaml(path: Path, section: str | None) -> dict[str, Any]:
+def read_yaml(path: Path, section: str | None) -> dict[str, Any]:
+    """The settings of a YAML file (of `section` when it has sections); ConfigError in one
+    line naming the file when it cannot be read or is not a mapping."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

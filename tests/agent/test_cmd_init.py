@@ -182,3 +182,35 @@ def test_secret_put_elsewhere_is_recorded_in_the_config(
     assert elsewhere.exists()
     # a later `agent run --config` without the variable finds the same secret
     assert secret_path(config) == elsewhere
+
+
+def test_a_config_that_cannot_be_written_leaves_no_secret_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "etc"
+    blocker.write_text("a file where the config's directory should be\n")
+    secret = tmp_path / "site.secret"
+    config = blocker / "agent.yaml"
+    code = init(config, "--generate-secret", "--secret-path", str(secret), "--no-register")
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert err.startswith(f"roadside: error: --config {config}: cannot write")  # the real path
+    assert not secret.exists()  # all or nothing
+    # the rerun with a writable config just works: no "different site secret" refusal
+    good = tmp_path / "agent.yaml"
+    assert init(good, "--generate-secret", "--secret-path", str(secret), "--no-register") == 0
+    assert secret.exists() and secret_path(good) == secret  # recorded for `agent run`
+
+
+def test_a_config_that_is_not_yaml_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "agent.yaml"
+    for content, said in ((b"central: [127.0.0.1:9000\n", "line 2, column 1"),
+                          (b"\x89PNG\r\n\x1a\n\x00\xff", "not a YAML settings file")):
+        config.write_bytes(content)
+        assert init(config, "--generate-secret", "--no-register") == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"roadside: error: --config {config}: ") and "\n" not in err
+        assert said in err and "Traceback" not in err
+        assert config.read_bytes() == content
