@@ -7,12 +7,15 @@
 # Options:
 #   --dry-run        print every step, change nothing
 #   --destdir DIR    lay the files out under DIR (also: DESTDIR=DIR); system changes
-#                    (apt, users, systemctl) are printed, not made
+#                    (apt, users, systemctl) are printed, not made. The staged tree works
+#                    once copied to / on a box with the same Python ($PYTHON's, at the
+#                    same path: use PYTHON=/usr/bin/python3 to stage for Debian)
 #   --no-venv        skip the Python environment (e.g. with --destdir in tests)
 #   --prefix DIR     the virtual environment (default /opt/roadside)
 #   --profile NAME   agent: the hardware profile that becomes /etc/roadside/agent.yaml
 #                    (firmware_config/profiles/NAME.yaml; default rpi4)
-# Environment: PIP_OPTS (extra pip options, e.g. --no-index --find-links DIR), PYTHON.
+# Environment: PIP_OPTS (extra pip options, e.g. --no-index --find-links DIR), PYTHON,
+#   PACKAGE (what pip installs; default: this checkout, e.g. a built wheel instead).
 set -eu
 
 usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -27,6 +30,7 @@ DESTDIR=${DESTDIR:-}
 PREFIX=/opt/roadside
 PYTHON=${PYTHON:-python3}
 PIP_OPTS=${PIP_OPTS:-}
+PACKAGE=${PACKAGE:-}
 DRY_RUN=0
 VENV=1
 PROFILE=rpi4
@@ -110,7 +114,17 @@ fi
 echo "-- Python environment in $PREFIX"
 if [ "$VENV" = 1 ]; then
     run "$PYTHON" -m venv "$DESTDIR$PREFIX"
-    run "$DESTDIR$PREFIX/bin/pip" install --quiet $PIP_OPTS "$SRC[$role]"
+    run "$DESTDIR$PREFIX/bin/pip" install --quiet $PIP_OPTS "${PACKAGE:-$SRC}[$role]"
+    if [ -n "$DESTDIR" ] && [ "$DRY_RUN" = 0 ]; then
+        # the venv's scripts and pyvenv.cfg name where they were made: name $PREFIX instead
+        grep -rlI -- "$DESTDIR$PREFIX" "$DESTDIR$PREFIX/bin" "$DESTDIR$PREFIX/pyvenv.cfg" |
+            while read -r file; do
+                sed -i "s#$DESTDIR$PREFIX#$PREFIX#g" "$file"
+            done
+        home=$(sed -n 's/^home = //p' "$DESTDIR$PREFIX/pyvenv.cfg")
+        version=$("$DESTDIR$PREFIX/bin/python" -c 'import sys; print(sys.version.split()[0])')
+        echo "staged for $PREFIX: copy it to / on a box with Python $version in $home"
+    fi
 else
     echo "skipped (--no-venv): $PYTHON -m venv $PREFIX; pip install '$SRC[$role]'"
 fi

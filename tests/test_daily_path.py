@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,3 +106,19 @@ def test_missing_directories_are_refused_not_made(
                  "--plot", str(nowhere / "x.png"), "--insecure", "--query-host", "127.0.0.1:1"])
     err = capsys.readouterr().err
     assert code == 2 and "does not exist" in err and not nowhere.exists()
+
+
+def test_an_agent_only_install_says_where_the_query_commands_are() -> None:
+    """Without central's libraries (an agent-only install), `roadside query ...` names the
+    extra instead of argparse's "unrecognized arguments"."""
+    probe = ("import sys\n"
+             "for name in ('etcd3', 'matplotlib'):\n"
+             "    sys.modules[name] = None  # as if not installed\n"
+             "from roadside.common.main import main\n"
+             "sys.exit(main(['query', 'detectors', '--format', 'json']))\n")
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=60, check=False)
+    err = run.stderr.strip()
+    assert run.returncode == 2 and "\n" not in err
+    assert "come with the central extra" in err and "pip install 'roadside[central]'" in err
+    assert "unrecognized arguments" not in err

@@ -89,6 +89,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
             modules = [importlib.import_module(m) for m in group.modules]
         except ImportError as exc:
             stub = sub.add_parser(name, help=f"{group.help} (not installed)")
+            stub.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
             stub.set_defaults(func=_missing(name, group.extra, exc))
             continue
         group_parser = sub.add_parser(name, help=group.help, description=group.description)
@@ -102,8 +103,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def _missing(name: str, extra: str, exc: ImportError) -> Callable[[argparse.Namespace], int]:
     def run(_args: argparse.Namespace) -> int:
+        where = (" (an agent-only install, e.g. a detector box: run it where central's "
+                 "tools are installed)" if extra == "central" else "")
         raise RoadsideError(
-            f"`roadside {name}` needs the {extra} extra: pip install 'roadside[{extra}]' ({exc})"
+            f"`roadside {name}` commands come with the {extra} extra, not installed here"
+            f"{where}: pip install 'roadside[{extra}]' (missing: {exc.name or exc})"
         )
 
     return run

@@ -12,6 +12,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import sysconfig
 import tomllib
 from pathlib import Path
 
@@ -173,3 +174,33 @@ def test_agent_extra_pulls_in_no_etcd() -> None:
 def test_the_closure_would_see_etcd() -> None:
     """The check above can fail: the central extra's closure does contain etcd."""
     assert "cslab-etcd3" in dependency_closure("central")
+
+
+def test_a_staged_tree_works_once_copied_to_its_prefix(tmp_path: Path) -> None:
+    """--destdir with the Python environment (a wheel of this checkout, offline): nothing in
+    the tree names the staging directory, and moved to its prefix it runs."""
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+                    "-q", "-w", str(dist), str(ROOT)], check=True, capture_output=True,
+                   timeout=300)
+    [wheel] = dist.glob("roadside-*.whl")
+    stage, prefix = tmp_path / "stage", tmp_path / "opt-roadside"
+    result = subprocess.run(
+        ["sh", str(SCRIPT), "agent", "--destdir", str(stage), "--prefix", str(prefix)],
+        capture_output=True, text=True, timeout=300, check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable, "PACKAGE": str(wheel),
+             "PIP_OPTS": "--no-deps --no-index"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"staged for {prefix}: copy it to / on a box with Python" in result.stdout
+    staged = Path(str(stage) + str(prefix))
+    named = subprocess.run(["grep", "-rlI", str(stage), str(staged)], capture_output=True,
+                           text=True, check=False)
+    assert named.stdout == "", "files naming the staging directory"
+    staged.rename(prefix)  # "copied to /"
+    site = next(prefix.glob("lib/python3*/site-packages"))
+    (site / "deps.pth").write_text(sysconfig.get_path("purelib") + "\n")  # deps: offline
+    helped = subprocess.run([prefix / "bin" / "roadside", "agent", "--help"],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert helped.returncode == 0, helped.stderr
+    assert "init" in helped.stdout and "doctor" in helped.stdout
