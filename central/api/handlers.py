@@ -11,7 +11,10 @@ registered here so that two things hold for every call:
   as it runs; with none free it gets RESOURCE_EXHAUSTED at once. The slots are fewer than
   the server's threads, so long-lived streams can never starve unary calls;
 - the caller's identity and role are checked against the role table (authz.Guard) before
-  the servicer sees the request.
+  the servicer sees the request;
+- on shutdown (StreamSlots.close) every open stream is ended at once (the callbacks its
+  servicer gave context.add_callback run, e.g. cancelling an etcd watch) with UNAVAILABLE
+  "central is shutting down", instead of holding the server for its whole grace period.
 """
 
 from __future__ import annotations
@@ -27,24 +30,78 @@ from google.protobuf.message import DecodeError, Message
 
 from roadside.central.api.authz import Guard
 
+SHUTTING_DOWN = "central is shutting down: reconnect (to another central, or once it is back)"
+
 
 class StreamSlots:
-    """How many streaming calls one server runs at once."""
+    """How many streaming calls one server runs at once; close() ends them all."""
 
     def __init__(self, slots: int) -> None:
         self.slots = slots
         self._free = threading.BoundedSemaphore(slots)
+        self._lock = threading.Lock()
+        self._closing = False
+        self._endings: dict[int, list[Callable[[], None]]] = {}  # per call: its callbacks
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
 
     def take(self, context: grpc.ServicerContext, method: str) -> None:
+        if self._closing:
+            context.abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
         if not self._free.acquire(blocking=False):
             context.abort(
                 grpc.StatusCode.RESOURCE_EXHAUSTED,
                 f"{method}: all {self.slots} stream slots of this server are in use; retry "
                 "later (unary calls are not affected)",
             )
+        with self._lock:
+            self._endings[id(context)] = []
 
-    def give(self) -> None:
+    def give(self, context: grpc.ServicerContext) -> None:
+        with self._lock:
+            self._endings.pop(id(context), None)
         self._free.release()
+
+    def open_streams(self) -> int:
+        """Streaming calls running now."""
+        with self._lock:
+            return len(self._endings)
+
+    def on_end(self, context: grpc.ServicerContext, callback: Callable[[], None]) -> bool:
+        """Also run `callback` when the slots close (the servicer's add_callback)."""
+        with self._lock:
+            closing = self._closing
+            if not closing and id(context) in self._endings:
+                self._endings[id(context)].append(callback)
+        added = bool(context.add_callback(callback))
+        if closing:  # closed while this stream was starting: end it too
+            callback()
+        return added
+
+    def close(self) -> None:
+        """Refuse new streams and end the open ones now. Safe twice."""
+        with self._lock:
+            self._closing = True
+            endings = [cb for cbs in self._endings.values() for cb in cbs]
+            self._endings = {k: [] for k in self._endings}
+        for callback in endings:
+            callback()
+
+
+class _StreamContext:
+    """The call's context, whose add_callback also ends the stream on shutdown."""
+
+    def __init__(self, context: grpc.ServicerContext, slots: StreamSlots) -> None:
+        self._context = context
+        self._slots = slots
+
+    def add_callback(self, callback: Callable[[], None]) -> bool:
+        return self._slots.on_end(self._context, callback)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
 
 
 class _Undecodable:
@@ -106,9 +163,11 @@ def _handler(
             guard.check(name, context, _check(request, context))
             slots.take(context, name)
             try:
-                yield from behavior(request, context)
+                yield from behavior(request, _StreamContext(context, slots))
+                if slots.closing:
+                    context.abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
             finally:
-                slots.give()
+                slots.give(context)
 
         return grpc.unary_stream_rpc_method_handler(server_stream, **options)
 
@@ -121,7 +180,7 @@ def _handler(
         try:
             return behavior(_checked(requests, context, guard, name), context)
         finally:
-            slots.give()
+            slots.give(context)
 
     return grpc.stream_unary_rpc_method_handler(client_stream, **options)
 

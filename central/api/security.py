@@ -75,14 +75,19 @@ def site_ca(config: CentralConfig) -> SiteCA:
     return ca
 
 
+def check_insecure(config: CentralConfig) -> None:
+    """`insecure` is for loopback only: CentralError otherwise."""
+    if config.insecure and not loopback(config.host):
+        raise CentralError(f"insecure: refused on {config.host}; plaintext without roles "
+                           "is for development on loopback (127.0.0.1) only")
+
+
 def secure(config: CentralConfig, client: etcd3.MultiEndpointEtcd3Client, embedded: bool,
            audit: Callable[[Identity | None, str, str], None],
            ca: SiteCA | None = None) -> Security:
     """`ca`: the site CA when the caller has it loaded already (else read from pki_dir)."""
     if config.insecure:
-        if not loopback(config.host):
-            raise CentralError(f"insecure: refused on {config.host}; plaintext without roles "
-                               "is for development on loopback (127.0.0.1) only")
+        check_insecure(config)
         log.warning("INSECURE: plaintext, no client certificates, no roles checked "
                     "(setting insecure): development only")
         return Security(Guard(True, lambda _s: False, audit), None, None, None, None, None)

@@ -32,7 +32,7 @@ from roadside.central.api.health import HealthMonitor
 from roadside.central.api.legacy_collector import LegacyCollectorServicer
 from roadside.central.api.legacy_query import LegacyQueryServicer
 from roadside.central.api.query import QueryServicer
-from roadside.central.api.security import Security, secure, site_ca
+from roadside.central.api.security import Security, check_insecure, secure, site_ca
 from roadside.central.api.validation import Limits
 from roadside.central.config import CentralConfig
 from roadside.central.errors import CentralError
@@ -81,6 +81,7 @@ class RunningCentral:
     security: Security | None = None
     enroll_port: int = 0  # 0: no enroll port (insecure)
     _servers: list[grpc.Server] = field(default_factory=list)
+    _streams: list[StreamSlots] = field(default_factory=list)
     _etcd: EtcdProcess | None = None
     _worker: WorkerThread | None = None  # the in-process travel-time worker, if any
     _stopped: bool = False
@@ -118,6 +119,8 @@ class RunningCentral:
         self._stopped = True
         wait_s = self.config.grace_s if grace is None else grace
         self.health.stop()
+        for slots in self._streams:  # open streams (a tail, a follow) end now
+            slots.close()
         events = [server.stop(wait_s) for server in self._servers]
         for event in events:
             event.wait()
@@ -170,6 +173,8 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
     `config_file` is the YAML file whose `worker:` section configures the in-process
     travel-time worker (when `config.runs_worker`).
     """
+    check_insecure(config)  # before anything starts
+    _check_ports_free(config)
     etcd_tls, client_files = None, (config.etcd_ca_file, config.etcd_cert_file,
                                     config.etcd_key_file)
     ca = None if config.insecure else site_ca(config)
@@ -264,15 +269,35 @@ def _embedded_etcd(config: CentralConfig, tls: EtcdTls | None) -> EtcdProcess:
         raise CentralError(f"embedded etcd in {config.data_dir}: {exc}") from exc
 
 
-def _port_free(port: int) -> bool:
-    """Whether a listener could bind 127.0.0.1:`port` (as etcd does, with SO_REUSEADDR)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
+def _port_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a listener could bind `host`:`port` (as etcd and gRPC do, SO_REUSEADDR)."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except OSError:
+        return True  # a bad host: the bind itself says so
+    for family, kind, proto, _name, address in infos:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(address)
+            except OSError:
+                return False
     return True
+
+
+def _check_ports_free(config: CentralConfig) -> None:
+    """A fixed server port already taken: one line naming the setting, before anything
+    starts (gRPC's own bind failure would also print a C-core log line)."""
+    settings = ["collector_port", "query_port", "health_port"]
+    if not config.insecure:
+        settings.append("enroll_port")
+    for setting in settings:
+        port = getattr(config, setting)
+        if port and not _port_free(port, config.host):
+            raise CentralError(
+                f"{config.host}:{port} is in use (another central?); set {setting} "
+                f"(--{setting.replace('_', '-')}, 0 = any free port)")
 
 
 def _auditor(store: EtcdStore) -> Any:
@@ -293,6 +318,7 @@ def _start_servers(
 
     collector = _server(config, "collector")
     collector_slots = StreamSlots(config.stream_slots)
+    central._streams.append(collector_slots)
     most = config.max_message_bytes
     guard = central.security.guard if central.security is not None else None
     assert guard is not None
@@ -303,6 +329,7 @@ def _start_servers(
 
     query = _server(config, "query")
     query_slots = StreamSlots(config.stream_slots)
+    central._streams.append(query_slots)
     add_servicer(query, QUERY, QueryServicer(store, config.follow_backlog_events), query_slots,
                  most, guard)
     add_servicer(query, LEGACY_QUERY, LegacyQueryServicer(store), query_slots, most, guard)

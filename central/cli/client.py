@@ -160,7 +160,7 @@ def describe(exc: grpc.RpcError, host: str) -> str:
     code = exc.code() if hasattr(exc, "code") else None
     details = exc.details() if hasattr(exc, "details") else ""
     if code == grpc.StatusCode.UNAVAILABLE:
-        if "etcd" in str(details):  # central answered: its store is down
+        if "etcd" in str(details) or "shutting down" in str(details):  # central answered
             return f"central at {host}: {details}"
         return f"central unreachable at {host}"
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -93,6 +94,7 @@ class EtcdProcess:
         self.tls = tls  # TLS with client certificates (and the probe's own certificate)
         self.binary = binary or find_etcd_binary()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._lock_fd: int | None = None
 
     @property
     def endpoint(self) -> str:
@@ -102,6 +104,7 @@ class EtcdProcess:
         if self._proc is not None and self._proc.poll() is None:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_data_dir()
         client = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.client_port}"
         peer = f"http://127.0.0.1:{self.peer_port}"
         args = [
@@ -126,11 +129,18 @@ class EtcdProcess:
                      str(self.tls.server_key), "--trusted-ca-file", str(self.tls.ca),
                      "--client-cert-auth"]
         log_path = self.data_dir / "etcd.log"
-        with open(log_path, "ab") as log_file:
-            self._proc = subprocess.Popen(
-                args, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-            )
-        self._wait_ready(log_path)
+        assert self._lock_fd is not None
+        try:
+            with open(log_path, "ab") as log_file:
+                # etcd holds the data directory's lock too: it stays taken while either runs
+                self._proc = subprocess.Popen(
+                    args, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                    pass_fds=(self._lock_fd,),
+                )
+            self._wait_ready(log_path)
+        except BaseException:
+            self.stop()
+            raise
         log.info("etcd started on %s (data in %s)", self.endpoint, self.data_dir)
 
     def _wait_ready(self, log_path: Path) -> None:
@@ -161,6 +171,31 @@ class EtcdProcess:
             f"(is another etcd using {self.data_dir}? log: {log_path})"
         )
 
+    def _lock_data_dir(self) -> None:
+        """Take data_dir's lock (flock on data_dir/lock, holding our pid), or say who has it:
+        two etcds on one data directory would wait on each other's database lock."""
+        if self._lock_fd is not None:
+            return
+        path = self.data_dir / "lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise EtcdProcessError(
+                f"{self.data_dir} is in use by another embedded etcd (the process {holder}, "
+                "e.g. another `roadside central serve`): stop it, or give another data "
+                "directory") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._lock_fd = fd
+
+    def _unlock_data_dir(self) -> None:
+        fd, self._lock_fd = self._lock_fd, None
+        if fd is not None:
+            os.close(fd)
+
     def client_tls(self) -> tuple[bytes, bytes, bytes] | None:
         """(CA, certificate, key) of the etcd root user, when this etcd has TLS."""
         if self.tls is None:
@@ -177,9 +212,9 @@ class EtcdProcess:
 
     def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        stop_child(proc, STOP_TIMEOUT_S)
+        if proc is not None and proc.poll() is None:
+            stop_child(proc, STOP_TIMEOUT_S)
+        self._unlock_data_dir()
 
     def kill(self) -> None:
         """Stop abruptly (SIGKILL), as a crash would."""
@@ -187,6 +222,7 @@ class EtcdProcess:
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
+        self._unlock_data_dir()
 
     @property
     def pid(self) -> int | None:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 import etcd3
 import grpc
+import pytest
 from google.protobuf import timestamp_pb2
 
 from roadside.central.api.server import RunningCentral
 from roadside.central.store import keys
+from roadside.central.store.records import DetectorRecord, LinkRecord
 from roadside.proto.collector import collector_pb2, collector_pb2_grpc
+from roadside.proto.v1 import query_pb2, query_pb2_grpc
 from tests.fixtures.polling import wait_until
 
 DEADLINE_S = 20.0
@@ -66,3 +71,42 @@ def test_stop_drains_an_in_flight_stream(
     assert reply.wifi == 1
     stored = list(etcd_client.get_prefix(keys.detector_prefix(namespace, "drain-1")))
     assert len(stored) == 1
+
+
+def test_stop_ends_open_follow_streams_at_once_with_a_clear_status(
+    start_test_central: Callable[..., RunningCentral],
+) -> None:
+    """A tail (StreamEvents follow) or a travel-time follow never ends by itself: stop ends
+    it now with UNAVAILABLE and why, not after the grace period (here far longer than the
+    test waits)."""
+    central = start_test_central(grace_s=600)
+    central.store.register_detector(DetectorRecord("tail-1"))
+    central.store.set_links("tail-1", [LinkRecord("tail-0", "tail-1", 600)])
+    channel = grpc.insecure_channel(central.query_addr)
+    stub = query_pb2_grpc.QueryServiceStub(channel)
+    tail = stub.StreamEvents(query_pb2.StreamEventsRequest(detector_ids=["tail-1"], follow=True),
+                             timeout=DEADLINE_S)  # bounds the test should the stream hang
+    windows = stub.StreamTravelTimes(query_pb2.GetTravelTimesRequest(
+        link=query_pb2.LinkRef(src_detector_id="tail-0", dest_detector_id="tail-1"),
+        follow=True), timeout=DEADLINE_S)
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "roadside.common.main", "query", "tail", "--detector", "tail-1",
+         "--query-host", central.query_addr, "--insecure"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the three streams are open on the server before stop
+    wait_until(lambda: central._streams[1].open_streams() == 3, DEADLINE_S,
+               "the streams to be open")
+    stopper = threading.Thread(target=central.stop, name="test-stop")
+    stopper.start()
+    for stream in (tail, windows):
+        with pytest.raises(grpc.RpcError) as ended:
+            list(stream)
+        assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "central is shutting down" in ended.value.details()
+    _, err = cli.communicate(timeout=DEADLINE_S)
+    assert cli.returncode == 2
+    assert err == (f"roadside: error: central at {central.query_addr}: central is shutting "
+                   "down: reconnect (to another central, or once it is back)\n")
+    stopper.join(DEADLINE_S)
+    assert not stopper.is_alive(), "stop waited for the grace period"
+    channel.close()

@@ -171,3 +171,42 @@ def test_empty_detectors_and_events_hint_on_stderr_only(
         assert main([*argv, "--format", "json", "--query-host", central.query_addr]) == 0
         out = capsys.readouterr()
         assert out.out == "" and hint in out.err
+
+
+def test_a_second_serve_on_a_data_dir_in_use_says_who_has_it(tmp_path: Path) -> None:
+    first, log = _serve(tmp_path, "--embedded-etcd-port", "0")
+    try:
+        wait_serving(first, log)
+        second_log = tmp_path / "second.log"
+        second = start_serve(
+            second_log, "--data-dir", str(tmp_path / "data"), "--host", "127.0.0.1",
+            "--collector-port", "0", "--query-port", "0", "--health-port", "0",
+            "--embedded-etcd-port", "0")
+        try:
+            assert second.wait(START_S) == 2
+        finally:
+            kill(second)
+        lines = second_log.read_text().strip().splitlines()
+        assert len(lines) == 1, lines
+        assert f"{tmp_path / 'data'} is in use by another embedded etcd" in lines[0]
+        assert f"the process {first.pid}" in lines[0]
+        assert first.poll() is None  # the first one goes on serving
+    finally:
+        kill(first)
+
+
+def test_a_server_port_in_use_is_one_line_naming_the_setting(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc, log = _serve(tmp_path, "--embedded-etcd-port", "0", "--query-port", str(port))
+        try:
+            assert proc.wait(START_S) == 2
+        finally:
+            kill(proc)
+    lines = log.read_text().strip().splitlines()
+    assert lines == [f"roadside: error: 127.0.0.1:{port} is in use (another central?); set "
+                     "query_port (--query-port, 0 = any free port)"]  # no gRPC log line
+    assert not (tmp_path / "data" / "etcd").exists()  # nothing was started
