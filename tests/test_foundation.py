@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from roadside.agent.model import TimestampChoice
 from roadside.central.store.client import connect
-from roadside.central.store.etcd_process import EtcdProcess
+from roadside.central.store.etcd_process import EtcdProcess, describe_etcd_binary
 from roadside.common import config_layers
 from roadside.common.config_layers import ConfigError
 from roadside.common.main import main
@@ -74,3 +75,11 @@ def test_etcd_comes_back_on_the_same_endpoint(private_etcd: EtcdProcess) -> None
     private_etcd.start()
     assert client.get("/k")[0] == b"v"
     client.close()
+
+
+def test_the_etcd_in_use_is_named_with_its_version(private_etcd: EtcdProcess) -> None:
+    described = describe_etcd_binary(private_etcd.binary)
+    version = subprocess.run([private_etcd.binary, "--version"], capture_output=True,
+                             text=True, check=True).stdout.split("\n")[0].split(":")[1].strip()
+    assert described == f"etcd {version} at {private_etcd.binary}"
+    assert version.startswith("3.")

@@ -52,6 +52,19 @@ def find_etcd_binary() -> str:
     )
 
 
+def describe_etcd_binary(binary: str | None = None) -> str:
+    """"etcd 3.4.30 at /usr/bin/etcd": which etcd runs (printed by `make etcd`, logged)."""
+    path = binary or find_etcd_binary()
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10,
+                             check=False).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"etcd at {path} (no version: {exc})"
+    first = out.splitlines()[0] if out else ""
+    version = first.split(":", 1)[1].strip() if ":" in first else "version unknown"
+    return f"etcd {version} at {path}"
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
@@ -141,7 +154,8 @@ class EtcdProcess:
         except BaseException:
             self.stop()
             raise
-        log.info("etcd started on %s (data in %s)", self.endpoint, self.data_dir)
+        log.info("etcd started on %s (data in %s; binary %s)", self.endpoint, self.data_dir,
+                 self.binary)
 
     def _wait_ready(self, log_path: Path) -> None:
         deadline = time.monotonic() + START_TIMEOUT_S
