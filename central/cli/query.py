@@ -16,6 +16,7 @@ from roadside.central.cli.client import (
     client_config,
     query_stub,
 )
+from roadside.central.cli.traveltime import backfill_text
 from roadside.common import output
 from roadside.common.errors import RoadsideError
 from roadside.common.humanize import format_bytes, format_duration, plural, rate_text
@@ -238,10 +239,21 @@ def _status(args: argparse.Namespace) -> int:
             query_pb2.GetStatusRequest(detector_ids=args.detector or []),
             timeout=config.call_timeout_s,
         )
+        running = []
+        if args.format == "table":  # what the travel-time workers are catching up on
+            links = stub.GetLinks(query_pb2.GetLinksRequest(), timeout=config.call_timeout_s)
+            routes = stub.ListRoutes(query_pb2.ListRoutesRequest(),
+                                     timeout=config.call_timeout_s)
+            running = [(f"{x.src_detector_id} -> {x.dest_detector_id}", x.backfill)
+                       for x in links.links if x.HasField("backfill")]
+            running += [(f"route {r.name}", r.backfill) for r in routes.routes
+                        if r.HasField("backfill")]
     now = time.time_ns()
     write_rows(STATUS_COLUMNS, args.format, (status_row(s, now) for s in resp.statuses))
     if args.format == "table" and not resp.statuses:
         print("no status reports yet", file=sys.stderr)
+    for label, progress in running:
+        print(f"travel times {label}: {backfill_text(progress)}", file=sys.stderr)
     return 0
 
 

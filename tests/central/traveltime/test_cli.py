@@ -250,6 +250,9 @@ def test_no_windows_says_what_the_workers_are_doing_and_lists_show_backfills(
     assert (row["backfill_windows_left"], row["backfill_windows_total"]) == (30, 100)
     assert main(["links", "list", *host]) == 0
     assert "computing: 70 of 100" in capsys.readouterr().out
+    assert main(["query", "status", *host]) == 0
+    assert "travel times a -> b: computing older windows: 70 of 100 done" in (
+        capsys.readouterr().err)
     job.left = []
     backfill.write_progress(road.client, road.namespace, job, "w7")  # done: record removed
     assert main(args) == 0
