@@ -157,9 +157,19 @@ fi
 if [ "$role" = central ]; then
     echo "-- the site PKI (central makes its own certificate from it on first start)"
     PKIDIR=/var/lib/roadside-central/pki
+    ETCDDIR=$CONFDIR/etcd
     if [ -n "$DESTDIR" ] || [ "$DRY_RUN" = 1 ] || [ ! -e "$PKIDIR/ca.key" ]; then
         system "$PREFIX/bin/roadside" pki init --pki-dir "$PKIDIR"
     fi
+    echo "-- etcd: TLS with client certificates, then auth (the user roadside: /tdc/ only)"
+    system "$PREFIX/bin/roadside" pki etcd --pki-dir "$PKIDIR" --server-dir "$ETCDDIR"
+    system chgrp -R etcd "$ETCDDIR"
+    system chmod 0750 "$ETCDDIR"
+    system chmod 0640 "$ETCDDIR/etcd-server.key"
+    system systemctl daemon-reload
+    system systemctl restart etcd
+    system "$PREFIX/bin/roadside" pki etcd --pki-dir "$PKIDIR" --enable-auth \
+        --etcd-endpoints 127.0.0.1:2379
 fi
 system systemctl daemon-reload
 
@@ -176,8 +186,9 @@ if [ "$role" = agent ]; then
 EOF
 else
     cat <<EOF
-  1. edit $config (etcd endpoints: Debian's etcd on 127.0.0.1:2379 by default)
-  2. systemctl restart etcd && systemctl enable --now roadside-central
+  1. edit $config (etcd endpoints: Debian's etcd on 127.0.0.1:2379 by default, with TLS
+     and auth set up above)
+  2. systemctl enable --now roadside-central
   3. systemctl enable --now roadside-worker@1   (more: roadside-worker@2, ...)
   4. operators: $PREFIX/bin/roadside pki issue operator NAME --role viewer|analyst|admin \
        --pki-dir /var/lib/roadside-central/pki

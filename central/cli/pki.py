@@ -7,6 +7,7 @@
     roadside pki token --detector ID [--ttl 24h]        a one-time enrollment token
     roadside pki revoke SERIAL|NAME                     refused by every central within seconds
     roadside pki list
+    roadside pki etcd [--server-dir DIR] [--enable-auth]   an installed etcd: TLS and auth
 
 The CA is in --pki-dir (default: central's data dir + /pki); issued certificates,
 revocations and token hashes are in the control etcd (the settings of `central serve`:
@@ -24,6 +25,7 @@ from typing import Any
 
 from roadside.central.config import CentralConfig, load_config
 from roadside.central.pki.ca import PkiError, SiteCA
+from roadside.central.pki.etcd import enable_auth, etcd_files
 from roadside.central.pki.registry import ETCD_ERRORS, PkiRegistry
 from roadside.central.store.client import connect, tls_files
 from roadside.common.files import write_atomic
@@ -74,6 +76,17 @@ def add_parser(inner: Any) -> None:
     a.set_defaults(func=_revoke)
     a = action("list", "the certificates issued, with their state", "roadside pki list")
     a.set_defaults(func=_list)
+    a = action("etcd", "secure an installed etcd: its TLS files, then (running with them) "
+               "its users and auth",
+               "roadside pki etcd --server-dir /etc/roadside/etcd; systemctl restart etcd; "
+               "roadside pki etcd --enable-auth")
+    a.add_argument("--server-dir", type=Path, metavar="DIR",
+                   help="also copy the CA and etcd's server certificate and key here (for "
+                        "the etcd daemon's user)")
+    a.add_argument("--enable-auth", action="store_true",
+                   help="connect to the etcd (as its root user, by certificate) and turn "
+                        "auth on: the user roadside may use only the namespace")
+    a.set_defaults(func=_etcd)
 
 
 def _config(args: argparse.Namespace) -> CentralConfig:
@@ -147,6 +160,36 @@ def _revoke(args: argparse.Namespace) -> int:
         done = registry.revoke(args.what)
     for rec in done:
         print(f"revoked {rec.serial:x} ({rec.identity})")
+    return 0
+
+
+def _etcd(args: argparse.Namespace) -> int:
+    config = _config(args)
+    directory = config.pki_path
+    tls, cert, key = etcd_files(SiteCA.load(directory), directory)
+    print(f"etcd's files in {directory}: server {tls.server_cert.name}, root "
+          f"{tls.root_cert.name}, client {cert.name} (keys 0600)")
+    if args.server_dir is not None:
+        for source, mode in ((tls.ca, 0o644), (tls.server_cert, 0o644),
+                             (tls.server_key, 0o600)):
+            write_atomic(args.server_dir / source.name, source.read_bytes(), mode)
+        print(f"copied ca.pem, {tls.server_cert.name} and {tls.server_key.name} to "
+              f"{args.server_dir} (give them to etcd's user)")
+    if args.enable_auth:
+        endpoints = config.etcd_endpoints or (f"127.0.0.1:{config.embedded_etcd_port}",)
+        root = connect(endpoints, timeout=config.etcd_timeout_s,
+                       tls=tls_files(tls.ca, tls.root_cert, tls.root_key))
+        try:
+            enable_auth(root, config.namespace)
+        except ETCD_ERRORS as exc:
+            raise PkiError(f"etcd at {','.join(endpoints)}: {exc} (is it running with TLS and "
+                           "client certificates? see systemd/etcd-roadside.conf)") from exc
+        finally:
+            root.close()
+        print(f"etcd at {','.join(endpoints)}: auth on; user roadside limited to "
+              f"/{config.namespace}/")
+    print(f"central and workers: etcd_ca_file {tls.ca}, etcd_cert_file {cert}, "
+          f"etcd_key_file {key}")
     return 0
 
 

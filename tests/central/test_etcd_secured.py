@@ -16,11 +16,15 @@ import pytest
 from roadside.central.api.server import RunningCentral, start_central
 from roadside.central.pki.ca import SiteCA
 from roadside.central.store.client import connect, tls_files
+from roadside.central.store.etcd_process import find_etcd_binary, free_port
 from roadside.common.identity import Identity
+from roadside.common.main import main
 from roadside.proto.v1 import collector_pb2_grpc
 from tests.central.helpers import make_batch, make_pass
 from tests.fixtures.central import central_test_config
 from tests.fixtures.polling import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -90,3 +94,67 @@ def test_an_unprivileged_local_user_can_neither_read_nor_delete(
         assert "permission denied" in stolen.stderr.lower()
     finally:
         ca_copy.unlink()
+
+
+def test_an_installed_etcd_secured_as_the_installer_does_it(
+    tmp_path: Path, namespace: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`roadside pki etcd` makes the files, etcd runs with the drop-in's settings (paths and
+    port moved into the test's directory), `--enable-auth` turns auth on, and central then
+    works through it as the user roadside, confined to its namespace."""
+    pki, server_dir = tmp_path / "pki", tmp_path / "etc-etcd"
+    SiteCA.init(pki)
+    assert main(["pki", "etcd", "--pki-dir", str(pki), "--server-dir", str(server_dir)]) == 0
+    port = free_port()
+    env = {}
+    for line in (ROOT / "systemd" / "etcd-roadside.conf").read_text().splitlines():
+        if line.startswith("Environment=ETCD_"):
+            name, _, value = line.removeprefix("Environment=").partition("=")
+            env[name] = value.replace("/etc/roadside/etcd", str(server_dir)).replace(
+                ":2379", f":{port}")
+    assert env["ETCD_CLIENT_CERT_AUTH"] == "true"
+    peer = f"http://127.0.0.1:{free_port()}"
+    etcd = subprocess.Popen(
+        [find_etcd_binary(), "--data-dir", str(tmp_path / "etcd"), "--listen-peer-urls", peer,
+         "--initial-advertise-peer-urls", peer, "--initial-cluster", f"default={peer}"],
+        env={**env, "PATH": os.environ["PATH"]}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL)
+    endpoint = f"127.0.0.1:{port}"
+    files = (pki / "ca.pem", pki / "etcd-client.pem", pki / "etcd-client.key")
+    try:
+        def up() -> bool:
+            probe = connect([endpoint], timeout=1, tls=tls_files(*files))
+            try:
+                probe.status()
+                return True
+            except (etcd3.exceptions.Etcd3Exception, grpc.RpcError):
+                return False
+            finally:
+                probe.close()
+
+        wait_until(up, 30, "the secured etcd")
+        assert main(["pki", "etcd", "--pki-dir", str(pki), "--enable-auth",
+                     "--etcd-endpoints", endpoint, "--namespace", namespace]) == 0
+        assert "auth on" in capsys.readouterr().out
+        central = start_central(central_test_config(
+            endpoint, namespace, tmp_path / "data", etcd_ca_file=files[0],
+            etcd_cert_file=files[1], etcd_key_file=files[2]))
+        try:
+            with grpc.insecure_channel(central.collector_addr) as channel:
+                stub = collector_pb2_grpc.CollectorServiceStub(channel)
+                assert stub.UploadBatch(make_batch("det-a", [make_pass()]), timeout=10).stored == 1
+        finally:
+            central.stop(0)
+        user = connect([endpoint], tls=tls_files(*files))
+        try:
+            assert list(user.get_prefix(f"/{namespace}/detectors/det-a/", keys_only=True))
+            with pytest.raises(grpc.RpcError) as caught:  # outside the namespace: refused
+                user.put("/elsewhere", "x")
+            assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        finally:
+            user.close()
+        with pytest.raises(etcd3.exceptions.Etcd3Exception):  # no certificate: no answer
+            connect([endpoint], timeout=2).get("/x")
+    finally:
+        etcd.terminate()
+        etcd.wait(30)

@@ -126,6 +126,16 @@ def test_central_install(tmp_path: Path) -> None:
     assert central.collector_port == 9000 and central.etcd_endpoints == ("127.0.0.1:2379",)
     dropin = (units / "etcd.service.d/roadside.conf").read_text()
     assert "ETCD_AUTO_COMPACTION_MODE=periodic" in dropin
+    assert "ETCD_CLIENT_CERT_AUTH=true" in dropin and "https://127.0.0.1:2379" in dropin
+    assert (central.etcd_ca_file, central.etcd_key_file) == (
+        Path("/var/lib/roadside-central/pki/ca.pem"),
+        Path("/var/lib/roadside-central/pki/etcd-client.key"))
+    # the PKI, then etcd's TLS files, its restart with them, then its users and auth
+    skipped = "skipped (not on the live system): "
+    steps = [line.removeprefix(skipped) for line in result.stdout.splitlines()
+             if line.startswith(skipped) and ("pki " in line or "restart" in line)]
+    assert [s.removeprefix("/opt/roadside/bin/roadside ").split(" --")[0] for s in steps] == [
+        "pki init", "pki etcd", "systemctl restart etcd", "pki etcd"], steps
     worker = load(TravelTimeConfig, config_file, env={}, section="worker")
     assert worker.window_s == 300
     assert "etcd-server" in result.stdout

@@ -7,6 +7,7 @@ this checkout's `roadside` command, exactly what the installer does for another 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shutil
 import subprocess
@@ -14,6 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from roadside.central.config import load_config
+from roadside.central.traveltime.config import TravelTimeConfig
 
 UNITS_DIR = Path(__file__).resolve().parents[2] / "systemd"
 INSTALLED_BIN = "/opt/roadside/bin/roadside"
@@ -114,3 +118,18 @@ def test_central_units_have_no_privileges(name: str) -> None:
     assert unit["CapabilityBoundingSet"] == [""]
     assert unit["DynamicUser"] == ["yes"]
     assert unit["PrivateDevices"] == ["yes"]
+
+
+def test_workers_get_central_s_etcd_certificate_as_credentials() -> None:
+    """The worker (a DynamicUser with no state of its own) reads the etcd client files of
+    central.yaml through systemd credentials, named in settings the worker reads."""
+    central = load_config(UNITS_DIR / "central.example.yaml", env={})
+    loaded = dict(value.split(":", 1) for value in directives(
+        "roadside-worker@.service")["LoadCredential"])
+    env = dict(value.split("=", 1) for value in directives(
+        "roadside-worker@.service")["Environment"])
+    fields = {f.name for f in dataclasses.fields(TravelTimeConfig)}
+    for setting in ("etcd_ca_file", "etcd_cert_file", "etcd_key_file"):
+        assert setting in fields
+        credential = env[f"ROADSIDE_{setting.upper()}"].removeprefix("%d/")
+        assert Path(loaded[credential]) == getattr(central, setting)
