@@ -189,7 +189,7 @@ def to_proto(summary: WindowSummary, include_samples: bool) -> query_pb2.TravelT
 def from_proto(msg: query_pb2.TravelTimeWindow) -> WindowSummary:
     """The CLI's way back from the wire to the domain value (plots, rows)."""
     figures = None
-    if not msg.suppressed:
+    if not msg.suppressed and not msg.no_data:
         figures = Figures(msg.median_s, msg.p10_s, msg.p25_s, msg.p75_s, msg.p90_s, msg.mad_s)
     return WindowSummary(
         src=msg.src_detector_id,

@@ -226,6 +226,7 @@ def test_a_window_with_nobody_is_no_data_not_suppressed(
     assert main(args) == 0
     table = capsys.readouterr().out.splitlines()
     assert "no data" in table[1] and table[2].split()[-2] == "yes"
+    assert table[1].split()[2:6] == ["0", "-", "-", "-"]  # no figures made up for nobody
 
 
 def test_no_windows_says_what_the_workers_are_doing_and_lists_show_backfills(
