@@ -65,6 +65,12 @@ class CentralConfig:
     tls_cert_file: Path | None = None  # central's certificate (PEM), instead of pki_dir's
     tls_key_file: Path | None = None  # its private key (PEM)
     tls_client_ca_file: Path | None = None  # when set, clients need a certificate from it (mTLS)
+    # the HTTP feeds (README: The city's desk): HTTPS with central's certificate unless insecure
+    http: bool = True  # serve them at all
+    http_port: int = 8080  # 0 = any free port
+    http_open_data: bool = False  # also without an API key: k-suppressed aggregates only
+    http_country: str = "XX"  # ISO 3166 code of the DATEX II publication's creator
+    allowed_silence_s: float = 900.0  # a detector without a status report longer: silent
 
     def __post_init__(self) -> None:
         if not keys.NAMESPACE_RE.fullmatch(self.namespace):
@@ -72,7 +78,7 @@ class CentralConfig:
                 f"namespace: expected [a-z0-9][a-z0-9_-]{{0,62}}, got {self.namespace!r}"
             )
         ports = ("collector_port", "query_port", "health_port", "embedded_etcd_port",
-                 "embedded_etcd_peer_port", "enroll_port")
+                 "embedded_etcd_peer_port", "enroll_port", "http_port")
         for name in ports:
             port = getattr(self, name)
             if not 0 <= port < 65536:
@@ -80,7 +86,7 @@ class CentralConfig:
         positive = ("retention_days", "max_batch_passes", "max_message_bytes", "workers",
                     "health_poll_s", "etcd_timeout_s", "ingest_passes_per_minute",
                     "status_max_bytes", "status_reports_per_minute", "status_history_max",
-                    "follow_backlog_events", "max_concurrent_rpcs")
+                    "follow_backlog_events", "max_concurrent_rpcs", "allowed_silence_s")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be positive, got {getattr(self, name)}")
@@ -94,6 +100,9 @@ class CentralConfig:
         if not 0 <= self.max_streams < self.workers:
             raise ValueError(f"max_streams: must be 0..{self.workers - 1} (below workers, so "
                              f"that unary calls are always served), got {self.max_streams}")
+        if len(self.http_country) != 2 or not self.http_country.isalpha():
+            raise ValueError(f"http_country: expected a two-letter ISO 3166 code, got "
+                             f"{self.http_country!r}")
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file: give both or neither")
 

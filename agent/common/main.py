@@ -55,6 +55,11 @@ GROUPS: dict[str, Group] = {
         "The site PKI, run where the CA lives: roadside pki init, then issue and token.",
         ("roadside.central.cli.pki",),
     ),
+    "apikey": Group(
+        "central", "API keys of the HTTP feeds (admin): issue, list, revoke",
+        "Keys for the HTTP feeds (JSON, GeoJSON, DATEX II), each with a role.",
+        ("roadside.central.cli.apikey",),
+    ),
     "audit": Group(
         "central", "who read per-device data and who changed what (admin)",
         "The audit log: every analyst read of per-device data and every admin change.",

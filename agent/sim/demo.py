@@ -139,7 +139,7 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
         "central", "serve", "--host", "127.0.0.1", "--collector-port", "0", "--query-port",
         "0", "--health-port", "0", "--data-dir", str(tmp / "etcd"),
         # etcd on any free port; the demo's own worker below (short grace, long backfill)
-        "--embedded-etcd-port", "0", "--no-worker",
+        "--embedded-etcd-port", "0", "--no-worker", "--http-port", "0",
     ])
     collector, query, etcd = _wait_serving(central, out / "logs" / "central.log")
     print(f"   collector {collector}, query {query}, etcd {etcd}")

@@ -36,6 +36,7 @@ from roadside.central.api.security import Security, check_insecure, secure, site
 from roadside.central.api.validation import Limits
 from roadside.central.config import CentralConfig
 from roadside.central.errors import CentralError
+from roadside.central.http.server import HttpServer
 from roadside.central.pki.etcd import enable_auth, etcd_files
 from roadside.central.store.client import connect, tls_files
 from roadside.central.store.etcd_process import EtcdProcess, EtcdProcessError, EtcdTls
@@ -84,6 +85,7 @@ class RunningCentral:
     _streams: list[StreamSlots] = field(default_factory=list)
     _etcd: EtcdProcess | None = None
     _worker: WorkerThread | None = None  # the in-process travel-time worker, if any
+    _http: HttpServer | None = None  # the HTTP feeds, if served
     _stopped: bool = False
 
     @property
@@ -97,6 +99,13 @@ class RunningCentral:
     @property
     def enroll_addr(self) -> str:
         return f"{_client_host(self.config.host)}:{self.enroll_port}"
+
+    @property
+    def http_url(self) -> str:
+        """The HTTP feeds' base URL ("" when not served)."""
+        if self._http is None:
+            return ""
+        return f"{self._http.scheme}://{_client_host(self.config.host)}:{self._http.port}"
 
     @property
     def health_addr(self) -> str:
@@ -119,6 +128,8 @@ class RunningCentral:
         self._stopped = True
         wait_s = self.config.grace_s if grace is None else grace
         self.health.stop()
+        if self._http is not None:
+            self._http.stop()
         for slots in self._streams:  # open streams (a tail, a follow) end now
             slots.close()
         events = [server.stop(wait_s) for server in self._servers]
@@ -221,6 +232,9 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
     try:
         central.security = secure(config, client, etcd_proc is not None, _auditor(store), ca)
         _start_servers(central, config, store, monitor)
+        if config.http:
+            central._http = HttpServer(config, store)
+            central._http.start()
         if worker is not None:
             central._worker = worker
             worker.start()
@@ -290,6 +304,8 @@ def _check_ports_free(config: CentralConfig) -> None:
     """A fixed server port already taken: one line naming the setting, before anything
     starts (gRPC's own bind failure would also print a C-core log line)."""
     settings = ["collector_port", "query_port", "health_port"]
+    if config.http:
+        settings.append("http_port")
     if not config.insecure:
         settings.append("enroll_port")
     for setting in settings:

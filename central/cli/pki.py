@@ -34,19 +34,24 @@ from roadside.common.output import Column, write_rows
 from roadside.common.timeparse import format_utc, parse_duration
 
 
+def control_action(inner: Any, name: str, text: str, example: str) -> argparse.ArgumentParser:
+    """A subcommand run against central's control etcd and PKI directory (their options)."""
+    a: argparse.ArgumentParser = inner.add_parser(
+        name, help=text, description=text, epilog=f"example:\n  {example}",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.add_argument("--pki-dir", type=Path, metavar="DIR",
+                   help="the site CA's directory (default: DATA_DIR/pki of central serve)")
+    a.add_argument("--config", type=Path, metavar="FILE",
+                   help="central's YAML settings (etcd endpoints, namespace, data dir)")
+    a.add_argument("--etcd-endpoints", nargs="+", metavar="HOST:PORT",
+                   help="the control etcd (default: central's settings, else embedded)")
+    a.add_argument("--namespace", help="etcd key namespace (default tdc)")
+    return a
+
+
 def add_parser(inner: Any) -> None:
     def action(name: str, text: str, example: str) -> argparse.ArgumentParser:
-        a: argparse.ArgumentParser = inner.add_parser(
-            name, help=text, description=text, epilog=f"example:\n  {example}",
-            formatter_class=argparse.RawDescriptionHelpFormatter)
-        a.add_argument("--pki-dir", type=Path, metavar="DIR",
-                       help="the site CA's directory (default: DATA_DIR/pki of central serve)")
-        a.add_argument("--config", type=Path, metavar="FILE",
-                       help="central's YAML settings (etcd endpoints, namespace, data dir)")
-        a.add_argument("--etcd-endpoints", nargs="+", metavar="HOST:PORT",
-                       help="the control etcd (default: central's settings, else embedded)")
-        a.add_argument("--namespace", help="etcd key namespace (default tdc)")
-        return a
+        return control_action(inner, name, text, example)
 
     a = action("init", "make the site CA", "roadside pki init --pki-dir /etc/roadside/pki")
     a.set_defaults(func=_init)
@@ -78,8 +83,8 @@ def add_parser(inner: Any) -> None:
     a.set_defaults(func=_list)
     a = action("etcd", "secure an installed etcd: its TLS files, then (running with them) "
                "its users and auth",
-               "roadside pki etcd --server-dir /etc/roadside/etcd; systemctl restart etcd; "
-               "roadside pki etcd --enable-auth")
+               "roadside pki etcd --server-dir /etc/roadside/etcd\n"
+               "  systemctl restart etcd\n  roadside pki etcd --enable-auth")
     a.add_argument("--server-dir", type=Path, metavar="DIR",
                    help="also copy the CA and etcd's server certificate and key here (for "
                         "the etcd daemon's user)")
@@ -89,14 +94,16 @@ def add_parser(inner: Any) -> None:
     a.set_defaults(func=_etcd)
 
 
-def _config(args: argparse.Namespace) -> CentralConfig:
+def control_config(args: argparse.Namespace) -> CentralConfig:
     flags = {"etcd_endpoints": tuple(args.etcd_endpoints) if args.etcd_endpoints else None,
              "namespace": args.namespace, "pki_dir": args.pki_dir}
     return load_config(args.config, flags=flags)
 
 
 @contextmanager
-def _registry(config: CentralConfig) -> Iterator[PkiRegistry]:
+def control_etcd(config: CentralConfig) -> Iterator[Any]:
+    """A client of central's control etcd (its settings; the embedded one's certificate when
+    serve made it); etcd errors become PkiError naming the endpoints."""
     endpoints = config.etcd_endpoints or (f"127.0.0.1:{config.embedded_etcd_port}",)
     files = (config.etcd_ca_file, config.etcd_cert_file, config.etcd_key_file)
     local = config.pki_path
@@ -104,7 +111,7 @@ def _registry(config: CentralConfig) -> Iterator[PkiRegistry]:
         files = (local / "ca.pem", local / "etcd-client.pem", local / "etcd-client.key")
     client = connect(endpoints, timeout=config.etcd_timeout_s, tls=tls_files(*files))
     try:
-        yield PkiRegistry(client, config.namespace)
+        yield client
     except ETCD_ERRORS as exc:
         raise PkiError(f"etcd at {','.join(endpoints)}: {exc} (is central's etcd running? "
                        "--etcd-endpoints)") from exc
@@ -112,8 +119,14 @@ def _registry(config: CentralConfig) -> Iterator[PkiRegistry]:
         client.close()
 
 
+@contextmanager
+def _registry(config: CentralConfig) -> Iterator[PkiRegistry]:
+    with control_etcd(config) as client:
+        yield PkiRegistry(client, config.namespace)
+
+
 def _init(args: argparse.Namespace) -> int:
-    directory = _config(args).pki_path
+    directory = control_config(args).pki_path
     ca = SiteCA.init(directory)
     print(f"site CA made: {directory / 'ca.pem'} (its key {directory / 'ca.key'}, mode 0600)")
     print(f"serial {ca.cert.serial_number:x}; next: roadside pki issue central --dns NAME")
@@ -121,7 +134,7 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _issue(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = control_config(args)
     directory = config.pki_path
     ca = SiteCA.load(directory)
     try:
@@ -141,7 +154,7 @@ def _issue(args: argparse.Namespace) -> int:
 
 
 def _token(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = control_config(args)
     ca = SiteCA.load(config.pki_path)
     try:
         Identity("detector", args.detector)
@@ -156,7 +169,7 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    with _registry(_config(args)) as registry:
+    with _registry(control_config(args)) as registry:
         done = registry.revoke(args.what)
     for rec in done:
         print(f"revoked {rec.serial:x} ({rec.identity})")
@@ -164,7 +177,7 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def _etcd(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = control_config(args)
     directory = config.pki_path
     tls, cert, key = etcd_files(SiteCA.load(directory), directory)
     print(f"etcd's files in {directory}: server {tls.server_cert.name}, root "
@@ -202,7 +215,7 @@ COLUMNS = (
 
 
 def _list(args: argparse.Namespace) -> int:
-    with _registry(_config(args)) as registry:
+    with _registry(control_config(args)) as registry:
         records = registry.certs()
     write_rows(COLUMNS, "table", ({"serial": r.serial, "identity": str(r.identity),
                                    "not_after_ns": r.not_after_ns, "revoked_ns": r.revoked_ns}

@@ -57,6 +57,12 @@ HELP = {
                      "plain for probes)",
     "tls_key_file": "PEM private key of --tls-cert-file",
     "tls_client_ca_file": "PEM CA: clients must present a certificate it signed (mTLS)",
+    "http": "serve the HTTP feeds (JSON, GeoJSON, DATEX II; default on)",
+    "http_port": "port of the HTTP feeds (default 8080; HTTPS unless insecure)",
+    "http_open_data": "serve travel times, network and DATEX II without an API key too "
+                      "(k-suppressed aggregates only; default off)",
+    "http_country": "ISO 3166 country code of the DATEX II publication's creator (XX)",
+    "allowed_silence_s": "a detector without a status report for longer is silent (900)",
 }
 
 

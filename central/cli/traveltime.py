@@ -178,7 +178,7 @@ def _road_length(stub: Any, request: query_pb2.GetTravelTimesRequest, timeout: f
 
 def _plot_context(args: argparse.Namespace, stub: Any, request: query_pb2.GetTravelTimesRequest,
                   title: str, timeout: float) -> PlotContext:
-    from roadside.central.traveltime.plot import free_flow_s  # matplotlib only when plotting
+    from roadside.central.traveltime.reference import free_flow_s
 
     end = request.until_ns or time.time_ns()
     week = query_pb2.GetTravelTimesRequest()

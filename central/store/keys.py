@@ -217,6 +217,15 @@ def audit_prefix(ns: str) -> str:
     return _p(ns, "audit") + "/"
 
 
+def apikey_key(ns: str, digest: str) -> str:
+    """An HTTP API key, by the SHA-256 of its secret (the key itself is never stored)."""
+    return f"{apikeys_prefix(ns)}{digest}"
+
+
+def apikeys_prefix(ns: str) -> str:
+    return _p(ns, "apikeys") + "/"
+
+
 def audit_key(ns: str, ulid: str) -> str:
     return f"{audit_prefix(ns)}{ulid}"
 

@@ -31,22 +31,6 @@ SAMPLE_COLOUR = "#555555"
 SUPPRESSED_COLOUR = "#e8a0a0"
 NO_DATA_COLOUR = "#bbbbbb"  # hatched: no device at all in the window
 REFERENCE_COLOUR = "#2e8b57"
-FREE_FLOW_PERCENTILE = 15  # of the window medians: the usual free-flow estimate
-FREE_FLOW_MIN_WINDOWS = 12  # fewer windows with figures: no reference
-
-
-def free_flow_s(windows: Sequence[WindowSummary]) -> float | None:
-    """The free-flow travel time: the 15th percentile of the window medians (None when
-    fewer than FREE_FLOW_MIN_WINDOWS windows have figures)."""
-    medians = sorted(w.figures.median_s for w in windows if w.figures and not w.suppressed)
-    if len(medians) < FREE_FLOW_MIN_WINDOWS:
-        return None
-    rank = (len(medians) - 1) * FREE_FLOW_PERCENTILE / 100
-    low = math.floor(rank)
-    high = min(low + 1, len(medians) - 1)
-    return medians[low] + (medians[high] - medians[low]) * (rank - low)
-
-
 class Scale:
     """Seconds of travel time -> the y axis: minutes, or km/h over a known length."""
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from roadside.central.traveltime.model import Figures, WindowSummary
-from roadside.central.traveltime.plot import BAND_COLOUR, Scale, free_flow_s, plot_windows
+from roadside.central.traveltime.plot import BAND_COLOUR, Scale, plot_windows
+from roadside.central.traveltime.reference import free_flow_s
 
 S = 1_000_000_000
 T0 = 1_790_000_000  # a window start (s)

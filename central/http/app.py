@@ -1,0 +1,84 @@
+"""The HTTP feeds as a FastAPI application (OpenAPI at /openapi.json).
+
+Every feed needs an API key (`Authorization: Bearer rsk1...`, `roadside apikey issue`) of
+any role: the feeds carry aggregates only. With `http_open_data` the travel times, the
+network and DATEX II are also served without a key (k-suppressed aggregates, no detector
+health); /api/v1/detectors/health always needs a key.
+
+(No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at
+run time, and the dependencies are closures.)
+"""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
+
+from roadside.central.http.apikeys import ApiKeys
+from roadside.central.http.datex import publication
+from roadside.central.http.feeds import Feeds
+from roadside.common import __version__
+
+ANONYMOUS = "anonymous"
+DATEX_TYPE = "application/xml"
+
+
+def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX") -> FastAPI:
+    app = FastAPI(title="roadside", version=__version__, docs_url=None, redoc_url=None,
+                  description="Travel times, network and detector health of a roadside "
+                              "site: JSON, GeoJSON and DATEX II v3.")
+
+    def caller(request: Request) -> str:
+        """The caller's role: a live API key's, or anonymous in open-data mode."""
+        header = request.headers.get("authorization", "")
+        if header:
+            scheme, _, key = header.partition(" ")
+            record = apikeys.check(key.strip()) if scheme.lower() == "bearer" else None
+            if record is None:
+                raise HTTPException(401, "unknown or revoked API key",
+                                    headers={"WWW-Authenticate": "Bearer"})
+            return record.role
+        if open_data:
+            return ANONYMOUS
+        raise HTTPException(401, "an API key is needed: Authorization: Bearer KEY "
+                                 "(roadside apikey issue NAME --role viewer)",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+    def known(role: Annotated[str, Depends(caller)]) -> str:
+        if role == ANONYMOUS:
+            raise HTTPException(401, "detector health needs an API key",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return role
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/api/v1/travel-times", summary="current and recent travel times")
+    def travel_times(_role: Annotated[str, Depends(caller)], id: str | None = None,
+                     ) -> dict[str, Any]:
+        entries = feeds.travel_times()
+        if id is not None:
+            entries = [e for e in entries if e["id"] == id]
+            if not entries:
+                raise HTTPException(404, f"no link or route {id!r} (ids: link/SRC/DEST, "
+                                         "route/NAME)")
+        return {"entries": entries}
+
+    @app.get("/api/v1/network.geojson", summary="detectors, links and routes as GeoJSON")
+    def network(role: Annotated[str, Depends(caller)]) -> Response:
+        body = json.dumps(feeds.network(with_health=role != ANONYMOUS))
+        return Response(body, media_type="application/geo+json")
+
+    @app.get("/api/v1/detectors/health", summary="each detector's health")
+    def health(_role: Annotated[str, Depends(known)]) -> dict[str, Any]:
+        return {"detectors": feeds.health(), "allowed_silence_s": feeds.allowed_silence_s}
+
+    @app.get("/datex2/v3/travel-times.xml", summary="DATEX II v3 ElaboratedDataPublication",
+             response_class=Response)
+    def datex(_role: Annotated[str, Depends(caller)]) -> Response:
+        places = {p.id: (p.latitude, p.longitude) for p in feeds.places().values()}
+        return Response(publication(feeds.travel_times(), places, country),
+                        media_type=DATEX_TYPE)
+
+    return app

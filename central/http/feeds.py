@@ -1,0 +1,185 @@
+"""What the HTTP feeds say, from the stored windows, the registry and the agents' status.
+
+One entry per link and route: its current (newest) window and the recent ones, each with an
+explicit state ("ok", "suppressed": fewer than k devices, so no figure at all; "no_data":
+nobody), the free-flow travel time (the 15th percentile of the last week's window medians),
+the delay against it and the trend against the window before. Suppressed windows carry no
+count: the same privacy rule as the gRPC API.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.traveltime import store as windows_store
+from roadside.central.traveltime.model import Target, WindowSummary
+from roadside.central.traveltime.query import to_proto
+from roadside.central.traveltime.reference import free_flow_s
+from roadside.common.timeparse import format_utc
+
+NS_PER_S = 1_000_000_000
+RECENT_S = 3600  # the windows a feed shows besides the current one
+REFERENCE_S = 7 * 86_400  # free flow: the week's window medians
+REFERENCE_TTL_S = 600.0  # a target's free flow is computed again after this
+TREND_FRACTION = 0.10  # a median this much above (below) the previous: increasing (decreasing)
+ROUTE_MAX_SECONDS = 1800
+
+
+def window_entry(w: WindowSummary, length_m: float) -> dict[str, Any]:
+    """One window as the feeds carry it (machine values: seconds, ns and RFC 3339)."""
+    msg = to_proto(w, include_samples=False)  # the API's own privacy rule
+    state = "no_data" if msg.no_data else "suppressed" if msg.suppressed else "ok"
+    entry: dict[str, Any] = {
+        "window_start": format_utc(w.window_start_ns), "window_end": format_utc(w.window_end_ns),
+        "window_start_ns": w.window_start_ns, "window_end_ns": w.window_end_ns,
+        "state": state, "travel_time_s": None, "speed_kmh": None, "p10_s": None,
+        "median_s": None, "p90_s": None, "stddev_s": None, "samples": None, "rejected": None,
+        "computed": format_utc(w.computed_ns) if w.computed_ns else None,
+    }
+    if state == "ok" and w.figures is not None:
+        f = w.figures
+        entry.update(travel_time_s=f.median_s, p10_s=f.p10_s, median_s=f.median_s,
+                     p90_s=f.p90_s, samples=w.count, rejected=dict(w.rejections),
+                     stddev_s=_stddev(w.samples_s),
+                     speed_kmh=length_m / f.median_s * 3.6 if length_m and f.median_s else None)
+    elif state == "no_data":
+        entry["samples"] = 0
+    return entry
+
+
+def _stddev(samples: tuple[float, ...]) -> float | None:
+    if len(samples) < 2:
+        return None
+    mean = sum(samples) / len(samples)
+    return math.sqrt(sum((s - mean) ** 2 for s in samples) / (len(samples) - 1))
+
+
+def trend(current: dict[str, Any] | None, previous: dict[str, Any] | None) -> str | None:
+    if not current or not previous or current["median_s"] is None or not previous["median_s"]:
+        return None
+    ratio = current["median_s"] / previous["median_s"]
+    if ratio > 1 + TREND_FRACTION:
+        return "increasing"
+    if ratio < 1 - TREND_FRACTION:
+        return "decreasing"
+    return "stable"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    id: str
+    name: str
+    latitude: float
+    longitude: float
+
+
+class Feeds:
+    """Reads the store for the feeds; free-flow references are cached per target."""
+
+    def __init__(self, store: EtcdStore, allowed_silence_s: float = 900.0) -> None:
+        self.store = store
+        self.allowed_silence_s = allowed_silence_s
+        self._reference: dict[str, tuple[float, float | None]] = {}
+        self._lock = threading.Lock()
+
+    def targets(self) -> list[Target]:
+        return windows_store.all_targets(self.store.client, self.store.namespace,
+                                         ROUTE_MAX_SECONDS)
+
+    def places(self) -> dict[str, Place]:
+        return {d.id: Place(d.id, d.name, d.latitude, d.longitude)
+                for d in self.store.list_detectors()}
+
+    def travel_times(self, now_ns: int | None = None) -> list[dict[str, Any]]:
+        now_ns = now_ns or time.time_ns()
+        return [self._target_entry(t, now_ns) for t in self.targets()]
+
+    def _target_entry(self, target: Target, now_ns: int) -> dict[str, Any]:
+        client, ns = self.store.client, self.store.namespace
+        since_s = now_ns // NS_PER_S - RECENT_S
+        found = [w for w, _rev in windows_store.read_windows(client, ns, target, since_s)]
+        length = target.length_m
+        recent = [window_entry(w, length) for w in found]
+        current = recent[-1] if recent else None
+        previous = recent[-2] if len(recent) > 1 else None
+        free = self._free_flow(target, now_ns)
+        delay = (current["median_s"] - free
+                 if current and current["median_s"] is not None and free else None)
+        return {
+            "id": target.path, "kind": "route" if target.route else "link",
+            "name": target.route or f"{target.src} -> {target.dest}",
+            "src": target.src, "dest": target.dest, "detectors": list(target.detectors),
+            "length_m": length or None, "free_flow_s": free, "normal_s": None,
+            "delay_s": delay, "trend": trend(current, previous), "current": current,
+            "recent": recent, "updated": format_utc(now_ns),
+        }
+
+    def _free_flow(self, target: Target, now_ns: int) -> float | None:
+        now = time.monotonic()
+        with self._lock:
+            cached = self._reference.get(target.path)
+        if cached is not None and now - cached[0] < REFERENCE_TTL_S:
+            return cached[1]
+        since_s = now_ns // NS_PER_S - REFERENCE_S
+        week = [w for w, _rev in windows_store.read_windows(
+            self.store.client, self.store.namespace, target, since_s)]
+        value = free_flow_s(week)
+        with self._lock:
+            self._reference[target.path] = (now, value)
+        return value
+
+    def health(self, now_ns: int | None = None) -> list[dict[str, Any]]:
+        """Every registered detector: last upload and status, silent, backlog, clock, battery."""
+        now_ns = now_ns or time.time_ns()
+        statuses = {s.get("detector_id"): s for s in self.store.statuses()}
+        out = []
+        for d in self.store.list_detectors():
+            s = statuses.get(d.id)
+            reported = int(s.get("reported_ns", 0)) if s else 0
+            silent_s = (now_ns - reported) / NS_PER_S if reported else None
+            clock = str(s.get("clock_sync", "CLOCK_SYNC_UNKNOWN")) if s else None
+            state = "never_reported"
+            if reported:
+                state = "silent" if silent_s and silent_s > self.allowed_silence_s else "ok"
+            out.append({
+                "id": d.id, "name": d.name, "latitude": d.latitude, "longitude": d.longitude,
+                "radios": list(d.radios), "state": state,
+                "last_status": format_utc(reported) if reported else None,
+                "last_upload": format_utc(int(s["last_upload_ns"]))
+                if s and int(s.get("last_upload_ns", 0)) else None,
+                "silent_s": silent_s,
+                "buffer_depth": int(s.get("buffer_depth", 0)) if s else None,
+                "oldest_unsent_age_s": float(s.get("oldest_unsent_age_s", 0)) if s else None,
+                "clock_unsynchronised": clock == "CLOCK_SYNC_UNSYNCED" if s else None,
+                "battery_voltage": float(s.get("battery_voltage", 0)) or None if s else None,
+            })
+        return out
+
+    def network(self, with_health: bool) -> dict[str, Any]:
+        """GeoJSON: detectors as points, links and routes as lines with their current state."""
+        places = self.places()
+        health = {h["id"]: h["state"] for h in self.health()} if with_health else {}
+        features: list[dict[str, Any]] = [
+            {"type": "Feature", "id": f"detector/{p.id}",
+             "geometry": {"type": "Point", "coordinates": [p.longitude, p.latitude]},
+             "properties": {"kind": "detector", "id": p.id, "name": p.name,
+                            **({"health": health.get(p.id)} if with_health else {})}}
+            for p in places.values()]
+        for entry in self.travel_times():
+            line = [[places[d].longitude, places[d].latitude]
+                    for d in entry["detectors"] if d in places]
+            current = entry["current"] or {}
+            features.append({
+                "type": "Feature", "id": entry["id"],
+                "geometry": {"type": "LineString", "coordinates": line},
+                "properties": {"kind": entry["kind"], "id": entry["id"], "name": entry["name"],
+                               "state": current.get("state", "no_data"),
+                               "travel_time_s": current.get("travel_time_s"),
+                               "free_flow_s": entry["free_flow_s"],
+                               "delay_s": entry["delay_s"]}})
+        return {"type": "FeatureCollection", "features": features}

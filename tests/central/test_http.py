@@ -1,0 +1,188 @@
+"""The HTTP feeds of a real central on loopback: API keys, open data, JSON, GeoJSON, detector
+health and DATEX II v3 validated against the official schemas."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from roadside.central.api import wire
+from roadside.central.api.server import RunningCentral
+from roadside.central.http.apikeys import ApiKeys
+from roadside.central.store.records import DetectorRecord
+from roadside.central.traveltime import engine, stats, store
+from roadside.common.main import main
+from roadside.proto.v1 import types_pb2
+from tests.fixtures.polling import wait_until
+from tests.fixtures.traveltime import Road, S
+from tests.fixtures.trust import Site
+
+W = 300
+SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "datex2-v3"
+DATEX_NS = {"roa": "http://datex2.eu/schema/3/roadTrafficData",
+            "loc": "http://datex2.eu/schema/3/locationReferencing"}
+CALL_S = 20
+
+
+def get(url: str, key: str | None = None, context: ssl.SSLContext | None = None,
+        ) -> tuple[int, bytes, str]:
+    request = urllib.request.Request(url)
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=CALL_S, context=context) as reply:
+            return reply.status, reply.read(), reply.headers.get("content-type", "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(), exc.headers.get("content-type", "")
+
+
+def corridor(road: Road) -> int:
+    """a -> b (1 km) with three windows in the last hour: 20 devices, 2 (suppressed), none;
+    b -> c with none at all. Returns the first window's start (s)."""
+    for i, det in enumerate("abc"):
+        road.store.register_detector(DetectorRecord(det, f"Gate {det}", 52.0 + i / 100, 5.0))
+    road.link("a", "b", max_seconds=900, length_m=1000.0)
+    road.link("b", "c", max_seconds=900)
+    t0 = (int(time.time()) - 3000) // W * W
+    road.trips("a", "b", (t0 + 10) * S, [60.0 + i % 5 for i in range(20)], spacing_s=5)
+    road.trips("a", "b", (t0 + W + 10) * S, [61.0, 62.0], first_device=100)
+    [link] = [t for t in store.all_targets(road.client, road.namespace, 1800)
+              if t.dest == "b"]
+    done = engine.compute_windows(road.client, road.namespace, link, [t0, t0 + W, t0 + 2 * W],
+                                  W, stats.Rules())
+    store.write_windows(road.client, road.namespace, [(link, w) for w in done])
+    return t0
+
+
+@pytest.fixture
+def http_central(start_test_central: Callable[..., RunningCentral]) -> RunningCentral:
+    return start_test_central(http=True)
+
+
+def test_feeds_need_a_key_and_a_revoked_key_is_refused(
+    http_central: RunningCentral, road: Road,
+) -> None:
+    corridor(road)
+    url = f"{http_central.http_url}/api/v1/travel-times"
+    code, body, _ = get(url)
+    assert code == 401 and b"API key" in body
+    keys = ApiKeys(road.client, road.namespace)
+    key = keys.issue("desk", "viewer")
+    code, body, kind = get(url, key)
+    assert code == 200 and kind == "application/json"
+    keys.revoke("desk")
+    wait_until(lambda: get(url, key)[0] == 401, 10, "the revoked key to be refused")
+    assert get(url, "rsk1.not-a-key")[0] == 401
+
+
+def test_the_json_feed_says_ok_suppressed_and_no_data_with_figures_only_when_ok(
+    http_central: RunningCentral, road: Road,
+) -> None:
+    t0 = corridor(road)
+    key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
+    code, body, _ = get(f"{http_central.http_url}/api/v1/travel-times", key)
+    assert code == 200
+    entries = {e["id"]: e for e in json.loads(body)["entries"]}
+    ab, bc = entries["link/a/b"], entries["link/b/c"]
+    first, thin, empty = ab["recent"]
+    assert first["window_start_ns"] == t0 * S and first["state"] == "ok"
+    assert first["median_s"] == 62.0 and first["samples"] == 20
+    assert first["speed_kmh"] == pytest.approx(1000 / 62 * 3.6)
+    assert first["stddev_s"] == pytest.approx(1.4510, abs=1e-3)
+    assert thin["state"] == "suppressed"  # two devices: not even a count
+    assert {thin[k] for k in ("samples", "median_s", "travel_time_s", "speed_kmh")} == {None}
+    assert empty["state"] == "no_data" and empty["samples"] == 0
+    assert ab["current"] == empty and ab["length_m"] == 1000.0
+    assert bc["current"] is None and bc["recent"] == [] and bc["length_m"] is None
+    code, body, _ = get(f"{http_central.http_url}/api/v1/travel-times?id=link/b/c", key)
+    assert code == 200 and [e["id"] for e in json.loads(body)["entries"]] == ["link/b/c"]
+    assert get(f"{http_central.http_url}/api/v1/travel-times?id=link/x/y", key)[0] == 404
+
+
+@pytest.mark.parametrize("with_data", [True, False])
+def test_datex_ii_validates_against_the_official_schemas(
+    http_central: RunningCentral, road: Road, with_data: bool,
+) -> None:
+    if with_data:
+        corridor(road)
+    else:  # links, but no window at all
+        for det in "ab":
+            road.store.register_detector(DetectorRecord(det, det, 52.0, 5.0))
+        road.link("a", "b")
+    key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
+    code, body, kind = get(f"{http_central.http_url}/datex2/v3/travel-times.xml", key)
+    assert code == 200 and kind == "application/xml"
+    schema = etree.XMLSchema(etree.parse(str(SCHEMAS / "DATEXII_3_D2Payload.xsd")))
+    doc = etree.fromstring(body)
+    assert schema.validate(doc), schema.error_log
+    codes = doc.xpath("//loc:externalLocationCode/text()", namespaces=DATEX_NS)
+    assert sorted(codes) == (["link/a/b", "link/b/c"] if with_data else ["link/a/b"])
+    faults = doc.xpath("//roa:physicalQuantityFaultType/text()", namespaces=DATEX_NS)
+    assert faults == ["noDataValuesAvailable"] * len(codes)  # newest windows: none, or empty
+
+
+def test_open_data_serves_aggregates_without_a_key_but_not_detector_health(
+    start_test_central: Callable[..., RunningCentral], road: Road,
+) -> None:
+    central = start_test_central(http=True, http_open_data=True)
+    corridor(road)
+    code, body, kind = get(f"{central.http_url}/api/v1/network.geojson")
+    assert code == 200 and kind == "application/geo+json"
+    features = {f["id"]: f for f in json.loads(body)["features"]}
+    assert features["detector/a"]["geometry"] == {"type": "Point", "coordinates": [5.0, 52.0]}
+    assert "health" not in features["detector/a"]["properties"]  # anonymous: no health
+    assert features["link/a/b"]["geometry"]["coordinates"] == [[5.0, 52.0], [5.0, 52.01]]
+    assert get(f"{central.http_url}/api/v1/travel-times")[0] == 200
+    assert get(f"{central.http_url}/api/v1/detectors/health")[0] == 401
+    paths = json.loads(get(f"{central.http_url}/openapi.json")[1])["paths"]
+    assert {"/api/v1/travel-times", "/api/v1/network.geojson", "/api/v1/detectors/health",
+            "/datex2/v3/travel-times.xml"} <= set(paths)
+
+
+def test_detector_health_names_silent_and_never_reported_boxes(
+    http_central: RunningCentral, road: Road,
+) -> None:
+    corridor(road)
+    now = time.time_ns()
+    for det, age_s in (("a", 10), ("b", 3600)):
+        status = types_pb2.AgentStatus(detector_id=det, reported_ns=now - age_s * S,
+                                       buffer_depth=7, last_upload_ns=now - age_s * S,
+                                       clock_sync=types_pb2.CLOCK_SYNC_UNSYNCED)
+        road.store.put_status(det, wire.status_to_dict(status), status.reported_ns)
+    key = ApiKeys(road.client, road.namespace).issue("ops", "viewer")
+    code, body, _ = get(f"{http_central.http_url}/api/v1/detectors/health", key)
+    assert code == 200
+    health = {d["id"]: d for d in json.loads(body)["detectors"]}
+    assert [health[d]["state"] for d in "abc"] == ["ok", "silent", "never_reported"]
+    assert health["a"]["buffer_depth"] == 7 and health["a"]["clock_unsynchronised"] is True
+    assert health["c"]["last_status"] is None
+
+
+def test_https_with_central_s_certificate_and_the_apikey_cli(
+    start_test_central: Callable[..., RunningCentral], site: Site, road: Road,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    central = start_test_central(insecure=False, pki_dir=site.pki_dir, http=True)
+    assert central.http_url.startswith("https://127.0.0.1:")
+    etcd = ["--etcd-endpoints", *central.etcd_endpoints, "--namespace", road.namespace]
+    assert main(["apikey", "issue", "city-desk", "--role", "viewer", *etcd]) == 0
+    key = capsys.readouterr().out.strip()
+    assert key.startswith("rsk1.")
+    context = ssl.create_default_context(cafile=str(site.ca_file))  # verifies central
+    code, _, _ = get(f"{central.http_url}/api/v1/travel-times", key, context)
+    assert code == 200
+    assert main(["apikey", "list", *etcd, "--format", "json"]) == 0
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (row["name"], row["role"], row["revoked_ns"]) == ("city-desk", "viewer", 0)
+    assert key not in json.dumps(row)  # only its hash is kept
+    assert main(["apikey", "revoke", "city-desk", *etcd]) == 0
+    wait_until(lambda: get(f"{central.http_url}/api/v1/travel-times", key, context)[0] == 401,
+               10, "the revoked key to be refused")
