@@ -28,6 +28,10 @@ class AgentConfig:
     tls_cert_file: Path | None = None  # client certificate (mTLS), optional
     tls_key_file: Path | None = None
     status_interval_s: float = 60.0
+    # Prometheus metrics of `agent run` (README: Metrics); a port in use is logged, not fatal
+    metrics: bool = True
+    metrics_host: str = "127.0.0.1"  # loopback unless the site scrapes boxes over the network
+    metrics_port: int = 9182  # 0 = any free port
 
     # privacy
     secret_file: Path = Path("/etc/roadside/site.secret")

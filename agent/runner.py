@@ -26,7 +26,7 @@ from typing import Any
 
 import grpc.aio
 
-from roadside.agent import __version__, sdnotify
+from roadside.agent import __version__, metrics, sdnotify
 from roadside.agent.buffer import DiskBuffer
 from roadside.agent.config import AgentConfig
 from roadside.agent.errors import AgentError
@@ -40,6 +40,7 @@ from roadside.agent.tasks import Beat, TaskSupervisor, finish
 from roadside.agent.uplink import Uplink, UplinkCounts
 from roadside.common.files import write_atomic
 from roadside.common.ids import DETECTOR_ID_PATTERN, valid_detector_id, valid_endpoint
+from roadside.common.metrics import MetricsServer
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,8 @@ class AgentRunner:
         self._tasks: list[asyncio.Task[Any]] = []
         self.tasks = TaskSupervisor()
         self._status_file_error = ""  # the last reason status.json could not be written
+        self.last_status: AgentStatus | None = None  # the newest snapshot (metrics read it)
+        self.metrics: MetricsServer | None = None
 
     def _hasher(self, config: AgentConfig, secret: bytes | None) -> DeviceHasher:
         """Finite runs (replay, simulation) hash with the seed: any epoch of a capture.
@@ -169,6 +172,7 @@ class AgentRunner:
         sightings = self.pipeline.counts().sightings
         up = self.uplink.counts()
         status = await asyncio.to_thread(self._snapshot, sources, sightings, up)
+        self.last_status = status
         await asyncio.to_thread(self._write_status_file, status)
         return status
 
@@ -242,6 +246,7 @@ class AgentRunner:
         sources_stop = asyncio.Event()
         uplink_stop = asyncio.Event()
         await asyncio.to_thread(self.buffer.open)
+        self._serve_metrics()
         try:
             sources = self._spawn(self._run_sources(sources_stop, until_drained), "sources")
             uplink_stall = (self.config.backoff_max_s + self.config.upload_timeout_s
@@ -286,7 +291,25 @@ class AgentRunner:
             with contextlib.suppress(OSError, AgentError):
                 await self.status()  # the final figures in status.json
             await asyncio.to_thread(self.buffer.close)
+            if self.metrics is not None:
+                self.metrics.stop()
+                self.metrics = None
             log.info("agent %s stopped", self.config.detector_id)
+
+    def _serve_metrics(self) -> None:
+        """Prometheus metrics on metrics_host:metrics_port; a port in use is only logged:
+        it must not keep a box from detecting."""
+        config = self.config
+        if not config.metrics:
+            return
+        reg = metrics.registry(lambda: self.last_status, self.pipeline.counts)
+        try:
+            self.metrics = MetricsServer(reg, config.metrics_host, config.metrics_port)
+        except OSError as exc:
+            log.warning("no metrics: %s:%d: %s (setting metrics_port)", config.metrics_host,
+                        config.metrics_port, exc.strerror or exc)
+            return
+        log.info("metrics on http://%s:%d/metrics", config.metrics_host, self.metrics.port)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(coro, name=f"agent:{name}")

@@ -71,6 +71,8 @@ class CentralConfig:
     http_open_data: bool = False  # also without an API key: k-suppressed aggregates only
     http_country: str = "XX"  # ISO 3166 code of the DATEX II publication's creator
     allowed_silence_s: float = 900.0  # a detector without a status report longer: silent
+    metrics: bool = True  # Prometheus metrics on metrics_port (plain HTTP, like health)
+    metrics_port: int = 9180  # 0 = any free port
 
     def __post_init__(self) -> None:
         if not keys.NAMESPACE_RE.fullmatch(self.namespace):
@@ -78,7 +80,7 @@ class CentralConfig:
                 f"namespace: expected [a-z0-9][a-z0-9_-]{{0,62}}, got {self.namespace!r}"
             )
         ports = ("collector_port", "query_port", "health_port", "embedded_etcd_port",
-                 "embedded_etcd_peer_port", "enroll_port", "http_port")
+                 "embedded_etcd_peer_port", "enroll_port", "http_port", "metrics_port")
         for name in ports:
             port = getattr(self, name)
             if not 0 <= port < 65536:

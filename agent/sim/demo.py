@@ -140,11 +140,13 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
         "0", "--health-port", "0", "--data-dir", str(tmp / "etcd"),
         # etcd on any free port; the demo's own worker below (short grace, long backfill)
         "--embedded-etcd-port", "0", "--no-worker", "--http-port", "0",
+        "--metrics-port", "0",
     ])
     collector, query, etcd = _wait_serving(central, out / "logs" / "central.log")
     print(f"   collector {collector}, query {query}, etcd {etcd}")
     pki = tmp / "etcd" / "pki"  # serve made the site CA, its certificate and an admin's
     children.start("worker", ["central", "worker", "--etcd-endpoints", etcd,
+                              "--metrics-port", "0",
                               "--grace-s", str(WORKER_GRACE_S), "--backfill-s", str(BACKFILL_S),
                               # etcd has TLS and auth: the worker is etcd user roadside
                               "--etcd-ca-file", str(pki / "ca.pem"),

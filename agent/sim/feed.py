@@ -48,7 +48,7 @@ def detector_config(base: AgentConfig, network: Network, detector_id: str,
     d = network.detector(detector_id)
     return dataclasses.replace(
         base, detector_id=d.id, name=d.name, latitude=d.latitude, longitude=d.longitude,
-        state_dir=state_root / d.id,
+        state_dir=state_root / d.id, metrics=False,  # many agents in one process
     )
 
 

@@ -26,9 +26,11 @@ class IngestServicer:
     ingest quota and status-report rate, and a clock."""
 
     def __init__(
-        self, store: EtcdStore, limits: Limits, clock_ns: Callable[[], int] = time.time_ns
+        self, store: EtcdStore, limits: Limits, clock_ns: Callable[[], int] = time.time_ns,
+        on_stored: Callable[[int, float], None] | None = None,
     ) -> None:
         self.store = store
+        self.on_stored = on_stored  # (passes, seconds): CentralMetrics.stored
         self.limits = limits
         self.clock_ns = clock_ns
         per_min = limits.ingest_passes_per_minute
@@ -65,7 +67,10 @@ class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServi
     ) -> collector_pb2.UploadBatchResponse:
         detections = validation.upload_batch(request, self.clock_ns(), self.limits)
         self.ingest.take(request.detector_id, len(detections))
+        started = time.perf_counter()
         stored = self.store.put_detections(detections)
+        if self.on_stored is not None:
+            self.on_stored(stored, time.perf_counter() - started)
         self.heard(request.detector_id, {wire.RADIO_TO_TEXT.get(p.radio, "unknown")
                                          for p in request.passes})
         log.debug("batch %s from %s: %d passes committed",

@@ -140,9 +140,18 @@ def _checked(requests: Iterator[Any], context: grpc.ServicerContext, guard: Guar
         yield request
 
 
+Count = Callable[[str, str], None]  # (method, status code name): CentralMetrics.call
+
+
+def _counted(name: str, context: grpc.ServicerContext, count: Count | None) -> None:
+    if count is not None:
+        code = context.code() if callable(getattr(context, "code", None)) else None
+        count(name, code.name if code is not None else "OK")
+
+
 def _handler(
     method: MethodDescriptor, behavior: Callable[..., Any], slots: StreamSlots, max_bytes: int,
-    guard: Guard,
+    guard: Guard, count: Count | None = None,
 ) -> grpc.RpcMethodHandler:
     request_cls = message_factory.GetMessageClass(method.input_type)
     response_cls = message_factory.GetMessageClass(method.output_type)
@@ -153,21 +162,29 @@ def _handler(
 
     if not cs and not ss:
         def unary(request: Any, context: grpc.ServicerContext) -> Any:
-            guard.check(name, context, _check(request, context))
-            return behavior(request, context)
+            try:
+                guard.check(name, context, _check(request, context))
+                return behavior(request, context)
+            finally:
+                _counted(name, context, count)
 
         return grpc.unary_unary_rpc_method_handler(unary, **options)
 
     if not cs:
         def server_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            guard.check(name, context, _check(request, context))
-            slots.take(context, name)
+            try:
+                guard.check(name, context, _check(request, context))
+                slots.take(context, name)
+            except BaseException:
+                _counted(name, context, count)
+                raise
             try:
                 yield from behavior(request, _StreamContext(context, slots))
                 if slots.closing:
                     context.abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
             finally:
                 slots.give(context)
+                _counted(name, context, count)
 
         return grpc.unary_stream_rpc_method_handler(server_stream, **options)
 
@@ -175,24 +192,31 @@ def _handler(
         raise ValueError(f"{name}: bidirectional streams are not served here")
 
     def client_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
-        guard.check(name, context, None)
-        slots.take(context, name)
+        try:
+            guard.check(name, context, None)
+            slots.take(context, name)
+        except BaseException:
+            _counted(name, context, count)
+            raise
         try:
             return behavior(_checked(requests, context, guard, name), context)
         finally:
             slots.give(context)
+            _counted(name, context, count)
 
     return grpc.stream_unary_rpc_method_handler(client_stream, **options)
 
 
 def add_servicer(
     server: grpc.Server, service: ServiceDescriptor, servicer: object, slots: StreamSlots,
-    max_bytes: int, guard: Guard,
+    max_bytes: int, guard: Guard, count: Count | None = None,
 ) -> None:
     """Register every method of `service` as implemented by `servicer`; requests over
-    `max_bytes` are refused unparsed; `guard` checks every caller."""
+    `max_bytes` are refused unparsed; `guard` checks every caller; `count` hears how each
+    call ended."""
     handlers = {
-        method.name: _handler(method, getattr(servicer, method.name), slots, max_bytes, guard)
+        method.name: _handler(method, getattr(servicer, method.name), slots, max_bytes, guard,
+                              count)
         for method in service.methods
     }
     server.add_generic_rpc_handlers(

@@ -25,6 +25,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from roadside.central import metrics
 from roadside.central.api.collector import CollectorServicer
 from roadside.central.api.enroll import EnrollServicer
 from roadside.central.api.handlers import StreamSlots, add_servicer
@@ -37,11 +38,13 @@ from roadside.central.api.validation import Limits
 from roadside.central.config import CentralConfig
 from roadside.central.errors import CentralError
 from roadside.central.http.server import HttpServer
+from roadside.central.metrics import CentralMetrics
 from roadside.central.pki.etcd import enable_auth, etcd_files
 from roadside.central.store.client import connect, tls_files
 from roadside.central.store.etcd_process import EtcdProcess, EtcdProcessError, EtcdTls
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.traveltime.in_serve import WorkerThread, serve_worker_config
+from roadside.common.metrics import MetricsServer
 from roadside.proto.collector import collector_pb2 as legacy_collector_pb2
 from roadside.proto.query import query_pb2 as legacy_query_pb2
 from roadside.proto.v1 import collector_pb2, enroll_pb2, query_pb2
@@ -86,6 +89,8 @@ class RunningCentral:
     _etcd: EtcdProcess | None = None
     _worker: WorkerThread | None = None  # the in-process travel-time worker, if any
     _http: HttpServer | None = None  # the HTTP feeds, if served
+    metrics: CentralMetrics = field(default_factory=CentralMetrics)
+    _metrics_server: MetricsServer | None = None
     _stopped: bool = False
 
     @property
@@ -130,6 +135,8 @@ class RunningCentral:
         self.health.stop()
         if self._http is not None:
             self._http.stop()
+        if self._metrics_server is not None:
+            self._metrics_server.stop()
         for slots in self._streams:  # open streams (a tail, a follow) end now
             slots.close()
         events = [server.stop(wait_s) for server in self._servers]
@@ -238,6 +245,7 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
         if worker is not None:
             central._worker = worker
             worker.start()
+        _serve_metrics(central)
     except BaseException:
         central.stop(0)
         raise
@@ -248,6 +256,34 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
         ",".join(endpoints), config.namespace,
     )
     return central
+
+
+def _serve_metrics(central: RunningCentral) -> None:
+    """Prometheus metrics on config.host:metrics_port: calls, passes, streams, health and
+    the in-process worker's figures."""
+    config, m = central.config, central.metrics
+    names = ("collector", "query")
+    m.add(lambda: metrics.streams_family(
+        {name: slots.open_streams for name, slots in zip(names, central._streams, strict=False)}))
+    m.add(lambda: metrics.health_family(lambda: central.health.serving))
+    thread = central._worker
+    if thread is not None:
+        def worker() -> Any:
+            w = thread.worker
+            if w is None:
+                return iter(())
+            return metrics.worker_families(lambda: w.published, lambda: w.recomputed,
+                                           lambda: w.newest_end_ns)
+        m.add(worker)
+    if not config.metrics:
+        return
+    try:
+        central._metrics_server = MetricsServer(m.registry, config.host, config.metrics_port)
+    except OSError as exc:
+        raise CentralError(f"{config.host}:{config.metrics_port} is in use (another central?); "
+                           "set metrics_port (--metrics-port, 0 = any free port)") from exc
+    log.info("metrics on http://%s:%d/metrics", _client_host(config.host),
+             central._metrics_server.port)
 
 
 def _log_worker(worker: WorkerThread | None) -> None:
@@ -306,6 +342,8 @@ def _check_ports_free(config: CentralConfig) -> None:
     settings = ["collector_port", "query_port", "health_port"]
     if config.http:
         settings.append("http_port")
+    if config.metrics:
+        settings.append("metrics_port")
     if not config.insecure:
         settings.append("enroll_port")
     for setting in settings:
@@ -338,17 +376,21 @@ def _start_servers(
     most = config.max_message_bytes
     guard = central.security.guard if central.security is not None else None
     assert guard is not None
-    add_servicer(collector, COLLECTOR, CollectorServicer(store, limits), collector_slots, most,
-                 guard)
-    add_servicer(collector, LEGACY_COLLECTOR, LegacyCollectorServicer(store, limits),
-                 collector_slots, most, guard)
+    count = central.metrics.call
+    stored = central.metrics.stored
+    add_servicer(collector, COLLECTOR, CollectorServicer(store, limits, on_stored=stored),
+                 collector_slots, most, guard, count)
+    add_servicer(collector, LEGACY_COLLECTOR,
+                 LegacyCollectorServicer(store, limits, on_stored=stored), collector_slots,
+                 most, guard, count)
 
     query = _server(config, "query")
     query_slots = StreamSlots(config.stream_slots)
     central._streams.append(query_slots)
     add_servicer(query, QUERY, QueryServicer(store, config.follow_backlog_events), query_slots,
-                 most, guard)
-    add_servicer(query, LEGACY_QUERY, LegacyQueryServicer(store), query_slots, most, guard)
+                 most, guard, count)
+    add_servicer(query, LEGACY_QUERY, LegacyQueryServicer(store), query_slots, most, guard,
+                 count)
 
     health_only = _server(config, "health")
     sec = central.security

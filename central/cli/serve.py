@@ -63,6 +63,8 @@ HELP = {
                       "(k-suppressed aggregates only; default off)",
     "http_country": "ISO 3166 country code of the DATEX II publication's creator (XX)",
     "allowed_silence_s": "a detector without a status report for longer is silent (900)",
+    "metrics": "serve Prometheus metrics (default on)",
+    "metrics_port": "port of the Prometheus metrics, plain HTTP (default 9180)",
 }
 
 

@@ -7,16 +7,24 @@ import asyncio
 import logging
 import signal
 
+from prometheus_client import CollectorRegistry
+
 from roadside.central.cli.settings import add_setting_flags, setting_flags
+from roadside.central.metrics import worker_families
 from roadside.central.store.client import CALL_TIMEOUT_S, connect, tls_files
 from roadside.central.traveltime.config import TravelTimeConfig
 from roadside.central.traveltime.worker import TravelTimeWorker
 from roadside.common.config_layers import load
+from roadside.common.errors import RoadsideError
+from roadside.common.metrics import FromFunction, MetricsServer
 
 log = logging.getLogger(__name__)
 
 OPTION_HELP = {
     "namespace": "etcd key namespace (default tdc)",
+    "metrics": "serve Prometheus metrics (default on)",
+    "metrics_host": "address of the metrics port (default 0.0.0.0)",
+    "metrics_port": "Prometheus metrics port, plain HTTP (default 9181; 0 = any free port)",
     "etcd_ca_file": "etcd over TLS: the CA of its certificate (PEM)",
     "etcd_cert_file": "etcd over TLS: this worker's client certificate (its CN is the etcd "
                       "user)",
@@ -62,6 +70,21 @@ def worker_config(args: argparse.Namespace) -> TravelTimeConfig:
     return load(TravelTimeConfig, args.config, flags=flags, section="worker")
 
 
+def _serve_metrics(config: TravelTimeConfig, worker: TravelTimeWorker) -> MetricsServer | None:
+    if not config.metrics:
+        return None
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(FromFunction(lambda: worker_families(
+        lambda: worker.published, lambda: worker.recomputed, lambda: worker.newest_end_ns)))
+    try:
+        served = MetricsServer(registry, config.metrics_host, config.metrics_port)
+    except OSError as exc:
+        raise RoadsideError(f"metrics_port: {config.metrics_host}:{config.metrics_port}: "
+                            f"{exc.strerror or exc} (--metrics-port, 0 = any free port)") from exc
+    log.info("metrics on http://%s:%d/metrics", config.metrics_host, served.port)
+    return served
+
+
 def run(args: argparse.Namespace) -> int:
     config = worker_config(args)
     return asyncio.run(_serve(config))
@@ -75,10 +98,13 @@ async def _serve(config: TravelTimeConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     worker = TravelTimeWorker(client, config)
+    served = _serve_metrics(config, worker)
     try:
         async with worker:
             await stop.wait()
             log.info("stopping: %d windows published", worker.published)
     finally:
+        if served is not None:
+            served.stop()
         client.close()
     return 0

@@ -29,6 +29,10 @@ class TravelTimeConfig:
     etcd_ca_file: Path | None = None  # etcd over TLS with a client certificate (and auth)
     etcd_cert_file: Path | None = None
     etcd_key_file: Path | None = None
+    # Prometheus metrics of `roadside central worker` (inside serve: serve's metrics port)
+    metrics: bool = True
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = 9181  # 0 = any free port
 
     def __post_init__(self) -> None:
         ids = {"namespace": self.namespace, "worker_id": self.worker_id or "w"}

@@ -65,6 +65,8 @@ class TravelTimeWorker:
             if config.retention_days > 0 else None
         )
         self.published = 0
+        self.recomputed = 0  # windows written again (late data)
+        self.newest_end_ns = 0  # the end of the newest window written
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._wake = asyncio.Event()  # compute loop: something to do
@@ -276,7 +278,11 @@ class TravelTimeWorker:
                 return False
             prefix = target.windows_prefix(self.ns)
             for s in summaries:
-                self._stored[(prefix, s.window_start_ns // NS_PER_S)] = s.source_revision
+                key = (prefix, s.window_start_ns // NS_PER_S)
+                if self._stored.get(key, -1) >= 0:
+                    self.recomputed += 1
+                self._stored[key] = s.source_revision
+                self.newest_end_ns = max(self.newest_end_ns, s.window_end_ns)
             self.published += len(summaries)
             log.info("published %d window(s) of %s", len(summaries), target.label())
         return True

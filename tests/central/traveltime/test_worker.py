@@ -94,7 +94,7 @@ async def test_killed_worker_destinations_are_taken_over(
         sys.executable, "-m", "roadside.common.main", "central", "worker",
         "--etcd-endpoints", etcd_server.endpoint, "--namespace", road.namespace,
         "--worker-id", "victim", "--window-s", str(W), "--grace-s", "0.3",
-        "--lock-ttl-s", "2", "--backfill-s", "20",
+        "--lock-ttl-s", "2", "--backfill-s", "20", "--metrics-port", "0",
     ]
     victim = await asyncio.create_subprocess_exec(
         *cmd, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
