@@ -11,7 +11,7 @@ PROTOC := $(PY) -m grpc_tools.protoc -Iroadside/proto=proto
 # mypy cannot follow the editable install's import hook: it reads this link tree instead
 NS := $(VENV)/ns/roadside
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := etcd-server etcd-client dbus python3-dbusmock libpcap0.8 prometheus
+APT_PACKAGES := etcd-server etcd-client dbus python3-dbusmock libpcap0.8 prometheus chromium chromium-driver
 PYTEST_ARGS ?=
 
 .PHONY: install system-deps etcd proto proto-check lint test fuzz bench demo install-agent install-central clean help

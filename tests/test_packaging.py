@@ -40,7 +40,9 @@ def test_wheel_holds_only_the_roadside_namespace(wheel: Path) -> None:
     for module in ("roadside/agent/buffer.py", "roadside/common/main.py",
                    "roadside/central/api/server.py", "roadside/central/store/keys.py",
                    "roadside/proto/v1/collector_pb2.py",
-                   "roadside/agent/sim/networks/corridor.yaml"):
+                   "roadside/agent/sim/networks/corridor.yaml",
+                   "roadside/central/http/static/index.html",
+                   "roadside/central/http/static/app.js"):
         assert module in names
     assert not any(n.startswith("roadside/agent/common/") for n in names)
 

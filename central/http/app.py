@@ -3,16 +3,20 @@
 Every feed needs an API key (`Authorization: Bearer rsk1...`, `roadside apikey issue`) of
 any role: the feeds carry aggregates only. With `http_open_data` the travel times, the
 network and DATEX II are also served without a key (k-suppressed aggregates, no detector
-health); /api/v1/detectors/health always needs a key.
+health); /api/v1/detectors/health always needs a key. /dashboard/ is the desk's page (static
+files, nothing fetched from elsewhere); it calls the feeds with the key it is given.
 
 (No `from __future__ import annotations` here: FastAPI reads the endpoints' annotations at
 run time, and the dependencies are closures.)
 """
 
 import json
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from roadside.central.http.apikeys import ApiKeys
 from roadside.central.http.datex import publication
@@ -20,6 +24,7 @@ from roadside.central.http.feeds import Feeds
 from roadside.common import __version__
 
 ANONYMOUS = "anonymous"
+STATIC = Path(__file__).with_name("static")  # the dashboard: our own HTML, CSS and JS
 DATEX_TYPE = "application/xml"
 
 
@@ -49,6 +54,12 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
             raise HTTPException(401, "detector health needs an API key",
                                 headers={"WWW-Authenticate": "Bearer"})
         return role
+
+    app.mount("/dashboard", StaticFiles(directory=STATIC, html=True), name="dashboard")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/dashboard/")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

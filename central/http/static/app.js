@@ -1,0 +1,152 @@
+// roadside dashboard: the network map, a link's or route's chart and the detector table,
+// from the HTTP feeds of the same server, refreshed every ?refresh= seconds (default 10).
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+const params = new URLSearchParams(location.search);
+const REFRESH_S = Math.max(1, Number(params.get("refresh")) || 10);
+const state = { key: "", selected: null, entries: [], network: null };
+
+function keyFromPage() {
+  const match = /key=([^&]+)/.exec(location.hash);
+  if (match) {
+    sessionStorage.setItem("roadside-key", decodeURIComponent(match[1]));
+    history.replaceState(null, "", location.pathname + location.search);  // not in history
+  }
+  state.key = sessionStorage.getItem("roadside-key") || "";
+}
+
+async function feed(path) {
+  const headers = state.key ? { Authorization: "Bearer " + state.key } : {};
+  const reply = await fetch(path, { headers });
+  if (!reply.ok) {
+    const body = await reply.json().catch(() => ({}));
+    throw new Error(path + ": " + reply.status + " " + (body.detail || reply.statusText));
+  }
+  return reply.json();
+}
+
+function el(name, attrs, parent) {
+  const node = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+// a link's colour: its delay against free flow
+function level(entry) {
+  const c = entry.current;
+  if (!c || c.state !== "ok") return "none";
+  if (!entry.free_flow_s || entry.delay_s === null) return "ok";
+  const ratio = entry.delay_s / entry.free_flow_s;
+  return ratio > 0.6 ? "congested" : ratio > 0.25 ? "slow" : "ok";
+}
+
+function project(features) {
+  const points = features.filter(f => f.geometry.type === "Point")
+    .map(f => f.geometry.coordinates);
+  const lons = points.map(p => p[0]), lats = points.map(p => p[1]);
+  const [x0, x1] = [Math.min(...lons), Math.max(...lons)];
+  const [y0, y1] = [Math.min(...lats), Math.max(...lats)];
+  const scale = Math.min(700 / Math.max(x1 - x0, 1e-6), 400 / Math.max(y1 - y0, 1e-6));
+  return ([lon, lat]) => [50 + (lon - x0) * scale, 450 - (lat - y0) * scale];
+}
+
+function drawMap() {
+  const map = document.getElementById("map");
+  map.replaceChildren();
+  const features = state.network ? state.network.features : [];
+  if (!features.some(f => f.geometry.type === "Point")) return;
+  const at = project(features);
+  const byId = Object.fromEntries(state.entries.map(e => [e.id, e]));
+  for (const f of features.filter(f => f.geometry.type === "LineString")) {
+    const entry = byId[f.id];
+    const points = f.geometry.coordinates.map(at).map(p => p.join(",")).join(" ");
+    const line = el("polyline", { points, "data-id": f.id,
+      class: "link " + (entry ? level(entry) : "none") + (f.id === state.selected ? " selected" : "") }, map);
+    el("title", {}, line).textContent = f.properties.name;
+    line.addEventListener("click", () => { state.selected = f.id; render(); });
+  }
+  for (const f of features.filter(f => f.geometry.type === "Point")) {
+    const [x, y] = at(f.geometry.coordinates);
+    el("circle", { cx: x, cy: y, r: 8, "data-id": f.properties.id,
+      class: "detector " + (f.properties.health || "unknown") }, map);
+    el("text", { x: x + 11, y: y + 4, class: "label" }, map).textContent = f.properties.name || f.properties.id;
+  }
+}
+
+function drawChart() {
+  const chart = document.getElementById("chart");
+  chart.replaceChildren();
+  const entry = state.entries.find(e => e.id === state.selected);
+  const title = document.getElementById("charttitle");
+  if (!entry) { title.textContent = "Pick a link or route on the map"; return; }
+  title.textContent = entry.name + ": travel time, last hour";
+  const ok = entry.recent.filter(w => w.state === "ok");
+  const times = ok.flatMap(w => [w.p10_s, w.p90_s]).concat(entry.free_flow_s ? [entry.free_flow_s] : []);
+  if (!entry.recent.length) return;
+  const t0 = entry.recent[0].window_start_ns, t1 = entry.recent[entry.recent.length - 1].window_end_ns;
+  const top = Math.max(60, ...times) * 1.1;
+  const x = t => 50 + (t - t0) / Math.max(t1 - t0, 1) * 730;
+  const y = s => 270 - s / top * 250;
+  for (let m = 0; m <= top / 60; m += Math.max(1, Math.round(top / 60 / 5))) {
+    el("line", { x1: 50, x2: 780, y1: y(m * 60), y2: y(m * 60), class: "gridline" }, chart);
+    el("text", { x: 5, y: y(m * 60) + 4, class: "axis" }, chart).textContent = m + " min";
+  }
+  for (const w of ok) {
+    el("rect", { x: x(w.window_start_ns), width: x(w.window_end_ns) - x(w.window_start_ns),
+      y: y(w.p90_s), height: Math.max(1, y(w.p10_s) - y(w.p90_s)), class: "band" }, chart);
+  }
+  const mids = ok.map(w => [x((w.window_start_ns + w.window_end_ns) / 2), y(w.median_s)]);
+  el("polyline", { points: mids.map(p => p.join(",")).join(" "), class: "median" }, chart);
+  for (const [px, py] of mids) el("circle", { cx: px, cy: py, r: 3.5, class: "point" }, chart);
+  if (entry.free_flow_s) {
+    el("line", { x1: 50, x2: 780, y1: y(entry.free_flow_s), y2: y(entry.free_flow_s), class: "freeflow" }, chart);
+  }
+}
+
+function drawHealth(detectors) {
+  const body = document.querySelector("#health tbody");
+  body.replaceChildren();
+  for (const d of detectors) {
+    const row = document.createElement("tr");
+    row.className = d.state;
+    row.dataset.id = d.id;
+    const clock = d.clock_unsynchronised === null ? "-" : d.clock_unsynchronised ? "unsynchronised" : "ok";
+    for (const text of [d.id, d.name, d.state.replace("_", " "), d.last_status || "never",
+                        d.buffer_depth === null ? "-" : String(d.buffer_depth), clock]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.appendChild(cell);
+    }
+    body.appendChild(row);
+  }
+}
+
+function render() { drawMap(); drawChart(); }
+
+async function refresh() {
+  const error = document.getElementById("error");
+  try {
+    const [times, network] = await Promise.all([feed("/api/v1/travel-times"),
+                                                feed("/api/v1/network.geojson")]);
+    state.entries = times.entries;
+    state.network = network;
+    render();
+    if (state.key) drawHealth((await feed("/api/v1/detectors/health")).detectors);
+    document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
+    error.textContent = "";
+  } catch (e) {
+    error.textContent = String(e.message || e);
+  }
+}
+
+document.getElementById("keyform").addEventListener("submit", event => {
+  event.preventDefault();
+  sessionStorage.setItem("roadside-key", document.getElementById("key").value.trim());
+  keyFromPage();
+  refresh();
+});
+keyFromPage();
+refresh();
+setInterval(refresh, REFRESH_S * 1000);

@@ -1,0 +1,110 @@
+"""The dashboard in a real browser (Debian's chromium, driven by selenium) against a real
+central on loopback: no JavaScript errors, every detector and link on the map, a congested
+link coloured so, a link's chart with points, and a box that stops reporting shown silent."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from roadside.central.api import wire
+from roadside.central.api.server import RunningCentral
+from roadside.central.http.apikeys import ApiKeys
+from roadside.central.store.records import DetectorRecord
+from roadside.central.traveltime import engine, stats, store
+from roadside.proto.v1 import types_pb2
+from tests.fixtures.traveltime import Road, S
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(CHROMEDRIVER is None or shutil.which("chromium") is None,
+                                reason="needs Debian's chromium and chromium-driver")
+W = 300
+WAIT_S = 30
+# where the README's screenshot comes from: ROADSIDE_DASHBOARD_SCREENSHOT=docs/dashboard.png
+SCREENSHOT = os.environ.get("ROADSIDE_DASHBOARD_SCREENSHOT")
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--window-size=1400,1000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def network(road: Road) -> None:
+    """a -> b free-flowing for two hours (60 s) and congested now (200 s); b -> c no data."""
+    names = {"a": "North gate", "b": "Mill bridge", "c": "Market square"}
+    for i, (det, name) in enumerate(names.items()):
+        road.store.register_detector(DetectorRecord(det, name, 52.0 + i / 100, 5.0 + i / 200))
+    road.link("a", "b", max_seconds=900, length_m=1000.0)
+    road.link("b", "c", max_seconds=900)
+    now_w = (int(time.time()) - W) // W * W
+    starts = [now_w - n * W for n in range(24, 0, -1)] + [now_w]
+    for n, ws in enumerate(starts):
+        travel = 200.0 if ws == now_w else 60.0
+        road.trips("a", "b", int((ws + 250 - travel) * S), [travel + i % 3 for i in range(8)],
+                   first_device=n * 100, spacing_s=2)
+    link = next(t for t in store.all_targets(road.client, road.namespace, 1800)
+                if t.dest == "b")
+    done = engine.compute_windows(road.client, road.namespace, link, starts, W, stats.Rules())
+    store.write_windows(road.client, road.namespace, [(link, w) for w in done])
+
+
+def report(road: Road, detector_id: str) -> None:
+    status = types_pb2.AgentStatus(detector_id=detector_id, reported_ns=time.time_ns(),
+                                   buffer_depth=3, clock_sync=types_pb2.CLOCK_SYNC_SYNCED)
+    road.store.put_status(detector_id, wire.status_to_dict(status), status.reported_ns)
+
+
+def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_box(
+    start_test_central: Callable[..., RunningCentral], road: Road, browser: object,
+) -> None:
+    central = start_test_central(http=True, allowed_silence_s=4.0)
+    network(road)
+    report(road, "a")
+    report(road, "b")
+    key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
+    driver = browser
+    driver.get(f"{central.http_url}/dashboard/?refresh=1#key={key}")  # type: ignore[attr-defined]
+    wait = WebDriverWait(driver, WAIT_S)
+
+    def classes(css: str) -> dict[str, str]:
+        return {e.get_attribute("data-id"): e.get_attribute("class")
+                for e in driver.find_elements(By.CSS_SELECTOR, css)}  # type: ignore[attr-defined]
+
+    wait.until(lambda _d: len(classes("#map .detector")) == 3)
+    assert set(classes("#map .detector")) == {"a", "b", "c"}
+    links = classes("#map .link")
+    assert set(links) == {"link/a/b", "link/b/c"}
+    assert "congested" in links["link/a/b"] and "none" in links["link/b/c"]
+    driver.find_element(By.CSS_SELECTOR, '[data-id="link/a/b"]').click()  # type: ignore[attr-defined]
+    # the last hour's windows, each a point on the median line
+    wait.until(lambda _d: len(driver.find_elements(By.CSS_SELECTOR, "#chart .point")) >= 10)
+    assert driver.find_elements(By.CSS_SELECTOR, "#chart .freeflow")  # type: ignore[attr-defined]
+    assert "a -> b" in driver.find_element(By.ID, "charttitle").text  # type: ignore[attr-defined]
+    # a reports on, b has stopped: b turns silent once allowed_silence_s has passed
+    wait.until(lambda _d: classes("#health tbody tr").get("b") == "silent"
+               or report(road, "a"))
+    rows = classes("#health tbody tr")
+    assert rows["a"] == "ok" and rows["c"] == "never_reported"
+    assert "silent" in classes("#map .detector")["b"]
+    if SCREENSHOT:
+        driver.save_screenshot(SCREENSHOT)  # type: ignore[attr-defined]
+    severe = [e for e in driver.get_log("browser")  # type: ignore[attr-defined]
+              if e["level"] == "SEVERE"]
+    assert severe == [], severe
