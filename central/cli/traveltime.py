@@ -92,6 +92,8 @@ COLUMNS = (
     Column("p75_s", "P75", _minutes, table=False),
     Column("p90_s", "P90 min", _minutes, right=True, width=7),
     Column("mad_s", "MAD s", _seconds, right=True, width=6),
+    Column("normal_s", "NORMAL min", _minutes, right=True, width=10),
+    Column("delay_s", "DELAY min", _minutes, right=True, width=9),
     Column("state", "SUPPRESSED", width=10, machine=False),  # yes, no data, or empty
     Column("suppressed", "", table=False),
     Column("no_data", "", table=False),
@@ -117,6 +119,8 @@ def window_row(w: WindowSummary) -> dict[str, Any]:
         "p75_s": f.p75_s if f else None,
         "p90_s": f.p90_s if f else None,
         "mad_s": f.mad_s if f else None,
+        "normal_s": w.normal_s,
+        "delay_s": f.median_s - w.normal_s if f and w.normal_s else None,
         "suppressed": w.suppressed,
         "no_data": w.no_data,
         "state": "no data" if w.no_data else "yes" if w.suppressed else "",

@@ -38,6 +38,9 @@ OPTION_HELP = {
     "mad_threshold": "outlier when |x - median| > this * 1.4826 * MAD (default 3.5)",
     "max_speed_kmh": "faster than this over a link of known length is implausible (200)",
     "route_max_seconds": "max seconds of a route hop that is not a link (default 1800)",
+    "profile_weeks": "normal profiles from this many weeks of windows (default 4)",
+    "profile_every_s": "a profile is computed again after this many seconds (3600)",
+    "profile_utc_offset_hours": "the clock of the profiles' weekday and 15-minute bins (0)",
     "backfill_s": "missing windows this far back are computed at once (3600); older "
                   "ones, over all retained data, in the background",
     "lock_ttl_s": "lease of the worker's locks: a dead worker's destinations move to "

@@ -105,5 +105,7 @@ def _quantity(root: ET.Element, entry: dict[str, Any],
         _duration(data, "roa:travelTime", current["travel_time_s"], **attrs)
     if entry["free_flow_s"]:
         _duration(data, "roa:freeFlowTravelTime", entry["free_flow_s"])
+    if entry.get("normal_s"):
+        _duration(data, "roa:normallyExpectedTravelTime", entry["normal_s"])
     if state == "ok" and entry["delay_s"] is not None:
         _duration(data, "roa:travelTimeDelay", max(entry["delay_s"], 0.0))

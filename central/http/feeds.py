@@ -3,7 +3,9 @@
 One entry per link and route: its current (newest) window and the recent ones, each with an
 explicit state ("ok", "suppressed": fewer than k devices, so no figure at all; "no_data":
 nobody), the free-flow travel time (the 15th percentile of the last week's window medians),
-the delay against it and the trend against the window before. Suppressed windows carry no
+the normal travel time for the current window's weekday and quarter hour (profiles.py, kept by
+the workers), the delay against the normal (or, without one, against free flow) and the
+trend against the window before. Suppressed windows carry no
 count: the same privacy rule as the gRPC API.
 """
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.traveltime import profiles
 from roadside.central.traveltime import store as windows_store
 from roadside.central.traveltime.model import Target, WindowSummary
 from roadside.central.traveltime.query import to_proto
@@ -107,15 +110,20 @@ class Feeds:
         recent = [window_entry(w, length) for w in found]
         current = recent[-1] if recent else None
         previous = recent[-2] if len(recent) > 1 else None
-        free = self._free_flow(target, now_ns)
-        delay = (current["median_s"] - free
-                 if current and current["median_s"] is not None and free else None)
+        profile = profiles.read(client, ns, target.path)
+        free = profile.free_flow_s if profile is not None else self._free_flow(target, now_ns)
+        normal = profile.normal_at(current["window_start_ns"]) if profile and current else None
+        against = normal or free
+        delay = (current["median_s"] - against
+                 if current and current["median_s"] is not None and against else None)
         return {
             "id": target.path, "kind": "route" if target.route else "link",
             "name": target.route or f"{target.src} -> {target.dest}",
             "src": target.src, "dest": target.dest, "detectors": list(target.detectors),
-            "length_m": length or None, "free_flow_s": free, "normal_s": None,
-            "delay_s": delay, "trend": trend(current, previous), "current": current,
+            "length_m": length or None, "free_flow_s": free, "normal_s": normal,
+            "delay_s": delay, "delay_against": ("normal" if normal else "free_flow")
+            if delay is not None else None,
+            "trend": trend(current, previous), "current": current,
             "recent": recent, "updated": format_utc(now_ns),
         }
 

@@ -165,6 +165,11 @@ def backfill_key(ns: str, target_path: str) -> str:
     return _p(ns, "backfill", target_path)
 
 
+def profile_key(ns: str, target_path: str) -> str:
+    """A link's or route's normal profile; target_path is "link/SRC/DEST" or "route/NAME"."""
+    return _p(ns, "profiles", target_path)
+
+
 def backfill_prefix(ns: str) -> str:
     return _p(ns, "backfill") + "/"
 

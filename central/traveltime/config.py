@@ -23,6 +23,9 @@ class TravelTimeConfig:
     max_speed_kmh: float = 200.0  # faster than this over a link of known length: implausible
     route_max_seconds: int = 1800  # per hop of a route when no link gives max_seconds
     backfill_s: int = 3600  # missing windows this far back at once; older ones in the background
+    profile_weeks: int = 4  # normal profiles: from this many weeks of windows
+    profile_every_s: float = 3600.0  # a held target's profile is computed again after this
+    profile_utc_offset_hours: float = 0.0  # the clock of the profiles' weekday and time bins
     lock_ttl_s: int = 10  # lease of a worker's locks; a dead worker's locks expire after it
     retention_days: float = 365.0  # stored windows expire after this; 0 = keep them forever
     worker_id: str = ""  # default: host and process id
@@ -50,5 +53,10 @@ class TravelTimeConfig:
             raise ValueError(f"grace_s: must not be negative, got {self.grace_s}")
         if self.retention_days < 0:
             raise ValueError(f"retention_days: must not be negative, got {self.retention_days}")
+        if self.profile_weeks < 1:
+            raise ValueError(f"profile_weeks: must be at least 1, got {self.profile_weeks}")
+        if not -14 <= self.profile_utc_offset_hours <= 14:
+            raise ValueError(f"profile_utc_offset_hours: expected -14..14, got "
+                             f"{self.profile_utc_offset_hours}")
         if self.lock_ttl_s < 2:
             raise ValueError(f"lock_ttl_s: must be at least 2, got {self.lock_ttl_s}")

@@ -91,6 +91,7 @@ class WindowSummary:
     source_revision: int = 0  # the etcd revision the passes were read at
     worker: str = ""  # the worker that computed it
     no_data: bool = False  # as read from the wire: no device at all (suppressed is False)
+    normal_s: float | None = None  # as read from the wire: the profile's normal, if known
 
     def to_json(self) -> bytes:
         data: dict[str, object] = {

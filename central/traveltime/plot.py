@@ -31,6 +31,7 @@ SAMPLE_COLOUR = "#555555"
 SUPPRESSED_COLOUR = "#e8a0a0"
 NO_DATA_COLOUR = "#bbbbbb"  # hatched: no device at all in the window
 REFERENCE_COLOUR = "#2e8b57"
+NORMAL_COLOUR = "#8e44ad"
 class Scale:
     """Seconds of travel time -> the y axis: minutes, or km/h over a known length."""
 
@@ -136,6 +137,13 @@ def plot_windows(
                         linewidth=0, label="10-90 % of devices", zorder=2)
         ax.plot(edges, med, drawstyle="steps-post", color=MEDIAN_COLOUR, linewidth=2.0,
                 label="median per window", zorder=3)
+        normals = [(w.window_start_ns, w.window_end_ns, w.normal_s) for w in windows
+                   if w.normal_s]
+        if normals:
+            nx = [_x(t) for start, end, _v in normals for t in (start, end)]
+            ny = [y(v) for _s, _e, v in normals for _t in (0, 1)]
+            ax.plot(nx, ny, color=NORMAL_COLOUR, linewidth=1.6, linestyle=":",
+                    label="normal (weekday, quarter hour)", zorder=2)
         if reference_s:
             ax.axhline(y(reference_s), color=REFERENCE_COLOUR, linestyle="--", linewidth=1.4,
                        label=f"free flow ({y.text(reference_s)})", zorder=2)

@@ -16,7 +16,7 @@ from roadside.central.errors import InvalidArgument, NotFound, StoreUnavailable
 from roadside.central.store import keys
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.records import LinkRecord
-from roadside.central.traveltime import backfill, store
+from roadside.central.traveltime import backfill, profiles, store
 from roadside.central.traveltime.config import MAX_WINDOW_S
 from roadside.central.traveltime.locks import live_workers
 from roadside.central.traveltime.model import Figures, Target, WindowSummary
@@ -153,6 +153,10 @@ def response(central: EtcdStore, query: WindowQuery, found: list[WindowSummary]
         windows=[to_proto(w, query.include_samples) for w in found],
         workers=live_workers(central.client, central.namespace),
     )
+    profile = profiles.read(central.client, central.namespace, query.target.path)
+    if profile is not None:
+        for window in msg.windows:
+            window.normal_s = profile.normal_at(window.window_start_ns) or 0.0
     progress = running_backfills(central).get(query.target.path)
     if progress is not None:
         msg.backfill.CopyFrom(progress)
@@ -204,4 +208,5 @@ def from_proto(msg: query_pb2.TravelTimeWindow) -> WindowSummary:
         samples_s=tuple(msg.samples_s),
         computed_ns=msg.computed_ns,
         no_data=msg.no_data,
+        normal_s=msg.normal_s or None,
     )

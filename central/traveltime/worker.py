@@ -22,7 +22,7 @@ import etcd3.events
 from roadside.central.errors import StoreUnavailable
 from roadside.central.store import keys
 from roadside.central.store.retention import RetentionLeases
-from roadside.central.traveltime import backfill, dirty, engine, stats, store
+from roadside.central.traveltime import backfill, dirty, engine, profiles, stats, store
 from roadside.central.traveltime.config import TravelTimeConfig
 from roadside.central.traveltime.locks import DestLocks
 from roadside.central.traveltime.model import Target
@@ -81,6 +81,7 @@ class TravelTimeWorker:
         self._taken: dict[str, int] = {}  # dest -> the lock revision we last worked under
         self._targets: list[Target] = []
         self._backfills: dict[str, backfill.Backfill] = {}  # target path -> what is left
+        self._profiled: dict[str, float] = {}  # target path -> when its profile was made
 
     # lifecycle ------------------------------------------------------------
 
@@ -189,9 +190,28 @@ class TravelTimeWorker:
                 if self._pending.get(key, (rev, 0))[0] == rev:
                     self._pending.pop(key, None)
         self._forget_old(now)
+        self._profile(held, now)
         if self._backfill_chunk(held, oldest, now):
             return now  # more older windows to compute: the next turn at once
         return (latest_due + 2 * w) * NS_PER_S + int(self.config.grace_s * NS_PER_S)
+
+    def _profile(self, held: dict[str, int], now_ns: int) -> None:
+        """Normal profiles of the targets we hold, at most every profile_every_s each."""
+        c = self.config
+        mono = time.monotonic()
+        for target in self._targets:
+            if target.dest not in held:
+                continue
+            last = self._profiled.get(target.path)
+            if last is not None and mono - last < c.profile_every_s:
+                continue
+            profile = profiles.compute(self.client, self.ns, target, c.profile_weeks,
+                                       c.profile_utc_offset_hours, now_ns)
+            profiles.write(self.client, self.ns, target, profile)
+            self._profiled[target.path] = mono
+            known = sum(1 for v in profile.bins_s if v is not None)
+            log.info("%s: normal profile with %d of %d bins", target.label(), known,
+                     profiles.BINS)
 
     def _forget_if_retaken(self, held: dict[str, int]) -> None:
         """A destination taken (again): what we remember of its stored windows may be stale,

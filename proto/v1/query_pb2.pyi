@@ -152,7 +152,7 @@ class Rejection(_message.Message):
     def __init__(self, reason: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class TravelTimeWindow(_message.Message):
-    __slots__ = ("src_detector_id", "dest_detector_id", "route", "window_start_ns", "window_end_ns", "count", "suppressed", "median_s", "p10_s", "p25_s", "p75_s", "p90_s", "mad_s", "rejections", "samples_s", "computed_ns", "no_data")
+    __slots__ = ("src_detector_id", "dest_detector_id", "route", "window_start_ns", "window_end_ns", "count", "suppressed", "median_s", "p10_s", "p25_s", "p75_s", "p90_s", "mad_s", "rejections", "samples_s", "computed_ns", "no_data", "normal_s")
     SRC_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     DEST_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
@@ -170,6 +170,7 @@ class TravelTimeWindow(_message.Message):
     SAMPLES_S_FIELD_NUMBER: _ClassVar[int]
     COMPUTED_NS_FIELD_NUMBER: _ClassVar[int]
     NO_DATA_FIELD_NUMBER: _ClassVar[int]
+    NORMAL_S_FIELD_NUMBER: _ClassVar[int]
     src_detector_id: str
     dest_detector_id: str
     route: str
@@ -187,7 +188,8 @@ class TravelTimeWindow(_message.Message):
     samples_s: _containers.RepeatedScalarFieldContainer[float]
     computed_ns: int
     no_data: bool
-    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., route: _Optional[str] = ..., window_start_ns: _Optional[int] = ..., window_end_ns: _Optional[int] = ..., count: _Optional[int] = ..., suppressed: _Optional[bool] = ..., median_s: _Optional[float] = ..., p10_s: _Optional[float] = ..., p25_s: _Optional[float] = ..., p75_s: _Optional[float] = ..., p90_s: _Optional[float] = ..., mad_s: _Optional[float] = ..., rejections: _Optional[_Iterable[_Union[Rejection, _Mapping]]] = ..., samples_s: _Optional[_Iterable[float]] = ..., computed_ns: _Optional[int] = ..., no_data: _Optional[bool] = ...) -> None: ...
+    normal_s: float
+    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., route: _Optional[str] = ..., window_start_ns: _Optional[int] = ..., window_end_ns: _Optional[int] = ..., count: _Optional[int] = ..., suppressed: _Optional[bool] = ..., median_s: _Optional[float] = ..., p10_s: _Optional[float] = ..., p25_s: _Optional[float] = ..., p75_s: _Optional[float] = ..., p90_s: _Optional[float] = ..., mad_s: _Optional[float] = ..., rejections: _Optional[_Iterable[_Union[Rejection, _Mapping]]] = ..., samples_s: _Optional[_Iterable[float]] = ..., computed_ns: _Optional[int] = ..., no_data: _Optional[bool] = ..., normal_s: _Optional[float] = ...) -> None: ...
 
 class GetTravelTimesResponse(_message.Message):
     __slots__ = ("windows", "workers", "backfill")

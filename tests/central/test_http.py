@@ -18,7 +18,7 @@ from roadside.central.api import wire
 from roadside.central.api.server import RunningCentral
 from roadside.central.http.apikeys import ApiKeys
 from roadside.central.store.records import DetectorRecord
-from roadside.central.traveltime import engine, stats, store
+from roadside.central.traveltime import engine, profiles, stats, store
 from roadside.common.main import main
 from roadside.proto.v1 import types_pb2
 from tests.fixtures.polling import wait_until
@@ -113,6 +113,10 @@ def test_datex_ii_validates_against_the_official_schemas(
 ) -> None:
     if with_data:
         corridor(road)
+        [ab] = [t for t in store.all_targets(road.client, road.namespace, 1800)
+                if t.dest == "b"]
+        profiles.write(road.client, road.namespace, ab, profiles.Profile(
+            (65.0,) * profiles.BINS, 58.0, 4, 0.0, time.time_ns()))
     else:  # links, but no window at all
         for det in "ab":
             road.store.register_detector(DetectorRecord(det, det, 52.0, 5.0))
@@ -125,6 +129,9 @@ def test_datex_ii_validates_against_the_official_schemas(
     assert schema.validate(doc), schema.error_log
     codes = doc.xpath("//loc:externalLocationCode/text()", namespaces=DATEX_NS)
     assert sorted(codes) == (["link/a/b", "link/b/c"] if with_data else ["link/a/b"])
+    normal = doc.xpath("//roa:normallyExpectedTravelTime/roa:duration/text()",
+                       namespaces=DATEX_NS)
+    assert normal == (["65.0"] if with_data else [])
     faults = doc.xpath("//roa:physicalQuantityFaultType/text()", namespaces=DATEX_NS)
     assert faults == ["noDataValuesAvailable"] * len(codes)  # newest windows: none, or empty
 
