@@ -60,6 +60,11 @@ GROUPS: dict[str, Group] = {
         "Keys for the HTTP feeds (JSON, GeoJSON, DATEX II), each with a role.",
         ("roadside.central.cli.apikey",),
     ),
+    "alerts": Group(
+        "central", "travel-time and detector alerts: list, thresholds",
+        "Alerts the workers raise: Warn and Bad per link, route and detector.",
+        ("roadside.central.cli.alerts",),
+    ),
     "audit": Group(
         "central", "who read per-device data and who changed what (admin)",
         "The audit log: every analyst read of per-device data and every admin change.",

@@ -85,6 +85,10 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
     def health(_role: Annotated[str, Depends(known)]) -> dict[str, Any]:
         return {"detectors": feeds.health(), "allowed_silence_s": feeds.allowed_silence_s}
 
+    @app.get("/api/v1/alerts", summary="alert states: Warn and Bad, and the ones cleared")
+    def alert_states(_role: Annotated[str, Depends(known)]) -> dict[str, Any]:
+        return {"alerts": feeds.alerts()}
+
     @app.get("/datex2/v3/travel-times.xml", summary="DATEX II v3 ElaboratedDataPublication",
              response_class=Response)
     def datex(_role: Annotated[str, Depends(caller)]) -> Response:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from roadside.central.store.etcd_store import EtcdStore
-from roadside.central.traveltime import profiles
+from roadside.central.traveltime import alerts, profiles
 from roadside.central.traveltime import store as windows_store
 from roadside.central.traveltime.model import Target, WindowSummary
 from roadside.central.traveltime.query import to_proto
@@ -140,6 +140,12 @@ class Feeds:
         with self._lock:
             self._reference[target.path] = (now, value)
         return value
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every alert state, the worst first."""
+        order = {"bad": 0, "warn": 1, "ok": 2}
+        found = alerts.states(self.store.client, self.store.namespace)
+        return sorted(found, key=lambda a: (order.get(a.get("level", "ok"), 3), a["subject"]))
 
     def health(self, now_ns: int | None = None) -> list[dict[str, Any]]:
         """Every registered detector: last upload and status, silent, backlog, clock, battery."""

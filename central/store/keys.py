@@ -170,6 +170,32 @@ def profile_key(ns: str, target_path: str) -> str:
     return _p(ns, "profiles", target_path)
 
 
+def alert_key(ns: str, subject: str) -> str:
+    """An alert's state; subject is "link/SRC/DEST", "route/NAME" or "detector/ID"."""
+    return _p(ns, "alerts", "state", subject)
+
+
+def alerts_prefix(ns: str) -> str:
+    return _p(ns, "alerts", "state") + "/"
+
+
+def alert_threshold_key(ns: str, target_path: str) -> str:
+    return _p(ns, "alerts", "thresholds", target_path)
+
+
+def alert_outbox_key(ns: str, ulid: str) -> str:
+    return f"{alert_outbox_prefix(ns)}{ulid}"
+
+
+def alert_outbox_prefix(ns: str) -> str:
+    return _p(ns, "alerts", "outbox") + "/"
+
+
+def alerts_lock(ns: str) -> str:
+    """The one worker evaluating alerts holds this (on its lease)."""
+    return _p(ns, "locks", "alerts")
+
+
 def backfill_prefix(ns: str) -> str:
     return _p(ns, "backfill") + "/"
 

@@ -26,6 +26,17 @@ class TravelTimeConfig:
     profile_weeks: int = 4  # normal profiles: from this many weeks of windows
     profile_every_s: float = 3600.0  # a held target's profile is computed again after this
     profile_utc_offset_hours: float = 0.0  # the clock of the profiles' weekday and time bins
+    # alerts (README: Alerts), evaluated by one worker at a time
+    alerts: bool = True
+    alert_every_s: float = 30.0
+    alert_warn_ratio: float = 1.25  # travel time this many times the normal: Warn
+    alert_bad_ratio: float = 1.6
+    alert_min_samples: int = 5  # devices a window needs to count
+    alert_for_s: float = 600.0  # the condition must hold this long
+    alert_allowed_silence_s: float = 900.0  # a detector without a status report longer: Bad
+    alert_backlog_s: float = 1800.0  # oldest unsent pass older: Warn
+    alert_battery_v: float = 11.5  # battery under this (when measured): Warn
+    alert_webhooks: tuple[str, ...] = ()  # URLs that get each change as a JSON POST
     lock_ttl_s: int = 10  # lease of a worker's locks; a dead worker's locks expire after it
     retention_days: float = 365.0  # stored windows expire after this; 0 = keep them forever
     worker_id: str = ""  # default: host and process id

@@ -22,7 +22,7 @@ import etcd3.events
 from roadside.central.errors import StoreUnavailable
 from roadside.central.store import keys
 from roadside.central.store.retention import RetentionLeases
-from roadside.central.traveltime import backfill, dirty, engine, profiles, stats, store
+from roadside.central.traveltime import alerts, backfill, dirty, engine, profiles, stats, store
 from roadside.central.traveltime.config import TravelTimeConfig
 from roadside.central.traveltime.locks import DestLocks
 from roadside.central.traveltime.model import Target
@@ -38,6 +38,12 @@ FORGET_AFTER_S = 2 * 86_400  # windows older than this are no longer remembered 
 def default_worker_id() -> str:
     host = "".join(c if c.isalnum() else "-" for c in socket.gethostname().lower())
     return f"{host[:40] or 'host'}-{os.getpid()}"
+
+
+def alert_rules(c: TravelTimeConfig) -> alerts.AlertRules:
+    return alerts.AlertRules(c.alert_warn_ratio, c.alert_bad_ratio, c.alert_min_samples,
+                             c.alert_for_s, c.alert_allowed_silence_s, c.alert_backlog_s,
+                             c.alert_battery_v, tuple(c.alert_webhooks))
 
 
 def rules_of(config: TravelTimeConfig) -> stats.Rules:
@@ -82,6 +88,9 @@ class TravelTimeWorker:
         self._targets: list[Target] = []
         self._backfills: dict[str, backfill.Backfill] = {}  # target path -> what is left
         self._profiled: dict[str, float] = {}  # target path -> when its profile was made
+        self._alerted = 0.0  # monotonic time of the last alert evaluation
+        self.alerts = alerts.AlertEvaluator(client, self.ns, alert_rules(config),
+                                            config.window_s)
 
     # lifecycle ------------------------------------------------------------
 
@@ -191,9 +200,33 @@ class TravelTimeWorker:
                     self._pending.pop(key, None)
         self._forget_old(now)
         self._profile(held, now)
+        self._evaluate_alerts(now)
         if self._backfill_chunk(held, oldest, now):
             return now  # more older windows to compute: the next turn at once
-        return (latest_due + 2 * w) * NS_PER_S + int(self.config.grace_s * NS_PER_S)
+        due = (latest_due + 2 * w) * NS_PER_S + int(self.config.grace_s * NS_PER_S)
+        if self.config.alerts:
+            due = min(due, now + int(self.config.alert_every_s * NS_PER_S))
+        return due
+
+    def _evaluate_alerts(self, now_ns: int) -> None:
+        """Every alert_every_s, by the one worker holding the alerts lock (on its lease)."""
+        if not self.config.alerts or time.monotonic() - self._alerted < self.config.alert_every_s:
+            return
+        self._alerted = time.monotonic()
+        if self.locks.lease_id and self._hold_alerts_lock():
+            self.alerts.evaluate(self._targets, now_ns)
+
+    def _hold_alerts_lock(self) -> bool:
+        key = keys.alerts_lock(self.ns)
+        tx = self.client.transactions
+        try:
+            self.client.transaction(
+                compare=[tx.create(key) == 0],
+                success=[tx.put(key, self.worker_id, lease=self.locks.lease_id)], failure=[])
+            value, _meta = self.client.get(key)
+        except store.ETCD_ERRORS as exc:
+            raise StoreUnavailable(f"etcd lock failed: {exc}") from exc
+        return bool(value == self.worker_id.encode())
 
     def _profile(self, held: dict[str, int], now_ns: int) -> None:
         """Normal profiles of the targets we hold, at most every profile_every_s each."""

@@ -123,6 +123,20 @@ function drawHealth(detectors) {
   }
 }
 
+function drawAlerts(alerts) {
+  const list = document.getElementById("alerts");
+  list.replaceChildren();
+  for (const a of alerts.filter(a => a.level !== "ok")) {
+    const item = document.createElement("li");
+    item.className = a.level;
+    item.dataset.subject = a.subject;
+    item.textContent = a.level.toUpperCase() + " " + a.subject + ": " + a.reason +
+      " (since " + new Date(a.since_ns / 1e6).toLocaleTimeString() + ")";
+    list.appendChild(item);
+  }
+  if (!list.children.length) list.innerHTML = "<li class=\"none\">no alerts</li>";
+}
+
 function render() { drawMap(); drawChart(); }
 
 async function refresh() {
@@ -133,7 +147,10 @@ async function refresh() {
     state.entries = times.entries;
     state.network = network;
     render();
-    if (state.key) drawHealth((await feed("/api/v1/detectors/health")).detectors);
+    if (state.key) {
+      drawHealth((await feed("/api/v1/detectors/health")).detectors);
+      drawAlerts((await feed("/api/v1/alerts")).alerts);
+    }
     document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
     error.textContent = "";
   } catch (e) {
