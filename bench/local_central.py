@@ -22,7 +22,8 @@ def local_central(tmp: Path, **overrides: Any) -> Iterator[RunningCentral]:
         settings: dict[str, Any] = {
             "host": "127.0.0.1", "collector_port": 0, "query_port": 0, "health_port": 0,
             "etcd_endpoints": (etcd.endpoint,), "namespace": "bench",
-            "data_dir": tmp / "central", "insecure": True, **overrides,
+            "data_dir": tmp / "central", "insecure": True, "http": False, "http_port": 0,
+            "metrics": False, "metrics_port": 0, **overrides,
         }
         central = start_central(CentralConfig(**settings))
         try:

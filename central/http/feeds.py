@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,7 @@ REFERENCE_S = 7 * 86_400  # free flow: the week's window medians
 REFERENCE_TTL_S = 600.0  # a target's free flow is computed again after this
 TREND_FRACTION = 0.10  # a median this much above (below) the previous: increasing (decreasing)
 ROUTE_MAX_SECONDS = 1800
+READERS = 8  # targets read from etcd at once for one feed
 
 
 def window_entry(w: WindowSummary, length_m: float) -> dict[str, Any]:
@@ -99,10 +101,16 @@ class Feeds:
                 for d in self.store.list_detectors()}
 
     def travel_times(self, now_ns: int | None = None) -> list[dict[str, Any]]:
-        now_ns = now_ns or time.time_ns()
-        return [self._target_entry(t, now_ns) for t in self.targets()]
+        """Every target's entry; the reads of many targets run READERS at a time."""
+        now = now_ns or time.time_ns()
+        profiles_now = profiles.read_all(self.store.client, self.store.namespace)
+        targets = self.targets()
+        with ThreadPoolExecutor(min(READERS, max(1, len(targets))),
+                                thread_name_prefix="feed-read") as pool:
+            return list(pool.map(lambda t: self._target_entry(t, now, profiles_now), targets))
 
-    def _target_entry(self, target: Target, now_ns: int) -> dict[str, Any]:
+    def _target_entry(self, target: Target, now_ns: int,
+                      known: dict[str, profiles.Profile]) -> dict[str, Any]:
         client, ns = self.store.client, self.store.namespace
         since_s = now_ns // NS_PER_S - RECENT_S
         found = [w for w, _rev in windows_store.read_windows(client, ns, target, since_s)]
@@ -110,7 +118,7 @@ class Feeds:
         recent = [window_entry(w, length) for w in found]
         current = recent[-1] if recent else None
         previous = recent[-2] if len(recent) > 1 else None
-        profile = profiles.read(client, ns, target.path)
+        profile = known.get(target.path)
         free = profile.free_flow_s if profile is not None else self._free_flow(target, now_ns)
         normal = profile.normal_at(current["window_start_ns"]) if profile and current else None
         against = normal or free

@@ -89,6 +89,18 @@ def write(client: store.EtcdClient, ns: str, target: Target, profile: Profile) -
         raise StoreUnavailable(f"etcd write failed: {exc}") from exc
 
 
+def read_all(client: store.EtcdClient, ns: str) -> dict[str, Profile]:
+    """Every stored profile, by target path (one range read)."""
+    prefix = keys.profile_key(ns, "")
+    out = {}
+    for key, value, _rev in store.range_pages(client, prefix, keys.prefix_end(prefix)):
+        try:
+            out[key.decode()[len(prefix):]] = Profile.from_json(value)
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
 def read(client: store.EtcdClient, ns: str, target_path: str) -> Profile | None:
     try:
         value, _meta = client.get(keys.profile_key(ns, target_path))
