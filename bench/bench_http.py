@@ -22,11 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.local_central import local_central  # noqa: E402
-from roadside.central.http.apikeys import ApiKeys  # noqa: E402
-from roadside.central.store.records import DetectorRecord, LinkRecord  # noqa: E402
-from roadside.central.traveltime import store  # noqa: E402
-from roadside.central.traveltime.model import Figures, WindowSummary  # noqa: E402
+from bench.local_central import local_central
+from roadside.central.http.apikeys import ApiKeys
+from roadside.central.store.records import DetectorRecord, LinkRecord
+from roadside.central.traveltime import store
+from roadside.central.traveltime.model import Figures, WindowSummary
 
 S = 1_000_000_000
 W = 300
