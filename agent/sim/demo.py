@@ -19,10 +19,12 @@ import os
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,6 +44,7 @@ POLL_S = 0.2
 WORKER_GRACE_S = 5  # publish a window this soon after it closes (the demo's data is old)
 BACKFILL_S = 2 * 86_400  # the simulated morning may be up to a day and a half old
 MORNING_START = timedelta(hours=6, minutes=50)  # local time: the period spans the rush's onset
+HTTP = re.compile(r"HTTP feeds on (https?://\S+) ")
 SERVING = re.compile(r"central serving: collector (\S+), query (\S+), health \S+; etcd (\S+),")
 
 
@@ -195,9 +198,43 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
     report.detectors()
     report.events()
     report.travel_times(TRAVEL_TIMES_TIMEOUT_S)
+    _step(5, "the city's desk: the HTTP feeds")
+    _feeds(out, pki, etcd, out / "logs" / "central.log")
     summary = report.summary(replayed, duration, seed, time.monotonic() - started)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def _feeds(out: Path, pki: Path, etcd: str, log: Path) -> None:
+    """An API key, then the JSON, DATEX II and GeoJSON feeds into out/feeds/."""
+    found = HTTP.search(log.read_text(errors="replace"))
+    if found is None:
+        raise DemoError(f"central logged no HTTP feeds; see {log}")
+    base = found.group(1)
+    issued = subprocess.run(
+        [sys.executable, "-m", "roadside.common.main", "apikey", "issue", "demo-desk",
+         "--role", "viewer", "--pki-dir", str(pki), "--etcd-endpoints", etcd],
+        capture_output=True, text=True, timeout=REPLAY_TIMEOUT_S, check=False)
+    if issued.returncode != 0:
+        raise DemoError(f"apikey issue failed: {issued.stderr.strip()}")
+    key = issued.stdout.strip()
+    context = ssl.create_default_context(cafile=str(pki / "ca.pem"))
+    (out / "feeds").mkdir(exist_ok=True)
+    for name, path in (("travel-times.json", "/api/v1/travel-times"),
+                       ("datex2-travel-times.xml", "/datex2/v3/travel-times.xml"),
+                       ("network.geojson", "/api/v1/network.geojson")):
+        request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {key}"})
+        with urllib.request.urlopen(request, timeout=60, context=context) as reply:
+            (out / "feeds" / name).write_bytes(reply.read())
+    entries = json.loads((out / "feeds" / "travel-times.json").read_text())["entries"]
+    for e in entries:
+        c = e["current"] or {}
+        value = f"{c['travel_time_s'] / 60:.2f} min" if c.get("travel_time_s") else "-"
+        print(f"   {e['id']:<40} now: {c.get('state', 'no window'):<10} {value}")
+    if all((e["current"] or {}).get("state") != "ok" for e in entries):
+        print("   (the simulated traffic is over: the current windows have no data)")
+    print(f"   {base}/dashboard/ (while central runs), /api/v1/..., DATEX II; saved in "
+          f"{out}/feeds/")
 
 
 def _tls(pki: Path, name: str) -> dict[str, str]:
@@ -219,7 +256,7 @@ def _morning(utc_offset_hours: float, duration_s: float) -> str:
 
 
 def _step(n: int, text: str) -> None:
-    print(f"\n== {n}/4 {text}", flush=True)
+    print(f"\n== {n}/5 {text}", flush=True)
 
 
 def _wait_serving(proc: subprocess.Popen[bytes], log: Path) -> tuple[str, str, str]:

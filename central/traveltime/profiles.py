@@ -2,7 +2,8 @@
 
 From the window medians of the last `weeks` weeks (windows with figures only), binned by the
 window's start on the clock of `utc_offset_hours` (fixed: daylight saving is not followed):
-a bin's normal is the median of its medians, once it has at least MIN_VALUES of them. The
+a bin's normal is the median of its medians, once they come from at least MIN_WEEKS
+different weeks (a single day's windows are no normal). The
 free-flow travel time is the 15th percentile of all of them (reference.free_flow_s). Workers
 compute the profiles of the destinations they hold, at most every `every_s`, and keep them in
 etcd (keys.profile_key), where the feeds and the CLI read them.
@@ -24,7 +25,8 @@ from roadside.central.traveltime.reference import free_flow_s
 BIN_S = 900  # 15 minutes
 BINS_PER_DAY = 86_400 // BIN_S
 BINS = 7 * BINS_PER_DAY  # Monday 00:00 first
-MIN_VALUES = 2  # window medians a bin needs for a normal
+MIN_WEEKS = 2  # weeks a bin's window medians must come from for a normal
+WEEK_S = 7 * 86_400
 EPOCH_MONDAY_S = 4 * 86_400  # 1970-01-05 was a Monday: weekday 0 of bin 0
 NS_PER_S = 1_000_000_000
 
@@ -66,11 +68,15 @@ def build(windows: list[WindowSummary], weeks: int, utc_offset_hours: float = 0.
           now_ns: int | None = None) -> Profile:
     """The profile of these windows (any number of weeks' worth)."""
     per_bin: list[list[float]] = [[] for _ in range(BINS)]
+    weeks_of: list[set[int]] = [set() for _ in range(BINS)]
     for w in windows:
         if w.figures is not None and not w.suppressed:
-            per_bin[bin_of(w.window_start_ns / NS_PER_S, utc_offset_hours)].append(
-                w.figures.median_s)
-    bins = tuple(statistics.median(v) if len(v) >= MIN_VALUES else None for v in per_bin)
+            start_s = w.window_start_ns / NS_PER_S
+            b = bin_of(start_s, utc_offset_hours)
+            per_bin[b].append(w.figures.median_s)
+            weeks_of[b].add(int((start_s - EPOCH_MONDAY_S) // WEEK_S))
+    bins = tuple(statistics.median(v) if len(weeks_of[b]) >= MIN_WEEKS else None
+                 for b, v in enumerate(per_bin))
     return Profile(bins, free_flow_s(windows), weeks, utc_offset_hours,
                    now_ns or time.time_ns())
 

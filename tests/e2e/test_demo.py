@@ -63,6 +63,12 @@ def test_short_demo_runs_and_its_summary_adds_up(tmp_path: Path) -> None:
         assert link["published"] > 0
     for plot in summary["plots"]:
         assert Path(plot).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the desk's feeds, fetched over HTTPS with an API key: every link and the route
+    feed = json.loads((out / "feeds" / "travel-times.json").read_text())
+    assert {e["id"] for e in feed["entries"]} == {*(f"link/{k.replace('->', '/')}"
+                                                    for k in summary["travel_times"]
+                                                    if "->" in k), "route/corridor"}
+    assert b"ElaboratedDataPublication" in (out / "feeds" / "datex2-travel-times.xml").read_bytes()
     assert not any(listening(p) for p in ports(out))
 
 
@@ -74,7 +80,7 @@ def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
     assert proc.stdout is not None
     end = time.monotonic() + START_S
     for line in proc.stdout:
-        if line.startswith("== 2/4") or time.monotonic() > end:
+        if line.startswith("== 2/5") or time.monotonic() > end:
             break
     assert any(listening(p) for p in ports(out))
     proc.send_signal(signal.SIGINT)

@@ -14,6 +14,7 @@ from roadside.central.api.server import RunningCentral
 from roadside.central.http.feeds import Feeds
 from roadside.central.store.records import DetectorRecord
 from roadside.central.traveltime import engine, profiles, stats, store
+from roadside.central.traveltime.model import Figures, WindowSummary
 from roadside.central.traveltime.worker import TravelTimeWorker
 from roadside.common.main import main
 from tests.fixtures.polling import eventually
@@ -29,6 +30,18 @@ def test_bins_are_weekday_and_quarter_hour_on_the_profile_clock() -> None:
     assert profiles.bin_of(monday + 86_400 + 8 * 3600 + 20 * 60) == 96 + 33  # Tue 08:20
     assert profiles.bin_of(monday - 1) == profiles.BINS - 1  # Sunday 23:59:59
     assert profiles.bin_of(monday, utc_offset_hours=1.0) == 4  # 01:00 on that clock
+
+
+def test_one_day_of_windows_is_no_normal() -> None:
+    """Three windows of one quarter hour on one day: values enough, but one week only."""
+    t = int(datetime(2026, 11, 30, 8, tzinfo=UTC).timestamp())
+    days = [WindowSummary("a", "b", "", (t + n * W) * S, (t + (n + 1) * W) * S, 9, False,
+                          Figures(100.0 + n, 90, 95, 105, 110, 3)) for n in range(3)]
+    assert profiles.build(days, 4).normal_at(t * S) is None
+    later = WindowSummary("a", "b", "", (t + WEEK_S) * S, (t + WEEK_S + W) * S, 9, False,
+                          Figures(120.0, 90, 95, 105, 110, 3))
+    weeks = [days[0], later]
+    assert profiles.build(weeks, 4).normal_at(t * S) == 110.0  # two weeks: their median
 
 
 def publish(road: Road, starts: list[int], travel: dict[int, float]) -> None:
