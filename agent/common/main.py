@@ -38,7 +38,7 @@ GROUPS: dict[str, Group] = {
     "central": Group(
         "central", "run the central servers and travel-time workers",
         "Central: collector, query and health servers on etcd; travel-time workers.",
-        ("roadside.central.cli.serve", "roadside.central.cli.worker"),
+        ("roadside.central.cli.serve", "roadside.central.cli.worker", "roadside.central.cli.http"),
     ),
     "query": Group(
         "central", "read events, detectors, status and travel times",

@@ -4,7 +4,11 @@ health and DATEX II v3 validated against the official schemas."""
 from __future__ import annotations
 
 import json
+import re
+import signal
 import ssl
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,6 +21,7 @@ from lxml import etree
 from roadside.central.api import wire
 from roadside.central.api.server import RunningCentral
 from roadside.central.http.apikeys import ApiKeys
+from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.records import DetectorRecord
 from roadside.central.traveltime import engine, profiles, stats, store
 from roadside.common.main import main
@@ -193,3 +198,54 @@ def test_https_with_central_s_certificate_and_the_apikey_cli(
     assert main(["apikey", "revoke", "city-desk", *etcd]) == 0
     wait_until(lambda: get(f"{central.http_url}/api/v1/travel-times", key, context)[0] == 401,
                10, "the revoked key to be refused")
+
+
+def test_central_http_serves_the_feeds_on_its_own(
+    road: Road, etcd_server: EtcdProcess, tmp_path: Path,
+) -> None:
+    corridor(road)
+    key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
+    log = tmp_path / "http.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "roadside.common.main", "central", "http", "--insecure",
+             "--host", "127.0.0.1", "--http-port", "0", "--etcd-endpoints",
+             etcd_server.endpoint, "--namespace", road.namespace], stderr=out)
+    try:
+        found: list[str] = []
+
+        def serving() -> bool:
+            found[:] = re.findall(r"HTTP feeds on (http://\S+) ", log.read_text())
+            return bool(found) or proc.poll() is not None
+
+        wait_until(serving, 30, "central http to serve")
+        assert found, log.read_text()
+        code, body, _ = get(f"{found[0]}/api/v1/travel-times", key)
+        assert code == 200 and {e["id"] for e in json.loads(body)["entries"]} == {
+            "link/a/b", "link/b/c"}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+
+
+def test_datex_ii_of_a_suppressed_current_window_validates(
+    http_central: RunningCentral, road: Road,
+) -> None:
+    for i, det in enumerate("ab"):
+        road.store.register_detector(DetectorRecord(det, det, 52.0 + i / 100, 5.0))
+    road.link("a", "b", max_seconds=900)
+    t0 = (int(time.time()) - 1200) // W * W
+    road.trips("a", "b", (t0 + 10) * S, [61.0, 62.0])  # two devices: suppressed
+    [link] = store.all_targets(road.client, road.namespace, 1800)
+    done = engine.compute_windows(road.client, road.namespace, link, [t0], W, stats.Rules())
+    store.write_windows(road.client, road.namespace, [(link, w) for w in done])
+    key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
+    _code, body, _ = get(f"{http_central.http_url}/datex2/v3/travel-times.xml", key)
+    schema = etree.XMLSchema(etree.parse(str(SCHEMAS / "DATEXII_3_D2Payload.xsd")))
+    doc = etree.fromstring(body)
+    assert schema.validate(doc), schema.error_log
+    assert doc.xpath("//roa:travelTime", namespaces=DATEX_NS) == []  # no figure at all
+    assert "fewer than k" in "".join(doc.xpath("//*[local-name()='value']/text()"))
