@@ -143,7 +143,7 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
         "0", "--health-port", "0", "--data-dir", str(tmp / "etcd"),
         # etcd on any free port; the demo's own worker below (short grace, long backfill)
         "--embedded-etcd-port", "0", "--no-worker", "--http-port", "0",
-        "--metrics-port", "0",
+        "--metrics-port", "0", "--enroll-port", "0",
     ])
     collector, query, etcd = _wait_serving(central, out / "logs" / "central.log")
     print(f"   collector {collector}, query {query}, etcd {etcd}")

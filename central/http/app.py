@@ -11,9 +11,11 @@ run time, and the dependencies are closures.)
 """
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+from cryptography import x509
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
@@ -22,19 +24,25 @@ from roadside.central.http.apikeys import ApiKeys
 from roadside.central.http.datex import publication
 from roadside.central.http.feeds import Feeds
 from roadside.common import __version__
+from roadside.common.identity import IdentityError, of_certificate
 
 ANONYMOUS = "anonymous"
 STATIC = Path(__file__).with_name("static")  # the dashboard: our own HTML, CSS and JS
 DATEX_TYPE = "application/xml"
 
 
-def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX") -> FastAPI:
+def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX",
+             revoked: Callable[[int], bool] | None = None) -> FastAPI:
     app = FastAPI(title="roadside", version=__version__, docs_url=None, redoc_url=None,
                   description="Travel times, network and detector health of a roadside "
                               "site: JSON, GeoJSON and DATEX II v3.")
 
     def caller(request: Request) -> str:
-        """The caller's role: a live API key's, or anonymous in open-data mode."""
+        """The caller's role: a live API key's, an operator certificate's (HTTPS with a
+        client certificate of the site CA), or anonymous in open-data mode."""
+        der = request.scope.get("extensions", {}).get("tls", {}).get("client_cert_der")
+        if der is not None and revoked is not None:
+            return _certificate_role(der, revoked)
         header = request.headers.get("authorization", "")
         if header:
             scheme, _, key = header.partition(" ")
@@ -97,3 +105,17 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
                         media_type=DATEX_TYPE)
 
     return app
+
+
+def _certificate_role(der: bytes, revoked: Callable[[int], bool]) -> str:
+    """An operator certificate's role (TLS verified it against the site CA already)."""
+    cert = x509.load_der_x509_certificate(der)
+    if revoked(cert.serial_number):
+        raise HTTPException(401, "certificate revoked")
+    try:
+        who = of_certificate(cert)
+    except IdentityError as exc:
+        raise HTTPException(401, str(exc)) from exc
+    if who.kind != "operator":
+        raise HTTPException(403, f"{who}: the feeds are for operators (or API keys)")
+    return str(who.role)

@@ -6,16 +6,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import threading
 from pathlib import Path
+from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from roadside.central.config import CentralConfig
 from roadside.central.errors import CentralError
 from roadside.central.http.apikeys import ApiKeys
 from roadside.central.http.app import make_app
 from roadside.central.http.feeds import Feeds
+from roadside.central.pki.registry import RevocationList
 from roadside.central.store.etcd_store import EtcdStore
 
 log = logging.getLogger(__name__)
@@ -33,14 +37,35 @@ def tls_files(config: CentralConfig) -> tuple[Path, Path] | None:
     return config.pki_path / "central.pem", config.pki_path / "central.key"
 
 
+class PeerCertProtocol(H11Protocol):
+    """uvicorn's h11 protocol that hands the app the TLS client's certificate (DER) in
+    scope["extensions"]["tls"]["client_cert_der"]; uvicorn itself does not."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if der:
+            inner = self.app
+
+            async def app(scope: Any, receive: Any, send: Any) -> None:
+                scope.setdefault("extensions", {})["tls"] = {"client_cert_der": der}
+                await inner(scope, receive, send)
+
+            self.app = app
+
+
 class HttpServer:
     """start() binds and serves in a thread; stop() ends it (safe twice)."""
 
     def __init__(self, config: CentralConfig, store: EtcdStore) -> None:
         self.config = config
         feeds = Feeds(store, config.allowed_silence_s)
+        self.revocations = None if config.insecure else RevocationList(store.client,
+                                                                       store.namespace)
         self.app = make_app(feeds, ApiKeys(store.client, store.namespace),
-                            config.http_open_data, config.http_country)
+                            config.http_open_data, config.http_country,
+                            self.revocations.revoked if self.revocations else None)
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -62,10 +87,16 @@ class HttpServer:
                                ) from exc
         self.port = sock.getsockname()[1]
         files = tls_files(config)
+        tls: dict[str, Any] = {}
+        if files is not None:  # a client certificate of the site CA is optional: or a key
+            ca = config.tls_client_ca_file or config.pki_path / "ca.pem"
+            tls = {"ssl_certfile": str(files[0]), "ssl_keyfile": str(files[1]),
+                   "ssl_ca_certs": str(ca), "ssl_cert_reqs": ssl.CERT_OPTIONAL,
+                   "http": PeerCertProtocol}
+            assert self.revocations is not None
+            self.revocations.start()
         server = uvicorn.Server(uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off",
-            ssl_certfile=str(files[0]) if files else None,
-            ssl_keyfile=str(files[1]) if files else None))
+            self.app, log_level="warning", access_log=False, lifespan="off", **tls))
         self._server = server
         self._thread = threading.Thread(target=self._run, args=(server, sock),
                                         name="central-http", daemon=True)
@@ -90,3 +121,5 @@ class HttpServer:
         server.should_exit = True
         if self._thread is not None:
             self._thread.join(STOP_TIMEOUT_S)
+        if self.revocations is not None:
+            self.revocations.stop()

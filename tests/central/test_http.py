@@ -16,19 +16,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from lxml import etree
 
 from roadside.central.api import wire
 from roadside.central.api.server import RunningCentral
 from roadside.central.http.apikeys import ApiKeys
+from roadside.central.pki.registry import PkiRegistry
 from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.records import DetectorRecord
 from roadside.central.traveltime import engine, profiles, stats, store
+from roadside.common.identity import Identity
 from roadside.common.main import main
 from roadside.proto.v1 import types_pb2
 from tests.fixtures.polling import wait_until
 from tests.fixtures.traveltime import Road, S
-from tests.fixtures.trust import Site
+from tests.fixtures.trust import DETECTOR_A, VIEWER, Site
 
 W = 300
 SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "datex2-v3"
@@ -249,3 +252,27 @@ def test_datex_ii_of_a_suppressed_current_window_validates(
     assert schema.validate(doc), schema.error_log
     assert doc.xpath("//roa:travelTime", namespaces=DATEX_NS) == []  # no figure at all
     assert "fewer than k" in "".join(doc.xpath("//*[local-name()='value']/text()"))
+
+
+def test_https_takes_operator_certificates_of_the_site_and_refuses_revoked_and_boxes(
+    start_test_central: Callable[..., RunningCentral], site: Site, road: Road,
+) -> None:
+    central = start_test_central(insecure=False, pki_dir=site.pki_dir, http=True)
+    url = f"{central.http_url}/api/v1/detectors/health"
+
+    def as_(who: Identity) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(site.ca_file))
+        cert, key = site.files(who)
+        context.load_cert_chain(str(cert), str(key))
+        return context
+
+    assert get(url, context=as_(VIEWER))[0] == 200  # no key needed: the certificate says
+    code, body, _ = get(url, context=as_(DETECTOR_A))
+    assert code == 403 and b"operators" in body
+    assert get(url, context=ssl.create_default_context(cafile=str(site.ca_file)))[0] == 401
+    cert, _key = site.files(VIEWER)
+    registry = PkiRegistry(road.client, road.namespace)  # as `roadside pki revoke vera`
+    registry.record(x509.load_pem_x509_certificate(cert.read_bytes()))
+    registry.revoke(VIEWER.name)
+    wait_until(lambda: get(url, context=as_(VIEWER))[0] == 401, 10,
+               "the revoked certificate to be refused")
