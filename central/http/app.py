@@ -22,7 +22,7 @@ from fastapi.staticfiles import StaticFiles
 
 from roadside.central.http.apikeys import ApiKeys
 from roadside.central.http.datex import publication
-from roadside.central.http.feeds import Feeds
+from roadside.central.http.feeds import MAX_RECENT_S, Feeds
 from roadside.common import __version__
 from roadside.common.identity import IdentityError, of_certificate
 
@@ -75,13 +75,14 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
 
     @app.get("/api/v1/travel-times", summary="current and recent travel times")
     def travel_times(_role: Annotated[str, Depends(caller)], id: str | None = None,
-                     ) -> dict[str, Any]:
-        entries = feeds.travel_times()
-        if id is not None:
-            entries = [e for e in entries if e["id"] == id]
-            if not entries:
-                raise HTTPException(404, f"no link or route {id!r} (ids: link/SRC/DEST, "
-                                         "route/NAME)")
+                     hours: float = 1.0) -> dict[str, Any]:
+        if not 0 < hours <= MAX_RECENT_S / 3600:
+            raise HTTPException(422, f"hours: expected more than 0 and at most "
+                                     f"{MAX_RECENT_S // 3600}, got {hours:g}")
+        entries = feeds.travel_times(only=id, recent_s=int(hours * 3600))
+        if id is not None and not entries:
+            raise HTTPException(404, f"no link or route {id!r} (ids: link/SRC/DEST, "
+                                     "route/NAME)")
         return {"entries": entries}
 
     @app.get("/api/v1/network.geojson", summary="detectors, links and routes as GeoJSON")

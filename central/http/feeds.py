@@ -27,7 +27,8 @@ from roadside.central.traveltime.reference import free_flow_s
 from roadside.common.timeparse import format_utc
 
 NS_PER_S = 1_000_000_000
-RECENT_S = 3600  # the windows a feed shows besides the current one
+RECENT_S = 3600  # the windows a feed shows besides the current one (by default)
+MAX_RECENT_S = 48 * 3600  # the most a caller may ask for (?hours=)
 REFERENCE_S = 7 * 86_400  # free flow: the week's window medians
 REFERENCE_TTL_S = 600.0  # a target's free flow is computed again after this
 TREND_FRACTION = 0.10  # a median this much above (below) the previous: increasing (decreasing)
@@ -100,25 +101,30 @@ class Feeds:
         return {d.id: Place(d.id, d.name, d.latitude, d.longitude)
                 for d in self.store.list_detectors()}
 
-    def travel_times(self, now_ns: int | None = None) -> list[dict[str, Any]]:
-        """Every target's entry; the reads of many targets run READERS at a time."""
+    def travel_times(self, now_ns: int | None = None, only: str | None = None,
+                     recent_s: int = RECENT_S) -> list[dict[str, Any]]:
+        """Every target's entry (or the one with id `only`), with the windows of the last
+        `recent_s`; the reads of many targets run READERS at a time."""
         now = now_ns or time.time_ns()
         profiles_now = profiles.read_all(self.store.client, self.store.namespace)
-        targets = self.targets()
+        targets = [t for t in self.targets() if only is None or t.path == only]
         with ThreadPoolExecutor(min(READERS, max(1, len(targets))),
                                 thread_name_prefix="feed-read") as pool:
-            return list(pool.map(lambda t: self._target_entry(t, now, profiles_now), targets))
+            return list(pool.map(
+                lambda t: self._target_entry(t, now, profiles_now, recent_s), targets))
 
-    def _target_entry(self, target: Target, now_ns: int,
-                      known: dict[str, profiles.Profile]) -> dict[str, Any]:
+    def _target_entry(self, target: Target, now_ns: int, known: dict[str, profiles.Profile],
+                      recent_s: int) -> dict[str, Any]:
         client, ns = self.store.client, self.store.namespace
-        since_s = now_ns // NS_PER_S - RECENT_S
+        since_s = now_ns // NS_PER_S - recent_s
         found = [w for w, _rev in windows_store.read_windows(client, ns, target, since_s)]
         length = target.length_m
         recent = [window_entry(w, length) for w in found]
+        profile = known.get(target.path)
+        for entry in recent:  # each window's normal, for charts
+            entry["normal_s"] = profile.normal_at(entry["window_start_ns"]) if profile else None
         current = recent[-1] if recent else None
         previous = recent[-2] if len(recent) > 1 else None
-        profile = known.get(target.path)
         free = profile.free_flow_s if profile is not None else self._free_flow(target, now_ns)
         normal = profile.normal_at(current["window_start_ns"]) if profile and current else None
         against = normal or free

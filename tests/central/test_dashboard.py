@@ -15,7 +15,7 @@ from roadside.central.api import wire
 from roadside.central.api.server import RunningCentral
 from roadside.central.http.apikeys import ApiKeys
 from roadside.central.store.records import DetectorRecord
-from roadside.central.traveltime import engine, stats, store
+from roadside.central.traveltime import engine, profiles, stats, store
 from roadside.proto.v1 import types_pb2
 from tests.fixtures.traveltime import Road, S
 
@@ -63,6 +63,8 @@ def network(road: Road) -> None:
                 if t.dest == "b")
     done = engine.compute_windows(road.client, road.namespace, link, starts, W, stats.Rules())
     store.write_windows(road.client, road.namespace, [(link, w) for w in done])
+    profiles.write(road.client, road.namespace, link, profiles.Profile(
+        (61.0,) * profiles.BINS, 60.0, 4, 0.0, time.time_ns()))  # the normal: a minute
 
 
 def report(road: Road, detector_id: str) -> None:
@@ -93,9 +95,10 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     assert set(links) == {"link/a/b", "link/b/c"}
     assert "congested" in links["link/a/b"] and "none" in links["link/b/c"]
     driver.find_element(By.CSS_SELECTOR, '[data-id="link/a/b"]').click()  # type: ignore[attr-defined]
-    # the last hour's windows, each a point on the median line
+    # today's windows (at least the last hour's), each a point on the median line
     wait.until(lambda _d: len(driver.find_elements(By.CSS_SELECTOR, "#chart .point")) >= 10)
     assert driver.find_elements(By.CSS_SELECTOR, "#chart .freeflow")  # type: ignore[attr-defined]
+    assert driver.find_elements(By.CSS_SELECTOR, "#chart .normal")  # type: ignore[attr-defined]
     assert "a -> b" in driver.find_element(By.ID, "charttitle").text  # type: ignore[attr-defined]
     # a reports on, b has stopped: b turns silent once allowed_silence_s has passed
 

@@ -113,6 +113,13 @@ def test_the_json_feed_says_ok_suppressed_and_no_data_with_figures_only_when_ok(
     code, body, _ = get(f"{http_central.http_url}/api/v1/travel-times?id=link/b/c", key)
     assert code == 200 and [e["id"] for e in json.loads(body)["entries"]] == ["link/b/c"]
     assert get(f"{http_central.http_url}/api/v1/travel-times?id=link/x/y", key)[0] == 404
+    code, body, _ = get(f"{http_central.http_url}/api/v1/travel-times?hours=0", key)
+    assert code == 422 and b"hours" in body
+    hours = (time.time() - (t0 + W / 2)) / 3600  # from the middle of the first window on
+    code, body, _ = get(f"{http_central.http_url}/api/v1/travel-times?id=link/a/b&hours={hours}",
+                        key)
+    assert [w["state"] for w in json.loads(body)["entries"][0]["recent"]] == ["suppressed",
+                                                                             "no_data"]
 
 
 @pytest.mark.parametrize("with_data", [True, False])

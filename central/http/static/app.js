@@ -5,7 +5,21 @@
 const SVG = "http://www.w3.org/2000/svg";
 const params = new URLSearchParams(location.search);
 const REFRESH_S = Math.max(1, Number(params.get("refresh")) || 10);
-const state = { key: "", selected: null, entries: [], network: null };
+const state = { key: "", selected: null, entries: [], network: null, detail: null };
+
+// the hours since local midnight: a chart shows today
+function todayHours() {
+  const now = new Date(), midnight = new Date(now);
+  midnight.setHours(0, 0, 0, 0);
+  return Math.min(48, Math.max(1, (now - midnight) / 3.6e6));
+}
+
+async function loadDetail() {
+  if (!state.selected) { state.detail = null; return; }
+  const path = "/api/v1/travel-times?id=" + encodeURIComponent(state.selected) +
+    "&hours=" + todayHours().toFixed(2);
+  state.detail = (await feed(path)).entries[0] || null;
+}
 
 function keyFromPage() {
   const match = /key=([^&]+)/.exec(location.hash);
@@ -65,7 +79,11 @@ function drawMap() {
     const line = el("polyline", { points, "data-id": f.id,
       class: "link " + (entry ? level(entry) : "none") + (f.id === state.selected ? " selected" : "") }, map);
     el("title", {}, line).textContent = f.properties.name;
-    line.addEventListener("click", () => { state.selected = f.id; render(); });
+    line.addEventListener("click", async () => {
+      state.selected = f.id;
+      await loadDetail().catch(e => { document.getElementById("error").textContent = e.message; });
+      render();
+    });
   }
   for (const f of features.filter(f => f.geometry.type === "Point")) {
     const [x, y] = at(f.geometry.coordinates);
@@ -78,12 +96,14 @@ function drawMap() {
 function drawChart() {
   const chart = document.getElementById("chart");
   chart.replaceChildren();
-  const entry = state.entries.find(e => e.id === state.selected);
+  const entry = state.detail;
   const title = document.getElementById("charttitle");
   if (!entry) { title.textContent = "Pick a link or route on the map"; return; }
-  title.textContent = entry.name + ": travel time, last hour";
+  title.textContent = entry.name + ": travel time today";
   const ok = entry.recent.filter(w => w.state === "ok");
-  const times = ok.flatMap(w => [w.p10_s, w.p90_s]).concat(entry.free_flow_s ? [entry.free_flow_s] : []);
+  const normals = entry.recent.filter(w => w.normal_s);
+  const times = ok.flatMap(w => [w.p10_s, w.p90_s]).concat(entry.free_flow_s ? [entry.free_flow_s] : [])
+    .concat(normals.map(w => w.normal_s));
   if (!entry.recent.length) return;
   const t0 = entry.recent[0].window_start_ns, t1 = entry.recent[entry.recent.length - 1].window_end_ns;
   const top = Math.max(60, ...times) * 1.1;
@@ -100,6 +120,10 @@ function drawChart() {
   const mids = ok.map(w => [x((w.window_start_ns + w.window_end_ns) / 2), y(w.median_s)]);
   el("polyline", { points: mids.map(p => p.join(",")).join(" "), class: "median" }, chart);
   for (const [px, py] of mids) el("circle", { cx: px, cy: py, r: 3.5, class: "point" }, chart);
+  if (normals.length) {
+    const line = normals.map(w => [x((w.window_start_ns + w.window_end_ns) / 2), y(w.normal_s)]);
+    el("polyline", { points: line.map(p => p.join(",")).join(" "), class: "normal" }, chart);
+  }
   if (entry.free_flow_s) {
     el("line", { x1: 50, x2: 780, y1: y(entry.free_flow_s), y2: y(entry.free_flow_s), class: "freeflow" }, chart);
   }
@@ -146,6 +170,7 @@ async function refresh() {
                                                 feed("/api/v1/network.geojson")]);
     state.entries = times.entries;
     state.network = network;
+    await loadDetail();
     render();
     if (state.key) {
       drawHealth((await feed("/api/v1/detectors/health")).detectors);
