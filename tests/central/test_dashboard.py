@@ -20,6 +20,7 @@ from roadside.proto.v1 import types_pb2
 from tests.fixtures.traveltime import Road, S
 
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -83,22 +84,31 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
     driver = browser
     driver.get(f"{central.http_url}/dashboard/?refresh=1#key={key}")  # type: ignore[attr-defined]
-    wait = WebDriverWait(driver, WAIT_S)
+    # the page redraws every second: read it in one script (no element goes stale meanwhile)
+    wait = WebDriverWait(driver, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
 
     def classes(css: str) -> dict[str, str]:
-        return {e.get_attribute("data-id"): e.get_attribute("class")
-                for e in driver.find_elements(By.CSS_SELECTOR, css)}  # type: ignore[attr-defined]
+        return driver.execute_script(  # type: ignore[attr-defined,no-any-return]
+            "return Object.fromEntries([...document.querySelectorAll(arguments[0])]"
+            ".map(e => [e.getAttribute('data-id'), e.getAttribute('class')]))", css)
+
+    def count(css: str) -> int:
+        return int(driver.execute_script(  # type: ignore[attr-defined]
+            "return document.querySelectorAll(arguments[0]).length", css))
+
+    def click(css: str) -> bool:
+        driver.find_element(By.CSS_SELECTOR, css).click()  # type: ignore[attr-defined]
+        return True
 
     wait.until(lambda _d: len(classes("#map .detector")) == 3)
     assert set(classes("#map .detector")) == {"a", "b", "c"}
     links = classes("#map .link")
     assert set(links) == {"link/a/b", "link/b/c"}
     assert "congested" in links["link/a/b"] and "none" in links["link/b/c"]
-    driver.find_element(By.CSS_SELECTOR, '[data-id="link/a/b"]').click()  # type: ignore[attr-defined]
+    wait.until(lambda _d: click('[data-id="link/a/b"]'))
     # today's windows (at least the last hour's), each a point on the median line
-    wait.until(lambda _d: len(driver.find_elements(By.CSS_SELECTOR, "#chart .point")) >= 10)
-    assert driver.find_elements(By.CSS_SELECTOR, "#chart .freeflow")  # type: ignore[attr-defined]
-    assert driver.find_elements(By.CSS_SELECTOR, "#chart .normal")  # type: ignore[attr-defined]
+    wait.until(lambda _d: count("#chart .point") >= 10)
+    assert count("#chart .freeflow") == 1 and count("#chart .normal") == 1
     assert "a -> b" in driver.find_element(By.ID, "charttitle").text  # type: ignore[attr-defined]
     # a reports on, b has stopped: b turns silent once allowed_silence_s has passed
 
