@@ -102,6 +102,8 @@ def _quantity(root: ET.Element, entry: dict[str, Any],
                  "computationalMethod": "medianOfSamplesInATimePeriod"}
         if current["stddev_s"] is not None:
             attrs["standardDeviation"] = f"{current['stddev_s']:.2f}"
+        if current.get("quality") is not None:
+            attrs["supplierCalculatedDataQuality"] = f"{current['quality'] * 100:.1f}"
         _duration(data, "roa:travelTime", current["travel_time_s"], **attrs)
     if entry["free_flow_s"]:
         _duration(data, "roa:freeFlowTravelTime", entry["free_flow_s"])

@@ -1,7 +1,8 @@
 """What the HTTP feeds say, from the stored windows, the registry and the agents' status.
 
-One entry per link and route: its current (newest) window and the recent ones, each with an
-explicit state ("ok", "suppressed": fewer than k devices, so no figure at all; "no_data":
+One entry per link and route: its current (newest) window and the recent ones (`quality`:
+the share of the window's matched samples that were kept, 1.0 when none was rejected), each
+with an explicit state ("ok", "suppressed": fewer than k devices, so no figure at all; "no_data":
 nobody), the free-flow travel time (the 15th percentile of the last week's window medians),
 the normal travel time for the current window's weekday and quarter hour (profiles.py, kept by
 the workers), the delay against the normal (or, without one, against free flow) and the
@@ -44,13 +45,16 @@ def window_entry(w: WindowSummary, length_m: float) -> dict[str, Any]:
         "window_start": format_utc(w.window_start_ns), "window_end": format_utc(w.window_end_ns),
         "window_start_ns": w.window_start_ns, "window_end_ns": w.window_end_ns,
         "state": state, "travel_time_s": None, "speed_kmh": None, "p10_s": None,
-        "median_s": None, "p90_s": None, "stddev_s": None, "samples": None, "rejected": None,
+        "median_s": None, "p90_s": None, "stddev_s": None, "samples": None, "devices": None,
+        "quality": None, "rejected": None,
         "computed": format_utc(w.computed_ns) if w.computed_ns else None,
     }
     if state == "ok" and w.figures is not None:
         f = w.figures
+        rejected = sum(w.rejections.values())
         entry.update(travel_time_s=f.median_s, p10_s=f.p10_s, median_s=f.median_s,
                      p90_s=f.p90_s, samples=w.count, rejected=dict(w.rejections),
+                     devices=w.devices or None, quality=w.count / (w.count + rejected),
                      stddev_s=_stddev(w.samples_s),
                      speed_kmh=length_m / f.median_s * 3.6 if length_m and f.median_s else None)
     elif state == "no_data":

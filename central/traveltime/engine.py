@@ -62,6 +62,7 @@ def compute_from_passes(
                 window_start_ns=start,
                 window_end_ns=start + w_ns,
                 count=summary.count,
+                devices=summary.devices,
                 suppressed=summary.suppressed,
                 figures=summary.figures,
                 rejections=rejections,

@@ -92,6 +92,7 @@ class WindowSummary:
     worker: str = ""  # the worker that computed it
     no_data: bool = False  # as read from the wire: no device at all (suppressed is False)
     normal_s: float | None = None  # as read from the wire: the profile's normal, if known
+    devices: int = 0  # distinct devices among the kept samples (0: not recorded)
 
     def to_json(self) -> bytes:
         data: dict[str, object] = {
@@ -101,6 +102,7 @@ class WindowSummary:
             "window_start_ns": self.window_start_ns,
             "window_end_ns": self.window_end_ns,
             "count": self.count,
+            "devices": self.devices,
             "suppressed": self.suppressed,
             "rejections": self.rejections,
             "unmatched": self.unmatched,
@@ -133,6 +135,7 @@ class WindowSummary:
             window_start_ns=int(data["window_start_ns"]),
             window_end_ns=int(data["window_end_ns"]),
             count=int(data["count"]),
+            devices=int(data.get("devices", 0)),
             suppressed=bool(data["suppressed"]),
             figures=figures,
             rejections={str(k): int(v) for k, v in data.get("rejections", {}).items()},

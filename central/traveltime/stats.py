@@ -34,6 +34,7 @@ class Summary:
     kept: tuple[float, ...]  # sorted; empty when suppressed
     figures: Figures | None  # None when suppressed (fewer than k kept)
     rejections: dict[str, int]
+    devices: int = 0  # distinct devices among the kept samples
 
     @property
     def suppressed(self) -> bool:
@@ -92,9 +93,9 @@ def summarise(
     distinct = kept.size if devices is None else len(
         {d for d, k in zip(devices, keep.tolist(), strict=True) if k})
     if distinct < rules.k:
-        return Summary(int(kept.size), (), None, rejections)
+        return Summary(int(kept.size), (), None, rejections, distinct)
     kept = np.sort(kept)
     p10, p25, med, p75, p90 = (float(q) for q in np.quantile(kept, QUANTILES))
     mad = float(np.median(np.abs(kept - med)))
     figures = Figures(median_s=med, p10_s=p10, p25_s=p25, p75_s=p75, p90_s=p90, mad_s=mad)
-    return Summary(int(kept.size), tuple(kept.tolist()), figures, rejections)
+    return Summary(int(kept.size), tuple(kept.tolist()), figures, rejections, distinct)

@@ -22,6 +22,7 @@ from lxml import etree
 from roadside.central.api import wire
 from roadside.central.api.server import RunningCentral
 from roadside.central.http.apikeys import ApiKeys
+from roadside.central.http.datex import publication
 from roadside.central.pki.registry import PkiRegistry
 from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.records import DetectorRecord
@@ -102,7 +103,8 @@ def test_the_json_feed_says_ok_suppressed_and_no_data_with_figures_only_when_ok(
     ab, bc = entries["link/a/b"], entries["link/b/c"]
     first, thin, empty = ab["recent"]
     assert first["window_start_ns"] == t0 * S and first["state"] == "ok"
-    assert first["median_s"] == 62.0 and first["samples"] == 20
+    assert first["median_s"] == 62.0 and first["samples"] == 20 and first["devices"] == 20
+    assert first["quality"] == 1.0  # nothing rejected
     assert first["speed_kmh"] == pytest.approx(1000 / 62 * 3.6)
     assert first["stddev_s"] == pytest.approx(1.4510, abs=1e-3)
     assert thin["state"] == "suppressed"  # two devices: not even a count
@@ -283,3 +285,20 @@ def test_https_takes_operator_certificates_of_the_site_and_refuses_revoked_and_b
     registry.revoke(VIEWER.name)
     wait_until(lambda: get(url, context=as_(VIEWER))[0] == 401, 10,
                "the revoked certificate to be refused")
+
+
+def test_datex_ii_of_a_window_with_figures_validates() -> None:
+    """A current window with figures: travelTime with its inputs, deviation and quality."""
+    current = {"state": "ok", "window_start": "2026-12-01T10:00:00Z",
+               "window_end": "2026-12-01T10:05:00Z", "travel_time_s": 123.0, "samples": 12,
+               "stddev_s": 8.5, "quality": 0.92}
+    entry = {"id": "link/a/b", "detectors": ["a", "b"], "current": current, "trend": "stable",
+             "free_flow_s": 110.0, "normal_s": 118.0, "delay_s": 5.0}
+    doc = etree.fromstring(publication([entry], {"a": (52.1, 5.1), "b": (52.2, 5.2)}))
+    schema = etree.XMLSchema(etree.parse(str(SCHEMAS / "DATEXII_3_D2Payload.xsd")))
+    assert schema.validate(doc), schema.error_log
+    [travel] = doc.xpath("//roa:travelTime", namespaces=DATEX_NS)
+    assert travel.get("numberOfInputValuesUsed") == "12"
+    assert travel.get("supplierCalculatedDataQuality") == "92.0"
+    assert travel.get("computationalMethod") == "medianOfSamplesInATimePeriod"
+    assert doc.xpath("//roa:travelTimeTrendType/text()", namespaces=DATEX_NS) == ["stable"]
