@@ -70,6 +70,10 @@ class CentralConfig:
     http_port: int = 8080  # 0 = any free port
     http_open_data: bool = False  # also without an API key: k-suppressed aggregates only
     http_country: str = "XX"  # ISO 3166 code of the DATEX II publication's creator
+    # map tiles under the dashboard's map: a URL template with {z}, {x}, {y} (e.g. the
+    # city's own tile server); empty: no tiles, nothing fetched from elsewhere
+    http_map_tiles: str = ""
+    http_map_attribution: str = ""  # shown under the map when tiles are drawn
     allowed_silence_s: float = 900.0  # a detector without a status report longer: silent
     metrics: bool = True  # Prometheus metrics on metrics_port (plain HTTP, like health)
     metrics_port: int = 9180  # 0 = any free port
@@ -102,6 +106,9 @@ class CentralConfig:
         if not 0 <= self.max_streams < self.workers:
             raise ValueError(f"max_streams: must be 0..{self.workers - 1} (below workers, so "
                              f"that unary calls are always served), got {self.max_streams}")
+        if self.http_map_tiles and not all(f"{{{c}}}" in self.http_map_tiles for c in "zxy"):
+            raise ValueError(f"http_map_tiles: a URL template with {{z}}, {{x}} and {{y}}, "
+                             f"got {self.http_map_tiles!r}")
         if len(self.http_country) != 2 or not self.http_country.isalpha():
             raise ValueError(f"http_country: expected a two-letter ISO 3166 code, got "
                              f"{self.http_country!r}")

@@ -62,6 +62,8 @@ HELP = {
     "http_open_data": "serve travel times, network and DATEX II without an API key too "
                       "(k-suppressed aggregates only; default off)",
     "http_country": "ISO 3166 country code of the DATEX II publication's creator (XX)",
+    "http_map_tiles": "tile URL template ({z}/{x}/{y}) under the dashboard's map (none)",
+    "http_map_attribution": "the tiles' attribution, shown under the map",
     "allowed_silence_s": "a detector without a status report for longer is silent (900)",
     "metrics": "serve Prometheus metrics (default on)",
     "metrics_port": "port of the Prometheus metrics, plain HTTP (default 9180)",

@@ -5,9 +5,14 @@ link coloured so, a link's chart with points, and a box that stops reporting sho
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import struct
+import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -109,6 +114,7 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     # today's windows (at least the last hour's), each a point on the median line
     wait.until(lambda _d: count("#chart .point") >= 10)
     assert count("#chart .freeflow") == 1 and count("#chart .normal") == 1
+    assert count("#map image") == 0  # no tile source configured: nothing from elsewhere
     assert "a -> b" in driver.find_element(By.ID, "charttitle").text  # type: ignore[attr-defined]
     # a reports on, b has stopped: b turns silent once allowed_silence_s has passed
 
@@ -125,3 +131,55 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     severe = [e for e in driver.get_log("browser")  # type: ignore[attr-defined]
               if e["level"] == "SEVERE"]
     assert severe == [], severe
+
+
+def _png() -> bytes:
+    """A 1 x 1 grey PNG: what the test's tile server answers for every tile."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\x00\x80")) + chunk(b"IEND", b""))
+
+
+def test_map_tiles_come_from_the_configured_tile_server_only(
+    start_test_central: Callable[..., RunningCentral], road: Road, browser: object,
+) -> None:
+    paths: list[str] = []
+    tile = _png()
+
+    class Tiles(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            paths.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(tile)))
+            self.end_headers()
+            self.wfile.write(tile)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        template = f"http://127.0.0.1:{server.server_port}/tiles/{{z}}/{{x}}/{{y}}.png"
+        central = start_test_central(http=True, http_map_tiles=template,
+                                     http_map_attribution="tiles: the city")
+        network(road)
+        key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
+        driver = browser
+        driver.get(f"{central.http_url}/dashboard/?refresh=1#key={key}")  # type: ignore[attr-defined]
+        WebDriverWait(driver, WAIT_S).until(lambda _d: len(paths) >= 1)
+        assert all(re.fullmatch(r"/tiles/\d+/\d+/\d+\.png", p) for p in paths), paths
+        assert len({p.split("/")[2] for p in paths}) == 1  # one zoom for the whole map
+        assert "tiles: the city" in driver.find_element(  # type: ignore[attr-defined]
+            By.ID, "attribution").text
+        severe = [e for e in driver.get_log("browser")  # type: ignore[attr-defined]
+                  if e["level"] == "SEVERE"]
+        assert severe == [], severe
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -5,7 +5,8 @@
 const SVG = "http://www.w3.org/2000/svg";
 const params = new URLSearchParams(location.search);
 const REFRESH_S = Math.max(1, Number(params.get("refresh")) || 10);
-const state = { key: "", selected: null, entries: [], network: null, detail: null };
+const state = { key: "", selected: null, entries: [], network: null, detail: null,
+                settings: null };
 
 // the hours since local midnight: a chart shows today
 function todayHours() {
@@ -56,14 +57,42 @@ function level(entry) {
   return ratio > 0.6 ? "congested" : ratio > 0.25 ? "slow" : "ok";
 }
 
-function project(features) {
-  const points = features.filter(f => f.geometry.type === "Point")
-    .map(f => f.geometry.coordinates);
-  const lons = points.map(p => p[0]), lats = points.map(p => p[1]);
-  const [x0, x1] = [Math.min(...lons), Math.max(...lons)];
-  const [y0, y1] = [Math.min(...lats), Math.max(...lats)];
-  const scale = Math.min(700 / Math.max(x1 - x0, 1e-6), 400 / Math.max(y1 - y0, 1e-6));
-  return ([lon, lat]) => [50 + (lon - x0) * scale, 450 - (lat - y0) * scale];
+// Web Mercator: world pixels at zoom z (256-pixel tiles), as map tiles are cut
+function world([lon, lat], z) {
+  const size = 256 * 2 ** z, rad = lat * Math.PI / 180;
+  return [(lon + 180) / 360 * size,
+          (1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2 * size];
+}
+
+// the largest zoom at which the detectors fit 700 x 400 pixels, and its pixel offset
+function view(features) {
+  const points = features.filter(f => f.geometry.type === "Point").map(f => f.geometry.coordinates);
+  let z = 18;
+  for (; z > 0; z--) {
+    const px = points.map(p => world(p, z));
+    const w = Math.max(...px.map(p => p[0])) - Math.min(...px.map(p => p[0]));
+    const h = Math.max(...px.map(p => p[1])) - Math.min(...px.map(p => p[1]));
+    if (w <= 700 && h <= 400) break;
+  }
+  const px = points.map(p => world(p, z));
+  const cx = (Math.max(...px.map(p => p[0])) + Math.min(...px.map(p => p[0]))) / 2;
+  const cy = (Math.max(...px.map(p => p[1])) + Math.min(...px.map(p => p[1]))) / 2;
+  const dx = 400 - cx, dy = 250 - cy;
+  return { z, dx, dy, at: p => { const [x, y] = world(p, z); return [x + dx, y + dy]; } };
+}
+
+// tiles under the map when the server names a tile source (nothing is fetched otherwise)
+function drawTiles(map, v) {
+  if (!state.settings || !state.settings.map_tiles) return;
+  const [x0, y0] = [Math.floor(-v.dx / 256), Math.floor(-v.dy / 256)];
+  const [x1, y1] = [Math.floor((800 - v.dx) / 256), Math.floor((500 - v.dy) / 256)];
+  for (let tx = x0; tx <= x1; tx++) {
+    for (let ty = y0; ty <= y1; ty++) {
+      const href = state.settings.map_tiles.replace("{z}", v.z).replace("{x}", tx).replace("{y}", ty);
+      el("image", { href, x: tx * 256 + v.dx, y: ty * 256 + v.dy, width: 256, height: 256,
+                    class: "tile" }, map);
+    }
+  }
 }
 
 function drawMap() {
@@ -71,7 +100,8 @@ function drawMap() {
   map.replaceChildren();
   const features = state.network ? state.network.features : [];
   if (!features.some(f => f.geometry.type === "Point")) return;
-  const at = project(features);
+  const v = view(features), at = v.at;
+  drawTiles(map, v);
   const byId = Object.fromEntries(state.entries.map(e => [e.id, e]));
   for (const f of features.filter(f => f.geometry.type === "LineString")) {
     const entry = byId[f.id];
@@ -166,6 +196,10 @@ function render() { drawMap(); drawChart(); }
 async function refresh() {
   const error = document.getElementById("error");
   try {
+    if (!state.settings) {
+      state.settings = await feed("/api/v1/dashboard");
+      document.getElementById("attribution").textContent = state.settings.map_attribution || "";
+    }
     const [times, network] = await Promise.all([feed("/api/v1/travel-times"),
                                                 feed("/api/v1/network.geojson")]);
     state.entries = times.entries;
