@@ -1,6 +1,7 @@
 """The dashboard in a real browser (Debian's chromium, driven by selenium) against a real
-central on loopback: no JavaScript errors, every detector and link on the map, a congested
-link coloured so, a link's chart with points, and a box that stops reporting shown silent."""
+central on loopback with the simulator's example corridor: no JavaScript errors, every
+detector and link on the map, a congested link coloured so, a link's chart with points, and
+a box that stops reporting shown silent; map tiles only from the configured tile server."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from roadside.agent.sim.network import load_network
 from roadside.central.api import wire
 from roadside.central.api.server import RunningCentral
 from roadside.central.http.apikeys import ApiKeys
@@ -53,24 +55,29 @@ def browser() -> Iterator[object]:
 
 
 def network(road: Road) -> None:
-    """a -> b free-flowing for two hours (60 s) and congested now (200 s); b -> c no data."""
-    names = {"a": "North gate", "b": "Mill bridge", "c": "Market square"}
-    for i, (det, name) in enumerate(names.items()):
-        road.store.register_detector(DetectorRecord(det, name, 52.0 + i / 100, 5.0 + i / 200))
-    road.link("a", "b", max_seconds=900, length_m=1000.0)
-    road.link("b", "c", max_seconds=900)
+    """The simulator's example corridor: its first link free-flowing for two hours and
+    congested now, its second free-flowing, its third without data."""
+    corridor = load_network()
+    for d in corridor.detectors:
+        road.store.register_detector(DetectorRecord(d.id, d.name, d.latitude, d.longitude))
+    for link in corridor.links:
+        road.link(link.src, link.dest, link.max_seconds, link.length_m)
     now_w = (int(time.time()) - W) // W * W
     starts = [now_w - n * W for n in range(24, 0, -1)] + [now_w]
-    for n, ws in enumerate(starts):
-        travel = 200.0 if ws == now_w else 60.0
-        road.trips("a", "b", int((ws + 250 - travel) * S), [travel + i % 3 for i in range(8)],
-                   first_device=n * 100, spacing_s=2)
-    link = next(t for t in store.all_targets(road.client, road.namespace, 1800)
-                if t.dest == "b")
-    done = engine.compute_windows(road.client, road.namespace, link, starts, W, stats.Rules())
-    store.write_windows(road.client, road.namespace, [(link, w) for w in done])
-    profiles.write(road.client, road.namespace, link, profiles.Profile(
-        (61.0,) * profiles.BINS, 60.0, 4, 0.0, time.time_ns()))  # the normal: a minute
+    for i, link in enumerate(corridor.links[:2]):
+        free_s = link.length_m / 58 * 3.6  # about 96 and 118 s
+        for n, ws in enumerate(starts):
+            travel = free_s * (2.2 if ws == now_w and i == 0 else 1.0)
+            road.trips(link.src, link.dest, int((ws + 250 - travel) * S),
+                       [travel + k % 3 for k in range(8)], first_device=i * 10_000 + n * 100,
+                       spacing_s=2)
+        target = next(t for t in store.all_targets(road.client, road.namespace, 1800)
+                      if (t.src, t.dest, t.route) == (link.src, link.dest, ""))
+        done = engine.compute_windows(road.client, road.namespace, target, starts, W,
+                                      stats.Rules())
+        store.write_windows(road.client, road.namespace, [(target, w) for w in done])
+        profiles.write(road.client, road.namespace, target, profiles.Profile(
+            (free_s + 1,) * profiles.BINS, free_s, 4, 0.0, time.time_ns()))
 
 
 def report(road: Road, detector_id: str) -> None:
@@ -84,8 +91,8 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
 ) -> None:
     central = start_test_central(http=True, allowed_silence_s=4.0)
     network(road)
-    report(road, "a")
-    report(road, "b")
+    report(road, "north-gate")
+    report(road, "mill-bridge")
     key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
     driver = browser
     driver.get(f"{central.http_url}/dashboard/?refresh=1#key={key}")  # type: ignore[attr-defined]
@@ -105,27 +112,31 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
         driver.find_element(By.CSS_SELECTOR, css).click()  # type: ignore[attr-defined]
         return True
 
-    wait.until(lambda _d: len(classes("#map .detector")) == 3)
-    assert set(classes("#map .detector")) == {"a", "b", "c"}
+    wait.until(lambda _d: len(classes("#map .detector")) == 4)
+    assert set(classes("#map .detector")) == {"north-gate", "mill-bridge", "market-square",
+                                              "south-junction"}
     links = classes("#map .link")
-    assert set(links) == {"link/a/b", "link/b/c"}
-    assert "congested" in links["link/a/b"] and "none" in links["link/b/c"]
-    wait.until(lambda _d: click('[data-id="link/a/b"]'))
+    first, second, third = ("link/north-gate/mill-bridge", "link/mill-bridge/market-square",
+                            "link/market-square/south-junction")
+    assert set(links) == {first, second, third}
+    assert "congested" in links[first] and "ok" in links[second] and "none" in links[third]
+    wait.until(lambda _d: click(f'[data-id="{first}"]'))
     # today's windows (at least the last hour's), each a point on the median line
     wait.until(lambda _d: count("#chart .point") >= 10)
     assert count("#chart .freeflow") == 1 and count("#chart .normal") == 1
     assert count("#map image") == 0  # no tile source configured: nothing from elsewhere
-    assert "a -> b" in driver.find_element(By.ID, "charttitle").text  # type: ignore[attr-defined]
+    assert "north-gate -> mill-bridge" in driver.find_element(  # type: ignore[attr-defined]
+        By.ID, "charttitle").text
     # a reports on, b has stopped: b turns silent once allowed_silence_s has passed
 
     def b_silent_a_not() -> bool:
-        report(road, "a")
+        report(road, "north-gate")
         rows = classes("#health tbody tr")
-        return rows.get("b") == "silent" and rows.get("a") == "ok"
+        return rows.get("mill-bridge") == "silent" and rows.get("north-gate") == "ok"
 
     wait.until(lambda _d: b_silent_a_not())
-    assert classes("#health tbody tr")["c"] == "never_reported"
-    assert "silent" in classes("#map .detector")["b"]
+    assert classes("#health tbody tr")["south-junction"] == "never_reported"
+    assert "silent" in classes("#map .detector")["mill-bridge"]
     if SCREENSHOT:
         driver.save_screenshot(SCREENSHOT)  # type: ignore[attr-defined]
     severe = [e for e in driver.get_log("browser")  # type: ignore[attr-defined]
