@@ -45,6 +45,9 @@ def registry(status: Callable[[], AgentStatus | None],
                       "damaged buffer files set aside", s.quarantined_databases)
         yield counter("roadside_agent_over_budget_sightings",
                       "randomized-address sightings refused a new pass", s.over_budget_sightings)
+        yield counter("roadside_agent_erased_epoch_sightings",
+                      "sightings timed in an epoch whose key the box has erased",
+                      s.erased_epoch_sightings)
         yield gauge("roadside_agent_clock_synchronised", "1 when the clock is NTP-synchronised",
                     1.0 if s.clock_sync.value == "synced" else 0.0)
         up = GaugeMetricFamily("roadside_agent_source_up", "1 while the source is running",

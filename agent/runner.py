@@ -216,6 +216,7 @@ class AgentRunner:
             lost_passes=counts.lost,
             set_aside_rows=stats.set_aside,
             over_budget_sightings=counts.over_budget,
+            erased_epoch_sightings=counts.erased_epoch,
             salvaged_rows=stats.salvaged,
         )
 

@@ -66,6 +66,7 @@ class AgentStatus:
     lost_passes: int = 0  # dropped from RAM while the buffer could not be written
     set_aside_rows: int = 0  # buffer rows that could not be read or decoded
     over_budget_sightings: int = 0  # randomized-address sightings refused a new pass
+    erased_epoch_sightings: int = 0  # heard in an epoch whose key the box has erased
     salvaged_rows: int = 0  # rows recovered from damaged buffer files
 
     def to_json(self) -> dict[str, Any]:

@@ -85,5 +85,6 @@ def status_to_pb(s: AgentStatus) -> types_pb2.AgentStatus:
         lost_passes=s.lost_passes,
         set_aside_rows=s.set_aside_rows,
         over_budget_sightings=s.over_budget_sightings,
+        erased_epoch_sightings=s.erased_epoch_sightings,
         salvaged_rows=s.salvaged_rows,
     )

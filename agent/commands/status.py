@@ -68,6 +68,8 @@ def render(s: AgentStatus, age_s: float) -> str:
                  "set aside"),
         ("over budget", f"{s.over_budget_sightings} randomized-address sightings "
                         "(randomized_passes_per_minute)"),
+        ("erased epoch", f"{s.erased_epoch_sightings} sightings timed in an epoch whose key "
+                         "this box has erased (clock jumped back?)"),
         ("clock", s.clock_sync.value),
         ("disk free", format_bytes(s.disk_free_bytes)),
     ]

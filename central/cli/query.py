@@ -204,6 +204,7 @@ STATUS_COLUMNS = (
     Column("agent_version", "", table=False),
     Column("set_aside_rows", "", table=False),
     Column("over_budget_sightings", "", table=False),
+    Column("erased_epoch_sightings", "", table=False),
     Column("task_restarts", "", table=False),
 )
 
@@ -228,6 +229,7 @@ def status_row(s: types_pb2.AgentStatus, now_ns: int) -> dict[str, Any]:
         "lost_passes": s.lost_passes,
         "set_aside_rows": s.set_aside_rows,
         "over_budget_sightings": s.over_budget_sightings,
+        "erased_epoch_sightings": s.erased_epoch_sightings,
         "task_restarts": {t.name: t.restarts for t in s.tasks},
     }
 

@@ -6,20 +6,24 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from roadside.agent import wire
 from roadside.agent.config import AgentConfig
 from roadside.agent.model import AddressKind, RadioKind, Sighting
 from roadside.agent.pipeline import Pipeline
 from roadside.agent.privacy import KEYS_FILE, OVERLAP_S, DeviceHasher, EpochKeyErased
 from roadside.agent.runner import AgentRunner
+from roadside.agent.status import read_status
 from roadside.central.store.records import LinkRecord
 from roadside.central.traveltime import engine, stats
 from roadside.central.traveltime.model import Target
-from tests.fixtures.agent import FakeSource, MakeConfig, running_agent
+from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting
+from tests.fixtures.polling import eventually
 
 SEED = b"forward-secrecy-test-site-seed-0123456789"
 S = 1_000_000_000
@@ -88,3 +92,21 @@ async def test_a_live_agent_keeps_epoch_keys_not_the_seed(
     os.remove(config.secret_file)  # the seed off the box: the agent runs on its keys
     runner = AgentRunner(config, [FakeSource()])
     assert runner.pipeline.hasher.state() == json.loads(keys.read_text())
+
+
+async def test_a_sighting_of_an_erased_epoch_is_counted_in_the_status(
+    agent_config: MakeConfig,
+) -> None:
+    """A clock that jumps back two days: the box cannot hash that time any more (its key is
+    gone); the sighting is dropped and counted in status.json, the report and metrics."""
+    config = agent_config()
+    source = FakeSource()
+    async with running_agent(config, source) as runner:
+        two_days_ago = time.time_ns() - 2 * 86_400 * 1_000_000_000
+        source.inject(sighting(b"\x00\x1b\x63\xaa\xbb\xcc", two_days_ago))
+        await eventually(lambda: runner.pipeline.counts().erased_epoch == 1,
+                         what="the sighting to be refused")
+        status = await runner.status()
+    assert status.erased_epoch_sightings == 1 and status.sightings_total == 0
+    assert wire.status_to_pb(status).erased_epoch_sightings == 1
+    assert read_status(config.state_dir).erased_epoch_sightings == 1
