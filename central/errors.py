@@ -7,6 +7,14 @@ class CentralError(RoadsideError):
     """Root exception of the central package."""
 
 
+class PortInUse(CentralError):
+    """A port central should listen on is taken; the message names the setting."""
+
+    def __init__(self, host: str, port: int, setting: str) -> None:
+        super().__init__(f"{host}:{port} is in use (another central?); set {setting} "
+                         f"(--{setting.replace('_', '-')}, 0 = any free port)")
+
+
 class InvalidArgument(CentralError):
     """Bad input from a client: the message names the field (and index)."""
 

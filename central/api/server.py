@@ -36,7 +36,7 @@ from roadside.central.api.query import QueryServicer
 from roadside.central.api.security import Security, check_insecure, secure, site_ca
 from roadside.central.api.validation import Limits
 from roadside.central.config import CentralConfig
-from roadside.central.errors import CentralError
+from roadside.central.errors import CentralError, PortInUse
 from roadside.central.http.server import HttpServer
 from roadside.central.metrics import CentralMetrics
 from roadside.central.pki.etcd import enable_auth, etcd_files
@@ -280,8 +280,7 @@ def _serve_metrics(central: RunningCentral) -> None:
     try:
         central._metrics_server = MetricsServer(m.registry, config.host, config.metrics_port)
     except OSError as exc:
-        raise CentralError(f"{config.host}:{config.metrics_port} is in use (another central?); "
-                           "set metrics_port (--metrics-port, 0 = any free port)") from exc
+        raise PortInUse(config.host, config.metrics_port, "metrics_port") from exc
     log.info("metrics on http://%s:%d/metrics", _client_host(config.host),
              central._metrics_server.port)
 
@@ -349,9 +348,7 @@ def _check_ports_free(config: CentralConfig) -> None:
     for setting in settings:
         port = getattr(config, setting)
         if port and not _port_free(port, config.host):
-            raise CentralError(
-                f"{config.host}:{port} is in use (another central?); set {setting} "
-                f"(--{setting.replace('_', '-')}, 0 = any free port)")
+            raise PortInUse(config.host, port, setting)
 
 
 def _auditor(store: EtcdStore) -> Any:

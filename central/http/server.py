@@ -15,7 +15,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from roadside.central.config import CentralConfig
-from roadside.central.errors import CentralError
+from roadside.central.errors import CentralError, PortInUse
 from roadside.central.http.apikeys import ApiKeys
 from roadside.central.http.app import make_app
 from roadside.central.http.feeds import Feeds
@@ -83,9 +83,7 @@ class HttpServer:
             sock.bind((config.host, config.http_port))
         except OSError as exc:
             sock.close()
-            raise CentralError(f"{config.host}:{config.http_port} is in use (another "
-                               "central?); set http_port (--http-port, 0 = any free port)"
-                               ) from exc
+            raise PortInUse(config.host, config.http_port, "http_port") from exc
         self.port = sock.getsockname()[1]
         files = tls_files(config)
         tls: dict[str, Any] = {}
