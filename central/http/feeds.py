@@ -13,7 +13,6 @@ count: the same privacy rule as the gRPC API.
 from __future__ import annotations
 
 import math
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,14 +23,12 @@ from roadside.central.traveltime import alerts, profiles
 from roadside.central.traveltime import store as windows_store
 from roadside.central.traveltime.model import Target, WindowSummary
 from roadside.central.traveltime.query import to_proto
-from roadside.central.traveltime.reference import free_flow_s
+from roadside.central.traveltime.reference import FreeFlowCache
 from roadside.common.timeparse import format_utc
 
 NS_PER_S = 1_000_000_000
 RECENT_S = 3600  # the windows a feed shows besides the current one (by default)
 MAX_RECENT_S = 48 * 3600  # the most a caller may ask for (?hours=)
-REFERENCE_S = 7 * 86_400  # free flow: the week's window medians
-REFERENCE_TTL_S = 600.0  # a target's free flow is computed again after this
 TREND_FRACTION = 0.10  # a median this much above (below) the previous: increasing (decreasing)
 ROUTE_MAX_SECONDS = 1800
 READERS = 8  # targets read from etcd at once for one feed
@@ -94,8 +91,7 @@ class Feeds:
     def __init__(self, store: EtcdStore, allowed_silence_s: float = 900.0) -> None:
         self.store = store
         self.allowed_silence_s = allowed_silence_s
-        self._reference: dict[str, tuple[float, float | None]] = {}
-        self._lock = threading.Lock()
+        self.free_flow = FreeFlowCache(store.client, store.namespace)
 
     def targets(self) -> list[Target]:
         return windows_store.all_targets(self.store.client, self.store.namespace,
@@ -129,7 +125,8 @@ class Feeds:
             entry["normal_s"] = profile.normal_at(entry["window_start_ns"]) if profile else None
         current = recent[-1] if recent else None
         previous = recent[-2] if len(recent) > 1 else None
-        free = profile.free_flow_s if profile is not None else self._free_flow(target, now_ns)
+        free = (profile.free_flow_s if profile is not None
+                else self.free_flow.get(target, now_ns))
         normal = profile.normal_at(current["window_start_ns"]) if profile and current else None
         against = normal or free
         delay = (current["median_s"] - against
@@ -145,25 +142,9 @@ class Feeds:
             "recent": recent, "updated": format_utc(now_ns),
         }
 
-    def _free_flow(self, target: Target, now_ns: int) -> float | None:
-        now = time.monotonic()
-        with self._lock:
-            cached = self._reference.get(target.path)
-        if cached is not None and now - cached[0] < REFERENCE_TTL_S:
-            return cached[1]
-        since_s = now_ns // NS_PER_S - REFERENCE_S
-        week = [w for w, _rev in windows_store.read_windows(
-            self.store.client, self.store.namespace, target, since_s)]
-        value = free_flow_s(week)
-        with self._lock:
-            self._reference[target.path] = (now, value)
-        return value
-
     def alerts(self) -> list[dict[str, Any]]:
         """Every alert state, the worst first."""
-        order = {"bad": 0, "warn": 1, "ok": 2}
-        found = alerts.states(self.store.client, self.store.namespace)
-        return sorted(found, key=lambda a: (order.get(a.get("level", "ok"), 3), a["subject"]))
+        return alerts.states(self.store.client, self.store.namespace)
 
     def health(self, now_ns: int | None = None) -> list[dict[str, Any]]:
         """Every registered detector: last upload and status, silent, backlog, clock, battery."""

@@ -31,7 +31,7 @@ from roadside.central.store import keys
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.traveltime import profiles, store
 from roadside.central.traveltime.model import Target
-from roadside.central.traveltime.reference import free_flow_s
+from roadside.central.traveltime.reference import FreeFlowCache
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ LEVELS = ("ok", "warn", "bad")
 NS_PER_S = 1_000_000_000
 DELIVER_TIMEOUT_S = 5.0
 DELIVER_MAX = 100  # outbox entries tried per evaluation
-REFERENCE_S = 7 * 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +117,7 @@ class AlertEvaluator:
         self.rules = rules
         self.window_s = window_s
         self.central = EtcdStore(client, ns)
+        self.free_flow = FreeFlowCache(client, ns)
 
     def evaluate(self, targets: list[Target], now_ns: int | None = None) -> list[dict[str, Any]]:
         """Check every subject; record and queue the changes; deliver the outbox. Returns the
@@ -142,9 +142,7 @@ class AlertEvaluator:
         if reference is None:
             reference = profile.free_flow_s if profile else None
         if reference is None:
-            week = [w for w, _r in store.read_windows(
-                self.client, self.ns, target, now_ns // NS_PER_S - REFERENCE_S)]
-            reference = free_flow_s(week)
+            reference = self.free_flow.get(target, now_ns)
         value, _meta = self.client.get(keys.alert_threshold_key(self.ns, target.path))
         threshold = json.loads(value) if value else {}
         return target_level(target, windows, reference, threshold, self.rules, self.window_s)
@@ -199,7 +197,9 @@ class AlertEvaluator:
 
 
 def states(client: store.EtcdClient, ns: str) -> list[dict[str, Any]]:
-    """Every subject's current alert state (the ones that ever changed)."""
+    """Every subject's current alert state (the ones that ever changed), the worst first."""
     prefix = keys.alerts_prefix(ns)
-    return [json.loads(v) for _k, v, _r in store.range_pages(client, prefix,
-                                                            keys.prefix_end(prefix))]
+    found = [json.loads(v) for _k, v, _r in store.range_pages(client, prefix,
+                                                             keys.prefix_end(prefix))]
+    worst = {level: -n for n, level in enumerate(LEVELS)}
+    return sorted(found, key=lambda a: (worst.get(a.get("level", "ok"), 1), a["subject"]))
