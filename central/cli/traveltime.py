@@ -163,17 +163,18 @@ class PlotContext:
     length_m: float | None  # with --speed: the road length
 
 
-def _route_ids(stub: Any, name: str, timeout: float) -> list[str]:
+def _detectors(stub: Any, request: query_pb2.GetTravelTimesRequest, timeout: float,
+               ) -> list[str]:
+    """The link's two detectors, or the route's in driving order."""
+    if request.WhichOneof("target") != "route":
+        return [request.link.src_detector_id, request.link.dest_detector_id]
     routes = stub.ListRoutes(query_pb2.ListRoutesRequest(), timeout=timeout).routes
-    return next((list(r.detector_ids) for r in routes if r.name == name), [])
+    return next((list(r.detector_ids) for r in routes if r.name == request.route), [])
 
 
-def _road_length(stub: Any, request: query_pb2.GetTravelTimesRequest, timeout: float) -> float:
-    """The link's length, or the sum of the route's link lengths; 0 when one is unknown."""
-    hops = [(request.link.src_detector_id, request.link.dest_detector_id)]
-    if request.WhichOneof("target") == "route":
-        ids = _route_ids(stub, request.route, timeout)
-        hops = list(itertools.pairwise(ids))
+def _road_length(stub: Any, detectors: list[str], timeout: float) -> float:
+    """The sum of the lengths of the links between `detectors`; 0 when one is unknown."""
+    hops = list(itertools.pairwise(detectors))
     links = stub.GetLinks(query_pb2.GetLinksRequest(), timeout=timeout).links
     lengths = {(lk.src_detector_id, lk.dest_detector_id): lk.length_m for lk in links}
     each = [lengths.get(hop, 0.0) for hop in hops]
@@ -190,11 +191,12 @@ def _plot_context(args: argparse.Namespace, stub: Any, request: query_pb2.GetTra
     week.since_ns, week.until_ns, week.include_samples = max(end - HISTORY_NS, 1), end, False
     history = stub.GetTravelTimes(week, timeout=timeout).windows
     reference = free_flow_s([from_proto(m) for m in history])
+    detectors = _detectors(stub, request, timeout)
     if request.WhichOneof("target") == "route":
-        title = f"{title}: {ARROW.join(_route_ids(stub, request.route, timeout))}"
+        title = f"{title}: {ARROW.join(detectors)}"
     length = None
     if args.speed:
-        length = _road_length(stub, request, timeout)
+        length = _road_length(stub, detectors, timeout)
         if not length:
             raise RoadsideError(f"--speed: the road length of {title} is not known; set it "
                                 "with `roadside links set DEST --src SRC:MAX_SECONDS:LENGTH_M`")
