@@ -5,8 +5,7 @@
 const SVG = "http://www.w3.org/2000/svg";
 const params = new URLSearchParams(location.search);
 const REFRESH_S = Math.max(1, Number(params.get("refresh")) || 10);
-const state = { key: "", selected: null, entries: [], network: null, detail: null,
-                settings: null };
+const state = { key: "", selected: null, network: null, detail: null, settings: null };
 
 // the hours since local midnight: a chart shows today
 function todayHours() {
@@ -48,12 +47,11 @@ function el(name, attrs, parent) {
   return node;
 }
 
-// a link's colour: its delay against free flow
-function level(entry) {
-  const c = entry.current;
-  if (!c || c.state !== "ok") return "none";
-  if (!entry.free_flow_s || entry.delay_s === null) return "ok";
-  const ratio = entry.delay_s / entry.free_flow_s;
+// a link's colour: its delay against free flow (the network feed's line properties)
+function level(p) {
+  if (p.state !== "ok") return "none";
+  if (!p.free_flow_s || p.delay_s === null) return "ok";
+  const ratio = p.delay_s / p.free_flow_s;
   return ratio > 0.6 ? "congested" : ratio > 0.25 ? "slow" : "ok";
 }
 
@@ -102,12 +100,10 @@ function drawMap() {
   if (!features.some(f => f.geometry.type === "Point")) return;
   const v = view(features), at = v.at;
   drawTiles(map, v);
-  const byId = Object.fromEntries(state.entries.map(e => [e.id, e]));
   for (const f of features.filter(f => f.geometry.type === "LineString")) {
-    const entry = byId[f.id];
     const points = f.geometry.coordinates.map(at).map(p => p.join(",")).join(" ");
     const line = el("polyline", { points, "data-id": f.id,
-      class: "link " + (entry ? level(entry) : "none") + (f.id === state.selected ? " selected" : "") }, map);
+      class: "link " + level(f.properties) + (f.id === state.selected ? " selected" : "") }, map);
     el("title", {}, line).textContent = f.properties.name;
     line.addEventListener("click", async () => {
       state.selected = f.id;
@@ -200,10 +196,7 @@ async function refresh() {
       state.settings = await feed("/api/v1/dashboard");
       document.getElementById("attribution").textContent = state.settings.map_attribution || "";
     }
-    const [times, network] = await Promise.all([feed("/api/v1/travel-times"),
-                                                feed("/api/v1/network.geojson")]);
-    state.entries = times.entries;
-    state.network = network;
+    state.network = await feed("/api/v1/network.geojson");  // it carries the links' state
     await loadDetail();
     render();
     if (state.key) {
