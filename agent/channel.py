@@ -1,6 +1,7 @@
 """The gRPC channel from an agent (or an installer) to a central collector endpoint.
 
-TLS when `tls_ca_file` is set (client certificate optional), keepalive pings so that a
+TLS with the site CA (`tls_ca_file`) and the box's certificate; plaintext only with
+`insecure` (a development central started with --insecure). Keepalive pings so that a
 dead uplink is noticed, gzip on every call, and a short reconnect backoff so that an
 uplink coming back is used quickly (the Uplink does its own backoff on top).
 """
@@ -21,7 +22,7 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
 class ChannelError(AgentError):
-    """The TLS files for the channel cannot be read."""
+    """No TLS settings (and not `insecure`), or the TLS files cannot be read."""
 
 
 def channel_options() -> list[tuple[str, int]]:
@@ -37,9 +38,13 @@ def channel_options() -> list[tuple[str, int]]:
 
 
 def credentials(config: AgentConfig) -> grpc.ChannelCredentials | None:
-    """TLS credentials from the config, or None for a plaintext channel."""
-    if config.tls_ca_file is None:
+    """TLS credentials from the config, or None for a plaintext channel (`insecure`)."""
+    if config.insecure:
         return None
+    if config.tls_ca_file is None:
+        raise ChannelError("no TLS settings: set tls_ca_file, tls_cert_file and tls_key_file "
+                           "(`roadside agent init --enroll TOKEN` does), or insecure for a "
+                           "development central started with --insecure")
     ca = read_file(config.tls_ca_file, "tls_ca_file", ChannelError)
     key = cert = None
     if config.tls_cert_file is not None:

@@ -24,9 +24,10 @@ class AgentConfig:
 
     # central
     central: tuple[str, ...] = ("127.0.0.1:9000",)  # collector endpoints, tried in order
-    tls_ca_file: Path | None = None  # TLS when set
-    tls_cert_file: Path | None = None  # client certificate (mTLS), optional
-    tls_key_file: Path | None = None
+    tls_ca_file: Path | None = None  # the site CA: TLS to central (needed unless insecure)
+    tls_cert_file: Path | None = None  # this box's certificate (`agent init --enroll` makes it)
+    tls_key_file: Path | None = None  # its private key (made on the box, never leaves it)
+    insecure: bool = False  # plaintext, only to a central started with --insecure (development)
     status_interval_s: float = 60.0
     # Prometheus metrics of `agent run` (README: Metrics); a port in use is logged, not fatal
     metrics: bool = True

@@ -29,7 +29,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from roadside.agent import enroll
 from roadside.agent.buffer import DiskBuffer, DiskBufferError, Row
-from roadside.agent.channel import open_channel
+from roadside.agent.channel import credentials, open_channel
 from roadside.agent.config import AgentConfig
 from roadside.agent.passes import new_ulid
 from roadside.agent.status import AgentStatus
@@ -73,6 +73,7 @@ class Uplink:
     ) -> None:
         if not config.central:
             raise ValueError("central: at least one collector endpoint is needed")
+        credentials(config)  # no TLS settings or unreadable files: said now, not per upload
         self._config = config
         self._buffer = buffer
         self._clock = clock

@@ -9,9 +9,9 @@ pytest_plugins = [
     "tests.fixtures.etcd",
     "tests.fixtures.etcd_cluster",
     "tests.fixtures.captures",
+    "tests.fixtures.trust",  # before the fixtures that import it
     "tests.fixtures.central",
     "tests.fixtures.tls",
-    "tests.fixtures.trust",
     "tests.fixtures.query",
     "tests.fixtures.ops",
     "tests.fixtures.traveltime",

@@ -12,7 +12,7 @@ from roadside.common.main import main
 
 @pytest.mark.parametrize(("argv", "bad"), [
     (["agent", "replay", "--detector", "d1", "--central", "127.0.0.1:1", "--fast", "--quiet",
-      "--secret-file", "site.secret", "--state-dir", "a-file/state", "rec.jsonl"],
+      "--secret-file", "site.secret", "--state-dir", "a-file/state", "--insecure", "rec.jsonl"],
      "a-file/state"),
     (["sim", "traffic", "--duration", "5m", "--quiet", "--truth", "t.json",
       "--write-captures", "a-file/caps"], "a-file/caps"),

@@ -27,7 +27,7 @@ from dbus_fast.aio import MessageBus
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from roadside.agent import privacy, status
-from roadside.agent.channel import open_channel
+from roadside.agent.channel import ChannelError, credentials, open_channel
 from roadside.agent.config import DEFAULT_CONFIG_PATH, AgentConfig
 from roadside.agent.errors import AgentError
 from roadside.common.config_layers import load
@@ -271,6 +271,11 @@ async def check_central(config: AgentConfig, env: Environment) -> Result:
     fix = ("check the network and firewall to central's collector port, or the `central` "
            "setting (roadside agent init --central HOST:PORT)")
     problems = []
+    try:
+        credentials(config)
+    except ChannelError as exc:
+        return Result(name, Level.FAIL, str(exc),
+                      "roadside agent init --enroll TOKEN (the token from `roadside pki token`)")
     for endpoint in config.central:
         channel = open_channel(endpoint, config)
         try:

@@ -15,6 +15,7 @@ import asyncio
 import getpass
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -122,6 +123,9 @@ def existing_secret(path: Path) -> bytes | None:
         raise InitError(f"site secret {path}: cannot read: {exc.strerror}") from exc
 
 
+TOP_KEY = re.compile(r"([A-Za-z_][\w-]*)\s*:")
+
+
 # --- writing ------------------------------------------------------------------------
 
 
@@ -129,8 +133,8 @@ def config_text(identity: Identity, existing: Mapping[str, Any], existing_text: 
                 tls: Mapping[str, Path] | None = None, secret_file: Path | None = None) -> str:
     """The new config: the identity first, then the other settings already there.
 
-    The old text is kept as it was (comments too) when it holds no identity setting;
-    otherwise its other settings are written out again.
+    The old text is kept as it was (comments too), less the lines of the settings written
+    here; should that not leave the same other settings, they are written out again.
     """
     ident: dict[str, Any] = {
         "detector_id": identity.detector_id,
@@ -151,12 +155,25 @@ def config_text(identity: Identity, existing: Mapping[str, Any], existing_text: 
         ident["secret_file"] = str(secret_file)
         written += ("secret_file",)
     head = HEADER + yaml.safe_dump(ident, sort_keys=False, allow_unicode=True)
-    if not any(key in existing for key in written):
-        rest = existing_text.removeprefix(HEADER)
-    else:
-        others = {k: v for k, v in existing.items() if k not in written}
+    others = {k: v for k, v in existing.items() if k not in written}
+    rest = _without(existing_text.removeprefix(HEADER), written)
+    if (yaml.safe_load(rest) or {}) != others:
         rest = yaml.safe_dump(others, sort_keys=False, allow_unicode=True) if others else ""
     return head + ("\n" + rest if rest.strip() else "")
+
+
+def _without(text: str, keys: tuple[str, ...]) -> str:
+    """`text` less the top-level settings `keys` (their lines and indented or list lines)."""
+    kept, dropping = [], False
+    for line in text.splitlines(keepends=True):
+        top = TOP_KEY.match(line)
+        if top is not None:
+            dropping = top.group(1) in keys
+        elif not line.startswith((" ", "\t", "-")):
+            dropping = False  # a comment or blank line at the left margin
+        if not dropping:
+            kept.append(line)
+    return "".join(kept)
 
 
 # --- registration -------------------------------------------------------------------
@@ -171,6 +188,11 @@ def radios(config: AgentConfig) -> list[RadioKind]:
         serial_ble = any(word in config.serial_profile for word in ("ble", "nrf"))
         kinds.add(RadioKind.BLE if serial_ble else RadioKind.WIFI)
     return sorted(kinds, key=lambda k: k.value)
+
+
+# central's answers that another endpoint would give too: said at once, not retried
+REFUSED = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED,
+           grpc.StatusCode.UNAUTHENTICATED)
 
 
 async def register(config: AgentConfig) -> str:
@@ -190,7 +212,7 @@ async def register(config: AgentConfig) -> str:
             await stub.RegisterDetector(request, timeout=REGISTER_TIMEOUT_S)
             return endpoint
         except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+            if exc.code() in REFUSED:
                 detail = exc.details()
                 raise InitError(f"central {endpoint} refused the detector: {detail}") from exc
             failures.append(f"{endpoint} ({exc.code().name.lower()})")

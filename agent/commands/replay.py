@@ -124,6 +124,9 @@ def add_parser(sub: Any) -> None:
                    help="move the capture's times so that it ends now")
     p.add_argument("--config", type=Path, metavar="FILE",
                    help="agent settings YAML (privacy policy, passes, TLS); ROADSIDE_* apply too")
+    p.add_argument("--insecure", action="store_true", default=None,
+                   help="plaintext, to a development central started with --insecure "
+                        "(else TLS from --config or ROADSIDE_TLS_*)")
     p.add_argument("--state-dir", type=Path, metavar="DIR",
                    help="keep the disk buffer here (default: a temporary directory)")
     p.add_argument("--drain-timeout", type=float, default=DRAIN_TIMEOUT_S, metavar="S",
@@ -145,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
     if args.speed is not None and not args.speed > 0:
         raise ReplayError(f"--speed: must be above 0, got {args.speed:g}")
     flags = {"detector_id": args.detector, "secret_file": args.secret_file,
-             "central": tuple(args.central) if args.central else None}
+             "central": tuple(args.central) if args.central else None,
+             "insecure": args.insecure}
     config = load(AgentConfig, args.config, os.environ, flags, section="agent")
     speed: float | Literal["fast"] = FAST if args.fast else (args.speed or 1.0)
     with (tempfile.TemporaryDirectory(prefix="roadside-replay-") as tmp,

@@ -57,6 +57,13 @@ def add_parser(sub: Any) -> None:
                         "default: a throw-away secret")
     p.add_argument("--state-dir", type=Path, metavar="DIR",
                    help="where the agents keep their buffers (default: a temporary directory)")
+    p.add_argument("--pki-dir", type=Path, metavar="DIR",
+                   help="each simulated detector calls with DIR/detector-ID.pem and .key and "
+                        "trusts DIR/ca.pem (`roadside pki issue detector ID` writes them); "
+                        "registering uses the TLS settings of --config or ROADSIDE_TLS_* "
+                        "(an admin's)")
+    p.add_argument("--insecure", action="store_true", default=None,
+                   help="plaintext, to a development central started with --insecure")
     p.add_argument("--no-register", action="store_true",
                    help="do not register detectors and links at central")
     p.add_argument("--no-agents", action="store_true",
@@ -75,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         start_ns = parse_time(args.start, "--start", now_ns)
     network = load_network(args.network)
     flags: dict[str, Any] = {"central": tuple(args.central) if args.central else None,
-                             "secret_file": args.secret_file}
+                             "secret_file": args.secret_file, "insecure": args.insecure}
     config = load(AgentConfig, args.config, os.environ, flags, section="agent")
     with ProgressLine(enabled=not args.quiet) as line:
         return _run(args, network, config, start_ns, duration_s, line)
@@ -154,7 +161,8 @@ def _drive(args: argparse.Namespace, network: Any, config: AgentConfig, secret: 
 
     with tempfile.TemporaryDirectory(prefix="roadside-sim-") as tmp:
         root = args.state_dir or Path(tmp)
-        configs = [feed.detector_config(config, network, d.id, root) for d in network.detectors]
+        configs = [feed.detector_config(config, network, d.id, root, args.pki_dir)
+                   for d in network.detectors]
         final = asyncio.run(feed.run_agents(configs, sightings, secret,
                                             lambda figures: line.update(*bar(figures))))
     label, seen, _, detail = bar(final)

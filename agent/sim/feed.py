@@ -44,12 +44,18 @@ class SimSource:
 
 
 def detector_config(base: AgentConfig, network: Network, detector_id: str,
-                    state_root: Path) -> AgentConfig:
+                    state_root: Path, pki_dir: Path | None = None) -> AgentConfig:
+    """One simulated box: its identity, its state, and (with `pki_dir`) its certificate."""
     d = network.detector(detector_id)
-    return dataclasses.replace(
+    config = dataclasses.replace(
         base, detector_id=d.id, name=d.name, latitude=d.latitude, longitude=d.longitude,
         state_dir=state_root / d.id, metrics=False,  # many agents in one process
     )
+    if pki_dir is None:
+        return config
+    return dataclasses.replace(config, tls_ca_file=pki_dir / "ca.pem",
+                               tls_cert_file=pki_dir / f"detector-{d.id}.pem",
+                               tls_key_file=pki_dir / f"detector-{d.id}.key")
 
 
 async def run_agents(

@@ -22,6 +22,8 @@ from typing import Any, NoReturn
 
 import grpc
 
+from roadside.central.api import validation
+from roadside.central.errors import InvalidArgument
 from roadside.common.identity import Identity, IdentityError, of_pem
 from roadside.common.timeparse import format_utc
 
@@ -41,6 +43,7 @@ Subject = Callable[[Any], str]
 class Rule:
     roles: frozenset[str]
     acting_for: Ids | None = None  # the detector ids a detector's request acts for
+    field: str = ""  # the request field acting_for reads (named when it is not an id)
     audit: Subject | None = None  # audited calls: what they are about
     also_needs: Callable[[Any], str | None] | None = None  # e.g. samples need analyst
 
@@ -70,18 +73,21 @@ def _windows(r: Any) -> str:
 V1C, V1Q, LC, LQ = ("roadside.v1.CollectorService", "roadside.v1.QueryService",
                     "collector.CollectorService", "query.QueryService")
 RULES: dict[str, Rule] = {
-    f"{V1C}.UploadBatch": Rule(DETECTOR, lambda r: [r.detector_id]),
-    f"{V1C}.RegisterDetector": Rule(DETECTOR | ADMIN, lambda r: [r.detector.id],
+    f"{V1C}.UploadBatch": Rule(DETECTOR, lambda r: [r.detector_id], "detector_id"),
+    f"{V1C}.RegisterDetector": Rule(DETECTOR | ADMIN, lambda r: [r.detector.id], "detector.id",
                                     lambda r: f"registry {r.detector.id}"),
     f"{V1C}.SetLinks": Rule(ADMIN, audit=lambda r: f"links into {r.dest_detector_id}"),
-    f"{V1C}.ReportStatus": Rule(DETECTOR, lambda r: [r.status.detector_id]),
+    f"{V1C}.ReportStatus": Rule(DETECTOR, lambda r: [r.status.detector_id],
+                                "status.detector_id"),
     f"{V1C}.SetRoute": Rule(ADMIN, audit=lambda r: f"route {r.route.name}"),
-    f"{LC}.CreateEventLog": Rule(DETECTOR, lambda r: [r.loc.detector_id]),
-    f"{LC}.StreamEventLog": Rule(DETECTOR, lambda r: [r.loc.detector_id]),  # every message
+    f"{LC}.CreateEventLog": Rule(DETECTOR, lambda r: [r.loc.detector_id], "loc.detector_id"),
+    f"{LC}.StreamEventLog": Rule(DETECTOR, lambda r: [r.loc.detector_id],  # every message
+                                  "loc.detector_id"),
     f"{LC}.CreateDetectorLink": Rule(ADMIN, audit=lambda r: f"links into {r.dest_detector_id}"),
-    f"{LC}.CreateCoordinates": Rule(DETECTOR | ADMIN, lambda r: [r.detector_id],
+    f"{LC}.CreateCoordinates": Rule(DETECTOR | ADMIN, lambda r: [r.detector_id], "detector_id",
                                     lambda r: f"registry {r.detector_id}"),
-    f"{LC}.CreateDetectorStatus": Rule(DETECTOR, lambda r: [r.loc.detector_id]),
+    f"{LC}.CreateDetectorStatus": Rule(DETECTOR, lambda r: [r.loc.detector_id],
+                                        "loc.detector_id"),
     f"{V1Q}.GetEvents": Rule(ANALYST, audit=_events),
     f"{V1Q}.StreamEvents": Rule(ANALYST, audit=_events),
     f"{V1Q}.StreamEventPages": Rule(ANALYST, audit=_events),
@@ -163,20 +169,27 @@ class Guard:
         elif extra is not None:
             self._audit(who, method, _windows(request))
 
-    def check_message(self, method: str, context: grpc.ServicerContext, request: Any) -> None:
+    def check_message(self, method: str, context: grpc.ServicerContext, request: Any,
+                      index: int) -> None:
         """For each message of a client stream: a detector acts only for itself."""
         if self.insecure:
             return
         who = self.caller(context)
         if who is not None:
-            _own_only(who, RULES[method], request, context)
+            _own_only(who, RULES[method], request, context, f"messages[{index}].")
 
 
-def _own_only(who: Identity, rule: Rule, request: Any, context: grpc.ServicerContext) -> None:
-    """A detector's request acts only for the detector itself."""
+def _own_only(who: Identity, rule: Rule, request: Any, context: grpc.ServicerContext,
+              prefix: str = "") -> None:
+    """A detector's request acts only for the detector itself; an id that cannot be one is
+    INVALID_ARGUMENT naming the field, as validation would say."""
     if who.effective_role != "detector" or rule.acting_for is None:
         return
     for detector_id in rule.acting_for(request):
+        try:
+            validation.detector_id(detector_id, prefix + rule.field)
+        except InvalidArgument as exc:
+            deny(context, grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         if detector_id != who.name:
             deny(context, grpc.StatusCode.PERMISSION_DENIED,
                  f"detector {who.name} may act only for itself, not for {detector_id!r}")

@@ -135,8 +135,8 @@ def _check(request: Any, context: grpc.ServicerContext) -> Any:
 
 def _checked(requests: Iterator[Any], context: grpc.ServicerContext, guard: Guard,
              name: str) -> Iterator[Any]:
-    for request in requests:
-        guard.check_message(name, context, _check(request, context))
+    for index, request in enumerate(requests):
+        guard.check_message(name, context, _check(request, context), index)
         yield request
 
 

@@ -6,8 +6,8 @@ ROADSIDE_TLS_KEY_FILE, ROADSIDE_INSECURE < flags.
 
 TLS: the operator's certificate of the site PKI (tls_cert_file + tls_key_file) and the
 site CA (tls_ca_file). When none is set, the admin certificate `serve` makes on a laptop
-(DATA_DIR/pki/operator-admin.pem) is used if it is there; `insecure` talks plaintext to a
-central started with --insecure.
+(DATA_DIR/pki/operator-admin.pem) is used if it is there, else the command stops with a
+message; `insecure` talks plaintext to a central started with --insecure.
 """
 
 from __future__ import annotations
@@ -97,7 +97,8 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
 
 def credentials(config: ClientConfig, role: str = "admin") -> grpc.ChannelCredentials | None:
     """mTLS from the config, or a laptop central's certificate of `role` (admin for
-    changes, analyst for per-device reads; either for the rest); None: plaintext."""
+    changes, analyst for per-device reads; either for the rest); None: plaintext
+    (`insecure`); CentralCallError when there is neither."""
     if config.insecure:
         return None
     ca, cert, key = config.tls_ca_file, config.tls_cert_file, config.tls_key_file
@@ -107,7 +108,10 @@ def credentials(config: ClientConfig, role: str = "admin") -> grpc.ChannelCreden
             ca, cert, key = (local / "ca.pem", local / f"operator-{role}.pem",
                              local / f"operator-{role}.key")
         else:
-            return None
+            raise CentralCallError(
+                "no TLS settings: give tls_ca_file, tls_cert_file and tls_key_file (flags, "
+                "ROADSIDE_TLS_* or the config's client: section), or --insecure for a "
+                "central started with --insecure")
     if ca is None or cert is None or key is None:
         raise CentralCallError("TLS: give tls_ca_file, tls_cert_file and tls_key_file "
                                "together (or --insecure)")

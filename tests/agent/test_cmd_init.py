@@ -12,6 +12,7 @@ from roadside.agent.config import AgentConfig
 from roadside.central.api.server import RunningCentral
 from roadside.common.config_layers import load
 from roadside.common.main import main
+from tests.fixtures.ops import FIRMWARE
 
 IDENTITY = ["--detector-id", "a1-km12", "--name", "A1 km 12.4",
             "--lat", "52.51234", "--lon", "13.40012"]
@@ -28,7 +29,7 @@ def secret_path(config: Path) -> Path:
 def test_init_writes_config_secret_and_registers(
     central: RunningCentral, installed_config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    profile_text = installed_config.read_text()
+    profile_text = (FIRMWARE / "profiles" / "rpi4.yaml").read_text()
     code = init(installed_config, "--central", central.collector_addr, "--generate-secret")
     out = capsys.readouterr().out
     assert code == 0, out

@@ -25,6 +25,7 @@ from roadside.agent.sim.capwriter import PcapWriter, probe_request
 from roadside.central.store import keys
 from tests.fixtures.central import StartCentral
 from tests.fixtures.polling import PollTimeout, wait_until
+from tests.fixtures.trust import Site
 
 REPO = Path(__file__).resolve().parents[2]
 S = 1_000_000_000
@@ -87,7 +88,7 @@ def agent_process(command: list[str], env: dict[str, str]) -> Iterator[subproces
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_every_pass_once(
-    start_test_central: StartCentral, etcd_client: etcd3.MultiEndpointEtcd3Client,
+    site: Site, start_test_central: StartCentral, etcd_client: etcd3.MultiEndpointEtcd3Client,
     namespace: str, tmp_path: Path,
 ) -> None:
     central = start_test_central()
@@ -105,6 +106,7 @@ def test_sigkill_at_random_points_every_pass_once(
         "secret_file": str(secret_file), "state_dir": str(state), "pass_gap_s": 30,
         "batch_max_passes": 2, "backoff_initial_s": 0.05, "backoff_max_s": 0.5,
         "ble_enabled": False, "wifi_enabled": False, "serial_enabled": False,
+        **{k: str(v) for k, v in site.agent_tls(DETECTOR).items()},
     }))
     command = [sys.executable, "-m", "roadside.common.main", "--log-level", "warning",
                "agent", "run", "--config", str(config), "--replay", str(capture)]

@@ -149,7 +149,8 @@ async def test_no_mac_leaves_the_agent(
     servicer, port = recording_central
     proxy = Proxy(port)
     await proxy.start()
-    config = agent_config(central=f"127.0.0.1:{proxy.port}", pass_gap_s=0.5)
+    # plaintext on purpose: the proxy searches the bytes on the wire (TLS would hide them)
+    config = agent_config(central=f"127.0.0.1:{proxy.port}", pass_gap_s=0.5, insecure=True)
     kinds = [AddressKind.WIFI_GLOBAL, AddressKind.WIFI_LOCAL, AddressKind.BLE_PUBLIC,
              AddressKind.BLE_RANDOM_STATIC, AddressKind.BLE_RESOLVABLE]
     macs = [bytes([0xC0 | (i >> 4), 0x1A, 0x7D, 0xDA, 0x71, i]) for i in range(40)]

@@ -18,7 +18,7 @@ def test_replaying_no_capture_at_all_fails_with_one_line(
     notes = tmp_path / "notes.txt"
     notes.write_text("this is not a capture\n")
     code = main(["agent", "replay", "--detector", "d1", "--secret-file", str(secret),
-                 "--central", "127.0.0.1:1", "--fast", "--quiet", "--state-dir",
+                 "--central", "127.0.0.1:1", "--insecure", "--fast", "--quiet", "--state-dir",
                  str(tmp_path / "state"), str(notes)])
     out, err = capsys.readouterr()
     assert code == 1

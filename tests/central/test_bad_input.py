@@ -16,6 +16,7 @@ from roadside.proto.collector import collector_pb2 as legacy_pb2
 from roadside.proto.collector import collector_pb2_grpc as legacy_grpc
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 from tests.central.helpers import S, make_batch, make_pass
+from tests.fixtures.trust import Site
 
 DAY = 86_400 * S
 Edit = Callable[[collector_pb2.UploadBatchRequest], None]
@@ -92,7 +93,11 @@ def small_central(start_test_central: Callable[..., RunningCentral]) -> RunningC
 
 
 def _nothing_in(client: etcd3.MultiEndpointEtcd3Client, namespace: str) -> None:
-    assert list(client.get_prefix(f"/{namespace}/", keys_only=True)) == []
+    """Nothing in the namespace but the site PKI's registry (central's own certificate) and
+    the audit log (an admin's attempt is audited)."""
+    found = [m.key for _, m in client.get_prefix(f"/{namespace}/", keys_only=True)]
+    kept = tuple(f"/{namespace}/{p}/".encode() for p in ("pki", "audit"))
+    assert [k for k in found if not k.startswith(kept)] == []
 
 
 def _refused(call: Callable[[], object], named: str) -> str:
@@ -107,6 +112,7 @@ def _refused(call: Callable[[], object], named: str) -> str:
 
 @pytest.mark.parametrize(("case", "edit", "named"), BAD_BATCHES, ids=[c[0] for c in BAD_BATCHES])
 def test_bad_batch_refused_and_nothing_written(
+    site: Site,
     small_central: RunningCentral,
     etcd_client: etcd3.MultiEndpointEtcd3Client,
     namespace: str,
@@ -116,7 +122,7 @@ def test_bad_batch_refused_and_nothing_written(
 ) -> None:
     batch = make_batch("det-a", [make_pass(device=i + 1) for i in range(4)])
     edit(batch)
-    with grpc.insecure_channel(small_central.collector_addr) as channel:
+    with site.routed(small_central.collector_addr) as channel:
         stub = collector_pb2_grpc.CollectorServiceStub(channel)
         details = _refused(lambda: stub.UploadBatch(batch, timeout=10), named)
     assert "aa:bb:cc" not in details  # a device identity is never echoed
@@ -157,6 +163,7 @@ BAD_LEGACY: list[tuple[str, legacy_pb2.EventLog, str]] = [
 
 @pytest.mark.parametrize(("case", "log", "named"), BAD_LEGACY, ids=[c[0] for c in BAD_LEGACY])
 def test_bad_legacy_event_log_refused_and_nothing_written(
+    site: Site,
     central: RunningCentral,
     etcd_client: etcd3.MultiEndpointEtcd3Client,
     namespace: str,
@@ -166,7 +173,7 @@ def test_bad_legacy_event_log_refused_and_nothing_written(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    with grpc.insecure_channel(central.collector_addr) as channel:
+    with site.routed(central.collector_addr) as channel:
         stub = legacy_grpc.CollectorServiceStub(channel)
         details = _refused(lambda: stub.CreateEventLog(log, timeout=10), named)
         # the same message inside a stream: refused whole, naming the message
@@ -204,6 +211,7 @@ BAD_OTHER = [
 @pytest.mark.parametrize(("method", "request_", "named"), BAD_OTHER,
                          ids=[f"{c[0]}-{c[2]}" for c in BAD_OTHER])
 def test_bad_registry_requests_refused_and_nothing_written(
+    site: Site,
     central: RunningCentral,
     etcd_client: etcd3.MultiEndpointEtcd3Client,
     namespace: str,
@@ -211,7 +219,7 @@ def test_bad_registry_requests_refused_and_nothing_written(
     request_: object,
     named: str,
 ) -> None:
-    with grpc.insecure_channel(central.collector_addr) as channel:
+    with site.routed(central.collector_addr) as channel:
         stub = collector_pb2_grpc.CollectorServiceStub(channel)
         _refused(lambda: getattr(stub, method)(request_, timeout=10), named)
     _nothing_in(etcd_client, namespace)

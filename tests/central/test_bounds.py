@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import etcd3
 import grpc
@@ -28,14 +29,15 @@ from roadside.proto.v1 import (
 )
 from tests.central.helpers import S, make_batch, make_pass
 from tests.fixtures.central import StartCentral
+from tests.fixtures.trust import Site
 
 CALL_S = 10
 
 
 @pytest.fixture
-def channels(central: RunningCentral) -> Iterator[tuple[grpc.Channel, grpc.Channel]]:
-    collector = grpc.insecure_channel(central.collector_addr)
-    query = grpc.insecure_channel(central.query_addr)
+def channels(site: Site, central: RunningCentral) -> Iterator[tuple[Any, Any]]:
+    collector = site.routed(central.collector_addr)
+    query = site.routed(central.query_addr)
     yield collector, query
     collector.close()
     query.close()
@@ -55,11 +57,12 @@ def stored(client: etcd3.MultiEndpointEtcd3Client, namespace: str, detector: str
 
 
 def test_a_follower_that_does_not_read_is_ended_not_buffered(
+    site: Site,
     start_test_central: StartCentral,
 ) -> None:
     central = start_test_central(follow_backlog_events=500)
-    with grpc.insecure_channel(central.query_addr) as q, \
-            grpc.insecure_channel(central.collector_addr) as c:
+    with site.routed(central.query_addr) as q, \
+            site.routed(central.collector_addr) as c:
         upload = collector_pb2_grpc.CollectorServiceStub(c).UploadBatch
         now = time.time_ns() - 60 * S
         upload(make_batch("slow", [make_pass(now, device=0)]), timeout=CALL_S)
@@ -77,10 +80,11 @@ def test_a_follower_that_does_not_read_is_ended_not_buffered(
     assert "fell more than 500 events behind" in caught.value.details()
 
 
-def test_open_streams_never_starve_unary_calls(start_test_central: StartCentral) -> None:
+def test_open_streams_never_starve_unary_calls(site: Site, start_test_central: StartCentral,
+                                               ) -> None:
     central = start_test_central(workers=4, max_streams=2)
-    with grpc.insecure_channel(central.query_addr) as q, \
-            grpc.insecure_channel(central.collector_addr) as c:
+    with site.routed(central.query_addr) as q, \
+            site.routed(central.collector_addr) as c:
         stub = query_pb2_grpc.QueryServiceStub(q)
         upload = collector_pb2_grpc.CollectorServiceStub(c).UploadBatch
         upload(make_batch("busy", [make_pass(device=7)]), timeout=CALL_S)
@@ -100,10 +104,11 @@ def test_open_streams_never_starve_unary_calls(start_test_central: StartCentral)
 
 
 def test_status_reports_are_bounded_in_size_rate_and_history(
+    site: Site,
     start_test_central: StartCentral,
 ) -> None:
     central = start_test_central(status_reports_per_minute=3, status_history_max=2)
-    with grpc.insecure_channel(central.collector_addr) as c:
+    with site.routed(central.collector_addr) as c:
         stub = collector_pb2_grpc.CollectorServiceStub(c)
         now = time.time_ns() - 10 * S
 
@@ -125,11 +130,12 @@ def test_status_reports_are_bounded_in_size_rate_and_history(
 
 
 def test_each_detector_has_an_ingest_quota(
+    site: Site,
     start_test_central: StartCentral, etcd_client: etcd3.MultiEndpointEtcd3Client,
     namespace: str,
 ) -> None:
     central = start_test_central(ingest_passes_per_minute=60, ingest_burst_passes=5000)
-    with grpc.insecure_channel(central.collector_addr) as c:
+    with site.routed(central.collector_addr) as c:
         upload = collector_pb2_grpc.CollectorServiceStub(c).UploadBatch
         now = time.time_ns() - 600 * S
         upload(make_batch("greedy", [make_pass(now + i, device=i) for i in range(5000)]),
@@ -228,13 +234,14 @@ def test_names_with_terminal_escapes_are_refused(
 
 
 def test_a_write_over_etcds_request_limit_is_invalid_argument_and_health_stays(
+    site: Site,
     tmp_path: Path, start_test_central: StartCentral, caplog: pytest.LogCaptureFixture,
 ) -> None:
     etcd = EtcdProcess(tmp_path / "etcd", extra_args=["--max-request-bytes", "4096"])
     etcd.start()
     try:
         central = start_test_central(endpoint=etcd.endpoint)
-        with grpc.insecure_channel(central.collector_addr) as c:
+        with site.routed(central.collector_addr) as c:
             stub = collector_pb2_grpc.CollectorServiceStub(c)
             status = types_pb2.AgentStatus(detector_id="wordy", reported_ns=time.time_ns(),
                                            agent_version="v" * 8000)

@@ -21,12 +21,14 @@ from tests.fixtures.agent import MakeConfig
 from tests.fixtures.central import StartCentral
 from tests.fixtures.etcd_cluster import EtcdCluster
 from tests.fixtures.polling import eventually, wait_until
+from tests.fixtures.trust import Site
 
 S = 1_000_000_000
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
 async def test_leader_killed_under_ingest_loses_nothing_and_health_returns_at_once(
+    site: Site,
     etcd_cluster: EtcdCluster, start_test_central: StartCentral, agent_config: MakeConfig,
     namespace: str, tmp_path: Path,
 ) -> None:
@@ -44,7 +46,7 @@ async def test_leader_killed_under_ingest_loses_nothing_and_health_returns_at_on
         await eventually(lambda: uplink.counts().passes_sent >= 1000, 30, "ingest running")
         leader = etcd_cluster.wait_leader(etcd_cluster.members)
         etcd_cluster.kill(leader)
-        channel = grpc.insecure_channel(central.collector_addr)
+        channel = site.routed(central.collector_addr)
         probe = make_batch("probe", [make_pass(device=1)])
         upload = collector_pb2_grpc.CollectorServiceStub(channel).UploadBatch
         health = health_pb2_grpc.HealthStub(channel)

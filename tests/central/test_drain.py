@@ -19,12 +19,13 @@ from roadside.central.store.records import DetectorRecord, LinkRecord
 from roadside.proto.collector import collector_pb2, collector_pb2_grpc
 from roadside.proto.v1 import query_pb2, query_pb2_grpc
 from tests.fixtures.polling import wait_until
+from tests.fixtures.trust import ANALYST, Site
 
 DEADLINE_S = 20.0
 
 
 def test_stop_drains_an_in_flight_stream(
-    start_test_central: Callable[..., RunningCentral],
+    site: Site, start_test_central: Callable[..., RunningCentral],
     etcd_client: etcd3.MultiEndpointEtcd3Client,
     namespace: str,
 ) -> None:
@@ -40,7 +41,7 @@ def test_stop_drains_an_in_flight_stream(
         )
         release.wait(DEADLINE_S)  # the call stays in flight until the test lets it end
 
-    channel = grpc.insecure_channel(central.collector_addr)
+    channel = site.routed(central.collector_addr)
     stub = collector_pb2_grpc.CollectorServiceStub(channel)
     in_flight = stub.StreamEventLog.future(messages(), timeout=DEADLINE_S)
     stopper = threading.Thread(target=central.stop, name="test-stop")
@@ -49,7 +50,7 @@ def test_stop_drains_an_in_flight_stream(
     empty = collector_pb2.EventLog(loc=collector_pb2.Coordinates(detector_id="drain-1"))
     stub.CreateEventLog(empty, timeout=DEADLINE_S)
     stopper.start()
-    with grpc.insecure_channel(central.collector_addr) as probe:
+    with site.routed(central.collector_addr) as probe:
         probe_stub = collector_pb2_grpc.CollectorServiceStub(probe)
 
         def refused() -> bool:
@@ -74,6 +75,7 @@ def test_stop_drains_an_in_flight_stream(
 
 
 def test_stop_ends_open_follow_streams_at_once_with_a_clear_status(
+    site: Site,
     start_test_central: Callable[..., RunningCentral],
 ) -> None:
     """A tail (StreamEvents follow) or a travel-time follow never ends by itself: stop ends
@@ -82,7 +84,7 @@ def test_stop_ends_open_follow_streams_at_once_with_a_clear_status(
     central = start_test_central(grace_s=600)
     central.store.register_detector(DetectorRecord("tail-1"))
     central.store.set_links("tail-1", [LinkRecord("tail-0", "tail-1", 600)])
-    channel = grpc.insecure_channel(central.query_addr)
+    channel = site.routed(central.query_addr)
     stub = query_pb2_grpc.QueryServiceStub(channel)
     tail = stub.StreamEvents(query_pb2.StreamEventsRequest(detector_ids=["tail-1"], follow=True),
                              timeout=DEADLINE_S)  # bounds the test should the stream hang
@@ -91,7 +93,7 @@ def test_stop_ends_open_follow_streams_at_once_with_a_clear_status(
         follow=True), timeout=DEADLINE_S)
     cli = subprocess.Popen(
         [sys.executable, "-m", "roadside.common.main", "query", "tail", "--detector", "tail-1",
-         "--query-host", central.query_addr, "--insecure"],
+         "--query-host", central.query_addr, *site.cli(ANALYST)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     # the three streams are open on the server before stop
     wait_until(lambda: central._streams[1].open_streams() == 3, DEADLINE_S,

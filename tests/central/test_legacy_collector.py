@@ -7,7 +7,6 @@ import json
 import time
 
 import etcd3
-import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
@@ -15,13 +14,14 @@ from roadside.central.api.server import RunningCentral
 from roadside.central.store import keys
 from roadside.proto.collector import collector_pb2, collector_pb2_grpc
 from roadside.proto.query import query_pb2, query_pb2_grpc
+from tests.fixtures.trust import Site
 
 S = 1_000_000_000
 
 
 @pytest.fixture
-def stub(central: RunningCentral) -> collector_pb2_grpc.CollectorServiceStub:
-    channel = grpc.insecure_channel(central.collector_addr)
+def stub(site: Site, central: RunningCentral) -> collector_pb2_grpc.CollectorServiceStub:
+    channel = site.routed(central.collector_addr)
     yield collector_pb2_grpc.CollectorServiceStub(channel)
     channel.close()
 
@@ -38,6 +38,7 @@ def _detections(client: etcd3.MultiEndpointEtcd3Client, namespace: str) -> dict[
 
 
 def test_create_event_log_one_detection_per_timestamp_idempotent(
+    site: Site,
     central: RunningCentral,
     stub: collector_pb2_grpc.CollectorServiceStub,
     etcd_client: etcd3.MultiEndpointEtcd3Client,
@@ -69,7 +70,7 @@ def test_create_event_log_one_detection_per_timestamp_idempotent(
     assert _detections(etcd_client, namespace) == once
 
     # and the original query API reads them back within the range
-    with grpc.insecure_channel(central.query_addr) as channel:
+    with site.routed(central.query_addr) as channel:
         query = query_pb2_grpc.QueryServiceStub(channel)
         reply = query.GetEvents(query_pb2.GetEventsRequest(
             detector_ids=["old-7"],
@@ -139,6 +140,7 @@ def test_create_coordinates_fixed_five_decimals(
 
 
 def test_create_detector_status_read_back_as_battery_voltage(
+    site: Site,
     central: RunningCentral, stub: collector_pb2_grpc.CollectorServiceStub
 ) -> None:
     for volts in (12.6, 12.4, 11.9):
@@ -153,7 +155,7 @@ def test_create_detector_status_read_back_as_battery_voltage(
     assert latest["active_detectors"] == ["WIFI", "BLUETOOTH"]
     assert latest["detection_count"] == {"2": "120", "3": "40"}
 
-    with grpc.insecure_channel(central.query_addr) as channel:
+    with site.routed(central.query_addr) as channel:
         query = query_pb2_grpc.QueryServiceStub(channel)
         reply = query.GetBatteryVoltage(
             query_pb2.GetBatteryVoltageRequest(detector_ids=["old-4"]), timeout=10)

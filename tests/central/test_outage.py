@@ -14,6 +14,7 @@ from roadside.central.store.etcd_process import EtcdProcess
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc
 from tests.central.helpers import make_batch, make_pass
 from tests.fixtures.polling import wait_until
+from tests.fixtures.trust import Site
 
 DEADLINE_S = 30.0
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -23,8 +24,8 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 class Uploader:
     """Uploads batches back to back in a thread; remembers what was acknowledged."""
 
-    def __init__(self, addr: str) -> None:
-        self.channel = grpc.insecure_channel(addr)
+    def __init__(self, site: Site, addr: str) -> None:
+        self.channel = site.routed(addr)
         self.stub = collector_pb2_grpc.CollectorServiceStub(self.channel)
         self.acked: list[collector_pb2.UploadBatchRequest] = []
         self.refused: list[grpc.StatusCode] = []
@@ -55,7 +56,8 @@ class Uploader:
 
 
 def test_etcd_outage_fails_calls_flips_health_and_recovers(
-    private_etcd: EtcdProcess, start_test_central: Callable[..., RunningCentral], namespace: str
+    site: Site, private_etcd: EtcdProcess, start_test_central: Callable[..., RunningCentral],
+    namespace: str,
 ) -> None:
     central = start_test_central(
         endpoint=private_etcd.endpoint, etcd_timeout_s=1.0, health_poll_s=0.1
@@ -67,7 +69,7 @@ def test_etcd_outage_fails_calls_flips_health_and_recovers(
         return health.Check(health_pb2.HealthCheckRequest(service=""), timeout=5).status
 
     assert status() == SERVING
-    with Uploader(central.collector_addr) as uploader:
+    with Uploader(site, central.collector_addr) as uploader:
         wait_until(lambda: len(uploader.acked) >= 3, DEADLINE_S, "first acks")
         private_etcd.kill()
         wait_until(lambda: len(uploader.refused) >= 3, DEADLINE_S, "refused uploads")
@@ -95,11 +97,12 @@ def test_etcd_outage_fails_calls_flips_health_and_recovers(
 
 
 def test_nospace_alarm_means_not_serving_and_refused_uploads(
+    site: Site,
     private_etcd: EtcdProcess, start_test_central: Callable[..., RunningCentral]
 ) -> None:
     central = start_test_central(endpoint=private_etcd.endpoint, health_poll_s=0.1)
     admin = connect([private_etcd.endpoint])
-    channel = grpc.insecure_channel(central.collector_addr)
+    channel = site.routed(central.collector_addr)
     stub = collector_pb2_grpc.CollectorServiceStub(channel)
     health = health_pb2_grpc.HealthStub(channel)  # health is on the collector port too
 

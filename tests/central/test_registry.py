@@ -13,11 +13,12 @@ from roadside.central.api.server import RunningCentral
 from roadside.central.store import keys
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 from tests.central import helpers
+from tests.fixtures.trust import Site
 
 
 @pytest.fixture
-def stub(central: RunningCentral) -> collector_pb2_grpc.CollectorServiceStub:
-    channel = grpc.insecure_channel(central.collector_addr)
+def stub(site: Site, central: RunningCentral) -> collector_pb2_grpc.CollectorServiceStub:
+    channel = site.routed(central.collector_addr)
     yield collector_pb2_grpc.CollectorServiceStub(channel)
     channel.close()
 

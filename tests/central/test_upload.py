@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import etcd3
-import grpc
 
 from roadside.central.api.server import RunningCentral
 from roadside.central.store import keys
 from roadside.proto.v1 import collector_pb2_grpc, types_pb2
 from tests.central.helpers import S, make_batch, make_pass
+from tests.fixtures.trust import Site
 
 
-def _stub(central: RunningCentral) -> tuple[grpc.Channel, collector_pb2_grpc.CollectorServiceStub]:
-    channel = grpc.insecure_channel(central.collector_addr)
+def _stub(site: Site, central: RunningCentral,
+          ) -> tuple[Any, collector_pb2_grpc.CollectorServiceStub]:
+    channel = site.routed(central.collector_addr)
     return channel, collector_pb2_grpc.CollectorServiceStub(channel)
 
 
@@ -24,11 +26,11 @@ def _dump(client: etcd3.MultiEndpointEtcd3Client, prefix: str) -> dict[str, byte
 
 
 def test_upload_writes_documented_keys_and_values(
-    central: RunningCentral, etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str
+    site: Site, central: RunningCentral, etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str
 ) -> None:
     t0 = (time.time_ns() // (100 * S)) * 100 * S - 200 * S  # two buckets ago, on an edge
     passes = [make_pass(t0 + i * 50 * S, device=i + 1) for i in range(5)]
-    channel, stub = _stub(central)
+    channel, stub = _stub(site, central)
     with channel:
         reply = stub.UploadBatch(make_batch("det-a", passes), timeout=10)
     assert reply.stored == 5
@@ -59,10 +61,10 @@ def test_upload_writes_documented_keys_and_values(
 
 
 def test_same_batch_twice_leaves_what_once_leaves(
-    central: RunningCentral, etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str
+    site: Site, central: RunningCentral, etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str
 ) -> None:
     batch = make_batch("det-b", [make_pass(device=i + 1) for i in range(300)])
-    channel, stub = _stub(central)
+    channel, stub = _stub(site, central)
     with channel:
         assert stub.UploadBatch(batch, timeout=10).stored == 300
         once = _dump(etcd_client, f"/{namespace}/detectors/")
@@ -73,7 +75,7 @@ def test_same_batch_twice_leaves_what_once_leaves(
 
 
 def test_values_are_the_json_of_the_pass_across_transactions(
-    central: RunningCentral, etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str
+    site: Site, central: RunningCentral, etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str
 ) -> None:
     # 400 passes: four transactions of detections, then the markers; kinds and tags vary
     radios = [(types_pb2.RADIO_KIND_WIFI, types_pb2.ADDRESS_KIND_WIFI_LOCAL, "wifi", "wifi_local"),
@@ -85,7 +87,7 @@ def test_values_are_the_json_of_the_pass_across_transactions(
                   address_kind=radios[i % 2][1], tagged=i % 3 == 0, peak_rssi=-128 + i % 149)
         for i in range(400)
     ]
-    channel, stub = _stub(central)
+    channel, stub = _stub(site, central)
     with channel:
         assert stub.UploadBatch(make_batch("det-j", passes), timeout=10).stored == 400
     stored = _dump(etcd_client, keys.detector_prefix(namespace, "det-j"))

@@ -23,10 +23,12 @@ from roadside.agent.commands.replay import replay
 from roadside.agent.model import AddressKind
 from roadside.agent.sources.replay import FAST
 from roadside.central.store import keys
+from roadside.common.identity import Identity
 from roadside.common.main import main
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.central import StartCentral
 from tests.fixtures.sim import CENTURY_DAYS, KEEP_ALL, StoredPasses, dump, keep_all
+from tests.fixtures.trust import Site
 
 BLE_KINDS = {k.value for k in AddressKind if k.name.startswith("BLE_")}
 
@@ -143,10 +145,12 @@ CLI_TIMEOUT_S = 90.0
 BAR = re.compile(r"replay \[[#.?]+\] +(\d+)%  (\d+) frames  (\d+) passes  backlog (\d+)")
 
 
-def replay_cli(captures: Path, addr: str, config_dir: Path, stderr: int,
+def replay_cli(captures: Path, addr: str, config_dir: Path, stderr: int, site: Site,
                ) -> subprocess.Popen[bytes]:
-    """`roadside agent replay --fast --json` of two small captures, as a subprocess."""
-    env = {**os.environ, **{f"ROADSIDE_{k.upper()}": v for k, v in KEEP_ALL.items()}}
+    """`roadside agent replay --fast --json` of two small captures, as a subprocess, with
+    the box's certificate of `site`."""
+    env = {**os.environ, **{f"ROADSIDE_{k.upper()}": v for k, v in KEEP_ALL.items()},
+           **site.env(Identity("detector", "bar-box"))}
     return subprocess.Popen(
         [sys.executable, "-m", "roadside.common.main", "agent", "replay", "--detector", "bar-box",
          "--secret-file", str(config_dir / "site.secret"), "--central", addr,
@@ -178,14 +182,14 @@ def final_bar(text: str) -> re.Match[str]:
 
 
 def test_on_a_terminal_the_bar_redraws_in_place_and_ends_full_with_the_counts(
-    captures_dir: Path, start_test_central: StartCentral, agent_config: MakeConfig,
+    site: Site, captures_dir: Path, start_test_central: StartCentral, agent_config: MakeConfig,
 ) -> None:
     addr = start_test_central(retention_days=CENTURY_DAYS).collector_addr
     config = agent_config()  # for its site secret
     controller, terminal = os.openpty()
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 40, COLUMNS, 0, 0))
     try:
-        proc = replay_cli(captures_dir, addr, config.secret_file.parent, terminal)
+        proc = replay_cli(captures_dir, addr, config.secret_file.parent, terminal, site)
         os.close(terminal)
         shown = read_terminal(controller)
         stdout, _ = proc.communicate(timeout=CLI_TIMEOUT_S)
@@ -205,11 +209,11 @@ def test_on_a_terminal_the_bar_redraws_in_place_and_ends_full_with_the_counts(
 
 
 def test_into_a_pipe_there_is_no_redrawing_only_plain_lines(
-    captures_dir: Path, start_test_central: StartCentral, agent_config: MakeConfig,
+    site: Site, captures_dir: Path, start_test_central: StartCentral, agent_config: MakeConfig,
 ) -> None:
     addr = start_test_central(retention_days=CENTURY_DAYS).collector_addr
     config = agent_config()
-    proc = replay_cli(captures_dir, addr, config.secret_file.parent, subprocess.PIPE)
+    proc = replay_cli(captures_dir, addr, config.secret_file.parent, subprocess.PIPE, site)
     stdout, err = proc.communicate(timeout=CLI_TIMEOUT_S)
     stderr = err.decode()
     assert proc.returncode == 0, stderr
