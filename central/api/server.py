@@ -297,15 +297,7 @@ def _log_worker(worker: WorkerThread | None) -> None:
 
 
 def _embedded_etcd(config: CentralConfig, tls: EtcdTls | None) -> EtcdProcess:
-    """The embedded etcd, not started yet; its fixed ports must be free."""
-    for setting in ("embedded_etcd_port", "embedded_etcd_peer_port"):
-        port = getattr(config, setting)
-        if port and not _port_free(port):
-            raise CentralError(
-                f"embedded etcd: 127.0.0.1:{port} is in use; set {setting} "
-                f"(--{setting.replace('_', '-')}, 0 = any free port), or etcd_endpoints "
-                "to use the etcd listening there"
-            )
+    """The embedded etcd, not started yet (its fixed ports: _check_ports_free)."""
     try:
         return EtcdProcess(
             config.data_dir,
@@ -336,8 +328,9 @@ def _port_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def _check_ports_free(config: CentralConfig) -> None:
-    """A fixed server port already taken: one line naming the setting, before anything
-    starts (gRPC's own bind failure would also print a C-core log line)."""
+    """A fixed server or embedded etcd port already taken: one line naming the setting,
+    before anything starts or is set up (gRPC's own bind failure would also print a C-core
+    log line)."""
     settings = ["collector_port", "query_port", "health_port"]
     if config.http:
         settings.append("http_port")
@@ -349,6 +342,16 @@ def _check_ports_free(config: CentralConfig) -> None:
         port = getattr(config, setting)
         if port and not _port_free(port, config.host):
             raise PortInUse(config.host, port, setting)
+    if config.etcd_endpoints:
+        return
+    for setting in ("embedded_etcd_port", "embedded_etcd_peer_port"):
+        port = getattr(config, setting)
+        if port and not _port_free(port):
+            raise CentralError(
+                f"embedded etcd: 127.0.0.1:{port} is in use; set {setting} "
+                f"(--{setting.replace('_', '-')}, 0 = any free port), or etcd_endpoints "
+                "to use the etcd listening there"
+            )
 
 
 def _auditor(store: EtcdStore) -> Any:

@@ -24,6 +24,7 @@ from roadside.central.store.records import DetectorRecord
 from roadside.common.main import main
 from tests.central.query_helpers import BASE_NS, S, make_pass
 from tests.fixtures.query import QueryServer
+from tests.fixtures.trust import ADMIN, ANALYST, AsOperator
 
 DEADLINE_S = 15.0
 
@@ -47,8 +48,10 @@ def stored(query_server: QueryServer) -> list[int]:
 
 
 def test_events_json_csv_and_table(
+    as_operator: AsOperator,
     query_server: QueryServer, stored: list[int], capsys: pytest.CaptureFixture[str]
 ) -> None:
+    as_operator(ANALYST)
     host = ["--query-host", query_server.address]
     window = ["--since", rfc3339(stored[2]), "--until", rfc3339(stored[6])]
 
@@ -83,10 +86,12 @@ def test_events_json_csv_and_table(
 
 
 def test_events_come_in_time_order_across_detectors_and_limit_takes_the_earliest(
+    as_operator: AsOperator,
     query_server: QueryServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """'zeta' (sorted last by key) has the earliest events; in one bucket a pass first seen
     earlier (smaller ULID) peaks later: output is by timestamp, --limit the earliest N."""
+    as_operator(ANALYST)
     stored = [make_pass("zeta", BASE_NS + i * S) for i in range(4)]
     stored += [make_pass("alpha", BASE_NS + 10 * S + i * S) for i in range(4)]
     early_first = make_pass("alpha", BASE_NS + 30 * S)
@@ -105,8 +110,10 @@ def test_events_come_in_time_order_across_detectors_and_limit_takes_the_earliest
 
 
 def test_relative_times_select_recent_events(
+    as_operator: AsOperator,
     query_server: QueryServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    as_operator(ANALYST)
     now = time.time_ns()
     query_server.store.put_passes([make_pass("east", now - 3 * 3600 * S),
                                    make_pass("east", now - 20 * 60 * S)])
@@ -117,8 +124,10 @@ def test_relative_times_select_recent_events(
 
 
 def test_detectors_status_and_links(
+    as_operator: AsOperator,
     query_server: QueryServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    as_operator(ADMIN)
     store = query_server.store
     store.register_detector(DetectorRecord("north", "North gate", 52.1, 4.3, ("ble",)))
     store.register_detector(DetectorRecord("south", "South gate", 52.0, 4.3, ("wifi",)))
@@ -175,8 +184,10 @@ def test_detectors_status_and_links(
     ],
 )
 def test_errors_are_one_line(
+    as_operator: AsOperator,
     query_server: QueryServer, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
+    as_operator(ANALYST)
     extra = ["--query-host", query_server.address] if argv[0] == "query" else []
     code, out, err = run(capsys, *argv, *extra)
     assert code != 0
@@ -184,7 +195,8 @@ def test_errors_are_one_line(
     assert err.count("\n") == 1 and message in err
 
 
-def test_unreachable_central_is_one_line_without_traceback() -> None:
+def test_unreachable_central_is_one_line_without_traceback(as_operator: AsOperator) -> None:
+    as_operator(ANALYST)
     with socket_free_port() as port:
         proc = subprocess.run(
             [sys.executable, "-m", "roadside.common.main", "query", "events", "--since", "1h",
@@ -202,7 +214,10 @@ def socket_free_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-def test_tail_prints_new_events_until_ctrl_c(query_server: QueryServer) -> None:
+def test_tail_prints_new_events_until_ctrl_c(
+    as_operator: AsOperator, query_server: QueryServer,
+) -> None:
+    as_operator(ANALYST)
     store = query_server.store
     store.put_passes([make_pass("tailgate", BASE_NS)])
     store.register_detector(DetectorRecord("pos-3"))  # registered, no pass yet: tailable
@@ -246,9 +261,11 @@ def test_tail_prints_new_events_until_ctrl_c(query_server: QueryServer) -> None:
 
 
 def test_query_host_from_environment_and_yaml(
+    as_operator: AsOperator,
     query_server: QueryServer, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
+    as_operator(ANALYST)
     query_server.store.register_detector(DetectorRecord("west", "West gate"))
     monkeypatch.setenv("ROADSIDE_QUERY_HOST", query_server.address)
     code, out, _ = run(capsys, "query", "detectors", "--format", "csv")
@@ -267,8 +284,10 @@ def test_query_host_from_environment_and_yaml(
 
 
 def test_a_stored_name_with_terminal_escapes_is_shown_escaped(
+    as_operator: AsOperator,
     query_server: QueryServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    as_operator(ANALYST)
     # an older central accepted any name: one that retitles the operator's terminal
     query_server.store.register_detector(DetectorRecord("evil", "\x1b]0;owned\x07Box 1"))
     code, out, _ = run(capsys, "query", "detectors", "--query-host", query_server.address)
@@ -281,21 +300,26 @@ def test_a_stored_name_with_terminal_escapes_is_shown_escaped(
     assert json.loads(out.splitlines()[0])["name"] == "\x1b]0;owned\x07Box 1"
 
 
-def test_a_closed_pipe_ends_output_quietly(query_server: QueryServer) -> None:
+def test_a_closed_pipe_ends_output_quietly(
+    as_operator: AsOperator, query_server: QueryServer,
+) -> None:
+    as_operator(ANALYST)
     query_server.store.put_passes([make_pass("many", BASE_NS + i * S)
                                    for i in range(6000)])  # far more than a pipe holds
     proc = subprocess.run(
         f"{sys.executable} -m roadside.common.main query events --detector many --since 7d "
-        f"--format csv --insecure --query-host {query_server.address} | head -1",
+        f"--format csv --query-host {query_server.address} | head -1",
         shell=True, capture_output=True, text=True, timeout=120)
     assert proc.stdout.startswith("timestamp_ns") or proc.stdout.strip()
     assert "Broken pipe" not in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_links_set_without_sources_needs_clear_and_routes_keep_their_links(
+    as_operator: AsOperator,
     query_server: QueryServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    c = ["--collector-host", query_server.central.collector_addr, "--insecure"]
+    as_operator(ADMIN)
+    c = ["--collector-host", query_server.central.collector_addr]
     for detector_id in "abcxy":
         query_server.store.register_detector(DetectorRecord(detector_id))
     assert run(capsys, "links", "set", "b", "--src", "a:600", *c)[0] == 0

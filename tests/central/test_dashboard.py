@@ -44,7 +44,9 @@ SCREENSHOT = os.environ.get("ROADSIDE_DASHBOARD_SCREENSHOT")
 @pytest.fixture
 def browser() -> Iterator[object]:
     options = webdriver.ChromeOptions()
-    for flag in ("--headless=new", "--no-sandbox", "--window-size=1400,1000"):
+    # central's certificate is of the test's own site CA, which the browser does not know
+    for flag in ("--headless=new", "--no-sandbox", "--window-size=1400,1000",
+                 "--ignore-certificate-errors"):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))

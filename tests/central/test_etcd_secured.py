@@ -23,6 +23,7 @@ from roadside.proto.v1 import collector_pb2_grpc
 from tests.central.helpers import make_batch, make_pass
 from tests.fixtures.central import central_test_config
 from tests.fixtures.polling import wait_until
+from tests.fixtures.trust import Site
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -137,13 +138,14 @@ def test_an_installed_etcd_secured_as_the_installer_does_it(
                      "--etcd-endpoints", endpoint, "--namespace", namespace]) == 0
         assert "auth on" in capsys.readouterr().out
         central = start_central(central_test_config(
-            endpoint, namespace, tmp_path / "data", etcd_ca_file=files[0],
+            endpoint, namespace, tmp_path / "data", pki, etcd_ca_file=files[0],
             etcd_cert_file=files[1], etcd_key_file=files[2]))
+        site = Site(pki, SiteCA.load(pki))
         try:
-            with grpc.insecure_channel(central.collector_addr) as channel:
-                stub = collector_pb2_grpc.CollectorServiceStub(channel)
-                assert stub.UploadBatch(make_batch("det-a", [make_pass()]), timeout=10).stored == 1
+            stub = site.stub(central.collector_addr, collector_pb2_grpc.CollectorServiceStub)
+            assert stub.UploadBatch(make_batch("det-a", [make_pass()]), timeout=10).stored == 1
         finally:
+            site.close()
             central.stop(0)
         user = connect([endpoint], tls=tls_files(*files))
         try:

@@ -41,8 +41,20 @@ DATEX_NS = {"roa": "http://datex2.eu/schema/3/roadTrafficData",
 CALL_S = 20
 
 
+SITE_CONTEXT: ssl.SSLContext | None = None  # trusts the test's site CA (_trust_the_site)
+
+
+@pytest.fixture(autouse=True)
+def _trust_the_site(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS calls of this module trust the test's site CA, which made central's certificate."""
+    monkeypatch.setattr(sys.modules[__name__], "SITE_CONTEXT",
+                        ssl.create_default_context(cafile=str(site.ca_file)))
+
+
 def get(url: str, key: str | None = None, context: ssl.SSLContext | None = None,
         ) -> tuple[int, bytes, str]:
+    """(status, body, content type) of a GET; HTTPS trusting the site CA unless `context`."""
+    context = context or SITE_CONTEXT
     request = urllib.request.Request(url)
     if key:
         request.add_header("Authorization", f"Bearer {key}")

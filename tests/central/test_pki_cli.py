@@ -24,7 +24,7 @@ def test_pki_init_issue_token_enroll_list_revoke(
     start_test_central: StartCentral, tmp_path: Path, capsys: pytest.CaptureFixture[str],
     etcd_server: object, namespace: str,
 ) -> None:
-    pki = tmp_path / "pki"
+    pki = tmp_path / "site-pki"  # tmp_path/pki is the `site` fixture's
     etcd = ["--pki-dir", str(pki), "--etcd-endpoints", etcd_server.endpoint,  # type: ignore[attr-defined]
             "--namespace", namespace]
     code, out, _ = run(capsys, "pki", "init", *etcd)

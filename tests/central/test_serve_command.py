@@ -35,6 +35,7 @@ def test_serve_embedded_etcd_health_reflection_and_sigterm(tmp_path: Path) -> No
         log, "--data-dir", str(tmp_path), "--host", "127.0.0.1", "--collector-port", "0",
         "--query-port", "0", "--health-port", "0", "--embedded-etcd-port", "0",
         env={"ROADSIDE_NAMESPACE": "servetest"},
+        insecure=True,  # reflection is served in development mode only
     )
     try:
         serving = wait_serving(proc, log)

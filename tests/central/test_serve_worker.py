@@ -11,7 +11,6 @@ import subprocess
 import time
 from pathlib import Path
 
-import grpc
 import pytest
 
 from roadside.central.api.server import RunningCentral
@@ -22,7 +21,8 @@ from roadside.common.main import main
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 from tests.central.helpers import S, make_batch, make_pass
 from tests.fixtures.polling import wait_until
-from tests.fixtures.serve import START_S, kill, start_serve, wait_serving
+from tests.fixtures.serve import START_S, kill, serve_site, start_serve, wait_serving
+from tests.fixtures.trust import ANALYST, AsOperator, Site
 
 PUBLISH_S = 60.0
 EXIT_S = 30.0
@@ -39,9 +39,9 @@ def _serve(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], Path]:
     return proc, log
 
 
-def _link(collector: str) -> None:
+def _link(site: Site, collector: str) -> None:
     """Register detectors a and b and link a -> b."""
-    with grpc.insecure_channel(collector) as channel:
+    with site.routed(collector) as channel:
         stub = collector_pb2_grpc.CollectorServiceStub(channel)
         for det in ("a", "b"):
             stub.RegisterDetector(collector_pb2.RegisterDetectorRequest(
@@ -52,9 +52,10 @@ def _link(collector: str) -> None:
         ), timeout=CALL_S)
 
 
-def _upload_trips(collector: str, window_start_s: int, travel_s: list[int]) -> None:
+def _upload_trips(site: Site, collector: str, window_start_s: int, travel_s: list[int],
+                  ) -> None:
     """Each device's pass at a, then travel_s later at b, inside the window."""
-    with grpc.insecure_channel(collector) as channel:
+    with site.routed(collector) as channel:
         stub = collector_pb2_grpc.CollectorServiceStub(channel)
         at_b = [(window_start_s + 60 + 10 * i) * S for i in range(len(travel_s))]
         src = [make_pass(at_b[i] - s * S, device=i) for i, s in enumerate(travel_s)]
@@ -63,9 +64,10 @@ def _upload_trips(collector: str, window_start_s: int, travel_s: list[int]) -> N
         stub.UploadBatch(make_batch("b", dest), timeout=CALL_S)
 
 
-def _query(query: str, capsys: pytest.CaptureFixture[str]) -> tuple[list[dict[str, object]], str]:
+def _query(site: Site, query: str, capsys: pytest.CaptureFixture[str],
+           ) -> tuple[list[dict[str, object]], str]:
     assert main(["query", "travel-times", "--from", "a", "--to", "b", "--since", "2h",
-                 "--format", "json", "--query-host", query]) == 0
+                 "--format", "json", "--query-host", query, *site.cli(ANALYST)]) == 0
     out = capsys.readouterr()
     return [json.loads(line) for line in out.out.splitlines()], out.err
 
@@ -86,23 +88,25 @@ def test_serve_runs_a_worker_on_its_embedded_etcd(
         assert f"--etcd-endpoints 127.0.0.1:{port}" in text
         assert "travel-time worker in this process" in text and "k 3" in text
 
-        _link(collector)
-        rows, err = _query(query, capsys)
+        site = serve_site(tmp_path / "data")
+        _link(site, collector)
+        rows, err = _query(site, query, capsys)
         assert rows == [] and "no windows in that time range" in err  # the hint, stderr only
 
         # a window that closed half an hour ago: published without waiting for grace
         window = (int(time.time()) - 1800) // WINDOW_S * WINDOW_S
-        _upload_trips(collector, window, [100, 140, 120])
+        _upload_trips(site, collector, window, [100, 140, 120])
 
         def published() -> bool:
-            return bool(_query(query, capsys)[0])
+            return bool(_query(site, query, capsys)[0])
 
         wait_until(published, within_s=PUBLISH_S, what="a published window")
-        rows, err = _query(query, capsys)
+        rows, err = _query(site, query, capsys)
         [row] = [r for r in rows if r["window_start_ns"] == window * S]
         assert row["count"] == 3 and row["median_s"] == 120.0 and not row["suppressed"]
         assert all(r["count"] == 0 for r in rows if r is not row)  # the windows around it
         assert "no windows yet" not in err
+        site.close()
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(EXIT_S) == 0
@@ -164,8 +168,9 @@ def test_installed_central_runs_no_worker_of_its_own() -> None:
 
 
 def test_empty_detectors_and_events_hint_on_stderr_only(
-    central: RunningCentral, capsys: pytest.CaptureFixture[str]
+    central: RunningCentral, capsys: pytest.CaptureFixture[str], as_operator: AsOperator,
 ) -> None:
+    as_operator(ANALYST)
     for argv, hint in ((["query", "detectors"], "no detectors yet"),
                        (["query", "events"], "no events")):
         assert main([*argv, "--format", "json", "--query-host", central.query_addr]) == 0

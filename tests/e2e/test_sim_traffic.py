@@ -9,20 +9,34 @@ from pathlib import Path
 import pytest
 import yaml
 
+from roadside.agent.sim.network import load_network
 from roadside.central.api.server import RunningCentral
+from roadside.common.identity import Identity
 from roadside.common.main import main
 from tests.fixtures.sim import KEEP_ALL, StoredPasses
+from tests.fixtures.trust import ADMIN, AsOperator, Site
+
+
+def sim_pki(site: Site, as_operator: AsOperator) -> list[str]:
+    """Certificates for every detector of the default network, registration as an admin:
+    the flags that make `sim traffic` call with them."""
+    for d in load_network(None).detectors:
+        site.files(Identity("detector", d.id))
+    as_operator(ADMIN)
+    return ["--pki-dir", str(site.pki_dir)]
 
 
 def test_every_simulated_detection_is_at_central_as_a_pass_of_its_device_id(
-    central: RunningCentral, tmp_path: Path, stored_passes: StoredPasses,
+    central: RunningCentral, tmp_path: Path, stored_passes: StoredPasses, site: Site,
+    as_operator: AsOperator,
 ) -> None:
     config = tmp_path / "agent.yaml"
     config.write_text(yaml.safe_dump({**KEEP_ALL, "backoff_initial_s": 0.05}))
     truth_file = tmp_path / "truth.json"
     code = main(["sim", "traffic", "--duration", "15m", "--seed", "11", "--quiet",
                  "--central", central.collector_addr, "--truth", str(truth_file),
-                 "--config", str(config), "--secret-file", str(tmp_path / "site.secret")])
+                 "--config", str(config), "--secret-file", str(tmp_path / "site.secret"),
+                 *sim_pki(site, as_operator)])
     assert code == 0
     truth = json.loads(truth_file.read_text())
     assert truth["trips"] and truth["detections"]
@@ -61,11 +75,12 @@ def truth_detectors(truth: dict[str, object]) -> set[str]:
 
 
 def test_after_the_run_central_shows_each_agent_finished_with_its_last_upload(
-    central: RunningCentral, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    central: RunningCentral, tmp_path: Path, capsys: pytest.CaptureFixture[str], site: Site,
+    as_operator: AsOperator,
 ) -> None:
     code = main(["sim", "traffic", "--duration", "10m", "--seed", "12", "--quiet",
                  "--central", central.collector_addr, "--truth", str(tmp_path / "truth.json"),
-                 "--secret-file", str(tmp_path / "site.secret")])
+                 "--secret-file", str(tmp_path / "site.secret"), *sim_pki(site, as_operator)])
     assert code == 0
     capsys.readouterr()
     assert main(["query", "status", "--format", "json", "--query-host", central.query_addr]) == 0

@@ -22,6 +22,7 @@ from roadside.central.traveltime import backfill, engine, stats, store
 from roadside.central.traveltime.plot import MEDIAN_COLOUR, REFERENCE_COLOUR
 from roadside.common.main import main
 from tests.fixtures.traveltime import DAY_AGO_S, YESTERDAY, Road, S
+from tests.fixtures.trust import ADMIN, ANALYST, AsOperator
 
 W = 300
 T0 = DAY_AGO_S + 3600  # a window start
@@ -46,8 +47,9 @@ def publish_hours(road: Road) -> None:
         store.write_windows(road.client, road.namespace, [(target, w) for w in computed])
 
 
-def test_route_set_and_listed(road: Road, central: RunningCentral,
+def test_route_set_and_listed(as_operator: AsOperator, road: Road, central: RunningCentral,
                               capsys: pytest.CaptureFixture[str]) -> None:
+    as_operator(ADMIN)
     road.link("a", "b")
     road.link("b", "c")
     assert main(["links", "route", "main", "a", "b", "c",
@@ -64,8 +66,11 @@ def test_route_set_and_listed(road: Road, central: RunningCentral,
     assert "route.detector_ids[1]" in err and len(err.strip().splitlines()) == 1
 
 
-def test_travel_times_as_json_with_a_plot(road: Road, central: RunningCentral, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_travel_times_as_json_with_a_plot(
+    as_operator: AsOperator, road: Road, central: RunningCentral, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    as_operator(ANALYST)
     publish_hours(road)
     png = tmp_path / "a-b.png"
     assert main(["query", "travel-times", "--from", "a", "--to", "b", "--since", SINCE,
@@ -87,8 +92,9 @@ def test_travel_times_as_json_with_a_plot(road: Road, central: RunningCentral, t
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 100
 
 
-def test_table_and_route_csv(road: Road, central: RunningCentral,
+def test_table_and_route_csv(as_operator: AsOperator, road: Road, central: RunningCentral,
                              capsys: pytest.CaptureFixture[str]) -> None:
+    as_operator(ANALYST)
     road.route("ab", "a", "b")
     publish_hours(road)
     assert main(["query", "travel-times", "--from", "a", "--to", "b", "--since", SINCE,
@@ -107,8 +113,10 @@ def test_table_and_route_csv(road: Road, central: RunningCentral,
 
 
 def test_the_plot_shows_free_flow_the_route_and_speed_over_a_known_length(
+    as_operator: AsOperator,
     road: Road, central: RunningCentral, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
+    as_operator(ANALYST)
     road.route("ab", "a", "b")
     publish_hours(road)  # the link's length is not known
     host = ["--since", SINCE, "--query-host", central.query_addr]
@@ -133,8 +141,10 @@ def test_the_plot_shows_free_flow_the_route_and_speed_over_a_known_length(
 
 
 def test_a_plot_that_cannot_be_written_is_one_line(
+    as_operator: AsOperator,
     road: Road, central: RunningCentral, tmp_path: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:
+    as_operator(ANALYST)
     publish_hours(road)
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the plot's directory should be\n")
@@ -157,9 +167,11 @@ def test_a_plot_that_cannot_be_written_is_one_line(
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
+    as_operator: AsOperator,
     road: Road, central: RunningCentral, capsys: pytest.CaptureFixture[str],
     argv: list[str], message: str,
 ) -> None:
+    as_operator(ANALYST)
     road.link("a", "b")
     base = ["query", "travel-times", "--from", "a", "--to", "b",
             "--query-host", central.query_addr]
@@ -168,7 +180,10 @@ def test_bad_input_is_one_line_and_exit_2(
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
 
 
-def test_follow_prints_windows_as_they_are_published(road: Road, central: RunningCentral) -> None:
+def test_follow_prints_windows_as_they_are_published(
+    as_operator: AsOperator, road: Road, central: RunningCentral,
+) -> None:
+    as_operator(ANALYST)
     road.link("a", "b", max_seconds=900)
     road.trips("a", "b", (T0 + 10) * S, [100.0] * 5)
     [target] = store.all_targets(road.client, road.namespace, 1800)
@@ -207,8 +222,10 @@ def test_follow_prints_windows_as_they_are_published(road: Road, central: Runnin
 
 
 def test_a_window_with_nobody_is_no_data_not_suppressed(
+    as_operator: AsOperator,
     road: Road, central: RunningCentral, capsys: pytest.CaptureFixture[str],
 ) -> None:
+    as_operator(ANALYST)
     road.link("a", "b", max_seconds=900)
     road.trips("a", "b", (T0 + W) * S, [122.0, 123.0], first_device=0)  # 2 devices: suppressed
     starts = [T0, T0 + W]  # the first window: nobody at all
@@ -230,8 +247,10 @@ def test_a_window_with_nobody_is_no_data_not_suppressed(
 
 
 def test_no_windows_says_what_the_workers_are_doing_and_lists_show_backfills(
+    as_operator: AsOperator,
     road: Road, central: RunningCentral, capsys: pytest.CaptureFixture[str],
 ) -> None:
+    as_operator(ANALYST)
     road.link("a", "b", max_seconds=900)
     host = ["--query-host", central.query_addr]
     args = ["query", "travel-times", "--from", "a", "--to", "b", "--since", SINCE, *host]

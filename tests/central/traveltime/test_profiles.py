@@ -19,6 +19,7 @@ from roadside.central.traveltime.worker import TravelTimeWorker
 from roadside.common.main import main
 from tests.fixtures.polling import eventually
 from tests.fixtures.traveltime import Road, S
+from tests.fixtures.trust import ANALYST, AsOperator
 
 W = 300
 WEEK_S = 7 * 86_400
@@ -67,9 +68,11 @@ def weeks(road: Road) -> int:
 
 
 async def test_a_worker_keeps_the_profile_and_the_feeds_show_normal_and_delay(
+    as_operator: AsOperator,
     road: Road, weeks: int, start_test_central: Callable[..., RunningCentral],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    as_operator(ANALYST)
     config = road.config(worker_id="w1", window_s=W, grace_s=0.3, backfill_s=600,
                          lock_ttl_s=2, profile_weeks=3)
     async with TravelTimeWorker(road.client, config):
