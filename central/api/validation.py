@@ -17,7 +17,7 @@ from google.protobuf.message import Message
 from roadside.central.api import wire
 from roadside.central.errors import InvalidArgument
 from roadside.central.store import keys
-from roadside.central.store.records import Detection, detection_value
+from roadside.central.store.records import Detection
 from roadside.proto.collector import collector_pb2 as legacy_pb2
 from roadside.proto.v1 import collector_pb2, types_pb2
 
@@ -146,11 +146,9 @@ def upload_batch(
         if pair in seen:
             raise _fail(f"passes[{index}]", "the same (ulid, device_id) twice in one batch")
         seen.add(pair)
-        value = detection_value(
-            t, first, last, peak, rssi, count,
-            radio_text(radio, "unknown"), address_text(address, "unknown"), p.tagged, p.alias,
-        )
-        detections.append((detector, t, pass_ulid, device, value))
+        detections.append((detector, t, pass_ulid, device, first, last, peak, rssi, count,
+                           radio_text(radio, "unknown"), address_text(address, "unknown"),
+                           p.tagged, p.alias))
     return detections
 
 

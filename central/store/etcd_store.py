@@ -32,7 +32,7 @@ from etcd3 import transactions
 from ulid import ULID
 
 from roadside.central.errors import InvalidArgument, StoreFull, StoreUnavailable
-from roadside.central.store import keys
+from roadside.central.store import keys, packed
 from roadside.central.store import txn as etcd_txn
 from roadside.central.store.records import (
     Detection,
@@ -120,11 +120,12 @@ class EtcdStore:
     # writes ---------------------------------------------------------------
 
     def put_passes(self, passes: Sequence[StoredPass]) -> int:
-        """Commit detections (leased for retention) and their dirty markers; returns the count.
+        """Commit passes (leased for retention) and their dirty markers; returns the count.
 
-        Transactions of at most MAX_TXN_OPS operations, under the request-size limit.
-        Idempotent: the same passes again rewrite the same keys. Raises StoreUnavailable.
-        Dirty markers go in after every detection, so a worker that sees one finds its data.
+        One packed block per detector and bucket (central/store/packed.py), in transactions
+        of at most MAX_TXN_OPS operations under the request-size limit. Idempotent: the same
+        passes again rewrite the same keys. Raises StoreUnavailable. Dirty markers go in
+        after every block, so a worker that sees one finds its data.
         """
         return self.put_detections([p.as_detection() for p in passes])
 
@@ -135,29 +136,26 @@ class EtcdStore:
         ns = self.namespace
         retention_s = self._leases.retention_s
 
+        groups: dict[tuple[str, int], list[Detection]] = {}
+        for d in detections:
+            groups.setdefault((d[0], keys.bucket_of(d[1])), []).append(d)
+
         def build() -> list[list[Write]]:
-            writes: dict[str, Write] = {}  # by key: etcd refuses a key twice in a txn
-            dirty: dict[tuple[str, int], int] = {}
+            blocks: list[Write] = []
+            markers: list[Write] = []
             leases: dict[int, int] = {}  # expiry day -> lease, for this call (no lock)
-            prefixes: dict[str, str] = {}
-            for detector_id, t, ulid, device_id, value in detections:
+            now = str(time.time_ns()).encode()
+            for (detector_id, bucket), group in sorted(groups.items()):
+                t = group[0][1]  # a bucket lies inside one UTC day: one expiry for all
                 day = expiry_day_end_s(t, retention_s)
                 lease = leases.get(day)
                 if lease is None:
                     lease = leases[day] = self._leases.lease_for(t)
-                prefix = prefixes.get(detector_id)
-                if prefix is None:
-                    prefix = prefixes[detector_id] = keys.detector_prefix(ns, detector_id)
-                bucket = keys.bucket_of(t)
-                key = keys.detection_key_at(prefix, bucket, ulid, device_id)
-                writes[key] = (key, value, lease)
-                dirty[(detector_id, bucket)] = lease
-            now = str(time.time_ns()).encode()
-            markers = [
-                (keys.dirty_key(ns, detector_id, bucket), now, lease)
-                for (detector_id, bucket), lease in sorted(dirty.items())
-            ]
-            return [list(writes.values()), markers]
+                key = packed.block_key(keys.detector_prefix(ns, detector_id), bucket,
+                                       packed.block_id(group))
+                blocks.append((key, packed.encode_block(bucket, group), lease))
+                markers.append((keys.dirty_key(ns, detector_id, bucket), now, lease))
+            return [blocks, markers]
 
         with self._etcd_errors("storing passes"):
             self._commit_leased(build)

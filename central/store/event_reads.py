@@ -6,8 +6,10 @@ ULID (the pass's first sighting, not its timestamp), so each bucket (100 s of on
 is sorted as it is read and the detectors' streams are merged. A time range [since, until)
 becomes a key range over the buckets it touches; the exact times are filtered per event. A
 page token is the last event's (timestamp, key) (opaque to clients), so pages neither
-repeat nor skip events that existed while paging. Bound: memory holds one bucket per
-detector read.
+repeat nor skip events that existed while paging. Keys are packed blocks of passes
+(central/store/packed.py; the per-pass keys of the earlier layout are read too); an event's
+key is the pass's own (packed.pass_key), and a pass stored in two blocks comes out once.
+Bound: memory holds one bucket per detector read and one chunk of CHUNK_KEYS blocks.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import etcd3
 import grpc
 
 from roadside.central.errors import InvalidArgument, ResourceExhausted, StoreUnavailable
-from roadside.central.store import keys
+from roadside.central.store import keys, packed
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.records import StoredPass
 from roadside.common.iters import batched
@@ -39,8 +41,8 @@ log = logging.getLogger(__name__)
 FOLLOW_BACKLOG_EVENTS = 20_000  # events a follower may fall behind the watch before it ends
 
 
-CHUNK_KEYS = 2000  # keys per etcd range read when streaming (bounds memory)
-MIN_CHUNK_KEYS = 64  # per detector, when a read merges many detectors' streams
+CHUNK_KEYS = 100  # keys (blocks) per etcd range read when streaming (bounds memory)
+MIN_CHUNK_KEYS = 16  # per detector, when a read merges many detectors' streams
 DEFAULT_PAGE = 1000  # events per page when the client asks for 0
 MAX_PAGE = 10_000  # the largest page a client may ask for
 _TOKEN_PREFIX = "t2:"
@@ -185,9 +187,11 @@ class EventReader:
         items = self._scan_range(query, start, end, revision, chunk, prefetch)
         buckets = itertools.groupby(items, key=lambda kv: kv[0][prefix_len:].partition("/")[0])
         for _bucket, group in buckets:
+            previous = ""
             for kv in sorted(group, key=_position):
-                if after is None or _position(kv) > after:
-                    yield kv
+                if kv[0] != previous and (after is None or _position(kv) > after):
+                    yield kv  # a pass stored in two blocks sorts twice in a row: once out
+                previous = kv[0]
 
     def _scan_range(
         self, query: EventQuery, start: str, end: str, revision: int | None, chunk: int,
@@ -211,12 +215,13 @@ class EventReader:
                 for kv in resp.kvs:
                     key = kv.key.decode()
                     try:
-                        item = StoredPass.from_kv(ns, key, kv.value)
-                    except (ValueError, KeyError, TypeError):
-                        log.warning("skipping an unreadable detection at %s", key)
+                        items = packed.decode(ns, key, kv.value)
+                    except (ValueError, KeyError, TypeError, IndexError):
+                        log.warning("skipping unreadable detections at %s", key)
                         continue
-                    if query.wants(item):
-                        yield key, item
+                    for item in items:
+                        if query.wants(item):
+                            yield packed.pass_key(ns, item), item
                 if last is None:
                     return
                 resp = ahead.result() if ahead else self._range(last, end, revision, chunk)
@@ -258,6 +263,13 @@ class EventReader:
 
 _END = object()
 _OVERFLOW = object()
+
+
+def _weight(response: object) -> int:
+    """What a queued watch response counts against the backlog: its passes (at least 1)."""
+    if isinstance(response, list):
+        return sum(len(items) for _event, items in response) or 1
+    return 1
 
 
 class Follow:
@@ -333,8 +345,11 @@ class Follow:
         self._reader.client.cancel_watch(watch_id)
 
     def _on_watch(self, response: object) -> None:
-        """The watch thread's callback: queue a response unless the reader is too far behind."""
-        n = len(getattr(response, "events", ())) or 1
+        """The watch thread's callback: queue a response, decoded into its new passes, unless
+        the reader is too far behind (counted in passes)."""
+        if response is not None and not isinstance(response, BaseException):
+            response = self._new_passes(response)
+        n = _weight(response)
         with self._lock:
             if self._overflowed:
                 return
@@ -356,24 +371,50 @@ class Follow:
                     f"follow: the client fell more than {self._max_backlog} events behind; "
                     "read faster, or reconnect from the last event's time"
                 )
-            with self._lock:
-                self._queued -= len(getattr(response, "events", ())) or 1
-            if response is None or isinstance(response, BaseException):
+            if not isinstance(response, list):
                 raise StoreUnavailable(f"etcd watch ended: {response!r}") from (
                     response if isinstance(response, BaseException) else None
                 )
+            with self._lock:
+                self._queued -= _weight(response)
             page = []
-            for event in getattr(response, "events", ()):
-                # new keys only: a re-uploaded batch rewrites keys (version > 1)
-                if not isinstance(event, etcd3.events.PutEvent) or event.version != 1:
-                    continue
-                try:
-                    item = StoredPass.from_kv(ns, event.key, event.value)
-                except (ValueError, KeyError, TypeError):
-                    continue
-                if query.wants(item):
-                    page.append(item)
-            if page:
-                yield page
+            for event, items in response:
+                known = self._stored_before(event)
+                page += [p for p in items
+                         if query.wants(p) and packed.pass_key(ns, p) not in known]
+            if page:  # one commit's passes in time order
+                yield sorted(page, key=lambda p: (p.timestamp_ns, packed.pass_key(ns, p)))
+
+    def _new_passes(self, response: object) -> list[tuple[Any, list[StoredPass]]]:
+        """(event, passes) of each key the response creates; a re-uploaded batch rewrites
+        its keys (version > 1): nothing new."""
+        out = []
+        for event in getattr(response, "events", ()):
+            if not isinstance(event, etcd3.events.PutEvent) or event.version != 1:
+                continue
+            try:
+                items = packed.decode(self._reader.ns, event.key, event.value)
+            except (ValueError, KeyError, TypeError, IndexError):
+                continue
+            if items:
+                out.append((event, items))
+        return out
+
+    def _stored_before(self, event: Any) -> set[str]:
+        """The pass keys of the event's bucket just before it: a pass in a block that an
+        earlier, differently grouped batch already stored is not new."""
+        key = event.key.decode()
+        if not packed.is_block_key(key):
+            return set()
+        bucket = key[:key.rindex("/") + 1]
+        ns = self._reader.ns
+        with etcd_errors("reading a bucket"):
+            resp = self._reader.client.get_range_response(
+                bucket, keys.prefix_end(bucket), revision=event.mod_revision - 1)
+        known: set[str] = set()
+        for kv in resp.kvs:
+            with contextlib.suppress(ValueError, KeyError, TypeError, IndexError):
+                known.update(packed.pass_key(ns, p) for p in packed.decode(ns, kv.key, kv.value))
+        return known
 
 

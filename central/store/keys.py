@@ -2,7 +2,8 @@
 
 Detections and links keep the original system's layout:
 
-    /{ns}/detectors/{detector_id}/{bucket}/{ulid}.{device_id}   detection (JSON)
+    /{ns}/detectors/{detector_id}/{bucket}/~{block_id}           passes (packed.py)
+    /{ns}/detectors/{detector_id}/{bucket}/{ulid}.{device_id}   a pass (JSON; earlier layout)
     /{ns}/links/{dest_detector_id}/{src_detector_id}            {"max_seconds": "600", ...}
 
 The rest is roadside's own:
@@ -94,6 +95,15 @@ def parse_detection_key(ns: str, key: str | bytes) -> DetectionKey:
         raise ValueError(f"not a detection key: {text!r}")
     ulid, _, device_id = parts[2].partition(".")
     return DetectionKey(parts[0], int(parts[1]), ulid, device_id)
+
+
+def detection_bucket(ns: str, key: str | bytes) -> int:
+    """The bucket of a detection key of either layout (a pass, or a packed block)."""
+    text = key.decode() if isinstance(key, bytes) else key
+    parts = text.removeprefix(detections_prefix(ns)).split("/")
+    if len(parts) != 3 or not parts[1].isdigit():
+        raise ValueError(f"not a detection key: {text!r}")
+    return int(parts[1])
 
 
 def link_key(ns: str, dest_detector_id: str, src_detector_id: str) -> str:

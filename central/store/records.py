@@ -1,7 +1,9 @@
-"""What central stores: one JSON value per etcd key, as frozen dataclasses.
+"""What central stores, as frozen dataclasses: registry, links and routes as JSON values.
 
-A detection keeps the original system's {"timestamp": "<unix ns>"} (a string) and adds the
-pass figures. Converting between these and protobuf happens in the services' wire modules.
+Passes are stored packed (central/store/packed.py); a pass of the earlier per-pass layout
+is one JSON value that keeps the original system's {"timestamp": "<unix ns>"} (a string)
+and adds the pass figures (to_json, from_kv: still read). Converting between these and
+protobuf happens in the services' wire modules.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ def _dumps(data: object) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
 
 
-# (detector id, timestamp ns, ulid, device id, stored value): a detection ready to store.
+# (detector id, timestamp ns, ulid, device id, first ns, last ns, peak ns, peak rssi, count,
+# radio, address kind, tagged, alias): a detection ready to store (central/store/packed.py).
 # UploadBatch makes these straight from the protobuf (no StoredPass per pass: ingest hot path).
-Detection = tuple[str, int, str, str, bytes]
+Detection = tuple[str, int, str, str, int, int, int, int, int, str, str, bool, bool]
 
 
 def detection_value(
@@ -70,7 +73,9 @@ class StoredPass:
         )
 
     def as_detection(self) -> Detection:
-        return (self.detector_id, self.timestamp_ns, self.ulid, self.device_id, self.to_json())
+        return (self.detector_id, int(self.timestamp_ns), self.ulid, self.device_id,
+                int(self.first_ns), int(self.last_ns), int(self.peak_ns), int(self.peak_rssi),
+                int(self.count), self.radio, self.address_kind, self.tagged, self.alias)
 
     @classmethod
     def from_kv(cls, ns: str, key: str | bytes, value: bytes) -> StoredPass:

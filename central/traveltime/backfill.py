@@ -70,7 +70,7 @@ def oldest_pass_s(client: EtcdClient, ns: str, detector_id: str) -> int | None:
         raise StoreUnavailable(f"etcd read failed: {exc}") from exc
     if not resp.kvs:
         return None
-    return keys.parse_detection_key(ns, resp.kvs[0].key).bucket
+    return keys.detection_bucket(ns, resp.kvs[0].key)
 
 
 def stored_window_starts(client: EtcdClient, ns: str, target: Target) -> set[int]:

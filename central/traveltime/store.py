@@ -13,7 +13,7 @@ import etcd3.exceptions
 import grpc
 
 from roadside.central.errors import StoreUnavailable
-from roadside.central.store import keys
+from roadside.central.store import keys, packed
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.records import ALIAS_TAIL, LinkRecord, RouteRecord
 from roadside.central.store.retention import RetentionLeases
@@ -77,15 +77,27 @@ def read_passes(
     start = keys.bucket_prefix(ns, detector_id, first)
     end = keys.bucket_prefix(ns, detector_id, last + keys.BUCKET_S)
     out: list[PassTuple] = []
+    seen: set[bytes] = set()  # a pass stored in two blocks (two groupings) counts once
     for key, value, _rev in range_pages(client, start, end, revision=revision):
+        segment = key[key.rindex(b"/") + 1:]
         try:
-            t_ns = _timestamp(value)
-        except (ValueError, KeyError, TypeError):
-            log.warning("skipping unreadable detection %s", key.decode(errors="replace"))
+            if segment.startswith(BLOCK_MARK):
+                found = packed.device_times(value)
+            else:  # a pass of the earlier per-pass layout
+                ulid, _, device = segment.decode().partition(".")
+                found = [(packed.pass_id(ulid, device), device, _timestamp(value),
+                          value.endswith(ALIAS_END))]
+        except (ValueError, KeyError, TypeError, IndexError):
+            log.warning("skipping unreadable detections %s", key.decode(errors="replace"))
             continue
-        if since_ns <= t_ns < until_ns and (aliases or not value.endswith(ALIAS_END)):
-            out.append((key[key.rindex(b".") + 1:].decode(), t_ns))
+        for pass_id, device, t_ns, alias in found:
+            if since_ns <= t_ns < until_ns and (aliases or not alias) and pass_id not in seen:
+                seen.add(pass_id)
+                out.append((device, t_ns))
     return out
+
+
+BLOCK_MARK = packed.BLOCK_MARK.encode()
 
 
 TIMESTAMP_HEAD = b'{"timestamp":"'  # how StoredPass.to_json starts a detection

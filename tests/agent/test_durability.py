@@ -22,9 +22,9 @@ from roadside.agent.model import AddressKind, RadioKind, Sighting
 from roadside.agent.passes import pass_ulid
 from roadside.agent.privacy import DeviceHasher, generate_secret
 from roadside.agent.sim.capwriter import PcapWriter, probe_request
-from roadside.central.store import keys
 from tests.fixtures.central import StartCentral
 from tests.fixtures.polling import PollTimeout, wait_until
+from tests.fixtures.stored import passes_in
 from tests.fixtures.trust import Site
 
 REPO = Path(__file__).resolve().parents[2]
@@ -70,8 +70,7 @@ def expected_keys(sightings: list[Sighting], secret: bytes, t0: int) -> set[str]
 
 
 def stored(client: etcd3.MultiEndpointEtcd3Client, namespace: str) -> list[str]:
-    prefix = keys.detector_prefix(namespace, DETECTOR)
-    return [m.key.decode().rsplit("/", 1)[1] for _, m in client.get_prefix(prefix, keys_only=True)]
+    return [k.rsplit("/", 1)[1] for k in passes_in(client, namespace, DETECTOR)]
 
 
 @contextlib.contextmanager

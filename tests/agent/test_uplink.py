@@ -16,10 +16,10 @@ from roadside.agent.runner import AgentRunner
 from roadside.agent.uplink import Uplink, UplinkCounts
 from roadside.agent.wire import pass_to_bytes
 from roadside.central.api.server import RunningCentral
-from roadside.central.store import keys
 from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting
 from tests.fixtures.central import StartCentral
 from tests.fixtures.polling import eventually
+from tests.fixtures.stored import passes_in
 
 S = 1_000_000_000
 
@@ -36,8 +36,7 @@ def make_passes(n: int, detector: str = "det-test", start_ns: int | None = None)
 
 
 def stored_keys(client: etcd3.MultiEndpointEtcd3Client, namespace: str, detector: str) -> set[str]:
-    prefix = keys.detector_prefix(namespace, detector)
-    return {meta.key.decode() for _, meta in client.get_prefix(prefix, keys_only=True)}
+    return set(passes_in(client, namespace, detector))
 
 
 async def upload_all(

@@ -15,7 +15,6 @@ import pytest
 from google.protobuf import timestamp_pb2
 
 from roadside.central.api.server import RunningCentral
-from roadside.central.store import keys
 from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.records import DetectorRecord
 from roadside.proto.collector import collector_pb2 as legacy_pb2
@@ -29,6 +28,7 @@ from roadside.proto.v1 import (
 )
 from tests.central.helpers import S, make_batch, make_pass
 from tests.fixtures.central import StartCentral
+from tests.fixtures.stored import passes_in
 from tests.fixtures.trust import Site
 
 CALL_S = 10
@@ -52,8 +52,7 @@ def code_of(call: object) -> tuple[grpc.StatusCode, str]:
 
 
 def stored(client: etcd3.MultiEndpointEtcd3Client, namespace: str, detector: str) -> int:
-    prefix = keys.detector_prefix(namespace, detector)
-    return sum(1 for _ in client.get_prefix(prefix, keys_only=True))
+    return len(passes_in(client, namespace, detector))
 
 
 def test_a_follower_that_does_not_read_is_ended_not_buffered(

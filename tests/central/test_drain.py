@@ -14,11 +14,11 @@ import pytest
 from google.protobuf import timestamp_pb2
 
 from roadside.central.api.server import RunningCentral
-from roadside.central.store import keys
 from roadside.central.store.records import DetectorRecord, LinkRecord
 from roadside.proto.collector import collector_pb2, collector_pb2_grpc
 from roadside.proto.v1 import query_pb2, query_pb2_grpc
 from tests.fixtures.polling import wait_until
+from tests.fixtures.stored import passes_in
 from tests.fixtures.trust import ANALYST, Site
 
 DEADLINE_S = 20.0
@@ -70,8 +70,7 @@ def test_stop_drains_an_in_flight_stream(
     channel.close()
     assert not stopper.is_alive()
     assert reply.wifi == 1
-    stored = list(etcd_client.get_prefix(keys.detector_prefix(namespace, "drain-1")))
-    assert len(stored) == 1
+    assert len(passes_in(etcd_client, namespace, "drain-1")) == 1
 
 
 def test_stop_ends_open_follow_streams_at_once_with_a_clear_status(

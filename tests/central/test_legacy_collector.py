@@ -14,6 +14,7 @@ from roadside.central.api.server import RunningCentral
 from roadside.central.store import keys
 from roadside.proto.collector import collector_pb2, collector_pb2_grpc
 from roadside.proto.query import query_pb2, query_pb2_grpc
+from tests.fixtures.stored import passes_in
 from tests.fixtures.trust import Site
 
 S = 1_000_000_000
@@ -33,8 +34,8 @@ def _stamp(t_ns: int) -> timestamp_pb2.Timestamp:
 
 
 def _detections(client: etcd3.MultiEndpointEtcd3Client, namespace: str) -> dict[str, dict]:
-    return {meta.key.decode(): json.loads(value)
-            for value, meta in client.get_prefix(keys.detections_prefix(namespace))}
+    """pass key -> the pass as the original system's JSON detection (what its tools read)."""
+    return {key: json.loads(p.to_json()) for key, p in passes_in(client, namespace).items()}
 
 
 def test_create_event_log_one_detection_per_timestamp_idempotent(

@@ -14,6 +14,7 @@ from roadside.central.store.etcd_process import EtcdProcess
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc
 from tests.central.helpers import make_batch, make_pass
 from tests.fixtures.polling import wait_until
+from tests.fixtures.stored import passes_in
 from tests.fixtures.trust import Site
 
 DEADLINE_S = 30.0
@@ -86,8 +87,7 @@ def test_etcd_outage_fails_calls_flips_health_and_recovers(
     assert set(uploader.refused) == {grpc.StatusCode.UNAVAILABLE}
     client = connect([private_etcd.endpoint])
     try:
-        stored = {meta.key.decode()
-                  for _, meta in client.get_prefix(f"/{namespace}/detectors/", keys_only=True)}
+        stored = set(passes_in(client, namespace))
     finally:
         client.close()
     for batch in uploader.acked:

@@ -10,6 +10,7 @@ from roadside.central.store import keys
 from roadside.central.store.etcd_store import MAX_TXN_BYTES, MAX_TXN_OPS, EtcdStore, split_writes
 from roadside.central.store.records import StoredPass
 from roadside.central.store.retention import RetentionLeases, expiry_day_end_s
+from tests.fixtures.stored import passes_in
 
 S = 1_000_000_000
 
@@ -38,15 +39,14 @@ def test_large_batch_and_revoked_lease(
     store = EtcdStore(etcd_client, namespace, retention_days=2)
     passes = _passes(1000)  # 1000 detections and ~10 dirty markers: several transactions
     assert store.put_passes(passes) == 1000
-    stored = list(etcd_client.get_prefix(keys.detections_prefix(namespace), keys_only=True))
-    assert len(stored) == 1000
+    assert len(passes_in(etcd_client, namespace)) == 1000
 
     # someone revoked the shared lease (or it expired): the store grants a new one
-    _, meta = etcd_client.get(passes[0].key(namespace))
+    _, meta = next(iter(etcd_client.get_prefix(keys.detections_prefix(namespace))))
     etcd_client.revoke_lease(meta.lease_id)
     assert list(etcd_client.get_prefix(keys.detections_prefix(namespace), keys_only=True)) == []
     assert store.put_passes(passes[:10]) == 10
-    _, meta = etcd_client.get(passes[0].key(namespace))
+    _, meta = next(iter(etcd_client.get_prefix(keys.detections_prefix(namespace))))
     assert etcd_client.get_lease_info(meta.lease_id).TTL > 86_400
 
 

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import etcd3
 
 from roadside.central.api.server import RunningCentral
-from roadside.central.store import keys
+from roadside.central.store import keys, packed
+from roadside.central.store.records import StoredPass
 from roadside.proto.v1 import collector_pb2_grpc, types_pb2
 from tests.central.helpers import S, make_batch, make_pass
+from tests.fixtures.stored import passes_in
 from tests.fixtures.trust import Site
 
 
@@ -36,26 +37,30 @@ def test_upload_writes_documented_keys_and_values(
     assert reply.stored == 5
 
     stored = _dump(etcd_client, f"/{namespace}/detectors/")
-    expected = {}
+    buckets = {(p.timestamp_ns // S) // 100 * 100 for p in passes}
+    # one packed block per bucket touched, the bucket in its key
+    assert sorted(k.rsplit("/", 2)[1] for k in stored) == sorted(str(b) for b in buckets)
+    assert all(k.startswith(f"/{namespace}/detectors/det-a/") and "/~" in k for k in stored)
+    found = {}
+    for key, value in stored.items():
+        for got in packed.decode(namespace, key, value):
+            assert keys.detection_bucket(namespace, key) == keys.bucket_of(got.timestamp_ns)
+            found[got.ulid] = got
+    assert set(found) == {p.ulid for p in passes}
     for p in passes:
-        bucket = (p.timestamp_ns // S) // 100 * 100
-        expected[f"/{namespace}/detectors/det-a/{bucket}/{p.ulid}.{p.device_id}"] = p
-    assert set(stored) == set(expected)
-    for key, p in expected.items():
-        value = json.loads(stored[key])
-        assert value["timestamp"] == str(p.timestamp_ns)
-        assert (value["first_ns"], value["last_ns"], value["peak_ns"]) == (
-            p.first_ns, p.last_ns, p.peak_ns)
-        assert (value["peak_rssi"], value["count"]) == (-67, 4)
-        assert (value["radio"], value["address_kind"]) == ("ble", "ble_public")
+        got = found[p.ulid]
+        assert (got.detector_id, got.device_id, got.timestamp_ns) == (
+            "det-a", p.device_id, p.timestamp_ns)
+        assert (got.first_ns, got.last_ns, got.peak_ns) == (p.first_ns, p.last_ns, p.peak_ns)
+        assert (got.peak_rssi, got.count) == (-67, 4)
+        assert (got.radio, got.address_kind) == ("ble", "ble_public")
 
     # every detection carries a retention lease of about retention + up to a day
-    _, meta = etcd_client.get(next(iter(expected)))
+    _, meta = etcd_client.get(next(iter(stored)))
     lease = etcd_client.get_lease_info(meta.lease_id)
     assert 6 * 86_400 < lease.TTL <= 8 * 86_400 + 60
 
     # one dirty marker per (detector, bucket) touched
-    buckets = {(p.timestamp_ns // S) // 100 * 100 for p in passes}
     dirty = _dump(etcd_client, keys.dirty_prefix(namespace))
     assert set(dirty) == {keys.dirty_key(namespace, "det-a", b) for b in buckets}
 
@@ -70,14 +75,14 @@ def test_same_batch_twice_leaves_what_once_leaves(
         once = _dump(etcd_client, f"/{namespace}/detectors/")
         assert stub.UploadBatch(batch, timeout=10).stored == 300
     twice = _dump(etcd_client, f"/{namespace}/detectors/")
-    assert len(once) == 300
+    assert len(passes_in(etcd_client, namespace, "det-b")) == 300
     assert twice == once
 
 
-def test_values_are_the_json_of_the_pass_across_transactions(
+def test_packed_values_keep_every_figure_across_buckets(
     site: Site, central: RunningCentral, etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str
 ) -> None:
-    # 400 passes: four transactions of detections, then the markers; kinds and tags vary
+    # 400 passes over 400 s (five buckets or so); kinds, tags and RSSI vary
     radios = [(types_pb2.RADIO_KIND_WIFI, types_pb2.ADDRESS_KIND_WIFI_LOCAL, "wifi", "wifi_local"),
               (types_pb2.RADIO_KIND_BT_CLASSIC, types_pb2.ADDRESS_KIND_UNSPECIFIED,
                "bt_classic", "unknown")]
@@ -90,12 +95,12 @@ def test_values_are_the_json_of_the_pass_across_transactions(
     channel, stub = _stub(site, central)
     with channel:
         assert stub.UploadBatch(make_batch("det-j", passes), timeout=10).stored == 400
-    stored = _dump(etcd_client, keys.detector_prefix(namespace, "det-j"))
+    blocks = _dump(etcd_client, keys.detector_prefix(namespace, "det-j"))
+    assert len(blocks) == len({keys.bucket_of(p.timestamp_ns) for p in passes})
+    stored = passes_in(etcd_client, namespace, "det-j")
     assert len(stored) == 400
     for i, p in enumerate(passes):
-        key = keys.detection_key(namespace, "det-j", p.timestamp_ns, p.ulid, p.device_id)
-        assert stored[key] == json.dumps({
-            "timestamp": str(p.timestamp_ns), "first_ns": p.first_ns, "last_ns": p.last_ns,
-            "peak_ns": p.peak_ns, "peak_rssi": p.peak_rssi, "count": p.count,
-            "radio": radios[i % 2][2], "address_kind": radios[i % 2][3], "tagged": i % 3 == 0,
-        }, separators=(",", ":")).encode()
+        got = stored[keys.detection_key(namespace, "det-j", p.timestamp_ns, p.ulid, p.device_id)]
+        assert got == StoredPass(
+            "det-j", p.ulid, p.device_id, p.timestamp_ns, p.first_ns, p.last_ns, p.peak_ns,
+            p.peak_rssi, p.count, radios[i % 2][2], radios[i % 2][3], i % 3 == 0)

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import etcd3
 
-from roadside.central.store import keys
 from roadside.common.identity import Identity
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.central import StartCentral
 from tests.fixtures.polling import wait_until
 from tests.fixtures.sim import KEEP_ALL
+from tests.fixtures.stored import passes_in
 from tests.fixtures.trust import Site
 
 CAPTURE = "wifi/sc6-61_2024-02-08_position_1.pcap"
@@ -37,8 +37,7 @@ def env(tls: dict[str, str], **more: str) -> dict[str, str]:
 
 
 def count(client: etcd3.MultiEndpointEtcd3Client, namespace: str, detector: str) -> int:
-    prefix = keys.detector_prefix(namespace, detector)
-    return sum(1 for _ in client.get_prefix(prefix, keys_only=True))
+    return len(passes_in(client, namespace, detector))
 
 
 def test_a_killed_shifted_replay_started_again_writes_nothing_twice(

@@ -1,0 +1,155 @@
+"""Packed detections: the passes of one upload batch for one detector and bucket in one key.
+
+    /{ns}/detectors/{detector_id}/{bucket}/~{block_id}    PassBlock (proto/v1/stored.proto)
+
+The bucket stays in the key, so a time range is still a key range; '~' sorts after every
+ULID, so a bucket's blocks follow the per-pass keys of the earlier layout
+(`{ulid}.{device_id}`, JSON), which are still read. Readers see passes, never blocks: each
+pass keeps the key it had in the earlier layout (`pass_key`) as its identity, so ordering,
+page tokens and deduplication work on either layout. The block id is a digest of the pass
+ids it holds: the same batch stored twice rewrites the same key, and a pass stored in two
+differently grouped batches (an agent restarted between them) is in two blocks, and is
+counted once by every reader (`unique`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Iterator, Sequence
+
+from google.protobuf.message import DecodeError
+from ulid import ULID
+
+from roadside.central.store import keys
+from roadside.central.store.records import Detection, StoredPass
+from roadside.proto.v1 import stored_pb2
+
+VERSION = 1
+BLOCK_MARK = "~"  # a block's last key segment starts with it
+BLOCK_ID_HEX = 20  # 80 bits of the digest: block ids of one bucket never collide in practice
+_HEX32 = re.compile(r"[0-9a-f]{32}").fullmatch
+_TO_BASE32 = str.maketrans("0123456789ABCDEFGHJKMNPQRSTVWXYZ",
+                           "0123456789abcdefghijklmnopqrstuv")  # Crockford -> int(x, 32)
+
+
+class BlockError(ValueError):
+    """A stored value that is not a PassBlock this code can read."""
+
+
+def is_block_key(key: str) -> bool:
+    return key[key.rindex("/") + 1:].startswith(BLOCK_MARK)
+
+
+def block_key(detector_prefix: str, bucket: int, block_id: str) -> str:
+    return f"{detector_prefix}{bucket}/{BLOCK_MARK}{block_id}"
+
+
+def block_id(detections: Iterable[Detection]) -> str:
+    digest = hashlib.sha256()
+    for d in detections:
+        digest.update(f"{d[2]}.{d[3]}\n".encode())
+    return digest.hexdigest()[:BLOCK_ID_HEX]
+
+
+def _ulid_bytes(ulid: str) -> bytes:
+    return int(ulid.translate(_TO_BASE32), 32).to_bytes(16, "big")
+
+
+def _device_bytes(device: str) -> tuple[bytes, bool]:
+    """A device id as stored: (bytes, whether they are the id's text)."""
+    return (bytes.fromhex(device), False) if _HEX32(device) else (device.encode(), True)
+
+
+def pass_id(ulid: str, device: str) -> bytes:
+    """A pass's identity as device_times gives it, for a pass of the per-pass layout."""
+    return _ulid_bytes(ulid) + _device_bytes(device)[0]
+
+
+def encode_block(bucket: int, detections: Sequence[Detection]) -> bytes:
+    """One PassBlock of detections that share a detector and `bucket` (unix s)."""
+    bucket_ns = bucket * keys.NS_PER_S
+    block = stored_pb2.PassBlock(version=VERSION, bucket_ns=bucket_ns)
+    radios: dict[str, int] = {}
+    kinds: dict[str, int] = {}
+    add = block.passes.add
+    for (_det, t, ulid, device, first, last, peak, rssi, count, radio, kind, tagged,
+         alias) in detections:
+        p = add()
+        p.ulid = _ulid_bytes(ulid)
+        p.device, p.device_text = _device_bytes(device)
+        p.timestamp_offset_ns = t - bucket_ns
+        p.first_before_ns = t - first
+        p.last_after_ns = last - t
+        p.peak_offset_ns = peak - t
+        p.peak_rssi, p.count = rssi, count
+        p.radio = radios.setdefault(radio, len(radios))
+        p.address_kind = kinds.setdefault(kind, len(kinds))
+        p.tagged, p.alias = tagged, alias
+    block.radios.extend(radios)
+    block.address_kinds.extend(kinds)
+    return block.SerializeToString()
+
+
+def decode_block(detector_id: str, value: bytes) -> list[StoredPass]:
+    try:
+        block = stored_pb2.PassBlock.FromString(value)
+    except DecodeError as exc:
+        raise BlockError(f"not a pass block ({exc})") from exc
+    if block.version != VERSION:
+        raise BlockError(f"pass block version {block.version}, this central reads {VERSION}")
+    radios, kinds, base = list(block.radios), list(block.address_kinds), block.bucket_ns
+    out = []
+    for p in block.passes:
+        t = base + p.timestamp_offset_ns
+        out.append(StoredPass(
+            detector_id=detector_id,
+            ulid=str(ULID.from_bytes(p.ulid)),
+            device_id=p.device.decode() if p.device_text else p.device.hex(),
+            timestamp_ns=t, first_ns=t - p.first_before_ns, last_ns=t + p.last_after_ns,
+            peak_ns=t + p.peak_offset_ns, peak_rssi=p.peak_rssi, count=p.count,
+            radio=radios[p.radio], address_kind=kinds[p.address_kind],
+            tagged=p.tagged, alias=p.alias,
+        ))
+    return out
+
+
+def device_times(value: bytes) -> list[tuple[bytes, str, int, bool]]:
+    """(pass id, device id, timestamp ns, alias) of a block's passes, without building
+    StoredPass objects (the travel-time workers' read path)."""
+    try:
+        block = stored_pb2.PassBlock.FromString(value)
+    except DecodeError as exc:
+        raise BlockError(f"not a pass block ({exc})") from exc
+    if block.version != VERSION:
+        raise BlockError(f"pass block version {block.version}, this central reads {VERSION}")
+    base = block.bucket_ns
+    return [(p.ulid + p.device, p.device.decode() if p.device_text else p.device.hex(),
+             base + p.timestamp_offset_ns, p.alias) for p in block.passes]
+
+
+def decode(ns: str, key: str | bytes, value: bytes) -> list[StoredPass]:
+    """The passes under one detection key of either layout; ValueError (or KeyError,
+    IndexError) when the key or value cannot be read."""
+    text = key.decode() if isinstance(key, bytes) else key
+    if not is_block_key(text):
+        return [StoredPass.from_kv(ns, text, value)]
+    prefix = keys.detections_prefix(ns)
+    if not text.startswith(prefix):
+        raise ValueError(f"not a detection key: {text!r}")
+    return decode_block(text[len(prefix):].split("/", 1)[0], value)
+
+
+def pass_key(ns: str, p: StoredPass) -> str:
+    """A pass's identity and sort key: its key in the per-pass layout."""
+    return keys.detection_key(ns, p.detector_id, p.timestamp_ns, p.ulid, p.device_id)
+
+
+def unique(ns: str, passes: Iterable[StoredPass]) -> Iterator[tuple[str, StoredPass]]:
+    """(pass key, pass) of each pass once (the first of a pass stored in several blocks)."""
+    seen: set[str] = set()
+    for p in passes:
+        key = pass_key(ns, p)
+        if key not in seen:
+            seen.add(key)
+            yield key, p
