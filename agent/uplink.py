@@ -123,8 +123,20 @@ class Uplink:
                     await self._back_off(stop)
                 elif sent == 0:
                     await _wait_any(stop, self._wake, IDLE_POLL_S)
+                elif sent < self._config.batch_max_passes:
+                    await self._linger(stop)
         finally:
             await self.close()
+
+    async def _linger(self, stop: asyncio.Event) -> None:
+        """After a partial batch, let the next one fill for batch_linger_s (central stores a
+        batch's passes of one bucket in one key), unless a full batch is waiting already."""
+        end = time.monotonic() + self._config.batch_linger_s
+        while not stop.is_set() and (left := end - time.monotonic()) > 0:
+            self._wake.clear()
+            if await asyncio.to_thread(self._buffer.depth) >= self._config.batch_max_passes:
+                return
+            await _wait_any(stop, self._wake, left)
 
     async def _back_off(self, stop: asyncio.Event) -> None:
         """Wait out the backoff; after an outage, end it once central's health says SERVING."""
