@@ -64,7 +64,7 @@ class AgentConfig:
     batch_max_bytes: int = 512 * 1024
     # after a partial batch, wait up to this long for the next one to fill (a pass waits at
     # most this long; central keeps a batch's passes of one 100-s bucket in one etcd key)
-    batch_linger_s: float = 10.0
+    batch_linger_s: float = 60.0
     upload_timeout_s: float = 10.0
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 60.0
