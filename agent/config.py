@@ -62,9 +62,10 @@ class AgentConfig:
     buffer_max_bytes: int = 256 * 1024 * 1024
     batch_max_passes: int = 1000
     batch_max_bytes: int = 512 * 1024
-    # after a partial batch, wait up to this long for the next one to fill (a pass waits at
-    # most this long; central keeps a batch's passes of one 100-s bucket in one etcd key)
-    batch_linger_s: float = 60.0
+    # after a partial batch, the next waits for the passes of central's next 100-s bucket to
+    # close (boundary + pass_gap_s), at most this long: central keeps a batch's passes of
+    # one bucket in one etcd key; 0 = send each pass at once
+    batch_linger_s: float = 130.0
     upload_timeout_s: float = 10.0
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 60.0

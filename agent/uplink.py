@@ -52,6 +52,10 @@ PROBED_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_
                           grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL})
 
 
+CENTRAL_BUCKET_S = 100  # central's detection buckets (unix seconds, multiples of 100)
+CLOSE_SLACK_S = 2.0  # after a bucket's passes close, before its batch goes
+
+
 @dataclass(frozen=True, slots=True)
 class UplinkCounts:
     uploads: int  # successful UploadBatch calls
@@ -129,9 +133,14 @@ class Uplink:
             await self.close()
 
     async def _linger(self, stop: asyncio.Event) -> None:
-        """After a partial batch, let the next one fill for batch_linger_s (central stores a
-        batch's passes of one bucket in one key), unless a full batch is waiting already."""
-        end = time.monotonic() + self._config.batch_linger_s
+        """After a partial batch, let the next one fill until the passes of central's next
+        100-s bucket have closed (the next bucket boundary + pass_gap_s), at most
+        batch_linger_s, unless a full batch is waiting already: central stores a batch's
+        passes of one bucket in one key, so a bucket's passes then share one key."""
+        now = self._clock() / 1e9
+        phase = self._config.pass_gap_s + CLOSE_SLACK_S
+        next_send = ((now - phase) // CENTRAL_BUCKET_S + 1) * CENTRAL_BUCKET_S + phase
+        end = time.monotonic() + min(self._config.batch_linger_s, next_send - now)
         while not stop.is_set() and (left := end - time.monotonic()) > 0:
             self._wake.clear()
             if await asyncio.to_thread(self._buffer.depth) >= self._config.batch_max_passes:

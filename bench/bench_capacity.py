@@ -1,16 +1,17 @@
 """Capacity benchmark: the packed layout beside the per-pass layout, each on its own etcd.
 
     python bench/bench_capacity.py [--detectors 50] [--per-day 40000] [--hours 4.8]
-                                   [--linger 60]
+                                   [--linger 0]
 
 For each layout a fresh etcd (EtcdProcess, 8 GiB quota) gets the passes `detectors`
 detectors hear in `hours` at `per-day` passes a day each, each detector uploading what it
-heard in each `linger` seconds (batch_linger_s) as one batch:
+heard as the agent's uplink batches it (at central's bucket boundaries; or every `linger` s):
   per-pass  one key per pass, JSON value (the earlier layout), leased, 128 puts a txn;
   packed    EtcdStore.put_detections: one PassBlock per detector, bucket and batch.
 Then it measures the etcd database bytes and keys per pass, etcd's RSS, a physical
-compaction, and the day's expiry: the day's lease is revoked while a writer puts one small
-key after another, and the longest of those puts is the stall. Prints both layouts and
+compaction, and expiry: the oldest key's lease is revoked (per-pass: the day's, as it was;
+packed: an hour's, as central leases now) while a writer puts one small key after another,
+and the longest of those puts is the stall. Prints both layouts and
 the ratios (targets: <= 100 B/pass packed; >= 40x fewer keys; stall <= 0.5 s at 50
 detectors).
 """
@@ -39,22 +40,30 @@ GIB = 1024**3
 NS = "cap"
 
 
+PASS_GAP_S = 30  # the agent's default: a pass closes this long after its last sighting
+LAST_AFTER_S = 3  # last sighting after the pass's timestamp, in these passes
+SLACK_S = 2  # agent/uplink.py CLOSE_SLACK_S
+
+
 def day_of_passes(detectors: int, per_day: int, hours: float, linger_s: float,
                   ) -> list[list[Detection]]:
     """Upload batches from the first `hours` of yesterday (UTC): each detector hears
-    `per_day` passes a day, evenly, and uploads what it heard in each `linger_s` (an agent's
-    batch_linger_s), round robin over the detectors."""
+    `per_day` passes a day, evenly, and sends what closed since its last batch, as the
+    agent's uplink does: at each 100-s boundary + pass gap + slack (batch_linger_s, the
+    default), or (linger_s > 0) every linger_s; round robin over the detectors."""
     day0 = (time.time_ns() // (86_400 * S) - 1) * 86_400 * S
     step = 86_400 * S // per_day
     per = int(per_day * hours / 24)
-    window = int(linger_s * S)
+    window = int((linger_s or 100) * S)
+    # closed at t + LAST_AFTER_S + PASS_GAP_S, sent at the next boundary + PASS_GAP_S + SLACK_S
+    lag = 0 if linger_s else (LAST_AFTER_S - SLACK_S) * S
     batches: dict[tuple[int, int], list[Detection]] = {}
     for d in range(detectors):
         det = f"det-{d:03d}"
         for i in range(per):
             t = day0 + i * step + d * 1000
             ulid = f"01J{d:03d}{i:020d}"[:26]
-            batches.setdefault(((t - day0) // window, d), []).append(
+            batches.setdefault(((t - day0 + lag) // window, d), []).append(
                 (det, t, ulid, f"{(d << 40) + i:032x}", t - 2 * S, t + 3 * S, t, -70, 4,
                  "wifi", "wifi_global", False, False))
     return [batches[k] for k in sorted(batches)]
@@ -113,7 +122,7 @@ def expiry_stall(client: object) -> tuple[float, float]:
 def measure(layout: str, batches: list[list[Detection]], passes: int) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-capacity-") as tmp, \
             EtcdProcess(Path(tmp) / "etcd", quota_bytes=8 * GIB) as etcd:
-        client = connect([etcd.endpoint])
+        client = connect([etcd.endpoint], timeout=600)  # a compaction of millions of keys
         before = client.status().db_size
         begin = time.perf_counter()
         (write_per_pass if layout == "per-pass" else write_packed)(client, batches)
@@ -141,15 +150,19 @@ def main() -> int:
     parser.add_argument("--detectors", type=int, default=50)
     parser.add_argument("--per-day", type=int, default=40_000, help="passes per detector a day")
     parser.add_argument("--hours", type=float, default=4.8, help="of the day, stored")
-    parser.add_argument("--linger", type=float, default=60.0, help="seconds per upload batch")
+    parser.add_argument("--layouts", default="per-pass,packed",
+                        help="which to measure (per-pass at a day of 50 detectors takes minutes)")
+    parser.add_argument("--linger", type=float, default=0.0,
+                        help="a batch every N s (0: at each bucket boundary, as the agent)")
     args = parser.parse_args()
     batches = day_of_passes(args.detectors, args.per_day, args.hours, args.linger)
     passes = sum(len(b) for b in batches)
+    when = f"every {args.linger:g} s" if args.linger else "at bucket boundaries"
     print(f"{passes:,} passes: {args.detectors} detectors x {args.per_day:,}/day for "
-          f"{args.hours:g} h, a batch per {args.linger:g} s ({passes / len(batches):.1f} "
-          f"passes); pid {os.getpid()}")
+          f"{args.hours:g} h, batches {when} ({passes / len(batches):.1f} passes each); "
+          f"pid {os.getpid()}")
     results = {}
-    for layout in ("per-pass", "packed"):
+    for layout in args.layouts.split(","):
         results[layout] = measure(layout, batches, passes)
         r = results[layout]
         print(f"{layout:>9}: {r['keys']:>9,} keys  {r['bytes_per_pass']:6.1f} B/pass written, "
@@ -157,6 +170,8 @@ def main() -> int:
               f"{r['keys_per_pass']:.4f} keys/pass  etcd RSS {r['rss_mib']:7.1f} MiB  "
               f"ingest {r['ingest_per_s']:>9,.0f}/s  compact {r['compact_s']:.2f} s  "
               f"expiry: revoke {r['revoke_s']:.2f} s, longest put {r['stall_s']:.3f} s")
+    if len(results) < 2:
+        return 0
     old, new = results["per-pass"], results["packed"]
     print(f"ratios packed/per-pass: bytes {new['bytes_per_pass'] / old['bytes_per_pass']:.3f} "
           f"({new['at_rest'] / old['at_rest']:.3f} compacted), "

@@ -41,7 +41,7 @@ from roadside.central.store.records import (
     RouteRecord,
     StoredPass,
 )
-from roadside.central.store.retention import RetentionLeases, expiry_day_end_s
+from roadside.central.store.retention import RetentionLeases, expiry_end_s
 from roadside.central.store.txn import Write
 from roadside.central.store.ulids import NS_PER_MS, deterministic_ulid, ulid_floor
 
@@ -143,11 +143,11 @@ class EtcdStore:
         def build() -> list[list[Write]]:
             blocks: list[Write] = []
             markers: list[Write] = []
-            leases: dict[int, int] = {}  # expiry day -> lease, for this call (no lock)
+            leases: dict[int, int] = {}  # expiry hour -> lease, for this call (no lock)
             now = str(time.time_ns()).encode()
             for (detector_id, bucket), group in sorted(groups.items()):
-                t = group[0][1]  # a bucket lies inside one UTC day: one expiry for all
-                day = expiry_day_end_s(t, retention_s)
+                t = group[0][1]  # a bucket lies inside one UTC hour: one expiry for all
+                day = expiry_end_s(t, retention_s)
                 lease = leases.get(day)
                 if lease is None:
                     lease = leases[day] = self._leases.lease_for(t)

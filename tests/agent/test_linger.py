@@ -1,5 +1,6 @@
 """A live box's passes arrive one at a time; the uplink sends the first at once and lets
-the next batch fill for batch_linger_s, so central stores them in few keys."""
+the next batch fill (until central's next bucket has closed, at most batch_linger_s), so
+central stores them in few keys; a full batch goes without waiting."""
 
 from __future__ import annotations
 

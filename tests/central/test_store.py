@@ -9,7 +9,7 @@ import etcd3
 from roadside.central.store import keys
 from roadside.central.store.etcd_store import MAX_TXN_BYTES, MAX_TXN_OPS, EtcdStore, split_writes
 from roadside.central.store.records import StoredPass
-from roadside.central.store.retention import RetentionLeases, expiry_day_end_s
+from roadside.central.store.retention import RetentionLeases, expiry_end_s
 from tests.fixtures.stored import passes_in
 
 S = 1_000_000_000
@@ -70,20 +70,20 @@ def test_status_history_time_range(
     assert latest["reported_ns"] == str(t0 + 4 * S)
 
 
-def test_detections_share_one_lease_per_expiry_day() -> None:
+def test_detections_share_one_lease_per_expiry_hour() -> None:
     granted: list[int] = []
 
     def grant(ttl_s: int) -> int:
         granted.append(ttl_s)
         return len(granted)
 
-    day = 86_400
+    day, hour = 86_400, 3_600
     now = 1_800_000_000.0  # a fixed clock: 2027-01-15 08:00 UTC
     leases = RetentionLeases(grant, retention_s=2 * day, clock=lambda: now)
     midnight = int(now) // day * day
-    # made today: expire at the end of the day after tomorrow, sharing one lease
-    assert leases.lease_for(midnight * S) == leases.lease_for((midnight + day - 1) * S) == 1
-    assert expiry_day_end_s(midnight * S, 2 * day) == midnight + 3 * day
-    # made yesterday: one day earlier, its own lease
+    # made in today's first hour: expire at the end of that hour two days on, one lease
+    assert leases.lease_for(midnight * S) == leases.lease_for((midnight + hour - 1) * S) == 1
+    assert expiry_end_s(midnight * S, 2 * day) == midnight + 2 * day + hour
+    # made in the hour before: one hour earlier, its own lease
     assert leases.lease_for((midnight - 1) * S) == 2
-    assert granted == [midnight + 3 * day - int(now), midnight + 2 * day - int(now)]
+    assert granted == [midnight + 2 * day + hour - int(now), midnight + 2 * day - int(now)]

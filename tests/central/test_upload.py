@@ -55,10 +55,10 @@ def test_upload_writes_documented_keys_and_values(
         assert (got.peak_rssi, got.count) == (-67, 4)
         assert (got.radio, got.address_kind) == ("ble", "ble_public")
 
-    # every detection carries a retention lease of about retention + up to a day
+    # every block carries a retention lease of retention (7 days) + up to an hour
     _, meta = etcd_client.get(next(iter(stored)))
     lease = etcd_client.get_lease_info(meta.lease_id)
-    assert 6 * 86_400 < lease.TTL <= 8 * 86_400 + 60
+    assert 7 * 86_400 - 300 < lease.TTL <= 7 * 86_400 + 3_600
 
     # one dirty marker per (detector, bucket) touched
     dirty = _dump(etcd_client, keys.dirty_prefix(namespace))
