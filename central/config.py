@@ -61,6 +61,9 @@ class CentralConfig:
     # trust (README: Security model): mTLS from the site PKI in pki_dir unless insecure
     insecure: bool = False  # plaintext, no roles: development on loopback only
     pki_dir: Path | None = None  # the site CA and central's certificate (None: data_dir/pki)
+    # closed days exported by `roadside archive export` (Parquet); the events queries read
+    # them for ranges etcd no longer holds (None: no archive)
+    archive_dir: Path | None = None
     enroll_port: int = 9001  # TLS without client certificates: boxes enroll with a token
     tls_cert_file: Path | None = None  # central's certificate (PEM), instead of pki_dir's
     tls_key_file: Path | None = None  # its private key (PEM)

@@ -65,6 +65,11 @@ GROUPS: dict[str, Group] = {
         "Alerts the workers raise: Warn and Bad per link, route and detector.",
         ("roadside.central.cli.alerts",),
     ),
+    "archive": Group(
+        "central", "closed days of passes to Parquet: export, list, verify",
+        "The archive: closed UTC days of passes as Parquet files, beyond etcd's retention.",
+        ("roadside.central.cli.archive",),
+    ),
     "audit": Group(
         "central", "who read per-device data and who changed what (admin)",
         "The audit log: every analyst read of per-device data and every admin change.",

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import grpc
 
@@ -48,9 +49,9 @@ def _bounds(request: query_pb2.GetEventsRequest | query_pb2.GetBatteryVoltageReq
 class LegacyQueryServicer(query_pb2_grpc.QueryServiceServicer):
     """GetEvents, StreamEvents and GetBatteryVoltage of the original system."""
 
-    def __init__(self, store: EtcdStore) -> None:
+    def __init__(self, store: EtcdStore, archive_dir: Path | None = None) -> None:
         self.store = store
-        self.reader = EventReader(store)
+        self.reader = EventReader(store, archive_dir)
 
     def _query(self, request: query_pb2.GetEventsRequest) -> EventQuery:
         since, until = _bounds(request)

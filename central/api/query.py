@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import grpc
 
@@ -62,9 +63,10 @@ def event_query(
 class QueryServicer(query_pb2_grpc.QueryServiceServicer):
     """Serves roadside.v1 queries from an EtcdStore (travel-time methods are added elsewhere)."""
 
-    def __init__(self, store: EtcdStore, follow_backlog: int = FOLLOW_BACKLOG_EVENTS) -> None:
+    def __init__(self, store: EtcdStore, follow_backlog: int = FOLLOW_BACKLOG_EVENTS,
+                 archive_dir: Path | None = None) -> None:
         self.store = store
-        self.reader = EventReader(store)
+        self.reader = EventReader(store, archive_dir)
         self.follow_backlog = follow_backlog
 
     @grpc_method

@@ -387,10 +387,10 @@ def _start_servers(
     query = _server(config, "query")
     query_slots = StreamSlots(config.stream_slots)
     central._streams.append(query_slots)
-    add_servicer(query, QUERY, QueryServicer(store, config.follow_backlog_events), query_slots,
-                 most, guard, count)
-    add_servicer(query, LEGACY_QUERY, LegacyQueryServicer(store), query_slots, most, guard,
-                 count)
+    servicer = QueryServicer(store, config.follow_backlog_events, config.archive_dir)
+    add_servicer(query, QUERY, servicer, query_slots, most, guard, count)
+    add_servicer(query, LEGACY_QUERY, LegacyQueryServicer(store, config.archive_dir),
+                 query_slots, most, guard, count)
 
     health_only = _server(config, "health")
     sec = central.security

@@ -53,6 +53,8 @@ HELP = {
     "pki_dir": "the site CA and central's certificate (default DATA_DIR/pki; with the "
                "embedded etcd made on first start, with an admin certificate for the CLI)",
     "enroll_port": "TLS port where boxes enroll with a token (default 9001)",
+    "archive_dir": "the Parquet archive `roadside archive export` writes: the events queries "
+                   "read it for days etcd no longer holds (default none)",
     "tls_cert_file": "PEM certificate: TLS on the collector and query ports (health stays "
                      "plain for probes)",
     "tls_key_file": "PEM private key of --tls-cert-file",

@@ -25,13 +25,14 @@ import threading
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import etcd3
 import grpc
 
 from roadside.central.errors import InvalidArgument, ResourceExhausted, StoreUnavailable
-from roadside.central.store import keys, packed
+from roadside.central.store import archive, keys, packed
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.records import StoredPass
 from roadside.common.iters import batched
@@ -107,9 +108,10 @@ def etcd_errors(what: str) -> Iterator[None]:
 class EventReader:
     """Reads detections on an EtcdStore's client and namespace."""
 
-    def __init__(self, store: EtcdStore) -> None:
+    def __init__(self, store: EtcdStore, archive_dir: Path | None = None) -> None:
         self.client = store.client
         self.ns = store.namespace
+        self.archive_dir = archive_dir  # closed days exported to Parquet (store/archive.py)
 
     # one page --------------------------------------------------------------
 
@@ -176,7 +178,26 @@ class EventReader:
         self, detector_id: str, query: EventQuery, after: Position | None,
         revision: int | None, chunk: int, prefetch: bool,
     ) -> Iterator[tuple[str, StoredPass]]:
-        """One detector's events in (timestamp, key) order: each bucket sorted as read."""
+        """One detector's events in (timestamp, key) order: etcd's, and the archive's for
+        the days exported to it (a pass in both comes out once)."""
+        stored = self._etcd_scan(detector_id, query, after, revision, chunk, prefetch)
+        if self.archive_dir is None:
+            yield from stored
+            return
+        archived = (kv for kv in archive.scan(self.archive_dir, self.ns, detector_id,
+                                              query.since_ns, query.until_ns)
+                    if after is None or _position(kv) > after)
+        previous = ""
+        for kv in heapq.merge(archived, stored, key=_position):
+            if kv[0] != previous:
+                yield kv
+            previous = kv[0]
+
+    def _etcd_scan(
+        self, detector_id: str, query: EventQuery, after: Position | None,
+        revision: int | None, chunk: int, prefetch: bool,
+    ) -> Iterator[tuple[str, StoredPass]]:
+        """One detector's events in etcd in (timestamp, key) order: each bucket sorted."""
         start, end = self._key_range(detector_id, query)
         if after is not None:
             resume = keys.bucket_prefix(self.ns, detector_id, keys.bucket_of(after[0]))
@@ -246,6 +267,15 @@ class EventReader:
         if query.detector_ids:
             yield from sorted(set(query.detector_ids))
             return
+        if self.archive_dir is not None:
+            found = set(self.stored_detectors(revision))
+            found |= archive.detectors_in(self.archive_dir, query.since_ns, query.until_ns)
+            yield from sorted(found)
+            return
+        yield from self.stored_detectors(revision)
+
+    def stored_detectors(self, revision: int | None = None) -> Iterator[str]:
+        """The detectors with passes in etcd, in key order."""
         prefix = keys.detections_prefix(self.ns)
         end = keys.prefix_end(prefix)
         start = prefix

@@ -1,0 +1,122 @@
+"""`roadside archive export|list|verify`: closed days of passes to Parquet and back.
+
+Run where central's etcd is reachable (its settings: --config, ROADSIDE_*, flags, as
+`roadside pki`); the directory is --dir, else central's `archive_dir`. A daily timer
+(`roadside archive export --closed`) keeps every closed day archived before it expires.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from roadside.central.cli.pki import control_action, control_config, control_etcd
+from roadside.central.config import CentralConfig
+from roadside.central.store import archive
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.store.event_reads import EventQuery, EventReader
+from roadside.common.output import Column, write_rows
+
+
+def add_parser(inner: Any) -> None:
+    a = _action(inner, "export", "write closed UTC days of passes to the archive (Parquet, "
+                "one file per day and detector, and the manifest)",
+                "roadside archive export --closed --dir /srv/roadside-archive")
+    days = a.add_mutually_exclusive_group(required=True)
+    days.add_argument("--day", action="append", metavar="YYYY-MM-DD",
+                      help="this UTC day (repeatable)")
+    days.add_argument("--closed", action="store_true",
+                      help="every closed day etcd still holds that the archive has not")
+    a.set_defaults(func=_export)
+    a = _action(inner, "list", "the archived files: day, detector, passes, bytes",
+                "roadside archive list --dir /srv/roadside-archive")
+    a.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    a.set_defaults(func=_list)
+    a = _action(inner, "verify", "check every archived file against the manifest (SHA-256, "
+                "rows): exit 1 naming each damaged or missing one",
+                "roadside archive verify --dir /srv/roadside-archive")
+    a.set_defaults(func=_verify)
+
+
+def _action(inner: Any, name: str, text: str, example: str) -> argparse.ArgumentParser:
+    a = control_action(inner, name, text, example)
+    a.add_argument("--dir", type=Path, metavar="DIR",
+                   help="the archive directory (default: central's archive_dir)")
+    return a
+
+
+def _directory(args: argparse.Namespace, config: CentralConfig) -> Path:
+    directory = args.dir or config.archive_dir
+    if directory is None:
+        raise archive.ArchiveError("no archive directory: give --dir or set archive_dir")
+    return Path(directory)
+
+
+def _export(args: argparse.Namespace) -> int:
+    config = control_config(args)
+    directory = _directory(args, config)
+    with control_etcd(config) as client:
+        reader = EventReader(EtcdStore(client, config.namespace))
+        days = args.day or _closed_days(reader, directory)
+        spans = [(day, archive.day_span(day)) for day in days]  # every date checked first
+        today = archive.day_of(time.time_ns())
+        for day, (since, until) in spans:
+            if day >= today:
+                raise archive.ArchiveError(f"day {day}: not closed yet (UTC today is {today})")
+            written = []
+            for detector_id in sorted(reader.stored_detectors(None)):
+                passes = list(reader.iter_events(EventQuery((detector_id,), since, until)))
+                if passes:
+                    written.append(archive.write_day(directory, day, detector_id, passes,
+                                                     time.time_ns()))
+            archive.record(directory, written)
+            print(f"{day}: {len(written)} detectors, {sum(e.rows for e in written)} passes, "
+                  f"{sum(e.bytes for e in written)} bytes -> {directory}", flush=True)
+    if not days:
+        print(f"nothing to export: every closed day etcd holds is in {directory}",
+              file=sys.stderr)
+    return 0
+
+
+def _closed_days(reader: EventReader, directory: Path) -> list[str]:
+    """Closed days from the oldest stored pass to yesterday that the archive lacks."""
+    oldest = next(iter(reader.iter_events(EventQuery(), chunk=16)), None)
+    if oldest is None:
+        return []
+    done = {e.day for e in archive.entries(directory)}
+    today = archive.day_of(time.time_ns())
+    day, out = archive.day_of(oldest.timestamp_ns), []
+    while day < today:
+        if day not in done:
+            out.append(day)
+        day = archive.day_of(archive.day_span(day)[1])
+    return out
+
+
+COLUMNS = [Column("day", "DAY"), Column("detector_id", "DETECTOR"),
+           Column("passes", "PASSES", right=True), Column("bytes", "BYTES", right=True),
+           Column("path", "FILE"), Column("sha256", "SHA-256", table=False)]
+
+
+def _list(args: argparse.Namespace) -> int:
+    directory = _directory(args, control_config(args))
+    rows = [{"day": e.day, "detector_id": e.detector_id, "passes": e.rows, "bytes": e.bytes,
+             "path": e.path, "sha256": e.sha256} for e in archive.entries(directory)]
+    write_rows(COLUMNS, args.format, rows)
+    if not rows:
+        print(f"nothing archived in {directory} yet (roadside archive export --closed)",
+              file=sys.stderr)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    directory = _directory(args, control_config(args))
+    found = archive.entries(directory)
+    problems = archive.verify(directory)
+    for entry, problem in problems:
+        print(f"{directory / entry.path}: {problem}")
+    print(f"{len(found) - len(problems)} of {len(found)} files intact", file=sys.stderr)
+    return 1 if problems else 0
