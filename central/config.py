@@ -64,6 +64,7 @@ class CentralConfig:
     # closed days exported by `roadside archive export` (Parquet); the events queries read
     # them for ranges etcd no longer holds (None: no archive)
     archive_dir: Path | None = None
+    archive_interval_s: float = 3600.0  # how often central looks for closed days to export
     enroll_port: int = 9001  # TLS without client certificates: boxes enroll with a token
     tls_cert_file: Path | None = None  # central's certificate (PEM), instead of pki_dir's
     tls_key_file: Path | None = None  # its private key (PEM)

@@ -40,6 +40,7 @@ from roadside.central.errors import CentralError, PortInUse
 from roadside.central.http.server import HttpServer
 from roadside.central.metrics import CentralMetrics
 from roadside.central.pki.etcd import enable_auth, etcd_files
+from roadside.central.store.archive_export import Archiver
 from roadside.central.store.client import connect, tls_files
 from roadside.central.store.etcd_process import EtcdProcess, EtcdProcessError, EtcdTls
 from roadside.central.store.etcd_store import EtcdStore
@@ -88,6 +89,7 @@ class RunningCentral:
     _streams: list[StreamSlots] = field(default_factory=list)
     _etcd: EtcdProcess | None = None
     _worker: WorkerThread | None = None  # the in-process travel-time worker, if any
+    _archiver: Archiver | None = None  # exports closed days when archive_dir is set
     _http: HttpServer | None = None  # the HTTP feeds, if served
     metrics: CentralMetrics = field(default_factory=CentralMetrics)
     _metrics_server: MetricsServer | None = None
@@ -144,6 +146,8 @@ class RunningCentral:
             event.wait()
         if self._worker is not None:
             self._worker.stop()
+        if self._archiver is not None:
+            self._archiver.stop()
         if self.security is not None:
             self.security.stop()
         self.store.close()
@@ -245,6 +249,9 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
         if worker is not None:
             central._worker = worker
             worker.start()
+        if config.archive_dir is not None:
+            central._archiver = Archiver(store, config.archive_dir, config.archive_interval_s)
+            central._archiver.start()
         _serve_metrics(central)
     except BaseException:
         central.stop(0)

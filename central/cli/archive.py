@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from roadside.central.cli.pki import control_action, control_config, control_etcd
 from roadside.central.config import CentralConfig
-from roadside.central.store import archive
+from roadside.central.store import archive, archive_export
 from roadside.central.store.etcd_store import EtcdStore
-from roadside.central.store.event_reads import EventQuery, EventReader
+from roadside.central.store.event_reads import EventReader
 from roadside.common.output import Column, write_rows
 
 
@@ -60,40 +59,20 @@ def _export(args: argparse.Namespace) -> int:
     directory = _directory(args, config)
     with control_etcd(config) as client:
         reader = EventReader(EtcdStore(client, config.namespace))
-        days = args.day or _closed_days(reader, directory)
-        spans = [(day, archive.day_span(day)) for day in days]  # every date checked first
-        today = archive.day_of(time.time_ns())
-        for day, (since, until) in spans:
-            if day >= today:
-                raise archive.ArchiveError(f"day {day}: not closed yet (UTC today is {today})")
-            written = []
-            for detector_id in sorted(reader.stored_detectors(None)):
-                passes = list(reader.iter_events(EventQuery((detector_id,), since, until)))
-                if passes:
-                    written.append(archive.write_day(directory, day, detector_id, passes,
-                                                     time.time_ns()))
-            archive.record(directory, written)
-            print(f"{day}: {len(written)} detectors, {sum(e.rows for e in written)} passes, "
-                  f"{sum(e.bytes for e in written)} bytes -> {directory}", flush=True)
+        days = args.day or archive_export.closed_days(reader, directory)
+        archive_export.export_days(reader, directory, days, _print_day(directory))
     if not days:
         print(f"nothing to export: every closed day etcd holds is in {directory}",
               file=sys.stderr)
     return 0
 
 
-def _closed_days(reader: EventReader, directory: Path) -> list[str]:
-    """Closed days from the oldest stored pass to yesterday that the archive lacks."""
-    oldest = next(iter(reader.iter_events(EventQuery(), chunk=16)), None)
-    if oldest is None:
-        return []
-    done = {e.day for e in archive.entries(directory)}
-    today = archive.day_of(time.time_ns())
-    day, out = archive.day_of(oldest.timestamp_ns), []
-    while day < today:
-        if day not in done:
-            out.append(day)
-        day = archive.day_of(archive.day_span(day)[1])
-    return out
+def _print_day(directory: Path) -> archive_export.Report:
+    def report(day: str, written: list[archive.Entry]) -> None:
+        print(f"{day}: {len(written)} detectors, {sum(e.rows for e in written)} passes, "
+              f"{sum(e.bytes for e in written)} bytes -> {directory}", flush=True)
+
+    return report
 
 
 COLUMNS = [Column("day", "DAY"), Column("detector_id", "DETECTOR"),

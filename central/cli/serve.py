@@ -54,7 +54,9 @@ HELP = {
                "embedded etcd made on first start, with an admin certificate for the CLI)",
     "enroll_port": "TLS port where boxes enroll with a token (default 9001)",
     "archive_dir": "the Parquet archive `roadside archive export` writes: the events queries "
-                   "read it for days etcd no longer holds (default none)",
+                   "read it for days etcd no longer holds, and central exports every "
+                   "closed day to it (default none: no archive)",
+    "archive_interval_s": "how often central looks for closed days to export (3600)",
     "tls_cert_file": "PEM certificate: TLS on the collector and query ports (health stays "
                      "plain for probes)",
     "tls_key_file": "PEM private key of --tls-cert-file",

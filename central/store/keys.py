@@ -201,6 +201,11 @@ def alert_outbox_prefix(ns: str) -> str:
     return _p(ns, "alerts", "outbox") + "/"
 
 
+def archive_lock(ns: str) -> str:
+    """The one central exporting closed days to the archive holds this."""
+    return _p(ns, "locks", "archive")
+
+
 def alerts_lock(ns: str) -> str:
     """The one worker evaluating alerts holds this (on its lease)."""
     return _p(ns, "locks", "alerts")

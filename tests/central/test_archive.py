@@ -16,6 +16,7 @@ from roadside.common.main import main
 from roadside.proto.v1 import query_pb2, query_pb2_grpc
 from tests.central.query_helpers import BASE_NS, DEADLINE_S, make_pass
 from tests.fixtures.central import StartCentral
+from tests.fixtures.polling import wait_until
 from tests.fixtures.trust import Site
 
 S = 1_000_000_000
@@ -107,3 +108,21 @@ def test_a_day_not_closed_or_not_a_date_is_one_line(
     err = capsys.readouterr().err
     assert "day: expected YYYY-MM-DD, got 'yesterday'" in err and err.count("\n") == 1
     assert not (tmp_path / "archive" / archive.MANIFEST).exists()
+
+
+def test_central_with_an_archive_exports_closed_days_by_itself(
+    start_test_central: StartCentral, etcd_server: EtcdProcess, namespace: str,
+    tmp_path: Path,
+) -> None:
+    """The first look is at start; the store has yesterday's passes before central starts."""
+    day_start, _ = archive.day_span(DAY)
+    store_first = start_test_central()
+    store_first.store.put_passes([make_pass("gate", day_start + i * 60 * S) for i in range(40)])
+    store_first.stop(0)
+    root = tmp_path / "auto-archive"
+    start_test_central(archive_dir=root)
+    wait_until(lambda: any(e.day == DAY for e in archive.entries(root)), 30,
+               "central to archive yesterday")
+    [entry] = archive.entries(root)
+    assert (entry.detector_id, entry.rows) == ("gate", 40)
+    assert archive.verify(root) == []
