@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import etcd3
@@ -57,6 +59,20 @@ def buffer_with(path: Path, passes: list[Pass]) -> DiskBuffer:
     buf = DiskBuffer(path, 10**9).open()
     buf.append([(p.timestamp_ns, pass_to_bytes(p)) for p in passes])
     return buf
+
+
+@contextlib.asynccontextmanager
+async def running_uplink(config: AgentConfig, buf: DiskBuffer) -> AsyncIterator[Uplink]:
+    """An Uplink running on `buf` until the block ends; then stopped, and `buf` closed."""
+    uplink = Uplink(config, buf)
+    stop = asyncio.Event()
+    task = asyncio.create_task(uplink.run(stop))
+    try:
+        yield uplink
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        buf.close()
 
 
 async def test_upload_acks_and_deletes(

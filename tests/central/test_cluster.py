@@ -15,7 +15,7 @@ from roadside.agent.uplink import Uplink
 from roadside.central.store.client import connect
 from roadside.central.store.etcd_process import free_port
 from roadside.proto.v1 import collector_pb2_grpc
-from tests.agent.test_uplink import buffer_with, make_passes, stored_keys
+from tests.agent.test_uplink import buffer_with, make_passes, running_uplink, stored_keys
 from tests.central.helpers import make_batch, make_pass
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.central import StartCentral
@@ -39,10 +39,7 @@ async def test_leader_killed_under_ingest_loses_nothing_and_health_returns_at_on
                           backoff_initial_s=0.05, backoff_max_s=0.5)
     passes = make_passes(6000, start_ns=time.time_ns() - 7000 * S)
     buf = buffer_with(tmp_path / "b.db", passes)
-    uplink = Uplink(config, buf)
-    stop = asyncio.Event()
-    task = asyncio.create_task(uplink.run(stop))
-    try:
+    async with running_uplink(config, buf) as uplink:
         await eventually(lambda: uplink.counts().passes_sent >= 1000, 30, "ingest running")
         leader = etcd_cluster.wait_leader(etcd_cluster.members)
         etcd_cluster.kill(leader)
@@ -66,10 +63,6 @@ async def test_leader_killed_under_ingest_loses_nothing_and_health_returns_at_on
         )
         channel.close()
         await eventually(lambda: buf.depth() == 0, 60, "the buffer drained")
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
-        buf.close()
     survivors = [m.endpoint for m in etcd_cluster.members if m.proc is not None]
     client = connect(survivors)
     try:

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import etcd3
 
-from roadside.agent.uplink import Uplink
 from roadside.proto.v1 import query_pb2, query_pb2_grpc
-from tests.agent.test_uplink import buffer_with, make_passes
+from tests.agent.test_uplink import buffer_with, make_passes, running_uplink
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.central import StartCentral
 from tests.fixtures.polling import eventually
@@ -27,17 +26,10 @@ async def test_a_replica_stopping_loses_nothing_and_the_other_serves_it_all(
                           batch_max_passes=20)
     passes = make_passes(600)
     buf = buffer_with(tmp_path / "b.db", passes)
-    uplink = Uplink(config, buf)
-    stop = asyncio.Event()
-    task = asyncio.create_task(uplink.run(stop))
-    try:
+    async with running_uplink(config, buf) as uplink:
         await eventually(lambda: uplink.counts().passes_sent >= 100, 30, "uploads to the first")
         await asyncio.to_thread(first.stop, 0)
         await eventually(lambda: buf.depth() == 0, 60, "the rest through the second")
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
-        buf.close()
     assert uplink.counts().endpoint == second.collector_addr
     assert len(passes_in(etcd_client, namespace, "det-test")) == 600
     stub = site.stub(second.query_addr, query_pb2_grpc.QueryServiceStub)
