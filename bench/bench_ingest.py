@@ -215,6 +215,7 @@ def main() -> int:
             host="127.0.0.1", collector_port=0, query_port=0, health_port=0,
             etcd_endpoints=(etcd.endpoint,), namespace="bench", data_dir=Path(tmp) / "central",
             max_batch_passes=max(args.batch, 5000), workers=max(8, 2 * args.clients),
+            http=False, metrics=False, enroll_port=0,  # only the gRPC ingest is measured
         )
         assert etcd._proc is not None
         cpu = CpuMeter(etcd.pid or 0)
