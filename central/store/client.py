@@ -12,6 +12,9 @@ import grpc
 # seconds; a plain client would then refuse every call for 300 s.
 ENDPOINT_RETRY_S = 1.0
 CALL_TIMEOUT_S = 5.0
+# a range read of packed blocks (up to ~350 kB each at 5000 passes) is bounded by its key
+# count (CHUNK_KEYS, DETECTION_PAGE_KEYS: 100), not by gRPC's default 4 MiB reply limit
+MAX_REPLY_BYTES = 64 * 1024 * 1024
 
 
 def parse_endpoint(text: str) -> tuple[str, int]:
@@ -52,7 +55,8 @@ def connect(
     creds = None if tls is None else grpc.ssl_channel_credentials(tls[0], tls[2], tls[1])
     eps = [
         etcd3.Endpoint(host, port, secure=creds is not None, creds=creds,
-                       time_retry=ENDPOINT_RETRY_S)
+                       time_retry=ENDPOINT_RETRY_S,
+                       opts=[("grpc.max_receive_message_length", MAX_REPLY_BYTES)])
         for host, port in map(parse_endpoint, endpoints)
     ]
     return etcd3.MultiEndpointEtcd3Client(endpoints=eps, timeout=timeout, failover=True)

@@ -123,7 +123,7 @@ class EventReader:
         after = decode_token(self.ns, token) if token else None
         events: list[StoredPass] = []
         last: Position = (0, "")
-        for kv in self._scan(query, after, None, size + 1, prefetch=False):
+        for kv in self._scan(query, after, None, CHUNK_KEYS, prefetch=False):
             if len(events) == size:
                 return Page(events, encode_token(last))
             events.append(kv[1])

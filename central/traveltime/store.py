@@ -23,6 +23,7 @@ from roadside.central.traveltime.model import Target, WindowSummary
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 5000  # keys per range read: well under gRPC's 4 MiB message limit
+DETECTION_PAGE_KEYS = 100  # packed blocks per range read (each up to ~350 kB)
 
 EtcdClient: TypeAlias = etcd3.MultiEndpointEtcd3Client
 ETCD_ERRORS = (etcd3.exceptions.Etcd3Exception, grpc.RpcError)
@@ -39,7 +40,8 @@ def current_revision(client: EtcdClient, ns: str) -> int:
 
 
 def range_pages(
-    client: EtcdClient, start: str, end: str, keys_only: bool = False, revision: int = 0
+    client: EtcdClient, start: str, end: str, keys_only: bool = False, revision: int = 0,
+    page_keys: int = PAGE_SIZE,
 ) -> Iterator[tuple[bytes, bytes, int]]:
     """(key, value, mod_revision) of every key in [start, end), read in pages.
 
@@ -51,7 +53,7 @@ def range_pages(
     while True:
         try:
             resp = client.get_range_response(
-                begin, stop, sort_order="ascend", limit=PAGE_SIZE, keys_only=keys_only,
+                begin, stop, sort_order="ascend", limit=page_keys, keys_only=keys_only,
                 revision=at,
             )
         except ETCD_ERRORS as exc:
@@ -78,7 +80,8 @@ def read_passes(
     end = keys.bucket_prefix(ns, detector_id, last + keys.BUCKET_S)
     out: list[PassTuple] = []
     seen: set[bytes] = set()  # a pass stored in two blocks (two groupings) counts once
-    for key, value, _rev in range_pages(client, start, end, revision=revision):
+    for key, value, _rev in range_pages(client, start, end, revision=revision,
+                                        page_keys=DETECTION_PAGE_KEYS):
         segment = key[key.rindex(b"/") + 1:]
         try:
             if segment.startswith(BLOCK_MARK):
