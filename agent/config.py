@@ -62,9 +62,10 @@ class AgentConfig:
     buffer_max_bytes: int = 256 * 1024 * 1024
     batch_max_passes: int = 1000
     batch_max_bytes: int = 512 * 1024
-    # after a partial batch, the next waits for the passes of central's next 100-s bucket to
-    # close (boundary + pass_gap_s), at most this long: central keeps a batch's passes of
-    # one bucket in one etcd key; 0 = send each pass at once
+    # a partial batch holds only the passes of central's 100-s buckets that are over, sent
+    # when their last passes have closed (boundary + pass_gap_s + 15 s), at most this long
+    # after the previous one: central keeps a batch's passes of one bucket in one etcd key;
+    # 0 = send each pass at once
     batch_linger_s: float = 130.0
     upload_timeout_s: float = 10.0
     backoff_initial_s: float = 0.5

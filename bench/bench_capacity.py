@@ -42,7 +42,7 @@ NS = "cap"
 
 PASS_GAP_S = 30  # the agent's default: a pass closes this long after its last sighting
 LAST_AFTER_S = 3  # last sighting after the pass's timestamp, in these passes
-SLACK_S = 2  # agent/uplink.py CLOSE_SLACK_S
+SLACK_S = 15  # agent/uplink.py CLOSE_SLACK_S
 
 
 def day_of_passes(detectors: int, per_day: int, hours: float, linger_s: float,
@@ -55,8 +55,10 @@ def day_of_passes(detectors: int, per_day: int, hours: float, linger_s: float,
     step = 86_400 * S // per_day
     per = int(per_day * hours / 24)
     window = int((linger_s or 100) * S)
-    # closed at t + LAST_AFTER_S + PASS_GAP_S, sent at the next boundary + PASS_GAP_S + SLACK_S
-    lag = 0 if linger_s else (LAST_AFTER_S - SLACK_S) * S
+    # a pass closes at t + LAST_AFTER_S + PASS_GAP_S; the uplink sends the passes of closed
+    # buckets only, at each boundary + PASS_GAP_S + SLACK_S: a pass closing later than that
+    # goes with the next bucket's batch (a second key for its bucket)
+    lag = 0 if linger_s else max(0, LAST_AFTER_S - SLACK_S) * S
     batches: dict[tuple[int, int], list[Detection]] = {}
     for d in range(detectors):
         det = f"det-{d:03d}"

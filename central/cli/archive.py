@@ -21,8 +21,8 @@ from roadside.common.output import Column, write_rows
 
 
 def add_parser(inner: Any) -> None:
-    a = _action(inner, "export", "write closed UTC days of passes to the archive (Parquet, "
-                "one file per day and detector, and the manifest)",
+    a = _action(inner, "export", "write closed UTC days to the archive (Parquet per day and "
+                "detector)",
                 "roadside archive export --closed --dir /srv/roadside-archive")
     days = a.add_mutually_exclusive_group(required=True)
     days.add_argument("--day", action="append", metavar="YYYY-MM-DD",
@@ -34,8 +34,8 @@ def add_parser(inner: Any) -> None:
                 "roadside archive list --dir /srv/roadside-archive")
     a.add_argument("--format", choices=("table", "csv", "json"), default="table")
     a.set_defaults(func=_list)
-    a = _action(inner, "verify", "check every archived file against the manifest (SHA-256, "
-                "rows): exit 1 naming each damaged or missing one",
+    a = _action(inner, "verify", "check the files against the manifest; exit 1 naming each "
+                "damaged one",
                 "roadside archive verify --dir /srv/roadside-archive")
     a.set_defaults(func=_verify)
 
