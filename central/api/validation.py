@@ -18,6 +18,7 @@ from roadside.central.api import wire
 from roadside.central.errors import InvalidArgument
 from roadside.central.store import keys
 from roadside.central.store.records import Detection
+from roadside.central.traveltime.stats import FILTERS
 from roadside.proto.collector import collector_pb2 as legacy_pb2
 from roadside.proto.v1 import collector_pb2, types_pb2
 
@@ -48,6 +49,10 @@ class Limits:
 MAX_TIMESTAMP_S = 4_102_444_800
 # C0 and C1 control characters (terminal escapes) are refused in names people read
 CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+MAX_SPEED_KMH = 500.0  # the bound of a link's speed settings
+OUTLIER_FILTERS = tuple(FILTERS)
 
 
 def _fail(field: str, problem: str) -> InvalidArgument:
@@ -228,6 +233,18 @@ def set_links(req: collector_pb2.SetLinksRequest) -> None:
         "sources",
         "src_detector_id",
     )
+    for index, s in enumerate(req.sources):
+        where = f"sources[{index}]"
+        finite(s.min_speed_kmh, f"{where}.min_speed_kmh", 0, MAX_SPEED_KMH)
+        finite(s.max_speed_kmh, f"{where}.max_speed_kmh", 0, MAX_SPEED_KMH)
+        if 0 < s.max_speed_kmh <= s.min_speed_kmh:
+            raise _fail(f"{where}.max_speed_kmh", f"must be above min_speed_kmh "
+                        f"({s.min_speed_kmh:g}), got {s.max_speed_kmh:g}")
+        if (s.min_speed_kmh or s.max_speed_kmh) and not s.length_m:
+            raise _fail(f"{where}.length_m", "speed bounds need the link's length")
+        if s.outlier_filter and s.outlier_filter not in OUTLIER_FILTERS:
+            raise _fail(f"{where}.outlier_filter", f"expected one of "
+                        f"{', '.join(OUTLIER_FILTERS)}, got {_show(s.outlier_filter)}")
 
 
 def report_status(req: collector_pb2.ReportStatusRequest, now_ns: int, limits: Limits) -> None:

@@ -83,7 +83,8 @@ def record_to_detector(record: DetectorRecord) -> types_pb2.Detector:
 def link_sources_to_records(
     dest: str, sources: list[collector_pb2.LinkSource]
 ) -> list[LinkRecord]:
-    return [LinkRecord(s.src_detector_id, dest, s.max_seconds, s.length_m) for s in sources]
+    return [LinkRecord(s.src_detector_id, dest, s.max_seconds, s.length_m, s.min_speed_kmh,
+                       s.max_speed_kmh, s.outlier_filter) for s in sources]
 
 
 def record_to_link(record: LinkRecord) -> types_pb2.Link:
@@ -92,6 +93,9 @@ def record_to_link(record: LinkRecord) -> types_pb2.Link:
         dest_detector_id=record.dest,
         max_seconds=record.max_seconds,
         length_m=record.length_m,
+        min_speed_kmh=record.min_speed_kmh,
+        max_speed_kmh=record.max_speed_kmh,
+        outlier_filter=record.outlier,
     )
 
 

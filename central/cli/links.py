@@ -13,6 +13,7 @@ from roadside.central.cli.client import (
     query_stub,
 )
 from roadside.central.cli.traveltime import BACKFILL_COLUMNS, backfill_fields
+from roadside.central.traveltime.stats import FILTERS
 from roadside.common import output
 from roadside.common.errors import RoadsideError
 from roadside.common.output import Column, write_rows
@@ -23,6 +24,9 @@ LINK_COLUMNS = (
     Column("dest_detector_id", "DESTINATION"),
     Column("max_seconds", "MAX SECONDS", right=True),
     Column("length_m", "LENGTH (m)", lambda v: f"{v:.0f}" if v else "-", right=True),
+    Column("min_speed_kmh", "MIN km/h", lambda v: f"{v:g}" if v else "-", right=True),
+    Column("max_speed_kmh", "MAX km/h", lambda v: f"{v:g}" if v else "-", right=True),
+    Column("outlier_filter", "FILTER", lambda v: v or "robust"),
     *BACKFILL_COLUMNS,
 )
 
@@ -51,6 +55,9 @@ def link_row(link: Any) -> dict[str, Any]:
         "dest_detector_id": link.dest_detector_id,
         "max_seconds": link.max_seconds,
         "length_m": link.length_m,
+        "min_speed_kmh": link.min_speed_kmh,
+        "max_speed_kmh": link.max_speed_kmh,
+        "outlier_filter": link.outlier_filter or "robust",
         **backfill_fields(link),
     }
 
@@ -62,6 +69,9 @@ def _set(args: argparse.Namespace) -> int:
     if args.src and args.clear:
         raise RoadsideError("links set: --clear removes every link; it takes no --src")
     sources = [parse_source(text) for text in args.src or []]
+    for s in sources:  # the filters apply to every --src of the call
+        s.min_speed_kmh, s.max_speed_kmh = args.min_speed or 0.0, args.max_speed or 0.0
+        s.outlier_filter = args.filter or ""
     config = client_config(args)
     with collector_stub(config) as stub:
         resp = stub.SetLinks(
@@ -97,12 +107,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="Replace every link into DEST with the given sources (--clear: remove "
         "them).\nMAX_SECONDS is the longest travel time still matched; LENGTH_M the road "
         "length.\nA link a route uses can only go with the route (roadside links routes).",
-        epilog="example:\n  roadside links set south --src north:600:1200 --src east:900",
+        epilog="example:\n  roadside links set south --src north:600:1200 --src east:900\n"
+               "  roadside links set south --src north:600:1200 --max-speed 70 "
+               "--filter previous-25",
     )
     p.add_argument("dest", metavar="DEST", help="the destination detector id")
     p.add_argument("--src", action="append", metavar="SRC:MAX_SECONDS[:LENGTH_M]",
                    help="a source detector, its max travel time in s and road length in m")
     p.add_argument("--clear", action="store_true", help="remove every link into DEST")
+    p.add_argument("--min-speed", type=float, metavar="KMH",
+                   help="slower samples are not this link's travel (needs LENGTH_M; e.g. "
+                        "parking, a stop on the way)")
+    p.add_argument("--max-speed", type=float, metavar="KMH",
+                   help="faster samples are implausible (default: the workers' max_speed_kmh)")
+    p.add_argument("--filter", choices=list(FILTERS),
+                   help="the outlier filter (default robust; README: Per-link filters)")
     output.add_format_option(p)
     add_client_options(p, collector=True)
     p.set_defaults(func=_set)

@@ -198,7 +198,7 @@ class EtcdStore:
         With replace=False (the original API's CreateDetectorLink) other sources stay.
         """
         ns = self.namespace
-        links = [LinkRecord(s.src, dest, s.max_seconds, s.length_m) for s in sources]
+        links = [dataclasses.replace(s, dest=dest) for s in sources]
         new_keys = {keys.link_key(ns, dest, link.src) for link in links}
         ops: list[Any] = []
         if replace:

@@ -139,15 +139,25 @@ class LinkRecord:
     dest: str
     max_seconds: int
     length_m: float = 0.0  # 0 = unknown
+    min_speed_kmh: float = 0.0  # per-link filters (README: Per-link filters); 0 = none
+    max_speed_kmh: float = 0.0  # 0 = the workers' max_speed_kmh
+    outlier: str = ""  # the outlier filter's name; "" = robust
 
     def to_json(self) -> bytes:
         # max_seconds as a string, as the original system wrote it
-        return _dumps({"max_seconds": str(self.max_seconds), "length_m": self.length_m})
+        data: dict[str, object] = {"max_seconds": str(self.max_seconds),
+                                   "length_m": self.length_m}
+        if self.min_speed_kmh or self.max_speed_kmh or self.outlier:
+            data.update(min_speed_kmh=self.min_speed_kmh, max_speed_kmh=self.max_speed_kmh,
+                        outlier=self.outlier)
+        return _dumps(data)
 
     @classmethod
     def from_json(cls, src: str, dest: str, value: bytes) -> LinkRecord:
         data = json.loads(value)
-        return cls(src, dest, int(data["max_seconds"]), float(data.get("length_m", 0.0)))
+        return cls(src, dest, int(data["max_seconds"]), float(data.get("length_m", 0.0)),
+                   float(data.get("min_speed_kmh", 0.0)), float(data.get("max_speed_kmh", 0.0)),
+                   str(data.get("outlier", "")))
 
 
 @dataclass(frozen=True, slots=True)

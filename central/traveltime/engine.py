@@ -34,6 +34,9 @@ def compute_from_passes(
     destination, covering the windows and one window either side (the neighbours of
     the outlier rule).
     """
+    if not target.route:  # a link's own speed bounds and outlier filter
+        hop = target.hops[0]
+        rules = rules.for_link(hop.min_speed_kmh, hop.max_speed_kmh, hop.outlier)
     indexes = [matching.index_passes(p) for p in upstream]
     result = matching.match(target.hops, indexes, dest_passes)
     w_ns = window_s * NS_PER_S

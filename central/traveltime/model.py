@@ -9,8 +9,8 @@ from roadside.central.store import keys
 from roadside.central.store.records import LinkRecord
 
 REJECT_MAX_SECONDS = "max_seconds"  # the src pass was older than the link's max_seconds
-REJECT_OUTLIER = "outlier"  # outside the MAD rule on the window and its neighbours
-REJECT_IMPLAUSIBLE = "implausible_speed"  # faster than max speed over a known length
+REJECT_OUTLIER = "outlier"  # refused by the link's outlier filter (default: the MAD rule)
+REJECT_IMPLAUSIBLE = "implausible_speed"  # outside the speeds allowed over a known length
 @dataclass(frozen=True, slots=True)
 class Target:
     """A link (one hop, route "") or a named route (its links, in driving order)."""

@@ -89,18 +89,24 @@ class Detector(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., radios: _Optional[_Iterable[_Union[RadioKind, str]]] = ..., registered_ns: _Optional[int] = ...) -> None: ...
 
 class Link(_message.Message):
-    __slots__ = ("src_detector_id", "dest_detector_id", "max_seconds", "length_m", "backfill")
+    __slots__ = ("src_detector_id", "dest_detector_id", "max_seconds", "length_m", "backfill", "min_speed_kmh", "max_speed_kmh", "outlier_filter")
     SRC_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     DEST_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_SECONDS_FIELD_NUMBER: _ClassVar[int]
     LENGTH_M_FIELD_NUMBER: _ClassVar[int]
     BACKFILL_FIELD_NUMBER: _ClassVar[int]
+    MIN_SPEED_KMH_FIELD_NUMBER: _ClassVar[int]
+    MAX_SPEED_KMH_FIELD_NUMBER: _ClassVar[int]
+    OUTLIER_FILTER_FIELD_NUMBER: _ClassVar[int]
     src_detector_id: str
     dest_detector_id: str
     max_seconds: int
     length_m: float
     backfill: WindowProgress
-    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., max_seconds: _Optional[int] = ..., length_m: _Optional[float] = ..., backfill: _Optional[_Union[WindowProgress, _Mapping]] = ...) -> None: ...
+    min_speed_kmh: float
+    max_speed_kmh: float
+    outlier_filter: str
+    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., max_seconds: _Optional[int] = ..., length_m: _Optional[float] = ..., backfill: _Optional[_Union[WindowProgress, _Mapping]] = ..., min_speed_kmh: _Optional[float] = ..., max_speed_kmh: _Optional[float] = ..., outlier_filter: _Optional[str] = ...) -> None: ...
 
 class WindowProgress(_message.Message):
     __slots__ = ("windows_left", "windows_total", "oldest_window_ns", "worker", "updated_ns")

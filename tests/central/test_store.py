@@ -15,8 +15,8 @@ from tests.fixtures.stored import passes_in
 S = 1_000_000_000
 
 
-def _passes(n: int, detector: str = "det-s") -> list[StoredPass]:
-    t = time.time_ns()
+def _passes(n: int, detector: str = "det-s", t: int = 0) -> list[StoredPass]:
+    t = t or time.time_ns()
     return [
         StoredPass(detector, f"01J{i:023d}", f"{i:032x}", t - i * S, t - i * S, t - i * S,
                    t - i * S, -70, 1, "wifi", "wifi_local")
@@ -37,7 +37,8 @@ def test_large_batch_and_revoked_lease(
     etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str
 ) -> None:
     store = EtcdStore(etcd_client, namespace, retention_days=2)
-    passes = _passes(1000)  # 1000 detections and ~10 dirty markers: several transactions
+    hour = 3600 * S  # within one UTC hour: one retention lease for them all
+    passes = _passes(1000, t=(time.time_ns() // hour - 1) * hour + 1500 * S)
     assert store.put_passes(passes) == 1000
     assert len(passes_in(etcd_client, namespace)) == 1000
 

@@ -160,7 +160,7 @@ async def test_windows_expire_with_a_retention_lease_renewed_when_gone(road: Roa
                          what="the window to be published", in_thread=True)
         lease_id = road.client.get(key)[1].lease_id
         ttl = road.client.get_lease_info(lease_id).TTL
-        assert 29 * 86_400 < ttl <= 31 * 86_400  # expires with the end of its 30th day
+        assert 29 * 86_400 < ttl <= 31 * 86_400  # expires 30 days on (its hour's lease)
         road.client.revoke_lease(lease_id)  # as if etcd had expired it
         assert road.client.get(key)[0] is None
         road.trips("a", "b", ws * S, [1.5, 1.5, 1.5], first_device=100, spacing_s=0.1)
