@@ -4,6 +4,7 @@ datasets, as DuckDB and pandas) read the files as they are."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import etcd3
@@ -101,7 +102,7 @@ def test_a_day_not_closed_or_not_a_date_is_one_line(
     etcd_server: EtcdProcess, namespace: str, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    today = archive.day_of(BASE_NS + 86_400 * S)
+    today = archive.day_of(time.time_ns())
     assert export(tmp_path, etcd_server, namespace, "export", "--day", today) == 2
     assert "not closed yet" in capsys.readouterr().err
     assert export(tmp_path, etcd_server, namespace, "export", "--day", "yesterday") == 2
