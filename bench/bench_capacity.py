@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from roadside.agent.passes import pass_ulid
 from roadside.central.store import keys
 from roadside.central.store import txn as etcd_txn
 from roadside.central.store.client import connect
@@ -64,9 +65,10 @@ def day_of_passes(detectors: int, per_day: int, hours: float, linger_s: float,
         det = f"det-{d:03d}"
         for i in range(per):
             t = day0 + i * step + d * 1000
-            ulid = f"01J{d:03d}{i:020d}"[:26]
+            device = f"{(d << 40) + i:032x}"
+            ulid = pass_ulid(det, device, t - 2 * S)  # as a box makes it
             batches.setdefault(((t - day0 + lag) // window, d), []).append(
-                (det, t, ulid, f"{(d << 40) + i:032x}", t - 2 * S, t + 3 * S, t, -70, 4,
+                (det, t, ulid, device, t - 2 * S, t + 3 * S, t, -70, 4,
                  "wifi", "wifi_global", False, False))
     return [batches[k] for k in sorted(batches)]
 

@@ -76,7 +76,9 @@ def encode_block(bucket: int, detections: Sequence[Detection]) -> bytes:
     for (_det, t, ulid, device, first, last, peak, rssi, count, radio, kind, tagged,
          alias) in detections:
         p = add()
-        p.ulid = _ulid_bytes(ulid)
+        whole = _ulid_bytes(ulid)
+        # a pass's ULID time is its first sighting's ms: then only its 10 random bytes
+        p.ulid = whole[6:] if whole[:6] == (first // 1_000_000).to_bytes(6, "big") else whole
         p.device, p.device_text = _device_bytes(device)
         p.timestamp_offset_ns = t - bucket_ns
         p.first_before_ns = t - first
@@ -104,7 +106,7 @@ def decode_block(detector_id: str, value: bytes) -> list[StoredPass]:
         t = base + p.timestamp_offset_ns
         out.append(StoredPass(
             detector_id=detector_id,
-            ulid=str(ULID.from_bytes(p.ulid)),
+            ulid=str(ULID.from_bytes(_whole_ulid(p, t))),
             device_id=p.device.decode() if p.device_text else p.device.hex(),
             timestamp_ns=t, first_ns=t - p.first_before_ns, last_ns=t + p.last_after_ns,
             peak_ns=t + p.peak_offset_ns, peak_rssi=p.peak_rssi, count=p.count,
@@ -123,9 +125,19 @@ def device_times(value: bytes) -> list[tuple[bytes, str, int, bool]]:
         raise BlockError(f"not a pass block ({exc})") from exc
     if block.version != VERSION:
         raise BlockError(f"pass block version {block.version}, this central reads {VERSION}")
-    base = block.bucket_ns
-    return [(p.ulid + p.device, p.device.decode() if p.device_text else p.device.hex(),
-             base + p.timestamp_offset_ns, p.alias) for p in block.passes]
+    out = []
+    for p in block.passes:
+        t = block.bucket_ns + p.timestamp_offset_ns
+        out.append((_whole_ulid(p, t) + p.device,
+                    p.device.decode() if p.device_text else p.device.hex(), t, p.alias))
+    return out
+
+
+def _whole_ulid(p: stored_pb2.PackedPass, t: int) -> bytes:
+    """The ULID's 16 bytes (10 stored when its time was the first sighting's ms)."""
+    if len(p.ulid) == 16:
+        return bytes(p.ulid)
+    return ((t - p.first_before_ns) // 1_000_000).to_bytes(6, "big") + p.ulid
 
 
 def decode(ns: str, key: str | bytes, value: bytes) -> list[StoredPass]:

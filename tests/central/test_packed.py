@@ -4,11 +4,13 @@ edges neither repeats nor skips, and a follower sees a new block's new passes on
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import etcd3
+from ulid import ULID
 
-from roadside.central.store import keys
+from roadside.central.store import keys, packed
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.event_reads import EventQuery, EventReader
 from roadside.central.store.records import StoredPass
@@ -123,3 +125,16 @@ def test_a_follower_sees_whole_blocks_and_only_their_new_passes(query_store: Etc
     finally:
         follow.cancel()
         reader.join(DEADLINE_S)
+
+
+def test_a_block_gives_back_every_figure_and_keeps_an_agent_s_ulid_in_ten_bytes() -> None:
+    t = BASE_NS + 7 * S
+    made = [make_pass("box", t + i * S) for i in range(3)]  # ULIDs of their own
+    agents = [dataclasses.replace(p, ulid=str(ULID.from_timestamp(p.first_ns / 1e9)))
+              for p in made]  # as a box makes them: time = first sighting
+    for group in (made, agents):
+        value = packed.encode_block(keys.bucket_of(t), [p.as_detection() for p in group])
+        assert packed.decode_block("box", value) == group
+    short = packed.encode_block(keys.bucket_of(t), [p.as_detection() for p in agents])
+    full = packed.encode_block(keys.bucket_of(t), [p.as_detection() for p in made])
+    assert len(full) - len(short) == 3 * 6
