@@ -205,7 +205,8 @@ class EventReader:
         if start >= end:
             return
         prefix_len = len(keys.detector_prefix(self.ns, detector_id))
-        items = self._scan_range(query, start, end, revision, chunk, prefetch)
+        items = self._scan_range(query, start, end, revision, chunk, prefetch,
+                                 after[0] if after is not None else 0)
         buckets = itertools.groupby(items, key=lambda kv: kv[0][prefix_len:].partition("/")[0])
         for _bucket, group in buckets:
             previous = ""
@@ -216,7 +217,7 @@ class EventReader:
 
     def _scan_range(
         self, query: EventQuery, start: str, end: str, revision: int | None, chunk: int,
-        prefetch: bool,
+        prefetch: bool, from_ns: int = 0,
     ) -> Iterator[tuple[str, StoredPass]]:
         """Chunks of `chunk` keys; with `prefetch` the next chunk is read from etcd (in a
         worker thread) while this one is decoded."""
@@ -235,8 +236,8 @@ class EventReader:
                     ahead = pool.submit(self._range, last, end, revision, chunk)
                 for kv in resp.kvs:
                     key = kv.key.decode()
-                    try:
-                        items = packed.decode(ns, key, kv.value)
+                    try:  # a page resuming in a bucket: its earlier passes are not built
+                        items = packed.decode(ns, key, kv.value, max(from_ns, query.since_ns))
                     except (ValueError, KeyError, TypeError, IndexError):
                         log.warning("skipping unreadable detections at %s", key)
                         continue

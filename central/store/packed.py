@@ -93,7 +93,8 @@ def encode_block(bucket: int, detections: Sequence[Detection]) -> bytes:
     return block.SerializeToString()
 
 
-def decode_block(detector_id: str, value: bytes) -> list[StoredPass]:
+def decode_block(detector_id: str, value: bytes, from_ns: int = 0) -> list[StoredPass]:
+    """The block's passes (those at or after `from_ns` only, when given)."""
     try:
         block = stored_pb2.PassBlock.FromString(value)
     except DecodeError as exc:
@@ -104,6 +105,8 @@ def decode_block(detector_id: str, value: bytes) -> list[StoredPass]:
     out = []
     for p in block.passes:
         t = base + p.timestamp_offset_ns
+        if t < from_ns:
+            continue
         out.append(StoredPass(
             detector_id=detector_id,
             ulid=str(ULID.from_bytes(_whole_ulid(p, t))),
@@ -140,16 +143,17 @@ def _whole_ulid(p: stored_pb2.PackedPass, t: int) -> bytes:
     return ((t - p.first_before_ns) // 1_000_000).to_bytes(6, "big") + p.ulid
 
 
-def decode(ns: str, key: str | bytes, value: bytes) -> list[StoredPass]:
-    """The passes under one detection key of either layout; ValueError (or KeyError,
-    IndexError) when the key or value cannot be read."""
+def decode(ns: str, key: str | bytes, value: bytes, from_ns: int = 0) -> list[StoredPass]:
+    """The passes under one detection key of either layout (a block's at or after
+    `from_ns` only, when given); ValueError (or KeyError, IndexError) when the key or value
+    cannot be read."""
     text = key.decode() if isinstance(key, bytes) else key
     if not is_block_key(text):
         return [StoredPass.from_kv(ns, text, value)]
     prefix = keys.detections_prefix(ns)
     if not text.startswith(prefix):
         raise ValueError(f"not a detection key: {text!r}")
-    return decode_block(text[len(prefix):].split("/", 1)[0], value)
+    return decode_block(text[len(prefix):].split("/", 1)[0], value, from_ns)
 
 
 def pass_key(ns: str, p: StoredPass) -> str:
