@@ -64,15 +64,30 @@ def day_of(t_ns: int) -> str:
     return dt.datetime.fromtimestamp(t_ns // keys.NS_PER_S, dt.UTC).strftime("%Y-%m-%d")
 
 
+# manifest path -> (its inode, mtime and size when read, its entries): a query reads the
+# manifest once per detector it scans; it is parsed again only once it was replaced
+_read: dict[Path, tuple[tuple[int, int, int], tuple[Entry, ...]]] = {}
+
+
 def entries(directory: Path) -> list[Entry]:
     path = directory / MANIFEST
-    if not path.exists():
+    try:
+        st = path.stat()
+    except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise ArchiveError(f"{path}: not a readable manifest ({exc})") from exc
+    stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+    cached = _read.get(path)
+    if cached is not None and cached[0] == stamp:
+        return list(cached[1])
     try:
         data = json.loads(path.read_text())
-        return [Entry(**e) for e in data["files"]]
+        found = tuple(Entry(**e) for e in data["files"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ArchiveError(f"{path}: not a readable manifest ({exc})") from exc
+    _read[path] = (stamp, found)
+    return list(found)
 
 
 def _pyarrow() -> Any:

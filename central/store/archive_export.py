@@ -35,9 +35,10 @@ def export_days(reader: EventReader, directory: Path, days: list[str],
         if day >= today:
             raise archive.ArchiveError(f"day {day}: not closed yet (UTC today is {today})")
     passes_written = 0
+    detectors = sorted(reader.stored_detectors()) if spans else []
     for day, (since, until) in spans:
         written = []
-        for detector_id in sorted(reader.stored_detectors()):
+        for detector_id in detectors:
             passes = list(reader.iter_events(EventQuery((detector_id,), since, until)))
             if passes:
                 written.append(archive.write_day(directory, day, detector_id, passes,

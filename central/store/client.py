@@ -13,7 +13,7 @@ import grpc
 ENDPOINT_RETRY_S = 1.0
 CALL_TIMEOUT_S = 5.0
 # a range read of packed blocks (up to ~350 kB each at 5000 passes) is bounded by its key
-# count (CHUNK_KEYS, DETECTION_PAGE_KEYS: 100), not by gRPC's default 4 MiB reply limit
+# count (event_reads.CHUNK_KEYS: 100), not by gRPC's default 4 MiB reply limit
 MAX_REPLY_BYTES = 64 * 1024 * 1024
 
 

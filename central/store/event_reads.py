@@ -22,7 +22,7 @@ import itertools
 import logging
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +94,16 @@ def decode_token(ns: str, token: str) -> Position:
 
 def _position(kv: tuple[str, StoredPass]) -> Position:
     return kv[1].timestamp_ns, kv[0]
+
+
+def _once(kvs: Iterable[tuple[str, StoredPass]]) -> Iterator[tuple[str, StoredPass]]:
+    """(key, pass) in position order, a pass stored twice (two blocks, or etcd and the
+    archive) once: its copies come one after another."""
+    previous = ""
+    for kv in kvs:
+        if kv[0] != previous:
+            yield kv
+        previous = kv[0]
 
 
 @contextlib.contextmanager
@@ -187,11 +197,7 @@ class EventReader:
         archived = (kv for kv in archive.scan(self.archive_dir, self.ns, detector_id,
                                               query.since_ns, query.until_ns)
                     if after is None or _position(kv) > after)
-        previous = ""
-        for kv in heapq.merge(archived, stored, key=_position):
-            if kv[0] != previous:
-                yield kv
-            previous = kv[0]
+        yield from _once(heapq.merge(archived, stored, key=_position))
 
     def _etcd_scan(
         self, detector_id: str, query: EventQuery, after: Position | None,
@@ -209,11 +215,9 @@ class EventReader:
                                  after[0] if after is not None else 0)
         buckets = itertools.groupby(items, key=lambda kv: kv[0][prefix_len:].partition("/")[0])
         for _bucket, group in buckets:
-            previous = ""
-            for kv in sorted(group, key=_position):
-                if kv[0] != previous and (after is None or _position(kv) > after):
-                    yield kv  # a pass stored in two blocks sorts twice in a row: once out
-                previous = kv[0]
+            for kv in _once(sorted(group, key=_position)):
+                if after is None or _position(kv) > after:
+                    yield kv
 
     def _scan_range(
         self, query: EventQuery, start: str, end: str, revision: int | None, chunk: int,
@@ -238,7 +242,7 @@ class EventReader:
                     key = kv.key.decode()
                     try:  # a page resuming in a bucket: its earlier passes are not built
                         items = packed.decode(ns, key, kv.value, max(from_ns, query.since_ns))
-                    except (ValueError, KeyError, TypeError, IndexError):
+                    except packed.UNREADABLE:
                         log.warning("skipping unreadable detections at %s", key)
                         continue
                     for item in items:
@@ -411,10 +415,10 @@ class Follow:
             page = []
             for event, items in response:
                 known = self._stored_before(event)
-                page += [p for p in items
-                         if query.wants(p) and packed.pass_key(ns, p) not in known]
+                page += [kv for kv in ((packed.pass_key(ns, p), p) for p in items)
+                         if kv[0] not in known and query.wants(kv[1])]
             if page:  # one commit's passes in time order
-                yield sorted(page, key=lambda p: (p.timestamp_ns, packed.pass_key(ns, p)))
+                yield [p for _key, p in sorted(page, key=_position)]
 
     def _new_passes(self, response: object) -> list[tuple[Any, list[StoredPass]]]:
         """(event, passes) of each key the response creates; a re-uploaded batch rewrites
@@ -425,7 +429,7 @@ class Follow:
                 continue
             try:
                 items = packed.decode(self._reader.ns, event.key, event.value)
-            except (ValueError, KeyError, TypeError, IndexError):
+            except packed.UNREADABLE:
                 continue
             if items:
                 out.append((event, items))
@@ -444,7 +448,7 @@ class Follow:
                 bucket, keys.prefix_end(bucket), revision=event.mod_revision - 1)
         known: set[str] = set()
         for kv in resp.kvs:
-            with contextlib.suppress(ValueError, KeyError, TypeError, IndexError):
+            with contextlib.suppress(*packed.UNREADABLE):
                 known.update(packed.pass_key(ns, p) for p in packed.decode(ns, kv.key, kv.value))
         return known
 

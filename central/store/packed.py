@@ -9,14 +9,14 @@ pass keeps the key it had in the earlier layout (`pass_key`) as its identity, so
 page tokens and deduplication work on either layout. The block id is a digest of the pass
 ids it holds: the same batch stored twice rewrites the same key, and a pass stored in two
 differently grouped batches (an agent restarted between them) is in two blocks, and is
-counted once by every reader (`unique`).
+counted once by every reader (each drops the repeats of a pass key).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 from google.protobuf.message import DecodeError
 from ulid import ULID
@@ -26,6 +26,8 @@ from roadside.central.store.records import Detection, StoredPass
 from roadside.proto.v1 import stored_pb2
 
 VERSION = 1
+# what decode raises for a key or value it cannot read (readers skip it with a warning)
+UNREADABLE = (ValueError, KeyError, TypeError, IndexError)
 BLOCK_MARK = "~"  # a block's last key segment starts with it
 BLOCK_ID_HEX = 20  # 80 bits of the digest: block ids of one bucket never collide in practice
 _HEX32 = re.compile(r"[0-9a-f]{32}").fullmatch
@@ -93,14 +95,23 @@ def encode_block(bucket: int, detections: Sequence[Detection]) -> bytes:
     return block.SerializeToString()
 
 
-def decode_block(detector_id: str, value: bytes, from_ns: int = 0) -> list[StoredPass]:
-    """The block's passes (those at or after `from_ns` only, when given)."""
+def _parse(value: bytes) -> stored_pb2.PassBlock:
     try:
         block = stored_pb2.PassBlock.FromString(value)
     except DecodeError as exc:
         raise BlockError(f"not a pass block ({exc})") from exc
     if block.version != VERSION:
         raise BlockError(f"pass block version {block.version}, this central reads {VERSION}")
+    return block
+
+
+def _device_id(p: stored_pb2.PackedPass) -> str:
+    return p.device.decode() if p.device_text else p.device.hex()
+
+
+def decode_block(detector_id: str, value: bytes, from_ns: int = 0) -> list[StoredPass]:
+    """The block's passes (those at or after `from_ns` only, when given)."""
+    block = _parse(value)
     radios, kinds, base = list(block.radios), list(block.address_kinds), block.bucket_ns
     out = []
     for p in block.passes:
@@ -110,7 +121,7 @@ def decode_block(detector_id: str, value: bytes, from_ns: int = 0) -> list[Store
         out.append(StoredPass(
             detector_id=detector_id,
             ulid=str(ULID.from_bytes(_whole_ulid(p, t))),
-            device_id=p.device.decode() if p.device_text else p.device.hex(),
+            device_id=_device_id(p),
             timestamp_ns=t, first_ns=t - p.first_before_ns, last_ns=t + p.last_after_ns,
             peak_ns=t + p.peak_offset_ns, peak_rssi=p.peak_rssi, count=p.count,
             radio=radios[p.radio], address_kind=kinds[p.address_kind],
@@ -122,17 +133,11 @@ def decode_block(detector_id: str, value: bytes, from_ns: int = 0) -> list[Store
 def device_times(value: bytes) -> list[tuple[bytes, str, int, bool]]:
     """(pass id, device id, timestamp ns, alias) of a block's passes, without building
     StoredPass objects (the travel-time workers' read path)."""
-    try:
-        block = stored_pb2.PassBlock.FromString(value)
-    except DecodeError as exc:
-        raise BlockError(f"not a pass block ({exc})") from exc
-    if block.version != VERSION:
-        raise BlockError(f"pass block version {block.version}, this central reads {VERSION}")
+    block = _parse(value)
     out = []
     for p in block.passes:
         t = block.bucket_ns + p.timestamp_offset_ns
-        out.append((_whole_ulid(p, t) + p.device,
-                    p.device.decode() if p.device_text else p.device.hex(), t, p.alias))
+        out.append((_whole_ulid(p, t) + p.device, _device_id(p), t, p.alias))
     return out
 
 
@@ -159,13 +164,3 @@ def decode(ns: str, key: str | bytes, value: bytes, from_ns: int = 0) -> list[St
 def pass_key(ns: str, p: StoredPass) -> str:
     """A pass's identity and sort key: its key in the per-pass layout."""
     return keys.detection_key(ns, p.detector_id, p.timestamp_ns, p.ulid, p.device_id)
-
-
-def unique(ns: str, passes: Iterable[StoredPass]) -> Iterator[tuple[str, StoredPass]]:
-    """(pass key, pass) of each pass once (the first of a pass stored in several blocks)."""
-    seen: set[str] = set()
-    for p in passes:
-        key = pass_key(ns, p)
-        if key not in seen:
-            seen.add(key)
-            yield key, p

@@ -15,6 +15,7 @@ import grpc
 from roadside.central.errors import StoreUnavailable
 from roadside.central.store import keys, packed
 from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.store.event_reads import CHUNK_KEYS
 from roadside.central.store.records import ALIAS_TAIL, LinkRecord, RouteRecord
 from roadside.central.store.retention import RetentionLeases
 from roadside.central.traveltime.matching import PassTuple
@@ -23,7 +24,6 @@ from roadside.central.traveltime.model import Target, WindowSummary
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 5000  # keys per range read: well under gRPC's 4 MiB message limit
-DETECTION_PAGE_KEYS = 100  # packed blocks per range read (each up to ~350 kB)
 
 EtcdClient: TypeAlias = etcd3.MultiEndpointEtcd3Client
 ETCD_ERRORS = (etcd3.exceptions.Etcd3Exception, grpc.RpcError)
@@ -81,7 +81,7 @@ def read_passes(
     out: list[PassTuple] = []
     seen: set[bytes] = set()  # a pass stored in two blocks (two groupings) counts once
     for key, value, _rev in range_pages(client, start, end, revision=revision,
-                                        page_keys=DETECTION_PAGE_KEYS):
+                                        page_keys=CHUNK_KEYS):  # blocks, as event reads
         segment = key[key.rindex(b"/") + 1:]
         try:
             if segment.startswith(BLOCK_MARK):
@@ -90,7 +90,7 @@ def read_passes(
                 ulid, _, device = segment.decode().partition(".")
                 found = [(packed.pass_id(ulid, device), device, _timestamp(value),
                           value.endswith(ALIAS_END))]
-        except (ValueError, KeyError, TypeError, IndexError):
+        except packed.UNREADABLE:
             log.warning("skipping unreadable detections %s", key.decode(errors="replace"))
             continue
         for pass_id, device, t_ns, alias in found:
