@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from roadside.central.store import keys
+from roadside.central.store.shards import parse_shards
 from roadside.common.config_layers import load
 
 # the embedded etcd's home when --data-dir is not given (works without root)
@@ -25,6 +26,9 @@ class CentralConfig:
     query_port: int = 8000  # roadside.v1 and the original query service
     health_port: int = 5000  # grpc.health.v1 (also served on the other two ports)
     etcd_endpoints: tuple[str, ...] = ()  # empty: run an embedded etcd in data_dir
+    # detections on separate etcd clusters: NAME=HOST:PORT, a name once per endpoint
+    # (README: Detection shards); the control etcd keeps the rest. Empty: all in one etcd
+    detection_shards: tuple[str, ...] = ()
     # the embedded etcd's client port on 127.0.0.1, stable so that `roadside central worker`
     # and others find it (0 = any free port); in use: serve fails naming this setting
     embedded_etcd_port: int = 2379
@@ -116,6 +120,7 @@ class CentralConfig:
         if len(self.http_country) != 2 or not self.http_country.isalpha():
             raise ValueError(f"http_country: expected a two-letter ISO 3166 code, got "
                              f"{self.http_country!r}")
+        parse_shards(self.detection_shards)
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file: give both or neither")
 

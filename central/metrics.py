@@ -71,6 +71,15 @@ def health_family(serving: Callable[[], bool]) -> Iterator[Metric]:
                 1.0 if serving() else 0.0)
 
 
+def shards_family(shards: Callable[[], dict[str, bool]]) -> Iterator[Metric]:
+    family = GaugeMetricFamily("roadside_central_shard_up",
+                               "1 while the detection shard answers without alarms",
+                               labels=["shard"])
+    for name, up in sorted(shards().items()):
+        family.add_metric([name], 1.0 if up else 0.0)
+    yield family
+
+
 def worker_families(published: Callable[[], int], recomputed: Callable[[], int],
                     newest_end_ns: Callable[[], int]) -> Iterator[Metric]:
     yield counter("roadside_worker_windows_published", "travel-time windows written",

@@ -70,6 +70,11 @@ GROUPS: dict[str, Group] = {
         "The archive: closed UTC days of passes as Parquet files, beyond etcd's retention.",
         ("roadside.central.cli.archive",),
     ),
+    "shards": Group(
+        "central", "which detection shard holds each detector's passes: list, place",
+        "Detection shards: separate etcd clusters for passes, one per detector.",
+        ("roadside.central.cli.shards",),
+    ),
     "audit": Group(
         "central", "who read per-device data and who changed what (admin)",
         "The audit log: every analyst read of per-device data and every admin change.",

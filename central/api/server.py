@@ -41,7 +41,7 @@ from roadside.central.http.server import HttpServer
 from roadside.central.metrics import CentralMetrics
 from roadside.central.pki.etcd import enable_auth, etcd_files
 from roadside.central.store.archive_export import Archiver
-from roadside.central.store.client import connect, tls_files
+from roadside.central.store.client import connect, connect_shards, tls_files
 from roadside.central.store.etcd_process import EtcdProcess, EtcdProcessError, EtcdTls
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.traveltime.in_serve import WorkerThread, serve_worker_config
@@ -152,6 +152,8 @@ class RunningCentral:
             self.security.stop()
         self.store.close()
         self._client.close()
+        for shard in self.store.shards.clients.values():
+            shard.close()
         if self._etcd is not None:
             self._etcd.stop()
         log.info("central stopped")
@@ -212,7 +214,7 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
     worker = None
     if config.runs_worker:  # its settings are checked before anything starts
         worker = WorkerThread(serve_worker_config(config_file, config.namespace, endpoints,
-                                                  client_files))
+                                                  client_files, config.detection_shards))
     if etcd_proc is not None:
         try:
             etcd_proc.start()
@@ -232,12 +234,15 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
             finally:
                 root.close()
         client = connect(endpoints, timeout=config.etcd_timeout_s, tls=tls_files(*client_files))
+        shard_clients = connect_shards(config.detection_shards, config.etcd_timeout_s,
+                                       tls_files(*client_files))
     except (ValueError, OSError, grpc.RpcError) as exc:
         if etcd_proc is not None:
             etcd_proc.stop()
         raise CentralError(f"etcd endpoints: {exc}") from exc
     store = EtcdStore(client, config.namespace, config.retention_days,
                       status_history_max=config.status_history_max)
+    store.use_shards(shard_clients)
     monitor = HealthMonitor(store, (*COLLECTOR_SERVICES, *QUERY_SERVICES), config.health_poll_s)
     central = RunningCentral(config, store, monitor, 0, 0, 0, endpoints, client, _etcd=etcd_proc)
     try:
@@ -273,6 +278,7 @@ def _serve_metrics(central: RunningCentral) -> None:
     m.add(lambda: metrics.streams_family(
         {name: slots.open_streams for name, slots in zip(names, central._streams, strict=False)}))
     m.add(lambda: metrics.health_family(lambda: central.health.serving))
+    m.add(lambda: metrics.shards_family(central.health.shards))
     thread = central._worker
     if thread is not None:
         def worker() -> Any:

@@ -12,10 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from roadside.central.cli.pki import control_action, control_config, control_etcd
+from roadside.central.cli.pki import control_action, control_config, control_store
 from roadside.central.config import CentralConfig
 from roadside.central.store import archive, archive_export
-from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.event_reads import EventReader
 from roadside.common.output import Column, write_rows
 
@@ -57,8 +56,8 @@ def _directory(args: argparse.Namespace, config: CentralConfig) -> Path:
 def _export(args: argparse.Namespace) -> int:
     config = control_config(args)
     directory = _directory(args, config)
-    with control_etcd(config) as client:
-        reader = EventReader(EtcdStore(client, config.namespace))
+    with control_store(config) as store:
+        reader = EventReader(store)
         days = args.day or archive_export.closed_days(reader, directory)
         archive_export.export_days(reader, directory, days, _print_day(directory))
     if not days:

@@ -27,7 +27,8 @@ from roadside.central.config import CentralConfig, load_config
 from roadside.central.pki.ca import PkiError, SiteCA
 from roadside.central.pki.etcd import enable_auth, etcd_files
 from roadside.central.pki.registry import ETCD_ERRORS, PkiRegistry
-from roadside.central.store.client import connect, tls_files
+from roadside.central.store.client import connect, connect_shards, tls_files
+from roadside.central.store.etcd_store import EtcdStore
 from roadside.common.files import write_atomic
 from roadside.common.identity import ROLES, Identity, IdentityError, make_token, token_digest
 from roadside.common.output import Column, write_rows
@@ -100,16 +101,37 @@ def control_config(args: argparse.Namespace) -> CentralConfig:
     return load_config(args.config, flags=flags)
 
 
+def control_tls(config: CentralConfig) -> tuple[bytes, bytes, bytes] | None:
+    """The control etcd's client TLS: central's etcd files, else the embedded etcd's."""
+    files = (config.etcd_ca_file, config.etcd_cert_file, config.etcd_key_file)
+    local = config.pki_path
+    if files[0] is None and (local / "etcd-client.pem").exists():  # serve's embedded etcd
+        files = (local / "ca.pem", local / "etcd-client.pem", local / "etcd-client.key")
+    return tls_files(*files)
+
+
+@contextmanager
+def control_store(config: CentralConfig) -> Iterator[EtcdStore]:
+    """An EtcdStore of the control etcd and central's detection shards."""
+    with control_etcd(config) as client:
+        shards = connect_shards(config.detection_shards, config.etcd_timeout_s,
+                                control_tls(config))
+        store = EtcdStore(client, config.namespace)
+        store.use_shards(shards)
+        try:
+            yield store
+        finally:
+            store.close()
+            for shard in shards.values():
+                shard.close()
+
+
 @contextmanager
 def control_etcd(config: CentralConfig) -> Iterator[Any]:
     """A client of central's control etcd (its settings; the embedded one's certificate when
     serve made it); etcd errors become PkiError naming the endpoints."""
     endpoints = config.etcd_endpoints or (f"127.0.0.1:{config.embedded_etcd_port}",)
-    files = (config.etcd_ca_file, config.etcd_cert_file, config.etcd_key_file)
-    local = config.pki_path
-    if files[0] is None and (local / "etcd-client.pem").exists():  # serve's embedded etcd
-        files = (local / "ca.pem", local / "etcd-client.pem", local / "etcd-client.key")
-    client = connect(endpoints, timeout=config.etcd_timeout_s, tls=tls_files(*files))
+    client = connect(endpoints, timeout=config.etcd_timeout_s, tls=control_tls(config))
     try:
         yield client
     except ETCD_ERRORS as exc:

@@ -11,7 +11,8 @@ from prometheus_client import CollectorRegistry
 
 from roadside.central.cli.settings import add_setting_flags, setting_flags
 from roadside.central.metrics import worker_families
-from roadside.central.store.client import CALL_TIMEOUT_S, connect, tls_files
+from roadside.central.store.client import CALL_TIMEOUT_S, connect, connect_shards, tls_files
+from roadside.central.store.shards import Shards
 from roadside.central.traveltime.config import TravelTimeConfig
 from roadside.central.traveltime.worker import TravelTimeWorker
 from roadside.common.config_layers import load
@@ -110,7 +111,9 @@ async def _serve(config: TravelTimeConfig) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    worker = TravelTimeWorker(client, config)
+    shards = connect_shards(config.detection_shards, CALL_TIMEOUT_S, tls)
+    worker = TravelTimeWorker(client, config,
+                              shards=Shards(client, config.namespace, shards))
     served = _serve_metrics(config, worker)
     try:
         async with worker:
@@ -120,4 +123,6 @@ async def _serve(config: TravelTimeConfig) -> int:
         if served is not None:
             served.stop()
         client.close()
+        for shard in shards.values():
+            shard.close()
     return 0

@@ -8,6 +8,8 @@ from pathlib import Path
 import etcd3
 import grpc
 
+from roadside.central.store.shards import parse_shards
+
 # cslab-etcd3 marks an endpoint failed after one error and avoids it for time_retry
 # seconds; a plain client would then refuse every call for 300 s.
 ENDPOINT_RETRY_S = 1.0
@@ -42,6 +44,16 @@ def tls_files(ca: Path | None, cert: Path | None, key: Path | None,
     if cert is None or key is None:
         raise ValueError("etcd TLS: give etcd_ca_file, etcd_cert_file and etcd_key_file")
     return ca.read_bytes(), cert.read_bytes(), key.read_bytes()
+
+
+def connect_shards(
+    entries: Sequence[str], timeout: float = CALL_TIMEOUT_S,
+    tls: tuple[bytes, bytes, bytes] | None = None,
+) -> dict[str, etcd3.MultiEndpointEtcd3Client]:
+    """A client per detection shard (`detection_shards` entries), with the control etcd's
+    TLS; the caller closes them."""
+    return {name: connect(endpoints, timeout, tls)
+            for name, endpoints in parse_shards(entries).items()}
 
 
 def connect(

@@ -17,11 +17,12 @@ anything else is StoreUnavailable.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -41,7 +42,8 @@ from roadside.central.store.records import (
     RouteRecord,
     StoredPass,
 )
-from roadside.central.store.retention import RetentionLeases, expiry_end_s
+from roadside.central.store.retention import RetentionLeases
+from roadside.central.store.shards import CONTROL, Shards
 from roadside.central.store.txn import Write
 from roadside.central.store.ulids import NS_PER_MS, deterministic_ulid, ulid_floor
 
@@ -105,8 +107,12 @@ class EtcdStore:
         retention_days: float = 7.0,
         clock: Callable[[], float] = time.time,
         status_history_max: int = STATUS_HISTORY_MAX,
+        where: str = "etcd",
     ) -> None:
         self.client = client
+        self.where = where  # how errors name this etcd
+        self.shards = Shards(client, namespace)  # detection shards: use_shards()
+        self._detection_stores: dict[str, EtcdStore] = {}
         self.namespace = namespace
         self.retention_days = retention_days
         self.status_history_max = status_history_max
@@ -134,32 +140,63 @@ class EtcdStore:
         if not detections:
             return 0
         ns = self.namespace
-        retention_s = self._leases.retention_s
-
         groups: dict[tuple[str, int], list[Detection]] = {}
         for d in detections:
             groups.setdefault((d[0], keys.bucket_of(d[1])), []).append(d)
+        by_shard: dict[str, list[tuple[str, int]]] = {}
+        with self._etcd_errors("finding detection shards"):
+            for group_key in sorted(groups):
+                by_shard.setdefault(self.shards.shard_of(group_key[0], assign=True),
+                                    []).append(group_key)
 
-        def build() -> list[list[Write]]:
-            blocks: list[Write] = []
-            markers: list[Write] = []
-            leases: dict[int, int] = {}  # expiry hour -> lease, for this call (no lock)
-            now = str(time.time_ns()).encode()
-            for (detector_id, bucket), group in sorted(groups.items()):
-                t = group[0][1]  # a bucket lies inside one UTC hour: one expiry for all
-                day = expiry_end_s(t, retention_s)
-                lease = leases.get(day)
-                if lease is None:
-                    lease = leases[day] = self._leases.lease_for(t)
+        def blocks_of(store: EtcdStore, group_keys: list[tuple[str, int]]) -> list[list[Write]]:
+            out: list[Write] = []
+            for detector_id, bucket in group_keys:
+                group = groups[(detector_id, bucket)]
                 key = packed.block_key(keys.detector_prefix(ns, detector_id), bucket,
                                        packed.block_id(group))
-                blocks.append((key, packed.encode_block(bucket, group), lease))
-                markers.append((keys.dirty_key(ns, detector_id, bucket), now, lease))
-            return [blocks, markers]
+                # a bucket lies inside one UTC hour: one expiry for all its passes
+                lease = store._leases.lease_for(group[0][1])
+                out.append((key, packed.encode_block(bucket, group), lease))
+            return [out]
 
-        with self._etcd_errors("storing passes"):
-            self._commit_leased(build)
+        def markers() -> list[Write]:
+            now = str(time.time_ns()).encode()
+            return [(keys.dirty_key(ns, detector_id, bucket), now,
+                     self._leases.lease_for(groups[(detector_id, bucket)][0][1]))
+                    for detector_id, bucket in sorted(groups)]
+
+        for name, group_keys in by_shard.items():  # the passes first, on their etcds
+            store = self.detection_store(name)
+            with store._etcd_errors("storing passes"):
+                store._commit_leased(functools.partial(blocks_of, store, group_keys))
+        with self._etcd_errors("storing passes"):  # then the markers: a worker finds them
+            self._commit_leased(lambda: [markers()])
         return len(detections)
+
+    def use_shards(self, clients: Mapping[str, etcd3.MultiEndpointEtcd3Client]) -> None:
+        """Put detections on these detection shards (central/store/shards.py); the clients
+        stay the caller's."""
+        self.shards = Shards(self.client, self.namespace, clients)
+        self._detection_stores = {
+            name: EtcdStore(client, self.namespace, self.retention_days, self._clock,
+                            where=self.shards.where(name))
+            for name, client in clients.items()
+        }
+
+    def detection_store(self, name: str) -> EtcdStore:
+        """The store writing to this shard's etcd (the control etcd: this one)."""
+        if name == CONTROL:
+            return self
+        store = self._detection_stores.get(name)
+        if store is None:
+            self.shards.client(name)  # raises, naming the setting
+            raise AssertionError(name)
+        return store
+
+    def shard_health(self) -> dict[str, bool]:
+        """Each detection shard: answering without alarms (empty without shards)."""
+        return {name: store.healthy() for name, store in sorted(self._detection_stores.items())}
 
     def register_detector(self, detector: DetectorRecord) -> DetectorRecord:
         """Store (or update) a detector; the first registration time is kept."""
@@ -360,7 +397,7 @@ class EtcdStore:
             if _too_large(exc):
                 raise InvalidArgument(f"{what}: too large for etcd's request limit") from exc
             kind = StoreFull if _no_space(exc) else StoreUnavailable
-            error = kind(f"etcd: {what} failed: {_describe(exc)}")
+            error = kind(f"{self.where}: {what} failed: {_describe(exc)}")
             for listener in self.unavailable_listeners:
                 listener(error)
             raise error from exc
@@ -398,7 +435,9 @@ class EtcdStore:
             return self._executor
 
     def close(self) -> None:
-        """Stop the transaction threads (the client stays its owner's); safe twice."""
+        """Stop the transaction threads (the clients stay their owners'); safe twice."""
+        for store in self._detection_stores.values():
+            store.close()
         with self._pool_lock:
             executor, self._executor = self._executor, None
         if executor is not None:

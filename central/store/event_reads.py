@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import functools
 import heapq
 import itertools
 import logging
@@ -35,6 +36,7 @@ from roadside.central.errors import InvalidArgument, ResourceExhausted, StoreUna
 from roadside.central.store import archive, keys, packed
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.records import StoredPass
+from roadside.central.store.shards import Snapshot
 from roadside.common.iters import batched
 
 log = logging.getLogger(__name__)
@@ -119,7 +121,7 @@ class EventReader:
     """Reads detections on an EtcdStore's client and namespace."""
 
     def __init__(self, store: EtcdStore, archive_dir: Path | None = None) -> None:
-        self.client = store.client
+        self.shards = store.shards  # the etcd of each detector's passes
         self.ns = store.namespace
         self.archive_dir = archive_dir  # closed days exported to Parquet (store/archive.py)
 
@@ -143,21 +145,16 @@ class EventReader:
     # a whole range, in bounded memory -----------------------------------------
 
     def iter_events(self, query: EventQuery, chunk: int = CHUNK_KEYS) -> Iterator[StoredPass]:
-        """Every matching event, read in chunks at one etcd revision (a consistent snapshot)."""
-        revision = self.current_revision()
-        for _key, item in self._scan(query, None, revision, chunk):
+        """Every matching event, read in chunks at one revision of each etcd (a consistent
+        snapshot)."""
+        for _key, item in self._scan(query, None, self.shards.snapshot(), chunk):
             yield item
-
-    def current_revision(self) -> int:
-        """etcd's current revision (from a one-key read: cheap, unlike counting a range)."""
-        with etcd_errors("reading the revision"):
-            resp = self.client.get_response(keys.detections_prefix(self.ns), keys_only=True)
-        return int(resp.header.revision)
 
     def has_detector(self, detector_id: str) -> bool:
         """Whether any detection of this detector is stored."""
-        with etcd_errors("looking up a detector"):
-            resp = self.client.get_prefix_response(
+        name = self.shards.shard_of(detector_id)
+        with etcd_errors(f"looking up a detector on {self.shards.where(name)}"):
+            resp = self.shards.client(name).get_prefix_response(
                 keys.detector_prefix(self.ns, detector_id), keys_only=True, limit=1
             )
         return bool(resp.kvs)
@@ -172,8 +169,8 @@ class EventReader:
     # internals -----------------------------------------------------------------
 
     def _scan(
-        self, query: EventQuery, after: Position | None, revision: int | None, chunk: int,
-        prefetch: bool = True,
+        self, query: EventQuery, after: Position | None, revision: Snapshot | None,
+        chunk: int, prefetch: bool = True,
     ) -> Iterator[tuple[str, StoredPass]]:
         """(key, event) in time order after `after`: the detectors' sorted streams merged."""
         detectors = list(self._detectors(query, revision))
@@ -186,7 +183,7 @@ class EventReader:
 
     def _detector_scan(
         self, detector_id: str, query: EventQuery, after: Position | None,
-        revision: int | None, chunk: int, prefetch: bool,
+        revision: Snapshot | None, chunk: int, prefetch: bool,
     ) -> Iterator[tuple[str, StoredPass]]:
         """One detector's events in (timestamp, key) order: etcd's, and the archive's for
         the days exported to it (a pass in both comes out once)."""
@@ -201,7 +198,7 @@ class EventReader:
 
     def _etcd_scan(
         self, detector_id: str, query: EventQuery, after: Position | None,
-        revision: int | None, chunk: int, prefetch: bool,
+        revision: Snapshot | None, chunk: int, prefetch: bool,
     ) -> Iterator[tuple[str, StoredPass]]:
         """One detector's events in etcd in (timestamp, key) order: each bucket sorted."""
         start, end = self._key_range(detector_id, query)
@@ -211,7 +208,9 @@ class EventReader:
         if start >= end:
             return
         prefix_len = len(keys.detector_prefix(self.ns, detector_id))
-        items = self._scan_range(query, start, end, revision, chunk, prefetch,
+        name = self.shards.shard_of(detector_id)
+        at = revision.revision(name) if revision is not None else None
+        items = self._scan_range(name, query, start, end, at, chunk, prefetch,
                                  after[0] if after is not None else 0)
         buckets = itertools.groupby(items, key=lambda kv: kv[0][prefix_len:].partition("/")[0])
         for _bucket, group in buckets:
@@ -220,8 +219,8 @@ class EventReader:
                     yield kv
 
     def _scan_range(
-        self, query: EventQuery, start: str, end: str, revision: int | None, chunk: int,
-        prefetch: bool, from_ns: int = 0,
+        self, shard: str, query: EventQuery, start: str, end: str, revision: int | None,
+        chunk: int, prefetch: bool, from_ns: int = 0,
     ) -> Iterator[tuple[str, StoredPass]]:
         """Chunks of `chunk` keys; with `prefetch` the next chunk is read from etcd (in a
         worker thread) while this one is decoded."""
@@ -232,12 +231,12 @@ class EventReader:
                 pool = stack.enter_context(
                     futures.ThreadPoolExecutor(1, thread_name_prefix="event-prefetch")
                 )
-            resp = self._range(start, end, revision, chunk)
+            resp = self._range(shard, start, end, revision, chunk)
             while True:
                 last = resp.kvs[-1].key.decode() + "\0" if resp.more and resp.kvs else None
                 ahead = None
                 if pool is not None and last is not None:
-                    ahead = pool.submit(self._range, last, end, revision, chunk)
+                    ahead = pool.submit(self._range, shard, last, end, revision, chunk)
                 for kv in resp.kvs:
                     key = kv.key.decode()
                     try:  # a page resuming in a bucket: its earlier passes are not built
@@ -250,11 +249,14 @@ class EventReader:
                             yield packed.pass_key(ns, item), item
                 if last is None:
                     return
-                resp = ahead.result() if ahead else self._range(last, end, revision, chunk)
+                resp = (ahead.result() if ahead
+                        else self._range(shard, last, end, revision, chunk))
 
-    def _range(self, start: str, end: str, revision: int | None, chunk: int) -> Any:
-        with etcd_errors("reading detections"):
-            return self.client.get_range_response(start, end, limit=chunk, revision=revision)
+    def _range(self, shard: str, start: str, end: str, revision: int | None,
+               chunk: int) -> Any:
+        with etcd_errors(f"reading detections on {self.shards.where(shard)}"):
+            return self.shards.client(shard).get_range_response(start, end, limit=chunk,
+                                                                revision=revision)
 
     def _key_range(self, detector_id: str, query: EventQuery) -> tuple[str, str]:
         ns = self.ns
@@ -267,7 +269,7 @@ class EventReader:
             end = keys.prefix_end(keys.bucket_prefix(ns, detector_id, last))
         return start, end
 
-    def _detectors(self, query: EventQuery, revision: int | None) -> Iterator[str]:
+    def _detectors(self, query: EventQuery, revision: Snapshot | None) -> Iterator[str]:
         """The detectors to read; discovered from the keys when none given."""
         if query.detector_ids:
             yield from sorted(set(query.detector_ids))
@@ -279,15 +281,21 @@ class EventReader:
             return
         yield from self.stored_detectors(revision)
 
-    def stored_detectors(self, revision: int | None = None) -> Iterator[str]:
-        """The detectors with passes in etcd, in key order."""
+    def stored_detectors(self, revision: Snapshot | None = None) -> Iterator[str]:
+        """The detectors with passes in etcd (on any shard), in key order."""
+        yield from heapq.merge(*(self._detectors_on(name, revision)
+                                 for name in self.shards.names()))
+
+    def _detectors_on(self, name: str, revision: Snapshot | None) -> Iterator[str]:
         prefix = keys.detections_prefix(self.ns)
         end = keys.prefix_end(prefix)
         start = prefix
+        client = self.shards.client(name)
+        at = revision.revision(name) if revision is not None else None
         while True:
-            with etcd_errors("listing detectors"):
-                resp = self.client.get_range_response(
-                    start, end, limit=1, keys_only=True, revision=revision
+            with etcd_errors(f"listing detectors on {self.shards.where(name)}"):
+                resp = client.get_range_response(
+                    start, end, limit=1, keys_only=True, revision=at
                 )
             if not resp.kvs:
                 return
@@ -303,7 +311,7 @@ _OVERFLOW = object()
 def _weight(response: object) -> int:
     """What a queued watch response counts against the backlog: its passes (at least 1)."""
     if isinstance(response, list):
-        return sum(len(items) for _event, items in response) or 1
+        return sum(len(items) for _shard, _event, items in response) or 1
     return 1
 
 
@@ -325,7 +333,7 @@ class Follow:
         self._overflowed = False
         self._queue: queue.Queue[object] = queue.Queue()
         self._cancelled = threading.Event()
-        self._watch_id: int | None = None
+        self._watches: list[tuple[Any, int]] = []  # (client, watch id): one per etcd
         self._lock = threading.Lock()
 
     def cancel(self) -> None:
@@ -333,13 +341,10 @@ class Follow:
             if self._cancelled.is_set():
                 return
             self._cancelled.set()
-            watch_id, self._watch_id = self._watch_id, None
+            watches, self._watches = self._watches, []
         self._queue.put(_END)
-        if watch_id is not None:
-            try:
-                self._reader.client.cancel_watch(watch_id)
-            except (etcd3.exceptions.Etcd3Exception, grpc.RpcError) as exc:
-                log.debug("cancelling an etcd watch failed: %r", exc)
+        for client, watch_id in watches:
+            _cancel_watch(client, watch_id)
 
     @property
     def cancelled(self) -> bool:
@@ -353,10 +358,13 @@ class Follow:
         """The same events in lists: up to `size` from storage, then one per etcd watch
         response (so a live page is never held back waiting to fill)."""
         reader, query = self._reader, self._query
-        revision = reader.current_revision()
-        self._start_watch(revision + 1)
+        shards = reader.shards
+        snapshot = shards.snapshot()
+        names = shards.shards_of(query.detector_ids) if query.detector_ids else shards.names()
+        for name in names:
+            self._start_watch(name, snapshot.revision(name) + 1)
         try:
-            for page in batched(reader._scan(query, None, revision, CHUNK_KEYS), size):
+            for page in batched(reader._scan(query, None, snapshot, CHUNK_KEYS), size):
                 if self.cancelled:
                     return
                 yield [item for _key, item in page]
@@ -364,26 +372,27 @@ class Follow:
         finally:
             self.cancel()
 
-    def _start_watch(self, start_revision: int) -> None:
+    def _start_watch(self, shard: str, start_revision: int) -> None:
         ns = self._reader.ns
         prefix = keys.detections_prefix(ns)
         if len(self._query.detector_ids) == 1:
             prefix = keys.detector_prefix(ns, self._query.detector_ids[0])
-        with etcd_errors("starting a watch"):
-            watch_id = self._reader.client.add_watch_prefix_callback(
-                prefix, self._on_watch, start_revision=start_revision
+        client = self._reader.shards.client(shard)
+        with etcd_errors(f"starting a watch on {self._reader.shards.where(shard)}"):
+            watch_id = client.add_watch_prefix_callback(
+                prefix, functools.partial(self._on_watch, shard), start_revision=start_revision
             )
         with self._lock:
             if not self._cancelled.is_set():
-                self._watch_id = watch_id
+                self._watches.append((client, watch_id))
                 return
-        self._reader.client.cancel_watch(watch_id)
+        _cancel_watch(client, watch_id)
 
-    def _on_watch(self, response: object) -> None:
-        """The watch thread's callback: queue a response, decoded into its new passes, unless
+    def _on_watch(self, shard: str, response: object) -> None:
+        """A watch thread's callback: queue a response, decoded into its new passes, unless
         the reader is too far behind (counted in passes)."""
         if response is not None and not isinstance(response, BaseException):
-            response = self._new_passes(response)
+            response = self._new_passes(shard, response)
         n = _weight(response)
         with self._lock:
             if self._overflowed:
@@ -413,15 +422,16 @@ class Follow:
             with self._lock:
                 self._queued -= _weight(response)
             page = []
-            for event, items in response:
-                known = self._stored_before(event)
+            for shard, event, items in response:
+                known = self._stored_before(shard, event)
                 page += [kv for kv in ((packed.pass_key(ns, p), p) for p in items)
                          if kv[0] not in known and query.wants(kv[1])]
             if page:  # one commit's passes in time order
                 yield [p for _key, p in sorted(page, key=_position)]
 
-    def _new_passes(self, response: object) -> list[tuple[Any, list[StoredPass]]]:
-        """(event, passes) of each key the response creates; a re-uploaded batch rewrites
+    def _new_passes(self, shard: str,
+                    response: object) -> list[tuple[str, Any, list[StoredPass]]]:
+        """(shard, event, passes) of each key the response creates; a re-uploaded batch rewrites
         its keys (version > 1): nothing new."""
         out = []
         for event in getattr(response, "events", ()):
@@ -432,10 +442,10 @@ class Follow:
             except packed.UNREADABLE:
                 continue
             if items:
-                out.append((event, items))
+                out.append((shard, event, items))
         return out
 
-    def _stored_before(self, event: Any) -> set[str]:
+    def _stored_before(self, shard: str, event: Any) -> set[str]:
         """The pass keys of the event's bucket just before it: a pass in a block that an
         earlier, differently grouped batch already stored is not new."""
         key = event.key.decode()
@@ -444,7 +454,7 @@ class Follow:
         bucket = key[:key.rindex("/") + 1]
         ns = self._reader.ns
         with etcd_errors("reading a bucket"):
-            resp = self._reader.client.get_range_response(
+            resp = self._reader.shards.client(shard).get_range_response(
                 bucket, keys.prefix_end(bucket), revision=event.mod_revision - 1)
         known: set[str] = set()
         for kv in resp.kvs:
@@ -453,3 +463,8 @@ class Follow:
         return known
 
 
+def _cancel_watch(client: Any, watch_id: int) -> None:
+    try:
+        client.cancel_watch(watch_id)
+    except (etcd3.exceptions.Etcd3Exception, grpc.RpcError) as exc:
+        log.debug("cancelling an etcd watch failed: %r", exc)

@@ -18,6 +18,10 @@ The rest is roadside's own:
     /{ns}/locks/traveltime/{dest_detector_id}        worker lock per destination
     /{ns}/workers/traveltime/{worker_id}             a live travel-time worker (leased)
     /{ns}/pending/{dest}/{detector_id}/{bucket}      a dirty bucket, fanned out per destination
+    /{ns}/shards/{detector_id}                       the detection shard of its passes
+
+With detection shards (shards.py) a detector's passes are on its shard, under the same keys;
+everything else is in the control etcd.
 """
 
 from __future__ import annotations
@@ -199,6 +203,15 @@ def alert_outbox_key(ns: str, ulid: str) -> str:
 
 def alert_outbox_prefix(ns: str) -> str:
     return _p(ns, "alerts", "outbox") + "/"
+
+
+def shard_key(ns: str, detector_id: str) -> str:
+    """The detection shard holding a detector's passes (central/store/shards.py)."""
+    return _p(ns, "shards", detector_id)
+
+
+def shards_prefix(ns: str) -> str:
+    return _p(ns, "shards") + "/"
 
 
 def archive_lock(ns: str) -> str:

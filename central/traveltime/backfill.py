@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from roadside.central.errors import StoreUnavailable
 from roadside.central.store import keys
+from roadside.central.store.shards import Shards
 from roadside.central.traveltime.model import Target
 from roadside.central.traveltime.store import ETCD_ERRORS, EtcdClient, range_pages
 
@@ -86,10 +87,11 @@ def stored_window_starts(client: EtcdClient, ns: str, target: Target) -> set[int
 
 def plan(
     client: EtcdClient, ns: str, target: Target, window_s: int, until_s: int,
-    retention_s: int, now_ns: int, lock_rev: int = 0,
+    retention_s: int, now_ns: int, lock_rev: int = 0, shards: Shards | None = None,
 ) -> Backfill:
     """The target's missing windows that start before `until_s`, over retained data."""
-    first = oldest_pass_s(client, ns, target.dest)
+    on = client if shards is None else shards.client(shards.shard_of(target.dest))
+    first = oldest_pass_s(on, ns, target.dest)
     if first is None or first >= until_s:
         return Backfill(target, [], 0, lock_rev)
     if retention_s > 0:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from roadside.central.store import keys
+from roadside.central.store.shards import parse_shards
 
 ID_SHAPE = "[a-z0-9][a-z0-9_-]{0,62}"
 MAX_WINDOW_S = 3600  # widest window: queries look this far before `since` for overlaps
@@ -15,6 +16,7 @@ MAX_WINDOW_S = 3600  # widest window: queries look this far before `since` for o
 class TravelTimeConfig:
     namespace: str = "tdc"
     etcd_endpoints: tuple[str, ...] = ("127.0.0.1:2379",)
+    detection_shards: tuple[str, ...] = ()  # as central's: NAME=HOST:PORT per endpoint
     window_s: int = 300  # width of a travel-time window
     # A window is published this long after it closes: pass_gap + upload latency.
     grace_s: float = 90.0
@@ -58,6 +60,7 @@ class TravelTimeConfig:
                 f"window_s: must be a whole number of seconds in 1..{MAX_WINDOW_S}, "
                 f"got {self.window_s}"
             )
+        parse_shards(self.detection_shards)
         if self.k < 1:
             raise ValueError(f"k: must be at least 1, got {self.k}")
         if self.grace_s < 0:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from roadside.central.store import keys
+from roadside.central.store.shards import Shards
 from roadside.central.traveltime import matching, stats, store
 from roadside.central.traveltime.matching import PassTuple
 from roadside.central.traveltime.model import REJECT_MAX_SECONDS, Target, WindowSummary
@@ -132,23 +133,26 @@ def compute_windows(
     window_s: int,
     rules: stats.Rules,
     worker: str = "",
+    shards: Shards | None = None,
 ) -> list[WindowSummary]:
-    """Read what the windows need from etcd, at one revision, and summarise them."""
+    """Read what the windows need from etcd, at one revision of each etcd (the control
+    one's first: its dirty markers follow the passes), and summarise them."""
     revision = store.current_revision(client, ns)
+    snapshot = (shards or Shards(client, ns)).snapshot(revision)
+
+    def passes(det: str, since_ns: int, until_ns: int, aliases: bool) -> list[PassTuple]:
+        on, at = snapshot.read_at(det)
+        return store.read_passes(on, ns, det, since_ns, until_ns, at, aliases=aliases)
+
     out: list[WindowSummary] = []
     for run in runs(window_starts_s, window_s):
         dest_from = (run[0] - window_s) * NS_PER_S
         dest_until = (run[-1] + 2 * window_s) * NS_PER_S
-        dest_passes = store.read_passes(
-            client, ns, target.dest, dest_from, dest_until, revision
-        )
+        dest_passes = passes(target.dest, dest_from, dest_until, True)
         upstream = []
         for i, det in enumerate(target.detectors[:-1]):
             reach = sum(h.max_seconds for h in target.hops[i:]) * NS_PER_S
-            upstream.append(
-                store.read_passes(client, ns, det, dest_from - reach, dest_until, revision,
-                                  aliases=False)
-            )
+            upstream.append(passes(det, dest_from - reach, dest_until, False))
         out.extend(
             compute_from_passes(
                 target, upstream, dest_passes, run, window_s, rules,
@@ -156,3 +160,4 @@ def compute_windows(
             )
         )
     return out
+

@@ -16,7 +16,8 @@ from pathlib import Path
 import yaml
 
 from roadside.central.errors import CentralError
-from roadside.central.store.client import CALL_TIMEOUT_S, connect, tls_files
+from roadside.central.store.client import CALL_TIMEOUT_S, connect, connect_shards, tls_files
+from roadside.central.store.shards import Shards
 from roadside.central.traveltime.config import TravelTimeConfig
 from roadside.central.traveltime.worker import TravelTimeWorker
 from roadside.common.config_layers import load
@@ -39,14 +40,16 @@ def _has_section(file: Path) -> bool:
 
 def serve_worker_config(
     file: str | Path | None, namespace: str, endpoints: Sequence[str],
-    etcd_tls: Sequence[Path | None] = (None, None, None),
+    etcd_tls: Sequence[Path | None] = (None, None, None), shards: Sequence[str] = (),
 ) -> TravelTimeConfig:
     """The worker's settings: defaults < the YAML `worker:` section < ROADSIDE_WORKER_*,
-    with serve's namespace, etcd endpoints and etcd TLS files (CA, certificate, key).
+    with serve's namespace, etcd endpoints, detection shards and etcd TLS files (CA,
+    certificate, key).
     Raises ConfigError naming the setting."""
     section_file = file if file is not None and _has_section(Path(file)) else None
     ca, cert, key = etcd_tls
     flags = {"namespace": namespace, "etcd_endpoints": list(endpoints),
+             "detection_shards": list(shards),
              "etcd_ca_file": ca, "etcd_cert_file": cert, "etcd_key_file": key}
     return load(TravelTimeConfig, section_file, flags=flags, env_prefix=ENV_PREFIX,
                 section=SECTION)
@@ -116,8 +119,10 @@ class WorkerThread:
         c = self.config
         tls = tls_files(c.etcd_ca_file, c.etcd_cert_file, c.etcd_key_file)
         client = await asyncio.to_thread(connect, list(c.etcd_endpoints), CALL_TIMEOUT_S, tls)
+        shards = connect_shards(c.detection_shards, CALL_TIMEOUT_S, tls)
         try:
-            self.worker = TravelTimeWorker(client, self.config)
+            self.worker = TravelTimeWorker(client, self.config,
+                                           shards=Shards(client, c.namespace, shards))
             async with self.worker:
                 self._started.set()
                 await self._stop.wait()
@@ -125,3 +130,5 @@ class WorkerThread:
                          self.worker.published)
         finally:
             await asyncio.to_thread(client.close)
+            for shard in shards.values():
+                shard.close()

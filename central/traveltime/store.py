@@ -18,6 +18,7 @@ from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.event_reads import CHUNK_KEYS
 from roadside.central.store.records import ALIAS_TAIL, LinkRecord, RouteRecord
 from roadside.central.store.retention import RetentionLeases
+from roadside.central.store.shards import current_revision as current_revision
 from roadside.central.traveltime.matching import PassTuple
 from roadside.central.traveltime.model import Target, WindowSummary
 
@@ -27,16 +28,6 @@ PAGE_SIZE = 5000  # keys per range read: well under gRPC's 4 MiB message limit
 
 EtcdClient: TypeAlias = etcd3.MultiEndpointEtcd3Client
 ETCD_ERRORS = (etcd3.exceptions.Etcd3Exception, grpc.RpcError)
-
-
-def current_revision(client: EtcdClient, ns: str) -> int:
-    """The store's revision now: reads at it see everything committed so far. (One key
-    inside the namespace: the only keys the etcd user may read.)"""
-    try:
-        resp = client.get_response(f"/{ns}/", count_only=True)
-    except ETCD_ERRORS as exc:
-        raise StoreUnavailable(f"etcd read failed: {exc}") from exc
-    return int(resp.header.revision)
 
 
 def range_pages(

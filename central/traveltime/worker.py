@@ -22,6 +22,7 @@ import etcd3.events
 from roadside.central.errors import StoreUnavailable
 from roadside.central.store import keys
 from roadside.central.store.retention import RetentionLeases
+from roadside.central.store.shards import Shards
 from roadside.central.traveltime import alerts, backfill, dirty, engine, profiles, stats, store
 from roadside.central.traveltime.config import TravelTimeConfig
 from roadside.central.traveltime.locks import DestLocks
@@ -58,8 +59,10 @@ class TravelTimeWorker:
         client: store.EtcdClient,
         config: TravelTimeConfig,
         clock: Callable[[], int] = time.time_ns,
+        shards: Shards | None = None,
     ) -> None:
         self.client = client
+        self.shards = shards or Shards(client, config.namespace)  # the etcds of passes
         self.config = config
         self.ns = config.namespace
         self.worker_id = config.worker_id or default_worker_id()
@@ -267,7 +270,8 @@ class TravelTimeWorker:
         for target in current.values():
             if target.path not in self._backfills:
                 plan = backfill.plan(self.client, self.ns, target, self.config.window_s,
-                                     until_s, retention_s, now, held[target.dest])
+                                     until_s, retention_s, now, held[target.dest],
+                                     self.shards)
                 self._backfills[target.path] = plan
                 if plan.total:
                     log.info("%s: computing %d older window(s) in the background",
@@ -321,7 +325,7 @@ class TravelTimeWorker:
         for target, windows in jobs.items():
             summaries = engine.compute_windows(
                 self.client, self.ns, target, sorted(windows), self.config.window_s,
-                self.rules, worker=self.worker_id,
+                self.rules, worker=self.worker_id, shards=self.shards,
             )
             items = [(target, s) for s in summaries]
             if not store.write_windows(self.client, self.ns, items, lock_key, lock_rev,
