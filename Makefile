@@ -14,11 +14,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := etcd-server etcd-client dbus python3-dbusmock libpcap0.8 prometheus chromium chromium-driver
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps etcd proto proto-check lint test fuzz bench demo install-agent install-central clean help
+.PHONY: install system-deps etcd proto proto-check lint test test-deploy deploy-deps fuzz bench demo install-agent install-central clean help
 
 help:
 	@echo "make demo          set up and run etcd, central and agents on a simulated corridor"
 	@echo "make test          set up and run the tests (real etcd, gRPC, BlueZ mock, pty)"
+	@echo "make test-deploy   the images, the compose stack and the Kubernetes manifests with podman (root)"
 	@echo "make lint          ruff, mypy and the import contracts"
 	@echo "make bench         benchmarks, each beside a baseline from the same run"
 	@echo "make fuzz          the parsers' property tests, many more examples"
@@ -76,6 +77,20 @@ lint: $(STAMP) $(NS)
 
 test: $(STAMP) system-deps etcd proto-check
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# What the deployment test needs (Debian, root): podman with runc, podman-compose,
+# debootstrap for the local base image; kubectl renders the kustomize overlays.
+DEPLOY_PACKAGES := podman runc podman-compose debootstrap
+deploy-deps:
+	@missing=""; for p in $(DEPLOY_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v kubectl >/dev/null 2>&1 || missing="$$missing kubernetes-client"; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+# images from a local Debian base, the compose stack fed by simulated agents, travel
+# times against the truth, then `podman kube play` on the Kubernetes manifests
+test-deploy: $(STAMP) deploy-deps
+	$(PY) -m pytest -m deploy -s -p no:cacheprovider tests/deploy
 
 # the parsers' property tests with many more examples than `make test` runs
 fuzz: $(STAMP)

@@ -92,6 +92,11 @@ def add_parser(inner: Any) -> None:
     a.add_argument("--enable-auth", action="store_true",
                    help="connect to the etcd (as its root user, by certificate) and turn "
                         "auth on: the user roadside may use only the namespace")
+    a.add_argument("--dns", action="append", default=[], metavar="NAME",
+                   help="a name of an etcd member, in its server certificate beside "
+                        "localhost (repeatable; when the certificate is first made)")
+    a.add_argument("--ip", action="append", default=[], metavar="ADDR",
+                   help="an address of an etcd member, beside 127.0.0.1 (repeatable)")
     a.set_defaults(func=_etcd)
 
 
@@ -201,7 +206,7 @@ def _revoke(args: argparse.Namespace) -> int:
 def _etcd(args: argparse.Namespace) -> int:
     config = control_config(args)
     directory = config.pki_path
-    tls, cert, key = etcd_files(SiteCA.load(directory), directory)
+    tls, cert, key = etcd_files(SiteCA.load(directory), directory, args.dns, args.ip)
     print(f"etcd's files in {directory}: server {tls.server_cert.name}, root "
           f"{tls.root_cert.name}, client {cert.name} (keys 0600)")
     if args.server_dir is not None:

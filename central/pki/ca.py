@@ -127,10 +127,7 @@ class SiteCA:
             "detector": DETECTOR_DAYS, "operator": OPERATOR_DAYS}.get(identity.kind, SERVER_DAYS)
         names: list[x509.GeneralName] = [x509.UniformResourceIdentifier(identity.uri)]
         names += [x509.DNSName(d) for d in dns]
-        try:
-            names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-        except ValueError as exc:
-            raise PkiError(f"--ip: {exc}") from exc
+        names += _ip_names(ips)
         usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
         if identity.kind == "central":
             usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
@@ -142,7 +139,7 @@ class SiteCA:
         """A certificate that names its holder by CN only (etcd: CN = the etcd user)."""
         key = new_key()
         names: list[x509.GeneralName] = [x509.DNSName(d) for d in dns]
-        names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+        names += _ip_names(ips)
         usages = [ExtendedKeyUsageOID.SERVER_AUTH] if server else []
         usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
         return Issued(self._sign(common_name, key.public_key(), SERVER_DAYS, names, usages),
@@ -181,3 +178,10 @@ class SiteCA:
         if not isinstance(public_key, ec.EllipticCurvePublicKey):
             raise PkiError("csr: expected an EC P-256 key")
         return self.issue(identity, public_key, days)
+
+
+def _ip_names(ips: Sequence[str]) -> list[x509.GeneralName]:
+    try:
+        return [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+    except ValueError as exc:
+        raise PkiError(f"--ip: {exc}") from exc

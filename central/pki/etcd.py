@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 import etcd3
@@ -29,15 +30,19 @@ ETCD_USER = "roadside"
 AUTH_TIMEOUT_S = 5.0
 
 
-def etcd_files(ca: SiteCA, pki_dir: Path) -> tuple[EtcdTls, Path, Path]:
-    """The embedded etcd's TLS files and the (certificate, key) of the roadside user."""
+def etcd_files(ca: SiteCA, pki_dir: Path, dns: Sequence[str] = (),
+               ips: Sequence[str] = ()) -> tuple[EtcdTls, Path, Path]:
+    """etcd's TLS files and the (certificate, key) of the roadside user; the server's
+    certificate names localhost, 127.0.0.1 and `dns`, `ips` (the etcd members' own names
+    and addresses). Files already there are kept."""
     made = {}
     for name, cn, server in (("etcd-server", "etcd", True), ("etcd-root", "root", False),
                              (f"etcd-{'client'}", ETCD_USER, False)):
         cert, key = pki_dir / f"{name}.pem", pki_dir / f"{name}.key"
         if not cert.exists() or not key.exists():
-            issued = ca.issue_named(cn, server=server, dns=["localhost"] if server else (),
-                                    ips=["127.0.0.1"] if server else ())
+            issued = ca.issue_named(cn, server=server,
+                                    dns=["localhost", *dns] if server else (),
+                                    ips=["127.0.0.1", *ips] if server else ())
             write_atomic(key, issued.key_pem, 0o600)
             write_atomic(cert, issued.cert_pem, 0o644)
         made[name] = (cert, key)

@@ -12,6 +12,7 @@ from pathlib import Path
 import etcd3
 import grpc
 import pytest
+from cryptography import x509
 
 from roadside.central.api.server import RunningCentral, start_central
 from roadside.central.pki.ca import SiteCA
@@ -160,3 +161,20 @@ def test_an_installed_etcd_secured_as_the_installer_does_it(
     finally:
         etcd.terminate()
         etcd.wait(30)
+
+
+def test_the_etcd_certificate_names_the_members_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    pki = tmp_path / "pki"
+    SiteCA.init(pki)
+    assert main(["pki", "etcd", "--pki-dir", str(pki), "--ip", "10.0.0.300"]) == 2
+    assert "--ip: '10.0.0.300' does not appear to be an IPv4 or IPv6 address" in \
+        capsys.readouterr().err
+    assert main(["pki", "etcd", "--pki-dir", str(pki), "--dns", "etcd1", "--ip",
+                 "10.0.0.5"]) == 0
+    cert = x509.load_pem_x509_certificate((pki / "etcd-server.pem").read_bytes())
+    names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert names.get_values_for_type(x509.DNSName) == ["localhost", "etcd1"]
+    assert [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == [
+        "127.0.0.1", "10.0.0.5"]
