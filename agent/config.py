@@ -81,6 +81,6 @@ class AgentConfig:
     wifi_dwell_s: float = 0.25
     serial_enabled: bool = False
     serial_port: str = "/dev/ttyUSB0"
-    serial_baud: int = 115200
-    serial_profile: str = "esp32-wifi"  # firmware_config/serial/<profile>.yaml
+    serial_baud: int = 0  # 0: the profile's (the firmware's UART speed)
+    serial_profile: str = "nrf52840-dongle"  # firmware_config/serial/<profile>.yaml
     silence_restart_s: float = 300.0  # watchdog: restart a source silent this long

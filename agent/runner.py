@@ -89,6 +89,9 @@ def check_config(config: AgentConfig) -> None:
         value = getattr(config, name)
         if not value > 0:
             raise AgentError(f"{name}: must be above 0, got {value}")
+    if config.serial_baud < 0:
+        raise AgentError(f"serial_baud: must be 0 (the profile's) or above, got "
+                         f"{config.serial_baud}")
     if not config.central:
         raise AgentError("central: at least one collector endpoint (host:port) is needed")
     for endpoint in config.central:

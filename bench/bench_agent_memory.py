@@ -3,8 +3,8 @@
 In the one agent process, at once:
 - ble: real bleak against python-dbusmock's BlueZ (bluez5 template) on a private D-Bus
   system bus, with devices whose RSSI this benchmark keeps changing (so BlueZ reports them);
-- serial: pyserial on a pty pair, a fake ESP32 board on the far side answering the
-  handshake and sending probe-request lines;
+- serial: pyserial on a pty pair, a fake nRF52840 (nRF Sniffer for Bluetooth LE) on the far
+  side answering the handshake and sending advertising packet events;
 - replay: every real capture in ../shared/captures ($ROADSIDE_CAPTURES), at full speed;
 - wifi: needs a monitor-mode interface; when there is none it is not run, and the output
   says so.
@@ -42,13 +42,13 @@ from local_central import local_central  # noqa: E402
 
 from roadside.agent.privacy import generate_secret  # noqa: E402
 from tests.fixtures.bluez import BluezMock, BluezUnavailable, private_bluez  # noqa: E402
-from tests.fixtures.serial_board import FakeBoard  # noqa: E402
+from tests.fixtures.serial_board import FakeNrfBoard  # noqa: E402
 
 TARGET_MB = 80.0
 SAMPLE_S = 0.05  # RSS sampling period
-DRIVE_S = 0.25  # BLE RSSI changes and serial lines this often
-SERIAL_LINES = 20  # per DRIVE_S: 80 probe requests a second
-SERIAL_MACS = 40  # distinct (locally administered) WiFi addresses the board reports
+DRIVE_S = 0.25  # BLE RSSI changes and serial adverts this often
+SERIAL_LINES = 20  # per DRIVE_S: 80 advertisements a second
+SERIAL_MACS = 40  # distinct (random static) BLE addresses the board reports
 BLE_DEVICES = 8
 RUN_TIMEOUT_S = 300.0
 LIVE_GRACE_S = 30.0  # after the replay is uploaded, how long to wait for a silent live source
@@ -56,7 +56,7 @@ MIN_RUN_S = 30.0  # the live sources keep running at least this long
 PROGRESS_S = 5.0
 LOG_MARKS = {  # agent log lines (info) that mark a source as up, or the replay as done
     "ble up": "ble hci0: scanning",
-    "serial up": " ready on ",
+    "serial up": " scanning channels ",
     "replay finished": "source replay finished",
 }
 RETENTION_DAYS = 5000  # central keeps the captures' original (2020s) times
@@ -120,7 +120,7 @@ class Live:
     """What the benchmark started for the agent, and what it saw of each source."""
 
     bluez: BluezMock | None
-    board: FakeBoard
+    board: FakeNrfBoard
     wifi: str | None
     not_started: dict[str, str] = field(default_factory=dict)  # source -> why
     first_heard_s: dict[str, float] = field(default_factory=dict)
@@ -128,7 +128,7 @@ class Live:
     states: dict[str, dict[str, Any]] = field(default_factory=dict)  # last seen per source
     ble_changes: int = 0
     serial_sent: int = 0
-    serial_refused: int = 0  # lines the pty had no room for
+    serial_refused: int = 0  # adverts the pty had no room for
     exit_code: int | None = None  # the agent's, after SIGTERM
     marks: dict[str, float] = field(default_factory=dict)  # LOG_MARKS seen, seconds in
     peak_at_replay_end: int = 0  # KiB
@@ -148,7 +148,7 @@ async def read_log(live: Live, stream: asyncio.StreamReader, start: float) -> No
 
 
 async def drive(live: Live, paths: list[str], stop: asyncio.Event) -> None:
-    """Keep the live sources busy: BLE RSSI changes, serial probe-request lines."""
+    """Keep the live sources busy: BLE RSSI changes, serial advertising events."""
     tick = 0
     t0 = time.monotonic()
     while not stop.is_set():
@@ -158,12 +158,13 @@ async def drive(live: Live, paths: list[str], stop: asyncio.Event) -> None:
             with contextlib.suppress(RuntimeError, OSError, TimeoutError):
                 await live.bluez.set_rssi(path, -40 - tick % 50)
                 live.ble_changes += 1
-        if live.board.started.is_set():
-            ms = int((time.monotonic() - t0) * 1000)
+        if live.board.scanning.is_set():
+            micros = int((time.monotonic() - t0) * 1e6)
             for i in range(SERIAL_LINES):
                 n = (tick * SERIAL_LINES + i) % SERIAL_MACS
                 try:
-                    live.board.send(f"W,{ms},da:a1:19:00:00:{n:02x},{-50 - n},6")
+                    live.board.advert(bytes([0xC4, 0, 0, 0, 0, n]), random=True,
+                                      rssi=-50 - n, micros=micros)
                     live.serial_sent += 1
                 except BlockingIOError:
                     live.serial_refused += 1
@@ -189,7 +190,7 @@ def agent_config(tmp: Path, central: str, live: Live) -> Path:
         "secret_file": str(tmp / "site.secret"), "state_dir": str(tmp / "state"),
         "ble_enabled": live.bluez is not None, "ble_adapter": "hci0",
         "serial_enabled": True, "serial_port": str(live.board.link),
-        "serial_profile": "esp32-wifi",
+        "serial_profile": "nrf52840-dongle",
         "wifi_enabled": live.wifi is not None, "wifi_interface": live.wifi or "none",
     }))
     return path
@@ -277,7 +278,7 @@ def report_sources(live: Live, captures: list[Path], captures_dir: Path,
         "replay": f"{len(captures)} captures from {captures_dir}, full speed",
         "ble": f"bleak -> BlueZ mock (dbusmock bluez5, private system bus), {BLE_DEVICES} "
                f"devices, {live.ble_changes} RSSI changes",
-        "serial": f"pyserial on a pty, fake ESP32 board, {live.serial_sent:,} lines sent"
+        "serial": f"pyserial on a pty, fake nRF52840 board, {live.serial_sent:,} adverts sent"
                   + (f" ({live.serial_refused:,} refused: pty full)"
                      if live.serial_refused else ""),
         "wifi": f"monitor interface {live.wifi}",
@@ -333,7 +334,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-mem-") as tmp_name, \
             contextlib.ExitStack() as stack:
         tmp = Path(tmp_name)
-        live = Live(bluez=None, board=FakeBoard(tmp / "ttyUSB-sniffer", blocking=False),
+        live = Live(bluez=None, board=FakeNrfBoard(tmp / "ttyACM-nrf", blocking=False),
                     wifi=None)
         try:
             live.bluez = stack.enter_context(private_bluez(tmp))

@@ -30,6 +30,7 @@ from roadside.agent.channel import open_channel
 from roadside.agent.config import DEFAULT_CONFIG_PATH, AgentConfig
 from roadside.agent.errors import AgentError
 from roadside.agent.model import RadioKind
+from roadside.agent.sources.serial_profile import serial_radio
 from roadside.common.config_layers import ConfigError, load, read_yaml
 from roadside.common.files import write_atomic
 from roadside.common.ids import DETECTOR_ID_PATTERN, valid_detector_id, valid_endpoint
@@ -185,8 +186,7 @@ def radios(config: AgentConfig) -> list[RadioKind]:
     if config.wifi_enabled:
         kinds.add(RadioKind.WIFI)
     if config.serial_enabled:  # the board's profile says what it hears
-        serial_ble = any(word in config.serial_profile for word in ("ble", "nrf"))
-        kinds.add(RadioKind.BLE if serial_ble else RadioKind.WIFI)
+        kinds.add(serial_radio(config.serial_profile))
     return sorted(kinds, key=lambda k: k.value)
 
 

@@ -39,7 +39,7 @@ NS_PER_S = 1_000_000_000
 MIN_T_NS = 631_152_000 * NS_PER_S  # 1990-01-01T00:00:00Z: earlier is a broken clock
 MAX_T_NS = 4_102_444_800 * NS_PER_S  # 2100-01-01T00:00:00Z
 
-_PCAP_MAGIC = {
+PCAP_MAGIC = {
     b"\xd4\xc3\xb2\xa1": ("<", 1000),  # little endian, microseconds
     b"\xa1\xb2\xc3\xd4": (">", 1000),
     b"\x4d\x3c\xb2\xa1": ("<", 1),  # nanoseconds
@@ -116,7 +116,7 @@ class CaptureReader:
                 self.skipped[NOT_A_CAPTURE] += 1
             else:
                 with mmap.mmap(fd, size, access=mmap.ACCESS_READ) as buf:
-                    if buf[:4] in _PCAP_MAGIC:
+                    if buf[:4] in PCAP_MAGIC:
                         yield from self._pcap(buf)
                     elif struct.unpack_from("<I", buf, 0)[0] == _PCAPNG_SHB:
                         yield from self._pcapng(buf)
@@ -132,7 +132,7 @@ class CaptureReader:
     # --- pcap -------------------------------------------------------------------------
 
     def _pcap(self, buf: mmap.mmap) -> Iterator[Frame]:
-        order, ns_per_unit = _PCAP_MAGIC[buf[:4]]
+        order, ns_per_unit = PCAP_MAGIC[buf[:4]]
         if len(buf) < 24:
             self.skipped[TRUNCATED] += 1
             return

@@ -23,7 +23,7 @@ def build_sources(config: AgentConfig) -> list[Source]:
             WifiSource(config.wifi_interface, config.wifi_channels, config.wifi_dwell_s)
         )
     if config.serial_enabled:
-        from roadside.agent.sources.serial_protocol import load_profile
+        from roadside.agent.sources.serial_profile import load_profile
         from roadside.agent.sources.serial_source import SerialSource
 
         profile = load_profile(config.serial_profile)

@@ -1,216 +1,193 @@
-"""A sniffer board on a serial port (ESP32 WiFi / nRF BLE) as a source.
+"""A sniffer board on a serial port as a source: an nRF52840 dongle running Nordic's nRF
+Sniffer for Bluetooth LE, or an ESP32 streaming pcap (firmware_config/serial/).
 
-pyserial is read in a thread of its own, which hands whole lines to the event loop. At
-start the agent does the handshake and sends the profile's settings (PROTOCOL.md); a port
-that cannot be opened, a board that does not answer, or a port that vanishes raises
-SourceError, and the supervisor retries with backoff. Garbage lines are counted by reason
-and skipped. Received lines hold raw MACs: they are never logged.
+nRF Sniffer: the agent pings the board, asks its version, sets the advertising channels to
+hop over and starts a continuous scan (nrf_sniffer.py); every advertising packet event with
+a good CRC becomes a sighting (the transmitter's address, TxAdd, RSSI, channel). A board
+silent for SILENCE_S is pinged: one that answers had reset (it idles after a reset) and is
+set scanning again; one that does not answer is reopened by the supervisor (backoff).
+pcap: the stream is parsed as it comes (pcap_stream.py), each frame through the WiFi
+pipeline's parser (radiotap or plain 802.11 link types, and BLE link types too).
+
+Board clocks: a timestamp that is wall-clock time (pcap records of a board that keeps NTP
+time) is taken as it is; a clock counting from boot (the nRF's microseconds, an ESP32
+without time) is anchored to the host clock at its first reading and again when it jumps
+(a reset, or a wrap the agent could not follow). Frames that give no sighting are counted
+by reason in `skipped`, undecodable bytes in `garbage`; neither is ever logged with content.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import threading
 import time
 from collections import Counter
 
-import serial
-
 from roadside.agent.model import RadioKind, Sighting
-from roadside.agent.privacy import ble_address_kind, wifi_address_kind
+from roadside.agent.privacy import ble_address_kind
+from roadside.agent.sources import nrf_sniffer as nrf
 from roadside.agent.sources.base import Emit, SourceError
-from roadside.agent.sources.serial_protocol import (
-    MAX_LINE,
-    PROTOCOL_VERSION,
-    Reading,
-    Reply,
-    SerialProfile,
-    encode,
-    parse_line,
-)
+from roadside.agent.sources.capfile import Frame, valid_time
+from roadside.agent.sources.pcap_stream import PcapStream
+from roadside.agent.sources.replay import sighting_from_frame
+from roadside.agent.sources.serial_link import SerialLink
+from roadside.agent.sources.serial_profile import SerialProfile
 
 log = logging.getLogger(__name__)
 
-REPLY_TIMEOUT_S = 2.0  # the board answers each command within this
-READ_TIMEOUT_S = 0.2  # pyserial read timeout: how often the reader thread checks for stop
-WRITE_TIMEOUT_S = 2.0
-JOIN_TIMEOUT_S = 2.0
-CLOCK_JUMP_NS = 2_000_000_000  # re-fix the board clock offset beyond this
+REPLY_TIMEOUT_S = 2.0  # the board answers a ping within this
+VERSION_TIMEOUT_S = 1.0  # firmware 3.x does not answer REQ_VERSION: not required
+SILENCE_S = 10.0  # nothing from the board this long: ping it
+NO_STREAM_S = 30.0  # pcap: no global header this long after opening: reopen the port
+CLOCK_JUMP_NS = 2_000_000_000  # re-anchor a board clock that is off by more than this
+WRAP_US = 1 << 32  # the nRF's microsecond timestamp wraps (about 71.6 minutes)
+SCAN_FLAGS = 0x01  # REQ_SCAN_CONT: report scan responses too
 
-_Item = bytes | BaseException | None  # a line, the reader's failure, or stop
+
+class BoardClock:
+    """Board time since boot -> unix ns: anchored to the host clock, re-anchored on jumps."""
+
+    def __init__(self, wrap_ns: int = 0) -> None:
+        self.wrap_ns = wrap_ns
+        self._offset_ns: int | None = None
+        self._last_ns = 0
+        self.anchors = 0  # how often the clock was (re-)anchored
+
+    def unix_ns(self, board_ns: int) -> int:
+        now = time.time_ns()
+        if self.wrap_ns and self._offset_ns is not None and board_ns < self._last_ns \
+                and self._last_ns - board_ns > self.wrap_ns // 2:
+            self._offset_ns += self.wrap_ns  # wrapped
+        if (self._offset_ns is None or board_ns < self._last_ns
+                or abs(board_ns + self._offset_ns - now) > CLOCK_JUMP_NS):
+            self._offset_ns = now - board_ns
+            self.anchors += 1
+        self._last_ns = board_ns
+        return board_ns + self._offset_ns
 
 
 class SerialSource:
     def __init__(self, port: str, baud: int, profile: SerialProfile, name: str = "serial") -> None:
         self.name = name
         self.port = port
-        self.baud = baud
+        self.baud = baud or profile.baud
         self.profile = profile
-        self.lines = 0
-        self.garbage: Counter[str] = Counter()
-        self.board = ""  # board name and firmware from the handshake
-        self._offset_ns: int | None = None
-        self._last_ms = 0
+        self.board = profile.board  # and the firmware's version once it said
+        self.garbage: Counter[str] = Counter()  # bytes that were not a packet, by reason
+        self.skipped: Counter[str] = Counter()  # packets that gave no sighting, by reason
+        self.sightings = 0
+        self.connected = False  # the port is open (what a board sent before is lost)
+        self._counter = 0  # of the commands sent
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
-        try:
-            port = await asyncio.to_thread(self._open)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise SourceError(f"serial port {self.port}: cannot open: {exc}") from exc
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[_Item] = asyncio.Queue()
-        quit_reader = threading.Event()
-        reader = threading.Thread(
-            target=_read_lines, args=(port, queue, loop, quit_reader),
-            name=f"{self.name}-reader", daemon=True,
-        )
-        reader.start()
-        stopper = asyncio.create_task(_stop_to_queue(stop, queue), name=f"{self.name}-stop")
-        try:
-            await self._handshake(port, queue)
-            log.info("serial %s: %s ready on %s", self.name, self.board, self.port)
-            self._offset_ns = None
-            while (item := await queue.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise SourceError(f"serial port {self.port}: {item}") from item
-                sighting = self._sighting(item)
-                if sighting is not None:
-                    emit(sighting)
-        finally:
-            stopper.cancel()
-            quit_reader.set()
-            with contextlib.suppress(serial.SerialException, OSError):
-                await asyncio.wait_for(asyncio.to_thread(port.write, encode("STOP")), 1.0)
-            await asyncio.to_thread(_close, port, reader)
+        async with SerialLink(self.port, self.baud, self.name, stop) as link:
+            self.connected = True
+            try:
+                if self.profile.protocol == "nrf-sniffer":
+                    await self._nrf(link, emit)
+                else:
+                    await self._pcap(link, emit)
+            finally:
+                self.connected = False
 
-    def _open(self) -> serial.Serial:
-        return serial.Serial(
-            self.port, self.baud, timeout=READ_TIMEOUT_S, write_timeout=WRITE_TIMEOUT_S,
-            exclusive=True,
-        )
+    # nRF Sniffer for Bluetooth LE ----------------------------------------------
 
-    async def _handshake(self, port: serial.Serial, queue: asyncio.Queue[_Item]) -> None:
-        hello = await self._command(port, queue, f"HELLO,{PROTOCOL_VERSION}", "H")
-        if not hello.fields or hello.fields[0] != str(PROTOCOL_VERSION):
-            raise SourceError(f"serial {self.port}: board speaks protocol {hello.fields[:1]}")
-        self.board = " ".join(hello.fields[1:3])
-        for key, value in self.profile.settings:
-            await self._command(port, queue, f"SET,{key},{value}", "OK", key)
-        await self._command(port, queue, "START", "OK", "START")
-
-    async def _command(
-        self, port: serial.Serial, queue: asyncio.Queue[_Item], body: str, want: str,
-        subject: str = "",
-    ) -> Reply:
-        """Send one command and wait for its answer, skipping anything else meanwhile."""
-        try:
-            await asyncio.to_thread(port.write, encode(body))
-        except (serial.SerialException, OSError) as exc:
-            raise SourceError(f"serial port {self.port}: write failed: {exc}") from exc
-        command = body.split(",")[0]
-        try:
-            async with asyncio.timeout(REPLY_TIMEOUT_S):
-                while True:
-                    item = await queue.get()
-                    if item is None:
-                        raise SourceError(f"serial {self.port}: stopped during {command}")
-                    if isinstance(item, BaseException):
-                        raise SourceError(f"serial port {self.port}: {item}") from item
-                    reply = self._reply(item)
-                    if reply is None:
-                        continue
-                    if reply.kind == "ERR" and reply.fields[:1] == (subject or command,):
-                        raise SourceError(
-                            f"serial {self.port}: board refused {command} {subject}: "
-                            f"{','.join(reply.fields[1:])}"
-                        )
-                    if reply.kind == want and (not subject or reply.fields[:1] == (subject,)):
-                        return reply
-        except TimeoutError:
-            raise SourceError(
-                f"serial {self.port}: no answer to {command} within {REPLY_TIMEOUT_S:g} s"
-            ) from None
-
-    def _reply(self, line: bytes) -> Reply | None:
-        parsed = self._parse(line)
-        return parsed if isinstance(parsed, Reply) else None
-
-    def _parse(self, line: bytes) -> Reading | Reply | None:
-        self.lines += 1
-        parsed = parse_line(line)
-        if isinstance(parsed, str):
-            self.garbage[parsed] += 1
-            return None
-        return parsed
-
-    def _sighting(self, line: bytes) -> Sighting | None:
-        reading = self._parse(line)
-        if not isinstance(reading, Reading):
-            return None
-        mac = reading.mac
-        if reading.kind == "W":
-            radio, kind = RadioKind.WIFI, wifi_address_kind(mac)
-        else:
-            radio, kind = RadioKind.BLE, ble_address_kind(mac, reading.random)
-        return Sighting(
-            mac, self._board_time(reading.ms), reading.rssi, radio, kind, self.name,
-            reading.channel,
-        )
-
-    def _board_time(self, ms: int) -> int:
-        """Board milliseconds -> unix ns, offset re-fixed when the board clock jumps."""
-        now = time.time_ns()
-        board_ns = ms * 1_000_000
-        if (
-            self._offset_ns is None
-            or ms < self._last_ms
-            or abs(board_ns + self._offset_ns - now) > CLOCK_JUMP_NS
-        ):
-            self._offset_ns = now - board_ns
-        self._last_ms = ms
-        return board_ns + self._offset_ns
-
-
-async def _stop_to_queue(stop: asyncio.Event, queue: asyncio.Queue[_Item]) -> None:
-    await stop.wait()
-    queue.put_nowait(None)
-
-
-def _read_lines(
-    port: serial.Serial, queue: asyncio.Queue[_Item], loop: asyncio.AbstractEventLoop,
-    quit_reader: threading.Event,
-) -> None:
-    """Reader thread: whole lines to the loop; an over-long line is cut and sent as garbage."""
-    pending = b""
-    discarding = False  # inside an over-long line: drop up to its newline
-    try:
-        while not quit_reader.is_set():
-            chunk = port.read(max(1, port.in_waiting))
+    async def _nrf(self, link: SerialLink, emit: Emit) -> None:
+        decoder = nrf.SlipDecoder(self.garbage)
+        clock = BoardClock(WRAP_US * 1000)
+        await self._send(link, nrf.PING_REQ)
+        if await self._expect(link, decoder, nrf.PING_RESP, REPLY_TIMEOUT_S) is None:
+            raise SourceError(f"serial {self.port}: no answer to a ping within "
+                              f"{REPLY_TIMEOUT_S:g} s (is it an nRF Sniffer at {self.baud} baud?)")
+        await self._send(link, nrf.REQ_VERSION)
+        version = await self._expect(link, decoder, nrf.RESP_VERSION, VERSION_TIMEOUT_S)
+        if version is not None:
+            self.board = f"{self.profile.board} {version.payload.decode('ascii', 'replace')}"
+        await self._scan(link)
+        log.info("serial %s: %s scanning channels %s on %s", self.name, self.board,
+                 ",".join(map(str, self.profile.channels)), self.port)
+        pinged = False
+        while True:
+            chunk = await link.read(REPLY_TIMEOUT_S if pinged else SILENCE_S)
+            if chunk is None:
+                return
             if not chunk:
+                if pinged:
+                    raise SourceError(f"serial {self.port}: the board stopped answering")
+                await self._send(link, nrf.PING_REQ)
+                pinged = True
                 continue
-            pending += chunk
-            *lines, pending = pending.split(b"\n")
-            if discarding and lines:
-                lines.pop(0)
-                discarding = False
-            for line in lines:
-                loop.call_soon_threadsafe(queue.put_nowait, line)
-            if len(pending) > MAX_LINE and not discarding:
-                loop.call_soon_threadsafe(queue.put_nowait, pending)  # counted as too long
-                pending, discarding = b"", True
-            elif discarding:
-                pending = b""
-    except (serial.SerialException, OSError, TypeError) as exc:
-        # pyserial raises TypeError when the port is closed under it
-        if not quit_reader.is_set():
-            with contextlib.suppress(RuntimeError):  # the loop may be closing
-                loop.call_soon_threadsafe(queue.put_nowait, exc)
+            for frame in decoder.feed(chunk):
+                packet = nrf.parse_packet(frame)
+                if isinstance(packet, str):
+                    self.garbage[packet] += 1
+                elif packet.packet_id == nrf.PING_RESP and pinged:
+                    pinged = False  # alive after a silence: a reset board idles
+                    await self._scan(link)
+                elif nrf.is_advert_event(packet):
+                    self.on_advert(frame, packet, clock, emit)
 
+    def on_advert(self, frame: bytes, packet: nrf.Packet, clock: BoardClock, emit: Emit) -> None:
+        """One advertising packet event -> a sighting (or a skip counted by reason)."""
+        found = nrf.advert(frame)
+        if isinstance(found, str):
+            self.skipped[found] += 1
+            return
+        adv, micros = found
+        # protocol 3 stamps the board's clock; 2 only the gap to the previous packet
+        t_ns = clock.unix_ns(micros * 1000) if packet.version >= 3 else time.time_ns()
+        self.sightings += 1
+        emit(Sighting(adv.mac, t_ns, adv.rssi, RadioKind.BLE,
+                      ble_address_kind(adv.mac, adv.random), self.name, adv.channel))
 
-def _close(port: serial.Serial, reader: threading.Thread) -> None:
-    reader.join(JOIN_TIMEOUT_S)
-    with contextlib.suppress(serial.SerialException, OSError):
-        port.close()
+    async def _scan(self, link: SerialLink) -> None:
+        await self._send(link, nrf.SET_ADV_CHANNEL_HOP_SEQ,
+                         nrf.hop_sequence(self.profile.channels))
+        await self._send(link, nrf.REQ_SCAN_CONT, bytes([SCAN_FLAGS]))
 
+    async def _send(self, link: SerialLink, packet_id: int, payload: bytes = b"") -> None:
+        await link.write(nrf.command(packet_id, payload, self._counter))
+        self._counter += 1
+
+    async def _expect(self, link: SerialLink, decoder: nrf.SlipDecoder, packet_id: int,
+                      within_s: float) -> nrf.Packet | None:
+        """The first packet of this id within `within_s` (others meanwhile are dropped)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + within_s
+        while (left := end - loop.time()) > 0:
+            chunk = await link.read(left)
+            if chunk is None:
+                raise SourceError(f"serial {self.port}: stopped during the handshake")
+            for frame in decoder.feed(chunk):
+                packet = nrf.parse_packet(frame)
+                if isinstance(packet, str):
+                    self.garbage[packet] += 1
+                elif packet.packet_id == packet_id:
+                    return packet
+        return None
+
+    # pcap over serial -------------------------------------------------------------
+
+    async def _pcap(self, link: SerialLink, emit: Emit) -> None:
+        stream = PcapStream(self.garbage)
+        clock = BoardClock()
+        log.info("serial %s: %s (pcap) open on %s", self.name, self.board, self.port)
+        loop = asyncio.get_running_loop()
+        since = loop.time()  # waiting for a global header since
+        while True:
+            chunk = await link.read(NO_STREAM_S)
+            if chunk is None:
+                return
+            for frame in stream.feed(chunk):
+                t_ns = frame.t_ns if valid_time(frame.t_ns) else clock.unix_ns(frame.t_ns)
+                got = sighting_from_frame(Frame(t_ns, frame.linktype, frame.data), self.name)
+                if isinstance(got, str):
+                    self.skipped[got] += 1
+                else:
+                    self.sightings += 1
+                    emit(got)
+            if stream.reading:
+                since = loop.time()
+            elif loop.time() - since > NO_STREAM_S:
+                raise SourceError(f"serial {self.port}: no pcap stream within {NO_STREAM_S:g} s "
+                                  f"(is it a pcap firmware at {self.baud} baud?)")

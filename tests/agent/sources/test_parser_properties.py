@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import struct
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scapy.layers.dot11 import Dot11, Dot11ProbeReq, RadioTap
 
-from roadside.agent.sources import btle, dot11, serial_protocol
+from roadside.agent.sources import btle, dot11, nrf_sniffer, pcap_stream
 from roadside.agent.sources.capfile import MAX_T_NS, MIN_T_NS, CaptureReader
 
 frames = st.binary(max_size=400)
@@ -73,18 +74,34 @@ def test_ble_link_layer_parsers_never_raise(data: bytes, linktype: int) -> None:
     assert isinstance(got, str) or len(got.mac) == 6
 
 
-@given(st.binary(max_size=300))
-def test_a_serial_line_never_raises(raw: bytes) -> None:
-    got = serial_protocol.parse_line(raw)
-    assert got is None or isinstance(got, (str, serial_protocol.Reading, serial_protocol.Reply))
+@given(st.lists(st.binary(max_size=200), max_size=8))
+def test_nrf_sniffer_bytes_never_raise(chunks: list[bytes]) -> None:
+    garbage: Counter[str] = Counter()
+    decoder = nrf_sniffer.SlipDecoder(garbage)
+    for chunk in chunks:
+        for frame in decoder.feed(chunk):
+            assert len(frame) <= nrf_sniffer.MAX_FRAME
+            packet = nrf_sniffer.parse_packet(frame)
+            if not isinstance(packet, str) and nrf_sniffer.is_advert_event(packet):
+                found = nrf_sniffer.advert(frame)
+                assert isinstance(found, str) or len(found[0].mac) == 6
 
 
-@given(st.text(alphabet="WB,:0123456789ABCDEFPR-*", max_size=60))
-def test_serial_lines_of_plausible_characters_never_raise(text: str) -> None:
-    line = serial_protocol.encode(text) if text else b"\n"
-    got = serial_protocol.parse_line(line)
-    if isinstance(got, serial_protocol.Reading):
-        assert len(got.mac) == 6 and -128 <= got.rssi <= 20
+@given(st.binary(min_size=1, max_size=300))
+def test_nrf_sniffer_frames_survive_slip(packet: bytes) -> None:
+    decoder = nrf_sniffer.SlipDecoder(Counter())
+    assert decoder.feed(b"noise" + nrf_sniffer.slip(packet)) == [packet]
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.binary(max_size=400), max_size=10))
+def test_a_pcap_stream_never_raises_and_frames_fit_their_snap_length(
+    chunks: list[bytes],
+) -> None:
+    stream = pcap_stream.PcapStream(Counter())
+    for chunk in [PCAP_HEAD, *chunks]:
+        for frame in stream.feed(chunk):
+            assert len(frame.data) <= pcap_stream.MAX_RECORD
 
 
 PCAP_HEAD = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 127)

@@ -1,158 +1,286 @@
-"""Serial sniffer board on a pty pair: settings sent, lines -> sightings, garbage, unplugging."""
+"""Sniffer boards on a pty pair: a fake nRF52840 speaking Nordic's nRF Sniffer protocol (its
+frames checked against scapy's nrf_sniffer dissection), a fake ESP32 streaming the real WiFi
+captures as pcap (the same passes as replaying the files), resets, unplugging, garbage."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import random
+import time
 import tty
 from pathlib import Path
 
 import pytest
+from scapy.contrib.nrf_sniffer import NRF2_Packet_Event, NRFS2_Packet
+from scapy.layers.bluetooth4LE import BTLE_ADV, BTLE_ADV_IND, BTLE_SCAN_REQ
 
-from roadside.agent.model import AddressKind, RadioKind, Sighting
+from roadside.agent.model import AddressKind, Pass, RadioKind, Sighting
+from roadside.agent.passes import PassBuilder
+from roadside.agent.privacy import DeviceHasher
 from roadside.agent.sources import serial_source
 from roadside.agent.sources.base import SourceError
-from roadside.agent.sources.serial_protocol import (
-    SerialProfile,
-    checksum,
-    encode,
-    load_profile,
-    parse_line,
-)
+from roadside.agent.sources.capfile import CaptureReader
+from roadside.agent.sources.replay import sighting_from_frame
+from roadside.agent.sources.serial_profile import load_profile
 from roadside.agent.sources.serial_source import SerialSource
 from roadside.agent.sources.supervisor import Supervisor
 from tests.agent.test_privacy_e2e import find_macs
 from tests.fixtures.polling import eventually
-from tests.fixtures.serial_board import WAIT_S, FakeBoard
+from tests.fixtures.serial_board import (
+    PING_REQ,
+    REQ_SCAN_CONT,
+    REQ_VERSION,
+    SET_HOP,
+    WAIT_S,
+    FakeEsp32,
+    FakeNrfBoard,
+    advert_packet,
+    slip,
+    without_padding,
+)
 
-PROFILE = load_profile("esp32-wifi")
+NRF = load_profile("nrf52840-dongle")
+ESP32 = load_profile("esp32-pcap")
+PHONE = bytes.fromhex("00271302ab01")  # 0xAB inside: SLIP must escape it
+TAG = bytes.fromhex("c4bccd00002a")  # random static, with 0xBC and 0xCD
+SECRET = b"serial-test-site-secret-0123456789"
 
 
-async def _started(board: FakeBoard) -> None:
-    assert await asyncio.to_thread(board.started.wait, WAIT_S), "board never got START"
+async def scanning(board: FakeNrfBoard) -> None:
+    assert await asyncio.to_thread(board.scanning.wait, WAIT_S), "board never told to scan"
 
 
-async def test_settings_sent_lines_become_sightings_garbage_counted(
-    serial_board: FakeBoard, caplog: pytest.LogCaptureFixture
+def test_the_fake_boards_frames_are_what_scapy_dissects() -> None:
+    """The frames the fake sends follow the published protocol: scapy reads them (with the
+    padding octet taken out, as Nordic's tools do before writing pcap)."""
+    v2 = NRFS2_Packet(without_padding(advert_packet(PHONE, False, -67, 38, 1234, version=2,
+                                                    counter=7)))
+    assert (v2.version, v2.counter, v2.type) == (2, 7, 0x06)
+    event = v2[NRF2_Packet_Event]
+    assert (event.rf_channel, event.rssi, event.crc_ok, event.delta_time) == (38, 67, 1, 1234)
+    assert v2[BTLE_ADV].TxAdd == 0 and v2[BTLE_ADV].PDU_type == 0
+    assert v2[BTLE_ADV_IND].AdvA == "00:27:13:02:ab:01"
+    scan = NRFS2_Packet(without_padding(advert_packet(TAG, True, -80, 37, 5, pdu_type=3,
+                                                      version=2, adv_data=PHONE[::-1])))
+    assert scan[BTLE_ADV].TxAdd == 1 and scan[BTLE_SCAN_REQ].ScanA == "c4:bc:cd:00:00:2a"
+    assert scan[BTLE_SCAN_REQ].AdvA == "00:27:13:02:ab:01"
+    # protocol 3: the same event header, advertising PDUs as packet id 0x02
+    v3 = without_padding(advert_packet(PHONE, False, -67, 39, 99, version=3))
+    assert NRFS2_Packet(v3).type == 0x02
+    assert NRF2_Packet_Event(v3[6:])[BTLE_ADV_IND].AdvA == "00:27:13:02:ab:01"
+    assert bytes([0xAB]) in v3 and bytes([0xAB]) not in slip(v3)[1:-1]
+
+
+async def test_nrf_handshake_adverts_and_garbage(
+    nrf_board: FakeNrfBoard, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    source = SerialSource(str(serial_board.link), 115200, PROFILE)
+    source = SerialSource(str(nrf_board.link), 0, NRF)
+    assert source.baud == 1_000_000  # the profile's
     got: list[Sighting] = []
     stop = asyncio.Event()
     task = asyncio.create_task(source.run(got.append, stop))
-    await _started(serial_board)
-    assert serial_board.commands == [
-        "HELLO,1", "SET,channels,1;6;11", "SET,dwell_ms,250", "SET,report,W",
-        "SET,min_rssi,-95", "START",
-    ]
-    serial_board.send("W,1000,da:a1:19:00:00:01,-67,6")
-    serial_board.send_raw(b"W,1001,da:a1:19:00:00:02,-60,6*00\n")  # wrong checksum
-    serial_board.send_raw(b"\xff\xfe binary noise\n")
-    serial_board.send_raw(b"# a debug line from the firmware\n")
-    serial_board.send("W,1002,not-a-mac,-60,6")
-    serial_board.send("Z,what")
-    serial_board.send_raw(b"x" * 500 + b"\n")  # over-long
-    serial_board.send("B,1500,c4:00:00:00:00:2a,R,-80,37")
-    serial_board.send_raw(encode("B,1600,00:1a:7d:da:71:13,P,-71,38").replace(b"\n", b"\r\n"))
+    await scanning(nrf_board)
+    assert nrf_board.ids() == [PING_REQ, REQ_VERSION, SET_HOP, REQ_SCAN_CONT]
+    assert nrf_board.commands[2][1] == bytes([3, 37, 38, 39])
+    nrf_board.send_raw(b"booting...\r\n")  # text outside any frame
+    nrf_board.advert(PHONE, rssi=-67, channel=38, micros=1_000_000)
+    nrf_board.advert(TAG, random=True, rssi=-80, channel=37, micros=1_500_000, pdu_type=3,
+                     adv_data=PHONE[::-1])  # SCAN_REQ: the scanner is the transmitter
+    nrf_board.advert(PHONE, micros=1_600_000, crc_ok=False)  # skipped: bad CRC
+    nrf_board.advert(PHONE, micros=1_700_000, access_address=0x12345678)  # a data packet
+    nrf_board.send_raw(bytes([0xAB, 1, 2, 0xCD, 0x01, 0xBC]))  # a bad escape
+    nrf_board.advert(PHONE, rssi=-61, channel=39, micros=1_900_000, version=2)
     await eventually(lambda: len(got) == 3)
-    assert [(s.radio, s.address_kind, s.rssi, s.channel) for s in got] == [
-        (RadioKind.WIFI, AddressKind.WIFI_LOCAL, -67, 6),
-        (RadioKind.BLE, AddressKind.BLE_RANDOM_STATIC, -80, 37),
-        (RadioKind.BLE, AddressKind.BLE_PUBLIC, -71, 38),
+    assert [(s.radio, s.address_kind, s.rssi, s.channel, s.mac) for s in got] == [
+        (RadioKind.BLE, AddressKind.BLE_PUBLIC, -67, 38, PHONE),
+        (RadioKind.BLE, AddressKind.BLE_RANDOM_STATIC, -80, 37, TAG),
+        (RadioKind.BLE, AddressKind.BLE_PUBLIC, -61, 39, PHONE),
     ]
-    assert got[0].mac == bytes.fromhex("daa119000001")
-    assert got[1].t_ns - got[0].t_ns == 500_000_000  # board time spacing kept
-    assert dict(source.garbage) == {
-        "bad_checksum": 1, "not_ascii": 1, "bad_field": 1, "unknown_message": 1, "too_long": 1,
-    }
+    assert got[1].t_ns - got[0].t_ns == 500_000_000  # the board's microseconds kept
+    assert source.board == "nrf52840-dongle 4.1.1"
+    assert dict(source.skipped) == {"bad_crc": 1, "not_advertising": 1}
+    assert dict(source.garbage) == {"bad_escape": 1}
     stop.set()
     await asyncio.wait_for(task, WAIT_S)
-    assert "STOP" in serial_board.commands
     assert caplog.records  # it logged (the handshake), and no MAC in any spelling
-    assert not find_macs(caplog.text.encode(), [s.mac for s in got])
+    assert not find_macs(caplog.text.encode(), [PHONE, TAG])
 
 
-async def test_port_vanishing_and_returning_is_survived(serial_board: FakeBoard) -> None:
-    source = SerialSource(str(serial_board.link), 115200, PROFILE)
-    got: list[Sighting] = []
-    sup = Supervisor([source], got.append, None, backoff_initial_s=0.05, backoff_max_s=0.2)
-    stop = asyncio.Event()
-    task = asyncio.create_task(sup.run(stop))
-    await _started(serial_board)
-    serial_board.send("W,10,da:a1:19:00:00:01,-67,1")
-    await eventually(lambda: len(got) == 1)
-
-    serial_board.unplug()  # cable pulled: the read fails, reopening fails for a while
-    await eventually(lambda: sup.status()[0].restarts >= 2)
-    assert sup.status()[0].state in ("restarting", "running")
-    assert "serial port" in sup.status()[0].last_error
-
-    serial_board.plug()  # back, at a new pty behind the same path
-    await _started(serial_board)
-    serial_board.send("W,20,da:a1:19:00:00:02,-61,11")
-    await eventually(lambda: len(got) == 2)
-    assert serial_board.commands.count("HELLO,1") == 2  # the handshake was redone
-    assert sup.status()[0].state == "running"
-    stop.set()
-    await asyncio.wait_for(task, WAIT_S)
-
-
-async def test_refused_setting_and_missing_port_raise_source_error(tmp_path: Path) -> None:
-    board = FakeBoard(tmp_path / "tty-refuses", refuse=frozenset({"dwell_ms"}))
-    board.plug()
-    try:
-        source = SerialSource(str(board.link), 115200, PROFILE)
-        with pytest.raises(SourceError, match="refused SET dwell_ms"):
-            await asyncio.wait_for(source.run(lambda _s: None, asyncio.Event()), WAIT_S)
-    finally:
-        board.unplug()
-    missing = SerialSource(str(tmp_path / "nothing"), 115200, PROFILE)
-    with pytest.raises(SourceError, match="cannot open"):
-        await missing.run(lambda _s: None, asyncio.Event())
-
-
-async def test_silent_board_fails_the_handshake(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(serial_source, "REPLY_TIMEOUT_S", 0.2)
-    master, slave = os.openpty()  # a port with nothing answering
-    tty.setraw(slave)
-    try:
-        source = SerialSource(os.ttyname(slave), 115200, SerialProfile("x", ()))
-        with pytest.raises(SourceError, match="no answer to HELLO"):
-            await asyncio.wait_for(source.run(lambda _s: None, asyncio.Event()), WAIT_S)
-    finally:
-        os.close(slave)
-        os.close(master)
-
-
-def test_checksum_and_parsing() -> None:
-    assert checksum("W,123456,da:a1:19:00:00:01,-67,6") == "2C"
-    assert parse_line(b"# boot") is None
-    assert parse_line(b"W,1,da:a1:19:00:00:01,-67,6") == "no_checksum"
-    reading = parse_line(b"W,123456,da:a1:19:00:00:01,-67,6*2c\r")
-    assert not isinstance(reading, str | None)
-    assert "da:a1" not in repr(reading) and "daa1" not in repr(reading)  # MAC stays out of repr
-
-
-def test_profiles_load() -> None:
-    nrf = load_profile("nrf-ble")
-    assert dict(nrf.settings)["channels"] == "37;38;39" and dict(nrf.settings)["report"] == "B"
-    with pytest.raises(SourceError, match="no profile named"):
-        load_profile("no-such-board")
-
-
-async def test_board_reset_refixes_its_clock(serial_board: FakeBoard) -> None:
-    source = SerialSource(str(serial_board.link), 115200, PROFILE)
+async def test_nrf_board_reset_mid_stream_is_set_scanning_again(
+    nrf_board: FakeNrfBoard, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(serial_source, "SILENCE_S", 0.2)
+    source = SerialSource(str(nrf_board.link), 0, NRF)
     got: list[Sighting] = []
     stop = asyncio.Event()
     task = asyncio.create_task(source.run(got.append, stop))
-    await _started(serial_board)
-    serial_board.send("W,5000000,da:a1:19:00:00:01,-67,6")
-    serial_board.send("W,5000250,da:a1:19:00:00:01,-66,6")
-    serial_board.send("# rst:0x1 (POWERON_RESET)")  # the board rebooted: its ms restart
-    serial_board.send("W,40,da:a1:19:00:00:01,-65,6")
+    await scanning(nrf_board)
+    nrf_board.advert(PHONE, micros=3_000_000_000)
+    nrf_board.advert(PHONE, micros=3_000_250_000)
+    await eventually(lambda: len(got) == 2)
+    nrf_board.reset()  # reboots: idle, counter and clock from zero
+    await scanning(nrf_board)  # silence -> ping -> answered -> told to scan again
+    assert nrf_board.ids()[-3:] == [PING_REQ, SET_HOP, REQ_SCAN_CONT]
+    before = time.time_ns()
+    nrf_board.advert(PHONE, micros=40)
     await eventually(lambda: len(got) == 3)
     stop.set()
     await asyncio.wait_for(task, WAIT_S)
     assert got[1].t_ns - got[0].t_ns == 250_000_000
-    assert got[2].t_ns >= got[0].t_ns  # re-fixed to the host clock, not 5000 s back
+    assert got[2].t_ns >= before  # re-anchored to the host clock, not 3000 s back
+
+
+async def test_unplugging_the_board_is_survived(nrf_board: FakeNrfBoard) -> None:
+    source = SerialSource(str(nrf_board.link), 0, NRF)
+    got: list[Sighting] = []
+    sup = Supervisor([source], got.append, None, backoff_initial_s=0.05, backoff_max_s=0.2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sup.run(stop))
+    await scanning(nrf_board)
+    nrf_board.advert(PHONE)
+    await eventually(lambda: len(got) == 1)
+
+    nrf_board.unplug()  # cable pulled: the read fails, reopening fails for a while
+    await eventually(lambda: sup.status()[0].restarts >= 2)
+    assert "serial port" in sup.status()[0].last_error
+
+    nrf_board.plug()  # back, at a new pty behind the same path
+    await scanning(nrf_board)
+    nrf_board.advert(TAG, random=True)
+    await eventually(lambda: len(got) == 2)
+    assert nrf_board.ids().count(PING_REQ) >= 1 and sup.status()[0].state == "running"
+    stop.set()
+    await asyncio.wait_for(task, WAIT_S)
+
+
+async def test_firmware_3_without_version_answers_and_a_silent_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old = FakeNrfBoard(tmp_path / "tty-old", answer_version=False)
+    old.plug()
+    try:
+        source = SerialSource(str(old.link), 460800, NRF)
+        stop = asyncio.Event()
+        task = asyncio.create_task(source.run(lambda _s: None, stop))
+        await scanning(old)
+        assert source.board == "nrf52840-dongle"
+        stop.set()
+        await asyncio.wait_for(task, WAIT_S)
+    finally:
+        old.unplug()
+    monkeypatch.setattr(serial_source, "REPLY_TIMEOUT_S", 0.2)
+    master, slave = os.openpty()  # a port with nothing answering
+    tty.setraw(slave)
+    try:
+        silent = SerialSource(os.ttyname(slave), 0, NRF)
+        with pytest.raises(SourceError, match="no answer to a ping"):
+            await asyncio.wait_for(silent.run(lambda _s: None, asyncio.Event()), WAIT_S)
+    finally:
+        os.close(slave)
+        os.close(master)
+    missing = SerialSource(str(tmp_path / "nothing"), 0, NRF)
+    with pytest.raises(SourceError, match="cannot open"):
+        await missing.run(lambda _s: None, asyncio.Event())
+
+
+def passes_of(sightings: list[Sighting]) -> list[Pass]:
+    hasher = DeviceHasher(SECRET)
+    builder = PassBuilder("d1")
+    out = []
+    for s in sightings:
+        out += builder.add(hasher.device_id(s.mac, s.t_ns), s.t_ns, s.rssi, s.radio,
+                           s.address_kind)
+    return sorted(out + builder.flush(), key=lambda p: (p.first_ns, p.device_id))
+
+
+async def esp32_source(board: FakeEsp32, path: Path) -> tuple[
+        SerialSource, list[Sighting], asyncio.Event, asyncio.Task[None], list[Sighting]]:
+    """A source reading the board, once its port is open; and what replaying `path` gives."""
+    replayed = [s for f in CaptureReader(path).frames()
+                if not isinstance(s := sighting_from_frame(f, "serial"), str)]
+    source = SerialSource(str(board.link), 0, ESP32)
+    got: list[Sighting] = []
+    stop = asyncio.Event()
+    task = asyncio.create_task(source.run(got.append, stop))
+    await eventually(lambda: source.connected)
+    return source, got, stop, task, replayed
+
+
+@pytest.mark.parametrize("name", ["probing-patterns_iPhone12-M.pcap",
+                                  "probing-patterns_OppoFindX3Neo-A.pcap"])
+async def test_a_pcap_streaming_esp32_gives_the_passes_of_replaying_the_file(
+    esp32_board: FakeEsp32, captures_dir: Path, name: str,
+) -> None:
+    path = captures_dir / "wifi" / name
+    source, got, stop, task, replayed = await esp32_source(esp32_board, path)
+    data = path.read_bytes()
+    rng = random.Random(7)
+    chunks = [b"ets Jun  8 2016 00:22:57\r\nrst:0x1 (POWERON_RESET)\r\n"]
+    at = 0
+    while at < len(data):  # as a UART delivers it: chunks of any size
+        step = rng.randint(1, 3000)
+        chunks.append(data[at:at + step])
+        at += step
+
+    def send_all() -> None:
+        for chunk in chunks:
+            esp32_board.send_raw(chunk)
+
+    await asyncio.to_thread(send_all)
+    await eventually(lambda: len(got) == len(replayed), 30)
+    stop.set()
+    await asyncio.wait_for(task, WAIT_S)
+    assert passes_of(got) == passes_of(replayed) and replayed
+    assert source.garbage["skipped_bytes"] > 0  # the boot text
+
+
+async def test_an_esp32_restarting_mid_stream_and_one_stamping_time_since_boot(
+    esp32_board: FakeEsp32, captures_dir: Path,
+) -> None:
+    path = captures_dir / "wifi" / "probing-patterns_S21Ultra-M.pcap"
+    data = path.read_bytes()
+    source, got, stop, task, replayed = await esp32_source(esp32_board, path)
+    # cut inside a record: the board reboots and starts a new stream
+    await asyncio.to_thread(esp32_board.send_raw, data[:len(data) // 2]
+                            + b"\r\nrst:0xc (SW_CPU_RESET)\r\n" + data)
+    await eventually(lambda: len(got) >= len(replayed), 30)
+    assert got[-len(replayed):] == replayed  # the whole second stream, as in the file
+    assert source.garbage["new_stream"] + source.garbage["lost_framing"] >= 1
+
+    # a board without wall-clock time: records from 0 s, anchored to the host clock
+    header, records = data[:24], data[24:]
+    first = len(got)
+    booted = bytearray(header)
+    seconds = int.from_bytes(records[0:4], "little")
+    pos = 0
+    while pos < len(records):
+        caplen = int.from_bytes(records[pos + 8:pos + 12], "little")
+        ts = int.from_bytes(records[pos:pos + 4], "little") - seconds + 5
+        booted += ts.to_bytes(4, "little") + records[pos + 4:pos + 16 + caplen]
+        pos += 16 + caplen
+    await asyncio.to_thread(esp32_board.send_raw, bytes(booted))
+    await eventually(lambda: len(got) >= first + len(replayed), 30)
+    stop.set()
+    await asyncio.wait_for(task, WAIT_S)
+    fresh = got[first:]
+    assert [s.mac for s in fresh] == [s.mac for s in replayed]
+    span = replayed[-1].t_ns - replayed[0].t_ns
+    assert fresh[-1].t_ns - fresh[0].t_ns <= span  # spacing kept (or re-anchored closer)
+    assert fresh[0].t_ns > replayed[-1].t_ns  # near now, not in 1970
+
+
+def test_profiles_load_and_bad_ones_are_named(tmp_path: Path) -> None:
+    assert (NRF.protocol, NRF.baud, NRF.channels) == ("nrf-sniffer", 1_000_000, (37, 38, 39))
+    assert (ESP32.protocol, ESP32.baud) == ("pcap", 921_600)
+    with pytest.raises(SourceError, match="no profile named"):
+        load_profile("no-such-board")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("protocol: nrf-sniffer\nbaud: 1000000\nchannels: [36]\n")
+    with pytest.raises(SourceError, match="channels must be one to three of 37, 38, 39"):
+        load_profile(str(bad))
+    bad.write_text("protocol: roadside-line\nbaud: 115200\n")
+    with pytest.raises(SourceError, match="protocol must be one of nrf-sniffer, pcap"):
+        load_profile(str(bad))
