@@ -46,6 +46,7 @@ class AgentConfig:
     policy_ble_random_static: str = "keep"
     policy_ble_resolvable: str = "tag"
     policy_ble_non_resolvable: str = "drop"
+    policy_bt_bredr: str = "keep"  # Bluetooth Classic addresses (car kits, headsets)
     policy_unknown: str = "tag"
     # new passes from addresses anyone can invent (all but WiFi global and BLE public) per
     # minute of sighting time; beyond it they are counted, not kept (0 = no budget)

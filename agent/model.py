@@ -5,9 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from roadside.common.kinds import AddressKind, RadioKind
+from roadside.common.kinds import AddressKind, DeviceClass, RadioKind
 
-__all__ = ["AddressKind", "Pass", "RadioKind", "Sighting", "TimestampChoice"]
+__all__ = ["AddressKind", "DeviceClass", "Pass", "RadioKind", "Sighting", "TimestampChoice"]
 
 
 class TimestampChoice(enum.Enum):
@@ -32,6 +32,7 @@ class Sighting:
     address_kind: AddressKind
     source: str  # name of the source that heard it
     channel: int | None = None
+    device_class: DeviceClass = DeviceClass.UNKNOWN  # Bluetooth Classic: its Class of Device
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +51,4 @@ class Pass:
     timestamp_ns: int  # the time used for matching
     tagged: bool = False
     alias: bool = False  # the same visit under the previous epoch's id (just after a boundary)
+    device_class: DeviceClass = DeviceClass.UNKNOWN

@@ -14,7 +14,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 
-from roadside.agent.model import AddressKind, Pass, RadioKind, TimestampChoice
+from roadside.agent.model import AddressKind, DeviceClass, Pass, RadioKind, TimestampChoice
 
 NS = 1_000_000_000
 NO_RSSI = 0  # peak_rssi of a pass none of whose sightings carried an RSSI
@@ -62,6 +62,7 @@ class _Open:
     address_kind: AddressKind
     tagged: bool
     alias: bool = False
+    device_class: DeviceClass = DeviceClass.UNKNOWN
 
 
 class PassBuilder:
@@ -98,6 +99,7 @@ class PassBuilder:
         address_kind: AddressKind,
         tagged: bool = False,
         alias: bool = False,
+        device_class: DeviceClass = DeviceClass.UNKNOWN,
     ) -> list[Pass]:
         """Account one sighting; return the passes it closed (or, in raw mode, made)."""
         if self._raw:
@@ -105,7 +107,8 @@ class PassBuilder:
             if self._raw_seen.get(device_id) == second:
                 return []
             self._raw_seen[device_id] = second
-            one = _Open(t_ns, t_ns, t_ns, rssi, 1, radio, address_kind, tagged, alias)
+            one = _Open(t_ns, t_ns, t_ns, rssi, 1, radio, address_kind, tagged, alias,
+                        device_class)
             return [self._close(device_id, one)]
 
         closed: list[Pass] = []
@@ -117,7 +120,7 @@ class PassBuilder:
             cur = None
         if cur is None:
             self._open[device_id] = _Open(t_ns, t_ns, t_ns, rssi, 1, radio, address_kind, tagged,
-                                          alias)
+                                          alias, device_class)
             return closed
         cur.count += 1
         if t_ns > cur.last_ns:
@@ -170,4 +173,5 @@ class PassBuilder:
             timestamp_ns=ts,
             tagged=p.tagged,
             alias=p.alias,
+            device_class=p.device_class,
         )

@@ -99,10 +99,11 @@ class Pipeline:
         if s.t_ns > self._newest_ns:
             self._newest_ns = s.t_ns
         tag = action is Action.TAG
-        closed = self._builder.add(device_id, s.t_ns, s.rssi, s.radio, s.address_kind, tag)
+        closed = self._builder.add(device_id, s.t_ns, s.rssi, s.radio, s.address_kind, tag,
+                                   device_class=s.device_class)
         if alias is not None:  # just after a boundary: the same visit under the old id too
             closed += self._builder.add(alias, s.t_ns, s.rssi, s.radio, s.address_kind, tag,
-                                        alias=True)
+                                        alias=True, device_class=s.device_class)
         if closed:
             self._pending.extend(closed)
 

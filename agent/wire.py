@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from roadside.agent.model import Pass
 from roadside.agent.status import AgentStatus, ClockSync, SourceState
-from roadside.common.kinds import ADDRESS_TO_PB, RADIO_TO_PB, AddressKind, RadioKind
+from roadside.common.kinds import (
+    ADDRESS_TO_PB,
+    CLASS_TO_PB,
+    RADIO_TO_PB,
+    AddressKind,
+    DeviceClass,
+    RadioKind,
+)
 from roadside.proto.v1 import types_pb2
 
 _RADIO_FROM_PB = {v: k for k, v in RADIO_TO_PB.items()}
 _KIND_FROM_PB = {v: k for k, v in ADDRESS_TO_PB.items()}
+_CLASS_FROM_PB = {v: k for k, v in CLASS_TO_PB.items()}
 _CLOCK_TO_PB = {c: getattr(types_pb2, "CLOCK_SYNC_" + c.name) for c in ClockSync}
 
 
@@ -26,6 +34,7 @@ def pass_to_pb(p: Pass) -> types_pb2.Pass:
         timestamp_ns=p.timestamp_ns,
         tagged=p.tagged,
         alias=p.alias,
+        device_class=CLASS_TO_PB[p.device_class],
     )
 
 
@@ -43,6 +52,7 @@ def pass_from_pb(m: types_pb2.Pass) -> Pass:
         timestamp_ns=m.timestamp_ns,
         tagged=m.tagged,
         alias=m.alias,
+        device_class=_CLASS_FROM_PB.get(m.device_class, DeviceClass.UNKNOWN),
     )
 
 

@@ -20,7 +20,17 @@ class AddressKind(enum.Enum):
     BLE_RANDOM_STATIC = "ble_random_static"
     BLE_RESOLVABLE = "ble_resolvable"
     BLE_NON_RESOLVABLE = "ble_non_resolvable"
+    BT_BREDR = "bt_bredr"  # a Bluetooth Classic address: public, never rotated
     UNKNOWN = "unknown"
+
+
+class DeviceClass(enum.Enum):
+    """What carries the device (Bluetooth Classic's Class of Device; else UNKNOWN)."""
+
+    VEHICLE = "vehicle"
+    PERSON = "person"
+    OTHER = "other"
+    UNKNOWN = ""
 
 
 # enum members map by name: RadioKind.WIFI <-> RADIO_KIND_WIFI, and so on
@@ -28,4 +38,8 @@ RADIO_TO_PB = {r: getattr(types_pb2, "RADIO_KIND_" + r.name) for r in RadioKind}
 ADDRESS_TO_PB = {
     k: getattr(types_pb2, "ADDRESS_KIND_" + ("UNSPECIFIED" if k is AddressKind.UNKNOWN else k.name))
     for k in AddressKind
+}
+CLASS_TO_PB = {
+    c: getattr(types_pb2, "DEVICE_CLASS_" + ("UNSPECIFIED" if c is DeviceClass.UNKNOWN else c.name))
+    for c in DeviceClass
 }

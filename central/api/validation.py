@@ -134,16 +134,17 @@ def upload_batch(
     newest = now_ns + limits.clock_skew_s * keys.NS_PER_S
     detector = req.detector_id
     radio_text, address_text = wire.RADIO_TO_TEXT.get, wire.ADDRESS_TO_TEXT.get
+    class_text = wire.CLASS_TO_TEXT.get
     detections: list[Detection] = []
     for index, p in enumerate(req.passes):
         first, peak, last, t = p.first_ns, p.peak_ns, p.last_ns, p.timestamp_ns
         pass_ulid, device, count, rssi = p.ulid, p.device_id, p.count, p.peak_rssi
-        radio, address = p.radio, p.address_kind
+        radio, address, device_class = p.radio, p.address_kind, p.device_class
         # the quick test of every check of one_pass; the full one names the field
         if not (
             0 < first <= peak <= last and first <= t <= last and oldest <= t
             and last <= newest and count >= 1 and RSSI_MIN <= rssi <= RSSI_MAX
-            and radio in _RADIOS and address in _ADDRESS_KINDS
+            and radio in _RADIOS and address in _ADDRESS_KINDS and device_class in _CLASSES
             and _ULID_MATCH(pass_ulid) and pass_ulid[0] <= "7" and _DEVICE_MATCH(device)
         ):
             one_pass(p, f"passes[{index}]", now_ns, limits)
@@ -153,12 +154,13 @@ def upload_batch(
         seen.add(pair)
         detections.append((detector, t, pass_ulid, device, first, last, peak, rssi, count,
                            radio_text(radio, "unknown"), address_text(address, "unknown"),
-                           p.tagged, p.alias))
+                           p.tagged, p.alias, class_text(device_class, "")))
     return detections
 
 
 _RADIOS = frozenset(types_pb2.RadioKind.values()) - {types_pb2.RADIO_KIND_UNSPECIFIED}
 _ADDRESS_KINDS = frozenset(types_pb2.AddressKind.values())
+_CLASSES = frozenset(types_pb2.DeviceClass.values())
 _ULID_MATCH = keys.ULID_RE.fullmatch
 _DEVICE_MATCH = keys.DEVICE_ID_RE.fullmatch
 
@@ -184,6 +186,8 @@ def one_pass(p: types_pb2.Pass, field: str, now_ns: int, limits: Limits) -> None
         raise _fail(f"{field}.radio", f"expected a known radio kind, got {p.radio}")
     if p.address_kind not in _ADDRESS_KINDS:
         raise _fail(f"{field}.address_kind", f"unknown address kind {p.address_kind}")
+    if p.device_class not in _CLASSES:
+        raise _fail(f"{field}.device_class", f"unknown device class {p.device_class}")
 
 
 def text(value: str, field: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from google.protobuf import json_format, timestamp_pb2
 
 from roadside.central.store.records import DetectorRecord, LinkRecord, RouteRecord, StoredPass
-from roadside.common.kinds import ADDRESS_TO_PB, RADIO_TO_PB
+from roadside.common.kinds import ADDRESS_TO_PB, CLASS_TO_PB, RADIO_TO_PB
 from roadside.proto.query import query_pb2 as legacy_query_pb2
 from roadside.proto.v1 import collector_pb2, query_pb2, types_pb2
 
@@ -25,6 +25,8 @@ TEXT_TO_RADIO: dict[str, int] = {
 
 ADDRESS_TO_TEXT: dict[int, str] = {pb: kind.value for kind, pb in ADDRESS_TO_PB.items()}
 TEXT_TO_ADDRESS: dict[str, int] = {text: kind for kind, text in ADDRESS_TO_TEXT.items()}
+CLASS_TO_TEXT: dict[int, str] = {pb: c.value for c, pb in CLASS_TO_PB.items()}
+TEXT_TO_CLASS: dict[str, int] = {text: pb for pb, text in CLASS_TO_TEXT.items()}
 
 
 # passes -------------------------------------------------------------------
@@ -42,6 +44,7 @@ def pass_to_record(detector_id: str, p: types_pb2.Pass) -> StoredPass:
         detector_id=detector_id,
         radio=RADIO_TO_TEXT.get(p.radio, "unknown"),
         address_kind=ADDRESS_TO_TEXT.get(p.address_kind, "unknown"),
+        device_class=CLASS_TO_TEXT.get(p.device_class, ""),
         **dict(zip(_PASS_FIELDS, _pass_values(p), strict=True)),
     )
 
@@ -52,6 +55,8 @@ def record_to_pass(record: StoredPass) -> types_pb2.Pass:
         address_kind=TEXT_TO_ADDRESS.get(  # type: ignore[arg-type]
             record.address_kind, types_pb2.ADDRESS_KIND_UNSPECIFIED
         ),
+        device_class=TEXT_TO_CLASS.get(  # type: ignore[arg-type]
+            record.device_class, types_pb2.DEVICE_CLASS_UNSPECIFIED),
         **dict(zip(_PASS_FIELDS, _pass_values(record), strict=True)),
     )
 
@@ -84,7 +89,7 @@ def link_sources_to_records(
     dest: str, sources: list[collector_pb2.LinkSource]
 ) -> list[LinkRecord]:
     return [LinkRecord(s.src_detector_id, dest, s.max_seconds, s.length_m, s.min_speed_kmh,
-                       s.max_speed_kmh, s.outlier_filter) for s in sources]
+                       s.max_speed_kmh, s.outlier_filter, s.vehicle_only) for s in sources]
 
 
 def record_to_link(record: LinkRecord) -> types_pb2.Link:
@@ -96,6 +101,7 @@ def record_to_link(record: LinkRecord) -> types_pb2.Link:
         min_speed_kmh=record.min_speed_kmh,
         max_speed_kmh=record.max_speed_kmh,
         outlier_filter=record.outlier,
+        vehicle_only=record.vehicle_only,
     )
 
 

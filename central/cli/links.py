@@ -27,6 +27,7 @@ LINK_COLUMNS = (
     Column("min_speed_kmh", "MIN km/h", lambda v: f"{v:g}" if v else "-", right=True),
     Column("max_speed_kmh", "MAX km/h", lambda v: f"{v:g}" if v else "-", right=True),
     Column("outlier_filter", "FILTER", lambda v: v or "robust"),
+    Column("vehicle_only", "DEVICES", lambda v: "vehicles" if v else "all"),
     *BACKFILL_COLUMNS,
 )
 
@@ -58,6 +59,7 @@ def link_row(link: Any) -> dict[str, Any]:
         "min_speed_kmh": link.min_speed_kmh,
         "max_speed_kmh": link.max_speed_kmh,
         "outlier_filter": link.outlier_filter or "robust",
+        "vehicle_only": link.vehicle_only,
         **backfill_fields(link),
     }
 
@@ -72,6 +74,7 @@ def _set(args: argparse.Namespace) -> int:
     for s in sources:  # the filters apply to every --src of the call
         s.min_speed_kmh, s.max_speed_kmh = args.min_speed or 0.0, args.max_speed or 0.0
         s.outlier_filter = args.filter or ""
+        s.vehicle_only = bool(args.vehicle_only)
     config = client_config(args)
     with collector_stub(config) as stub:
         resp = stub.SetLinks(
@@ -122,6 +125,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="faster samples are implausible (default: the workers' max_speed_kmh)")
     p.add_argument("--filter", choices=list(FILTERS),
                    help="the outlier filter (default robust; README: Per-link filters)")
+    p.add_argument("--vehicle-only", action="store_true",
+                   help="match only devices whose Bluetooth Class of Device says vehicle "
+                        "(car kits, hands-free): no pedestrians or cyclists in the samples")
     output.add_format_option(p)
     add_client_options(p, collector=True)
     p.set_defaults(func=_set)

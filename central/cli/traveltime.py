@@ -102,6 +102,9 @@ COLUMNS = (
     Column("window_end_ns", "END", table=False),
     Column("window_start", "START (RFC 3339)", table=False),
     Column("unmatched", "UNMATCHED", table=False),
+    Column("samples_by_class", "BY CLASS", table=False),
+    Column("samples_by_address_kind", "BY ADDRESS KIND", table=False),
+    Column("vehicle_only", "VEHICLES ONLY", table=False),
     Column("computed_ns", "COMPUTED", table=False),
 )
 
@@ -125,6 +128,9 @@ def window_row(w: WindowSummary) -> dict[str, Any]:
         "no_data": w.no_data,
         "state": "no data" if w.no_data else "yes" if w.suppressed else "",
         "rejected": dict(w.rejections),
+        "samples_by_class": dict(w.by_class),
+        "samples_by_address_kind": dict(w.by_address_kind),
+        "vehicle_only": w.vehicle_only,
         "unmatched": w.unmatched,
         "computed_ns": w.computed_ns,
     }

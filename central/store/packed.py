@@ -23,6 +23,7 @@ from ulid import ULID
 
 from roadside.central.store import keys
 from roadside.central.store.records import Detection, StoredPass
+from roadside.common.kinds import CLASS_TO_PB
 from roadside.proto.v1 import stored_pb2
 
 VERSION = 1
@@ -38,6 +39,10 @@ _TO_BASE32 = str.maketrans("0123456789ABCDEFGHJKMNPQRSTVWXYZ",
 class BlockError(ValueError):
     """A stored value that is not a PassBlock this code can read."""
 
+
+# device classes by their roadside.v1.DeviceClass number (0, unknown, is not stored)
+CLASS_TEXT = {pb: c.value for c, pb in CLASS_TO_PB.items() if c.value}
+CLASS_NUMBER = {text: pb for pb, text in CLASS_TEXT.items()}
 
 def is_block_key(key: str) -> bool:
     return key[key.rindex("/") + 1:].startswith(BLOCK_MARK)
@@ -76,7 +81,7 @@ def encode_block(bucket: int, detections: Sequence[Detection]) -> bytes:
     kinds: dict[str, int] = {}
     add = block.passes.add
     for (_det, t, ulid, device, first, last, peak, rssi, count, radio, kind, tagged,
-         alias) in detections:
+         alias, device_class) in detections:
         p = add()
         whole = _ulid_bytes(ulid)
         # a pass's ULID time is its first sighting's ms: then only its 10 random bytes
@@ -90,6 +95,7 @@ def encode_block(bucket: int, detections: Sequence[Detection]) -> bytes:
         p.radio = radios.setdefault(radio, len(radios))
         p.address_kind = kinds.setdefault(kind, len(kinds))
         p.tagged, p.alias = tagged, alias
+        p.device_class = CLASS_NUMBER.get(device_class, 0)
     block.radios.extend(radios)
     block.address_kinds.extend(kinds)
     return block.SerializeToString()
@@ -125,19 +131,21 @@ def decode_block(detector_id: str, value: bytes, from_ns: int = 0) -> list[Store
             timestamp_ns=t, first_ns=t - p.first_before_ns, last_ns=t + p.last_after_ns,
             peak_ns=t + p.peak_offset_ns, peak_rssi=p.peak_rssi, count=p.count,
             radio=radios[p.radio], address_kind=kinds[p.address_kind],
-            tagged=p.tagged, alias=p.alias,
+            tagged=p.tagged, alias=p.alias, device_class=CLASS_TEXT.get(p.device_class, ""),
         ))
     return out
 
 
-def device_times(value: bytes) -> list[tuple[bytes, str, int, bool]]:
-    """(pass id, device id, timestamp ns, alias) of a block's passes, without building
-    StoredPass objects (the travel-time workers' read path)."""
+def device_times(value: bytes) -> list[tuple[bytes, str, int, bool, str, str]]:
+    """(pass id, device id, timestamp ns, alias, device class, address kind) of a block's
+    passes, without building StoredPass objects (the travel-time workers' read path)."""
     block = _parse(value)
+    kinds = list(block.address_kinds)
     out = []
     for p in block.passes:
         t = block.bucket_ns + p.timestamp_offset_ns
-        out.append((_whole_ulid(p, t) + p.device, _device_id(p), t, p.alias))
+        out.append((_whole_ulid(p, t) + p.device, _device_id(p), t, p.alias,
+                    CLASS_TEXT.get(p.device_class, ""), kinds[p.address_kind]))
     return out
 
 

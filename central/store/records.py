@@ -21,9 +21,10 @@ def _dumps(data: object) -> bytes:
 
 
 # (detector id, timestamp ns, ulid, device id, first ns, last ns, peak ns, peak rssi, count,
-# radio, address kind, tagged, alias): a detection ready to store (central/store/packed.py).
-# UploadBatch makes these straight from the protobuf (no StoredPass per pass: ingest hot path).
-Detection = tuple[str, int, str, str, int, int, int, int, int, str, str, bool, bool]
+# radio, address kind, tagged, alias, device class): a detection ready to store
+# (central/store/packed.py). UploadBatch makes these straight from the protobuf (no
+# StoredPass per pass: ingest hot path).
+Detection = tuple[str, int, str, str, int, int, int, int, int, str, str, bool, bool, str]
 
 
 def detection_value(
@@ -59,6 +60,7 @@ class StoredPass:
     address_kind: str  # roadside.agent.model.AddressKind value, or "unknown"
     tagged: bool = False
     alias: bool = False
+    device_class: str = ""  # roadside.common.kinds.DeviceClass value ("": unknown)
 
     def key(self, ns: str) -> str:
         return keys.detection_key(
@@ -75,7 +77,8 @@ class StoredPass:
     def as_detection(self) -> Detection:
         return (self.detector_id, int(self.timestamp_ns), self.ulid, self.device_id,
                 int(self.first_ns), int(self.last_ns), int(self.peak_ns), int(self.peak_rssi),
-                int(self.count), self.radio, self.address_kind, self.tagged, self.alias)
+                int(self.count), self.radio, self.address_kind, self.tagged, self.alias,
+                self.device_class)
 
     @classmethod
     def from_kv(cls, ns: str, key: str | bytes, value: bytes) -> StoredPass:
@@ -142,6 +145,7 @@ class LinkRecord:
     min_speed_kmh: float = 0.0  # per-link filters (README: Per-link filters); 0 = none
     max_speed_kmh: float = 0.0  # 0 = the workers' max_speed_kmh
     outlier: str = ""  # the outlier filter's name; "" = robust
+    vehicle_only: bool = False  # only devices of the vehicle class (Bluetooth Classic car kits)
 
     def to_json(self) -> bytes:
         # max_seconds as a string, as the original system wrote it
@@ -150,6 +154,8 @@ class LinkRecord:
         if self.min_speed_kmh or self.max_speed_kmh or self.outlier:
             data.update(min_speed_kmh=self.min_speed_kmh, max_speed_kmh=self.max_speed_kmh,
                         outlier=self.outlier)
+        if self.vehicle_only:
+            data["vehicle_only"] = True
         return _dumps(data)
 
     @classmethod
@@ -157,7 +163,7 @@ class LinkRecord:
         data = json.loads(value)
         return cls(src, dest, int(data["max_seconds"]), float(data.get("length_m", 0.0)),
                    float(data.get("min_speed_kmh", 0.0)), float(data.get("max_speed_kmh", 0.0)),
-                   str(data.get("outlier", "")))
+                   str(data.get("outlier", "")), bool(data.get("vehicle_only", False)))
 
 
 @dataclass(frozen=True, slots=True)

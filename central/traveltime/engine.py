@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -28,12 +29,14 @@ def compute_from_passes(
     computed_ns: int = 0,
     source_revision: int = 0,
     worker: str = "",
+    kinds: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[WindowSummary]:
     """Summaries of the given windows from passes already read.
 
     upstream[i] holds the passes at target.detectors[i]; dest_passes those at the
     destination, covering the windows and one window either side (the neighbours of
-    the outlier rule).
+    the outlier rule). `kinds` gives each device's (device class, address kind): the
+    kept samples are counted by both.
     """
     if not target.route:  # a link's own speed bounds and outlier filter
         hop = target.hops[0]
@@ -54,6 +57,7 @@ def compute_from_passes(
         ])
         summary = stats.summarise(samples, neighbours, length_m, rules,
                                   devices.get(start, ()))
+        by_class, by_kind = _breakdown(summary, kinds or {})
         unmatched, too_old = misses.get(start, (0, 0))
         rejections = dict(summary.rejections)
         if too_old:
@@ -75,9 +79,31 @@ def compute_from_passes(
                 computed_ns=computed_ns,
                 source_revision=source_revision,
                 worker=worker,
+                by_class=by_class,
+                by_address_kind=by_kind,
+                vehicle_only=vehicle_only(target),
             )
         )
     return out
+
+
+def vehicle_only(target: Target) -> bool:
+    """A target of vehicle-only links matches only vehicle-class devices."""
+    return all(h.vehicle_only for h in target.hops)
+
+
+def _breakdown(summary: stats.Summary, kinds: Mapping[str, tuple[str, str]],
+               ) -> tuple[dict[str, int], dict[str, int]]:
+    """The kept samples by device class and by address kind (nothing when suppressed)."""
+    if summary.suppressed:
+        return {}, {}
+    by_class: Counter[str] = Counter()
+    by_kind: Counter[str] = Counter()
+    for device in summary.kept_devices:
+        device_class, kind = kinds.get(device, ("", "unknown"))
+        by_class[device_class or "unknown"] += 1
+        by_kind[kind] += 1
+    return dict(sorted(by_class.items())), dict(sorted(by_kind.items()))
 
 
 def _by_window(
@@ -140,9 +166,13 @@ def compute_windows(
     revision = store.current_revision(client, ns)
     snapshot = (shards or Shards(client, ns)).snapshot(revision)
 
+    classes = ("vehicle",) if vehicle_only(target) else None
+    kinds: dict[str, tuple[str, str]] = {}
+
     def passes(det: str, since_ns: int, until_ns: int, aliases: bool) -> list[PassTuple]:
         on, at = snapshot.read_at(det)
-        return store.read_passes(on, ns, det, since_ns, until_ns, at, aliases=aliases)
+        return store.read_passes(on, ns, det, since_ns, until_ns, at, aliases=aliases,
+                                 classes=classes, kinds=kinds if det == target.dest else None)
 
     out: list[WindowSummary] = []
     for run in runs(window_starts_s, window_s):
@@ -157,6 +187,7 @@ def compute_windows(
             compute_from_passes(
                 target, upstream, dest_passes, run, window_s, rules,
                 computed_ns=time.time_ns(), source_revision=revision, worker=worker,
+                kinds=kinds,
             )
         )
     return out

@@ -93,6 +93,11 @@ class WindowSummary:
     no_data: bool = False  # as read from the wire: no device at all (suppressed is False)
     normal_s: float | None = None  # as read from the wire: the profile's normal, if known
     devices: int = 0  # distinct devices among the kept samples (0: not recorded)
+    # kept samples by device class ("unknown" for BLE and WiFi) and by address kind; empty
+    # when suppressed (under k devices nothing about them is told)
+    by_class: dict[str, int] = field(default_factory=dict)
+    by_address_kind: dict[str, int] = field(default_factory=dict)
+    vehicle_only: bool = False  # matched only vehicle-class devices (the link's policy)
 
     def to_json(self) -> bytes:
         data: dict[str, object] = {
@@ -110,6 +115,10 @@ class WindowSummary:
             "source_revision": self.source_revision,
             "worker": self.worker,
         }
+        if self.by_class:
+            data.update(by_class=self.by_class, by_address_kind=self.by_address_kind)
+        if self.vehicle_only:
+            data["vehicle_only"] = True
         if self.figures is not None:
             f = self.figures
             data.update(
@@ -144,4 +153,8 @@ class WindowSummary:
             computed_ns=int(data.get("computed_ns", 0)),
             source_revision=int(data.get("source_revision", 0)),
             worker=str(data.get("worker", "")),
+            by_class={str(k): int(v) for k, v in data.get("by_class", {}).items()},
+            by_address_kind={str(k): int(v)
+                             for k, v in data.get("by_address_kind", {}).items()},
+            vehicle_only=bool(data.get("vehicle_only", False)),
         )

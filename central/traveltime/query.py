@@ -179,6 +179,9 @@ def to_proto(summary: WindowSummary, include_samples: bool) -> query_pb2.TravelT
         msg.suppressed = True
         return msg
     msg.count = summary.count
+    msg.samples_by_class.update(summary.by_class)
+    msg.samples_by_address_kind.update(summary.by_address_kind)
+    msg.vehicle_only = summary.vehicle_only
     msg.rejections.extend(query_pb2.Rejection(reason=reason, count=count)
                           for reason, count in sorted(summary.rejections.items()))
     f = summary.figures
@@ -209,4 +212,7 @@ def from_proto(msg: query_pb2.TravelTimeWindow) -> WindowSummary:
         computed_ns=msg.computed_ns,
         no_data=msg.no_data,
         normal_s=msg.normal_s or None,
+        by_class=dict(msg.samples_by_class),
+        by_address_kind=dict(msg.samples_by_address_kind),
+        vehicle_only=msg.vehicle_only,
     )

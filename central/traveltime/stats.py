@@ -43,6 +43,7 @@ class Summary:
     figures: Figures | None  # None when suppressed (fewer than k kept)
     rejections: dict[str, int]
     devices: int = 0  # distinct devices among the kept samples
+    kept_devices: tuple[str, ...] = ()  # who made the kept samples (when devices were given)
 
     @property
     def suppressed(self) -> bool:
@@ -183,4 +184,6 @@ def summarise(
     p10, p25, med, p75, p90 = (float(q) for q in np.quantile(kept, QUANTILES))
     mad = float(np.median(np.abs(kept - med)))
     figures = Figures(median_s=med, p10_s=p10, p25_s=p25, p75_s=p75, p90_s=p90, mad_s=mad)
-    return Summary(int(kept.size), tuple(kept.tolist()), figures, rejections, distinct)
+    who = () if devices is None else tuple(d for d, k in zip(devices, keep.tolist(),
+                                                             strict=True) if k)
+    return Summary(int(kept.size), tuple(kept.tolist()), figures, rejections, distinct, who)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any, TypeAlias
 
 import etcd3
@@ -58,11 +58,14 @@ def range_pages(
 
 def read_passes(
     client: EtcdClient, ns: str, detector_id: str, since_ns: int, until_ns: int,
-    revision: int = 0, aliases: bool = True,
+    revision: int = 0, aliases: bool = True, classes: Collection[str] | None = None,
+    kinds: dict[str, tuple[str, str]] | None = None,
 ) -> list[PassTuple]:
     """(device_id, timestamp_ns) of the detector's passes with since_ns <= t < until_ns;
     without `aliases` the alias passes (previous epoch's ids) are left out: upstream of a
-    match only real ones count, so a trip across an epoch boundary is matched once."""
+    match only real ones count, so a trip across an epoch boundary is matched once. With
+    `classes` only passes of those device classes ("vehicle", ...); `kinds` is filled with
+    each device's (device class, address kind)."""
     if until_ns <= since_ns:
         return []
     first = keys.bucket_of(since_ns)
@@ -80,14 +83,17 @@ def read_passes(
             else:  # a pass of the earlier per-pass layout
                 ulid, _, device = segment.decode().partition(".")
                 found = [(packed.pass_id(ulid, device), device, _timestamp(value),
-                          value.endswith(ALIAS_END))]
+                          value.endswith(ALIAS_END), "", "unknown")]
         except packed.UNREADABLE:
             log.warning("skipping unreadable detections %s", key.decode(errors="replace"))
             continue
-        for pass_id, device, t_ns, alias in found:
-            if since_ns <= t_ns < until_ns and (aliases or not alias) and pass_id not in seen:
+        for pass_id, device, t_ns, alias, device_class, kind in found:
+            if (since_ns <= t_ns < until_ns and (aliases or not alias) and pass_id not in seen
+                    and (classes is None or device_class in classes)):
                 seen.add(pass_id)
                 out.append((device, t_ns))
+                if kinds is not None:
+                    kinds[device] = (device_class, kind)
     return out
 
 

@@ -21,7 +21,7 @@ class PassBlock(_message.Message):
     def __init__(self, version: _Optional[int] = ..., bucket_ns: _Optional[int] = ..., radios: _Optional[_Iterable[str]] = ..., address_kinds: _Optional[_Iterable[str]] = ..., passes: _Optional[_Iterable[_Union[PackedPass, _Mapping]]] = ...) -> None: ...
 
 class PackedPass(_message.Message):
-    __slots__ = ("ulid", "device", "device_text", "timestamp_offset_ns", "first_before_ns", "last_after_ns", "peak_offset_ns", "peak_rssi", "count", "radio", "address_kind", "tagged", "alias")
+    __slots__ = ("ulid", "device", "device_text", "timestamp_offset_ns", "first_before_ns", "last_after_ns", "peak_offset_ns", "peak_rssi", "count", "radio", "address_kind", "tagged", "alias", "device_class")
     ULID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     DEVICE_TEXT_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class PackedPass(_message.Message):
     ADDRESS_KIND_FIELD_NUMBER: _ClassVar[int]
     TAGGED_FIELD_NUMBER: _ClassVar[int]
     ALIAS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_CLASS_FIELD_NUMBER: _ClassVar[int]
     ulid: bytes
     device: bytes
     device_text: bool
@@ -48,4 +49,5 @@ class PackedPass(_message.Message):
     address_kind: int
     tagged: bool
     alias: bool
-    def __init__(self, ulid: _Optional[bytes] = ..., device: _Optional[bytes] = ..., device_text: _Optional[bool] = ..., timestamp_offset_ns: _Optional[int] = ..., first_before_ns: _Optional[int] = ..., last_after_ns: _Optional[int] = ..., peak_offset_ns: _Optional[int] = ..., peak_rssi: _Optional[int] = ..., count: _Optional[int] = ..., radio: _Optional[int] = ..., address_kind: _Optional[int] = ..., tagged: _Optional[bool] = ..., alias: _Optional[bool] = ...) -> None: ...
+    device_class: int
+    def __init__(self, ulid: _Optional[bytes] = ..., device: _Optional[bytes] = ..., device_text: _Optional[bool] = ..., timestamp_offset_ns: _Optional[int] = ..., first_before_ns: _Optional[int] = ..., last_after_ns: _Optional[int] = ..., peak_offset_ns: _Optional[int] = ..., peak_rssi: _Optional[int] = ..., count: _Optional[int] = ..., radio: _Optional[int] = ..., address_kind: _Optional[int] = ..., tagged: _Optional[bool] = ..., alias: _Optional[bool] = ..., device_class: _Optional[int] = ...) -> None: ...

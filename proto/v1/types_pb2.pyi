@@ -23,6 +23,14 @@ class AddressKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ADDRESS_KIND_BLE_RANDOM_STATIC: _ClassVar[AddressKind]
     ADDRESS_KIND_BLE_RESOLVABLE: _ClassVar[AddressKind]
     ADDRESS_KIND_BLE_NON_RESOLVABLE: _ClassVar[AddressKind]
+    ADDRESS_KIND_BT_BREDR: _ClassVar[AddressKind]
+
+class DeviceClass(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DEVICE_CLASS_UNSPECIFIED: _ClassVar[DeviceClass]
+    DEVICE_CLASS_VEHICLE: _ClassVar[DeviceClass]
+    DEVICE_CLASS_PERSON: _ClassVar[DeviceClass]
+    DEVICE_CLASS_OTHER: _ClassVar[DeviceClass]
 
 class ClockSync(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -40,12 +48,17 @@ ADDRESS_KIND_BLE_PUBLIC: AddressKind
 ADDRESS_KIND_BLE_RANDOM_STATIC: AddressKind
 ADDRESS_KIND_BLE_RESOLVABLE: AddressKind
 ADDRESS_KIND_BLE_NON_RESOLVABLE: AddressKind
+ADDRESS_KIND_BT_BREDR: AddressKind
+DEVICE_CLASS_UNSPECIFIED: DeviceClass
+DEVICE_CLASS_VEHICLE: DeviceClass
+DEVICE_CLASS_PERSON: DeviceClass
+DEVICE_CLASS_OTHER: DeviceClass
 CLOCK_SYNC_UNKNOWN: ClockSync
 CLOCK_SYNC_SYNCED: ClockSync
 CLOCK_SYNC_UNSYNCED: ClockSync
 
 class Pass(_message.Message):
-    __slots__ = ("ulid", "device_id", "first_ns", "last_ns", "peak_ns", "peak_rssi", "count", "radio", "address_kind", "timestamp_ns", "tagged", "alias")
+    __slots__ = ("ulid", "device_id", "first_ns", "last_ns", "peak_ns", "peak_rssi", "count", "radio", "address_kind", "timestamp_ns", "tagged", "alias", "device_class")
     ULID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     FIRST_NS_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +71,7 @@ class Pass(_message.Message):
     TIMESTAMP_NS_FIELD_NUMBER: _ClassVar[int]
     TAGGED_FIELD_NUMBER: _ClassVar[int]
     ALIAS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_CLASS_FIELD_NUMBER: _ClassVar[int]
     ulid: str
     device_id: str
     first_ns: int
@@ -70,7 +84,8 @@ class Pass(_message.Message):
     timestamp_ns: int
     tagged: bool
     alias: bool
-    def __init__(self, ulid: _Optional[str] = ..., device_id: _Optional[str] = ..., first_ns: _Optional[int] = ..., last_ns: _Optional[int] = ..., peak_ns: _Optional[int] = ..., peak_rssi: _Optional[int] = ..., count: _Optional[int] = ..., radio: _Optional[_Union[RadioKind, str]] = ..., address_kind: _Optional[_Union[AddressKind, str]] = ..., timestamp_ns: _Optional[int] = ..., tagged: _Optional[bool] = ..., alias: _Optional[bool] = ...) -> None: ...
+    device_class: DeviceClass
+    def __init__(self, ulid: _Optional[str] = ..., device_id: _Optional[str] = ..., first_ns: _Optional[int] = ..., last_ns: _Optional[int] = ..., peak_ns: _Optional[int] = ..., peak_rssi: _Optional[int] = ..., count: _Optional[int] = ..., radio: _Optional[_Union[RadioKind, str]] = ..., address_kind: _Optional[_Union[AddressKind, str]] = ..., timestamp_ns: _Optional[int] = ..., tagged: _Optional[bool] = ..., alias: _Optional[bool] = ..., device_class: _Optional[_Union[DeviceClass, str]] = ...) -> None: ...
 
 class Detector(_message.Message):
     __slots__ = ("id", "name", "latitude", "longitude", "radios", "registered_ns")
@@ -89,7 +104,7 @@ class Detector(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., radios: _Optional[_Iterable[_Union[RadioKind, str]]] = ..., registered_ns: _Optional[int] = ...) -> None: ...
 
 class Link(_message.Message):
-    __slots__ = ("src_detector_id", "dest_detector_id", "max_seconds", "length_m", "backfill", "min_speed_kmh", "max_speed_kmh", "outlier_filter")
+    __slots__ = ("src_detector_id", "dest_detector_id", "max_seconds", "length_m", "backfill", "min_speed_kmh", "max_speed_kmh", "outlier_filter", "vehicle_only")
     SRC_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     DEST_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -98,6 +113,7 @@ class Link(_message.Message):
     MIN_SPEED_KMH_FIELD_NUMBER: _ClassVar[int]
     MAX_SPEED_KMH_FIELD_NUMBER: _ClassVar[int]
     OUTLIER_FILTER_FIELD_NUMBER: _ClassVar[int]
+    VEHICLE_ONLY_FIELD_NUMBER: _ClassVar[int]
     src_detector_id: str
     dest_detector_id: str
     max_seconds: int
@@ -106,7 +122,8 @@ class Link(_message.Message):
     min_speed_kmh: float
     max_speed_kmh: float
     outlier_filter: str
-    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., max_seconds: _Optional[int] = ..., length_m: _Optional[float] = ..., backfill: _Optional[_Union[WindowProgress, _Mapping]] = ..., min_speed_kmh: _Optional[float] = ..., max_speed_kmh: _Optional[float] = ..., outlier_filter: _Optional[str] = ...) -> None: ...
+    vehicle_only: bool
+    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., max_seconds: _Optional[int] = ..., length_m: _Optional[float] = ..., backfill: _Optional[_Union[WindowProgress, _Mapping]] = ..., min_speed_kmh: _Optional[float] = ..., max_speed_kmh: _Optional[float] = ..., outlier_filter: _Optional[str] = ..., vehicle_only: _Optional[bool] = ...) -> None: ...
 
 class WindowProgress(_message.Message):
     __slots__ = ("windows_left", "windows_total", "oldest_window_ns", "worker", "updated_ns")

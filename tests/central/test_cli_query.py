@@ -162,11 +162,12 @@ def test_detectors_status_and_links(
     assert [json.loads(x) for x in out.splitlines()] == [
         {"src_detector_id": "north", "dest_detector_id": "south", "max_seconds": 600,
          "length_m": 1200.0, "min_speed_kmh": 0.0, "max_speed_kmh": 0.0,
-         "outlier_filter": "robust", "backfill_windows_left": 0, "backfill_windows_total": 0}
+         "outlier_filter": "robust", "vehicle_only": False, "backfill_windows_left": 0,
+         "backfill_windows_total": 0}
     ]
     code, out, _ = run(capsys, "links", "list", "--dest", "north", "--format", "csv", *q)
     assert out.splitlines() == ["src_detector_id,dest_detector_id,max_seconds,length_m,"
-                               "min_speed_kmh,max_speed_kmh,outlier_filter,"
+                               "min_speed_kmh,max_speed_kmh,outlier_filter,vehicle_only,"
                                "backfill_windows_left,backfill_windows_total"]
     code, out, err = run(capsys, "links", "list", "--dest", "north", *q)  # a table: a hint
     assert code == 0 and len(out.splitlines()) == 1
