@@ -80,6 +80,8 @@ class AgentConfig:
     wifi_interface: str = "wlan1mon"
     wifi_channels: tuple[int, ...] = (1, 6, 11)
     wifi_dwell_s: float = 0.25
+    bt_classic_enabled: bool = False  # Bluetooth Classic inquiry (car kits: Class of Device)
+    bt_classic_adapter: str = "hci0"
     serial_enabled: bool = False
     serial_port: str = "/dev/ttyUSB0"
     serial_baud: int = 0  # 0: the profile's (the firmware's UART speed)

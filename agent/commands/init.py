@@ -185,6 +185,8 @@ def radios(config: AgentConfig) -> list[RadioKind]:
     kinds = {RadioKind.BLE} if config.ble_enabled else set()
     if config.wifi_enabled:
         kinds.add(RadioKind.WIFI)
+    if config.bt_classic_enabled:
+        kinds.add(RadioKind.BT_CLASSIC)
     if config.serial_enabled:  # the board's profile says what it hears
         kinds.add(serial_radio(config.serial_profile))
     return sorted(kinds, key=lambda k: k.value)

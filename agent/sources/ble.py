@@ -22,19 +22,16 @@ from bleak.assigned_numbers import AdvertisementDataType
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
-from dbus_fast import BusType, Message, MessageType
-from dbus_fast.aio import MessageBus
 from dbus_fast.errors import DBusError
 
 from roadside.agent.model import AddressKind, RadioKind, Sighting
 from roadside.agent.privacy import ble_address_kind
+from roadside.agent.sources import bluez
 from roadside.agent.sources.base import Emit, SourceError
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 10.0  # BleakScanner.start / stop
-DBUS_TIMEOUT_S = 5.0  # connecting to the system bus, one property read
-ADAPTER_CHECK_S = 2.0  # how often the adapter's presence is checked
 
 # Passive scanning needs at least one or-pattern: these match the Flags values phones and
 # wearables send and the manufacturer data of the large phone makers.
@@ -59,7 +56,18 @@ def _address(device: BLEDevice, adv: AdvertisementData) -> tuple[bytes, bool] | 
     props = data[1] if isinstance(data, tuple) and len(data) == 2 else {}
     if not isinstance(props, dict):
         props = {}
+    if _classic_only(props):
+        return None  # a BR/EDR inquiry result: the bt_classic source's
     return mac, props.get("AddressType", "public") == "random"
+
+
+def _classic_only(props: dict[str, Any]) -> bool:
+    """A device with a Class of Device and no LE advertising data was found by inquiry."""
+    def value(name: str) -> Any:
+        v = props.get(name)
+        return getattr(v, "value", v)
+
+    return bool(value("Class")) and not value("ManufacturerData") and not value("ServiceData")
 
 
 class BleSource:
@@ -67,7 +75,7 @@ class BleSource:
         self.name = name
         self.adapter = adapter
         self.passive = passive
-        self.check_interval_s = ADAPTER_CHECK_S
+        self.check_interval_s = bluez.ADAPTER_CHECK_S
         self.scanning_mode = ""  # what is in use: "active" or "passive"
 
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
@@ -81,16 +89,16 @@ class BleSource:
                 return
             emit(Sighting(mac, time.time_ns(), adv.rssi, RadioKind.BLE, kind, self.name))
 
-        bus = await self._connect_bus()
+        bus = await bluez.connect_bus("ble")
         try:
-            await self._check_adapter(bus)
+            await bluez.check_adapter(bus, self.adapter, "ble")
             scanner = await self._start(detected)
             try:
                 while not stop.is_set():
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), self.check_interval_s)
                     if not stop.is_set():
-                        await self._check_adapter(bus)
+                        await bluez.check_adapter(bus, self.adapter, "ble")
             finally:
                 with contextlib.suppress(BleakError, DBusError, TimeoutError, EOFError):
                     await asyncio.wait_for(scanner.stop(), START_TIMEOUT_S)
@@ -123,28 +131,3 @@ class BleSource:
         self.scanning_mode = "active"
         log.info("ble %s: scanning (%s)", self.adapter, self.scanning_mode)
         return scanner
-
-    async def _connect_bus(self) -> MessageBus:
-        try:
-            return await asyncio.wait_for(
-                MessageBus(bus_type=BusType.SYSTEM).connect(), DBUS_TIMEOUT_S
-            )
-        except (OSError, DBusError, TimeoutError, EOFError, ValueError) as exc:
-            raise SourceError(f"ble: D-Bus system bus unreachable: {exc}") from exc
-
-    async def _check_adapter(self, bus: MessageBus) -> None:
-        """SourceError unless the adapter exists in BlueZ and is powered."""
-        msg = Message(
-            destination="org.bluez", path=f"/org/bluez/{self.adapter}",
-            interface="org.freedesktop.DBus.Properties", member="Get",
-            signature="ss", body=["org.bluez.Adapter1", "Powered"],
-        )
-        try:
-            reply = await asyncio.wait_for(bus.call(msg), DBUS_TIMEOUT_S)
-        except (TimeoutError, EOFError, OSError) as exc:
-            raise SourceError(f"ble {self.adapter}: BlueZ not answering: {exc!r}") from exc
-        if reply is None or reply.message_type == MessageType.ERROR:
-            why = reply.error_name if reply is not None else "no reply"
-            raise SourceError(f"ble {self.adapter}: adapter gone ({why})")
-        if not reply.body[0].value:
-            raise SourceError(f"ble {self.adapter}: adapter powered off")

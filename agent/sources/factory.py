@@ -7,7 +7,8 @@ from roadside.agent.sources.base import Source
 
 
 def build_sources(config: AgentConfig) -> list[Source]:
-    """One source per enabled radio (ble, wifi, serial), configured from `config`.
+    """One source per enabled radio (ble, wifi, bt_classic, serial), configured from
+    `config`.
 
     Imports are local: a box without a radio's libraries can still run the others.
     """
@@ -22,6 +23,10 @@ def build_sources(config: AgentConfig) -> list[Source]:
         sources.append(
             WifiSource(config.wifi_interface, config.wifi_channels, config.wifi_dwell_s)
         )
+    if config.bt_classic_enabled:
+        from roadside.agent.sources.bt_classic import BtClassicSource
+
+        sources.append(BtClassicSource(config.bt_classic_adapter))
     if config.serial_enabled:
         from roadside.agent.sources.serial_profile import load_profile
         from roadside.agent.sources.serial_source import SerialSource
