@@ -50,7 +50,8 @@ def simulated_passes(
             if action is Action.DROP:
                 continue
             closed += builder.add(hasher.device_id(s.mac, s.t_ns), s.t_ns, s.rssi, s.radio,
-                                  s.address_kind, action is Action.TAG)
+                                  s.address_kind, action is Action.TAG,
+                                  device_class=s.device_class)
             if s.t_ns >= next_tick:
                 closed += builder.tick(s.t_ns)
                 next_tick = s.t_ns + TICK_NS
@@ -58,7 +59,7 @@ def simulated_passes(
         out.extend(
             StoredPass(detector_id, p.ulid, p.device_id, p.timestamp_ns, p.first_ns, p.last_ns,
                        p.peak_ns, p.peak_rssi, p.count, p.radio.value, p.address_kind.value,
-                       p.tagged)
+                       p.tagged, device_class=p.device_class.value)
             for p in closed
         )
     truth = build_truth(network, sim, seed, lambda s: hasher.device_id(s.mac, s.t_ns))

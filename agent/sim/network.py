@@ -101,6 +101,18 @@ class RadioModel:
 
 
 @dataclass(frozen=True, slots=True)
+class Travellers:
+    """People on bikes or on foot along the same links: heard like vehicles, never part of
+    the truth (the traffic desk's travel times are the vehicles')."""
+
+    kind: str  # cyclist, pedestrian
+    per_hour: DayProfile
+    speed_kmh: float
+    speed_spread: float  # their speed factor: normal, mean 1, this standard deviation
+    carry: Mapping[RadioKind, float]  # share carrying each radio (modelled as in `radios`)
+
+
+@dataclass(frozen=True, slots=True)
 class Stops:
     share: float  # of trips that stop on one link of the way
     min_s: float
@@ -122,6 +134,7 @@ class Network:
     path_loss_exponent: float
     rssi_noise_db: float
     routes: tuple[Route, ...] = ()
+    travellers: tuple[Travellers, ...] = ()
 
     def detector(self, detector_id: str) -> Detector:
         for d in self.detectors:
@@ -189,6 +202,9 @@ def parse_network(data: Any, where: str = "network") -> Network:
         raise NetworkError(f"{where}: stops.max_s: must be at least min_s")
     routes = tuple(_route(name, item, f"{where}: routes.{name}", pairs)
                    for name, item in top.mapping("routes", {}).items())
+    modelled = {r.kind for r in radios}
+    travellers = tuple(_travellers(kind, item, f"{where}: travellers.{kind}", modelled)
+                       for kind, item in top.mapping("travellers", {}).items())
     return Network(
         name=top.text("name", "network"),
         utc_offset_hours=top.number("utc_offset_hours", 0.0, -14.0, 14.0),
@@ -203,6 +219,7 @@ def parse_network(data: Any, where: str = "network") -> Network:
         path_loss_exponent=top.number("path_loss_exponent", 2.7, 1.5, 5.0),
         rssi_noise_db=top.number("rssi_noise_db", 4.0, 0.0, 20.0),
         routes=routes,
+        travellers=travellers,
     )
 
 
@@ -305,6 +322,27 @@ def _radio(kind: RadioKind, item: Any, where: str) -> RadioModel:
         randomized_share=f.number("randomized_share", 0.0, 0.0, 1.0),
         rotation_s=f.number("rotation_s", 900.0, 1.0),
     )
+
+
+TRAVELLER_KINDS = ("cyclist", "pedestrian")
+
+
+def _travellers(kind: Any, item: Any, where: str, modelled: set[RadioKind]) -> Travellers:
+    if kind not in TRAVELLER_KINDS:
+        raise NetworkError(f"{where}: expected one of {', '.join(TRAVELLER_KINDS)}")
+    f = _Fields(item, where)
+    carry: dict[RadioKind, float] = {}
+    for key in f.mapping("carry"):
+        try:
+            radio = RadioKind(str(key))
+        except ValueError:
+            raise NetworkError(f"{where}.carry.{key}: unknown radio") from None
+        if radio not in modelled:
+            raise NetworkError(f"{where}.carry.{key}: not in radios (how it is heard)")
+        carry[radio] = _Fields(f.mapping("carry"), f"{where}.carry").number(key, None, 0, 1)
+    return Travellers(str(kind), _profile(f.get("per_hour"), f"{where}.per_hour"),
+                      f.number("speed_kmh", None, 1.0, 60.0),
+                      f.number("speed_spread", 0.15, 0.0, 0.5), carry)
 
 
 def _profile(raw: Any, where: str) -> DayProfile:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
-from roadside.agent.model import AddressKind, RadioKind, Sighting
-from roadside.agent.sim.network import Detector, Link, Network, RadioModel
+from roadside.agent.model import AddressKind, DeviceClass, RadioKind, Sighting
+from roadside.agent.sim.network import DayProfile, Detector, Link, Network, RadioModel
 
 NS = 1_000_000_000
 SOURCE = "sim"
@@ -111,18 +111,35 @@ def simulate(
         sim.trips.extend(t for t in trips if start_ns <= t.src_ns and t.dest_ns < end_ns)
         for device in _carried(network, seed, rng):
             for passage in passages:
-                detector = network.detector(passage.detector)
-                if device.radio.kind not in detector.radios:
-                    continue
-                for sighting in _frames(network, device, detector, passage, rng):
-                    if start_ns <= sighting.t_ns < end_ns:
-                        sim.heard[detector.id].append(Heard(detector.id, vehicle, sighting))
+                _hear(network, sim, device, passage, vehicle, rng)
         if progress is not None and (vehicle % 200 == 0 or vehicle == len(arrivals) - 1):
             progress(vehicle + 1, len(arrivals))
+    traveller = len(arrivals)  # their ids follow the vehicles'
+    for group in network.travellers:
+        rng_group = random.Random(f"{seed}:{group.kind}")
+        for t_ns, entry in _arrivals(network, first_ns, end_ns, rng_group, group.per_hour):
+            rng = random.Random(f"{seed}:{group.kind}:{traveller}")
+            speed = group.speed_kmh / 3.6 * max(0.3, rng.gauss(1.0, group.speed_spread))
+            passages, _trips = _drive(network, traveller, entry, t_ns, rng, speed)
+            for device in _carried(network, seed, rng, group.carry, DeviceClass.PERSON):
+                for passage in passages:
+                    _hear(network, sim, device, passage, traveller, rng)
+            traveller += 1
     for frames in sim.heard.values():
         frames.sort(key=lambda h: h.sighting.t_ns)
     sim.trips.sort(key=lambda t: (t.dest_ns, t.vehicle))
     return sim
+
+
+def _hear(network: Network, sim: Simulation, device: Device, passage: Passage, who: int,
+          rng: random.Random) -> None:
+    """The frames the passage's detector hears of this device, kept inside the period."""
+    detector = network.detector(passage.detector)
+    if device.radio.kind not in detector.radios:
+        return
+    for sighting in _frames(network, device, detector, passage, rng):
+        if sim.start_ns <= sighting.t_ns < sim.end_ns:
+            sim.heard[detector.id].append(Heard(detector.id, who, sighting))
 
 
 def warmup_s(network: Network) -> float:
@@ -136,10 +153,13 @@ def local_day_s(network: Network, t_ns: int) -> float:
 
 
 def _arrivals(
-    network: Network, start_ns: int, end_ns: int, rng: random.Random
+    network: Network, start_ns: int, end_ns: int, rng: random.Random,
+    per_hour: DayProfile | None = None,
 ) -> Iterator[tuple[int, str]]:
-    """Entry times and detectors: a Poisson process with the day's rate, by thinning."""
-    peak = network.vehicles_per_hour.maximum / 3600.0
+    """Entry times and detectors: a Poisson process with the day's rate (the vehicles', or
+    `per_hour`), by thinning."""
+    profile = per_hour or network.vehicles_per_hour
+    peak = profile.maximum / 3600.0
     if peak <= 0:
         return
     entries = list(network.entries)
@@ -150,14 +170,17 @@ def _arrivals(
         if t * NS >= end_ns:
             return
         t_ns = int(t * NS)
-        rate = network.vehicles_per_hour.at(local_day_s(network, t_ns)) / 3600.0
+        rate = profile.at(local_day_s(network, t_ns)) / 3600.0
         if rng.random() * peak <= rate:
             yield t_ns, rng.choices(entries, weights)[0]
 
 
 def _drive(
-    network: Network, vehicle: int, entry: str, t_ns: int, rng: random.Random
+    network: Network, vehicle: int, entry: str, t_ns: int, rng: random.Random,
+    own_speed_mps: float = 0.0,
 ) -> tuple[list[Passage], list[Trip]]:
+    """The detectors passed and the links driven; a cyclist or pedestrian keeps
+    `own_speed_mps` (and does not stop) where a vehicle follows the link's traffic."""
     path: list[Link] = []
     here = entry
     while True:
@@ -171,12 +194,14 @@ def _drive(
         here = link.dest
     factor = max(0.3, rng.gauss(1.0, network.speed_spread))
     stop_on = rng.randrange(len(path)) if path and rng.random() < network.stops.share else -1
+    if own_speed_mps:
+        stop_on = -1
     stop_s = rng.uniform(network.stops.min_s, network.stops.max_s) if stop_on >= 0 else 0.0
     passages: list[Passage] = []
     trips: list[Trip] = []
     speed = 0.0
     for i, link in enumerate(path):
-        speed = link.speed_kmh.at(local_day_s(network, t_ns)) / 3.6 * factor
+        speed = own_speed_mps or link.speed_kmh.at(local_day_s(network, t_ns)) / 3.6 * factor
         passages.append(Passage(vehicle, link.src, t_ns, speed))
         stopped = stop_s if i == stop_on else 0.0
         arrive_ns = t_ns + int((link.length_m / speed + stopped) * NS)
@@ -195,6 +220,7 @@ class Device:
     seed: int
     identity: int
     randomized: bool
+    device_class: DeviceClass = DeviceClass.UNKNOWN  # Bluetooth Classic: its Class of Device
 
     def address(self, t_s: float) -> tuple[bytes, AddressKind]:
         """The address at time t: fixed, or a random one per rotation period."""
@@ -215,15 +241,23 @@ class Device:
             if self.identity % 2:  # random static: the two top bits are 11
                 return bytes([0xC0 | gen.getrandbits(6)]) + tail, AddressKind.BLE_RANDOM_STATIC
             return gen.choice(VENDOR_OUIS) + tail[:3], AddressKind.BLE_PUBLIC
+        if radio.kind is RadioKind.BT_CLASSIC:  # a BD_ADDR: public, never rotated
+            return gen.choice(VENDOR_OUIS) + tail[:3], AddressKind.BT_BREDR
         return gen.choice(VENDOR_OUIS) + tail[:3], AddressKind.UNKNOWN
 
 
-def _carried(network: Network, seed: int, rng: random.Random) -> list[Device]:
+def _carried(network: Network, seed: int, rng: random.Random,
+             shares: Mapping[RadioKind, float] | None = None,
+             classic: DeviceClass = DeviceClass.VEHICLE) -> list[Device]:
+    """The radios one vehicle (or traveller, with its `shares`) carries; a Bluetooth
+    Classic one is a car kit in a vehicle, a phone or headset with a traveller."""
     devices = []
     for radio in network.radios:
-        if rng.random() < radio.share:
+        share = radio.share if shares is None else shares.get(radio.kind, 0.0)
+        if rng.random() < share:
             randomized = rng.random() < radio.randomized_share
-            devices.append(Device(radio, seed, rng.getrandbits(48), randomized))
+            device_class = classic if radio.kind is RadioKind.BT_CLASSIC else DeviceClass.UNKNOWN
+            devices.append(Device(radio, seed, rng.getrandbits(48), randomized, device_class))
     return devices
 
 
@@ -260,6 +294,7 @@ def _frames(
                 address_kind=kind,
                 source=SOURCE,
                 channel=_channel(radio.kind, k, rng),
+                device_class=device.device_class,
             )
         t += radio.interval_s * rng.uniform(0.5, 1.5)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 import pytest
+import yaml
 
 from bench import corridor
-from roadside.agent.sim.network import load_network
+from roadside.agent.sim.network import EXAMPLE, Network, load_network, parse_network
 from roadside.central.store.records import LinkRecord
 from roadside.central.traveltime import engine, stats, store
 from tests.fixtures.traveltime import YESTERDAY, Road
@@ -42,3 +45,47 @@ def test_window_medians_follow_the_truth_and_the_slowdown(
         assert result.median_abs_error_pct <= 5.0, f"{target.label()}: {result}"
         assert result.slowdown_lag_windows is not None, "the truth has a rush hour"
         assert result.slowdown_lag_windows <= 2, f"{target.label()}: slowdown seen late"
+
+
+def mixed_corridor() -> Network:
+    """The example corridor with cyclists and pedestrians on it, car kits in more cars."""
+    text = resources.files("roadside.agent.sim.networks").joinpath(EXAMPLE).read_text()
+    data = yaml.safe_load(text)
+    data["radios"]["bt_classic"]["share"] = 0.5
+    data["travellers"] = {
+        "cyclist": {"per_hour": 600, "speed_kmh": 18, "carry": {"ble": 0.6, "wifi": 0.4,
+                                                                "bt_classic": 0.3}},
+        "pedestrian": {"per_hour": 300, "speed_kmh": 5, "carry": {"ble": 0.6, "wifi": 0.4,
+                                                                  "bt_classic": 0.3}},
+    }
+    return parse_network(data, "mixed corridor")
+
+
+def test_a_vehicle_only_link_ignores_the_cyclists_that_bias_all_devices(road: Road) -> None:
+    network = mixed_corridor()
+    start = YESTERDAY.replace(hour=10).timestamp()
+    start_ns = int((start - network.utc_offset_hours * 3600) * 1e9)
+    sim = corridor.simulated_passes(network, start_ns, 2 * 3600, seed=5,
+                                    secret=b"mixed-test-site-secret-0123456789")
+    road.store.put_passes(sim.passes)
+    first = sim.truth["start_ns"] // 1_000_000_000
+    starts = list(range(first - first % W + W, first + 2 * 3600 - W, W))
+    link = network.links[0]  # 1.55 km: a car in ~2 minutes, a bike in ~5
+
+    def result(vehicle_only: bool) -> corridor.LinkAccuracy:
+        road.store.set_links(link.dest, [LinkRecord(link.src, link.dest, int(link.max_seconds),
+                                                    link.length_m, vehicle_only=vehicle_only)])
+        [target] = [t for t in store.all_targets(road.client, road.namespace, 1800)
+                    if t.dest == link.dest]
+        computed = engine.compute_windows(road.client, road.namespace, target, starts, W,
+                                          stats.Rules())
+        if vehicle_only:
+            assert all(w.by_class.keys() <= {"vehicle"} for w in computed)
+        else:
+            assert any(w.by_class.get("unknown") for w in computed)  # BLE and WiFi too
+        return corridor.accuracy(link.src, link.dest, computed, sim.truth)
+
+    everyone, vehicles = result(False), result(True)
+    assert everyone.median_abs_error_pct > 20.0, everyone  # the cyclists pull it up
+    assert vehicles.compared >= 0.8 * len(starts), vehicles
+    assert vehicles.median_abs_error_pct <= 5.0, vehicles
