@@ -209,10 +209,12 @@ class Uplink:
             return None
             return len(bad)
         timeout = self._config.upload_timeout_s if timeout_s is None else timeout_s
+        now_ns = self._clock()
         request = collector_pb2.UploadBatchRequest(
             detector_id=self._config.detector_id,
-            batch_id=new_ulid(self._clock()),
+            batch_id=new_ulid(now_ns),
             passes=passes,
+            sent_ns=now_ns,  # central compares it with its own clock: the box's offset
         )
         try:
             await self._stub_for_call().UploadBatch(request, timeout=timeout)

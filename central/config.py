@@ -83,6 +83,7 @@ class CentralConfig:
     http_map_tiles: str = ""
     http_map_attribution: str = ""  # shown under the map when tiles are drawn
     allowed_silence_s: float = 900.0  # a detector without a status report longer: silent
+    clock_offset_max_s: float = 2.0  # a box's clock further off than this is flagged
     metrics: bool = True  # Prometheus metrics on metrics_port (plain HTTP, like health)
     metrics_port: int = 9180  # 0 = any free port
 
@@ -100,7 +101,8 @@ class CentralConfig:
         positive = ("retention_days", "max_batch_passes", "max_message_bytes", "workers",
                     "health_poll_s", "etcd_timeout_s", "ingest_passes_per_minute",
                     "status_max_bytes", "status_reports_per_minute", "status_history_max",
-                    "follow_backlog_events", "max_concurrent_rpcs", "allowed_silence_s")
+                    "follow_backlog_events", "max_concurrent_rpcs", "allowed_silence_s",
+                    "clock_offset_max_s")
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be positive, got {getattr(self, name)}")

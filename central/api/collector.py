@@ -13,6 +13,7 @@ from roadside.central.api.grpc_errors import grpc_method
 from roadside.central.api.quota import TokenBuckets
 from roadside.central.api.validation import Limits
 from roadside.central.errors import InvalidArgument, NotFound
+from roadside.central.store.clocks import ClockEstimator
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc
 
@@ -42,6 +43,7 @@ class IngestServicer:
         self.status_rate = TokenBuckets(rate, rate / 60, f"rate of {rate:g} status reports "
                                         "per minute")
         self._radios: dict[str, frozenset[str]] = {}  # what the registry lists, as last seen
+        self.clocks = ClockEstimator(store.client, store.namespace)
 
     def heard(self, detector_id: str, radios: set[str]) -> None:
         """Uploads keep the registry's radios (and the detector's entry) up to date."""
@@ -73,6 +75,7 @@ class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServi
             self.on_stored(stored, time.perf_counter() - started)
         self.heard(request.detector_id, {wire.RADIO_TO_TEXT.get(p.radio, "unknown")
                                          for p in request.passes})
+        self.clocks.sample(request.detector_id, request.sent_ns, self.clock_ns())
         log.debug("batch %s from %s: %d passes committed",
                   request.batch_id, request.detector_id, stored)
         return collector_pb2.UploadBatchResponse(batch_id=request.batch_id, stored=stored)

@@ -15,6 +15,7 @@ import grpc
 from roadside.central.api import validation, wire
 from roadside.central.api.grpc_errors import grpc_method
 from roadside.central.errors import InvalidArgument, NotFound
+from roadside.central.store.clocks import CLOCK_OFFSET_MAX_S, read_estimates
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.event_reads import (
     FOLLOW_BACKLOG_EVENTS,
@@ -64,10 +65,12 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
     """Serves roadside.v1 queries from an EtcdStore (travel-time methods are added elsewhere)."""
 
     def __init__(self, store: EtcdStore, follow_backlog: int = FOLLOW_BACKLOG_EVENTS,
-                 archive_dir: Path | None = None) -> None:
+                 archive_dir: Path | None = None,
+                 clock_offset_max_s: float = CLOCK_OFFSET_MAX_S) -> None:
         self.store = store
         self.reader = EventReader(store, archive_dir)
         self.follow_backlog = follow_backlog
+        self.clock_offset_max_s = clock_offset_max_s
 
     @grpc_method
     def GetEvents(
@@ -147,9 +150,19 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         for detector_id in ids:
             if detector_id not in found and self.store.get_detector(detector_id) is None:
                 raise NotFound(f"unknown detector {detector_id!r}")
-        return query_pb2.GetStatusResponse(
-            statuses=[wire.dict_to_status(s) for s in statuses]
-        )
+        clocks = read_estimates(self.store.client, self.store.namespace,
+                                [str(s.get("detector_id", "")) for s in statuses])
+        out = []
+        for s in statuses:
+            status = wire.dict_to_status(s)
+            estimate = clocks.get(status.detector_id)
+            if estimate is not None:
+                status.clock_offset_s = estimate.offset_s
+                status.clock_offset_samples = estimate.samples
+                status.clock_flagged = (estimate.usable
+                                        and abs(estimate.offset_s) > self.clock_offset_max_s)
+            out.append(status)
+        return query_pb2.GetStatusResponse(statuses=out)
 
     @grpc_method
     def ListRoutes(

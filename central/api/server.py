@@ -400,7 +400,8 @@ def _start_servers(
     query = _server(config, "query")
     query_slots = StreamSlots(config.stream_slots)
     central._streams.append(query_slots)
-    servicer = QueryServicer(store, config.follow_backlog_events, config.archive_dir)
+    servicer = QueryServicer(store, config.follow_backlog_events, config.archive_dir,
+                             config.clock_offset_max_s)
     add_servicer(query, QUERY, servicer, query_slots, most, guard, count)
     add_servicer(query, LEGACY_QUERY, LegacyQueryServicer(store, config.archive_dir),
                  query_slots, most, guard, count)

@@ -195,6 +195,9 @@ STATUS_COLUMNS = (
         f"{x['name']}:{x['state']} {rate_text(x['state'], x['sightings_per_minute'])}"
         for x in v) or "-"),
     Column("clock_sync", "CLOCK"),
+    Column("clock_offset_s", "OFFSET", lambda v: "-" if v is None else f"{v:+.1f} s",
+           right=True),
+    Column("clock_flagged", "CLOCK OFF", lambda v: "yes" if v else ""),
     Column("disk_free", "DISK FREE", machine=False, right=True),
     Column("dropped_passes", "DROPPED", right=True),
     Column("lost_passes", "LOST", right=True),
@@ -221,6 +224,8 @@ def status_row(s: types_pb2.AgentStatus, now_ns: int) -> dict[str, Any]:
         "last_upload_ns": s.last_upload_ns,
         "sources": sources,
         "clock_sync": _kind(types_pb2.ClockSync, "CLOCK_SYNC_", s.clock_sync),
+        "clock_offset_s": s.clock_offset_s if s.clock_offset_samples else None,
+        "clock_flagged": s.clock_flagged,
         "disk_free": format_bytes(s.disk_free_bytes),
         "disk_free_bytes": s.disk_free_bytes,
         "dropped_passes": s.dropped_passes,

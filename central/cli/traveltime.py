@@ -105,6 +105,8 @@ COLUMNS = (
     Column("samples_by_class", "BY CLASS", table=False),
     Column("samples_by_address_kind", "BY ADDRESS KIND", table=False),
     Column("vehicle_only", "VEHICLES ONLY", table=False),
+    Column("clock_corrected_s", "CLOCK CORRECTED", table=False),
+    Column("clock_excluded", "CLOCK EXCLUDED", table=False),
     Column("computed_ns", "COMPUTED", table=False),
 )
 
@@ -131,6 +133,8 @@ def window_row(w: WindowSummary) -> dict[str, Any]:
         "samples_by_class": dict(w.by_class),
         "samples_by_address_kind": dict(w.by_address_kind),
         "vehicle_only": w.vehicle_only,
+        "clock_corrected_s": dict(w.clock_corrected),
+        "clock_excluded": list(w.clock_excluded),
         "unmatched": w.unmatched,
         "computed_ns": w.computed_ns,
     }

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from roadside.central.store.clocks import CLOCK_OFFSET_MAX_S, read_estimates
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.traveltime import alerts, profiles
 from roadside.central.traveltime import store as windows_store
@@ -88,7 +89,9 @@ class Place:
 class Feeds:
     """Reads the store for the feeds; free-flow references are cached per target."""
 
-    def __init__(self, store: EtcdStore, allowed_silence_s: float = 900.0) -> None:
+    def __init__(self, store: EtcdStore, allowed_silence_s: float = 900.0,
+                 clock_offset_max_s: float = CLOCK_OFFSET_MAX_S) -> None:
+        self.clock_offset_max_s = clock_offset_max_s
         self.store = store
         self.allowed_silence_s = allowed_silence_s
         self.free_flow = FreeFlowCache(store.client, store.namespace)
@@ -150,6 +153,7 @@ class Feeds:
         """Every registered detector: last upload and status, silent, backlog, clock, battery."""
         now_ns = now_ns or time.time_ns()
         statuses = {s.get("detector_id"): s for s in self.store.statuses()}
+        clocks = read_estimates(self.store.client, self.store.namespace)
         out = []
         for d in self.store.list_detectors():
             s = statuses.get(d.id)
@@ -159,6 +163,10 @@ class Feeds:
             state = "never_reported"
             if reported:
                 state = "silent" if silent_s and silent_s > self.allowed_silence_s else "ok"
+            estimate = clocks.get(d.id)
+            offset = estimate.offset_s if estimate is not None and estimate.usable else None
+            if state == "ok" and offset is not None and abs(offset) > self.clock_offset_max_s:
+                state = "clock_off"
             out.append({
                 "id": d.id, "name": d.name, "latitude": d.latitude, "longitude": d.longitude,
                 "radios": list(d.radios), "state": state,
@@ -169,6 +177,7 @@ class Feeds:
                 "buffer_depth": int(s.get("buffer_depth", 0)) if s else None,
                 "oldest_unsent_age_s": float(s.get("oldest_unsent_age_s", 0)) if s else None,
                 "clock_unsynchronised": clock == "CLOCK_SYNC_UNSYNCED" if s else None,
+                "clock_offset_s": offset,  # central's estimate from its uploads (README: Clocks)
                 "battery_voltage": float(s.get("battery_voltage", 0)) or None if s else None,
             })
         return out

@@ -60,7 +60,7 @@ class HttpServer:
 
     def __init__(self, config: CentralConfig, store: EtcdStore) -> None:
         self.config = config
-        feeds = Feeds(store, config.allowed_silence_s)
+        feeds = Feeds(store, config.allowed_silence_s, config.clock_offset_max_s)
         self.revocations = None if config.insecure else RevocationList(store.client,
                                                                        store.namespace)
         self.app = make_app(feeds, ApiKeys(store.client, store.namespace),

@@ -19,6 +19,7 @@ The rest is roadside's own:
     /{ns}/workers/traveltime/{worker_id}             a live travel-time worker (leased)
     /{ns}/pending/{dest}/{detector_id}/{bucket}      a dirty bucket, fanned out per destination
     /{ns}/shards/{detector_id}                       the detection shard of its passes
+    /{ns}/clocks/{detector_id}                       its clock offset estimate
 
 With detection shards (shards.py) a detector's passes are on its shard, under the same keys;
 everything else is in the control etcd.
@@ -203,6 +204,15 @@ def alert_outbox_key(ns: str, ulid: str) -> str:
 
 def alert_outbox_prefix(ns: str) -> str:
     return _p(ns, "alerts", "outbox") + "/"
+
+
+def clock_key(ns: str, detector_id: str) -> str:
+    """A detector's clock offset estimate (central/store/clocks.py)."""
+    return _p(ns, "clocks", detector_id)
+
+
+def clocks_prefix(ns: str) -> str:
+    return _p(ns, "clocks") + "/"
 
 
 def shard_key(ns: str, detector_id: str) -> str:

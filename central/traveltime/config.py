@@ -39,6 +39,10 @@ class TravelTimeConfig:
     alert_backlog_s: float = 1800.0  # oldest unsent pass older: Warn
     alert_battery_v: float = 11.5  # battery under this (when measured): Warn
     alert_webhooks: tuple[str, ...] = ()  # URLs that get each change as a JSON POST
+    # a detector whose clock is off by more than clock_offset_max_s (central's estimate from
+    # its uploads): correct its times, exclude it from its links, or ignore (README: Clocks)
+    clock_policy: str = "correct"
+    clock_offset_max_s: float = 2.0
     lock_ttl_s: int = 10  # lease of a worker's locks; a dead worker's locks expire after it
     retention_days: float = 365.0  # stored windows expire after this; 0 = keep them forever
     worker_id: str = ""  # default: host and process id
@@ -72,5 +76,11 @@ class TravelTimeConfig:
         if not -14 <= self.profile_utc_offset_hours <= 14:
             raise ValueError(f"profile_utc_offset_hours: expected -14..14, got "
                              f"{self.profile_utc_offset_hours}")
+        if self.clock_policy not in ("correct", "exclude", "ignore"):
+            raise ValueError(f"clock_policy: expected correct, exclude or ignore, got "
+                             f"{self.clock_policy!r}")
+        if self.clock_offset_max_s <= 0:
+            raise ValueError(f"clock_offset_max_s: must be positive, got "
+                             f"{self.clock_offset_max_s}")
         if self.lock_ttl_s < 2:
             raise ValueError(f"lock_ttl_s: must be at least 2, got {self.lock_ttl_s}")

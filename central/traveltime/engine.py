@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from roadside.central.store import keys
+from roadside.central.store.clocks import CLOCK_OFFSET_MAX_S, read_estimates
 from roadside.central.store.shards import Shards
 from roadside.central.traveltime import matching, stats, store
 from roadside.central.traveltime.matching import PassTuple
@@ -30,6 +32,8 @@ def compute_from_passes(
     source_revision: int = 0,
     worker: str = "",
     kinds: Mapping[str, tuple[str, str]] | None = None,
+    clock_corrected: Mapping[str, float] | None = None,
+    clock_excluded: tuple[str, ...] = (),
 ) -> list[WindowSummary]:
     """Summaries of the given windows from passes already read.
 
@@ -82,9 +86,34 @@ def compute_from_passes(
                 by_class=by_class,
                 by_address_kind=by_kind,
                 vehicle_only=vehicle_only(target),
+                clock_corrected=dict(clock_corrected or {}),
+                clock_excluded=clock_excluded,
             )
         )
     return out
+
+
+CLOCK_POLICIES = ("correct", "exclude", "ignore")
+
+
+@dataclass(frozen=True, slots=True)
+class ClockPolicy:
+    """What to do with a detector whose clock is off by more than `max_s` (the estimates of
+    central/store/clocks.py): correct its times, exclude it, or ignore the offset."""
+
+    mode: str = "correct"
+    max_s: float = CLOCK_OFFSET_MAX_S
+
+    def decide(self, client: store.EtcdClient, ns: str, detectors: Sequence[str],
+               ) -> tuple[dict[str, float], set[str]]:
+        """(offset to take off, by detector; detectors to leave out)."""
+        if self.mode == "ignore":
+            return {}, set()
+        off = {d: e.offset_s for d, e in read_estimates(client, ns, detectors).items()
+               if e.usable and abs(e.offset_s) > self.max_s}
+        if self.mode == "exclude":
+            return {}, set(off)
+        return off, set()
 
 
 def vehicle_only(target: Target) -> bool:
@@ -160,19 +189,28 @@ def compute_windows(
     rules: stats.Rules,
     worker: str = "",
     shards: Shards | None = None,
+    clocks: ClockPolicy | None = None,
 ) -> list[WindowSummary]:
     """Read what the windows need from etcd, at one revision of each etcd (the control
-    one's first: its dirty markers follow the passes), and summarise them."""
+    one's first: its dirty markers follow the passes), and summarise them. A detector
+    whose clock is off by more than `clocks.max_s` has the offset taken off its passes
+    (policy correct) or is left out (exclude); the summaries say which."""
     revision = store.current_revision(client, ns)
     snapshot = (shards or Shards(client, ns)).snapshot(revision)
+    corrected, excluded = (clocks or ClockPolicy()).decide(client, ns, target.detectors)
 
     classes = ("vehicle",) if vehicle_only(target) else None
     kinds: dict[str, tuple[str, str]] = {}
 
     def passes(det: str, since_ns: int, until_ns: int, aliases: bool) -> list[PassTuple]:
+        if det in excluded:
+            return []
         on, at = snapshot.read_at(det)
-        return store.read_passes(on, ns, det, since_ns, until_ns, at, aliases=aliases,
-                                 classes=classes, kinds=kinds if det == target.dest else None)
+        shift = int(corrected.get(det, 0.0) * NS_PER_S)  # box time = true time + offset
+        found = store.read_passes(on, ns, det, since_ns + shift, until_ns + shift, at,
+                                  aliases=aliases, classes=classes,
+                                  kinds=kinds if det == target.dest else None)
+        return [(d, t - shift) for d, t in found] if shift else found
 
     out: list[WindowSummary] = []
     for run in runs(window_starts_s, window_s):
@@ -187,7 +225,7 @@ def compute_windows(
             compute_from_passes(
                 target, upstream, dest_passes, run, window_s, rules,
                 computed_ns=time.time_ns(), source_revision=revision, worker=worker,
-                kinds=kinds,
+                kinds=kinds, clock_corrected=corrected, clock_excluded=tuple(sorted(excluded)),
             )
         )
     return out

@@ -98,6 +98,9 @@ class WindowSummary:
     by_class: dict[str, int] = field(default_factory=dict)
     by_address_kind: dict[str, int] = field(default_factory=dict)
     vehicle_only: bool = False  # matched only vehicle-class devices (the link's policy)
+    # detectors whose clock was off: the offset (s) taken off their passes, or left out
+    clock_corrected: dict[str, float] = field(default_factory=dict)
+    clock_excluded: tuple[str, ...] = ()
 
     def to_json(self) -> bytes:
         data: dict[str, object] = {
@@ -119,6 +122,10 @@ class WindowSummary:
             data.update(by_class=self.by_class, by_address_kind=self.by_address_kind)
         if self.vehicle_only:
             data["vehicle_only"] = True
+        if self.clock_corrected:
+            data["clock_corrected"] = self.clock_corrected
+        if self.clock_excluded:
+            data["clock_excluded"] = list(self.clock_excluded)
         if self.figures is not None:
             f = self.figures
             data.update(
@@ -157,4 +164,7 @@ class WindowSummary:
             by_address_kind={str(k): int(v)
                              for k, v in data.get("by_address_kind", {}).items()},
             vehicle_only=bool(data.get("vehicle_only", False)),
+            clock_corrected={str(k): float(v)
+                             for k, v in data.get("clock_corrected", {}).items()},
+            clock_excluded=tuple(str(d) for d in data.get("clock_excluded", ())),
         )

@@ -182,6 +182,8 @@ def to_proto(summary: WindowSummary, include_samples: bool) -> query_pb2.TravelT
     msg.samples_by_class.update(summary.by_class)
     msg.samples_by_address_kind.update(summary.by_address_kind)
     msg.vehicle_only = summary.vehicle_only
+    msg.clock_corrected_s.update(summary.clock_corrected)
+    msg.clock_excluded.extend(summary.clock_excluded)
     msg.rejections.extend(query_pb2.Rejection(reason=reason, count=count)
                           for reason, count in sorted(summary.rejections.items()))
     f = summary.figures
@@ -215,4 +217,6 @@ def from_proto(msg: query_pb2.TravelTimeWindow) -> WindowSummary:
         by_class=dict(msg.samples_by_class),
         by_address_kind=dict(msg.samples_by_address_kind),
         vehicle_only=msg.vehicle_only,
+        clock_corrected=dict(msg.clock_corrected_s),
+        clock_excluded=tuple(msg.clock_excluded),
     )

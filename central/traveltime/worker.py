@@ -326,6 +326,8 @@ class TravelTimeWorker:
             summaries = engine.compute_windows(
                 self.client, self.ns, target, sorted(windows), self.config.window_s,
                 self.rules, worker=self.worker_id, shards=self.shards,
+                clocks=engine.ClockPolicy(self.config.clock_policy,
+                                          self.config.clock_offset_max_s),
             )
             items = [(target, s) for s in summaries]
             if not store.write_windows(self.client, self.ns, items, lock_key, lock_rev,

@@ -8,14 +8,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class UploadBatchRequest(_message.Message):
-    __slots__ = ("detector_id", "batch_id", "passes")
+    __slots__ = ("detector_id", "batch_id", "passes", "sent_ns")
     DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     PASSES_FIELD_NUMBER: _ClassVar[int]
+    SENT_NS_FIELD_NUMBER: _ClassVar[int]
     detector_id: str
     batch_id: str
     passes: _containers.RepeatedCompositeFieldContainer[_types_pb2.Pass]
-    def __init__(self, detector_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., passes: _Optional[_Iterable[_Union[_types_pb2.Pass, _Mapping]]] = ...) -> None: ...
+    sent_ns: int
+    def __init__(self, detector_id: _Optional[str] = ..., batch_id: _Optional[str] = ..., passes: _Optional[_Iterable[_Union[_types_pb2.Pass, _Mapping]]] = ..., sent_ns: _Optional[int] = ...) -> None: ...
 
 class UploadBatchResponse(_message.Message):
     __slots__ = ("batch_id", "stored")

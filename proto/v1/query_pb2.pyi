@@ -152,7 +152,7 @@ class Rejection(_message.Message):
     def __init__(self, reason: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class TravelTimeWindow(_message.Message):
-    __slots__ = ("src_detector_id", "dest_detector_id", "route", "window_start_ns", "window_end_ns", "count", "suppressed", "median_s", "p10_s", "p25_s", "p75_s", "p90_s", "mad_s", "rejections", "samples_s", "computed_ns", "no_data", "normal_s", "samples_by_class", "samples_by_address_kind", "vehicle_only")
+    __slots__ = ("src_detector_id", "dest_detector_id", "route", "window_start_ns", "window_end_ns", "count", "suppressed", "median_s", "p10_s", "p25_s", "p75_s", "p90_s", "mad_s", "rejections", "samples_s", "computed_ns", "no_data", "normal_s", "samples_by_class", "samples_by_address_kind", "vehicle_only", "clock_corrected_s", "clock_excluded")
     class SamplesByClassEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -167,6 +167,13 @@ class TravelTimeWindow(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class ClockCorrectedSEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
     SRC_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     DEST_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
@@ -188,6 +195,8 @@ class TravelTimeWindow(_message.Message):
     SAMPLES_BY_CLASS_FIELD_NUMBER: _ClassVar[int]
     SAMPLES_BY_ADDRESS_KIND_FIELD_NUMBER: _ClassVar[int]
     VEHICLE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_CORRECTED_S_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_EXCLUDED_FIELD_NUMBER: _ClassVar[int]
     src_detector_id: str
     dest_detector_id: str
     route: str
@@ -209,7 +218,9 @@ class TravelTimeWindow(_message.Message):
     samples_by_class: _containers.ScalarMap[str, int]
     samples_by_address_kind: _containers.ScalarMap[str, int]
     vehicle_only: bool
-    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., route: _Optional[str] = ..., window_start_ns: _Optional[int] = ..., window_end_ns: _Optional[int] = ..., count: _Optional[int] = ..., suppressed: _Optional[bool] = ..., median_s: _Optional[float] = ..., p10_s: _Optional[float] = ..., p25_s: _Optional[float] = ..., p75_s: _Optional[float] = ..., p90_s: _Optional[float] = ..., mad_s: _Optional[float] = ..., rejections: _Optional[_Iterable[_Union[Rejection, _Mapping]]] = ..., samples_s: _Optional[_Iterable[float]] = ..., computed_ns: _Optional[int] = ..., no_data: _Optional[bool] = ..., normal_s: _Optional[float] = ..., samples_by_class: _Optional[_Mapping[str, int]] = ..., samples_by_address_kind: _Optional[_Mapping[str, int]] = ..., vehicle_only: _Optional[bool] = ...) -> None: ...
+    clock_corrected_s: _containers.ScalarMap[str, float]
+    clock_excluded: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., route: _Optional[str] = ..., window_start_ns: _Optional[int] = ..., window_end_ns: _Optional[int] = ..., count: _Optional[int] = ..., suppressed: _Optional[bool] = ..., median_s: _Optional[float] = ..., p10_s: _Optional[float] = ..., p25_s: _Optional[float] = ..., p75_s: _Optional[float] = ..., p90_s: _Optional[float] = ..., mad_s: _Optional[float] = ..., rejections: _Optional[_Iterable[_Union[Rejection, _Mapping]]] = ..., samples_s: _Optional[_Iterable[float]] = ..., computed_ns: _Optional[int] = ..., no_data: _Optional[bool] = ..., normal_s: _Optional[float] = ..., samples_by_class: _Optional[_Mapping[str, int]] = ..., samples_by_address_kind: _Optional[_Mapping[str, int]] = ..., vehicle_only: _Optional[bool] = ..., clock_corrected_s: _Optional[_Mapping[str, float]] = ..., clock_excluded: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetTravelTimesResponse(_message.Message):
     __slots__ = ("windows", "workers", "backfill")

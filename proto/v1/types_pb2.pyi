@@ -154,7 +154,7 @@ class SourceStatus(_message.Message):
     def __init__(self, name: _Optional[str] = ..., state: _Optional[str] = ..., sightings_per_minute: _Optional[float] = ..., restarts: _Optional[int] = ..., last_error: _Optional[str] = ...) -> None: ...
 
 class AgentStatus(_message.Message):
-    __slots__ = ("detector_id", "reported_ns", "buffer_depth", "buffer_bytes", "oldest_unsent_age_s", "last_upload_ns", "sources", "clock_sync", "disk_free_bytes", "dropped_passes", "battery_voltage", "agent_version", "passes_total", "quarantined_databases", "tasks", "lost_passes", "set_aside_rows", "over_budget_sightings", "erased_epoch_sightings", "salvaged_rows")
+    __slots__ = ("detector_id", "reported_ns", "buffer_depth", "buffer_bytes", "oldest_unsent_age_s", "last_upload_ns", "sources", "clock_sync", "disk_free_bytes", "dropped_passes", "battery_voltage", "agent_version", "passes_total", "quarantined_databases", "tasks", "lost_passes", "set_aside_rows", "over_budget_sightings", "erased_epoch_sightings", "salvaged_rows", "clock_offset_s", "clock_offset_samples", "clock_flagged")
     DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     REPORTED_NS_FIELD_NUMBER: _ClassVar[int]
     BUFFER_DEPTH_FIELD_NUMBER: _ClassVar[int]
@@ -175,6 +175,9 @@ class AgentStatus(_message.Message):
     OVER_BUDGET_SIGHTINGS_FIELD_NUMBER: _ClassVar[int]
     ERASED_EPOCH_SIGHTINGS_FIELD_NUMBER: _ClassVar[int]
     SALVAGED_ROWS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_OFFSET_S_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_OFFSET_SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_FLAGGED_FIELD_NUMBER: _ClassVar[int]
     detector_id: str
     reported_ns: int
     buffer_depth: int
@@ -195,7 +198,10 @@ class AgentStatus(_message.Message):
     over_budget_sightings: int
     erased_epoch_sightings: int
     salvaged_rows: int
-    def __init__(self, detector_id: _Optional[str] = ..., reported_ns: _Optional[int] = ..., buffer_depth: _Optional[int] = ..., buffer_bytes: _Optional[int] = ..., oldest_unsent_age_s: _Optional[float] = ..., last_upload_ns: _Optional[int] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., clock_sync: _Optional[_Union[ClockSync, str]] = ..., disk_free_bytes: _Optional[int] = ..., dropped_passes: _Optional[int] = ..., battery_voltage: _Optional[float] = ..., agent_version: _Optional[str] = ..., passes_total: _Optional[int] = ..., quarantined_databases: _Optional[int] = ..., tasks: _Optional[_Iterable[_Union[TaskStatus, _Mapping]]] = ..., lost_passes: _Optional[int] = ..., set_aside_rows: _Optional[int] = ..., over_budget_sightings: _Optional[int] = ..., erased_epoch_sightings: _Optional[int] = ..., salvaged_rows: _Optional[int] = ...) -> None: ...
+    clock_offset_s: float
+    clock_offset_samples: int
+    clock_flagged: bool
+    def __init__(self, detector_id: _Optional[str] = ..., reported_ns: _Optional[int] = ..., buffer_depth: _Optional[int] = ..., buffer_bytes: _Optional[int] = ..., oldest_unsent_age_s: _Optional[float] = ..., last_upload_ns: _Optional[int] = ..., sources: _Optional[_Iterable[_Union[SourceStatus, _Mapping]]] = ..., clock_sync: _Optional[_Union[ClockSync, str]] = ..., disk_free_bytes: _Optional[int] = ..., dropped_passes: _Optional[int] = ..., battery_voltage: _Optional[float] = ..., agent_version: _Optional[str] = ..., passes_total: _Optional[int] = ..., quarantined_databases: _Optional[int] = ..., tasks: _Optional[_Iterable[_Union[TaskStatus, _Mapping]]] = ..., lost_passes: _Optional[int] = ..., set_aside_rows: _Optional[int] = ..., over_budget_sightings: _Optional[int] = ..., erased_epoch_sightings: _Optional[int] = ..., salvaged_rows: _Optional[int] = ..., clock_offset_s: _Optional[float] = ..., clock_offset_samples: _Optional[int] = ..., clock_flagged: _Optional[bool] = ...) -> None: ...
 
 class TaskStatus(_message.Message):
     __slots__ = ("name", "state", "restarts", "last_error")

@@ -230,7 +230,8 @@ async def test_a_pcap_streaming_esp32_gives_the_passes_of_replaying_the_file(
             esp32_board.send_raw(chunk)
 
     await asyncio.to_thread(send_all)
-    await eventually(lambda: len(got) == len(replayed), 30)
+    await eventually(lambda: len(got) == len(replayed) or task.done(), 30)
+    assert not task.done(), task.exception()
     stop.set()
     await asyncio.wait_for(task, WAIT_S)
     assert passes_of(got) == passes_of(replayed) and replayed
@@ -246,7 +247,8 @@ async def test_an_esp32_restarting_mid_stream_and_one_stamping_time_since_boot(
     # cut inside a record: the board reboots and starts a new stream
     await asyncio.to_thread(esp32_board.send_raw, data[:len(data) // 2]
                             + b"\r\nrst:0xc (SW_CPU_RESET)\r\n" + data)
-    await eventually(lambda: len(got) >= len(replayed), 30)
+    await eventually(lambda: len(got) >= len(replayed) or task.done(), 30)
+    assert not task.done(), task.exception()
     assert got[-len(replayed):] == replayed  # the whole second stream, as in the file
     assert source.garbage["new_stream"] + source.garbage["lost_framing"] >= 1
 
@@ -262,7 +264,8 @@ async def test_an_esp32_restarting_mid_stream_and_one_stamping_time_since_boot(
         booted += ts.to_bytes(4, "little") + records[pos + 4:pos + 16 + caplen]
         pos += 16 + caplen
     await asyncio.to_thread(esp32_board.send_raw, bytes(booted))
-    await eventually(lambda: len(got) >= first + len(replayed), 30)
+    await eventually(lambda: len(got) >= first + len(replayed) or task.done(), 30)
+    assert not task.done(), task.exception()
     stop.set()
     await asyncio.wait_for(task, WAIT_S)
     fresh = got[first:]
