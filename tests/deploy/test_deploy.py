@@ -86,9 +86,14 @@ def clean() -> None:
         subprocess.run(["podman", "kube", "down", "-"], input=rendered.stdout, text=True,
                        capture_output=True, check=False)
     compose("down", "-v", check=False)
-    for volume in ("roadside-pki", f"{PROJECT}_etcd1", f"{PROJECT}_etcd2", f"{PROJECT}_etcd3"):
+    played = subprocess.run(["podman", "volume", "ls", "-q", "--filter", "name=roadside-config"],
+                            capture_output=True, text=True, check=False).stdout.split()
+    for volume in ("roadside-pki", f"{PROJECT}_etcd1", f"{PROJECT}_etcd2", f"{PROJECT}_etcd3",
+                   *played):  # the ConfigMap's volumes, which `kube down` leaves
         subprocess.run(["podman", "volume", "rm", "-f", volume], capture_output=True,
                        check=False)
+    subprocess.run(["podman", "network", "rm", "-f", "roadside"], capture_output=True,
+                   check=False)
 
 
 @pytest.fixture
