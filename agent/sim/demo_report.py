@@ -85,13 +85,13 @@ class Report:
         end = time.monotonic() + timeout_s
         windows: dict[str, list[dict[str, Any]]] = {}
         while True:
-            windows = {key: self._windows(query) for key, query, _ in self._targets()}
+            windows = {key: self.windows(query) for key, query, _ in self.targets()}
             ready = all(len(windows[k]) >= expected.get(k, 0) for k in windows)
             if ready or time.monotonic() > end:
                 break
             time.sleep(POLL_S)  # poll interval of a deadline-bounded wait
         truth = self._truth_medians()
-        for key, query, plot_name in self._targets():
+        for key, query, plot_name in self.targets():
             plot = self.out / "plots" / plot_name
             print(f"\n-- travel times {key} (roadside query {' '.join(query)})")
             _roadside("query", *query, *self._period(), "--query-host", self.query,
@@ -123,9 +123,7 @@ class Report:
             "truth": {"vehicles": self.truth["vehicles"], "trips": len(self.truth["trips"])},
         }
 
-    # --- inside ---------------------------------------------------------------
-
-    def _targets(self) -> list[tuple[str, list[str], str]]:
+    def targets(self) -> list[tuple[str, list[str], str]]:
         """(key, `roadside query` arguments, plot file) per link and per route."""
         out = [(f"{link.src}->{link.dest}", ["travel-times", "--from", link.src, "--to",
                                               link.dest], f"{link.src}--{link.dest}.png")
@@ -134,12 +132,15 @@ class Report:
                 for r in self.network.routes]
         return out
 
-    def _windows(self, query: list[str]) -> list[dict[str, Any]]:
+    def windows(self, query: list[str]) -> list[dict[str, Any]]:
+        """The windows `roadside query QUERY --format json` prints for the period."""
         done = _roadside("query", *query, *self._period(), "--query-host", self.query,
                          "--format", "json", capture=True)
         if done.returncode != 0:
             return []
         return [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+
+    # --- inside ---------------------------------------------------------------
 
     def _period(self) -> list[str]:
         """--since and --until: the simulated period, RFC 3339."""

@@ -152,8 +152,8 @@ def test_the_stack_in_containers_computes_travel_times(
          str(manifests))
     wait_serving(KUBE_HEALTH, "central played from the manifests")
     kube = demo_report.Report(KUBE_QUERY, tmp_path, network, truth)
-    for _key, query, _plot in report._targets():
-        assert kube._windows(query) == report._windows(query)
+    for _key, query, _plot in report.targets():
+        assert kube.windows(query) == report.windows(query)
 
 
 def test_the_city_overlay_renders_with_the_secure_settings_of_the_base() -> None:
