@@ -246,6 +246,7 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
     monitor = HealthMonitor(store, (*COLLECTOR_SERVICES, *QUERY_SERVICES), config.health_poll_s)
     central = RunningCentral(config, store, monitor, 0, 0, 0, endpoints, client, _etcd=etcd_proc)
     try:
+        store.shards.check_site()
         central.security = secure(config, client, etcd_proc is not None, _auditor(store), ca)
         _start_servers(central, config, store, monitor)
         if config.http:

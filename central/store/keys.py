@@ -224,6 +224,11 @@ def shards_prefix(ns: str) -> str:
     return _p(ns, "shards") + "/"
 
 
+def site_shards_key(ns: str) -> str:
+    """The detection shards the site's processes use (JSON list of names)."""
+    return _p(ns, "config", "shards")
+
+
 def archive_lock(ns: str) -> str:
     """The one central exporting closed days to the archive holds this."""
     return _p(ns, "locks", "archive")

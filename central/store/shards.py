@@ -14,6 +14,7 @@ Every central and worker of one site is given the same shards (same names, same 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import threading
 from collections.abc import Iterable, Mapping
@@ -22,7 +23,7 @@ from typing import TypeAlias
 import etcd3
 import grpc
 
-from roadside.central.errors import InvalidArgument, StoreUnavailable
+from roadside.central.errors import CentralError, InvalidArgument, StoreUnavailable
 from roadside.central.store import keys
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,10 @@ def current_revision(client: EtcdClient, ns: str, where: str = "etcd") -> int:
     except ETCD_ERRORS as exc:
         raise StoreUnavailable(f"{where}: reading the revision failed: {exc!r}") from exc
     return int(resp.header.revision)
+
+
+class ShardsMismatch(CentralError):
+    """This process's detection_shards lack one the site uses."""
 
 
 def _score(shard: str, detector_id: str) -> bytes:
@@ -169,6 +174,28 @@ class Shards:
         if not ok:
             raise InvalidArgument(f"detector: {detector_id} already has its shard "
                              f"({self.shard_of(detector_id)}); shards do not move")
+
+    def check_site(self) -> None:
+        """Refuse a process that lacks a shard the site uses: it would put new detectors'
+        passes where no one else reads them. A process with shards adds its names to the
+        site's list (`/{ns}/config/shards`)."""
+        key = keys.site_shards_key(self.ns)
+        try:
+            value, _meta = self.control.get(key)
+            known = set(json.loads(value)) if value is not None else set()
+            missing = known - set(self.clients)
+            if missing:
+                raise ShardsMismatch(
+                    f"detection_shards: this site uses shard(s) {', '.join(sorted(missing))} "
+                    f"that this process is not given (it has: "
+                    f"{', '.join(sorted(self.clients)) or 'none'}); give every central and "
+                    "worker the same detection_shards")
+            if set(self.clients) - known:
+                self.control.put(key, json.dumps(sorted(known | set(self.clients))))
+        except ETCD_ERRORS as exc:
+            raise StoreUnavailable(f"etcd: reading the site's shards failed: {exc!r}") from exc
+        except ValueError as exc:
+            raise ShardsMismatch(f"etcd: {key} is not a JSON list of names: {exc}") from exc
 
     def snapshot(self, control_revision: int | None = None) -> Snapshot:
         return Snapshot(self, control_revision)

@@ -98,8 +98,10 @@ class TravelTimeWorker:
     # lifecycle ------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start computing; ShardsMismatch when the site uses a shard this worker lacks."""
         if self._tasks:
             return
+        await asyncio.to_thread(self.shards.check_site)
         self._loop = asyncio.get_running_loop()
         self._stop.clear()
         self._tasks = [

@@ -5,6 +5,7 @@ refuses only its detectors, while the others, the aggregates and health keep wor
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.event_reads import EventQuery, EventReader
 from roadside.central.store.records import LinkRecord, StoredPass
-from roadside.central.store.shards import CONTROL, Shards, parse_shards
+from roadside.central.store.shards import CONTROL, Shards, ShardsMismatch, parse_shards
 from roadside.central.traveltime import engine, stats, store
 from roadside.central.traveltime.model import Target, WindowSummary
 from roadside.proto.v1 import collector_pb2_grpc, query_pb2, query_pb2_grpc, types_pb2
@@ -238,3 +239,14 @@ def test_shards_list_and_place_from_the_command_line(
     assert main(["shards", "list", "--format", "json", *flags]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert rows == [{"detector_id": "km12-north", "shard": "s2", "shard_up": False}]
+
+
+def test_a_process_without_the_sites_shards_refuses_to_start(
+    start_test_central: StartCentral, shard_etcds: dict[str, EtcdProcess],
+    etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str,
+) -> None:
+    sharded_central(start_test_central, shard_etcds, etcd_client, namespace)
+    with pytest.raises(ShardsMismatch, match=re.escape("uses shard(s) s1, s2 that this")):
+        start_test_central()  # a replica someone forgot to give the shards
+    with pytest.raises(ShardsMismatch, match="s2"):
+        Shards(etcd_client, namespace, {"s1": etcd_client}).check_site()
