@@ -5,11 +5,14 @@ captures as pcap (the same passes as replaying the files), resets, unplugging, g
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import logging
 import os
 import random
 import time
 import tty
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -196,17 +199,38 @@ def passes_of(sightings: list[Sighting]) -> list[Pass]:
     return sorted(out + builder.flush(), key=lambda p: (p.first_ns, p.device_id))
 
 
-async def esp32_source(board: FakeEsp32, path: Path) -> tuple[
-        SerialSource, list[Sighting], asyncio.Event, asyncio.Task[None], list[Sighting]]:
-    """A source reading the board, once its port is open; and what replaying `path` gives."""
+@dataclasses.dataclass
+class Reading:
+    """A source reading a board, what it gave, and what replaying the file gives."""
+
+    source: SerialSource
+    got: list[Sighting]
+    task: asyncio.Task[None]
+    replayed: list[Sighting]
+
+    def ended(self) -> None:
+        """The source must still be running (else: why it ended)."""
+        assert not self.task.done(), self.task.exception()
+
+
+@contextlib.asynccontextmanager
+async def esp32_reading(board: FakeEsp32, path: Path) -> AsyncIterator[Reading]:
+    """The source reading the board once its port is open; stopped on the way out, also
+    when the test fails (no thread left blocked on the pty)."""
     replayed = [s for f in CaptureReader(path).frames()
                 if not isinstance(s := sighting_from_frame(f, "serial"), str)]
     source = SerialSource(str(board.link), 0, ESP32)
     got: list[Sighting] = []
     stop = asyncio.Event()
     task = asyncio.create_task(source.run(got.append, stop))
-    await eventually(lambda: source.connected)
-    return source, got, stop, task, replayed
+    try:
+        await eventually(lambda: source.connected or task.done())
+        yield Reading(source, got, task, replayed)
+    finally:
+        stop.set()
+        done, _ = await asyncio.wait({task}, timeout=WAIT_S)
+        if not done:
+            task.cancel()
 
 
 @pytest.mark.parametrize("name", ["probing-patterns_iPhone12-M.pcap",
@@ -215,27 +239,29 @@ async def test_a_pcap_streaming_esp32_gives_the_passes_of_replaying_the_file(
     esp32_board: FakeEsp32, captures_dir: Path, name: str,
 ) -> None:
     path = captures_dir / "wifi" / name
-    source, got, stop, task, replayed = await esp32_source(esp32_board, path)
-    data = path.read_bytes()
+    async with esp32_reading(esp32_board, path) as r:
+        await stream_in_chunks(esp32_board, path.read_bytes())
+        await eventually(lambda: len(r.got) == len(r.replayed) or r.task.done(), 30)
+        r.ended()
+    assert passes_of(r.got) == passes_of(r.replayed) and r.replayed
+    assert r.source.garbage["skipped_bytes"] > 0  # the boot text
+
+
+async def stream_in_chunks(board: FakeEsp32, data: bytes) -> None:
+    """Boot text, then `data` as a UART delivers it: in chunks of any size."""
     rng = random.Random(7)
     chunks = [b"ets Jun  8 2016 00:22:57\r\nrst:0x1 (POWERON_RESET)\r\n"]
     at = 0
-    while at < len(data):  # as a UART delivers it: chunks of any size
+    while at < len(data):
         step = rng.randint(1, 3000)
         chunks.append(data[at:at + step])
         at += step
 
     def send_all() -> None:
         for chunk in chunks:
-            esp32_board.send_raw(chunk)
+            board.send_raw(chunk)
 
     await asyncio.to_thread(send_all)
-    await eventually(lambda: len(got) == len(replayed) or task.done(), 30)
-    assert not task.done(), task.exception()
-    stop.set()
-    await asyncio.wait_for(task, WAIT_S)
-    assert passes_of(got) == passes_of(replayed) and replayed
-    assert source.garbage["skipped_bytes"] > 0  # the boot text
 
 
 async def test_an_esp32_restarting_mid_stream_and_one_stamping_time_since_boot(
@@ -243,36 +269,40 @@ async def test_an_esp32_restarting_mid_stream_and_one_stamping_time_since_boot(
 ) -> None:
     path = captures_dir / "wifi" / "probing-patterns_S21Ultra-M.pcap"
     data = path.read_bytes()
-    source, got, stop, task, replayed = await esp32_source(esp32_board, path)
-    # cut inside a record: the board reboots and starts a new stream
-    await asyncio.to_thread(esp32_board.send_raw, data[:len(data) // 2]
-                            + b"\r\nrst:0xc (SW_CPU_RESET)\r\n" + data)
-    await eventually(lambda: len(got) >= len(replayed) or task.done(), 30)
-    assert not task.done(), task.exception()
-    assert got[-len(replayed):] == replayed  # the whole second stream, as in the file
-    assert source.garbage["new_stream"] + source.garbage["lost_framing"] >= 1
+    async with esp32_reading(esp32_board, path) as r:
+        # cut inside a record: the board reboots and starts a new stream
+        await asyncio.to_thread(esp32_board.send_raw, data[:len(data) // 2]
+                                + b"\r\nrst:0xc (SW_CPU_RESET)\r\n" + data)
+        # the file's last frame comes only in the second stream: then it is all in
+        await eventually(lambda: r.got[-1:] == r.replayed[-1:] or r.task.done(), 30)
+        r.ended()
+        assert r.got[-len(r.replayed):] == r.replayed  # the second stream, as in the file
+        assert r.source.garbage["new_stream"] + r.source.garbage["lost_framing"] >= 1
 
-    # a board without wall-clock time: records from 0 s, anchored to the host clock
+        # a board without wall-clock time: records from 0 s, anchored to the host clock
+        first = len(r.got)
+        await asyncio.to_thread(esp32_board.send_raw, since_boot(data))
+        await eventually(lambda: len(r.got) >= first + len(r.replayed) or r.task.done(), 30)
+        r.ended()
+    fresh = r.got[first:]
+    assert [s.mac for s in fresh] == [s.mac for s in r.replayed]
+    span = r.replayed[-1].t_ns - r.replayed[0].t_ns
+    assert fresh[-1].t_ns - fresh[0].t_ns <= span  # spacing kept (or re-anchored closer)
+    assert fresh[0].t_ns > r.replayed[-1].t_ns  # near now, not in 1970
+
+
+def since_boot(data: bytes) -> bytes:
+    """The capture as a board without time writes it: record times from 5 s."""
     header, records = data[:24], data[24:]
-    first = len(got)
-    booted = bytearray(header)
+    out = bytearray(header)
     seconds = int.from_bytes(records[0:4], "little")
     pos = 0
     while pos < len(records):
         caplen = int.from_bytes(records[pos + 8:pos + 12], "little")
         ts = int.from_bytes(records[pos:pos + 4], "little") - seconds + 5
-        booted += ts.to_bytes(4, "little") + records[pos + 4:pos + 16 + caplen]
+        out += ts.to_bytes(4, "little") + records[pos + 4:pos + 16 + caplen]
         pos += 16 + caplen
-    await asyncio.to_thread(esp32_board.send_raw, bytes(booted))
-    await eventually(lambda: len(got) >= first + len(replayed) or task.done(), 30)
-    assert not task.done(), task.exception()
-    stop.set()
-    await asyncio.wait_for(task, WAIT_S)
-    fresh = got[first:]
-    assert [s.mac for s in fresh] == [s.mac for s in replayed]
-    span = replayed[-1].t_ns - replayed[0].t_ns
-    assert fresh[-1].t_ns - fresh[0].t_ns <= span  # spacing kept (or re-anchored closer)
-    assert fresh[0].t_ns > replayed[-1].t_ns  # near now, not in 1970
+    return bytes(out)
 
 
 def test_profiles_load_and_bad_ones_are_named(tmp_path: Path) -> None:
