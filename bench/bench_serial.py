@@ -60,9 +60,8 @@ def parse(data: bytes, on: object) -> int:
     decoder = nrf.SlipDecoder(Counter())
     clock = BoardClock(WRAP_US * 1000)
     for at in range(0, len(data), CHUNK):
-        for frame in decoder.feed(data[at:at + CHUNK]):
-            packet = nrf.parse_packet(frame)
-            if not isinstance(packet, str) and nrf.is_advert_event(packet):
+        for frame, packet in source.packets(decoder, data[at:at + CHUNK]):
+            if nrf.is_advert_event(packet):
                 source.on_advert(frame, packet, clock, on)  # type: ignore[arg-type]
     return source.sightings
 

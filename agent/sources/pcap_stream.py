@@ -36,6 +36,7 @@ class PcapStream:
         self._linktype = 0
         self._snaplen = MAX_RECORD
         self.streams = 0  # global headers read
+        self._scanned = 0  # the current record's body searched for a restart up to here
 
     @property
     def reading(self) -> bool:
@@ -85,9 +86,13 @@ class PcapStream:
     def _signature_in(self, start: int, end: int) -> int:
         """Where a global header (magic and version 2.4, 8 octets: not found in frames by
         chance) starts within pending[start:end], or -1."""
-        window = self._pending[start:end + 7]
+        begin = max(start, self._scanned)  # a record fed in pieces is searched once
+        window = self._pending[begin:end + 7]
         found = [i for i in (window.find(sig) for sig in _SIGNATURES) if i >= 0]
-        return start + min(found) if found else -1
+        if found:
+            return begin + min(found)
+        self._scanned = max(begin, begin + len(window) - 7)  # a signature may straddle
+        return -1
 
     def _next_record(self) -> Frame | None:
         buf, record = self._pending, self._record
@@ -101,18 +106,19 @@ class PcapStream:
         if caplen > self._snaplen or frac * self._ns_per_tick >= 1_000_000_000:
             self.garbage[LOST_FRAMING] += 1
             del buf[:1]
-            self._record = None  # look for the next global header
+            self._record, self._scanned = None, 0  # look for the next global header
             return None
         restart = self._signature_in(RECORD_HEADER, RECORD_HEADER + caplen)
         if restart >= 0:  # the board restarted inside this record: a new stream begins
             self.garbage[LOST_FRAMING] += 1
             del buf[:restart]
-            self._record = None
+            self._record, self._scanned = None, 0
             return None
         if len(buf) < RECORD_HEADER + caplen:
             return None
         data = bytes(buf[RECORD_HEADER:RECORD_HEADER + caplen])
         del buf[:RECORD_HEADER + caplen]
+        self._scanned = 0
         return Frame(seconds * 1_000_000_000 + frac * self._ns_per_tick, self._linktype, data)
 
 

@@ -22,6 +22,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Iterator
 
 from roadside.agent.model import RadioKind, Sighting
 from roadside.agent.privacy import ble_address_kind
@@ -117,11 +118,8 @@ class SerialSource:
                 await self._send(link, nrf.PING_REQ)
                 pinged = True
                 continue
-            for frame in decoder.feed(chunk):
-                packet = nrf.parse_packet(frame)
-                if isinstance(packet, str):
-                    self.garbage[packet] += 1
-                elif packet.packet_id == nrf.PING_RESP and pinged:
+            for frame, packet in self.packets(decoder, chunk):
+                if packet.packet_id == nrf.PING_RESP and pinged:
                     pinged = False  # alive after a silence: a reset board idles
                     await self._scan(link)
                 elif nrf.is_advert_event(packet):
@@ -158,13 +156,20 @@ class SerialSource:
             chunk = await link.read(left)
             if chunk is None:
                 raise SourceError(f"serial {self.port}: stopped during the handshake")
-            for frame in decoder.feed(chunk):
-                packet = nrf.parse_packet(frame)
-                if isinstance(packet, str):
-                    self.garbage[packet] += 1
-                elif packet.packet_id == packet_id:
+            for _frame, packet in self.packets(decoder, chunk):
+                if packet.packet_id == packet_id:
                     return packet
         return None
+
+    def packets(self, decoder: nrf.SlipDecoder,
+                 chunk: bytes) -> Iterator[tuple[bytes, nrf.Packet]]:
+        """The chunk's whole packets (and their frames); the rest counted as garbage."""
+        for frame in decoder.feed(chunk):
+            packet = nrf.parse_packet(frame)
+            if isinstance(packet, str):
+                self.garbage[packet] += 1
+            else:
+                yield frame, packet
 
     # pcap over serial -------------------------------------------------------------
 
