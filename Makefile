@@ -65,13 +65,15 @@ proto-check: $(STAMP)
 	  cmp -s $$tmp/roadside/$$f $$f || { echo "stale generated code: $$f (run make proto)"; status=1; }; done; \
 	rm -rf $$tmp; exit $$status
 
+# the top-level folders that are packages roadside.<folder>
+PACKAGES := agent central common sim proto firmware_config
+
 $(NS): $(STAMP)
 	mkdir -p $(NS)
-	for p in agent central proto; do ln -sfn ../../../$$p $(NS)/$$p; done
-	ln -sfn ../../../agent/common $(NS)/common
+	for p in $(PACKAGES); do ln -sfn ../../../$$p $(NS)/$$p; done
 
 lint: $(STAMP) $(NS)
-	$(VENV)/bin/ruff check agent central proto tests bench
+	$(VENV)/bin/ruff check $(PACKAGES) tests bench
 	MYPYPATH=$(VENV)/ns $(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
@@ -100,7 +102,7 @@ bench: $(STAMP) etcd
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 demo: $(STAMP) etcd
-	$(PY) -m roadside.agent.sim.demo $(DEMO_ARGS)
+	$(PY) -m roadside.sim.demo $(DEMO_ARGS)
 
 # INSTALL_ARGS: e.g. --dry-run, --destdir DIR, --profile pizero2w-esp32 (systemd/install.sh)
 install-agent:

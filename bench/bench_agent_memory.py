@@ -5,7 +5,7 @@ In the one agent process, at once:
   system bus, with devices whose RSSI this benchmark keeps changing (so BlueZ reports them);
 - serial: pyserial on a pty pair, a fake nRF52840 (nRF Sniffer for Bluetooth LE) on the far
   side answering the handshake and sending advertising packet events;
-- replay: every real capture in ../shared/captures ($ROADSIDE_CAPTURES), at full speed;
+- replay: every real capture in tests/data/captures, at full speed;
 - wifi: needs a monitor-mode interface; when there is none it is not run, and the output
   says so.
 etcd and central run on loopback (central in this process); the agent uploads to it. Its
@@ -322,7 +322,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--captures", type=Path,
-        default=Path(os.environ.get("ROADSIDE_CAPTURES", REPO.parent / "shared" / "captures")),
+        default=REPO / "tests" / "data" / "captures",
     )
     args = parser.parse_args()
     captures = sorted(args.captures.glob("*/*.pcap*"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -58,13 +57,12 @@ def replay_round(addr: str, secret: Path, files: list[Path], detector: str) -> d
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--captures", type=Path, default=Path(os.environ.get(
-        "ROADSIDE_CAPTURES", ROOT.parent / "shared" / "captures")))
+    parser.add_argument("--captures", type=Path, default=ROOT / "tests" / "data" / "captures")
     args = parser.parse_args()
     files = [args.captures / "wifi" / name for name in FILES]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        print(f"captures not found: {', '.join(missing)} (set ROADSIDE_CAPTURES)")
+        print(f"captures not found: {', '.join(missing)} (--captures)")
         return 2
     ingest, frames_s, passes_s, walls = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="bench-replay-") as tmp, \

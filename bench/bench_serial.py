@@ -105,7 +105,7 @@ def main() -> int:
         n, passes = asyncio.run(pipeline(data, Path(tmp) / "nrf"))
         nrf_rate = rate("nrf pipeline", n, time.perf_counter() - t0, f"   ({passes:,} passes)")
         if not bench_wifi.LARGEST.exists():
-            print(f"WiFi baseline skipped: {bench_wifi.LARGEST} not found (ROADSIDE_CAPTURES)")
+            print(f"WiFi baseline skipped: {bench_wifi.LARGEST} not found")
             return 0
         state = Path(tmp) / "wifi"
         state.mkdir()

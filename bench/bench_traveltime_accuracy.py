@@ -22,7 +22,6 @@ from pathlib import Path
 
 import corridor
 
-from roadside.agent.sim.network import load_network
 from roadside.central.store.client import connect
 from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.etcd_store import EtcdStore
@@ -30,6 +29,7 @@ from roadside.central.store.records import LinkRecord, RouteRecord
 from roadside.central.traveltime import engine, stats, store
 from roadside.central.traveltime.model import Figures, WindowSummary
 from roadside.central.traveltime.plot import plot_windows
+from roadside.sim.network import load_network
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = "accuracy"

@@ -12,7 +12,6 @@ Target: pipeline >= 100,000 frames/s.  Run: .venv/bin/python bench/bench_wifi.py
 from __future__ import annotations
 
 import asyncio
-import os
 import struct
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from roadside.agent.privacy import DeviceHasher  # noqa: E402
 from roadside.agent.sources.capfile import CaptureReader, Frame  # noqa: E402
 from roadside.agent.sources.replay import sighting_from_frame  # noqa: E402
 
-CAPTURES = Path(os.environ.get("ROADSIDE_CAPTURES", REPO.parent / "shared" / "captures"))
+CAPTURES = REPO / "tests" / "data" / "captures"
 LARGEST = CAPTURES / "wifi" / "sc6-61_2024-02-08_position_2.pcap"
 REPS = 5  # the capture is replayed this many times, each shifted 2 h later
 SHIFT_NS = 2 * 3600 * 10**9
@@ -128,7 +127,7 @@ def timed(label: str, frames: int, fn: object, *args: object) -> tuple[str, int,
 
 def main() -> int:
     if not LARGEST.exists():
-        print(f"capture not found: {LARGEST} (set ROADSIDE_CAPTURES)")
+        print(f"capture not found: {LARGEST} (the repository ships it)")
         return 1
     frames = list(CaptureReader(LARGEST).frames())  # for the scapy sample
     total = len(frames) * REPS

@@ -15,11 +15,11 @@ from typing import Any
 from roadside.agent.config import AgentConfig
 from roadside.agent.passes import PassBuilder
 from roadside.agent.privacy import Action, DeviceHasher, PrivacyPolicy
-from roadside.agent.sim import traffic
-from roadside.agent.sim.network import Network
-from roadside.agent.sim.truth import build_truth
 from roadside.central.store.records import StoredPass
 from roadside.central.traveltime.model import WindowSummary
+from roadside.sim import traffic
+from roadside.sim.network import Network
+from roadside.sim.truth import build_truth
 
 TICK_NS = 5 * 1_000_000_000  # close silent passes this often (event time)
 SLOWDOWN_FACTOR = 1.3  # a window this much slower than the free-flow median is congested
@@ -28,7 +28,7 @@ SLOWDOWN_FACTOR = 1.3  # a window this much slower than the free-flow median is 
 @dataclass(frozen=True, slots=True)
 class Corridor:
     passes: list[StoredPass]
-    truth: dict[str, Any]  # the simulator's truth document (agent/sim/truth.py)
+    truth: dict[str, Any]  # the simulator's truth document (sim/truth.py)
 
 
 def simulated_passes(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,13 +9,11 @@ from typing import Any
 
 from roadside.central.store import keys
 from roadside.central.store.shards import parse_shards
+from roadside.common import laptop
 from roadside.common.config_layers import load
 
 # the embedded etcd's home when --data-dir is not given (works without root)
-DEFAULT_DATA_DIR = (
-    Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    / "roadside" / "central"
-)
+DEFAULT_DATA_DIR = laptop.data_dir()
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,22 @@
 """Fixtures every test package shares. Shared fixtures of one area live in
 tests/fixtures/<area>.py and are listed in pytest_plugins below."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 from hypothesis import settings
+
+# Hermetic: the suite never sees the user's home (a laptop central's data and certificates
+# live there) nor their ROADSIDE_* settings. Set before any roadside module is imported, as
+# some take defaults from the environment at import; subprocesses inherit it.
+for _name in [n for n in os.environ if n.startswith("ROADSIDE_")]:
+    del os.environ[_name]
+_HOME = tempfile.mkdtemp(prefix="roadside-test-home-")
+atexit.register(shutil.rmtree, _HOME, True)
+os.environ.update(HOME=_HOME, XDG_DATA_HOME=f"{_HOME}/.local/share",
+                  XDG_CONFIG_HOME=f"{_HOME}/.config", XDG_CACHE_HOME=f"{_HOME}/.cache")
 
 pytest_plugins = [
     "tests.fixtures.etcd",

@@ -14,15 +14,16 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 FOREIGN = ("agent", "central", "proto", "collector", "query")
+PACKAGES = ("agent", "central", "common", "sim", "proto", "firmware_config")  # roadside.<folder>
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel built from a copy of the checkout (the build leaves nothing in the tree)."""
     src = tmp_path_factory.mktemp("src")
-    for name in ("agent", "central", "proto"):
+    for name in PACKAGES:
         shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy(REPO / name, src / name)
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
@@ -40,11 +41,13 @@ def test_wheel_holds_only_the_roadside_namespace(wheel: Path) -> None:
     for module in ("roadside/agent/buffer.py", "roadside/common/main.py",
                    "roadside/central/api/server.py", "roadside/central/store/keys.py",
                    "roadside/proto/v1/collector_pb2.py",
-                   "roadside/agent/sim/networks/corridor.yaml",
+                   "roadside/sim/networks/corridor.yaml",
                    "roadside/central/http/static/index.html",
-                   "roadside/central/http/static/app.js"):
+                   "roadside/central/http/static/app.js",
+                   "roadside/firmware_config/serial/nrf52840-dongle.yaml",
+                   "roadside/firmware_config/profiles/rpi4.yaml"):
         assert module in names
-    assert not any(n.startswith("roadside/agent/common/") for n in names)
+    assert not any(n.startswith(("roadside/agent/common/", "roadside/agent/sim/")) for n in names)
 
 
 def test_installed_wheel_lives_beside_proto_plus(wheel: Path, tmp_path: Path) -> None:
@@ -65,13 +68,16 @@ def test_installed_wheel_lives_beside_proto_plus(wheel: Path, tmp_path: Path) ->
         "assert hasattr(proto, 'Message'), proto.__file__\n"
         f"print([m for m in {FOREIGN!r} if m != 'proto' and importlib.util.find_spec(m)])\n"
         "print(roadside.central.api.server.__file__)\n"
+        "from roadside.agent.sources.serial_profile import load_profile\n"
+        "print(load_profile('nrf52840-dongle').protocol)\n"
     )
     run = subprocess.run([python, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 0, run.stderr
-    stray, server_file = run.stdout.splitlines()
+    stray, server_file, protocol = run.stdout.splitlines()
     assert stray == "[]"
     assert server_file.startswith(str(site))
+    assert protocol == "nrf-sniffer"  # the board profiles are found in the installed package
     helped = subprocess.run([env_dir / "bin" / "roadside", "--help"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
     assert helped.returncode == 0, helped.stderr

@@ -11,6 +11,7 @@ board speaks, at what speed, and what the agent asks of it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import yaml
@@ -19,8 +20,9 @@ from roadside.agent.model import RadioKind
 from roadside.agent.sources.base import SourceError
 
 PROTOCOLS = ("nrf-sniffer", "pcap")
+# the packaged profiles (found in a wheel install as in a checkout), then the box's own
 PROFILE_DIRS = (
-    Path(__file__).resolve().parents[2] / "firmware_config" / "serial",
+    Path(str(resources.files("roadside.firmware_config") / "serial")),
     Path("/etc/roadside/serial"),
 )
 ADVERTISING_CHANNELS = (37, 38, 39)

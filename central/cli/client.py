@@ -21,7 +21,7 @@ from typing import Any
 
 import grpc
 
-from roadside.central.config import DEFAULT_DATA_DIR
+from roadside.common import laptop
 from roadside.common.config_layers import load
 from roadside.common.errors import RoadsideError
 from roadside.common.files import read_file
@@ -103,15 +103,14 @@ def credentials(config: ClientConfig, role: str = "admin") -> grpc.ChannelCreden
         return None
     ca, cert, key = config.tls_ca_file, config.tls_cert_file, config.tls_key_file
     if ca is None and cert is None:
-        local = DEFAULT_DATA_DIR / "pki"
-        if (local / f"operator-{role}.pem").exists():
-            ca, cert, key = (local / "ca.pem", local / f"operator-{role}.pem",
-                             local / f"operator-{role}.key")
-        else:
+        found = laptop.tls_triple(f"operator-{role}")
+        if found is None:
             raise CentralCallError(
                 "no TLS settings: give tls_ca_file, tls_cert_file and tls_key_file (flags, "
                 "ROADSIDE_TLS_* or the config's client: section), or --insecure for a "
-                "central started with --insecure")
+                f"central started with --insecure (no laptop central's certificates in "
+                f"{laptop.pki_dir()})")
+        ca, cert, key = found
     if ca is None or cert is None or key is None:
         raise CentralCallError("TLS: give tls_ca_file, tls_cert_file and tls_key_file "
                                "together (or --insecure)")

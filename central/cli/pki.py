@@ -27,7 +27,7 @@ from roadside.central.config import CentralConfig, load_config
 from roadside.central.pki.ca import PkiError, SiteCA
 from roadside.central.pki.etcd import enable_auth, etcd_files
 from roadside.central.pki.registry import ETCD_ERRORS, PkiRegistry
-from roadside.central.store.client import connect, connect_shards, tls_files
+from roadside.central.store.client import connect, connect_shards, etcd_tls, tls_files
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.common.files import write_atomic
 from roadside.common.identity import ROLES, Identity, IdentityError, make_token, token_digest
@@ -108,11 +108,8 @@ def control_config(args: argparse.Namespace) -> CentralConfig:
 
 def control_tls(config: CentralConfig) -> tuple[bytes, bytes, bytes] | None:
     """The control etcd's client TLS: central's etcd files, else the embedded etcd's."""
-    files = (config.etcd_ca_file, config.etcd_cert_file, config.etcd_key_file)
-    local = config.pki_path
-    if files[0] is None and (local / "etcd-client.pem").exists():  # serve's embedded etcd
-        files = (local / "ca.pem", local / "etcd-client.pem", local / "etcd-client.key")
-    return tls_files(*files)
+    return etcd_tls(config.etcd_ca_file, config.etcd_cert_file, config.etcd_key_file,
+                    config.pki_path)
 
 
 @contextmanager

@@ -11,10 +11,11 @@ from prometheus_client import CollectorRegistry
 
 from roadside.central.cli.settings import add_setting_flags, setting_flags
 from roadside.central.metrics import worker_families
-from roadside.central.store.client import CALL_TIMEOUT_S, connect, connect_shards, tls_files
+from roadside.central.store.client import CALL_TIMEOUT_S, connect, connect_shards, etcd_tls
 from roadside.central.store.shards import Shards
 from roadside.central.traveltime.config import TravelTimeConfig
 from roadside.central.traveltime.worker import TravelTimeWorker
+from roadside.common import laptop
 from roadside.common.config_layers import load
 from roadside.common.errors import RoadsideError
 from roadside.common.metrics import FromFunction, MetricsServer
@@ -72,7 +73,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "passes land in it. Settings: defaults, the YAML --config file (a 'worker:'\n"
             "section), ROADSIDE_<SETTING> (e.g. ROADSIDE_WINDOW_S=300), then these flags."
         ),
-        epilog="example:\n  roadside central worker --etcd-endpoints 10.0.0.5:2379 --window-s 300",
+        epilog=("examples:\n  roadside central worker                 (beside a laptop central)\n"
+                "  roadside central worker --etcd-endpoints 10.0.0.5:2379 --window-s 300"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_setting_flags(parser, TravelTimeConfig, OPTION_HELP)
@@ -105,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: TravelTimeConfig) -> int:
-    tls = tls_files(config.etcd_ca_file, config.etcd_cert_file, config.etcd_key_file)
+    tls = etcd_tls(config.etcd_ca_file, config.etcd_cert_file, config.etcd_key_file,
+                   laptop.pki_dir())
     client = await asyncio.to_thread(connect, list(config.etcd_endpoints), CALL_TIMEOUT_S, tls)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

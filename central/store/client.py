@@ -9,6 +9,7 @@ import etcd3
 import grpc
 
 from roadside.central.store.shards import parse_shards
+from roadside.common import laptop
 
 # cslab-etcd3 marks an endpoint failed after one error and avoids it for time_retry
 # seconds; a plain client would then refuse every call for 300 s.
@@ -44,6 +45,17 @@ def tls_files(ca: Path | None, cert: Path | None, key: Path | None,
     if cert is None or key is None:
         raise ValueError("etcd TLS: give etcd_ca_file, etcd_cert_file and etcd_key_file")
     return ca.read_bytes(), cert.read_bytes(), key.read_bytes()
+
+
+def etcd_tls(ca: Path | None, cert: Path | None, key: Path | None, pki_dir: Path,
+             ) -> tuple[bytes, bytes, bytes] | None:
+    """etcd client TLS from these settings; when none is set, the embedded etcd's client
+    certificate that a laptop central made in `pki_dir`, if it is there."""
+    if ca is None and cert is None:
+        found = laptop.tls_triple("etcd-client", pki_dir)
+        if found is not None:
+            ca, cert, key = found
+    return tls_files(ca, cert, key)
 
 
 def connect_shards(

@@ -21,7 +21,7 @@ import yaml
 from roadside.agent.model import AddressKind, RadioKind, Sighting
 from roadside.agent.passes import pass_ulid
 from roadside.agent.privacy import DeviceHasher, generate_secret
-from roadside.agent.sim.capwriter import PcapWriter, probe_request
+from roadside.sim.capwriter import PcapWriter, probe_request
 from tests.fixtures.central import StartCentral
 from tests.fixtures.polling import PollTimeout, wait_until
 from tests.fixtures.stored import passes_in

@@ -11,10 +11,10 @@ import etcd3
 
 from roadside.agent.commands.replay import replay
 from roadside.agent.model import AddressKind, RadioKind, Sighting
-from roadside.agent.sim.capwriter import PcapWriter, probe_request
 from roadside.agent.sources.dot11 import LINKTYPE_RADIOTAP
 from roadside.agent.sources.replay import FAST
 from roadside.central.api.server import RunningCentral
+from roadside.sim.capwriter import PcapWriter, probe_request
 from tests.agent.test_uplink import stored_keys
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.sim import keep_all

@@ -13,7 +13,6 @@ import etcd3
 import pytest
 
 from bench import corridor
-from roadside.agent.sim.network import load_network
 from roadside.central.api.server import RunningCentral
 from roadside.central.http.feeds import Feeds
 from roadside.central.store import keys
@@ -29,6 +28,7 @@ from roadside.proto.v1 import (
     query_pb2_grpc,
     types_pb2,
 )
+from roadside.sim.network import load_network
 from tests.central.helpers import S, make_batch, make_pass
 from tests.fixtures.traveltime import YESTERDAY, Road
 from tests.fixtures.trust import ANALYST, Site

@@ -17,13 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from roadside.agent.sim.network import load_network
 from roadside.central.api import wire
 from roadside.central.api.server import RunningCentral
 from roadside.central.http.apikeys import ApiKeys
 from roadside.central.store.records import DetectorRecord
 from roadside.central.traveltime import engine, profiles, stats, store
 from roadside.proto.v1 import types_pb2
+from roadside.sim.network import load_network
 from tests.fixtures.traveltime import Road, S
 
 webdriver = pytest.importorskip("selenium.webdriver")

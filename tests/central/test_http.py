@@ -35,7 +35,7 @@ from tests.fixtures.traveltime import Road, S
 from tests.fixtures.trust import DETECTOR_A, VIEWER, Site
 
 W = 300
-SCHEMAS = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "datex2-v3"
+SCHEMAS = Path(__file__).resolve().parents[1] / "data" / "schemas" / "datex2-v3"
 DATEX_NS = {"roa": "http://datex2.eu/schema/3/roadTrafficData",
             "loc": "http://datex2.eu/schema/3/locationReferencing"}
 CALL_S = 20

@@ -16,7 +16,6 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from roadside.agent.common.main import main
 from roadside.central.api.server import RunningCentral
 from roadside.central.errors import InvalidArgument
 from roadside.central.store.client import connect
@@ -27,6 +26,7 @@ from roadside.central.store.records import LinkRecord, StoredPass
 from roadside.central.store.shards import CONTROL, Shards, ShardsMismatch, parse_shards
 from roadside.central.traveltime import engine, stats, store
 from roadside.central.traveltime.model import Target, WindowSummary
+from roadside.common.main import main
 from roadside.proto.v1 import collector_pb2_grpc, query_pb2, query_pb2_grpc, types_pb2
 from tests.central.helpers import S, make_batch, make_pass
 from tests.fixtures.central import StartCentral

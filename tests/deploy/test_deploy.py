@@ -21,8 +21,8 @@ import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from roadside.agent.sim import demo_report
-from roadside.agent.sim.network import load_network
+from roadside.sim import demo_report
+from roadside.sim.network import load_network
 
 pytestmark = [pytest.mark.deploy, pytest.mark.timeout(1800)]
 

@@ -33,7 +33,7 @@ def ports(out: Path) -> list[int]:
 
 def demo(out: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "roadside.agent.sim.demo", "--short", "--out", str(out)],
+        [sys.executable, "-m", "roadside.sim.demo", "--short", "--out", str(out)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

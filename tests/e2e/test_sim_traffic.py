@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from roadside.agent.sim.network import load_network
 from roadside.central.api.server import RunningCentral
 from roadside.common.identity import Identity
 from roadside.common.main import main
+from roadside.sim.network import load_network
 from tests.fixtures.sim import KEEP_ALL, StoredPasses
 from tests.fixtures.trust import ADMIN, AsOperator, Site
 

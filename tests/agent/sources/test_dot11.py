@@ -12,7 +12,7 @@ from scapy.packet import Raw
 from roadside.agent.sources import dot11
 from roadside.agent.sources.capfile import CaptureReader
 
-# probe requests, unique transmitters, randomized ones: ../shared/captures/README.md
+# probe requests, unique transmitters, randomized ones: tests/data/captures/README.md
 README_COUNTS = {
     "sc6-61_2024-02-08_position_1.pcap": (13238, 674, 646),
     "sc6-61_2024-02-08_position_2.pcap": (15345, 768, 716),

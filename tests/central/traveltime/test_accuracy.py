@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from bench import corridor
-from roadside.agent.sim.network import EXAMPLE, Network, load_network, parse_network
 from roadside.central.store.records import LinkRecord
 from roadside.central.traveltime import engine, stats, store
+from roadside.sim.network import EXAMPLE, Network, load_network, parse_network
 from tests.fixtures.traveltime import YESTERDAY, Road
 
 W = 300
@@ -49,7 +49,7 @@ def test_window_medians_follow_the_truth_and_the_slowdown(
 
 def mixed_corridor() -> Network:
     """The example corridor with cyclists and pedestrians on it, car kits in more cars."""
-    text = resources.files("roadside.agent.sim.networks").joinpath(EXAMPLE).read_text()
+    text = resources.files("roadside.sim.networks").joinpath(EXAMPLE).read_text()
     data = yaml.safe_load(text)
     data["radios"]["bt_classic"]["share"] = 0.5
     data["travellers"] = {

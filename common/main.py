@@ -83,7 +83,7 @@ GROUPS: dict[str, Group] = {
     "sim": Group(
         "agent", "simulate road traffic through agents and central",
         "Simulator mode: synthetic traffic through real agent pipelines and central.",
-        ("roadside.agent.sim.cmd_traffic", "roadside.agent.sim.cmd_load"),
+        ("roadside.sim.cmd_traffic", "roadside.sim.cmd_load"),
     ),
 }
 

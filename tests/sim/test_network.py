@@ -10,11 +10,11 @@ import pytest
 import yaml
 
 from roadside.agent.model import RadioKind
-from roadside.agent.sim.network import NetworkError, load_network, parse_network
+from roadside.sim.network import NetworkError, load_network, parse_network
 
 
 def example() -> dict[str, Any]:
-    text = (Path(__file__).parents[3] / "agent/sim/networks/corridor.yaml").read_text()
+    text = (Path(__file__).parents[2] / "sim/networks/corridor.yaml").read_text()
     data: dict[str, Any] = yaml.safe_load(text)
     return data
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from roadside.agent.config import AgentConfig
 from roadside.agent.model import Sighting
 from roadside.agent.runner import AgentRunner, Progress
-from roadside.agent.sim.network import Network
 from roadside.agent.sources.base import Emit
+from roadside.sim.network import Network
 
 CHUNK = 512  # sightings emitted between yields to the event loop
 PROGRESS_S = 0.25  # how often the progress callback runs

@@ -1,6 +1,6 @@
 """`roadside sim traffic`: simulate a road network's traffic through real agent pipelines.
 
-Simulates vehicles on the network (agent/sim/traffic.py), writes the truth file, optionally
+Simulates vehicles on the network (sim/traffic.py), writes the truth file, optionally
 writes what each detector hears as pcap files, and with --central registers the detectors
 and links there and drives one agent pipeline per detector (hashing, passes, disk buffer,
 uplink) until central has acknowledged every pass.
@@ -23,11 +23,11 @@ from roadside.agent.config import AgentConfig
 from roadside.agent.model import AddressKind, Sighting
 from roadside.agent.privacy import DeviceHasher, PrivacyPolicy, generate_secret, load_secret
 from roadside.agent.runner import Progress
-from roadside.agent.sim import capwriter, feed, register, traffic
-from roadside.agent.sim.network import load_network
-from roadside.agent.sim.truth import build_truth, write_truth
 from roadside.common.config_layers import ConfigError, load
 from roadside.common.timeparse import parse_duration, parse_time
+from roadside.sim import capwriter, feed, register, traffic
+from roadside.sim.network import load_network
+from roadside.sim.truth import build_truth, write_truth
 
 
 def add_parser(sub: Any) -> None:

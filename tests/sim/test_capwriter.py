@@ -10,11 +10,11 @@ from scapy.layers.dot11 import Dot11, RadioTap
 from scapy.utils import rdpcap
 
 from roadside.agent.model import RadioKind
-from roadside.agent.sim.capwriter import CaptureSummary, ble_crc, write_detector
-from roadside.agent.sim.network import load_network
-from roadside.agent.sim.traffic import NS, simulate
 from roadside.agent.sources.capfile import CaptureReader
 from roadside.agent.sources.replay import sighting_from_frame
+from roadside.sim.capwriter import CaptureSummary, ble_crc, write_detector
+from roadside.sim.network import load_network
+from roadside.sim.traffic import NS, simulate
 
 START_NS = 1_764_244_800 * NS  # 2025-11-27 12:00 UTC
 DETECTOR = "mill-bridge"

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from roadside.agent.model import AddressKind, DeviceClass, RadioKind, Sighting
-from roadside.agent.sim.network import DayProfile, Detector, Link, Network, RadioModel
+from roadside.sim.network import DayProfile, Detector, Link, Network, RadioModel
 
 NS = 1_000_000_000
 SOURCE = "sim"

@@ -1,4 +1,4 @@
-"""`make demo` (python -m roadside.agent.sim.demo): the whole system on a simulated corridor.
+"""`make demo` (python -m roadside.sim.demo): the whole system on a simulated corridor.
 
 1. starts `roadside central serve` (embedded etcd in a temporary directory, free ports)
    and a travel-time worker (`roadside central worker`);
@@ -31,10 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from roadside.agent.privacy import generate_secret
-from roadside.agent.sim import demo_report
-from roadside.agent.sim.network import load_network
 from roadside.common.errors import RoadsideError
 from roadside.common.timeparse import parse_duration
+from roadside.sim import demo_report
+from roadside.sim.network import load_network
 
 STARTUP_TIMEOUT_S = 60.0  # for central to report that it serves
 REPLAY_TIMEOUT_S = 600.0  # for every replay process to finish
@@ -87,7 +87,7 @@ class Children:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m roadside.agent.sim.demo", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m roadside.sim.demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--short", action="store_true",
                    help="a 25-minute simulated period (CI); default 90 minutes; both start "

@@ -12,7 +12,7 @@ import pytest
 
 from roadside.agent.model import Sighting
 from roadside.agent.runner import DrainTimeout
-from roadside.agent.sim.feed import run_agents
+from roadside.sim.feed import run_agents
 from tests.fixtures.agent import MakeConfig, sighting
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from roadside.agent.model import Sighting
-from roadside.agent.sim.network import Network, Route
-from roadside.agent.sim.traffic import Simulation, Trip
+from roadside.sim.network import Network, Route
+from roadside.sim.traffic import Simulation, Trip
 
 WINDOW_S = 300
 VERSION = 1

@@ -5,9 +5,9 @@ from __future__ import annotations
 import statistics
 
 from roadside.agent.model import AddressKind, RadioKind
-from roadside.agent.sim.network import load_network
-from roadside.agent.sim.traffic import NS, simulate
-from roadside.agent.sim.truth import route_windows, window_medians
+from roadside.sim.network import load_network
+from roadside.sim.traffic import NS, simulate
+from roadside.sim.truth import route_windows, window_medians
 
 DAY0_NS = 1_764_201_600 * NS  # 2025-11-27 00:00 UTC
 

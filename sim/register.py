@@ -12,8 +12,8 @@ import grpc.aio
 from roadside.agent.channel import open_channel
 from roadside.agent.config import AgentConfig
 from roadside.agent.errors import AgentError
-from roadside.agent.sim.network import Network
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
+from roadside.sim.network import Network
 
 log = logging.getLogger(__name__)
 

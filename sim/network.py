@@ -3,7 +3,7 @@
 A network has detectors (id, name, coordinates, radios), directed links between them (length,
 max_seconds, a speed profile over the day), the traffic demand over the day, where vehicles
 enter and leave, the radios vehicles carry, and how many stop on the way. The example corridor
-ships as agent/sim/networks/corridor.yaml; see it for every field with a comment.
+ships as sim/networks/corridor.yaml; see it for every field with a comment.
 
 Profiles over the day are lists of [hour, value] points, linear in between and wrapping
 around midnight, read in the network's local time (`utc_offset_hours`).
@@ -149,7 +149,7 @@ class Network:
 def load_network(path: str | Path | None = None) -> Network:
     """Read and validate a network file; None loads the example corridor."""
     if path is None:
-        text = resources.files("roadside.agent.sim.networks").joinpath(EXAMPLE).read_text("utf-8")
+        text = resources.files("roadside.sim.networks").joinpath(EXAMPLE).read_text("utf-8")
         where = EXAMPLE
     else:
         try:

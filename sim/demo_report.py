@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from roadside.agent.sim.network import Network
+from roadside.sim.network import Network
 
 QUERY_TIMEOUT_S = 60.0  # one `roadside query` process
 POLL_S = 1.0  # between looks at the published travel-time windows
