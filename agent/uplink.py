@@ -34,6 +34,7 @@ from roadside.agent.config import AgentConfig
 from roadside.agent.passes import new_ulid
 from roadside.agent.status import AgentStatus
 from roadside.agent.wire import status_to_pb
+from roadside.common.tlsprobe import diagnose
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 
 log = logging.getLogger(__name__)
@@ -98,6 +99,7 @@ class Uplink:
         self._last_success_ns = 0
         self._last_error = ""
         self._probe = False  # the last failure was central being unreachable
+        self._causes: dict[str, str | None] = {}  # endpoint -> why its channel did not open
 
     # --- public ------------------------------------------------------------------
 
@@ -312,11 +314,26 @@ class Uplink:
         self._failures += 1
         self._streak += 1
         self._probe = code in PROBED_CODES
+        if code is grpc.StatusCode.UNAVAILABLE and "failed to connect" in (exc.details() or ""):
+            cause = await self._cause(endpoint)  # TLS mistakes look like an outage to gRPC
+            if cause:
+                self._last_error = cause
         log.warning("upload of %d passes to %s failed: %s (%s)",
                     len(rows), endpoint, code.name, exc.details())
         await self.close()  # a fresh connection next time, on the next endpoint
         self._index = (self._index + 1) % len(self._endpoints)
         return None
+
+    async def _cause(self, endpoint: str) -> str | None:
+        """Why the channel did not open, probed once per endpoint and streak of failures."""
+        if self._streak > len(self._endpoints):
+            return self._causes.get(endpoint)
+        c = self._config
+        self._causes[endpoint] = await asyncio.to_thread(
+            diagnose, endpoint, c.tls_ca_file, c.tls_cert_file, c.tls_key_file, c.insecure)
+        if self._causes[endpoint]:
+            log.warning("central at %s: %s", endpoint, self._causes[endpoint])
+        return self._causes[endpoint]
 
     def _backoff_s(self) -> float:
         """Capped exponential backoff with full jitter in [cap/2, cap]."""

@@ -148,6 +148,14 @@ def load_config(
     file: str | Path | None = None,
     env: Mapping[str, str] | None = None,
     flags: Mapping[str, Any] | None = None,
+    local: Mapping[str, Any] | None = None,
 ) -> CentralConfig:
     """CentralConfig from the layers; raises config_layers.ConfigError naming the field."""
-    return load(CentralConfig, file, env, flags, section="central")
+    return load(CentralConfig, file, env, flags, section="central", local=local)
+
+
+def local_etcd() -> dict[str, Any]:
+    """The lowest settings layer of the commands run beside a laptop central: its embedded
+    etcd's endpoint (the etcd's client certificate is found in its PKI directory)."""
+    found = laptop.addresses().get("etcd")
+    return {"etcd_endpoints": (found,)} if found else {}

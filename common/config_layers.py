@@ -36,19 +36,22 @@ def load(
     flags: Mapping[str, Any] | None = None,
     env_prefix: str = ENV_PREFIX,
     section: str | None = None,
+    local: Mapping[str, Any] | None = None,
 ) -> T:
     """Build `cls` from its defaults, the YAML `file`, the environment and `flags`.
 
     Environment variables are `env_prefix` + the field name in upper case
     (ROADSIDE_ETCD_ENDPOINTS). List fields take comma-separated values there.
     `flags` holds command-line values; None means "not given". With `section`,
-    the YAML file's top-level mapping of that name is read (e.g. "central").
+    the YAML file's top-level mapping of that name is read (e.g. "central"). `local` lies
+    just above the defaults: what a laptop central on this machine says of itself
+    (roadside.common.laptop), so that every other layer wins over it.
     """
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls!r} is not a dataclass")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = {k: v for k, v in (local or {}).items() if k in fields}
 
     if file is not None:
         for name, raw in read_yaml(Path(file), section).items():

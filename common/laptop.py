@@ -8,8 +8,10 @@ embedded etcd's client certificate. Settings given (a config file, ROADSIDE_*, f
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 
 def data_dir() -> Path:
@@ -28,3 +30,50 @@ def tls_triple(name: str, directory: Path | None = None) -> tuple[Path, Path, Pa
     d = directory or pki_dir()
     files = (d / "ca.pem", d / f"{name}.pem", d / f"{name}.key")
     return files if all(f.is_file() for f in files) else None
+
+
+ADDRESSES = "central.json"  # in data_dir(), while a central serves from it
+
+
+def publish(addresses: dict[str, str]) -> Path:
+    """Say where this central listens (collector, query, http, etcd) for the commands run
+    beside it; withdrawn when it stops. Only central's own process writes it."""
+    path = data_dir() / ADDRESSES
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**addresses, "pid": os.getpid()}))
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return path
+
+
+def withdraw() -> None:
+    """Remove what publish() wrote, if it is this process's."""
+    if addresses(check_pid=False).get("pid") == os.getpid():
+        (data_dir() / ADDRESSES).unlink(missing_ok=True)
+
+
+def addresses(check_pid: bool = True) -> dict[str, Any]:
+    """Where the laptop central listens, {} when none serves from data_dir() (no file, an
+    unreadable one, or its process is gone)."""
+    try:
+        found = json.loads((data_dir() / ADDRESSES).read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(found, dict):
+        return {}
+    if check_pid and not _alive(found.get("pid")):
+        return {}
+    return found
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -135,6 +135,8 @@ def _missing(name: str, extra: str, exc: ImportError) -> Callable[[argparse.Name
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = _negative_times(sys.argv[1:] if argv is None else list(argv))
+    if "debug" not in args_list:  # gRPC's C-core log lines; roadside says what failed itself
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     parser = build_parser(next((a for a in args_list if a in GROUPS), None))
     args = parser.parse_args(args_list)
     logging.basicConfig(

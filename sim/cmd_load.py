@@ -30,9 +30,11 @@ import grpc.aio
 from ulid import ULID
 
 from roadside.agent.commands.parts import ProgressLine, subcommand
+from roadside.common import laptop
 from roadside.common.config_layers import ConfigError
 from roadside.common.timeparse import parse_duration
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
+from roadside.sim.laptop_pki import detector_pki
 
 S = 1_000_000_000
 BUCKET_S = 100  # central's buckets: one batch per detector and bucket
@@ -43,18 +45,20 @@ CALL_TIMEOUT_S = 30.0
 def add_parser(sub: Any) -> None:
     p = subcommand(sub, "load", __doc__, run,
                    "city-scale load: many simulated detectors uploading to central")
-    p.epilog = ("example:\n  roadside sim load --central 127.0.0.1:9000 --insecure "
-                "--detectors 500 --duration 2h --speed 60")
-    p.add_argument("--central", required=True, metavar="HOST:PORT", help="central's collector")
+    p.epilog = ("example:\n  roadside sim load --detectors 20 --duration 1h --speed 600\n"
+                "  roadside sim load --central 10.0.0.5:9000 --pki-dir load-pki --detectors 500")
+    p.add_argument("--central", metavar="HOST:PORT",
+                   help="central's collector (default: the laptop central serving here)")
     p.add_argument("--detectors", type=int, default=500, help="simulated detectors (500)")
     p.add_argument("--passes-per-day", type=int, default=40_000,
                    help="passes each detector hears a day (40000)")
     p.add_argument("--duration", default="1h", help="simulated period ending now (1h)")
     p.add_argument("--speed", type=float, default=60.0,
                    help="simulated seconds per real second (60)")
-    trust = p.add_mutually_exclusive_group(required=True)
+    trust = p.add_mutually_exclusive_group()
     trust.add_argument("--pki-dir", type=Path, metavar="DIR",
-                       help="ca.pem and detector-ID.pem/.key for every simulated detector")
+                       help="ca.pem and detector-ID.pem/.key for every simulated detector "
+                            "(default: issued from the laptop central's site CA)")
     trust.add_argument("--insecure", action="store_true",
                        help="plaintext, to a development central started with --insecure")
     p.add_argument("--prefix", default="load", help="detector ids PREFIX-0000, ... (load)")
@@ -71,6 +75,15 @@ def run(args: argparse.Namespace) -> int:
     if args.detectors < 1 or args.passes_per_day < 1 or args.speed <= 0:
         raise ConfigError("--detectors and --passes-per-day must be >= 1, --speed > 0")
     ids = [f"{args.prefix}-{i:04d}" for i in range(args.detectors)]
+    if args.central is None:
+        args.central = laptop.addresses().get("collector")
+        if args.central is None:
+            raise ConfigError("--central: no laptop central serves here; give its collector")
+    if args.pki_dir is None and not args.insecure:
+        args.pki_dir = detector_pki(ids)
+        if args.pki_dir is None:
+            raise ConfigError("--pki-dir: no laptop central's site CA here; give the "
+                              "detectors' certificates (or --insecure)")
     if args.pki_dir is not None:
         missing = [d for d in ids if not (args.pki_dir / f"detector-{d}.pem").exists()]
         if missing:

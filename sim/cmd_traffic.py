@@ -20,12 +20,14 @@ from typing import Any
 
 from roadside.agent.commands.parts import ProgressLine, subcommand
 from roadside.agent.config import AgentConfig
+from roadside.agent.laptop import local_settings, with_laptop_tls
 from roadside.agent.model import AddressKind, Sighting
 from roadside.agent.privacy import DeviceHasher, PrivacyPolicy, generate_secret, load_secret
 from roadside.agent.runner import Progress
 from roadside.common.config_layers import ConfigError, load
 from roadside.common.timeparse import parse_duration, parse_time
 from roadside.sim import capwriter, feed, register, traffic
+from roadside.sim.laptop_pki import detector_pki
 from roadside.sim.network import load_network
 from roadside.sim.truth import build_truth, write_truth
 
@@ -33,8 +35,9 @@ from roadside.sim.truth import build_truth, write_truth
 def add_parser(sub: Any) -> None:
     p = subcommand(sub, "traffic", __doc__, run,
                    "simulate traffic on a road network through real agent pipelines")
-    p.epilog = ("example:\n  roadside sim traffic --duration 30m --seed 7 "
-                "--central 127.0.0.1:9000 --truth truth.json")
+    p.epilog = ("examples:\n  roadside sim traffic --duration 30m --seed 7 --truth truth.json "
+                "--central\n  roadside sim traffic --duration 20m --truth truth.json "
+                "--write-captures captures")
     p.add_argument("--network", type=Path, metavar="FILE",
                    help="road network YAML (default: the example corridor shipped with roadside)")
     p.add_argument("--duration", default="2h", help="simulated period, e.g. 30m, 2h (default 2h)")
@@ -43,9 +46,10 @@ def add_parser(sub: Any) -> None:
                         "default: the period ends now")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1): same seed, "
                    "same traffic")
-    p.add_argument("--central", action="append", metavar="HOST:PORT",
+    p.add_argument("--central", action="append", metavar="HOST:PORT", nargs="?", const="",
                    help="collector endpoint: register the network there and upload through "
-                        "one agent pipeline per detector (repeat for fail-over)")
+                        "one agent pipeline per detector (repeat for fail-over); alone: the "
+                        "configured central, else the laptop central serving here")
     p.add_argument("--truth", type=Path, required=True, metavar="FILE",
                    help="write the true travel times, window medians and detections here (JSON)")
     p.add_argument("--write-captures", type=Path, metavar="DIR",
@@ -81,9 +85,11 @@ def run(args: argparse.Namespace) -> int:
     else:
         start_ns = parse_time(args.start, "--start", now_ns)
     network = load_network(args.network)
-    flags: dict[str, Any] = {"central": tuple(args.central) if args.central else None,
+    named = tuple(c for c in args.central or () if c)
+    flags: dict[str, Any] = {"central": named or None,
                              "secret_file": args.secret_file, "insecure": args.insecure}
-    config = load(AgentConfig, args.config, os.environ, flags, section="agent")
+    config = load(AgentConfig, args.config, os.environ, flags, section="agent",
+                  local=local_settings())
     with ProgressLine(enabled=not args.quiet) as line:
         return _run(args, network, config, start_ns, duration_s, line)
 
@@ -115,8 +121,9 @@ def _run(args: argparse.Namespace, network: Any, config: AgentConfig, start_ns: 
 
     if config.central and args.central:
         endpoint = config.central[0]
-        if not args.no_register:
-            asyncio.run(register.register_network(network, endpoint, config))
+        if not args.no_register:  # an admin's call: on a laptop, its admin certificate
+            admin = with_laptop_tls(config, "operator-admin")
+            asyncio.run(register.register_network(network, endpoint, admin))
             print(f"registered {len(network.detectors)} detectors and "
                   f"{len(network.links)} links at {endpoint}")
         if not args.no_agents:
@@ -161,7 +168,10 @@ def _drive(args: argparse.Namespace, network: Any, config: AgentConfig, secret: 
 
     with tempfile.TemporaryDirectory(prefix="roadside-sim-") as tmp:
         root = args.state_dir or Path(tmp)
-        configs = [feed.detector_config(config, network, d.id, root, args.pki_dir)
+        pki_dir = args.pki_dir
+        if pki_dir is None and not config.insecure and config.tls_ca_file is None:
+            pki_dir = detector_pki([d.id for d in network.detectors])
+        configs = [feed.detector_config(config, network, d.id, root, pki_dir)
                    for d in network.detectors]
         final = asyncio.run(feed.run_agents(configs, sightings, secret,
                                             lambda figures: line.update(*bar(figures))))

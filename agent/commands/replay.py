@@ -26,7 +26,9 @@ from typing import Any, Literal
 from roadside.agent.commands.parts import ProgressLine, subcommand
 from roadside.agent.config import AgentConfig
 from roadside.agent.errors import AgentError
+from roadside.agent.laptop import local_settings, with_laptop_tls
 from roadside.agent.pipeline import Pipeline
+from roadside.agent.privacy import generate_secret
 from roadside.agent.recording import RecordedIds, RecordingSource, is_recording
 from roadside.agent.runner import AgentRunner, Progress
 from roadside.agent.sources import capfile
@@ -106,14 +108,15 @@ class RecordingRunner(AgentRunner):
 def add_parser(sub: Any) -> None:
     p = subcommand(sub, "replay", __doc__, run,
                    "replay pcap/pcapng captures or recordings through the agent pipeline")
-    p.epilog = ("example:\n  roadside agent replay --detector pos-1 --secret-file site.secret "
-                "--central 127.0.0.1:9000 \\\n      --fast --shift-to-now capture.pcap")
+    p.epilog = ("example:\n  roadside agent replay --detector north-gate --secret-file site.secret "
+                "--fast \\\n      --shift-to-now captures/north-gate.wifi.pcap")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE",
                    help="pcap/pcapng captures, or recordings from `roadside agent record`")
     p.add_argument("--detector", required=True, metavar="ID",
                    help="the detector id the passes are uploaded as")
     p.add_argument("--secret-file", type=Path, metavar="FILE",
-                   help="site secret (default: the config's secret_file)")
+                   help="site secret (created when missing; default: the config's "
+                        "secret_file)")
     p.add_argument("--central", action="append", metavar="HOST:PORT",
                    help="collector endpoint (repeat for fail-over; default: the config's)")
     pace = p.add_mutually_exclusive_group()
@@ -147,10 +150,14 @@ def run(args: argparse.Namespace) -> int:
             raise ReplayError(f"FILE {path}: no such file")
     if args.speed is not None and not args.speed > 0:
         raise ReplayError(f"--speed: must be above 0, got {args.speed:g}")
+    if args.secret_file is not None and not args.secret_file.exists():
+        generate_secret(args.secret_file)  # boxes replayed with it share it
+        print(f"created site secret {args.secret_file}", file=sys.stderr)
     flags = {"detector_id": args.detector, "secret_file": args.secret_file,
              "central": tuple(args.central) if args.central else None,
              "insecure": args.insecure}
-    config = load(AgentConfig, args.config, os.environ, flags, section="agent")
+    config = with_laptop_tls(load(AgentConfig, args.config, os.environ, flags, section="agent",
+                                  local=local_settings()))
     speed: float | Literal["fast"] = FAST if args.fast else (args.speed or 1.0)
     with (tempfile.TemporaryDirectory(prefix="roadside-replay-") as tmp,
           ProgressLine(enabled=not args.quiet) as line):

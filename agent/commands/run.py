@@ -12,6 +12,7 @@ import roadside.agent.sources
 from roadside.agent.commands.settings import add_config_flags, config_from_args
 from roadside.agent.config import AgentConfig
 from roadside.agent.errors import AgentError
+from roadside.agent.laptop import with_laptop_tls
 from roadside.agent.runner import AgentRunner
 from roadside.agent.sources.base import Source
 
@@ -78,7 +79,7 @@ def _speed(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
+    config = with_laptop_tls(config_from_args(args))
     sources = build_sources(config, args)
     runner = AgentRunner(config, sources, event_time=bool(args.replay))
     asyncio.run(_main(runner))

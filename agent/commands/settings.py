@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from roadside.agent.config import DEFAULT_CONFIG_PATH, AgentConfig
+from roadside.agent.laptop import local_settings
 from roadside.common.config_layers import load
 
 _FIELD_LINE = re.compile(r"^\s+(\w+): [^=]+= (.+?)(?:\s+#\s*(.*))?$")
@@ -69,4 +70,4 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
     flags = {
         f.name: getattr(args, "cfg_" + f.name, None) for f in dataclasses.fields(AgentConfig)
     }
-    return load(AgentConfig, path, os.environ, flags, section="agent")
+    return load(AgentConfig, path, os.environ, flags, section="agent", local=local_settings())

@@ -25,6 +25,7 @@ from roadside.common import laptop
 from roadside.common.config_layers import load
 from roadside.common.errors import RoadsideError
 from roadside.common.files import read_file
+from roadside.common.tlsprobe import diagnose
 from roadside.proto.v1 import collector_pb2_grpc, query_pb2_grpc
 
 DEFAULT_QUERY_HOST = "127.0.0.1:8000"
@@ -92,13 +93,16 @@ def client_config(args: argparse.Namespace) -> ClientConfig:
         for name in ("query_host", "collector_host", "call_timeout_s", "tls_ca_file",
                      "tls_cert_file", "tls_key_file", "insecure")
     }
-    return load(ClientConfig, file=args.config, flags=flags, section="client")
+    found = laptop.addresses()  # a laptop central on other ports than the defaults
+    local = {name: found[key] for name, key in (("query_host", "query"),
+                                                ("collector_host", "collector")) if key in found}
+    return load(ClientConfig, file=args.config, flags=flags, section="client", local=local)
 
 
-def credentials(config: ClientConfig, role: str = "admin") -> grpc.ChannelCredentials | None:
-    """mTLS from the config, or a laptop central's certificate of `role` (admin for
-    changes, analyst for per-device reads; either for the rest); None: plaintext
-    (`insecure`); CentralCallError when there is neither."""
+def tls_paths(config: ClientConfig, role: str = "admin") -> tuple[Path, Path, Path] | None:
+    """The CA, certificate and key a call uses: the config's, or a laptop central's
+    certificate of `role` (admin for changes, analyst for per-device reads; either for the
+    rest); None: plaintext (`insecure`); CentralCallError when there is neither."""
     if config.insecure:
         return None
     ca, cert, key = config.tls_ca_file, config.tls_cert_file, config.tls_key_file
@@ -110,10 +114,19 @@ def credentials(config: ClientConfig, role: str = "admin") -> grpc.ChannelCreden
                 "ROADSIDE_TLS_* or the config's client: section), or --insecure for a "
                 f"central started with --insecure (no laptop central's certificates in "
                 f"{laptop.pki_dir()})")
-        ca, cert, key = found
+        return found
     if ca is None or cert is None or key is None:
         raise CentralCallError("TLS: give tls_ca_file, tls_cert_file and tls_key_file "
                                "together (or --insecure)")
+    return ca, cert, key
+
+
+def credentials(config: ClientConfig, role: str = "admin") -> grpc.ChannelCredentials | None:
+    """mTLS per tls_paths, None for plaintext."""
+    paths = tls_paths(config, role)
+    if paths is None:
+        return None
+    ca, cert, key = paths
     return grpc.ssl_channel_credentials(
         root_certificates=read_file(ca, "tls_ca_file", CentralCallError),
         private_key=read_file(key, "tls_key_file", CentralCallError),
@@ -134,12 +147,19 @@ def channel_to(host: str, config: ClientConfig | None = None, role: str = "admin
 
 
 @contextlib.contextmanager
-def calls_to(host: str) -> Iterator[None]:
-    """gRPC errors inside -> CentralCallError, one line naming host and problem."""
+def calls_to(host: str, config: ClientConfig | None = None, role: str = "admin",
+             ) -> Iterator[None]:
+    """gRPC errors inside -> CentralCallError, one line naming host and problem; a channel
+    that never opened is probed for its cause (the TLS settings) when `config` is given."""
     try:
         yield
     except grpc.RpcError as exc:
-        raise CentralCallError(describe(exc, host)) from None
+        message = describe(exc, host)
+        if config is not None and message == unreachable(host):
+            paths = tls_paths(config, role)
+            ca, cert, key = paths if paths is not None else (None, None, None)
+            message = diagnose(host, ca, cert, key, paths is None) or message
+        raise CentralCallError(message) from None
 
 
 @contextlib.contextmanager
@@ -147,7 +167,7 @@ def query_stub(config: ClientConfig, role: str = "admin") -> Iterator[Any]:
     """A roadside.v1 QueryService stub to the query host; errors become CentralCallError.
     `role`: which of a laptop's operator certificates to use when none is configured."""
     host = config.query_host
-    with channel_to(host, config, role) as channel, calls_to(host):
+    with channel_to(host, config, role) as channel, calls_to(host, config, role):
         yield query_pb2_grpc.QueryServiceStub(channel)  # type: ignore[no-untyped-call]
 
 
@@ -155,8 +175,12 @@ def query_stub(config: ClientConfig, role: str = "admin") -> Iterator[Any]:
 def collector_stub(config: ClientConfig) -> Iterator[Any]:
     """A roadside.v1 CollectorService stub to the collector; errors become CentralCallError."""
     host = config.collector_host
-    with channel_to(host, config) as channel, calls_to(host):
+    with channel_to(host, config) as channel, calls_to(host, config):
         yield collector_pb2_grpc.CollectorServiceStub(channel)  # type: ignore[no-untyped-call]
+
+
+def unreachable(host: str) -> str:
+    return f"central unreachable at {host}"
 
 
 def describe(exc: grpc.RpcError, host: str) -> str:
@@ -165,7 +189,7 @@ def describe(exc: grpc.RpcError, host: str) -> str:
     if code == grpc.StatusCode.UNAVAILABLE:
         if "etcd" in str(details) or "shutting down" in str(details):  # central answered
             return f"central at {host}: {details}"
-        return f"central unreachable at {host}"
+        return unreachable(host)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED:
         return f"central at {host} did not answer in time"
     if code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import argparse
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from roadside.central.config import CentralConfig, load_config
-from roadside.central.pki.ca import PkiError, SiteCA
+from roadside.central.config import CentralConfig, load_config, local_etcd
+from roadside.central.pki.ca import Issued, PkiError, SiteCA
 from roadside.central.pki.etcd import enable_auth, etcd_files
 from roadside.central.pki.registry import ETCD_ERRORS, PkiRegistry
 from roadside.central.store.client import connect, connect_shards, etcd_tls, tls_files
@@ -56,7 +56,8 @@ def add_parser(inner: Any) -> None:
 
     a = action("init", "make the site CA", "roadside pki init --pki-dir /etc/roadside/pki")
     a.set_defaults(func=_init)
-    a = action("issue", "issue a certificate (written as NAME.pem and NAME.key, 0600)",
+    a = action("issue", "issue a certificate (written as KIND-NAME.pem and KIND-NAME.key "
+               "(0600), or central.pem)",
                "roadside pki issue operator alice --role analyst")
     a.add_argument("kind", choices=("central", "operator", "detector"))
     a.add_argument("name", nargs="?", default="central",
@@ -103,7 +104,7 @@ def add_parser(inner: Any) -> None:
 def control_config(args: argparse.Namespace) -> CentralConfig:
     flags = {"etcd_endpoints": tuple(args.etcd_endpoints) if args.etcd_endpoints else None,
              "namespace": args.namespace, "pki_dir": args.pki_dir}
-    return load_config(args.config, flags=flags)
+    return load_config(args.config, flags=flags, local=local_etcd())
 
 
 def control_tls(config: CentralConfig) -> tuple[bytes, bytes, bytes] | None:
@@ -158,23 +159,35 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _issue(args: argparse.Namespace) -> int:
-    config = control_config(args)
-    directory = config.pki_path
-    ca = SiteCA.load(directory)
     try:
         identity = Identity(args.kind, args.name, args.role or "")
     except IdentityError as exc:
         raise PkiError(str(exc)) from exc
-    issued = ca.issue(identity, days=args.days, dns=args.dns, ips=args.ip)
-    out = args.out or directory
-    base = "central" if args.kind == "central" else f"{args.kind}-{args.name}"
-    with _registry(config) as registry:
-        registry.record(issued.cert)
-    write_atomic(out / f"{base}.key", issued.key_pem, 0o600)
-    write_atomic(out / f"{base}.pem", issued.cert_pem, 0o644)
-    print(f"{identity}: {out / (base + '.pem')} and {out / (base + '.key')} (0600), serial "
-          f"{issued.cert.serial_number:x}, until {issued.cert.not_valid_after_utc:%Y-%m-%d}")
+    [(issued, cert, key)] = issue_files(control_config(args), [identity], args.out,
+                                        days=args.days, dns=args.dns, ips=args.ip)
+    print(f"{identity}: {cert} and {key} (0600), serial {issued.cert.serial_number:x}, "
+          f"until {issued.cert.not_valid_after_utc:%Y-%m-%d}")
     return 0
+
+
+def issue_files(config: CentralConfig, identities: list[Identity], out: Path | None = None,
+                days: float | None = None, dns: Sequence[str] = (), ips: Sequence[str] = (),
+                ) -> list[tuple[Issued, Path, Path]]:
+    """Certificates from the site CA in config.pki_path, recorded in the registry, written
+    to `out` (default the PKI directory) as central.pem or KIND-NAME.pem with a 0600 key."""
+    directory = config.pki_path
+    ca = SiteCA.load(directory)
+    out = out or directory
+    done = []
+    with _registry(config) as registry:
+        for identity in identities:
+            issued = ca.issue(identity, days=days, dns=dns, ips=ips)
+            registry.record(issued.cert)
+            base = "central" if identity.kind == "central" else f"{identity.kind}-{identity.name}"
+            write_atomic(out / f"{base}.key", issued.key_pem, 0o600)
+            write_atomic(out / f"{base}.pem", issued.cert_pem, 0o644)
+            done.append((issued, out / f"{base}.pem", out / f"{base}.key"))
+    return done
 
 
 def _token(args: argparse.Namespace) -> int:

@@ -7,9 +7,14 @@ import logging
 import signal
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from roadside.central.cli.settings import add_setting_flags, setting_flags
 from roadside.central.config import DEFAULT_DATA_DIR, CentralConfig, load_config
+from roadside.common import laptop
+
+if TYPE_CHECKING:
+    from roadside.central.api.server import RunningCentral
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +102,17 @@ def config_from_args(args: argparse.Namespace) -> CentralConfig:
     return load_config(args.config, flags=setting_flags(args, CentralConfig))
 
 
+def _publish(running: RunningCentral) -> None:
+    """A central on the laptop's data dir tells the commands beside it where it listens."""
+    if running.config.data_dir.resolve() != laptop.data_dir().resolve():
+        return
+    found = {"collector": running.collector_addr, "query": running.query_addr,
+             "http": running.http_url}
+    if running.etcd is not None:
+        found["etcd"] = running.etcd.endpoint
+    laptop.publish(found)
+
+
 def run(args: argparse.Namespace) -> int:
     from roadside.central.api.server import start_central  # grpc servers load only for this command
 
@@ -112,9 +128,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         running = start_central(config, args.config)
         try:
+            _publish(running)
             stop.wait()
         finally:
             running.stop()
+            laptop.withdraw()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -10,6 +10,7 @@ import signal
 from prometheus_client import CollectorRegistry
 
 from roadside.central.cli.settings import add_setting_flags, setting_flags
+from roadside.central.config import local_etcd
 from roadside.central.metrics import worker_families
 from roadside.central.store.client import CALL_TIMEOUT_S, connect, connect_shards, etcd_tls
 from roadside.central.store.shards import Shards
@@ -83,7 +84,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def worker_config(args: argparse.Namespace) -> TravelTimeConfig:
     flags = setting_flags(args, TravelTimeConfig)
-    return load(TravelTimeConfig, args.config, flags=flags, section="worker")
+    return load(TravelTimeConfig, args.config, flags=flags, section="worker", local=local_etcd())
 
 
 def _serve_metrics(config: TravelTimeConfig, worker: TravelTimeWorker) -> MetricsServer | None:
