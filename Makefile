@@ -14,13 +14,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := etcd-server etcd-client dbus python3-dbusmock libpcap0.8 prometheus chromium chromium-driver
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps etcd proto proto-check lint test test-deploy deploy-deps fuzz bench demo install-agent install-central clean help
+.PHONY: install system-deps etcd proto proto-check lint docs test test-wheel test-deploy deploy-deps fuzz bench demo screenshots install-agent install-central clean help
 
 help:
 	@echo "make demo          set up and run etcd, central and agents on a simulated corridor"
 	@echo "make test          set up and run the tests (real etcd, gRPC, BlueZ mock, pty)"
 	@echo "make test-deploy   the images, the compose stack and the Kubernetes manifests with podman (root)"
-	@echo "make lint          ruff, mypy and the import contracts"
+	@echo "make test-wheel    the built wheel installed (not editable) in a fresh environment, and its tests"
+	@echo "make lint          ruff, mypy, the import contracts and the docs (mkdocs build --strict)"
+	@echo "make docs          the documentation site into build/site/"
+	@echo "make screenshots   the dashboard screenshot in docs/, from a test run in Chromium"
 	@echo "make bench         benchmarks, each beside a baseline from the same run"
 	@echo "make fuzz          the parsers' property tests, many more examples"
 	@echo "make proto         regenerate the gRPC code from proto/"
@@ -72,13 +75,29 @@ $(NS): $(STAMP)
 	mkdir -p $(NS)
 	for p in $(PACKAGES); do ln -sfn ../../../$$p $(NS)/$$p; done
 
-lint: $(STAMP) $(NS)
-	$(VENV)/bin/ruff check $(PACKAGES) tests bench
+lint: $(STAMP) $(NS) docs
+	$(VENV)/bin/ruff check $(PACKAGES) tests bench docs
 	MYPYPATH=$(VENV)/ns $(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
+# the site, strict: every link and anchor resolves; reference pages generated from the code
+docs: $(STAMP)
+	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
 test: $(STAMP) system-deps etcd proto-check
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The wheel as users get it: built from a copy of the checkout, installed (not editable)
+# with its dependencies in a fresh environment, then the tests marked `wheel` run against it
+# (packaged files, every --help, a whole run of central, replays and queries).
+WHEEL_DIR := build/wheel
+test-wheel: $(STAMP) system-deps etcd
+	rm -rf $(WHEEL_DIR) && mkdir -p $(WHEEL_DIR)/src
+	cp -r $(PACKAGES) pyproject.toml README.md LICENSE $(WHEEL_DIR)/src/
+	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w $(WHEEL_DIR) $(WHEEL_DIR)/src
+	$(PYTHON) -m venv $(WHEEL_DIR)/venv
+	$(WHEEL_DIR)/venv/bin/pip install --quiet "$$(ls $(WHEEL_DIR)/roadside-*.whl)[agent,central,test]"
+	$(WHEEL_DIR)/venv/bin/python -m pytest -p no:cacheprovider -m wheel --installed $(PYTEST_ARGS)
 
 # What the deployment test needs (Debian, root): podman with runc, podman-compose,
 # debootstrap for the local base image; kubectl renders the kustomize overlays.
@@ -101,6 +120,10 @@ fuzz: $(STAMP)
 bench: $(STAMP) etcd
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
+# the dashboard screenshot the docs show, from the browser test's own run
+screenshots: $(STAMP) system-deps etcd
+	DASHBOARD_SCREENSHOT=docs/dashboard.png $(PY) -m pytest -q -p no:cacheprovider tests/central/test_dashboard.py
+
 demo: $(STAMP) etcd
 	$(PY) -m roadside.sim.demo $(DEMO_ARGS)
 
@@ -112,4 +135,4 @@ install-central:
 	sh systemd/install.sh central $(INSTALL_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-out
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-out build

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import inspect
 import os
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -77,6 +79,35 @@ def load(
         return cls(**values)
     except (TypeError, ValueError) as exc:
         raise ConfigError(str(exc)) from exc
+
+
+_FIELD_LINE = re.compile(r"^\s+(\w+): [^=]+=\s*(.+?)(?:\s+#\s*(.*))?$")
+_COMMENT_LINE = re.compile(r"^\s+#\s?(.*)$")
+
+
+def field_comments(cls: type, above: bool = False) -> dict[str, str]:
+    """Field name -> the comment beside it in the class's source (and, with `above`, the
+    comment lines just above it first): the settings' documentation lives there once."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):
+        return {}
+    out: dict[str, str] = {}
+    pending: list[str] = []
+    for line in source.splitlines():
+        comment = _COMMENT_LINE.match(line)
+        if comment:
+            pending.append(comment.group(1).strip())
+            continue
+        m = _FIELD_LINE.match(line)
+        if m:
+            parts = [*pending] if above else []
+            if m.group(3):
+                parts.append(m.group(3).strip())
+            if parts:
+                out[m.group(1)] = " ".join(parts)
+        pending = []
+    return out
 
 
 def yaml_problem(exc: yaml.YAMLError) -> str:

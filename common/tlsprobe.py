@@ -19,8 +19,8 @@ ALPN = ["h2"]
 
 def diagnose(endpoint: str, ca: Path | None, cert: Path | None, key: Path | None,
              insecure: bool, prefix: str = "tls_") -> str | None:
-    """One line naming the cause, or None when the probe finds none (then the endpoint is
-    reachable and agrees to talk; the failure lies elsewhere). `prefix` names the settings
+    """One line naming the cause, or None when the probe finds none (nothing answers there,
+    or the endpoint agrees to talk and the failure lies elsewhere). `prefix` names the settings
     as the caller's user knows them (tls_ca_file, ...)."""
     if not insecure:
         problem = _files(ca, cert, key, prefix)
@@ -30,9 +30,8 @@ def diagnose(endpoint: str, ca: Path | None, cert: Path | None, key: Path | None
     host = host.strip("[]")
     try:
         sock = socket.create_connection((host, int(port)), PROBE_TIMEOUT_S)
-    except (OSError, ValueError) as exc:
-        why = getattr(exc, "strerror", None) or str(exc)
-        return f"nothing answers at {endpoint} ({why}): is central running there?"
+    except (OSError, ValueError):
+        return None  # nothing answers: "unreachable" is the truth
     server_cert = _server_certificate(sock, host)
     if insecure:
         if server_cert is not None:

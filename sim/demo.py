@@ -5,10 +5,13 @@
 2. simulates the example corridor into capture files and registers its detectors and links;
 3. replays each detector's captures through its own `roadside agent replay --fast` process;
 4. shows detectors and their status, events per detector, devices seen at several detectors,
-   and the corridor's travel times (table, PNG, error against the simulator's truth).
+   and the corridor's travel times (table, PNG, error against the simulator's truth);
+5. fetches the city's desk feeds; in a terminal it then keeps central running and prints the
+   dashboard's address until Ctrl-C (--short, --exit or no terminal: it stops at once).
 
-Everything it starts is stopped and its temporary files removed on the way out, Ctrl-C
-included. Results stay in demo-out/ (summary.json, truth, captures, PNGs, logs).
+The simulated period ends now, so the desk shows current figures. Everything it starts is
+stopped and its temporary files removed on the way out, Ctrl-C included. Results stay in
+demo-out/ (summary.json, truth, captures, PNGs, feeds, logs).
 """
 
 from __future__ import annotations
@@ -42,8 +45,7 @@ TRAVEL_TIMES_TIMEOUT_S = 90.0  # for the worker to publish the corridor's window
 STOP_TIMEOUT_S = 15.0  # SIGTERM, then SIGKILL
 POLL_S = 0.2
 WORKER_GRACE_S = 5  # publish a window this soon after it closes (the demo's data is old)
-BACKFILL_S = 2 * 86_400  # the simulated morning may be up to a day and a half old
-MORNING_START = timedelta(hours=6, minutes=50)  # local time: the period spans the rush's onset
+BACKFILL_S = 2 * 86_400  # windows over the whole simulated period at once
 HTTP = re.compile(r"HTTP feeds on (https?://\S+) ")
 SERVING = re.compile(r"central serving: collector (\S+), query (\S+), health \S+; etcd (\S+),")
 
@@ -90,16 +92,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m roadside.sim.demo", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--short", action="store_true",
-                   help="a 25-minute simulated period (CI); default 90 minutes; both start "
-                        "at 06:50 local time of the last morning, before the rush hour")
+                   help="a 25-minute simulated period, and exit when done (CI); default 90 "
+                        "minutes; both end now")
+    p.add_argument("--exit", action="store_true",
+                   help="exit when done, also in a terminal (default there: keep central and "
+                        "the dashboard running until Ctrl-C)")
     p.add_argument("--duration", help="simulated period, e.g. 45m (overrides --short)")
     p.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
     p.add_argument("--out", type=Path, default=Path("demo-out"),
                    help="results directory (default demo-out/)")
     args = p.parse_args(argv)
     duration = args.duration or ("25m" if args.short else "90m")
+    stay = not (args.short or args.exit) and sys.stdin.isatty() and sys.stdout.isatty()
     try:
-        summary = run(args.out, duration, args.seed)
+        summary = run(args.out, duration, args.seed, stay)
     except RoadsideError as exc:
         print(f"demo: error: {exc}", file=sys.stderr)
         return 2
@@ -110,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def run(out: Path, duration: str, seed: int) -> dict[str, Any]:
+def run(out: Path, duration: str, seed: int, stay: bool = False) -> dict[str, Any]:
     for stale in ("captures", "logs", "plots"):
         shutil.rmtree(out / stale, ignore_errors=True)
     (out / "logs").mkdir(parents=True, exist_ok=True)
@@ -119,7 +125,10 @@ def run(out: Path, duration: str, seed: int) -> dict[str, Any]:
     children = Children(out / "logs")
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        return _run(out, tmp, children, duration, seed)
+        summary, desk = _run(out, tmp, children, duration, seed)
+        if stay:
+            _stay(desk)
+        return summary
     finally:
         children.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -131,7 +140,7 @@ def _raise_interrupt(_signum: int, _frame: Any) -> None:
 
 
 def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
-         ) -> dict[str, Any]:
+         ) -> tuple[dict[str, Any], list[str]]:
     started = time.monotonic()
     network = load_network()
     secret = tmp / "site.secret"
@@ -166,8 +175,8 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
     _step(2, f"simulating the {network.name} ({len(network.detectors)} detectors, "
              f"{len(network.links)} links) for {duration} into capture files")
     captures, truth = out / "captures", out / "truth.json"
-    start = _morning(network.utc_offset_hours, parse_duration(duration))
-    print(f"   from {start} (the morning rush hour starts at 07:00 local time)")
+    start = _ending_now(parse_duration(duration))
+    print(f"   from {start} until now")
     _check(children.start("sim", [
         "sim", "traffic", "--duration", duration, "--start", start, "--seed", str(seed),
         "--truth", str(truth),
@@ -199,13 +208,31 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
     report.events()
     report.travel_times(TRAVEL_TIMES_TIMEOUT_S)
     _step(5, "the city's desk: the HTTP feeds")
-    _feeds(out, pki, etcd, out / "logs" / "central.log")
+    base, key = _feeds(out, pki, etcd, out / "logs" / "central.log")
     summary = report.summary(replayed, duration, seed, time.monotonic() - started)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
-    return summary
+    desk = [f"dashboard: {base}/dashboard/#key={key}",
+            f"   its certificate is from the demo's own site CA ({pki / 'ca.pem'}): the "
+            "browser asks once to accept it",
+            f"   a query beside it: ROADSIDE_TLS_CA_FILE={pki / 'ca.pem'} "
+            f"ROADSIDE_TLS_CERT_FILE={pki / 'operator-admin.pem'} "
+            f"ROADSIDE_TLS_KEY_FILE={pki / 'operator-admin.key'} "
+            f"roadside query travel-times --query-host {query} --from north-gate --to mill-bridge"]
+    return summary, desk
 
 
-def _feeds(out: Path, pki: Path, etcd: str, log: Path) -> None:
+def _stay(desk: list[str]) -> None:
+    """Keep central, the worker and the dashboard running until Ctrl-C."""
+    print("\n== central and the desk keep running; Ctrl-C stops them")
+    print("\n".join(desk), flush=True)
+    try:
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        print("\nstopping central and the worker", flush=True)
+
+
+def _feeds(out: Path, pki: Path, etcd: str, log: Path) -> tuple[str, str]:
     """An API key, then the JSON, DATEX II and GeoJSON feeds into out/feeds/."""
     found = HTTP.search(log.read_text(errors="replace"))
     if found is None:
@@ -231,10 +258,8 @@ def _feeds(out: Path, pki: Path, etcd: str, log: Path) -> None:
         c = e["current"] or {}
         value = f"{c['travel_time_s'] / 60:.2f} min" if c.get("travel_time_s") else "-"
         print(f"   {e['id']:<40} now: {c.get('state', 'no window'):<10} {value}")
-    if all((e["current"] or {}).get("state") != "ok" for e in entries):
-        print("   (the simulated traffic is over: the current windows have no data)")
-    print(f"   {base}/dashboard/ (while central runs), /api/v1/..., DATEX II; saved in "
-          f"{out}/feeds/")
+    print(f"   {base}/api/v1/..., DATEX II, GeoJSON; saved in {out}/feeds/")
+    return base, key
 
 
 def _tls(pki: Path, name: str) -> dict[str, str]:
@@ -244,14 +269,9 @@ def _tls(pki: Path, name: str) -> dict[str, str]:
             "ROADSIDE_TLS_KEY_FILE": str(pki / f"{name}.key")}
 
 
-def _morning(utc_offset_hours: float, duration_s: float) -> str:
-    """The latest MORNING_START (local) from which the period has already ended, RFC 3339."""
-    now = datetime.now(UTC)
-    offset = timedelta(hours=utc_offset_hours)
-    local_day = (now + offset).replace(hour=0, minute=0, second=0, microsecond=0)
-    start = local_day + MORNING_START - offset
-    while start + timedelta(seconds=duration_s) > now:
-        start -= timedelta(days=1)
+def _ending_now(duration_s: float) -> str:
+    """The start of a period of `duration_s` that ends now, RFC 3339 (whole seconds)."""
+    start = datetime.now(UTC) - timedelta(seconds=duration_s)
     return start.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -103,7 +103,8 @@ class Report:
             err = "n/a" if a["median_abs_error_pct"] is None else \
                 f"{a['median_abs_error_pct']:.1f} %"
             print(f"   windows {a['windows']} ({a['published']} published, "
-                  f"{a['suppressed']} suppressed); median error against the truth: {err}")
+                  f"{a['suppressed']} suppressed, {a['no_data']} with no data); median error "
+                  f"against the truth: {err}")
 
     def summary(self, replayed: dict[str, Any], duration: str, seed: int,
                 elapsed_s: float) -> dict[str, Any]:
@@ -172,8 +173,9 @@ class Report:
 def _accuracy(windows: list[dict[str, Any]], truth: dict[int, float]) -> dict[str, Any]:
     errors = []
     published = 0
+    no_data = sum(1 for w in windows if w.get("no_data"))
     for w in windows:
-        if w.get("suppressed") or w.get("median_s") is None:
+        if w.get("no_data") or w.get("suppressed") or w.get("median_s") is None:
             continue
         published += 1
         true = truth.get(int(w["window_start_ns"]) // NS)
@@ -182,6 +184,7 @@ def _accuracy(windows: list[dict[str, Any]], truth: dict[int, float]) -> dict[st
     return {
         "windows": len(windows),
         "published": published,
-        "suppressed": len(windows) - published,
+        "suppressed": len(windows) - published - no_data,  # as the table's "yes"
+        "no_data": no_data,
         "median_abs_error_pct": round(statistics.median(errors), 2) if errors else None,
     }

@@ -5,7 +5,9 @@ import atexit
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
+import pytest
 from hypothesis import settings
 
 # Hermetic: the suite never sees the user's home (a laptop central's data and certificates
@@ -38,3 +40,18 @@ pytest_plugins = [
 settings.register_profile("test", max_examples=200, deadline=None, database=None)
 settings.register_profile("fuzz", max_examples=20_000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "test"))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--installed", action="store_true",
+                     help="the run is against an installed wheel (make test-wheel): fail "
+                          "unless roadside is imported from site-packages")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if session.config.getoption("--installed"):
+        import roadside.common
+
+        where = Path(roadside.common.__file__).resolve()
+        if "site-packages" not in where.parts:
+            raise pytest.UsageError(f"--installed, but roadside comes from {where}")

@@ -9,6 +9,8 @@ import pytest
 
 from roadside.common.main import GROUPS, build_parser
 
+pytestmark = pytest.mark.wheel  # also run against the installed wheel
+
 
 def _subcommands() -> list[tuple[str, str, argparse.ArgumentParser]]:
     found = []

@@ -9,32 +9,19 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import os
-import re
 from functools import cache
 from pathlib import Path
 
 from roadside.agent.config import DEFAULT_CONFIG_PATH, AgentConfig
 from roadside.agent.laptop import local_settings
-from roadside.common.config_layers import load
-
-_FIELD_LINE = re.compile(r"^\s+(\w+): [^=]+= (.+?)(?:\s+#\s*(.*))?$")
+from roadside.common.config_layers import field_comments, load
 
 
 @cache
 def _comments() -> dict[str, str]:
     """Field name -> the comment on its line in AgentConfig's source."""
-    out: dict[str, str] = {}
-    try:
-        source = inspect.getsource(AgentConfig)
-    except (OSError, TypeError):
-        return out
-    for line in source.splitlines():
-        m = _FIELD_LINE.match(line)
-        if m and m.group(3):
-            out[m.group(1)] = m.group(3)
-    return out
+    return field_comments(AgentConfig)
 
 
 def add_config_flags(parser: argparse.ArgumentParser, settings: bool = True) -> None:

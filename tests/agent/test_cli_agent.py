@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import time
@@ -68,7 +69,8 @@ def test_status_json_and_stale(tmp_path: Path, capsys: pytest.CaptureFixture[str
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "roadside.common.main", *args], cwd=cwd, capture_output=True,
-        text=True, timeout=60, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        text=True, timeout=60, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin",
+                                    "HOME": os.environ["HOME"]},
     )
 
 

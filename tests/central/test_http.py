@@ -34,6 +34,8 @@ from tests.fixtures.polling import wait_until
 from tests.fixtures.traveltime import Road, S
 from tests.fixtures.trust import DETECTOR_A, VIEWER, Site
 
+pytestmark = pytest.mark.wheel  # also run against the installed wheel
+
 W = 300
 SCHEMAS = Path(__file__).resolve().parents[1] / "data" / "schemas" / "datex2-v3"
 DATEX_NS = {"roa": "http://datex2.eu/schema/3/roadTrafficData",

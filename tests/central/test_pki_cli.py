@@ -107,7 +107,8 @@ def test_on_a_laptop_serve_makes_the_pki_and_the_cli_finds_it(tmp_path: Path) ->
         # admin passes the guard; central then names the unregistered detector
         assert links.returncode == 2 and "unknown detector 'b'" in links.stderr, links.stderr
         plain = cli("query", "detectors", "--insecure", "--query-host", serving.query)
-        assert plain.returncode == 2 and "unreachable" in plain.stderr
+        assert plain.returncode == 2 and "speaks TLS" in plain.stderr  # named, not "unreachable"
+        assert "drop --insecure" in plain.stderr
         assert (tmp_path / "xdg" / "roadside" / "central" / "pki" / "ca.key").exists()
     finally:
         kill(proc)

@@ -30,6 +30,8 @@ from tests.fixtures.central import StartCentral
 from tests.fixtures.sim import CENTURY_DAYS, KEEP_ALL, StoredPasses, dump, keep_all
 from tests.fixtures.trust import Site
 
+pytestmark = pytest.mark.wheel  # also run against the installed wheel
+
 BLE_KINDS = {k.value for k in AddressKind if k.name.startswith("BLE_")}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ import pytest
 from roadside.agent.config import AgentConfig
 from roadside.common.config_layers import load
 
-FIRMWARE = Path(__file__).resolve().parents[2] / "firmware_config"
+# as installed: the package's data (the checkout's folder in an editable install)
+FIRMWARE = Path(str(resources.files("roadside.firmware_config")))
+pytestmark = pytest.mark.wheel
 MONITOR = FIRMWARE / "monitor" / "roadside-monitor"
 SCRIPT_TIMEOUT_S = 30
 CONFIGS = sorted(

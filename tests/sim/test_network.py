@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +13,11 @@ import yaml
 from roadside.agent.model import RadioKind
 from roadside.sim.network import NetworkError, load_network, parse_network
 
+pytestmark = pytest.mark.wheel  # also run against the installed wheel
+
 
 def example() -> dict[str, Any]:
-    text = (Path(__file__).parents[2] / "sim/networks/corridor.yaml").read_text()
+    text = (resources.files("roadside.sim.networks") / "corridor.yaml").read_text()
     data: dict[str, Any] = yaml.safe_load(text)
     return data
 

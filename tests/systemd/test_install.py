@@ -7,6 +7,7 @@ The script runs into a temporary root (--destdir) without its Python environment
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import pwd
 import shutil
 import stat
@@ -199,7 +200,7 @@ def test_a_staged_tree_works_once_copied_to_its_prefix(tmp_path: Path) -> None:
         ["sh", str(SCRIPT), "agent", "--destdir", str(stage), "--prefix", str(prefix)],
         capture_output=True, text=True, timeout=300, check=False,
         env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable, "PACKAGE": str(wheel),
-             "PIP_OPTS": "--no-deps --no-index"},
+             "PIP_OPTS": "--no-deps --no-index", "HOME": os.environ["HOME"]},
     )
     assert result.returncode == 0, result.stderr
     assert f"staged for {prefix}: copy it to / on a box with Python" in result.stdout
