@@ -152,3 +152,13 @@ def _csv_value(value: Any) -> Any:
     if isinstance(value, dict):
         return json.dumps(value, separators=(",", ":"))
     return value
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions to the terminal like argparse does, but keeps a text with example
+    command lines (indented `roadside ...`) as written: their line breaks are the point."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n  roadside " in text or text.startswith("example"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)

@@ -160,7 +160,8 @@ def http_page() -> str:
                     schema = p.get("schema", {})
                     kind = schema.get("type") or " or ".join(
                         s.get("type", "?") for s in schema.get("anyOf", []))
-                    out.append(f"| `{p['name']}` | {kind} | {'yes' if p.get('required') else 'no'} |")
+                    required = "yes" if p.get("required") else "no"
+                    out.append(f"| `{p['name']}` | {kind} | {required} |")
             codes = ", ".join(f"{code} {r.get('description', '')}"
                               for code, r in op.get("responses", {}).items())
             out.append(f"\nreplies: {codes}\n")

@@ -46,7 +46,8 @@ def add_parser(sub: Any) -> None:
     p = subcommand(sub, "load", __doc__, run,
                    "city-scale load: many simulated detectors uploading to central")
     p.epilog = ("example:\n  roadside sim load --detectors 20 --duration 1h --speed 600\n"
-                "  roadside sim load --central 10.0.0.5:9000 --pki-dir load-pki --detectors 500")
+                "against a city's central:\n  roadside sim load --central 10.0.0.5:9000 "
+                "--pki-dir load-pki --detectors 500")
     p.add_argument("--central", metavar="HOST:PORT",
                    help="central's collector (default: the laptop central serving here)")
     p.add_argument("--detectors", type=int, default=500, help="simulated detectors (500)")

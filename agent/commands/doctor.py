@@ -30,6 +30,8 @@ from roadside.agent import privacy, status
 from roadside.agent.channel import ChannelError, credentials, open_channel
 from roadside.agent.config import DEFAULT_CONFIG_PATH, AgentConfig
 from roadside.agent.errors import AgentError
+from roadside.agent.laptop import local_settings, with_laptop_tls
+from roadside.common import output
 from roadside.common.config_layers import load
 
 DBUS_TIMEOUT_S = 5.0  # connect to the system bus and ask BlueZ for its objects
@@ -324,7 +326,7 @@ async def run_checks(
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    config = load(AgentConfig, args.config)
+    config = with_laptop_tls(load(AgentConfig, args.config, local=local_settings()))
     names = args.check or list(CHECKS)
     results = asyncio.run(run_checks(config, names))
     for result in results:
@@ -339,7 +341,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
             "Check what the agent needs, one line per check (OK, WARN or FAIL) with the "
             "fix when it fails. Exit status 1 when any check fails. Changes nothing."
         ),
-        epilog="example: roadside agent doctor --check central --check secret",
+        epilog="example:\n  roadside agent doctor --config box-1.yaml --check central "
+               "--check secret\non a detector box:\n  roadside agent doctor",
+        formatter_class=output.HelpFormatter,
     )
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
                         help=f"the agent's config (default: {DEFAULT_CONFIG_PATH})")

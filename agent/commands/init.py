@@ -29,8 +29,10 @@ from roadside.agent import enroll, privacy
 from roadside.agent.channel import open_channel
 from roadside.agent.config import DEFAULT_CONFIG_PATH, AgentConfig
 from roadside.agent.errors import AgentError
+from roadside.agent.laptop import local_settings, with_laptop_tls
 from roadside.agent.model import RadioKind
 from roadside.agent.sources.serial_profile import serial_radio
+from roadside.common import output
 from roadside.common.config_layers import ConfigError, load, read_yaml
 from roadside.common.files import write_atomic
 from roadside.common.ids import DETECTOR_ID_PATTERN, valid_detector_id, valid_endpoint
@@ -131,7 +133,8 @@ TOP_KEY = re.compile(r"([A-Za-z_][\w-]*)\s*:")
 
 
 def config_text(identity: Identity, existing: Mapping[str, Any], existing_text: str,
-                tls: Mapping[str, Path] | None = None, secret_file: Path | None = None) -> str:
+                tls: Mapping[str, Path] | None = None, secret_file: Path | None = None,
+                state_dir: Path | None = None) -> str:
     """The new config: the identity first, then the other settings already there.
 
     The old text is kept as it was (comments too), less the lines of the settings written
@@ -155,6 +158,9 @@ def config_text(identity: Identity, existing: Mapping[str, Any], existing_text: 
     if secret_file is not None:
         ident["secret_file"] = str(secret_file)
         written += ("secret_file",)
+    if state_dir is not None:
+        ident["state_dir"] = str(state_dir)
+        written += ("state_dir",)
     head = HEADER + yaml.safe_dump(ident, sort_keys=False, allow_unicode=True)
     others = {k: v for k, v in existing.items() if k not in written}
     rest = _without(existing_text.removeprefix(HEADER), written)
@@ -199,6 +205,7 @@ REFUSED = (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED,
 
 async def register(config: AgentConfig) -> str:
     """RegisterDetector at the first central endpoint that answers; returns that endpoint."""
+    config = with_laptop_tls(config)  # beside a laptop central: a certificate from its CA
     request = collector_pb2.RegisterDetectorRequest(
         detector=types_pb2.Detector(
             id=config.detector_id, name=config.name, latitude=config.latitude,
@@ -224,7 +231,7 @@ async def register(config: AgentConfig) -> str:
 
 
 def register_from(config_path: Path) -> tuple[AgentConfig, str]:
-    config = load(AgentConfig, config_path)
+    config = load(AgentConfig, config_path, local=local_settings())
     if not config.detector_id:
         raise InitError(f"{config_path}: no detector_id; run `roadside agent init` first")
     return config, asyncio.run(register(config))
@@ -249,7 +256,7 @@ def run_init(args: argparse.Namespace) -> int:
             "not overwriting it (use --force)"
         )
     # Where the secret goes and how central is reached: the flag, else the config's (or env).
-    base = load(AgentConfig, path if path.exists() else None)
+    base = load(AgentConfig, path if path.exists() else None, local=local_settings())
     secret_path: Path = args.secret_path or base.secret_file
     given = read_given_secret(args.secret_file) if args.secret_file else None
     current = existing_secret(secret_path)
@@ -280,7 +287,7 @@ def run_init(args: argparse.Namespace) -> int:
     recorded = None
     if secret_path not in (AgentConfig().secret_file, Path(existing.get("secret_file") or "")):
         recorded = secret_path
-    text = config_text(identity, existing, old_text, tls, recorded)
+    text = config_text(identity, existing, old_text, tls, recorded, args.state_dir)
     new_secret = None
     if args.generate_secret:
         new_secret = privacy.new_secret()
@@ -360,10 +367,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
             "detector at central."
         ),
         epilog=(
-            "example:\n"
+            "example (beside a laptop central):\n"
+            "  roadside agent init --detector-id box-1 --name 'Box 1' --lat 52.51 \\\n"
+            "      --lon 13.405 --config box-1.yaml --secret-path box-1.secret \\\n"
+            "      --state-dir box-1 --generate-secret\n"
+            "on a detector box:\n"
             "  roadside agent init --detector-id a1-north-km12 --name 'A1 km 12.4' \\\n"
             "      --lat 52.51234 --lon 13.40012 --central central.example.net:9000 \\\n"
-            "      --secret-file /root/site.secret"
+            "      --enroll rst1.… --secret-file /root/site.secret"
         ),
     )
     init.add_argument("--detector-id", required=True,
@@ -382,6 +393,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     init.add_argument("--secret-path", type=Path, metavar="FILE",
                       help="where this box keeps the site secret (default: the config's "
                            "secret_file, /etc/roadside/site.secret); recorded in the config")
+    init.add_argument("--state-dir", type=Path, metavar="DIR",
+                      help="where this box keeps its buffer and status (default: the "
+                           "config's state_dir, /var/lib/roadside); recorded in the config")
     init.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
                       help=f"the config file to write (default: {DEFAULT_CONFIG_PATH})")
     init.add_argument("--force", action="store_true",
@@ -399,7 +413,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     reg = sub.add_parser(
         "register", help="register this detector at central (again)",
         description="Send this detector's id, name, position and radios to central.",
-        epilog="example: roadside agent register --config /etc/roadside/agent.yaml",
+        epilog="example:\n  roadside agent register --config box-1.yaml\non a detector box:\n"
+               "  roadside agent register --config /etc/roadside/agent.yaml",
+        formatter_class=output.HelpFormatter,
     )
     reg.add_argument("--config", type=Path, default=DEFAULT_CONFIG_PATH,
                      help=f"the agent's config (default: {DEFAULT_CONFIG_PATH})")

@@ -68,8 +68,11 @@ class Recorder:
 def add_parser(sub: Any) -> None:
     p = subcommand(sub, "record", __doc__, run,
                    "record what the sources hear, hashed, for `agent replay`")
-    p.epilog = ("example:\n  roadside agent record --out box1.jsonl --duration 1h\n"
-                "  roadside agent replay --detector box1 box1.jsonl")
+    p.epilog = ("examples (a capture as the radio, then the recording replayed):\n"
+                "  roadside agent record --config box-1.yaml --ble-enabled no \\\n"
+                "      --replay captures/north-gate.wifi.pcap --out box-1.jsonl --duration 5s\n"
+                "  roadside agent replay --detector box-1 --fast box-1.jsonl\n"
+                "on a detector box:\n  roadside agent record --out box1.jsonl --duration 1h")
     p.add_argument("--out", type=Path, required=True, metavar="FILE",
                    help="the recording to write (JSON lines; never overwritten)")
     p.add_argument("--duration", metavar="D", help="stop after this long, e.g. 10m, 2h")

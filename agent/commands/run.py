@@ -15,6 +15,7 @@ from roadside.agent.errors import AgentError
 from roadside.agent.laptop import with_laptop_tls
 from roadside.agent.runner import AgentRunner
 from roadside.agent.sources.base import Source
+from roadside.common import output
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
             "`roadside agent status`. SIGTERM or Ctrl-C: open passes are closed and "
             "buffered, a last upload is tried, exit 0."
         ),
-        epilog="example: roadside agent run --config /etc/roadside/agent.yaml",
+        epilog="example (beside a laptop central, a capture as its radio; until Ctrl-C):\n"
+               "  roadside agent run --config box-1.yaml --ble-enabled no "
+               "--replay captures/north-gate.wifi.pcap\n"
+               "on a detector box:\n  roadside agent run --config /etc/roadside/agent.yaml",
+        formatter_class=output.HelpFormatter,
     )
     add_replay_options(parser)
     add_config_flags(parser)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from roadside.agent.commands.settings import add_config_flags, config_from_args
 from roadside.agent.status import AgentStatus, read_status
+from roadside.common import output
 from roadside.common.humanize import format_bytes, format_duration, rate_text
 
 STALE_AFTER_S = 30.0  # status.json older than this: the agent is probably not running
@@ -23,7 +24,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
             "free, as written by the running agent to state_dir/status.json every few "
             "seconds."
         ),
-        epilog="example: roadside agent status --json --config /etc/roadside/agent.yaml",
+        epilog="example:\n  roadside agent status --config box-1.yaml --json\non a detector box:\n"
+               "  roadside agent status",
+        formatter_class=output.HelpFormatter,
     )
     parser.add_argument("--json", action="store_true", help="print the status as JSON")
     add_config_flags(parser, settings=False)

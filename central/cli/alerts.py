@@ -34,7 +34,8 @@ def add_parser(inner: Any) -> None:
     a.set_defaults(func=_list)
     a = control_action(inner, "threshold", "fixed Warn and Bad travel times of a link or route "
                        "(besides the ratio to normal)",
-                       "roadside alerts threshold link/north/south --warn-s 300 --bad-s 600")
+                       "roadside alerts threshold link/north-gate/mill-bridge --warn-s 300 "
+                       "--bad-s 600")
     a.add_argument("target", metavar="TARGET", help="link/SRC/DEST or route/NAME")
     a.add_argument("--warn-s", type=float, help="Warn at this travel time in seconds")
     a.add_argument("--bad-s", type=float, help="Bad at this travel time in seconds")

@@ -22,6 +22,7 @@ from roadside.common.output import Column, write_rows
 def add_parser(inner: Any) -> None:
     a = _action(inner, "export", "write closed UTC days to the archive (Parquet per day and "
                 "detector)",
+                "roadside archive export --closed --dir archive",
                 "roadside archive export --closed --dir /srv/roadside-archive")
     days = a.add_mutually_exclusive_group(required=True)
     days.add_argument("--day", action="append", metavar="YYYY-MM-DD",
@@ -30,17 +31,20 @@ def add_parser(inner: Any) -> None:
                       help="every closed day etcd still holds that the archive has not")
     a.set_defaults(func=_export)
     a = _action(inner, "list", "the archived files: day, detector, passes, bytes",
+                "roadside archive list --dir archive",
                 "roadside archive list --dir /srv/roadside-archive")
     a.add_argument("--format", choices=("table", "csv", "json"), default="table")
     a.set_defaults(func=_list)
     a = _action(inner, "verify", "check the files against the manifest; exit 1 naming each "
                 "damaged one",
+                "roadside archive verify --dir archive",
                 "roadside archive verify --dir /srv/roadside-archive")
     a.set_defaults(func=_verify)
 
 
-def _action(inner: Any, name: str, text: str, example: str) -> argparse.ArgumentParser:
-    a = control_action(inner, name, text, example)
+def _action(inner: Any, name: str, text: str, example: str, production: str,
+            ) -> argparse.ArgumentParser:
+    a = control_action(inner, name, text, example, production)
     a.add_argument("--dir", type=Path, metavar="DIR",
                    help="the archive directory (default: central's archive_dir)")
     return a

@@ -9,10 +9,11 @@ import signal
 import threading
 from types import FrameType
 
-from roadside.central.cli.serve import HELP, config_from_args
-from roadside.central.cli.settings import add_setting_flags
-from roadside.central.config import CentralConfig
+from roadside.central.cli.serve import HELP
+from roadside.central.cli.settings import add_setting_flags, setting_flags
+from roadside.central.config import CentralConfig, load_config, local_etcd
 from roadside.central.errors import CentralError
+from roadside.common import output
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "serve` on their own, reading central's etcd: etcd_endpoints (and its certificate "
         "files) are needed; HTTPS with central's certificate from pki_dir unless insecure. "
         "The same settings file and ROADSIDE_* variables as `central serve`.",
-        epilog="example: roadside central http --config /etc/roadside/central.yaml "
-        "--http-port 8081",
+        epilog="example (beside a laptop central):\n  roadside central http --http-port 8081\n"
+        "in production:\n  roadside central http --config /etc/roadside/central.yaml",
+        formatter_class=output.HelpFormatter,
     )
     add_setting_flags(parser, CentralConfig, HELP)
     parser.set_defaults(func=run)
@@ -33,10 +35,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     from roadside.central.http.server import HttpServer
-    from roadside.central.store.client import connect, tls_files
+    from roadside.central.store.client import connect, etcd_tls
     from roadside.central.store.etcd_store import EtcdStore
 
-    config = config_from_args(args)
+    # beside a laptop central: its etcd, found by itself (serve's own settings have none)
+    config = load_config(args.config, flags=setting_flags(args, CentralConfig),
+                         local=local_etcd())
     if not config.etcd_endpoints:
         raise CentralError("etcd_endpoints: `central http` reads central's etcd; name it "
                            "(--etcd-endpoints HOST:PORT)")
@@ -48,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     client = connect(config.etcd_endpoints, timeout=config.etcd_timeout_s,
-                     tls=tls_files(config.etcd_ca_file, config.etcd_cert_file,
-                                   config.etcd_key_file))
+                     tls=etcd_tls(config.etcd_ca_file, config.etcd_cert_file,
+                                  config.etcd_key_file, config.pki_path))
     try:
         server = HttpServer(config, EtcdStore(client, config.namespace))
         server.start()

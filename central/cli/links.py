@@ -110,8 +110,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="Replace every link into DEST with the given sources (--clear: remove "
         "them).\nMAX_SECONDS is the longest travel time still matched; LENGTH_M the road "
         "length.\nA link a route uses can only go with the route (roadside links routes).",
-        epilog="example:\n  roadside links set south --src north:600:1200 --src east:900\n"
-               "  roadside links set south --src north:600:1200 --max-speed 70 "
+        epilog="examples:\n  roadside links set south-junction --src market-square:800:1420\n"
+               "  roadside links set south-junction --src market-square:800:1420 --max-speed 70 "
                "--filter previous-25",
     )
     p.add_argument("dest", metavar="DEST", help="the destination detector id")
@@ -135,7 +135,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser(
         "list", formatter_class=raw, help="the links central knows",
         description="List links src -> dest with their max_seconds and road length.",
-        epilog="example:\n  roadside links list --dest south --format json",
+        epilog="example:\n  roadside links list --dest south-junction --format json",
     )
     p.add_argument("--dest", metavar="ID", help="only the links into this detector")
     output.add_format_option(p)

@@ -35,10 +35,13 @@ from roadside.common.output import Column, write_rows
 from roadside.common.timeparse import format_utc, parse_duration
 
 
-def control_action(inner: Any, name: str, text: str, example: str) -> argparse.ArgumentParser:
-    """A subcommand run against central's control etcd and PKI directory (their options)."""
+def control_action(inner: Any, name: str, text: str, example: str, production: str = "",
+                   ) -> argparse.ArgumentParser:
+    """A subcommand run against central's control etcd and PKI directory (their options).
+    `example` runs beside a laptop central; `production` shows a city's deployment."""
+    epilog = f"example:\n  {example}" + (f"\nin production:\n  {production}" if production else "")
     a: argparse.ArgumentParser = inner.add_parser(
-        name, help=text, description=text, epilog=f"example:\n  {example}",
+        name, help=text, description=text, epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     a.add_argument("--pki-dir", type=Path, metavar="DIR",
                    help="the site CA's directory (default: DATA_DIR/pki of central serve)")
@@ -51,10 +54,12 @@ def control_action(inner: Any, name: str, text: str, example: str) -> argparse.A
 
 
 def add_parser(inner: Any) -> None:
-    def action(name: str, text: str, example: str) -> argparse.ArgumentParser:
-        return control_action(inner, name, text, example)
+    def action(name: str, text: str, example: str, production: str = ""
+               ) -> argparse.ArgumentParser:
+        return control_action(inner, name, text, example, production)
 
-    a = action("init", "make the site CA", "roadside pki init --pki-dir /etc/roadside/pki")
+    a = action("init", "make the site CA", "roadside pki init --pki-dir lab-pki",
+               "roadside pki init --pki-dir /etc/roadside/pki")
     a.set_defaults(func=_init)
     a = action("issue", "issue a certificate (written as KIND-NAME.pem and KIND-NAME.key "
                "(0600), or central.pem)",
@@ -85,6 +90,7 @@ def add_parser(inner: Any) -> None:
     a.set_defaults(func=_list)
     a = action("etcd", "secure an installed etcd: its TLS files, then (running with them) "
                "its users and auth",
+               "roadside pki etcd",
                "roadside pki etcd --server-dir /etc/roadside/etcd\n"
                "  systemctl restart etcd\n  roadside pki etcd --enable-auth")
     a.add_argument("--server-dir", type=Path, metavar="DIR",

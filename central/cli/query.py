@@ -275,8 +275,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         description="Print the passes stored for detectors over [--since, --until).\n"
         "T is RFC 3339 (2026-11-27T18:00:00Z; no offset = local time) or relative\n"
         "(90s, 15m, 2h, 1d, now: that long before now).",
-        epilog="example:\n  roadside query events --detector north --detector south "
-        "--since 2h --format csv > passes.csv",
+        epilog="example:\n  roadside query events --detector north-gate --detector mill-bridge "
+        "--since 2h --format csv",
     )
     p.add_argument("--detector", action="append", metavar="ID",
                    help="a detector id (repeat for several; default: every detector)")
@@ -292,7 +292,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "tail", formatter_class=raw, help="follow new events live until Ctrl-C",
         description="Print events as central commits them (an etcd watch), until Ctrl-C.\n"
         f"First prints what is stored since --since (default {TAIL_SINCE}).",
-        epilog="example:\n  roadside query tail --detector north --format json",
+        epilog="example (until Ctrl-C):\n  roadside query tail --detector north-gate --format json",
     )
     p.add_argument("--detector", action="append", required=True, metavar="ID",
                    help="a detector id (repeat for several)")
@@ -305,7 +305,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p = sub.add_parser(
         "detectors", formatter_class=raw, help="the registered detectors",
         description="List the detectors registered with central: id, name, position, radios.",
-        epilog="example:\n  roadside query detectors --query-host central.example:8000",
+        epilog="examples:\n  roadside query detectors\nin production:\n"
+               "  roadside query detectors --query-host central.example.net:8000",
     )
     output.add_format_option(p, "table (local times)")
     add_client_options(p)
@@ -315,7 +316,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "status", formatter_class=raw, help="the agents' latest health reports",
         description="The latest report of each agent: buffer depth, oldest unsent pass, last\n"
         "upload, per-source state and sightings per minute, clock sync, disk free.",
-        epilog="example:\n  roadside query status --detector north",
+        epilog="example:\n  roadside query status --detector north-gate",
     )
     p.add_argument("--detector", action="append", metavar="ID",
                    help="only this detector (repeat for several; default: all)")

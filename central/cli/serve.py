@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from roadside.central.cli.settings import add_setting_flags, setting_flags
 from roadside.central.config import DEFAULT_DATA_DIR, CentralConfig, load_config
-from roadside.common import laptop
+from roadside.common import laptop, output
 
 if TYPE_CHECKING:
     from roadside.central.api.server import RunningCentral
@@ -92,7 +92,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "travel-time worker runs in this process. SIGTERM drains calls, stops the "
             "worker and etcd, exits 0."
         ),
-        epilog="example: roadside central serve --data-dir ./central-data --query-port 18000",
+        epilog="examples (a laptop central: embedded etcd, site PKI, worker; then a second one "
+        "with\nits own data and PKI):\n  roadside central serve\n"
+        "  roadside central serve --data-dir ./lab\n"
+        "in production:\n  roadside central serve --config /etc/roadside/central.yaml",
+        formatter_class=output.HelpFormatter,
     )
     add_setting_flags(parser, CentralConfig, HELP)
     parser.set_defaults(func=run)

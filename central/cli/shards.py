@@ -17,10 +17,12 @@ from roadside.common.output import Column, write_rows
 
 def add_parser(inner: Any) -> None:
     a = control_action(inner, "list", "each detector's shard, and each shard's detectors "
-                       "and state", "roadside shards list --config /etc/roadside/central.yaml")
+                       "and state", "roadside shards list",
+                       "roadside shards list --config /etc/roadside/central.yaml")
     a.add_argument("--format", choices=("table", "csv", "json"), default="table")
     a.set_defaults(func=_list)
     a = control_action(inner, "place", "put a detector that has not uploaded yet on a shard",
+                       f"roadside shards place box-2 {CONTROL}",
                        "roadside shards place km12-north s2 --config /etc/roadside/central.yaml")
     a.add_argument("detector_id", metavar="DETECTOR")
     a.add_argument("shard", metavar="SHARD", help=f"a shard of detection_shards, or {CONTROL}")

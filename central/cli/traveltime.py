@@ -298,9 +298,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="travel times over a link, per window",
         description="Travel time from SRC to DEST per window: devices, median, 10th and 90th\n"
         "percentiles, MAD, rejected samples and why.\n" + times,
-        epilog="examples:\n  roadside query travel-times --from north --to south --since 6h\n"
-        "  roadside query travel-times --from north --to south --format json\n"
-        "  roadside query travel-times --from north --to south --since 1d --plot day.png",
+        epilog="examples:\n"
+        "  roadside query travel-times --from north-gate --to mill-bridge --since 6h\n"
+        "  roadside query travel-times --from north-gate --to mill-bridge --format json\n"
+        "  roadside query travel-times --from north-gate --to mill-bridge --since 1d "
+        "--plot day.png",
     )
     p.add_argument("--from", dest="src", required=True, metavar="SRC",
                    help="the source detector id")
@@ -314,7 +316,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help="travel times along a named route, per window",
         description="Travel time along route NAME per window, from devices seen at every\n"
         "detector of the route (not the sum of its links' medians).\n" + times,
-        epilog="example:\n  roadside query route main-street --since 3h --plot route.png",
+        epilog="example:\n  roadside query route corridor --since 3h --plot route.png",
     )
     p.add_argument("name", metavar="NAME", help="the route (see `roadside links routes`)")
     _common(p)

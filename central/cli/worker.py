@@ -74,7 +74,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
             "passes land in it. Settings: defaults, the YAML --config file (a 'worker:'\n"
             "section), ROADSIDE_<SETTING> (e.g. ROADSIDE_WINDOW_S=300), then these flags."
         ),
-        epilog=("examples:\n  roadside central worker                 (beside a laptop central)\n"
+        epilog=("example (a second worker beside a laptop central):\n"
+                "  roadside central worker --worker-id second\n"
+                "in production:\n"
                 "  roadside central worker --etcd-endpoints 10.0.0.5:2379 --window-s 300"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
