@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import re
+import select
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -87,3 +91,47 @@ def test_ctrl_c_stops_everything_the_demo_started(tmp_path: Path) -> None:
     proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert not any(listening(p) for p in ports(out))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_in_a_terminal_the_demo_ends_at_a_live_desk(tmp_path: Path) -> None:
+    """In a terminal the demo keeps central running and prints the dashboard's address; its
+    feeds show current figures (the simulated period ends now); Ctrl-C stops everything."""
+    out = tmp_path / "demo-out"
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "roadside.sim.demo", "--duration", "20m", "--out", str(out)],
+        cwd=REPO, stdin=terminal, stdout=terminal, stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, start_new_session=True)
+    os.close(terminal)
+    seen = b""
+    still: list[int] = []
+    try:
+        end = time.monotonic() + 200
+        while not re.search(rb"own site CA \(\S+\)", seen):
+            assert time.monotonic() < end and proc.poll() is None, seen.decode(errors="replace")
+            if select.select([controller], [], [], 1.0)[0]:
+                seen += os.read(controller, 65536)
+        text = seen.decode(errors="replace")
+        url = re.search(r"dashboard: (https://\S+)/dashboard/#key=(\S+)", text)
+        ca = re.search(r"own site CA \((\S+)\)", text)
+        assert url and ca, text
+        context = ssl.create_default_context(cafile=ca.group(1))
+        request = urllib.request.Request(url.group(1) + "/api/v1/travel-times",
+                                         headers={"Authorization": f"Bearer {url.group(2)}"})
+        with urllib.request.urlopen(request, timeout=30, context=context) as reply:
+            entries = json.loads(reply.read())["entries"]
+        # live: every link and route has a current window, and figures in it
+        assert entries and all(e["current"] for e in entries)
+        assert any(e["current"]["state"] == "ok" for e in entries)
+        page = urllib.request.urlopen(url.group(1) + "/dashboard/", timeout=30, context=context)
+        assert b"<html" in page.read().lower()
+        still = ports(out)
+        assert any(listening(p) for p in still)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+        os.close(controller)
+    assert proc.returncode == 0
+    assert not any(listening(p) for p in still)
