@@ -82,6 +82,8 @@ class CentralConfig:
     allowed_silence_s: float = 900.0  # a detector without a status report longer: silent
     clock_offset_max_s: float = 2.0  # a box's clock further off than this is flagged
     metrics: bool = True  # Prometheus metrics on metrics_port (plain HTTP, like health)
+    # loopback: a Prometheus on this host; 0.0.0.0 (or an address) for one elsewhere
+    metrics_host: str = "127.0.0.1"
     metrics_port: int = 9180  # 0 = any free port
 
     def __post_init__(self) -> None:

@@ -55,3 +55,34 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         where = Path(roadside.common.__file__).resolve()
         if "site-packages" not in where.parts:
             raise pytest.UsageError(f"--installed, but roadside comes from {where}")
+
+
+def _ours_still_running() -> list[tuple[int, str]]:
+    """Processes this run started (they carry its HOME) that still run."""
+    marker = f"HOME={_HOME}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(
+                errors="replace")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        found.append((int(entry.name), cmdline.strip()))
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The suite leaves no process behind: a leftover fails the run (and is ended)."""
+    left = _ours_still_running()
+    for pid, cmdline in left:
+        print(f"\nleft running by the tests: {pid} {cmdline[:200]}")
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+    if left and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -272,7 +272,7 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
 
 
 def _serve_metrics(central: RunningCentral) -> None:
-    """Prometheus metrics on config.host:metrics_port: calls, passes, streams, health and
+    """Prometheus metrics on metrics_host:metrics_port: calls, passes, streams, health and
     the in-process worker's figures."""
     config, m = central.config, central.metrics
     names = ("collector", "query")
@@ -292,10 +292,11 @@ def _serve_metrics(central: RunningCentral) -> None:
     if not config.metrics:
         return
     try:
-        central._metrics_server = MetricsServer(m.registry, config.host, config.metrics_port)
+        central._metrics_server = MetricsServer(m.registry, config.metrics_host,
+                                                config.metrics_port)
     except OSError as exc:
-        raise PortInUse(config.host, config.metrics_port, "metrics_port") from exc
-    log.info("metrics on http://%s:%d/metrics", _client_host(config.host),
+        raise PortInUse(config.metrics_host, config.metrics_port, "metrics_port") from exc
+    log.info("metrics on http://%s:%d/metrics", _client_host(config.metrics_host),
              central._metrics_server.port)
 
 
@@ -345,17 +346,17 @@ def _check_ports_free(config: CentralConfig) -> None:
     """A fixed server or embedded etcd port already taken: one line naming the setting,
     before anything starts or is set up (gRPC's own bind failure would also print a C-core
     log line)."""
-    settings = ["collector_port", "query_port", "health_port"]
+    settings = [(s, config.host) for s in ("collector_port", "query_port", "health_port")]
     if config.http:
-        settings.append("http_port")
+        settings.append(("http_port", config.host))
     if config.metrics:
-        settings.append("metrics_port")
+        settings.append(("metrics_port", config.metrics_host))
     if not config.insecure:
-        settings.append("enroll_port")
-    for setting in settings:
+        settings.append(("enroll_port", config.host))
+    for setting, host in settings:
         port = getattr(config, setting)
-        if port and not _port_free(port, config.host):
-            raise PortInUse(config.host, port, setting)
+        if port and not _port_free(port, host):
+            raise PortInUse(host, port, setting)
     if config.etcd_endpoints:
         return
     for setting in ("embedded_etcd_port", "embedded_etcd_peer_port"):

@@ -75,6 +75,8 @@ HELP = {
     "http_map_attribution": "the tiles' attribution, shown under the map",
     "allowed_silence_s": "a detector without a status report for longer is silent (900)",
     "metrics": "serve Prometheus metrics (default on)",
+    "metrics_host": "address of the metrics port (default 127.0.0.1; 0.0.0.0 for a "
+                    "Prometheus on another host)",
     "metrics_port": "port of the Prometheus metrics, plain HTTP (default 9180)",
 }
 

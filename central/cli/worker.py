@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 OPTION_HELP = {
     "namespace": "etcd key namespace (default tdc)",
     "metrics": "serve Prometheus metrics (default on)",
-    "metrics_host": "address of the metrics port (default 0.0.0.0)",
+    "metrics_host": "address of the metrics port (default 127.0.0.1; 0.0.0.0 for a "
+                    "Prometheus on another host)",
     "metrics_port": "Prometheus metrics port, plain HTTP (default 9181; 0 = any free port)",
     "etcd_ca_file": "etcd over TLS: the CA of its certificate (PEM)",
     "etcd_cert_file": "etcd over TLS: this worker's client certificate (its CN is the etcd "

@@ -5,6 +5,7 @@ lock), which exports every closed day soon after midnight UTC, long before it ex
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -95,14 +96,22 @@ class Archiver:
 
     def run_once(self) -> int:
         """Export what is closed and missing, if no other central is at it: passes written."""
-        lock = self._store.client.lock(keys.archive_lock(self._store.namespace), LOCK_TTL_S)
-        if not lock.acquire(timeout=0):
-            return 0
+        # the lock lives in the namespace (an etcd user limited to it may take it), on its
+        # own lease: a central that dies holding it frees it within LOCK_TTL_S
+        client = self._store.client
+        key = keys.archive_lock(self._store.namespace)
+        lease = client.lease(LOCK_TTL_S)
         try:
+            tx = client.transactions
+            taken, _ = client.transaction(compare=[tx.create(key) == 0],
+                                          success=[tx.put(key, str(os.getpid()), lease=lease)],
+                                          failure=[])
+            if not taken:
+                return 0
             days = closed_days(self._reader, self._directory)
             return export_days(self._reader, self._directory, days, _log_day)
         finally:
-            lock.release()
+            lease.revoke()
 
 
 def _log_day(day: str, written: list[archive.Entry]) -> None:

@@ -82,6 +82,12 @@ class EtcdTls:
     root_key: Path
 
 
+# etcd ends with the process that started it, however that ends (SIGKILL, the OOM killer):
+# an orphan would keep the ports and the data directory, and central could not start again
+_SETPRIV = shutil.which("setpriv")
+_ENDS_WITH_PARENT: tuple[str, ...] = (_SETPRIV, "--pdeathsig", "TERM") if _SETPRIV else ()
+
+
 class EtcdProcess:
     """Starts and stops one single-member etcd on 127.0.0.1.
 
@@ -119,7 +125,9 @@ class EtcdProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock_data_dir()
         client = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.client_port}"
-        peer = f"http://127.0.0.1:{self.peer_port}"
+        # the peer port, too, only for holders of a certificate of the site CA: plaintext, any
+        # local user could read it and write keys there with forged raft messages
+        peer = f"{'https' if self.tls else 'http'}://127.0.0.1:{self.peer_port}"
         args = [
             self.binary,
             "--name", "roadside",
@@ -140,15 +148,18 @@ class EtcdProcess:
         if self.tls is not None:
             args += ["--cert-file", str(self.tls.server_cert), "--key-file",
                      str(self.tls.server_key), "--trusted-ca-file", str(self.tls.ca),
-                     "--client-cert-auth"]
+                     "--client-cert-auth",
+                     "--peer-cert-file", str(self.tls.server_cert), "--peer-key-file",
+                     str(self.tls.server_key), "--peer-trusted-ca-file", str(self.tls.ca),
+                     "--peer-client-cert-auth"]
         log_path = self.data_dir / "etcd.log"
         assert self._lock_fd is not None
         try:
             with open(log_path, "ab") as log_file:
                 # etcd holds the data directory's lock too: it stays taken while either runs
                 self._proc = subprocess.Popen(
-                    args, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    pass_fds=(self._lock_fd,),
+                    [*_ENDS_WITH_PARENT, *args], stdout=log_file, stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL, pass_fds=(self._lock_fd,),
                 )
             self._wait_ready(log_path)
         except BaseException:

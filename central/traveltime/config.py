@@ -51,7 +51,7 @@ class TravelTimeConfig:
     etcd_key_file: Path | None = None
     # Prometheus metrics of `roadside central worker` (inside serve: serve's metrics port)
     metrics: bool = True
-    metrics_host: str = "0.0.0.0"
+    metrics_host: str = "127.0.0.1"  # loopback; 0.0.0.0 for a Prometheus on another host
     metrics_port: int = 9181  # 0 = any free port
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from roadside.central.store import archive, keys
+from roadside.central.store.client import connect
 from roadside.central.store.etcd_process import EtcdProcess
 from roadside.common.main import main
 from roadside.proto.v1 import query_pb2, query_pb2_grpc
@@ -127,3 +128,27 @@ def test_central_with_an_archive_exports_closed_days_by_itself(
     [entry] = archive.entries(root)
     assert (entry.detector_id, entry.rows) == ("gate", 40)
     assert archive.verify(root) == []
+
+
+def test_on_the_secure_default_central_archives_by_itself_inside_its_namespace(
+    start_test_central: StartCentral, namespace: str, tmp_path: Path,
+) -> None:
+    """The embedded etcd with TLS and auth (roadside's etcd user may use /{ns}/ only): the
+    archiver's lock and everything else central keeps lie inside the namespace."""
+    day_start, _ = archive.day_span(DAY)
+    root = tmp_path / "auto-archive"
+    central = start_test_central(etcd_endpoints=(), embedded_etcd_port=0, archive_dir=root,
+                                 archive_interval_s=0.5)
+    assert central.etcd is not None and central.etcd.tls is not None  # TLS and auth
+    central.store.put_passes([make_pass("gate", day_start + i * 60 * S) for i in range(40)])
+    wait_until(lambda: any(e.day == DAY for e in archive.entries(root)), 30,
+               "central to archive yesterday")
+    [entry] = archive.entries(root)
+    assert (entry.detector_id, entry.rows) == ("gate", 40)
+    root_client = connect([central.etcd.endpoint], tls=central.etcd.client_tls())
+    try:
+        outside = [meta.key for _value, meta in root_client.get_all()
+                   if not meta.key.startswith(f"/{namespace}/".encode())]
+    finally:
+        root_client.close()
+    assert outside == []
