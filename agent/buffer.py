@@ -29,6 +29,7 @@ from typing import NoReturn
 
 from roadside.agent import walcheck
 from roadside.agent.errors import AgentError
+from roadside.common.files import private_dir, private_file
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,11 @@ class DiskBuffer:
         self.close()
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)  # device ids: 0700 and 0600, whoever runs the agent
+        for path in (self.path, *(self.path.with_name(self.path.name + s)
+                                  for s in ("-wal", "-shm"))):
+            if path.exists() or path == self.path:  # SQLite gives its -wal and -shm
+                private_file(path)                  # the database file's mode
         db = sqlite3.connect(
             self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )

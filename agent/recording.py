@@ -18,6 +18,7 @@ import asyncio
 import heapq
 import json
 import math
+import os
 import secrets
 import time
 from collections import Counter
@@ -121,7 +122,9 @@ class RecordingWriter:
         self.path = path
         self.records = 0
         try:
-            self._file: BinaryIO = open(path, "xb")  # never overwrite a recording
+            # never overwrite a recording; device ids: only its owner reads it
+            self._file: BinaryIO = os.fdopen(
+                os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb")
             self._file.write(json.dumps({"format": FORMAT, "version": VERSION, **header},
                                         separators=(",", ":")).encode() + b"\n")
             self._file.flush()

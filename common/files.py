@@ -30,3 +30,20 @@ def read_file(path: Path, what: str, error: type[Exception]) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise error(f"{what} {path}: cannot read: {exc.strerror}") from exc
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as a directory only its owner can enter (0700), made (with any missing
+    parents) if need be: per-device data and keys live in such."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if path.stat().st_uid == os.getuid():
+        path.chmod(0o700)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """`path` created empty if missing, and readable by its owner only (0600)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    if path.stat().st_uid == os.getuid():
+        path.chmod(0o600)
+    return path

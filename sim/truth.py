@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from roadside.agent.model import Sighting
+from roadside.common.files import private_file
 from roadside.sim.network import Network, Route
 from roadside.sim.traffic import Simulation, Trip
 
@@ -152,6 +153,7 @@ def write_truth(path: Path, truth: dict[str, Any]) -> None:
     """Write atomically: a reader never sees half a file."""
     tmp = path.with_name(path.name + ".tmp")
     try:
+        private_file(tmp)  # every detection by device id: 0600
         tmp.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
         tmp.replace(path)
     except OSError:

@@ -35,6 +35,7 @@ from roadside.agent.sources import capfile
 from roadside.agent.sources.base import Source
 from roadside.agent.sources.replay import FAST, ReplaySource
 from roadside.common.config_layers import load
+from roadside.common.files import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +202,7 @@ async def replay(
     else:
         source = ReplaySource(files, speed, shift_to_now)
         runner = AgentRunner(config, [source], event_time=True)
-    config.state_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(config.state_dir)
     line = line or ProgressLine(enabled=False)
     started = time.monotonic()
     task = asyncio.create_task(runner.run(until_drained=True, drain_timeout_s=drain_timeout_s),

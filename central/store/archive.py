@@ -24,7 +24,7 @@ from typing import Any
 from roadside.central.errors import CentralError
 from roadside.central.store import keys, packed
 from roadside.central.store.records import StoredPass
-from roadside.common.files import write_atomic
+from roadside.common.files import private_dir, private_file, write_atomic
 
 MANIFEST = "_manifest.json"  # "_": dataset readers skip it
 VERSION = 1
@@ -108,8 +108,10 @@ def write_day(directory: Path, day: str, detector_id: str, passes: list[StoredPa
     columns = {name: [getattr(p, name) for p in passes] for name in FIELDS}
     table = pa.table(columns, schema=_schema(pa))
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        for d in (directory, target.parent.parent, target.parent):  # device ids: 0700, 0600
+            private_dir(d)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        private_file(tmp)
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, target)
         data = target.read_bytes()
@@ -138,7 +140,7 @@ def record(directory: Path, new: Iterable[Entry]) -> None:
     files = [asdict(by_file[k]) for k in sorted(by_file)]
     try:
         write_atomic(directory / MANIFEST,
-                     json.dumps({"version": VERSION, "files": files}, indent=1).encode(), 0o644)
+                     json.dumps({"version": VERSION, "files": files}, indent=1).encode(), 0o600)
     except OSError as exc:
         raise ArchiveError(f"{directory / MANIFEST}: cannot write: {exc}") from exc
 
