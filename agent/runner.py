@@ -277,6 +277,9 @@ class AgentRunner:
             drained = await self.uplink.drain(budget)
             if not drained:
                 left = self.buffer.depth()
+                if until_drained and self.uplink.refused:
+                    raise DrainTimeout(f"central refused this detector's uploads "
+                                       f"({self.uplink.refused}); {left} passes not sent")
                 if until_drained:
                     why = self.uplink.counts().last_error
                     raise DrainTimeout(f"{left} passes not acknowledged after {budget:g} s"

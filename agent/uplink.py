@@ -51,6 +51,10 @@ PROBE_TIMEOUT_S = 1.0
 # failures after which central's health is probed during the backoff (not a quota refusal)
 PROBED_CODES = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                           grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL})
+# refusals of who is calling: a running agent keeps trying (an operator may mend it), a
+# finite run (a replay) stops draining at once and says why
+REFUSED_CODES = frozenset({grpc.StatusCode.PERMISSION_DENIED,
+                           grpc.StatusCode.UNAUTHENTICATED})
 
 
 CENTRAL_BUCKET_S = 100  # central's detection buckets (unix seconds, multiples of 100)
@@ -100,6 +104,7 @@ class Uplink:
         self._last_error = ""
         self._probe = False  # the last failure was central being unreachable
         self._causes: dict[str, str | None] = {}  # endpoint -> why its channel did not open
+        self.refused = ""  # central's refusal of this caller, while the last upload had one
 
     # --- public ------------------------------------------------------------------
 
@@ -187,7 +192,8 @@ class Uplink:
             if left <= 0:
                 return False
             sent = await self.upload_once(min(left, self._config.upload_timeout_s))
-            if sent is None:
+            if sent is None and self.refused:
+                return False  # retrying cannot cure it
                 pause = min(self._backoff_s(), end - time.monotonic())
                 if pause > 0:
                     await asyncio.sleep(pause)  # backoff between attempts, bounded by deadline
@@ -229,6 +235,7 @@ class Uplink:
             return None
         self._uploads += 1
         self._streak = 0
+        self.refused = ""
         self._passes_sent += len(rows)
         self._last_success_ns = self._clock()
         self._probe = False
@@ -314,6 +321,7 @@ class Uplink:
         self._failures += 1
         self._streak += 1
         self._probe = code in PROBED_CODES
+        self.refused = f"{code.name}: {exc.details()}" if code in REFUSED_CODES else ""
         if code is grpc.StatusCode.UNAVAILABLE and "failed to connect" in (exc.details() or ""):
             cause = await self._cause(endpoint)  # TLS mistakes look like an outage to gRPC
             if cause:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,23 @@ def test_a_replay_names_plaintext_against_tls(secure_central: RunningCentral,
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert "speaks TLS" in last and "drop --insecure" in last, done.stderr
+
+
+def test_a_replay_refused_by_central_stops_at_once_with_the_reason(
+        secure_central: RunningCentral, site: Site, captures_dir: Path,
+        tmp_path: Path) -> None:
+    """Another detector's certificate: retrying cannot cure that, so the replay ends (long
+    before its drain timeout) naming central's refusal."""
+    cert, key = site.files(Identity("detector", "d1"))
+    done = subprocess.run(
+        [sys.executable, "-m", "roadside.common.main", "agent", "replay", "--detector", "d2",
+         "--central", secure_central.collector_addr, "--secret-file",
+         str(tmp_path / "site.secret"), "--fast", "--shift-to-now", "--quiet",
+         "--drain-timeout", "3600",
+         str(captures_dir / "wifi" / "probing-patterns_S21Ultra-M.pcap")],
+        capture_output=True, text=True, timeout=TIMEOUT_S,
+        env={**os.environ, "ROADSIDE_TLS_CA_FILE": str(site.ca_file),
+             "ROADSIDE_TLS_CERT_FILE": str(cert), "ROADSIDE_TLS_KEY_FILE": str(key)})
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert "central refused this detector's uploads (PERMISSION_DENIED" in last, done.stderr
