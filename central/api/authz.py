@@ -120,10 +120,35 @@ class Guard:
     `audit(who, method, what)` records analyst reads and admin changes."""
 
     def __init__(self, insecure: bool, revoked: Callable[[int], bool],
-                 audit: Callable[[Identity | None, str, str], None]) -> None:
+                 audit: Callable[[Identity | None, str, str], None],
+                 on_revoke: Callable[[int, Callable[[], None]], Callable[[], None]] | None
+                 = None) -> None:
         self.insecure = insecure
         self._revoked = revoked
         self._audit = audit
+        self._on_revoke = on_revoke  # (serial, callback) -> undo: runs callback on revocation
+
+    def serial(self, context: grpc.ServicerContext) -> int | None:
+        """The serial of the caller's certificate (None: insecure, or no certificate)."""
+        pem = context.auth_context().get("x509_pem_cert")
+        if self.insecure or not pem:
+            return None
+        try:
+            return of_pem(pem[0])[1]
+        except (IdentityError, ValueError):
+            return None
+
+    def still_trusted(self, serial: int | None, context: grpc.ServicerContext) -> None:
+        """Within a stream: end it (UNAUTHENTICATED) once its certificate is revoked."""
+        if serial is not None and self._revoked(serial):
+            deny(context, grpc.StatusCode.UNAUTHENTICATED,
+                 f"certificate {serial:x} was revoked while this stream was open")
+
+    def on_revoke(self, serial: int | None, callback: Callable[[], None]) -> Callable[[], None]:
+        """Run `callback` when `serial` is revoked; returns what undoes this."""
+        if serial is None or self._on_revoke is None:
+            return lambda: None
+        return self._on_revoke(serial, callback)
 
     def caller(self, context: grpc.ServicerContext) -> Identity | None:
         """The verified caller, or None (insecure mode, or no certificate)."""

@@ -80,6 +80,16 @@ class StreamSlots:
             callback()
         return added
 
+    def end(self, context: grpc.ServicerContext) -> None:
+        """End one open stream now (its callbacks: the follow loop returns)."""
+        with self._lock:
+            endings = self._endings.get(id(context))
+            if endings is None:  # not open (any more)
+                return
+            self._endings[id(context)] = []
+        for callback in endings:
+            callback()
+
     def close(self) -> None:
         """Refuse new streams and end the open ones now. Safe twice."""
         with self._lock:
@@ -178,11 +188,18 @@ def _handler(
             except BaseException:
                 _counted(name, context, count)
                 raise
+            # every message re-checks the caller; a revocation also wakes an idle stream
+            serial = guard.serial(context)
+            undo = guard.on_revoke(serial, lambda: slots.end(context))
             try:
-                yield from behavior(request, _StreamContext(context, slots))
+                for reply in behavior(request, _StreamContext(context, slots)):
+                    guard.still_trusted(serial, context)
+                    yield reply
+                guard.still_trusted(serial, context)
                 if slots.closing:
                     context.abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
             finally:
+                undo()
                 slots.give(context)
                 _counted(name, context, count)
 

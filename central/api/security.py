@@ -110,8 +110,8 @@ def secure(config: CentralConfig, client: etcd3.MultiEndpointEtcd3Client, embedd
     enroll = grpc.ssl_server_credentials([(key_pem, cert_pem + ca.cert_pem)])
     revocations = RevocationList(client, config.namespace)
     revocations.start()
-    return Security(Guard(False, revocations.revoked, audit), ports, enroll, ca, registry,
-                    revocations)
+    return Security(Guard(False, revocations.revoked, audit, revocations.on_revoke), ports,
+                    enroll, ca, registry, revocations)
 
 
 def _central_pair(config: CentralConfig, ca: SiteCA, pki_dir: Path, registry: PkiRegistry,

@@ -15,6 +15,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 import etcd3
@@ -128,6 +129,7 @@ class RevocationList:
         self._revoked: set[int] = set()
         self._lock = threading.Lock()
         self._watch: int | None = None
+        self._listeners: dict[int, list[Callable[[], None]]] = {}  # serial -> on revocation
 
     def start(self) -> None:
         revision = 0
@@ -149,11 +151,29 @@ class RevocationList:
             with self._lock:
                 if isinstance(event, etcd3.events.PutEvent):
                     self._revoked.add(serial)
+                    listeners = list(self._listeners.get(serial, ()))
                 else:
                     self._revoked.discard(serial)
+                    listeners = []
             log.info("certificate %x revoked", serial)
+            for callback in listeners:  # its open streams end now
+                callback()
         if response is None or isinstance(response, BaseException):
             self._watch = None  # the watch ended: reload and watch again on next use
+
+    def on_revoke(self, serial: int, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` when `serial` is revoked (from the watch); returns the undo."""
+        with self._lock:
+            self._listeners.setdefault(serial, []).append(callback)
+
+        def undo() -> None:
+            with self._lock:
+                found = self._listeners.get(serial, [])
+                if callback in found:
+                    found.remove(callback)
+                if not found:
+                    self._listeners.pop(serial, None)
+        return undo
 
     def revoked(self, serial: int) -> bool:
         if self._watch is None:

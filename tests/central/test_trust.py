@@ -233,3 +233,35 @@ def test_insecure_is_refused_off_loopback(start_test_central: Callable[..., Runn
     from roadside.central.errors import CentralError
     with pytest.raises(CentralError, match=r"insecure: refused on 0\.0\.0\.0"):
         start_test_central(host="0.0.0.0", insecure=True)
+
+
+@pytest.mark.parametrize("busy", [False, True], ids=["idle", "busy"])
+def test_revoking_an_analyst_ends_their_open_follow_stream(
+    secure_central: RunningCentral, site: Site, etcd_client: etcd3.MultiEndpointEtcd3Client,
+    namespace: str, busy: bool,
+) -> None:
+    """A follow stream opened before the revocation ends (UNAUTHENTICATED naming it) and
+    hands out no device id after it: whether events keep coming or none do."""
+    from tests.central.query_helpers import make_pass as stored_pass
+
+    cert_file, _ = site.files(ANALYST)
+    registry = PkiRegistry(etcd_client, namespace)
+    registry.record(x509.load_pem_x509_certificate(cert_file.read_bytes()))
+    now = time.time_ns()
+    secure_central.store.put_passes([stored_pass("f1", now - 10**9)])
+    with site.channel(secure_central.query_addr, ANALYST) as channel:
+        stream = query_pb2_grpc.QueryServiceStub(channel).StreamEvents(
+            query_pb2.StreamEventsRequest(detector_ids=["f1"], follow=True,
+                                          since_ns=now - 60 * 10**9), timeout=60)
+        assert next(stream)  # the stream is open and delivering
+        [revoked] = registry.revoke("ana")
+        got_after = 0
+        with pytest.raises(grpc.RpcError) as ended:
+            for i in range(10_000):
+                if busy:
+                    secure_central.store.put_passes([stored_pass("f1", now + i * 10**6)])
+                next(stream)
+                got_after += 1
+        assert ended.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert f"certificate {revoked.serial:x} was revoked" in ended.value.details()
+        assert got_after < 10_000  # it ended; it did not run out
