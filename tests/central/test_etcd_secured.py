@@ -107,18 +107,16 @@ def test_an_installed_etcd_secured_as_the_installer_does_it(
     pki, server_dir = tmp_path / "pki", tmp_path / "etc-etcd"
     SiteCA.init(pki)
     assert main(["pki", "etcd", "--pki-dir", str(pki), "--server-dir", str(server_dir)]) == 0
-    port = free_port()
+    port, peer = free_port(), free_port()
     env = {}
     for line in (ROOT / "systemd" / "etcd-roadside.conf").read_text().splitlines():
         if line.startswith("Environment=ETCD_"):
             name, _, value = line.removeprefix("Environment=").partition("=")
             env[name] = value.replace("/etc/roadside/etcd", str(server_dir)).replace(
-                ":2379", f":{port}")
+                ":2379", f":{port}").replace(":2380", f":{peer}")
     assert env["ETCD_CLIENT_CERT_AUTH"] == "true"
-    peer = f"http://127.0.0.1:{free_port()}"
     etcd = subprocess.Popen(
-        [find_etcd_binary(), "--data-dir", str(tmp_path / "etcd"), "--listen-peer-urls", peer,
-         "--initial-advertise-peer-urls", peer, "--initial-cluster", f"default={peer}"],
+        [find_etcd_binary(), "--data-dir", str(tmp_path / "etcd")],
         env={**env, "PATH": os.environ["PATH"]}, stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL)
     endpoint = f"127.0.0.1:{port}"
