@@ -34,6 +34,9 @@ from roadside.common.identity import ROLES, Identity, IdentityError, make_token,
 from roadside.common.output import Column, write_rows
 from roadside.common.timeparse import format_utc, parse_duration
 
+MAX_TOKEN_TTL_S = 30 * 86_400  # an enrollment token's longest life
+MAX_CERT_DAYS = 825  # the longest certificate `pki issue` makes
+
 
 def control_action(inner: Any, name: str, text: str, example: str, production: str = "",
                    ) -> argparse.ArgumentParser:
@@ -165,6 +168,9 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _issue(args: argparse.Namespace) -> int:
+    if args.days is not None and not 0 < args.days <= MAX_CERT_DAYS:
+        raise PkiError(f"--days: a lifetime of more than 0 and at most {MAX_CERT_DAYS} days, "
+                       f"got {args.days:g}")
     try:
         identity = Identity(args.kind, args.name, args.role or "")
     except IdentityError as exc:
@@ -204,6 +210,9 @@ def _token(args: argparse.Namespace) -> int:
     except IdentityError as exc:
         raise PkiError(f"--detector: {exc}") from exc
     ttl_s = parse_duration(args.ttl, "--ttl")
+    if ttl_s > MAX_TOKEN_TTL_S:
+        raise PkiError(f"--ttl: at most {MAX_TOKEN_TTL_S // 86_400} days (a token is for one "
+                       f"box about to be installed), got {args.ttl}")
     secret = secrets.token_bytes(32)
     with _registry(config) as registry:
         registry.add_token(token_digest(secret), args.detector, ttl_s)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -168,16 +169,23 @@ class SiteCA:
 
     def sign_csr(self, csr_pem: bytes, identity: Identity, days: float | None = None) -> Issued:
         """A certificate for `identity` (decided by central, not the CSR) on the CSR's key."""
-        try:
-            csr = x509.load_pem_x509_csr(csr_pem)
-        except ValueError as exc:
-            raise PkiError(f"csr: not a PEM certificate request ({exc})") from exc
-        if not csr.is_signature_valid:
-            raise PkiError("csr: its signature does not match its key")
+        return self.issue(identity, csr_key(csr_pem), days)
+
+
+def csr_key(csr_pem: bytes) -> ec.EllipticCurvePublicKey:
+    """The P-256 key of a well-formed, self-signed CSR; PkiError saying what is wrong."""
+    try:
+        csr = x509.load_pem_x509_csr(csr_pem)
+        valid = csr.is_signature_valid
         public_key = csr.public_key()
-        if not isinstance(public_key, ec.EllipticCurvePublicKey):
-            raise PkiError("csr: expected an EC P-256 key")
-        return self.issue(identity, public_key, days)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise PkiError(f"csr: not a PEM certificate request we can read ({exc})") from exc
+    if not valid:
+        raise PkiError("csr: its signature does not match its key")
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or \
+            not isinstance(public_key.curve, ec.SECP256R1):
+        raise PkiError("csr: expected an EC P-256 key")
+    return public_key
 
 
 def _ip_names(ips: Sequence[str]) -> list[x509.GeneralName]:

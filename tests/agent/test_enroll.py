@@ -112,3 +112,44 @@ def test_renew_needs_a_detector_certificate(secure_central: RunningCentral, site
         enroll_pb2_grpc.EnrollServiceStub(channel).Renew(
             enroll_pb2.RenewRequest(csr_pem=make_csr(new_key(), "x")), timeout=10)
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_refused_csr_leaves_the_token_usable_and_only_p256_is_signed(
+    secure_central: RunningCentral, site: Site, tmp_path: Path,
+    etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str,
+) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from roadside.common.identity import make_csr
+    from roadside.proto.v1 import enroll_pb2, enroll_pb2_grpc
+
+    token = token_for(etcd_client, namespace, site, "box-9")
+    creds = grpc.ssl_channel_credentials(root_certificates=site.ca.cert_pem)
+    with grpc.secure_channel(secure_central.enroll_addr, creds) as channel:
+        stub = enroll_pb2_grpc.EnrollServiceStub(channel)
+        for curve in (ec.SECP384R1(), ec.SECP256K1()):
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.Enroll(enroll_pb2.EnrollRequest(
+                    token=token, csr_pem=make_csr(ec.generate_private_key(curve), "x")),
+                    timeout=10)
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert "expected an EC P-256 key" in caught.value.details()
+    assert enroll.enroll(token, secure_central.enroll_addr, tmp_path / "tls").detector_id \
+        == "box-9"  # the token was not used up by the refusals
+
+
+def test_renew_with_a_corrupt_csr_is_invalid_argument(
+    secure_central: RunningCentral, site: Site,
+) -> None:
+    from roadside.common.identity import Identity, make_csr, new_key
+    from roadside.proto.v1 import enroll_pb2, enroll_pb2_grpc
+
+    good = make_csr(new_key(), "x")
+    corrupt = good.replace(good[60:90], bytes(reversed(good[60:90])))
+    with site.channel(secure_central.collector_addr, Identity("detector", "box-3")) as channel:
+        stub = enroll_pb2_grpc.EnrollServiceStub(channel)
+        for csr in (corrupt, b"-----BEGIN CERTIFICATE REQUEST-----\n!!\n", b"\xff" * 100):
+            with pytest.raises(grpc.RpcError) as caught:
+                stub.Renew(enroll_pb2.RenewRequest(csr_pem=csr), timeout=10)
+            assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT, csr
+            assert caught.value.details().startswith("csr")

@@ -9,6 +9,7 @@ import pytest
 
 from roadside.agent import enroll
 from roadside.central.api.server import RunningCentral
+from roadside.central.pki.ca import SiteCA
 from roadside.common.main import main
 from tests.fixtures.central import StartCentral
 from tests.fixtures.trust import ANALYST, VIEWER, Site
@@ -112,3 +113,16 @@ def test_on_a_laptop_serve_makes_the_pki_and_the_cli_finds_it(tmp_path: Path) ->
         assert (tmp_path / "xdg" / "roadside" / "central" / "pki" / "ca.key").exists()
     finally:
         kill(proc)
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["token", "--detector", "box-1", "--ttl", "100000d"], "--ttl: at most 30 days"),
+    (["issue", "operator", "al", "--days", "-0.01"], "--days: a lifetime of more than 0"),
+    (["issue", "operator", "al", "--days", "100000"], "at most 825 days"),
+])
+def test_lifetimes_are_bounded(args: list[str], says: str, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    SiteCA.init(tmp_path / "pki")
+    assert main(["pki", *args, "--pki-dir", str(tmp_path / "pki")]) == 2
+    err = capsys.readouterr().err
+    assert says in err and err.count("\n") == 1 and "Traceback" not in err
