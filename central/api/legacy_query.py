@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 MAX_UNARY_EVENTS = 20_000
 
 
+LATEST_NS = (2**48 - 1) * 1_000_000  # the last millisecond a ULID (a report's key) holds
+
+
 def _bounds(request: query_pb2.GetEventsRequest | query_pb2.GetBatteryVoltageRequest) -> tuple[
     int, int
 ]:
@@ -41,6 +44,9 @@ def _bounds(request: query_pb2.GetEventsRequest | query_pb2.GetBatteryVoltageReq
             until = wire.timestamp_to_ns(request.range.before)
     if since < 0 or until < 0:
         raise InvalidArgument("range: times before 1970 are not stored")
+    if since > LATEST_NS or until > LATEST_NS:
+        raise InvalidArgument("range: times after the year 10889 (ULID's last millisecond) "
+                              "are not stored")
     if since and until and until <= since:
         raise InvalidArgument("range.before: must be after range.after")
     return since, until

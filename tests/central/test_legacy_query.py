@@ -90,6 +90,14 @@ def test_bad_legacy_requests_are_refused(query_server: QueryServer) -> None:
     refused(get, query_pb2.GetEventsRequest(limit=-1), bad, "limit")
     late_first = query_pb2.Range(after=ts(BASE_NS + S), before=ts(BASE_NS))
     refused(get, query_pb2.GetEventsRequest(range=late_first), bad, "range.before")
+    # extreme times (a fuzzer's): a reason, never INTERNAL
+    far = timestamp_pb2.Timestamp(seconds=2**62)
+    for request in (query_pb2.GetEventsRequest(range=query_pb2.Range(after=far)),
+                    query_pb2.GetBatteryVoltageRequest(range=query_pb2.Range(before=far)),
+                    query_pb2.GetBatteryVoltageRequest(range=query_pb2.Range(after=far))):
+        method = get if isinstance(request, query_pb2.GetEventsRequest) \
+            else query_server.legacy.GetBatteryVoltage
+        refused(method, request, bad, "range: times after the year 10889")
 
 
 def test_battery_voltage_of_an_unknown_detector_is_not_found(query_server: QueryServer) -> None:
