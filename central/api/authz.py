@@ -115,6 +115,10 @@ def describe_roles(roles: frozenset[str]) -> str:
     return " or ".join(sorted(roles))
 
 
+def no_audit() -> None:
+    """No audit entry for this call."""
+
+
 class Guard:
     """Checks calls against RULES; `revoked(serial)` answers from the watched revocations;
     `audit(who, method, what)` records analyst reads and admin changes."""
@@ -165,15 +169,18 @@ class Guard:
                           f"certificate {serial:x} of {identity} is revoked")
         return identity
 
-    def check(self, method: str, context: grpc.ServicerContext, request: Any) -> None:
-        """Abort the call unless its caller may make it; audit it when the table says so."""
+    def check(self, method: str, context: grpc.ServicerContext, request: Any,
+              ) -> Callable[[], None]:
+        """Abort the call unless its caller may make it. Returns what audits it when the
+        table says so: the handler calls that once the call has been validated and served
+        (a refused request leaves no entry)."""
         if self.insecure:
-            return
+            return no_audit
         rule = RULES.get(method)
         if rule is None:
             deny(context, grpc.StatusCode.PERMISSION_DENIED, f"{method}: not in the role table")
         if rule.roles is ANYONE:
-            return
+            return no_audit
         who = self.caller(context)
         if who is None:
             deny(context, grpc.StatusCode.UNAUTHENTICATED,
@@ -190,9 +197,12 @@ class Guard:
         if request is not None:
             _own_only(who, rule, request, context)
         if rule.audit is not None and (role in ("analyst", "admin") or extra):
-            self._audit(who, method, rule.audit(request))
-        elif extra is not None:
-            self._audit(who, method, _windows(request))
+            what = rule.audit(request)
+            return lambda: self._audit(who, method, what)
+        if extra is not None:
+            what = _windows(request)
+            return lambda: self._audit(who, method, what)
+        return no_audit
 
     def check_message(self, method: str, context: grpc.ServicerContext, request: Any,
                       index: int) -> None:

@@ -28,7 +28,7 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import DecodeError, Message
 
-from roadside.central.api.authz import Guard
+from roadside.central.api.authz import Guard, no_audit
 
 SHUTTING_DOWN = "central is shutting down: reconnect (to another central, or once it is back)"
 
@@ -173,8 +173,10 @@ def _handler(
     if not cs and not ss:
         def unary(request: Any, context: grpc.ServicerContext) -> Any:
             try:
-                guard.check(name, context, _check(request, context))
-                return behavior(request, context)
+                audit = guard.check(name, context, _check(request, context))
+                reply = behavior(request, context)
+                audit()  # validated and served
+                return reply
             finally:
                 _counted(name, context, count)
 
@@ -183,7 +185,7 @@ def _handler(
     if not cs:
         def server_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             try:
-                guard.check(name, context, _check(request, context))
+                audit = guard.check(name, context, _check(request, context))
                 slots.take(context, name)
             except BaseException:
                 _counted(name, context, count)
@@ -194,7 +196,10 @@ def _handler(
             try:
                 for reply in behavior(request, _StreamContext(context, slots)):
                     guard.still_trusted(serial, context)
+                    audit()  # validated: its first reply (a no-op after that)
+                    audit = no_audit
                     yield reply
+                audit()  # validated and ended without a reply
                 guard.still_trusted(serial, context)
                 if slots.closing:
                     context.abort(grpc.StatusCode.UNAVAILABLE, SHUTTING_DOWN)
@@ -210,13 +215,15 @@ def _handler(
 
     def client_stream(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
         try:
-            guard.check(name, context, None)
+            audit = guard.check(name, context, None)
             slots.take(context, name)
         except BaseException:
             _counted(name, context, count)
             raise
         try:
-            return behavior(_checked(requests, context, guard, name), context)
+            reply = behavior(_checked(requests, context, guard, name), context)
+            audit()
+            return reply
         finally:
             slots.give(context)
             _counted(name, context, count)

@@ -46,6 +46,7 @@ from roadside.central.store.retention import RetentionLeases
 from roadside.central.store.shards import CONTROL, Shards
 from roadside.central.store.txn import Write
 from roadside.central.store.ulids import NS_PER_MS, deterministic_ulid, ulid_floor
+from roadside.common.output import escape
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,17 @@ TXN_OVERHEAD_BYTES = 16  # per put: protobuf framing, lease id
 PARALLEL_TXNS = 8  # transactions of one batch in flight at once
 DEFAULT_NAMESPACE = "tdc"  # as the original system
 STATUS_HISTORY_MAX = 1440  # status reports kept per detector (a day at one a minute)
+
+
+AUDIT_FIELD_MAX = 512  # characters of one audit field; a whole page of 1000 stays < 2 MB
+
+
+def _bounded(text: str) -> str:
+    """`text` printable (control characters as \\xNN) and at most AUDIT_FIELD_MAX long."""
+    text = escape(text)
+    if len(text) <= AUDIT_FIELD_MAX:
+        return text
+    return f"{text[:AUDIT_FIELD_MAX]}… ({len(text) - AUDIT_FIELD_MAX} more characters cut)"
 
 
 def _describe(exc: BaseException) -> str:
@@ -282,9 +294,11 @@ class EtcdStore:
             self.client.delete(kv.key)
 
     def put_audit(self, who: str, method: str, what: str) -> None:
-        """One audit entry (who, what, when), leased for retention like detections."""
+        """One audit entry (who, what, when), leased for retention like detections; each
+        field printable and bounded (AUDIT_FIELD_MAX characters, then a marker)."""
         now_ns = int(self._clock() * 1e9)
-        value = json.dumps({"at_ns": now_ns, "who": who, "method": method, "what": what})
+        value = json.dumps({"at_ns": now_ns, "who": _bounded(who), "method": _bounded(method),
+                            "what": _bounded(what)})
         key = keys.audit_key(self.namespace, str(ULID.from_timestamp(now_ns / 1e9)))
         with self._etcd_errors("writing the audit log"):
             self._commit_leased(lambda: [[(key, value.encode(), self._leases.lease_for(now_ns))]])
@@ -295,7 +309,11 @@ class EtcdStore:
         with self._etcd_errors("reading the audit log"):
             found = self.client.get_range(prefix + ulid_floor(since_ns), keys.prefix_end(prefix),
                                           limit=limit, sort_order="ascend", sort_target="key")
-            return [json.loads(value) for value, _ in found]
+            entries = [json.loads(value) for value, _ in found]
+        for entry in entries:  # entries written before the bound are cut on the way out
+            for name in ("who", "method", "what"):
+                entry[name] = _bounded(str(entry.get(name, "")))
+        return entries
 
     def set_route(self, route: RouteRecord) -> RouteRecord:
         with self._etcd_errors("setting a route"):

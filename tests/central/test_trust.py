@@ -28,6 +28,7 @@ from roadside.central.api.server import (
 from roadside.central.pki.ca import SiteCA
 from roadside.central.pki.registry import PkiRegistry
 from roadside.central.store import keys
+from roadside.central.store.records import DetectorRecord
 from roadside.common.identity import Identity, key_pem, new_key
 from roadside.proto.v1 import collector_pb2_grpc, query_pb2, query_pb2_grpc
 from tests.central.helpers import make_batch, make_pass
@@ -265,3 +266,42 @@ def test_revoking_an_analyst_ends_their_open_follow_stream(
         assert ended.value.code() == grpc.StatusCode.UNAUTHENTICATED
         assert f"certificate {revoked.serial:x} was revoked" in ended.value.details()
         assert got_after < 10_000  # it ended; it did not run out
+
+
+def _audit(central: RunningCentral, site: Site, **request: Any) -> list[Any]:
+    with site.channel(central.query_addr, ADMIN) as channel:
+        return list(query_pb2_grpc.QueryServiceStub(channel).ListAudit(
+            query_pb2.ListAuditRequest(**request), timeout=CALL_S).entries)
+
+
+def test_the_audit_log_is_bounded_printable_and_written_once_validated(
+    secure_central: RunningCentral, site: Site,
+) -> None:
+    since = time.time_ns() - 60 * 10**9
+    with site.channel(secure_central.query_addr, ANALYST) as channel:
+        stub = query_pb2_grpc.QueryServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:  # a 1.4 MB id: refused, not audited
+            stub.GetEvents(query_pb2.GetEventsRequest(detector_ids=["a" * 1_400_000],
+                                                      since_ns=since), timeout=CALL_S)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert _audit(secure_central, site) == []
+        many = [f"d{i:03d}-{'x' * 50}" for i in range(200)]  # valid, and long together
+        for detector_id in many:
+            secure_central.store.register_detector(DetectorRecord(detector_id))
+        stub.GetEvents(query_pb2.GetEventsRequest(detector_ids=many, since_ns=since),
+                       timeout=CALL_S)
+    [entry] = _audit(secure_central, site)
+    assert len(entry.what) < 600 and "more characters cut" in entry.what
+    secure_central.store.put_audit("operator x (admin)", "M", "\x1b[31mred\x07")
+    assert _audit(secure_central, site)[-1].what == "\\x1b[31mred\\x07"
+
+
+def test_a_large_audit_log_lists_page_by_page(secure_central: RunningCentral,
+                                              site: Site) -> None:
+    for i in range(1500):  # entries at the bound
+        secure_central.store.put_audit("operator x (admin)", "M", f"{i:04d}" + "w" * 5000)
+    first = _audit(secure_central, site)
+    assert len(first) == 1000  # the default page, within gRPC's message limit
+    rest = _audit(secure_central, site, since_ns=first[-1].at_ns + 1)
+    assert {e.what[:4] for e in first} | {e.what[:4] for e in rest} == \
+        {f"{i:04d}" for i in range(1500)}
