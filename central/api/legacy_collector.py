@@ -2,10 +2,10 @@
 
 A DetectionEvent's every timestamp is one detection (first = peak = last, count 1). Its
 ULID is made from (detector, device id, time), so the same event sent again rewrites the
-same key. Coordinates are fixed-point: 1 = 0.00001 degree. A StreamEventLog is committed
-in chunks of STREAM_CHUNK_DETECTIONS as it arrives (memory stays bounded however long the
-stream): a bad message ends the call, and the error says how many detections before it
-were stored (sending the stream again is harmless: the same keys).
+same key. Coordinates are fixed-point: 1 = 0.00001 degree. A StreamEventLog (at most
+MAX_STREAM_DETECTIONS) is committed once it has ended: a message refused anywhere in it
+(invalid, over a bound, another detector's) ends the call and nothing of it is stored. An
+upload registers its detector, as the current API's do.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from roadside.proto.collector import collector_pb2, collector_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-MAX_STREAM_DETECTIONS = 100_000  # detections in one StreamEventLog call
-STREAM_CHUNK_DETECTIONS = 5_000  # committed together while a stream goes on
+MAX_STREAM_DETECTIONS = 100_000  # detections in one StreamEventLog call (held until its end)
 STATUS_SOURCE = "collector.CreateDetectorStatus"
 
 
@@ -54,36 +53,32 @@ class LegacyCollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServic
         validation.legacy_event_log(request, self.clock_ns(), self.limits)
         records = event_log_records(request)
         self.ingest.take(request.loc.detector_id, len(records))
-        self.store.put_passes(records)
+        self._commit(records, {"wifi": 0, "bluetooth": 0, "mobile": 0})  # registers it too
         return empty_pb2.Empty()
 
     @grpc_method
     def StreamEventLog(
         self, request_iterator: Iterator[collector_pb2.EventLog], context: grpc.ServicerContext
     ) -> collector_pb2.SendStreamResponse:
+        # all or nothing: a stream refused at any message (invalid, over a bound, another
+        # detector's) stores none of it; the whole stream is committed once it has ended
         counts = {"wifi": 0, "bluetooth": 0, "mobile": 0}
-        chunk: list[StoredPass] = []
-        stored = total = 0
+        records: list[StoredPass] = []
         for index, event_log in enumerate(request_iterator):
-            kept = f" ({stored} detections before it were stored)" if stored else ""
             try:
                 validation.legacy_event_log(event_log, self.clock_ns(), self.limits)
             except InvalidArgument as exc:
-                raise InvalidArgument(f"messages[{index}].{exc}{kept}") from exc
-            records = event_log_records(event_log)
-            total += len(records)
-            if total > MAX_STREAM_DETECTIONS:
+                raise InvalidArgument(f"messages[{index}].{exc}; nothing stored") from exc
+            found = event_log_records(event_log)
+            if len(records) + len(found) > MAX_STREAM_DETECTIONS:
                 raise InvalidArgument(f"messages[{index}]: more than {MAX_STREAM_DETECTIONS} "
-                                      f"detections in one stream{kept}")
+                                      "detections in one stream; nothing stored")
             try:
-                self.ingest.take(event_log.loc.detector_id, len(records))
+                self.ingest.take(event_log.loc.detector_id, len(found))
             except ResourceExhausted as exc:
-                raise ResourceExhausted(f"messages[{index}]: {exc}{kept}") from exc
-            chunk += records
-            if len(chunk) >= STREAM_CHUNK_DETECTIONS:
-                stored += self._commit(chunk, counts)
-                chunk = []
-        self._commit(chunk, counts)
+                raise ResourceExhausted(f"messages[{index}]: {exc}; nothing stored") from exc
+            records += found
+        self._commit(records, counts)
         return collector_pb2.SendStreamResponse(**counts)
 
     def _commit(self, records: list[StoredPass], counts: dict[str, int]) -> int:

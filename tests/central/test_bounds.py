@@ -199,7 +199,7 @@ def test_links_into_one_destination_are_capped_and_keep_working(
     assert {link.src for link in central.store.links("hub")} == {f"t{i}" for i in range(64)}
 
 
-def test_a_stream_upload_is_committed_in_chunks(
+def test_a_stream_refused_at_its_end_stores_nothing(
     channels: tuple[grpc.Channel, grpc.Channel], etcd_client: etcd3.MultiEndpointEtcd3Client,
     namespace: str,
 ) -> None:
@@ -218,8 +218,8 @@ def test_a_stream_upload_is_committed_in_chunks(
 
     code, details = code_of(lambda: stub.StreamEventLog(logs(), timeout=60))
     assert code == grpc.StatusCode.INVALID_ARGUMENT
-    assert details.startswith("messages[12].events[0].time") and "10000 detections" in details
-    assert stored(etcd_client, namespace, "long") == 10_000
+    assert details.startswith("messages[12].events[0].time") and "nothing stored" in details
+    assert stored(etcd_client, namespace, "long") == 0
 
 
 def test_names_with_terminal_escapes_are_refused(

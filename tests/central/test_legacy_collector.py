@@ -7,6 +7,7 @@ import json
 import time
 
 import etcd3
+import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
@@ -15,7 +16,7 @@ from roadside.central.store import keys
 from roadside.proto.collector import collector_pb2, collector_pb2_grpc
 from roadside.proto.query import query_pb2, query_pb2_grpc
 from tests.fixtures.stored import passes_in
-from tests.fixtures.trust import Site
+from tests.fixtures.trust import DETECTOR_A, Site
 
 S = 1_000_000_000
 
@@ -162,3 +163,34 @@ def test_create_detector_status_read_back_as_battery_voltage(
             query_pb2.GetBatteryVoltageRequest(detector_ids=["old-4"]), timeout=10)
     assert [(r.detector_id, list(r.voltage)) for r in reply.reports] == [
         ("old-4", [12.6, 12.4, 11.9])]
+
+
+def test_an_original_api_upload_registers_its_detector(
+    central: RunningCentral, stub: collector_pb2_grpc.CollectorServiceStub,
+) -> None:
+    t = time.time_ns() - 60 * S
+    stub.CreateEventLog(collector_pb2.EventLog(
+        loc=collector_pb2.Coordinates(detector_id="old-new"),
+        events=[collector_pb2.DetectionEvent(time=[_stamp(t)], wifi="w1")]), timeout=10)
+    record = central.store.get_detector("old-new")
+    assert record is not None and "wifi" in record.radios  # links may name it now
+
+
+def test_a_stream_refused_for_another_detectors_event_stores_nothing(
+    central: RunningCentral, site: Site, etcd_client: etcd3.MultiEndpointEtcd3Client,
+    namespace: str,
+) -> None:
+    t = time.time_ns() - 3600 * S
+
+    def logs() -> object:
+        for detector in ("det-a", "det-a", "det-b"):  # the third is not the caller's
+            yield collector_pb2.EventLog(
+                loc=collector_pb2.Coordinates(detector_id=detector),
+                events=[collector_pb2.DetectionEvent(time=[_stamp(t + i * S)], wifi=f"w{i}")
+                        for i in range(3000)])
+
+    with site.channel(central.collector_addr, DETECTOR_A) as channel, \
+            pytest.raises(grpc.RpcError) as refused:
+        collector_pb2_grpc.CollectorServiceStub(channel).StreamEventLog(logs(), timeout=60)
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert _detections(etcd_client, namespace) == {}
