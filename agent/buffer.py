@@ -29,7 +29,7 @@ from typing import NoReturn
 
 from roadside.agent import walcheck
 from roadside.agent.errors import AgentError
-from roadside.common.files import private_dir, private_file
+from roadside.common.files import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,7 @@ class DiskBuffer:
         self.path = Path(path)
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
+        self._closed = True  # until open(); close() again
         self._db: sqlite3.Connection | None = None
         self._depth = 0
         self._bytes = 0
@@ -96,20 +97,29 @@ class DiskBuffer:
     # --- lifecycle ---------------------------------------------------------------
 
     def open(self) -> DiskBuffer:
-        """Open (creating, or quarantining and salvaging, as needed). Safe to call twice."""
+        """Open (creating, or quarantining and salvaging, as needed). Safe to call twice.
+        DiskBufferError when it cannot (a full disk): every later use tries again."""
         with self._lock:
-            if self._db is None:
-                damage = self._damage_before_open()
-                if damage is not None:
-                    self._salvage_into_fresh(damage)
-                    return self
-                try:
-                    self._db = self._connect()
-                except sqlite3.DatabaseError as exc:
-                    if isinstance(exc, sqlite3.OperationalError) and not self._corrupt(exc):
-                        raise DiskBufferError(f"buffer {self.path}: cannot open: {exc}") from exc
-                    self._salvage_into_fresh(str(exc))
+            self._closed = False
+            self._open()
         return self
+
+    def _open(self) -> None:
+        """(lock held) open() itself."""
+        if self._db is not None:
+            return
+        damage = self._damage_before_open()
+        if damage is not None:
+            self._salvage_into_fresh(damage)
+            return
+        try:
+            self._db = self._connect()
+        except OSError as exc:  # the directory or file cannot be made (a full disk)
+            raise DiskBufferError(f"buffer {self.path}: cannot open: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and not self._corrupt(exc):
+                raise DiskBufferError(f"buffer {self.path}: cannot open: {exc}") from exc
+            self._salvage_into_fresh(str(exc))
 
     def _damage_before_open(self) -> str | None:
         """What SQLite would not notice: a zero-length file, overwritten WAL frames."""
@@ -123,6 +133,7 @@ class DiskBuffer:
     def close(self) -> None:
         """Close the database. Safe to call twice."""
         with self._lock:
+            self._closed = True
             if self._db is not None:
                 self._db.close()
                 self._db = None
@@ -135,16 +146,16 @@ class DiskBuffer:
 
     def _connect(self) -> sqlite3.Connection:
         private_dir(self.path.parent)  # device ids: 0700 and 0600, whoever runs the agent
-        for path in (self.path, *(self.path.with_name(self.path.name + s)
-                                  for s in ("-wal", "-shm"))):
-            if path.exists() or path == self.path:  # SQLite gives its -wal and -shm
-                private_file(path)                  # the database file's mode
         db = sqlite3.connect(
             self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
+            for suffix in ("", "-wal", "-shm"):  # made now if they were not there
+                path = self.path.with_name(self.path.name + suffix)
+                if path.exists():
+                    path.chmod(0o600)
             check = db.execute("PRAGMA quick_check").fetchone()
             if check is None or check[0] != "ok":
                 raise sqlite3.DatabaseError(f"quick_check: {check[0] if check else 'no answer'}")
@@ -194,8 +205,12 @@ class DiskBuffer:
         return target
 
     def _conn(self) -> sqlite3.Connection:
-        if self._db is None:
-            raise DiskBufferError(f"buffer {self.path} is not open")
+        """(lock held) The connection, opened now if it could not be before (a full disk
+        at start: the agent runs degraded until there is room)."""
+        if self._closed:
+            raise DiskBufferError(f"buffer {self.path} is closed")
+        self._open()
+        assert self._db is not None
         return self._db
 
     # --- writing -----------------------------------------------------------------
@@ -397,7 +412,7 @@ class DiskBuffer:
         return sum(1 for p in self.path.parent.glob(pattern) if not p.name.endswith(("-wal",
                                                                                      "-shm")))
 
-    def stats(self) -> BufferStats:
+    def _counters(self) -> dict[str, int]:
         with self._lock:
             try:
                 rows = self._conn().execute("SELECT name, value FROM counters").fetchall()
@@ -406,11 +421,20 @@ class DiskBuffer:
                     self._failed(exc, "read")
                 except _Recovered:
                     rows = []
-            counters = dict(rows)
+        return dict(rows)
+
+    def stats(self) -> BufferStats:
+        """The buffer's figures; with a buffer that cannot be opened (a full disk at
+        start), what is known without it."""
+        try:
+            counters = self._counters()
+            oldest = self.oldest_unsent_ns()
+        except DiskBufferError:
+            counters, oldest = {}, None
         return BufferStats(
             depth=self._depth,
             bytes=self._bytes,
-            oldest_unsent_ns=self.oldest_unsent_ns(),
+            oldest_unsent_ns=oldest,
             appended=int(counters.get("appended", 0)),
             acked=int(counters.get("acked", 0)),
             dropped=int(counters.get("dropped", 0)),

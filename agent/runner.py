@@ -27,7 +27,7 @@ from typing import Any
 import grpc.aio
 
 from roadside.agent import __version__, metrics, sdnotify
-from roadside.agent.buffer import DiskBuffer
+from roadside.agent.buffer import DiskBuffer, DiskBufferError
 from roadside.agent.config import AgentConfig
 from roadside.agent.errors import AgentError
 from roadside.agent.model import Sighting
@@ -38,7 +38,7 @@ from roadside.agent.sources.supervisor import RateMeter, Supervisor, source_rate
 from roadside.agent.status import AgentStatus, SourceState, clock_sync, disk_free, write_status
 from roadside.agent.tasks import Beat, TaskSupervisor, finish
 from roadside.agent.uplink import Uplink, UplinkCounts
-from roadside.common.files import write_atomic
+from roadside.common.files import private_dir, write_atomic
 from roadside.common.ids import DETECTOR_ID_PATTERN, valid_detector_id, valid_endpoint
 from roadside.common.metrics import MetricsServer
 
@@ -146,11 +146,15 @@ class AgentRunner:
         else:
             seed = DeviceHasher.from_config(config, load_secret(config.secret_file))
             hasher = seed.without_seed(self._clock())
-            _save_keys(path, hasher)
-            log.warning("epoch keys made in %s; this box no longer needs the site secret %s: "
-                        "remove it (a box holding it gives away every epoch's ids)",
-                        path, config.secret_file)
-        hasher.on_advance = lambda h: _save_keys(path, h)
+            if _save_keys(path, hasher):
+                log.warning("epoch keys made in %s; this box no longer needs the site secret "
+                            "%s: remove it (a box holding it gives away every epoch's ids)",
+                            path, config.secret_file)
+
+        def save(advanced: DeviceHasher) -> None:
+            _save_keys(path, advanced)
+
+        hasher.on_advance = save
         return hasher
 
     # --- figures -----------------------------------------------------------------
@@ -249,7 +253,10 @@ class AgentRunner:
         stop = stop or asyncio.Event()
         sources_stop = asyncio.Event()
         uplink_stop = asyncio.Event()
-        await asyncio.to_thread(self.buffer.open)
+        try:
+            await asyncio.to_thread(self.buffer.open)
+        except DiskBufferError as exc:  # a full disk: run degraded, passes wait in RAM
+            log.warning("%s; passes wait in RAM until it can be opened", exc)
         self._serve_metrics()
         try:
             sources = self._spawn(self._run_sources(sources_stop, until_drained), "sources")
@@ -433,9 +440,18 @@ class AgentRunner:
             await asyncio.sleep(interval)  # a period
 
 
-def _save_keys(path: Path, hasher: DeviceHasher) -> None:
-    """The box's epoch keys, replaced atomically (the old file, and its key, gone)."""
-    write_atomic(path, json.dumps(hasher.state()).encode(), 0o600)
+def _save_keys(path: Path, hasher: DeviceHasher) -> bool:
+    """The box's epoch keys, replaced atomically (the old file, and its key, gone); False
+    (logged) when they cannot be written (a full disk): the next epoch's change tries again,
+    and until then the site secret must stay on the box."""
+    try:
+        private_dir(path.parent)
+        write_atomic(path, json.dumps(hasher.state()).encode(), 0o600)
+    except OSError as exc:
+        log.warning("epoch keys not saved in %s (%s): keep the site secret on this box until "
+                    "they are", path, exc.strerror or exc)
+        return False
+    return True
 
 
 async def _first(stop: asyncio.Event, task: asyncio.Task[None] | None) -> None:

@@ -130,3 +130,27 @@ def test_fill_leaves_no_room(small_disk: Path) -> None:
     finally:
         os.close(fd)
     assert caught.value.errno == errno.ENOSPC
+
+
+async def test_an_agent_starts_on_a_full_disk_and_catches_up_once_there_is_room(
+    central: RunningCentral, agent_config: MakeConfig, small_disk: Path,
+    etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    filler = fill(small_disk)  # full before the agent ever ran: no buffer file can be made
+    config = agent_config(central=central.collector_addr, state_dir=small_disk / "state",
+                          status_interval_s=0.2, pass_gap_s=0.2)
+    source = FakeSource()
+    async with running_agent(config, source) as runner:
+        assert "passes wait in RAM until it can be opened" in caplog.text
+        await eventually(lambda: central.store.statuses(["det-test"]), 10,
+                         "a status report from the degraded agent")
+        now = time.time_ns()
+        for i in range(20):
+            source.inject(sighting(bytes([0, 0x1b, 0x63, 0, 2, i]), now - 30 * S + i))
+        await eventually(lambda: runner.pipeline.counts().pending == 20, 10,
+                         "the passes waiting in RAM")
+        filler.unlink()
+        await eventually(lambda: len(stored_keys(etcd_client, namespace, "det-test")) == 20,
+                         20, "every pass delivered once there was room")
+        assert runner.pipeline.counts().lost == 0
