@@ -3,8 +3,11 @@
 SQLite replays a WAL up to the first frame whose salts or checksum do not match and ignores
 the rest, so frames overwritten after a kill lose every transaction behind them without a
 word. Here: a WAL whose header is damaged, or in which a frame carrying this WAL's salts
-follows the first frame SQLite would stop at, is damaged. Stale frames of an earlier cycle
-(other salts) after the valid ones, and a torn last frame, are normal.
+follows the first frame SQLite would stop at, is damaged; so is one holding fewer valid
+frames than its wal-index (the -shm file, left by a kill) records as committed under the
+same salts: a WAL overwritten from its first frame on looks like a stale one otherwise.
+Stale frames of an earlier cycle (other salts) after the valid ones, and a torn last frame,
+are normal.
 Format: https://www.sqlite.org/fileformat2.html#walformat
 """
 
@@ -61,4 +64,29 @@ def damage(path: Path) -> str | None:
         elif ours:
             return (f"its WAL frame {stopped_at + 1} is overwritten: "
                     f"frames {stopped_at + 1}-{n + 1} and later are lost")
+    valid = stopped_at if stopped_at is not None else \
+        (len(data) - HEADER_BYTES) // frame_bytes
+    committed = _committed_frames(Path(str(path)[:-len("-wal")] + "-shm"), data[16:24])
+    if committed > valid:
+        return (f"its WAL frame {valid + 1} is overwritten: the wal-index records "
+                f"{committed} committed frames, {valid} are readable")
     return None
+
+
+SHM_HEADER_BYTES = 48  # one copy of the wal-index header (two follow each other)
+
+
+def _committed_frames(shm: Path, salts: bytes) -> int:
+    """Frames the wal-index says were committed to the WAL of these salts (the 8 bytes of
+    its header, which the index copies as they are); 0 when it says nothing of them (no
+    -shm, another WAL's, not initialised, its two copies differ). The index is in the
+    writer's byte order: this machine's."""
+    try:
+        with open(shm, "rb") as f:
+            head = f.read(2 * SHM_HEADER_BYTES)
+    except OSError:
+        return 0
+    if len(head) < 2 * SHM_HEADER_BYTES or head[:SHM_HEADER_BYTES] != head[SHM_HEADER_BYTES:]:
+        return 0
+    is_init, mx_frame = head[12], struct.unpack("=I", head[16:20])[0]
+    return int(mx_frame) if is_init == 1 and head[32:40] == salts else 0

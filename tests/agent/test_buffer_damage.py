@@ -108,3 +108,19 @@ def test_an_undecodable_row_is_set_aside_and_counted(tmp_path: Path) -> None:
         assert buf.set_aside([bad], "not a Pass") == 1
         assert [t for t, _ in rows(buf)] == [0, 1, 2, 4, 5, 6, 7, 8, 9]
         assert buf.stats().set_aside == 1 and buf.depth() == 9
+
+
+def test_a_wal_overwritten_from_its_first_frame_is_found_by_its_index(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every frame overwritten (a card that lost the WAL's blocks): SQLite would take the
+    WAL as stale and drop 2,000 rows silently; the wal-index (-shm) still records them."""
+    path = tmp_path / "buffer.db"
+    subprocess.run([sys.executable, "-c", KILLED_WRITER, str(path)], cwd=REPO, check=False)
+    wal = Path(f"{path}-wal")
+    data = bytearray(wal.read_bytes())
+    data[32:] = random.Random(2).randbytes(len(data) - 32)  # the header survives
+    wal.write_bytes(bytes(data))
+    with DiskBuffer(path, 10**9) as buf:
+        assert buf.stats().quarantined == 1  # moved aside, logged and counted
+    assert "WAL frame 1 is overwritten: the wal-index records" in caplog.text
