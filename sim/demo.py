@@ -30,8 +30,11 @@ import time
 import urllib.request
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from roadside.agent.privacy import generate_secret
 from roadside.common.errors import RoadsideError
@@ -44,6 +47,7 @@ REPLAY_TIMEOUT_S = 600.0  # for every replay process to finish
 TRAVEL_TIMES_TIMEOUT_S = 90.0  # for the worker to publish the corridor's windows
 STOP_TIMEOUT_S = 15.0  # SIGTERM, then SIGKILL
 POLL_S = 0.2
+RUSH_LOCAL_H = 8.0  # the simulated city's local time when the demo runs
 WORKER_GRACE_S = 5  # publish a window this soon after it closes (the demo's data is old)
 BACKFILL_S = 2 * 86_400  # windows over the whole simulated period at once
 HTTP = re.compile(r"HTTP feeds on (https?://\S+) ")
@@ -142,7 +146,8 @@ def _raise_interrupt(_signum: int, _frame: Any) -> None:
 def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
          ) -> tuple[dict[str, Any], list[str]]:
     started = time.monotonic()
-    network = load_network()
+    network_file = _in_the_rush_hour(tmp / "corridor.yaml")
+    network = load_network(network_file)
     secret = tmp / "site.secret"
     generate_secret(secret)
 
@@ -181,6 +186,7 @@ def _run(out: Path, tmp: Path, children: Children, duration: str, seed: int,
         "sim", "traffic", "--duration", duration, "--start", start, "--seed", str(seed),
         "--truth", str(truth),
         "--write-captures", str(captures), "--central", collector, "--no-agents",
+        "--network", str(network_file),
         "--secret-file", str(secret), "--quiet",
     ], env=admin), "sim", out, REPLAY_TIMEOUT_S)
 
@@ -267,6 +273,20 @@ def _tls(pki: Path, name: str) -> dict[str, str]:
     return {"ROADSIDE_TLS_CA_FILE": str(pki / "ca.pem"),
             "ROADSIDE_TLS_CERT_FILE": str(pki / f"{name}.pem"),
             "ROADSIDE_TLS_KEY_FILE": str(pki / f"{name}.key")}
+
+
+def _in_the_rush_hour(path: Path) -> Path:
+    """The example corridor in a time zone where it is RUSH_LOCAL_H now (written to `path`):
+    the demo ends now and should show a city at work, not one asleep, whenever it runs."""
+    data = yaml.safe_load(resources.files("roadside.sim.networks")
+                          .joinpath("corridor.yaml").read_text("utf-8"))
+    now = datetime.now(UTC)
+    hours = now.hour + now.minute / 60
+    data["utc_offset_hours"] = round((((RUSH_LOCAL_H - hours) + 12) % 24 - 12) * 4) / 4
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    print(f"   the corridor's clock: {RUSH_LOCAL_H:g}:00 local now, its morning rush "
+          f"(UTC{data['utc_offset_hours']:+g})")
+    return path
 
 
 def _ending_now(duration_s: float) -> str:
