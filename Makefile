@@ -14,7 +14,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := etcd-server etcd-client dbus python3-dbusmock libpcap0.8 prometheus chromium chromium-driver
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps etcd proto proto-check lint docs test test-wheel test-deploy deploy-deps fuzz bench demo screenshots install-agent install-central clean help
+.PHONY: install system-deps etcd proto proto-check lint docs test test-wheel test-deploy deploy-deps fuzz bench bench-smoke demo screenshots install-agent install-central clean help
 
 help:
 	@echo "make demo          set up and run etcd, central and agents on a simulated corridor"
@@ -25,6 +25,7 @@ help:
 	@echo "make docs          the documentation site into build/site/"
 	@echo "make screenshots   the dashboard screenshot in docs/, from a test run in Chromium"
 	@echo "make bench         benchmarks, each beside a baseline from the same run"
+	@echo "make bench-smoke   every benchmark at a small size: they still run (CI)"
 	@echo "make fuzz          the parsers' property tests, many more examples"
 	@echo "make proto         regenerate the gRPC code from proto/"
 	@echo "make install-agent install the agent as a systemd service (Debian, root)"
@@ -119,6 +120,25 @@ fuzz: $(STAMP)
 
 bench: $(STAMP) etcd
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+# every benchmark at a small size, failing on any error, so that none can rot unseen (CI);
+# their figures at this size mean nothing: `make bench` measures
+BENCH_SMOKE := \
+	"bench_abuse.py --passes 20000 --streams 2 --stream-detections 5000" \
+	"bench_agent_memory.py" \
+	"bench_buffer.py --passes 20000 --group 500" \
+	"bench_capacity.py --detectors 4 --per-day 4000 --hours 0.5" \
+	"bench_http.py --links 20 --requests 4 --clients 2" \
+	"bench_ingest.py --detections 5000 --rounds 1" \
+	"bench_query.py --events 5000 --runs 1" \
+	"bench_replay.py --rounds 1" \
+	"bench_serial.py" \
+	"bench_traveltime.py --passes 20000 --etcd-passes 5000 --windows 2" \
+	"bench_traveltime_accuracy.py --hours 2 --out build/bench-smoke" \
+	"bench_uplink_catchup.py --passes 2000" \
+	"bench_wifi.py"
+bench-smoke: $(STAMP) etcd
+	@set -e; for b in $(BENCH_SMOKE); do echo "== $$b"; $(PY) bench/$$b; done
 
 # the dashboard screenshot the docs show, from the browser test's own run
 screenshots: $(STAMP) system-deps etcd

@@ -237,7 +237,8 @@ def main() -> int:
         proc = start_serve(log, "--etcd-endpoints", etcd.endpoint, "--host", "127.0.0.1",
                            "--collector-port", str(ports[0]), "--query-port", str(ports[1]),
                            "--health-port", str(ports[2]), "--namespace", "abuse",
-                           "--data-dir", str(Path(tmp) / "central"))
+                           "--data-dir", str(Path(tmp) / "central"),
+                           insecure=True)  # plaintext clients: the bounds, not TLS, measured
         try:
             serving = wait_serving(proc, log)
             prober = Prober(serving.collector)
@@ -270,14 +271,18 @@ def main() -> int:
             prober.stop()
             after = rss_mb(proc.pid)
             hwm = rss_mb(proc.pid, "VmHWM")
-            verdict = "meets" if hwm < TARGET_MB else "MISSES"
+            # a verdict only when central answered the agent's calls through the abuse
+            answered = sum(len(v) for v in prober.latency.values())
+            measured = answered > 0
+            verdict = ("meets" if hwm < TARGET_MB else "MISSES") if measured else \
+                f"NOT MEASURED ({answered} answered, {sum(prober.failed.values())} failed)"
             print(f"central peak (VmHWM) {hwm:.0f} MB, {after:.0f} MB after the abuse, idle "
                   f"{idle:.0f} MB: {verdict} the {TARGET_MB} MB target; worst sampled "
                   f"{worst:.0f} MB", flush=True)
         finally:
             kill(proc)
             etcd.stop()
-    return 0
+    return 0 if measured else 1
 
 
 if __name__ == "__main__":

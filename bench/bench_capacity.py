@@ -69,7 +69,7 @@ def day_of_passes(detectors: int, per_day: int, hours: float, linger_s: float,
             ulid = pass_ulid(det, device, t - 2 * S)  # as a box makes it
             batches.setdefault(((t - day0 + lag) // window, d), []).append(
                 (det, t, ulid, device, t - 2 * S, t + 3 * S, t, -70, 4,
-                 "wifi", "wifi_global", False, False))
+                 "wifi", "wifi_global", False, False, ""))
     return [batches[k] for k in sorted(batches)]
 
 
@@ -177,13 +177,16 @@ def main() -> int:
     if len(results) < 2:
         return 0
     old, new = results["per-pass"], results["packed"]
-    print(f"ratios packed/per-pass: bytes {new['bytes_per_pass'] / old['bytes_per_pass']:.3f} "
-          f"({new['at_rest'] / old['at_rest']:.3f} compacted), "
+
+    def ratio(name: str, digits: int = 3) -> str:
+        """packed / per-pass, or "n/a" where the baseline measured nothing (a tiny run)."""
+        return f"{new[name] / old[name]:.{digits}f}" if old[name] else "n/a"
+
+    print(f"ratios packed/per-pass: bytes {ratio('bytes_per_pass')} "
+          f"({ratio('at_rest')} compacted), "
           f"keys 1/{old['keys'] / max(1, new['keys']):.0f}, "
-          f"RSS {new['rss_mib'] / old['rss_mib']:.2f}, "
-          f"ingest {new['ingest_per_s'] / old['ingest_per_s']:.2f}, "
-          f"compact {new['compact_s'] / max(1e-9, old['compact_s']):.3f}, "
-          f"longest put during expiry {new['stall_s'] / max(1e-9, old['stall_s']):.3f}")
+          f"RSS {ratio('rss_mib', 2)}, ingest {ratio('ingest_per_s', 2)}, "
+          f"compact {ratio('compact_s')}, longest put during expiry {ratio('stall_s')}")
     return 0
 
 

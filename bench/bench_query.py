@@ -136,6 +136,7 @@ def main() -> int:
                  "serve", "--host", "127.0.0.1", "--etcd-endpoints", etcd.endpoint,
                  "--namespace", NS, "--query-port", query_addr.rsplit(":", 1)[1],
                  "--collector-port", "0", "--health-port", "0", "--data-dir", tmp,
+                 "--http-port", "0", "--metrics-port", "0", "--enroll-port", "0",
                  "--insecure"],  # reads as fast as they go: TLS costs are bench_ingest's
                 cwd=ROOT,
             )

@@ -43,6 +43,7 @@ def replay_round(addr: str, secret: Path, files: list[Path], detector: str) -> d
     done = subprocess.run(
         [sys.executable, "-m", "roadside.common.main", "--log-level", "warning", "agent", "replay",
          "--detector", detector, "--secret-file", str(secret), "--central", addr, "--fast",
+         "--insecure",  # the bench's central is plaintext: TLS costs are bench_ingest's
          "--json", "--quiet", *map(str, files)],
         capture_output=True, text=True, timeout=REPLAY_TIMEOUT_S, check=False, cwd=ROOT,
     )

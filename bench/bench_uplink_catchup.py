@@ -85,7 +85,7 @@ def main() -> int:
                            "bench-raw"), args.batch)
             config = dataclasses.replace(
                 AgentConfig(), detector_id="bench-agent", central=(central.collector_addr,),
-                batch_max_passes=args.batch,
+                batch_max_passes=args.batch, insecure=True,  # the bench's central is plaintext
             )
             agent = asyncio.run(catch_up(config, tmp / "buffer.db",
                                          make_passes(args.passes, "bench-agent")))

@@ -83,3 +83,19 @@ def test_installed_wheel_lives_beside_proto_plus(wheel: Path, tmp_path: Path) ->
     assert helped.returncode == 0, helped.stderr
     for group in ("agent", "central", "query", "links", "sim"):
         assert group in helped.stdout
+
+
+def test_the_agent_and_simulator_commands_load_without_central() -> None:
+    """An agent-only install (a box, the agent image that runs simulated agents) has no
+    central modules nor etcd: its commands must not need them."""
+    probe = ("import sys\n"
+             "from roadside.common.main import GROUPS\n"
+             "import importlib\n"
+             "for g in ('agent', 'sim'):\n"
+             "    for m in GROUPS[g].modules: importlib.import_module(m)\n"
+             "print(sorted(m for m in sys.modules if m.startswith('roadside.central') "
+             "or m.split('.')[0] == 'etcd3'))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
