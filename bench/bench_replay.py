@@ -73,7 +73,7 @@ def main() -> int:
         central = start_central(CentralConfig(
             host="127.0.0.1", collector_port=0, query_port=0, health_port=0,
             etcd_endpoints=(etcd.endpoint,), namespace="bench", data_dir=Path(tmp) / "central",
-            retention_days=CENTURY_DAYS, workers=8, insecure=True))
+            retention_days=CENTURY_DAYS, workers=8, insecure=True, http=False, metrics=False))
         print(f"etcd on {etcd.endpoint}, central collector {central.collector_addr}; "
               f"{args.rounds} rounds of ingest baseline then replay", flush=True)
         try:
