@@ -34,7 +34,12 @@ def test_a_pass_in_two_groupings_is_counted_once_by_every_reader(
     store = query_server.store
     passes = [make_pass("regroup", BASE_NS + i * S) for i in range(10)]
     store.put_passes(passes[:6])
-    store.put_passes(passes[3:])  # an agent restarted: 3, 4 and 5 again, grouped otherwise
+    # 3, 4 and 5 again, grouped otherwise, in a block of their own: what two replicas
+    # writing the same re-sent batch at once, or an earlier version, leave
+    again = [p.as_detection() for p in passes[3:]]
+    bucket = keys.bucket_of(again[0][1])
+    etcd_client.put(packed.block_key(keys.detector_prefix(namespace, "regroup"), bucket,
+                                     packed.block_id(again)), packed.encode_block(bucket, again))
     blocks = list(etcd_client.get_prefix(keys.detector_prefix(namespace, "regroup")))
     assert len(blocks) == 2  # two blocks in one bucket, three passes in both
     want = [p.ulid for p in passes]
@@ -138,3 +143,19 @@ def test_a_block_gives_back_every_figure_and_keeps_an_agent_s_ulid_in_ten_bytes(
     short = packed.encode_block(keys.bucket_of(t), [p.as_detection() for p in agents])
     full = packed.encode_block(keys.bucket_of(t), [p.as_detection() for p in made])
     assert len(full) - len(short) == 3 * 6
+
+
+def test_a_batch_sent_again_cut_otherwise_adds_no_copy(
+    query_store: EtcdStore, etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str,
+) -> None:
+    """An agent killed before the acknowledgement sends its passes again, in batches cut
+    otherwise: etcd keeps each pass once (the fault campaign found 6.3 copies a pass)."""
+    passes = [make_pass("resend", BASE_NS + i * S) for i in range(300)]
+    query_store.put_passes(passes[:120])
+    query_store.put_passes(passes[60:200])  # 60 again
+    query_store.put_passes(passes[:300])  # all again
+    query_store.put_passes(passes[250:])  # nothing new
+    stored = [p for value, meta in etcd_client.get_prefix(keys.detector_prefix(namespace,
+                                                                                "resend"))
+              for p in packed.decode(namespace, meta.key, value)]
+    assert sorted(p.ulid for p in stored) == sorted(p.ulid for p in passes)  # once each
