@@ -131,6 +131,7 @@ BENCH_SMOKE := \
 	"bench_capacity.py --detectors 4 --per-day 4000 --hours 0.5" \
 	"bench_http.py --links 20 --requests 4 --clients 2" \
 	"bench_ingest.py --detections 5000 --rounds 1" \
+	"bench_kills.py --kills 3" \
 	"bench_query.py --events 5000 --runs 1" \
 	"bench_replay.py --rounds 1" \
 	"bench_serial.py" \
