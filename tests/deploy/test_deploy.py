@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import grpc
@@ -117,6 +118,16 @@ def podman_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path
     clean()
 
 
+def busy_half_hour() -> str:
+    """The latest 07:30 UTC (the example corridor's morning rush; its clock is UTC) whose
+    half hour has ended: enough vehicles for every window whenever the test runs."""
+    now = datetime.now(UTC)
+    start = now.replace(hour=7, minute=30, second=0, microsecond=0)
+    if start + timedelta(minutes=30) > now:
+        start -= timedelta(days=1)
+    return start.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def test_the_stack_in_containers_computes_travel_times(
     podman_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
@@ -126,6 +137,7 @@ def test_the_stack_in_containers_computes_travel_times(
     compose("run", "--rm", "--no-deps", "-T", "pki", "issue")
     compose("up", "-d", "central1", "central2", "worker1", "worker2")
     wait_serving(CENTRAL1_HEALTH, "central1")
+    monkeypatch.setenv("ROADSIDE_SIM_START", busy_half_hour())
     agents = compose("run", "--rm", "--no-deps", "-T", "agents")
     assert "registered 4 detectors and 3 links" in agents.stdout + agents.stderr
 
