@@ -176,49 +176,15 @@ class EtcdStore:
             now = str(time.time_ns()).encode()
             return [(keys.dirty_key(ns, detector_id, bucket), now,
                      self._leases.lease_for(groups[(detector_id, bucket)][0][1]))
-                    for detector_id, bucket in sorted(groups) if groups[(detector_id, bucket)]]
+                    for detector_id, bucket in sorted(groups)]
 
         for name, group_keys in by_shard.items():  # the passes first, on their etcds
             store = self.detection_store(name)
             with store._etcd_errors("storing passes"):
-                store._drop_stored(groups, group_keys)
-                group_keys[:] = [k for k in group_keys if groups[k]]
-                if group_keys:
-                    store._commit_leased(functools.partial(blocks_of, store, group_keys))
-        if any(groups.values()):
-            with self._etcd_errors("storing passes"):  # then the markers: a worker finds them
-                self._commit_leased(lambda: [markers()])
+                store._commit_leased(functools.partial(blocks_of, store, group_keys))
+        with self._etcd_errors("storing passes"):  # then the markers: a worker finds them
+            self._commit_leased(lambda: [markers()])
         return len(detections)
-
-    def _pass_ids(self, found: Iterable[tuple[bytes, Any]]) -> set[tuple[str, str]]:
-        """(ulid, device id) of every readable pass in these (value, metadata) pairs."""
-        out: set[tuple[str, str]] = set()
-        for value, meta in found:
-            try:
-                out.update((p.ulid, p.device_id)
-                           for p in packed.decode(self.namespace, meta.key, value))
-            except packed.UNREADABLE:  # readers skip it too; the new passes are written
-                continue
-        return out
-
-    def _drop_stored(self, groups: dict[tuple[str, int], list[Detection]],
-                     group_keys: list[tuple[str, int]]) -> None:
-        """Leave in `groups` only the passes no block of their bucket holds yet: a batch
-        sent again after a lost acknowledgement (an agent killed, a timeout), even cut
-        differently, adds no copy. One read of the buckets per MAX_TXN_OPS of them."""
-        tx = self.client.transactions
-        for start in range(0, len(group_keys), MAX_TXN_OPS):
-            chunk = group_keys[start:start + MAX_TXN_OPS]
-            prefixes = [keys.bucket_prefix(self.namespace, det, bucket) for det, bucket in chunk]
-            _ok, replies = self.client.transaction(
-                compare=[], success=[tx.get(p, keys.prefix_end(p)) for p in prefixes],
-                failure=[])
-            for (det, bucket), found in zip(chunk, replies, strict=True):
-                if not found:
-                    continue
-                stored = self._pass_ids(found)
-                groups[(det, bucket)] = [d for d in groups[(det, bucket)]
-                                         if (d[2], d[3]) not in stored]
 
     def use_shards(self, clients: Mapping[str, etcd3.MultiEndpointEtcd3Client]) -> None:
         """Put detections on these detection shards (central/store/shards.py); the clients

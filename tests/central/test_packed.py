@@ -144,18 +144,3 @@ def test_a_block_gives_back_every_figure_and_keeps_an_agent_s_ulid_in_ten_bytes(
     full = packed.encode_block(keys.bucket_of(t), [p.as_detection() for p in made])
     assert len(full) - len(short) == 3 * 6
 
-
-def test_a_batch_sent_again_cut_otherwise_adds_no_copy(
-    query_store: EtcdStore, etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str,
-) -> None:
-    """An agent killed before the acknowledgement sends its passes again, in batches cut
-    otherwise: etcd keeps each pass once (the fault campaign found 6.3 copies a pass)."""
-    passes = [make_pass("resend", BASE_NS + i * S) for i in range(300)]
-    query_store.put_passes(passes[:120])
-    query_store.put_passes(passes[60:200])  # 60 again
-    query_store.put_passes(passes[:300])  # all again
-    query_store.put_passes(passes[250:])  # nothing new
-    stored = [p for value, meta in etcd_client.get_prefix(keys.detector_prefix(namespace,
-                                                                                "resend"))
-              for p in packed.decode(namespace, meta.key, value)]
-    assert sorted(p.ulid for p in stored) == sorted(p.ulid for p in passes)  # once each
