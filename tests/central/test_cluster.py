@@ -32,9 +32,10 @@ async def test_leader_killed_under_ingest_loses_nothing_and_health_returns_at_on
     etcd_cluster: EtcdCluster, start_test_central: StartCentral, agent_config: MakeConfig,
     namespace: str, tmp_path: Path,
 ) -> None:
-    # a long regular poll: health must come back by itself, not by the next poll
+    # a regular poll far longer than this test: health must come back with ingest, by
+    # itself (the wait below is bounded at a sixth of the poll, generous for a busy machine)
     central = start_test_central(etcd_endpoints=tuple(etcd_cluster.endpoints),
-                                 health_poll_s=5.0)
+                                 health_poll_s=60.0)
     config = agent_config(central=central.collector_addr, batch_max_passes=200,
                           backoff_initial_s=0.05, backoff_max_s=0.5)
     passes = make_passes(6000, start_ns=time.time_ns() - 7000 * S)
@@ -59,7 +60,7 @@ async def test_leader_killed_under_ingest_loses_nothing_and_health_returns_at_on
         await asyncio.to_thread(
             wait_until,
             lambda: health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == SERVING,
-            1.0, "health SERVING within a second of ingest resuming",
+            10.0, "health SERVING after ingest resumed, long before the next poll",
         )
         channel.close()
         await eventually(lambda: buf.depth() == 0, 60, "the buffer drained")
