@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 
 from roadside.agent.config import AgentConfig
 from roadside.agent.errors import AgentError
 from roadside.common import laptop
+from roadside.common.tlsprobe import issued_by
 
 ISSUE_TIMEOUT_S = 60.0
 
@@ -55,12 +56,11 @@ def with_laptop_tls(config: AgentConfig, name: str | None = None) -> AgentConfig
 def usable(ca: Path, cert: Path) -> bool:
     """Issued by this CA and not expired."""
     try:
-        issuer = x509.load_pem_x509_certificate(ca.read_bytes())
         mine = x509.load_pem_x509_certificate(cert.read_bytes())
-        mine.verify_directly_issued_by(issuer)
-    except (OSError, ValueError, TypeError, InvalidSignature):
+    except (OSError, ValueError):
         return False
-    return mine.not_valid_after_utc > datetime.now(UTC)
+    return issued_by(mine.public_bytes(serialization.Encoding.DER), ca) and \
+        mine.not_valid_after_utc > datetime.now(UTC)
 
 
 def _issue(detector_id: str) -> None:

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from roadside.common.files import private_dir, write_atomic
+
 
 def data_dir() -> Path:
     """The laptop central's data directory (works without root)."""
@@ -38,12 +40,8 @@ ADDRESSES = "central.json"  # in data_dir(), while a central serves from it
 def publish(addresses: dict[str, str]) -> Path:
     """Say where this central listens (collector, query, http, etcd) for the commands run
     beside it; withdrawn when it stops. Only central's own process writes it."""
-    path = data_dir() / ADDRESSES
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({**addresses, "pid": os.getpid()}))
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    path = private_dir(data_dir()) / ADDRESSES
+    write_atomic(path, json.dumps({**addresses, "pid": os.getpid()}).encode(), 0o600)
     return path
 
 

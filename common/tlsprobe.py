@@ -43,7 +43,7 @@ def diagnose(endpoint: str, ca: Path | None, cert: Path | None, key: Path | None
         return (f"central at {endpoint} speaks plaintext (started with --insecure): give "
                 "--insecure (setting insecure), or start central with TLS")
     assert ca is not None  # _files said so
-    if not _issued_by(server_cert, ca):
+    if not issued_by(server_cert, ca):
         return (f"central's certificate at {endpoint} is not from the site CA in "
                 f"{prefix}ca_file {ca}: the wrong CA file")
     if cert is not None and key is not None:
@@ -85,7 +85,7 @@ def _files(ca: Path | None, cert: Path | None, key: Path | None, prefix: str) ->
     if mine.not_valid_before_utc > now:
         return (f"{prefix}cert_file {cert} is valid only from "
                 f"{mine.not_valid_before_utc:%Y-%m-%d %H:%M} UTC: is this clock right?")
-    if not _issued_by(mine.public_bytes(serialization.Encoding.DER), ca):
+    if not issued_by(mine.public_bytes(serialization.Encoding.DER), ca):
         return (f"{prefix}cert_file {cert} is not from the site CA in {prefix}ca_file {ca}: "
                 "give the certificate and CA of the same site")
     return None
@@ -104,7 +104,8 @@ def _server_certificate(sock: socket.socket, host: str) -> bytes | None:
         return None
 
 
-def _issued_by(der: bytes | None, ca: Path) -> bool:
+def issued_by(der: bytes | None, ca: Path) -> bool:
+    """Whether the certificate `der` was signed by the CA certificate in `ca`."""
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature
 
