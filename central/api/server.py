@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,11 +192,13 @@ def _bind(
     return bound
 
 
-def start_central(config: CentralConfig, config_file: str | Path | None = None) -> RunningCentral:
+def start_central(config: CentralConfig, config_file: str | Path | None = None,
+                  serving: Callable[[RunningCentral], None] | None = None) -> RunningCentral:
     """Start everything `config` asks for; raise CentralError (nothing left running) on failure.
 
     `config_file` is the YAML file whose `worker:` section configures the in-process
-    travel-time worker (when `config.runs_worker`).
+    travel-time worker (when `config.runs_worker`). `serving` runs once everything serves,
+    before the "central serving" line that watchers wait for.
     """
     check_insecure(config)  # before anything starts
     _check_ports_free(config)
@@ -259,6 +262,8 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None) 
             central._archiver = Archiver(store, config.archive_dir, config.archive_interval_s)
             central._archiver.start()
         _serve_metrics(central)
+        if serving is not None:
+            serving(central)
     except BaseException:
         central.stop(0)
         raise

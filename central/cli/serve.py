@@ -132,9 +132,8 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        running = start_central(config, args.config)
+        running = start_central(config, args.config, serving=_publish)
         try:
-            _publish(running)
             stop.wait()
         finally:
             running.stop()
