@@ -6,6 +6,11 @@ loss. Many passes go in one transaction (group commit). The buffer is bounded in
 counted. Rows are deleted only by `ack`; a row the uplink cannot decode is `set_aside`
 (kept in a bounded table, counted) so it never blocks the rows behind it.
 
+A buffer made `once=True` (a replay's) takes each payload once, ever: a digest of every
+row it took stays in the `taken` table, so a replay restarted on the same state directory
+does not buffer, and send again, the passes central already acknowledged (counted as
+`repeated`). The table grows with the replay: one 16-byte digest per pass.
+
 Damage: a database SQLite cannot read (found at open or while running), a zero-length
 file, or a WAL whose frames were overwritten after a kill is renamed aside
 (`<name>.corrupt-<UTC time>`, with its -wal/-shm), logged and counted; every row that can
@@ -18,6 +23,7 @@ connection, so several threads may share a buffer.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import sqlite3
 import threading
@@ -53,7 +59,9 @@ CREATE TABLE IF NOT EXISTS set_aside (
     payload BLOB NOT NULL,
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS taken (digest BLOB PRIMARY KEY) WITHOUT ROWID;
 """
+DIGEST_BYTES = 16
 
 
 class DiskBufferError(AgentError):
@@ -82,12 +90,15 @@ class BufferStats:
     quarantined: int
     set_aside: int = 0
     salvaged: int = 0
+    repeated: int = 0  # payloads a `once` buffer had taken before, not stored again
 
 
 class DiskBuffer:
-    def __init__(self, path: str | Path, max_bytes: int) -> None:
+    def __init__(self, path: str | Path, max_bytes: int, once: bool = False) -> None:
         self.path = Path(path)
         self.max_bytes = max_bytes
+        self.once = once
+        self.repeated = 0  # payloads skipped by this `once` buffer since it was made
         self._lock = threading.Lock()
         self._closed = True  # until open(); close() again
         self._db: sqlite3.Connection | None = None
@@ -217,7 +228,7 @@ class DiskBuffer:
 
     def append(self, items: Sequence[tuple[int, bytes]]) -> int:
         """Store (t_ns, payload) items in one transaction; return how many old rows were
-        dropped to stay under max_bytes."""
+        dropped to stay under max_bytes. A `once` buffer skips payloads it took before."""
         if not items:
             return 0
         with self._lock:
@@ -233,8 +244,11 @@ class DiskBuffer:
     def _append(self, items: Sequence[tuple[int, bytes]]) -> int:
         db = self._conn()
         try:
-            added = sum(len(p) for _, p in items) + len(items) * ROW_OVERHEAD_BYTES
             db.execute("BEGIN IMMEDIATE")
+            offered = len(items)
+            if self.once:
+                items = self._new_only(db, items)
+            added = sum(len(p) for _, p in items) + len(items) * ROW_OVERHEAD_BYTES
             db.executemany("INSERT INTO passes (t_ns, payload) VALUES (?, ?)", items)
             self._bump(db, "appended", len(items))
             dropped, freed = self._drop_oldest(db, self._bytes + added - self.max_bytes)
@@ -246,8 +260,22 @@ class DiskBuffer:
             _rollback(db)
             raise
         self._depth += len(items) - dropped
+        self.repeated += offered - len(items)
         self._bytes += added - freed
         return dropped
+
+    def _new_only(self, db: sqlite3.Connection,
+                  items: Sequence[tuple[int, bytes]]) -> Sequence[tuple[int, bytes]]:
+        """(in a transaction) The items whose payload was never taken; records them."""
+        new = []
+        for item in items:
+            digest = hashlib.blake2b(item[1], digest_size=DIGEST_BYTES).digest()
+            if db.execute("INSERT OR IGNORE INTO taken (digest) VALUES (?)",
+                          (digest,)).rowcount:
+                new.append(item)
+        if len(new) < len(items):
+            self._bump(db, "repeated", len(items) - len(new))
+        return new
 
     def _failed(self, exc: Exception, what: str) -> NoReturn:
         """Corruption: quarantine and start afresh (raises _Recovered); else DiskBufferError."""
@@ -441,6 +469,7 @@ class DiskBuffer:
             quarantined=self.quarantined(),
             set_aside=int(counters.get("set_aside", 0)),
             salvaged=int(counters.get("salvaged", 0)),
+            repeated=int(counters.get("repeated", 0)),
         )
 
 

@@ -116,7 +116,9 @@ class AgentRunner:
         self._clock = clock
         self._event_time = event_time
         hasher = self._hasher(config, secret)
-        self.buffer = DiskBuffer(Path(config.state_dir) / BUFFER_FILE, config.buffer_max_bytes)
+        # a replay buffers each pass once: restarted on its state dir, it sends only the rest
+        self.buffer = DiskBuffer(Path(config.state_dir) / BUFFER_FILE, config.buffer_max_bytes,
+                                 once=event_time)
         self.uplink = Uplink(config, self.buffer, clock=clock)
         self.pipeline = Pipeline(config, hasher, self.buffer, on_written=self.uplink.wake)
         self._supervisor: Supervisor | None = None

@@ -1,8 +1,9 @@
 """Copies per stored pass after an agent is killed again and again while it uploads.
 
-`roadside agent replay` of a real capture, SIGKILLed at random moments N times (its buffer
-kept in one state directory, so every restart sends again what was not acknowledged), then
-run to the end. Figures: passes stored at least once, and the copies etcd holds (every pass
+`roadside agent replay` of a real capture, SIGKILLed N times at a random moment of its
+uploads (once central holds more than before it started; its buffer kept in one state
+directory, so every restart sends again what was not acknowledged), then run to the end.
+Figures: passes stored at least once, and the copies etcd holds (every pass
 in every block, counted raw); the baseline is one clean replay of the same capture, same run.
 Target (the fault campaign's): at most 1.05 copies per pass.
 """
@@ -35,7 +36,7 @@ RUN_TIMEOUT_S = 300.0
 
 
 def replay(addr: str, secret: Path, state: Path, detector: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ROADSIDE_BATCH_MAX_PASSES": "50"}  # many uploads: time to kill
+    env = {**os.environ, "ROADSIDE_BATCH_MAX_PASSES": "10"}  # many uploads: time to kill
     return subprocess.Popen(
         [sys.executable, "-m", "roadside.common.main", "--log-level", "error", "agent",
          "replay", "--detector", detector, "--secret-file", str(secret), "--central", addr,
@@ -70,10 +71,16 @@ def main() -> int:
             clean = replay(central.collector_addr, secret, tmp / "clean", "clean")
             assert clean.wait(RUN_TIMEOUT_S) == 0, "the clean replay failed"
             state = tmp / "killed"
+            landed = 0
             for kill in range(args.kills):
+                before = copies(endpoint, "killed")[1]
                 proc = replay(central.collector_addr, secret, state, "killed")
-                time.sleep(rng.uniform(0.3, 1.5))  # a random moment of its upload
-                proc.send_signal(signal.SIGKILL)
+                while proc.poll() is None and copies(endpoint, "killed")[1] == before:
+                    time.sleep(0.02)  # until its uploads have begun
+                time.sleep(rng.uniform(0.0, 0.3))  # a random moment of its uploads
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGKILL)
+                    landed += 1
                 proc.wait()
                 print(f"  kill {kill + 1}/{args.kills}: {copies(endpoint, 'killed')[1]:,} "
                       "passes stored", file=sys.stderr, flush=True)
@@ -83,7 +90,8 @@ def main() -> int:
             unique, raw = copies(endpoint, "killed")
     print(f"baseline  one clean replay         : {base_unique:,} passes, {base_raw:,} stored "
           f"({base_raw / base_unique:.3f} copies a pass)")
-    print(f"replay killed {args.kills} times, then run out: {unique:,} passes, {raw:,} stored "
+    print(f"replay killed {landed} times while uploading, then run out: {unique:,} passes, "
+          f"{raw:,} stored "
           f"({raw / unique:.3f} copies a pass); {unique / base_unique:.3f} of the clean "
           "replay's passes")
     measured = unique > 0 and base_unique > 0

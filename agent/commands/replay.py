@@ -64,6 +64,7 @@ class ReplaySummary:
     elapsed_s: float  # from the first frame read to the last pass acknowledged
     over_budget: int = 0  # randomized-address sightings refused a new pass (the budget)
     lost: int = 0  # passes dropped in RAM (could not be encoded or buffered)
+    repeated: int = 0  # passes this state dir had buffered before (a restarted replay)
     central: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
@@ -89,6 +90,8 @@ class ReplaySummary:
             "randomized_passes_per_minute)",
             f"  passes             {self.passes}" + (f" ({self.lost} lost)" if self.lost else ""),
             f"  uploaded           {self.uploaded} (acknowledged by central)",
+            *([f"  sent before        {self.repeated} (buffered by an earlier run on this "
+               "state dir, not sent again)"] if self.repeated else []),
             f"  elapsed            {self.elapsed_s:.1f} s",
         ]
         if self.rejected:
@@ -235,6 +238,7 @@ async def replay(
         central=list(config.central),
         over_budget=runner.pipeline.counts().over_budget,
         lost=runner.pipeline.counts().lost,
+        repeated=runner.buffer.repeated,
     )
 
 

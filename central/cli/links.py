@@ -84,7 +84,8 @@ def _set(args: argparse.Namespace) -> int:
     write_rows(LINK_COLUMNS, args.format, (link_row(x) for x in resp.links))
     if args.format == "table":
         n = len(resp.links)
-        print(f"{args.dest}: {n} incoming link{'' if n == 1 else 's'}", file=sys.stderr)
+        print(f"{args.dest}: {n} incoming link{'' if n == 1 else 's'} (windows computed under "
+              "other rules are computed again: see links list)", file=sys.stderr)
     return 0
 
 

@@ -20,6 +20,7 @@ The rest is roadside's own:
     /{ns}/pending/{dest}/{detector_id}/{bucket}      a dirty bucket, fanned out per destination
     /{ns}/shards/{detector_id}                       the detection shard of its passes
     /{ns}/clocks/{detector_id}                       its clock offset estimate
+    /{ns}/rules/link/{src}/{dest}, /{ns}/rules/route/{route}   the rules its windows hold
 
 With detection shards (shards.py) a detector's passes are on its shard, under the same keys;
 everything else is in the control etcd.
@@ -178,6 +179,11 @@ def route_windows_prefix(ns: str, route: str) -> str:
 def backfill_key(ns: str, target_path: str) -> str:
     """A target's backfill progress; target_path is "link/SRC/DEST" or "route/NAME"."""
     return _p(ns, "backfill", target_path)
+
+
+def rules_key(ns: str, target_path: str) -> str:
+    """The digest of the rules a target's stored windows were computed with."""
+    return _p(ns, "rules", target_path)
 
 
 def profile_key(ns: str, target_path: str) -> str:

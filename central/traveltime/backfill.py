@@ -7,6 +7,12 @@ horizon) up to where the schedule begins, leaving out windows already stored. It
 computes them a chunk per turn, newest first, and keeps its progress in etcd (on a short
 lease, so a dead worker's progress expires) for `links list`, `routes list` and the
 travel-time query's hint.
+
+Rules: each target's windows were computed under its rules (limits, filters, hops), whose
+digest is kept beside them (keys.rules_key). When a link or route is set with other rules,
+the worker recomputes every retained window of it, newest first, the same way (and with the
+same progress), and records the new digest when done. A target without a digest (new, or
+from before digests) takes its current rules as those of its windows.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class Backfill:
     left: list[int]
     total: int
     lock_rev: int = 0  # the destination lock it was planned under
+    recompute: bool = False  # every window again (its rules changed), not the missing only
 
     def take(self) -> list[int]:
         chunk, self.left = self.left[:CHUNK_WINDOWS], self.left[CHUNK_WINDOWS:]
@@ -85,21 +92,40 @@ def stored_window_starts(client: EtcdClient, ns: str, target: Target) -> set[int
     return found
 
 
+def stored_rules(client: EtcdClient, ns: str, target: Target) -> str | None:
+    """The digest of the rules its windows were computed with; None when not recorded."""
+    try:
+        value, _meta = client.get(keys.rules_key(ns, target.path))
+    except ETCD_ERRORS as exc:
+        raise StoreUnavailable(f"etcd read failed: {exc}") from exc
+    return None if value is None else value.decode()
+
+
+def record_rules(client: EtcdClient, ns: str, target: Target) -> None:
+    """Its windows now hold its current rules."""
+    try:
+        client.put(keys.rules_key(ns, target.path), target.rules_digest)
+    except ETCD_ERRORS as exc:
+        raise StoreUnavailable(f"etcd write failed: {exc}") from exc
+
+
 def plan(
     client: EtcdClient, ns: str, target: Target, window_s: int, until_s: int,
     retention_s: int, now_ns: int, lock_rev: int = 0, shards: Shards | None = None,
+    recompute: bool = False,
 ) -> Backfill:
-    """The target's missing windows that start before `until_s`, over retained data."""
+    """The target's windows that start before `until_s`, over retained data: the missing
+    ones, or every one with `recompute`."""
     on = client if shards is None else shards.client(shards.shard_of(target.dest))
     first = oldest_pass_s(on, ns, target.dest)
     if first is None or first >= until_s:
-        return Backfill(target, [], 0, lock_rev)
+        return Backfill(target, [], 0, lock_rev, recompute)
     if retention_s > 0:
         first = max(first, now_ns // keys.NS_PER_S - retention_s)
     first = first // window_s * window_s
-    stored = stored_window_starts(client, ns, target)
+    stored = set() if recompute else stored_window_starts(client, ns, target)
     left = [ws for ws in range(until_s - window_s, first - 1, -window_s) if ws not in stored]
-    return Backfill(target, left, len(left), lock_rev)
+    return Backfill(target, left, len(left), lock_rev, recompute)
 
 
 def write_progress(client: EtcdClient, ns: str, backfill: Backfill, worker: str) -> None:

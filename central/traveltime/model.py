@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 
@@ -58,6 +59,12 @@ class Target:
 
     def label(self) -> str:
         return f"route {self.route}" if self.route else f"{self.src} -> {self.dest}"
+
+    @property
+    def rules_digest(self) -> str:
+        """What its windows depend on (hops, their limits and filters), as a digest."""
+        text = b"\n".join(f"{h.src}>{h.dest}:".encode() + h.to_json() for h in self.hops)
+        return hashlib.sha256(text).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)

@@ -263,37 +263,56 @@ class TravelTimeWorker:
             self._stored = {k: v for k, v in self._stored.items() if k[0] not in prefixes}
 
     def _backfill_chunk(self, held: dict[str, int], until_s: int, now: int) -> bool:
-        """Plan new targets' older windows; compute one chunk of one. True if more is left."""
-        retention_s = int(self.config.retention_days * 86_400)
+        """Plan new targets' older windows, or all of a target whose rules changed;
+        compute one chunk of one. True if more is left."""
         current = {t.path: t for t in self._targets if t.dest in held}
         for path in [p for p, job in self._backfills.items()
-                     if p not in current or held[job.target.dest] != job.lock_rev]:
-            del self._backfills[path]  # removed or taken again: planned afresh
+                     if current.get(p) != job.target or held[job.target.dest] != job.lock_rev]:
+            del self._backfills[path]  # removed, changed or taken again: planned afresh
         for target in current.values():
             if target.path not in self._backfills:
-                plan = backfill.plan(self.client, self.ns, target, self.config.window_s,
-                                     until_s, retention_s, now, held[target.dest],
-                                     self.shards)
-                self._backfills[target.path] = plan
-                if plan.total:
-                    log.info("%s: computing %d older window(s) in the background",
-                             target.label(), plan.total)
-                    backfill.write_progress(self.client, self.ns, plan, self.worker_id)
+                self._backfills[target.path] = self._plan(target, held, until_s, now)
         for path, job in self._backfills.items():
             if not job.left:
                 continue
             prefix = job.target.windows_prefix(self.ns)
             chunk = job.take()  # less what late data has had computed meanwhile
-            todo = [ws for ws in chunk if self._stored.get((prefix, ws), -1) < 0]
+            todo = chunk if job.recompute else [
+                ws for ws in chunk if self._stored.get((prefix, ws), -1) < 0]
             if not self._run_jobs(job.target.dest, held[job.target.dest],
                                   {current[path]: dict.fromkeys(todo, 0)}):
                 job.left = chunk + job.left
                 return False
             backfill.write_progress(self.client, self.ns, job, self.worker_id)
             if not job.left:
-                log.info("%s: older windows done (%d)", job.target.label(), job.total)
+                if job.recompute:
+                    backfill.record_rules(self.client, self.ns, job.target)
+                log.info("%s: %s windows done (%d)", job.target.label(),
+                         "recomputed" if job.recompute else "older", job.total)
             return any(j.left for j in self._backfills.values())
         return False
+
+    def _plan(self, target: Target, held: dict[str, int], until_s: int,
+              now: int) -> backfill.Backfill:
+        """A target's backfill: its missing older windows, or every retained one when its
+        rules are not those its windows were computed with."""
+        recorded = backfill.stored_rules(self.client, self.ns, target)
+        recompute = recorded is not None and recorded != target.rules_digest
+        if recorded is None:
+            backfill.record_rules(self.client, self.ns, target)
+        if recompute:  # the regular schedule's windows too: it computes only missing ones
+            until_s = self._latest_due_s(now) + self.config.window_s
+        plan = backfill.plan(self.client, self.ns, target, self.config.window_s, until_s,
+                             int(self.config.retention_days * 86_400), now, held[target.dest],
+                             self.shards, recompute)
+        if recompute and not plan.total:
+            backfill.record_rules(self.client, self.ns, target)
+        if plan.total:
+            log.info("%s: %s %d window(s) in the background", target.label(),
+                     "rules changed: recomputing" if recompute else "computing older",
+                     plan.total)
+            backfill.write_progress(self.client, self.ns, plan, self.worker_id)
+        return plan
 
     def _latest_due_s(self, now_ns: int) -> int:
         """Start of the newest window whose end + grace has passed."""

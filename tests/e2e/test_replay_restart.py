@@ -8,6 +8,7 @@ import signal
 import struct
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import etcd3
@@ -17,7 +18,7 @@ from tests.fixtures.agent import MakeConfig
 from tests.fixtures.central import StartCentral
 from tests.fixtures.polling import wait_until
 from tests.fixtures.sim import KEEP_ALL
-from tests.fixtures.stored import passes_in
+from tests.fixtures.stored import copies_in, passes_in
 from tests.fixtures.trust import Site
 
 CAPTURE = "wifi/sc6-61_2024-02-08_position_1.pcap"
@@ -34,6 +35,19 @@ def env(tls: dict[str, str], **more: str) -> dict[str, str]:
     """The environment of a replay: every address kind kept, TLS as one box (`tls`)."""
     return {**os.environ, **{f"ROADSIDE_{k.upper()}": v for k, v in KEEP_ALL.items()},
             **tls, **more}
+
+
+def kill_while_uploading(cmd: list[str], environ: dict[str, str],
+                         stored: Callable[[], int], kills: int = 3) -> None:
+    """Start `cmd` and SIGKILL it once `stored` has grown by 20, `kills` times."""
+    for kill in range(kills):
+        proc = subprocess.Popen(cmd, env=environ, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        already = stored()
+        wait_until(lambda a=already: stored() > a + 20, TIMEOUT_S,
+                   f"uploads before kill {kill + 1}")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 def count(client: etcd3.MultiEndpointEtcd3Client, namespace: str, detector: str) -> int:
@@ -55,18 +69,36 @@ def test_a_killed_shifted_replay_started_again_writes_nothing_twice(
     assert reference > 1000
     restarted = site.env(Identity("detector", "restarted"))
     slow = env(restarted, ROADSIDE_BATCH_MAX_PASSES="10")  # many small uploads: time to kill it
-    for kill in range(3):
-        proc = subprocess.Popen(replay_cmd(addr, secret, "restarted", capture), env=slow,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        already = count(etcd_client, namespace, "restarted")
-        wait_until(lambda a=already: count(etcd_client, namespace, "restarted") > a + 20,
-                   TIMEOUT_S, f"uploads before kill {kill + 1}")
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+    kill_while_uploading(replay_cmd(addr, secret, "restarted", capture), slow,
+                         lambda: count(etcd_client, namespace, "restarted"))
     done = subprocess.run(replay_cmd(addr, secret, "restarted", capture), env=env(restarted),
                           capture_output=True, timeout=TIMEOUT_S)
     assert done.returncode == 0, done.stderr
     assert count(etcd_client, namespace, "restarted") == reference
+
+
+def test_on_its_state_dir_a_killed_replay_sends_only_the_rest_and_stores_each_pass_once(
+    site: Site, captures_dir: Path, start_test_central: StartCentral, agent_config: MakeConfig,
+    etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str, tmp_path: Path,
+) -> None:
+    """The fault campaign's kills: a replay killed again and again on one state directory
+    left 6.3 copies of each pass in etcd; now each run sends only what was not sent."""
+    addr = start_test_central().collector_addr
+    secret = agent_config().secret_file
+    state = ["--state-dir", str(tmp_path / "state")]
+    capture = captures_dir / CAPTURE
+    tls = site.env(Identity("detector", "kept"))
+    slow = env(tls, ROADSIDE_BATCH_MAX_PASSES="10")
+    kill_while_uploading([*replay_cmd(addr, secret, "kept", capture), *state], slow,
+                         lambda: copies_in(etcd_client, namespace, "kept"))
+    done = subprocess.run([*replay_cmd(addr, secret, "kept", capture), *state], env=env(tls),
+                          capture_output=True, text=True, timeout=TIMEOUT_S)
+    assert done.returncode == 0, done.stderr
+    stored = len(passes_in(etcd_client, namespace, "kept"))
+    assert stored > 1000
+    # at most the batch in flight at each kill is stored twice (10 passes a kill)
+    assert copies_in(etcd_client, namespace, "kept") <= stored + 3 * 10
+    assert "sent before" in done.stdout
 
 
 def test_a_partly_readable_capture_exits_1_naming_the_skipped_records(

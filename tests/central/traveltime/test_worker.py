@@ -207,3 +207,38 @@ async def test_a_link_added_after_its_data_gets_windows_over_all_retained_data(
     stored = set(windows(road, "a", "b"))
     first = puts[0].oldest_window_s
     assert set(range(first, past_window(40), W)) <= stored  # back to the oldest pass
+
+
+async def test_a_link_set_with_other_rules_has_every_retained_window_recomputed(
+    road: Road, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`links set` with a shorter limit: the windows published before (an old one and one
+    in the regular schedule's reach) are computed again under it, with progress shown."""
+    monkeypatch.setattr(backfill, "CHUNK_WINDOWS", 10)
+    old, recent = past_window(300), past_window(12)
+    for n, ws in enumerate((old, recent)):  # arriving at b within the window
+        road.trips("a", "b", ws * S - 3 * S, [3.0, 3.1, 3.2, 3.3, 3.4], first_device=n * 100,
+                   spacing_s=0.1)
+    road.link("a", "b", max_seconds=5)
+    seen: list[object] = []
+    watch = road.client.add_watch_prefix_callback(
+        keys.backfill_prefix(road.namespace), lambda resp: seen.extend(resp.events))
+    try:
+        async with TravelTimeWorker(road.client, road.config(worker_id="w1", **FAST)):
+            await eventually(lambda: {old, recent} <= set(windows(road, "a", "b")),
+                             what="both windows under the first rules", in_thread=True)
+            assert windows(road, "a", "b")[old][0].count == 5
+            digest = road.client.get(keys.rules_key(road.namespace, "link/a/b"))[0]
+            seen.clear()
+            road.link("a", "b", max_seconds=2)  # every trip is now too slow for the link
+
+            def recomputed() -> bool:
+                now = windows(road, "a", "b")
+                return now[old][0].count == 0 and now[recent][0].count == 0
+            await eventually(recomputed, what="both windows under the new rules", in_thread=True)
+            await eventually(lambda: road.client.get(keys.rules_key(
+                road.namespace, "link/a/b"))[0] != digest, what="the new rules recorded",
+                in_thread=True)
+    finally:
+        road.client.cancel_watch(watch)
+    assert any(isinstance(e, etcd3.events.PutEvent) for e in seen)  # progress was shown
