@@ -91,6 +91,7 @@ RULES: dict[str, Rule] = {
     f"{V1Q}.GetEvents": Rule(ANALYST, audit=_events),
     f"{V1Q}.StreamEvents": Rule(ANALYST, audit=_events),
     f"{V1Q}.StreamEventPages": Rule(ANALYST, audit=_events),
+    f"{V1Q}.StreamEventColumns": Rule(ANALYST, audit=_events),
     f"{V1Q}.ListDetectors": Rule(VIEW),
     f"{V1Q}.GetLinks": Rule(VIEW),
     f"{V1Q}.GetStatus": Rule(VIEW),

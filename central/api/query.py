@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 
@@ -22,8 +23,8 @@ from roadside.central.store.event_reads import (
     MAX_PAGE,
     EventQuery,
     EventReader,
+    Shape,
 )
-from roadside.central.store.records import StoredPass
 from roadside.central.traveltime import query as traveltime_query
 from roadside.common.iters import batched
 from roadside.proto.v1 import query_pb2, query_pb2_grpc
@@ -81,26 +82,27 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         query = event_query(
             self.store, self.reader, request.detector_ids, request.since_ns, request.until_ns
         )
-        page = self.reader.page(query, request.limit, request.page_token)
-        return query_pb2.GetEventsResponse(
-            events=[wire.record_to_event(e) for e in page.events],
-            next_page_token=page.next_token,
-        )
+        page = self.reader.page(query, request.limit, request.page_token, wire.EVENTS)
+        return query_pb2.GetEventsResponse(events=page.events,
+                                           next_page_token=page.next_token)
 
     def _pages(
-        self, request: query_pb2.StreamEventsRequest, context: grpc.ServicerContext
-    ) -> Iterator[list[StoredPass]]:
+        self, request: query_pb2.StreamEventsRequest, context: grpc.ServicerContext,
+        shape: Shape = wire.EVENTS,
+    ) -> Iterator[list[Any]]:
+        """Pages of the events asked for, each event in `shape`."""
         query = event_query(
             self.store, self.reader, request.detector_ids, request.since_ns, request.until_ns
         )
         if not request.follow:
-            yield from batched(self.reader.iter_events(query), STREAM_PAGE)
+            yield from batched(self.reader.iter_events(query, shape=shape), STREAM_PAGE)
             return
         follow = self.reader.follow(query, self.follow_backlog)
         # the client going away (or the server stopping) ends the watch
         context.add_callback(follow.cancel)
         try:
-            yield from follow.pages(STREAM_PAGE)
+            for page in follow.pages(STREAM_PAGE):
+                yield [shape.from_record(p) for p in page]
         finally:
             follow.cancel()
 
@@ -109,15 +111,21 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         self, request: query_pb2.StreamEventsRequest, context: grpc.ServicerContext
     ) -> Iterator[query_pb2.Event]:
         for page in self._pages(request, context):
-            for item in page:
-                yield wire.record_to_event(item)
+            yield from page
 
     @grpc_method
     def StreamEventPages(
         self, request: query_pb2.StreamEventsRequest, context: grpc.ServicerContext
     ) -> Iterator[query_pb2.GetEventsResponse]:
         for page in self._pages(request, context):
-            yield query_pb2.GetEventsResponse(events=[wire.record_to_event(e) for e in page])
+            yield query_pb2.GetEventsResponse(events=page)
+
+    @grpc_method
+    def StreamEventColumns(
+        self, request: query_pb2.StreamEventsRequest, context: grpc.ServicerContext
+    ) -> Iterator[query_pb2.EventColumns]:
+        for page in self._pages(request, context, wire.ROWS):
+            yield wire.rows_to_columns(page)
 
     @grpc_method
     def ListDetectors(

@@ -11,10 +11,11 @@ from typing import Any
 
 from google.protobuf import json_format, timestamp_pb2
 
+from roadside.central.store.event_reads import Shape
 from roadside.central.store.records import DetectorRecord, LinkRecord, RouteRecord, StoredPass
 from roadside.common.kinds import ADDRESS_TO_PB, CLASS_TO_PB, RADIO_TO_PB
 from roadside.proto.query import query_pb2 as legacy_query_pb2
-from roadside.proto.v1 import collector_pb2, query_pb2, types_pb2
+from roadside.proto.v1 import collector_pb2, query_pb2, stored_pb2, types_pb2
 
 # protobuf kind -> the roadside.agent.model enum value, from the agent's own enum <-> protobuf maps
 RADIO_TO_TEXT: dict[int, str] = {pb: radio.value for radio, pb in RADIO_TO_PB.items()}
@@ -129,6 +130,53 @@ def dict_to_status(data: dict[str, Any]) -> types_pb2.AgentStatus:
 
 def record_to_event(record: StoredPass) -> query_pb2.Event:
     return query_pb2.Event(detector_id=record.detector_id, **{"pass": record_to_pass(record)})
+
+
+def packed_to_event(detector_id: str, t: int, ulid: str, device: str,
+                    p: stored_pb2.PackedPass, radio: str, kind: str) -> query_pb2.Event:
+    """An Event straight from a stored block's pass (packed.MakePass): no record between."""
+    return query_pb2.Event(detector_id=detector_id, **{"pass": {
+        "ulid": ulid, "device_id": device, "timestamp_ns": t,
+        "first_ns": t - p.first_before_ns, "last_ns": t + p.last_after_ns,
+        "peak_ns": t + p.peak_offset_ns, "peak_rssi": p.peak_rssi, "count": p.count,
+        "radio": TEXT_TO_RADIO.get(radio, 0), "address_kind": TEXT_TO_ADDRESS.get(kind, 0),
+        "tagged": p.tagged, "alias": p.alias, "device_class": p.device_class}})
+
+
+EVENTS = Shape(packed_to_event, record_to_event)  # what the query service reads
+
+Row = tuple[Any, ...]  # an event as the fields of EventColumns, in their order
+
+
+def packed_to_row(detector_id: str, t: int, ulid: str, device: str,
+                  p: stored_pb2.PackedPass, radio: str, kind: str) -> Row:
+    return (detector_id, ulid, device, t - p.first_before_ns, t + p.last_after_ns,
+            t + p.peak_offset_ns, p.peak_rssi, p.count, radio, kind, t, p.tagged, p.alias,
+            p.device_class)
+
+
+def record_to_row(r: StoredPass) -> Row:
+    return (r.detector_id, r.ulid, r.device_id, r.first_ns, r.last_ns, r.peak_ns, r.peak_rssi,
+            r.count, r.radio, r.address_kind, r.timestamp_ns, r.tagged, r.alias,
+            TEXT_TO_CLASS.get(r.device_class, 0))
+
+
+ROWS = Shape(packed_to_row, record_to_row)  # for rows_to_columns
+
+
+def rows_to_columns(rows: list[Row]) -> query_pb2.EventColumns:
+    """A page of events as columns."""
+    (detectors, ulids, devices, firsts, lasts, peaks, rssis, counts, radios, kinds, times,
+     tagged, alias, classes) = zip(*rows, strict=True) if rows else ((),) * 14
+    index: dict[str, int] = {}
+    at = [index.setdefault(d, len(index)) for d in detectors]
+    return query_pb2.EventColumns(
+        detector_ids=list(index), detector=at, ulid=ulids, device_id=devices,
+        first_ns=firsts, last_ns=lasts, peak_ns=peaks, peak_rssi=rssis, count=counts,
+        radio=[TEXT_TO_RADIO.get(r, 0) for r in radios],  # type: ignore[misc]
+        address_kind=[TEXT_TO_ADDRESS.get(k, 0) for k in kinds],  # type: ignore[misc]
+        timestamp_ns=times,
+        tagged=tagged, alias=alias, device_class=classes)
 
 
 def timestamp_to_ns(ts: timestamp_pb2.Timestamp) -> int:

@@ -10,6 +10,10 @@ repeat nor skip events that existed while paging. Keys are packed blocks of pass
 (central/store/packed.py; the per-pass keys of the earlier layout are read too); an event's
 key is the pass's own (packed.pass_key), and a pass stored in two blocks comes out once.
 Bound: memory holds one bucket per detector read and one chunk of CHUNK_KEYS blocks.
+
+A read hands its passes out in the `Shape` asked for: StoredPass records by default, or
+built straight from the stored blocks into what the caller sends (the query service's
+protobuf events), with no record in between.
 """
 
 from __future__ import annotations
@@ -19,11 +23,11 @@ import binascii
 import contextlib
 import functools
 import heapq
-import itertools
 import logging
+import operator
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +55,20 @@ MAX_PAGE = 10_000  # the largest page a client may ask for
 _TOKEN_PREFIX = "t2:"
 
 Position = tuple[int, str]  # (timestamp_ns, key): the order events come out in
+Item = packed.Item  # (timestamp_ns, key, how to build the pass in the shape asked for)
+_position = operator.itemgetter(0, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What a read hands out for each pass: made from a stored block's packed pass
+    (packed.MakePass), or from a StoredPass (the per-pass layout, the archive)."""
+
+    from_packed: packed.MakePass = packed.stored_pass
+    from_record: Callable[[StoredPass], Any] = lambda p: p
+
+
+RECORDS = Shape()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +90,7 @@ class EventQuery:
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    events: list[StoredPass]
+    events: list[Any]  # in the Shape asked for
     next_token: str  # empty when there is no more
 
 
@@ -94,18 +112,14 @@ def decode_token(ns: str, token: str) -> Position:
     return int(t_text), key
 
 
-def _position(kv: tuple[str, StoredPass]) -> Position:
-    return kv[1].timestamp_ns, kv[0]
-
-
-def _once(kvs: Iterable[tuple[str, StoredPass]]) -> Iterator[tuple[str, StoredPass]]:
-    """(key, pass) in position order, a pass stored twice (two blocks, or etcd and the
-    archive) once: its copies come one after another."""
+def _once(items: Iterable[Item]) -> Iterator[Item]:
+    """Items in position order, a pass stored twice (two blocks, or etcd and the archive)
+    once: its copies come one after another."""
     previous = ""
-    for kv in kvs:
-        if kv[0] != previous:
-            yield kv
-        previous = kv[0]
+    for item in items:
+        if item[1] != previous:
+            yield item
+        previous = item[1]
 
 
 @contextlib.contextmanager
@@ -127,28 +141,29 @@ class EventReader:
 
     # one page --------------------------------------------------------------
 
-    def page(self, query: EventQuery, limit: int = 0, token: str = "") -> Page:
+    def page(self, query: EventQuery, limit: int = 0, token: str = "",
+             shape: Shape = RECORDS) -> Page:
         """At most `limit` events (0 = DEFAULT_PAGE) after `token`, and the next token."""
         if limit < 0 or limit > MAX_PAGE:
             raise InvalidArgument(f"limit: must be between 0 and {MAX_PAGE}, got {limit}")
         size = limit or DEFAULT_PAGE
         after = decode_token(self.ns, token) if token else None
-        events: list[StoredPass] = []
+        events: list[Any] = []
         last: Position = (0, "")
-        for kv in self._scan(query, after, None, CHUNK_KEYS, prefetch=False):
+        for item in self._scan(query, after, None, CHUNK_KEYS, shape, prefetch=False):
             if len(events) == size:
                 return Page(events, encode_token(last))
-            events.append(kv[1])
-            last = _position(kv)
+            events.append(packed.built(item))
+            last = item[0], item[1]
         return Page(events, "")
 
     # a whole range, in bounded memory -----------------------------------------
 
-    def iter_events(self, query: EventQuery, chunk: int = CHUNK_KEYS) -> Iterator[StoredPass]:
+    def iter_events(self, query: EventQuery, chunk: int = CHUNK_KEYS,
+                    shape: Shape = RECORDS) -> Iterator[Any]:
         """Every matching event, read in chunks at one revision of each etcd (a consistent
         snapshot)."""
-        for _key, item in self._scan(query, None, self.shards.snapshot(), chunk):
-            yield item
+        return map(packed.built, self._scan(query, None, self.shards.snapshot(), chunk, shape))
 
     def has_detector(self, detector_id: str) -> bool:
         """Whether any detection of this detector is stored."""
@@ -170,61 +185,68 @@ class EventReader:
 
     def _scan(
         self, query: EventQuery, after: Position | None, revision: Snapshot | None,
-        chunk: int, prefetch: bool = True,
-    ) -> Iterator[tuple[str, StoredPass]]:
-        """(key, event) in time order after `after`: the detectors' sorted streams merged."""
+        chunk: int, shape: Shape, prefetch: bool = True,
+    ) -> Iterator[Item]:
+        """Items in time order after `after`: the detectors' sorted streams merged."""
         detectors = list(self._detectors(query, revision))
         if len(detectors) == 1:
-            yield from self._detector_scan(detectors[0], query, after, revision, chunk, prefetch)
-            return
+            return self._detector_scan(detectors[0], query, after, revision, chunk, shape,
+                                       prefetch)
         each = max(MIN_CHUNK_KEYS, chunk // max(1, len(detectors)))
-        streams = [self._detector_scan(d, query, after, revision, each, False) for d in detectors]
-        yield from heapq.merge(*streams, key=_position)
+        streams = [self._detector_scan(d, query, after, revision, each, shape, False)
+                   for d in detectors]
+        return heapq.merge(*streams, key=_position)
 
     def _detector_scan(
         self, detector_id: str, query: EventQuery, after: Position | None,
-        revision: Snapshot | None, chunk: int, prefetch: bool,
-    ) -> Iterator[tuple[str, StoredPass]]:
-        """One detector's events in (timestamp, key) order: etcd's, and the archive's for
+        revision: Snapshot | None, chunk: int, shape: Shape, prefetch: bool,
+    ) -> Iterator[Item]:
+        """One detector's items in (timestamp, key) order: etcd's, and the archive's for
         the days exported to it (a pass in both comes out once)."""
-        stored = self._etcd_scan(detector_id, query, after, revision, chunk, prefetch)
+        stored = self._etcd_scan(detector_id, query, after, revision, chunk, shape, prefetch)
         if self.archive_dir is None:
-            yield from stored
-            return
-        archived = (kv for kv in archive.scan(self.archive_dir, self.ns, detector_id,
-                                              query.since_ns, query.until_ns)
-                    if after is None or _position(kv) > after)
-        yield from _once(heapq.merge(archived, stored, key=_position))
+            return stored
+        archived = ((p.timestamp_ns, key, shape.from_record, (p,))
+                    for key, p in archive.scan(self.archive_dir, self.ns, detector_id,
+                                               query.since_ns, query.until_ns)
+                    if after is None or (p.timestamp_ns, key) > after)
+        return _once(heapq.merge(archived, stored, key=_position))
 
     def _etcd_scan(
         self, detector_id: str, query: EventQuery, after: Position | None,
-        revision: Snapshot | None, chunk: int, prefetch: bool,
-    ) -> Iterator[tuple[str, StoredPass]]:
-        """One detector's events in etcd in (timestamp, key) order: each bucket sorted."""
+        revision: Snapshot | None, chunk: int, shape: Shape, prefetch: bool,
+    ) -> Iterator[Item]:
+        """One detector's items in etcd in (timestamp, key) order: each bucket sorted."""
         start, end = self._key_range(detector_id, query)
         if after is not None:
             resume = keys.bucket_prefix(self.ns, detector_id, keys.bucket_of(after[0]))
             start = max(start, resume)
         if start >= end:
             return
-        prefix_len = len(keys.detector_prefix(self.ns, detector_id))
         name = self.shards.shard_of(detector_id)
         at = revision.revision(name) if revision is not None else None
-        items = self._scan_range(name, query, start, end, at, chunk, prefetch,
-                                 after[0] if after is not None else 0)
-        buckets = itertools.groupby(items, key=lambda kv: kv[0][prefix_len:].partition("/")[0])
-        for _bucket, group in buckets:
-            for kv in _once(sorted(group, key=_position)):
-                if after is None or _position(kv) > after:
-                    yield kv
+        since = max(after[0] if after is not None else 0, query.since_ns)
+        bucket, blocks = "", 0
+        group: list[Item] = []
+        for key_bucket, items in self._scan_range(name, query, start, end, at, chunk, shape,
+                                                  prefetch, since):
+            if key_bucket != bucket:
+                yield from _sorted(group, blocks, after)
+                bucket, blocks = key_bucket, 0
+                group = []
+            group += items
+            blocks += 1
+        yield from _sorted(group, blocks, after)
 
     def _scan_range(
         self, shard: str, query: EventQuery, start: str, end: str, revision: int | None,
-        chunk: int, prefetch: bool, from_ns: int = 0,
-    ) -> Iterator[tuple[str, StoredPass]]:
-        """Chunks of `chunk` keys; with `prefetch` the next chunk is read from etcd (in a
-        worker thread) while this one is decoded."""
+        chunk: int, shape: Shape, prefetch: bool, since_ns: int,
+    ) -> Iterator[tuple[str, list[Item]]]:
+        """(the key's bucket, its items) of each key, read in chunks of `chunk` keys; with
+        `prefetch` the next chunk is read from etcd (in a worker thread) while this one is
+        decoded."""
         ns = self.ns
+        prefix_len = len(keys.detections_prefix(ns))
         with contextlib.ExitStack() as stack:
             pool = None
             if prefetch:
@@ -240,13 +262,12 @@ class EventReader:
                 for kv in resp.kvs:
                     key = kv.key.decode()
                     try:  # a page resuming in a bucket: its earlier passes are not built
-                        items = packed.decode(ns, key, kv.value, max(from_ns, query.since_ns))
+                        items = packed.items(ns, key, kv.value, since_ns, query.until_ns,
+                                             shape.from_packed, shape.from_record)
                     except packed.UNREADABLE:
                         log.warning("skipping unreadable detections at %s", key)
                         continue
-                    for item in items:
-                        if query.wants(item):
-                            yield packed.pass_key(ns, item), item
+                    yield key[prefix_len:].split("/", 2)[1], items
                 if last is None:
                     return
                 resp = (ahead.result() if ahead
@@ -302,6 +323,16 @@ class EventReader:
             detector_id = resp.kvs[0].key.decode()[len(prefix):].split("/", 1)[0]
             yield detector_id
             start = keys.prefix_end(keys.detector_prefix(self.ns, detector_id))
+
+
+def _sorted(group: list[Item], blocks: int, after: Position | None) -> Iterator[Item]:
+    """One bucket's items (from `blocks` keys) in position order, each pass once, after
+    `after`."""
+    group.sort(key=_position)
+    items: Iterable[Item] = _once(group) if blocks > 1 else group
+    if after is None:
+        return iter(items)
+    return (item for item in items if (item[0], item[1]) > after)
 
 
 _END = object()
@@ -364,10 +395,11 @@ class Follow:
         for name in names:
             self._start_watch(name, snapshot.revision(name) + 1)
         try:
-            for page in batched(reader._scan(query, None, snapshot, CHUNK_KEYS), size):
+            for page in batched(reader._scan(query, None, snapshot, CHUNK_KEYS, RECORDS),
+                                size):
                 if self.cancelled:
                     return
-                yield [item for _key, item in page]
+                yield [packed.built(item) for item in page]
             yield from self._live()
         finally:
             self.cancel()
@@ -424,10 +456,11 @@ class Follow:
             page = []
             for shard, event, items in response:
                 known = self._stored_before(shard, event)
-                page += [kv for kv in ((packed.pass_key(ns, p), p) for p in items)
-                         if kv[0] not in known and query.wants(kv[1])]
+                page += [(p.timestamp_ns, key, p)
+                         for key, p in ((packed.pass_key(ns, p), p) for p in items)
+                         if key not in known and query.wants(p)]
             if page:  # one commit's passes in time order
-                yield [p for _key, p in sorted(page, key=_position)]
+                yield [item[2] for item in sorted(page, key=_position)]
 
     def _new_passes(self, shard: str,
                     response: object) -> list[tuple[str, Any, list[StoredPass]]]:

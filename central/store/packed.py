@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from google.protobuf.message import DecodeError
-from ulid import ULID
 
 from roadside.central.store import keys
 from roadside.central.store.records import Detection, StoredPass
@@ -32,6 +32,8 @@ UNREADABLE = (ValueError, KeyError, TypeError, IndexError)
 BLOCK_MARK = "~"  # a block's last key segment starts with it
 BLOCK_ID_HEX = 20  # 80 bits of the digest: block ids of one bucket never collide in practice
 _HEX32 = re.compile(r"[0-9a-f]{32}").fullmatch
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> 2 characters
 _TO_BASE32 = str.maketrans("0123456789ABCDEFGHJKMNPQRSTVWXYZ",
                            "0123456789abcdefghijklmnopqrstuv")  # Crockford -> int(x, 32)
 
@@ -111,29 +113,65 @@ def _parse(value: bytes) -> stored_pb2.PassBlock:
     return block
 
 
-def _device_id(p: stored_pb2.PackedPass) -> str:
-    return p.device.decode() if p.device_text else p.device.hex()
+# (timestamp ns, pass key, make, make's arguments): a pass a reader sorts, and builds only
+# when it hands it out (built(item))
+Item = tuple[int, str, Callable[..., Any], tuple[Any, ...]]
+# builds a reader's pass from a packed one: (detector id, timestamp ns, ULID text, device id,
+# the PackedPass, its radio text, its address kind text)
+MakePass = Callable[[str, int, str, str, stored_pb2.PackedPass, str, str], Any]
+
+
+def ulid_text(data: bytes) -> str:
+    """A ULID's 16 bytes as its 26 Crockford base32 characters (as str(ULID) gives them):
+    13 pairs of characters, 10 bits each, the first pair's top 2 bits zero."""
+    n, t = int.from_bytes(data, "big"), _PAIRS
+    return "".join([t[n >> 120], t[(n >> 110) & 1023], t[(n >> 100) & 1023],
+                    t[(n >> 90) & 1023], t[(n >> 80) & 1023], t[(n >> 70) & 1023],
+                    t[(n >> 60) & 1023], t[(n >> 50) & 1023], t[(n >> 40) & 1023],
+                    t[(n >> 30) & 1023], t[(n >> 20) & 1023], t[(n >> 10) & 1023],
+                    t[n & 1023]])
+
+
+def stored_pass(detector_id: str, t: int, ulid: str, device: str, p: stored_pb2.PackedPass,
+                radio: str, kind: str) -> StoredPass:
+    """A MakePass: the StoredPass record."""
+    return StoredPass(
+        detector_id=detector_id, ulid=ulid, device_id=device,
+        timestamp_ns=t, first_ns=t - p.first_before_ns, last_ns=t + p.last_after_ns,
+        peak_ns=t + p.peak_offset_ns, peak_rssi=p.peak_rssi, count=p.count,
+        radio=radio, address_kind=kind, tagged=p.tagged, alias=p.alias,
+        device_class=CLASS_TEXT.get(p.device_class, ""),
+    )
+
+
+def block_items(detector_id: str, key: str, value: bytes, since_ns: int = 0,
+                until_ns: int = 0, make: MakePass = stored_pass) -> list[Item]:
+    """The Items of the block's passes in [since, until) (until 0: no bound), in the
+    block's order, made with `make`; nothing is decoded for a pass outside the range."""
+    block = _parse(value)
+    prefix = key[:key.rindex("/") + 1]  # the bucket's: every pass key of the block has it
+    radios, kinds, base = list(block.radios), list(block.address_kinds), block.bucket_ns
+    until = until_ns or 2**63
+    out = []
+    for p in block.passes:
+        t = base + p.timestamp_offset_ns
+        if t < since_ns or t >= until:
+            continue
+        ulid = ulid_text(_whole_ulid(p, t))
+        device = p.device.decode() if p.device_text else p.device.hex()
+        out.append((t, f"{prefix}{ulid}.{device}", make,
+                    (detector_id, t, ulid, device, p, radios[p.radio], kinds[p.address_kind])))
+    return out
+
+
+def built(item: Item) -> Any:
+    """The pass of an Item, as its `make` builds it."""
+    return item[2](*item[3])
 
 
 def decode_block(detector_id: str, value: bytes, from_ns: int = 0) -> list[StoredPass]:
     """The block's passes (those at or after `from_ns` only, when given)."""
-    block = _parse(value)
-    radios, kinds, base = list(block.radios), list(block.address_kinds), block.bucket_ns
-    out = []
-    for p in block.passes:
-        t = base + p.timestamp_offset_ns
-        if t < from_ns:
-            continue
-        out.append(StoredPass(
-            detector_id=detector_id,
-            ulid=str(ULID.from_bytes(_whole_ulid(p, t))),
-            device_id=_device_id(p),
-            timestamp_ns=t, first_ns=t - p.first_before_ns, last_ns=t + p.last_after_ns,
-            peak_ns=t + p.peak_offset_ns, peak_rssi=p.peak_rssi, count=p.count,
-            radio=radios[p.radio], address_kind=kinds[p.address_kind],
-            tagged=p.tagged, alias=p.alias, device_class=CLASS_TEXT.get(p.device_class, ""),
-        ))
-    return out
+    return [built(item) for item in block_items(detector_id, "/", value, from_ns)]
 
 
 def device_times(value: bytes) -> list[tuple[bytes, str, int, bool, str, str]]:
@@ -144,7 +182,8 @@ def device_times(value: bytes) -> list[tuple[bytes, str, int, bool, str, str]]:
     out = []
     for p in block.passes:
         t = block.bucket_ns + p.timestamp_offset_ns
-        out.append((_whole_ulid(p, t) + p.device, _device_id(p), t, p.alias,
+        device = p.device.decode() if p.device_text else p.device.hex()
+        out.append((_whole_ulid(p, t) + p.device, device, t, p.alias,
                     CLASS_TEXT.get(p.device_class, ""), kinds[p.address_kind]))
     return out
 
@@ -156,17 +195,29 @@ def _whole_ulid(p: stored_pb2.PackedPass, t: int) -> bytes:
     return ((t - p.first_before_ns) // 1_000_000).to_bytes(6, "big") + p.ulid
 
 
+def items(ns: str, key: str, value: bytes, since_ns: int = 0, until_ns: int = 0,
+          make: MakePass = stored_pass,
+          from_record: Callable[[StoredPass], Any] = lambda p: p) -> list[Item]:
+    """block_items of a detection key of either layout (a pass of the per-pass layout made
+    with `from_record`); ValueError (or KeyError, IndexError) when it cannot be read."""
+    if not is_block_key(key):
+        p = StoredPass.from_kv(ns, key, value)
+        if p.timestamp_ns < since_ns or (until_ns and p.timestamp_ns >= until_ns):
+            return []
+        return [(p.timestamp_ns, pass_key(ns, p), from_record, (p,))]
+    prefix = keys.detections_prefix(ns)
+    if not key.startswith(prefix):
+        raise ValueError(f"not a detection key: {key!r}")
+    return block_items(key[len(prefix):].split("/", 1)[0], key, value, since_ns, until_ns,
+                       make)
+
+
 def decode(ns: str, key: str | bytes, value: bytes, from_ns: int = 0) -> list[StoredPass]:
     """The passes under one detection key of either layout (a block's at or after
     `from_ns` only, when given); ValueError (or KeyError, IndexError) when the key or value
     cannot be read."""
     text = key.decode() if isinstance(key, bytes) else key
-    if not is_block_key(text):
-        return [StoredPass.from_kv(ns, text, value)]
-    prefix = keys.detections_prefix(ns)
-    if not text.startswith(prefix):
-        raise ValueError(f"not a detection key: {text!r}")
-    return decode_block(text[len(prefix):].split("/", 1)[0], value, from_ns)
+    return [built(item) for item in items(ns, text, value, from_ns)]
 
 
 def pass_key(ns: str, p: StoredPass) -> str:

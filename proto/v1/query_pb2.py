@@ -26,7 +26,7 @@ from roadside.proto.v1 import types_pb2 as roadside_dot_proto_dot_v1_dot_types__
 from roadside.proto.v1 import collector_pb2 as roadside_dot_proto_dot_v1_dot_collector__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1droadside/proto/v1/query.proto\x12\x0broadside.v1\x1a\x1droadside/proto/v1/types.proto\x1a!roadside/proto/v1/collector.proto\"3\n\x10ListAuditRequest\x12\x10\n\x08since_ns\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\r\"F\n\nAuditEntry\x12\r\n\x05\x61t_ns\x18\x01 \x01(\x03\x12\x0b\n\x03who\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x0c\n\x04what\x18\x04 \x01(\t\"=\n\x11ListAuditResponse\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.roadside.v1.AuditEntry\"=\n\x05\x45vent\x12\x13\n\x0b\x64\x65tector_id\x18\x01 \x01(\t\x12\x1f\n\x04pass\x18\x02 \x01(\x0b\x32\x11.roadside.v1.Pass\"o\n\x10GetEventsRequest\x12\x14\n\x0c\x64\x65tector_ids\x18\x01 \x03(\t\x12\x10\n\x08since_ns\x18\x02 \x01(\x03\x12\x10\n\x08until_ns\x18\x03 \x01(\x03\x12\r\n\x05limit\x18\x04 \x01(\r\x12\x12\n\npage_token\x18\x05 \x01(\t\"P\n\x11GetEventsResponse\x12\"\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x12.roadside.v1.Event\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"_\n\x13StreamEventsRequest\x12\x14\n\x0c\x64\x65tector_ids\x18\x01 \x03(\t\x12\x10\n\x08since_ns\x18\x02 \x01(\x03\x12\x10\n\x08until_ns\x18\x03 \x01(\x03\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\"\x16\n\x14ListDetectorsRequest\"A\n\x15ListDetectorsResponse\x12(\n\tdetectors\x18\x01 \x03(\x0b\x32\x15.roadside.v1.Detector\"+\n\x0fGetLinksRequest\x12\x18\n\x10\x64\x65st_detector_id\x18\x01 \x01(\t\"4\n\x10GetLinksResponse\x12 \n\x05links\x18\x01 \x03(\x0b\x32\x11.roadside.v1.Link\"(\n\x10GetStatusRequest\x12\x14\n\x0c\x64\x65tector_ids\x18\x01 \x03(\t\"?\n\x11GetStatusResponse\x12*\n\x08statuses\x18\x01 \x03(\x0b\x32\x18.roadside.v1.AgentStatus\"\x13\n\x11ListRoutesRequest\"8\n\x12ListRoutesResponse\x12\"\n\x06routes\x18\x01 \x03(\x0b\x32\x12.roadside.v1.Route\"<\n\x07LinkRef\x12\x17\n\x0fsrc_detector_id\x18\x01 \x01(\t\x12\x18\n\x10\x64\x65st_detector_id\x18\x02 \x01(\t\"\xa5\x01\n\x15GetTravelTimesRequest\x12$\n\x04link\x18\x01 \x01(\x0b\x32\x14.roadside.v1.LinkRefH\x00\x12\x0f\n\x05route\x18\x02 \x01(\tH\x00\x12\x10\n\x08since_ns\x18\x03 \x01(\x03\x12\x10\n\x08until_ns\x18\x04 \x01(\x03\x12\x17\n\x0finclude_samples\x18\x05 \x01(\x08\x12\x0e\n\x06\x66ollow\x18\x06 \x01(\x08\x42\x08\n\x06target\"*\n\tRejection\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\r\"\xcb\x06\n\x10TravelTimeWindow\x12\x17\n\x0fsrc_detector_id\x18\x01 \x01(\t\x12\x18\n\x10\x64\x65st_detector_id\x18\x02 \x01(\t\x12\r\n\x05route\x18\x03 \x01(\t\x12\x17\n\x0fwindow_start_ns\x18\x04 \x01(\x03\x12\x15\n\rwindow_end_ns\x18\x05 \x01(\x03\x12\r\n\x05\x63ount\x18\x06 \x01(\r\x12\x12\n\nsuppressed\x18\x07 \x01(\x08\x12\x10\n\x08median_s\x18\x08 \x01(\x01\x12\r\n\x05p10_s\x18\t \x01(\x01\x12\r\n\x05p25_s\x18\n \x01(\x01\x12\r\n\x05p75_s\x18\x0b \x01(\x01\x12\r\n\x05p90_s\x18\x0c \x01(\x01\x12\r\n\x05mad_s\x18\r \x01(\x01\x12*\n\nrejections\x18\x0e \x03(\x0b\x32\x16.roadside.v1.Rejection\x12\x11\n\tsamples_s\x18\x0f \x03(\x01\x12\x13\n\x0b\x63omputed_ns\x18\x10 \x01(\x03\x12\x0f\n\x07no_data\x18\x11 \x01(\x08\x12\x10\n\x08normal_s\x18\x12 \x01(\x01\x12K\n\x10samples_by_class\x18\x13 \x03(\x0b\x32\x31.roadside.v1.TravelTimeWindow.SamplesByClassEntry\x12X\n\x17samples_by_address_kind\x18\x14 \x03(\x0b\x32\x37.roadside.v1.TravelTimeWindow.SamplesByAddressKindEntry\x12\x14\n\x0cvehicle_only\x18\x15 \x01(\x08\x12M\n\x11\x63lock_corrected_s\x18\x16 \x03(\x0b\x32\x32.roadside.v1.TravelTimeWindow.ClockCorrectedSEntry\x12\x16\n\x0e\x63lock_excluded\x18\x17 \x03(\t\x1a\x35\n\x13SamplesByClassEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a;\n\x19SamplesByAddressKindEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a\x36\n\x14\x43lockCorrectedSEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x88\x01\n\x16GetTravelTimesResponse\x12.\n\x07windows\x18\x01 \x03(\x0b\x32\x1d.roadside.v1.TravelTimeWindow\x12\x0f\n\x07workers\x18\x02 \x01(\r\x12-\n\x08\x62\x61\x63kfill\x18\x03 \x01(\x0b\x32\x1b.roadside.v1.WindowProgress2\xb7\x06\n\x0cQueryService\x12J\n\tGetEvents\x12\x1d.roadside.v1.GetEventsRequest\x1a\x1e.roadside.v1.GetEventsResponse\x12\x46\n\x0cStreamEvents\x12 .roadside.v1.StreamEventsRequest\x1a\x12.roadside.v1.Event0\x01\x12V\n\x10StreamEventPages\x12 .roadside.v1.StreamEventsRequest\x1a\x1e.roadside.v1.GetEventsResponse0\x01\x12V\n\rListDetectors\x12!.roadside.v1.ListDetectorsRequest\x1a\".roadside.v1.ListDetectorsResponse\x12G\n\x08GetLinks\x12\x1c.roadside.v1.GetLinksRequest\x1a\x1d.roadside.v1.GetLinksResponse\x12J\n\tGetStatus\x12\x1d.roadside.v1.GetStatusRequest\x1a\x1e.roadside.v1.GetStatusResponse\x12M\n\nListRoutes\x12\x1e.roadside.v1.ListRoutesRequest\x1a\x1f.roadside.v1.ListRoutesResponse\x12Y\n\x0eGetTravelTimes\x12\".roadside.v1.GetTravelTimesRequest\x1a#.roadside.v1.GetTravelTimesResponse\x12X\n\x11StreamTravelTimes\x12\".roadside.v1.GetTravelTimesRequest\x1a\x1d.roadside.v1.TravelTimeWindow0\x01\x12J\n\tListAudit\x12\x1d.roadside.v1.ListAuditRequest\x1a\x1e.roadside.v1.ListAuditResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1droadside/proto/v1/query.proto\x12\x0broadside.v1\x1a\x1droadside/proto/v1/types.proto\x1a!roadside/proto/v1/collector.proto\"3\n\x10ListAuditRequest\x12\x10\n\x08since_ns\x18\x01 \x01(\x03\x12\r\n\x05limit\x18\x02 \x01(\r\"F\n\nAuditEntry\x12\r\n\x05\x61t_ns\x18\x01 \x01(\x03\x12\x0b\n\x03who\x18\x02 \x01(\t\x12\x0e\n\x06method\x18\x03 \x01(\t\x12\x0c\n\x04what\x18\x04 \x01(\t\"=\n\x11ListAuditResponse\x12(\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x17.roadside.v1.AuditEntry\"=\n\x05\x45vent\x12\x13\n\x0b\x64\x65tector_id\x18\x01 \x01(\t\x12\x1f\n\x04pass\x18\x02 \x01(\x0b\x32\x11.roadside.v1.Pass\"\xe9\x02\n\x0c\x45ventColumns\x12\x14\n\x0c\x64\x65tector_ids\x18\x01 \x03(\t\x12\x10\n\x08\x64\x65tector\x18\x02 \x03(\r\x12\x0c\n\x04ulid\x18\x03 \x03(\t\x12\x11\n\tdevice_id\x18\x04 \x03(\t\x12\x10\n\x08\x66irst_ns\x18\x05 \x03(\x03\x12\x0f\n\x07last_ns\x18\x06 \x03(\x03\x12\x0f\n\x07peak_ns\x18\x07 \x03(\x03\x12\x11\n\tpeak_rssi\x18\x08 \x03(\x11\x12\r\n\x05\x63ount\x18\t \x03(\r\x12%\n\x05radio\x18\n \x03(\x0e\x32\x16.roadside.v1.RadioKind\x12.\n\x0c\x61\x64\x64ress_kind\x18\x0b \x03(\x0e\x32\x18.roadside.v1.AddressKind\x12\x14\n\x0ctimestamp_ns\x18\x0c \x03(\x03\x12\x0e\n\x06tagged\x18\r \x03(\x08\x12\r\n\x05\x61lias\x18\x0e \x03(\x08\x12.\n\x0c\x64\x65vice_class\x18\x0f \x03(\x0e\x32\x18.roadside.v1.DeviceClass\"o\n\x10GetEventsRequest\x12\x14\n\x0c\x64\x65tector_ids\x18\x01 \x03(\t\x12\x10\n\x08since_ns\x18\x02 \x01(\x03\x12\x10\n\x08until_ns\x18\x03 \x01(\x03\x12\r\n\x05limit\x18\x04 \x01(\r\x12\x12\n\npage_token\x18\x05 \x01(\t\"P\n\x11GetEventsResponse\x12\"\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x12.roadside.v1.Event\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"_\n\x13StreamEventsRequest\x12\x14\n\x0c\x64\x65tector_ids\x18\x01 \x03(\t\x12\x10\n\x08since_ns\x18\x02 \x01(\x03\x12\x10\n\x08until_ns\x18\x03 \x01(\x03\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\"\x16\n\x14ListDetectorsRequest\"A\n\x15ListDetectorsResponse\x12(\n\tdetectors\x18\x01 \x03(\x0b\x32\x15.roadside.v1.Detector\"+\n\x0fGetLinksRequest\x12\x18\n\x10\x64\x65st_detector_id\x18\x01 \x01(\t\"4\n\x10GetLinksResponse\x12 \n\x05links\x18\x01 \x03(\x0b\x32\x11.roadside.v1.Link\"(\n\x10GetStatusRequest\x12\x14\n\x0c\x64\x65tector_ids\x18\x01 \x03(\t\"?\n\x11GetStatusResponse\x12*\n\x08statuses\x18\x01 \x03(\x0b\x32\x18.roadside.v1.AgentStatus\"\x13\n\x11ListRoutesRequest\"8\n\x12ListRoutesResponse\x12\"\n\x06routes\x18\x01 \x03(\x0b\x32\x12.roadside.v1.Route\"<\n\x07LinkRef\x12\x17\n\x0fsrc_detector_id\x18\x01 \x01(\t\x12\x18\n\x10\x64\x65st_detector_id\x18\x02 \x01(\t\"\xa5\x01\n\x15GetTravelTimesRequest\x12$\n\x04link\x18\x01 \x01(\x0b\x32\x14.roadside.v1.LinkRefH\x00\x12\x0f\n\x05route\x18\x02 \x01(\tH\x00\x12\x10\n\x08since_ns\x18\x03 \x01(\x03\x12\x10\n\x08until_ns\x18\x04 \x01(\x03\x12\x17\n\x0finclude_samples\x18\x05 \x01(\x08\x12\x0e\n\x06\x66ollow\x18\x06 \x01(\x08\x42\x08\n\x06target\"*\n\tRejection\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\r\"\xcb\x06\n\x10TravelTimeWindow\x12\x17\n\x0fsrc_detector_id\x18\x01 \x01(\t\x12\x18\n\x10\x64\x65st_detector_id\x18\x02 \x01(\t\x12\r\n\x05route\x18\x03 \x01(\t\x12\x17\n\x0fwindow_start_ns\x18\x04 \x01(\x03\x12\x15\n\rwindow_end_ns\x18\x05 \x01(\x03\x12\r\n\x05\x63ount\x18\x06 \x01(\r\x12\x12\n\nsuppressed\x18\x07 \x01(\x08\x12\x10\n\x08median_s\x18\x08 \x01(\x01\x12\r\n\x05p10_s\x18\t \x01(\x01\x12\r\n\x05p25_s\x18\n \x01(\x01\x12\r\n\x05p75_s\x18\x0b \x01(\x01\x12\r\n\x05p90_s\x18\x0c \x01(\x01\x12\r\n\x05mad_s\x18\r \x01(\x01\x12*\n\nrejections\x18\x0e \x03(\x0b\x32\x16.roadside.v1.Rejection\x12\x11\n\tsamples_s\x18\x0f \x03(\x01\x12\x13\n\x0b\x63omputed_ns\x18\x10 \x01(\x03\x12\x0f\n\x07no_data\x18\x11 \x01(\x08\x12\x10\n\x08normal_s\x18\x12 \x01(\x01\x12K\n\x10samples_by_class\x18\x13 \x03(\x0b\x32\x31.roadside.v1.TravelTimeWindow.SamplesByClassEntry\x12X\n\x17samples_by_address_kind\x18\x14 \x03(\x0b\x32\x37.roadside.v1.TravelTimeWindow.SamplesByAddressKindEntry\x12\x14\n\x0cvehicle_only\x18\x15 \x01(\x08\x12M\n\x11\x63lock_corrected_s\x18\x16 \x03(\x0b\x32\x32.roadside.v1.TravelTimeWindow.ClockCorrectedSEntry\x12\x16\n\x0e\x63lock_excluded\x18\x17 \x03(\t\x1a\x35\n\x13SamplesByClassEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a;\n\x19SamplesByAddressKindEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a\x36\n\x14\x43lockCorrectedSEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\x88\x01\n\x16GetTravelTimesResponse\x12.\n\x07windows\x18\x01 \x03(\x0b\x32\x1d.roadside.v1.TravelTimeWindow\x12\x0f\n\x07workers\x18\x02 \x01(\r\x12-\n\x08\x62\x61\x63kfill\x18\x03 \x01(\x0b\x32\x1b.roadside.v1.WindowProgress2\x8c\x07\n\x0cQueryService\x12J\n\tGetEvents\x12\x1d.roadside.v1.GetEventsRequest\x1a\x1e.roadside.v1.GetEventsResponse\x12\x46\n\x0cStreamEvents\x12 .roadside.v1.StreamEventsRequest\x1a\x12.roadside.v1.Event0\x01\x12V\n\x10StreamEventPages\x12 .roadside.v1.StreamEventsRequest\x1a\x1e.roadside.v1.GetEventsResponse0\x01\x12S\n\x12StreamEventColumns\x12 .roadside.v1.StreamEventsRequest\x1a\x19.roadside.v1.EventColumns0\x01\x12V\n\rListDetectors\x12!.roadside.v1.ListDetectorsRequest\x1a\".roadside.v1.ListDetectorsResponse\x12G\n\x08GetLinks\x12\x1c.roadside.v1.GetLinksRequest\x1a\x1d.roadside.v1.GetLinksResponse\x12J\n\tGetStatus\x12\x1d.roadside.v1.GetStatusRequest\x1a\x1e.roadside.v1.GetStatusResponse\x12M\n\nListRoutes\x12\x1e.roadside.v1.ListRoutesRequest\x1a\x1f.roadside.v1.ListRoutesResponse\x12Y\n\x0eGetTravelTimes\x12\".roadside.v1.GetTravelTimesRequest\x1a#.roadside.v1.GetTravelTimesResponse\x12X\n\x11StreamTravelTimes\x12\".roadside.v1.GetTravelTimesRequest\x1a\x1d.roadside.v1.TravelTimeWindow0\x01\x12J\n\tListAudit\x12\x1d.roadside.v1.ListAuditRequest\x1a\x1e.roadside.v1.ListAuditResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,44 +47,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTAUDITRESPONSE']._serialized_end=298
   _globals['_EVENT']._serialized_start=300
   _globals['_EVENT']._serialized_end=361
-  _globals['_GETEVENTSREQUEST']._serialized_start=363
-  _globals['_GETEVENTSREQUEST']._serialized_end=474
-  _globals['_GETEVENTSRESPONSE']._serialized_start=476
-  _globals['_GETEVENTSRESPONSE']._serialized_end=556
-  _globals['_STREAMEVENTSREQUEST']._serialized_start=558
-  _globals['_STREAMEVENTSREQUEST']._serialized_end=653
-  _globals['_LISTDETECTORSREQUEST']._serialized_start=655
-  _globals['_LISTDETECTORSREQUEST']._serialized_end=677
-  _globals['_LISTDETECTORSRESPONSE']._serialized_start=679
-  _globals['_LISTDETECTORSRESPONSE']._serialized_end=744
-  _globals['_GETLINKSREQUEST']._serialized_start=746
-  _globals['_GETLINKSREQUEST']._serialized_end=789
-  _globals['_GETLINKSRESPONSE']._serialized_start=791
-  _globals['_GETLINKSRESPONSE']._serialized_end=843
-  _globals['_GETSTATUSREQUEST']._serialized_start=845
-  _globals['_GETSTATUSREQUEST']._serialized_end=885
-  _globals['_GETSTATUSRESPONSE']._serialized_start=887
-  _globals['_GETSTATUSRESPONSE']._serialized_end=950
-  _globals['_LISTROUTESREQUEST']._serialized_start=952
-  _globals['_LISTROUTESREQUEST']._serialized_end=971
-  _globals['_LISTROUTESRESPONSE']._serialized_start=973
-  _globals['_LISTROUTESRESPONSE']._serialized_end=1029
-  _globals['_LINKREF']._serialized_start=1031
-  _globals['_LINKREF']._serialized_end=1091
-  _globals['_GETTRAVELTIMESREQUEST']._serialized_start=1094
-  _globals['_GETTRAVELTIMESREQUEST']._serialized_end=1259
-  _globals['_REJECTION']._serialized_start=1261
-  _globals['_REJECTION']._serialized_end=1303
-  _globals['_TRAVELTIMEWINDOW']._serialized_start=1306
-  _globals['_TRAVELTIMEWINDOW']._serialized_end=2149
-  _globals['_TRAVELTIMEWINDOW_SAMPLESBYCLASSENTRY']._serialized_start=1979
-  _globals['_TRAVELTIMEWINDOW_SAMPLESBYCLASSENTRY']._serialized_end=2032
-  _globals['_TRAVELTIMEWINDOW_SAMPLESBYADDRESSKINDENTRY']._serialized_start=2034
-  _globals['_TRAVELTIMEWINDOW_SAMPLESBYADDRESSKINDENTRY']._serialized_end=2093
-  _globals['_TRAVELTIMEWINDOW_CLOCKCORRECTEDSENTRY']._serialized_start=2095
-  _globals['_TRAVELTIMEWINDOW_CLOCKCORRECTEDSENTRY']._serialized_end=2149
-  _globals['_GETTRAVELTIMESRESPONSE']._serialized_start=2152
-  _globals['_GETTRAVELTIMESRESPONSE']._serialized_end=2288
-  _globals['_QUERYSERVICE']._serialized_start=2291
-  _globals['_QUERYSERVICE']._serialized_end=3114
+  _globals['_EVENTCOLUMNS']._serialized_start=364
+  _globals['_EVENTCOLUMNS']._serialized_end=725
+  _globals['_GETEVENTSREQUEST']._serialized_start=727
+  _globals['_GETEVENTSREQUEST']._serialized_end=838
+  _globals['_GETEVENTSRESPONSE']._serialized_start=840
+  _globals['_GETEVENTSRESPONSE']._serialized_end=920
+  _globals['_STREAMEVENTSREQUEST']._serialized_start=922
+  _globals['_STREAMEVENTSREQUEST']._serialized_end=1017
+  _globals['_LISTDETECTORSREQUEST']._serialized_start=1019
+  _globals['_LISTDETECTORSREQUEST']._serialized_end=1041
+  _globals['_LISTDETECTORSRESPONSE']._serialized_start=1043
+  _globals['_LISTDETECTORSRESPONSE']._serialized_end=1108
+  _globals['_GETLINKSREQUEST']._serialized_start=1110
+  _globals['_GETLINKSREQUEST']._serialized_end=1153
+  _globals['_GETLINKSRESPONSE']._serialized_start=1155
+  _globals['_GETLINKSRESPONSE']._serialized_end=1207
+  _globals['_GETSTATUSREQUEST']._serialized_start=1209
+  _globals['_GETSTATUSREQUEST']._serialized_end=1249
+  _globals['_GETSTATUSRESPONSE']._serialized_start=1251
+  _globals['_GETSTATUSRESPONSE']._serialized_end=1314
+  _globals['_LISTROUTESREQUEST']._serialized_start=1316
+  _globals['_LISTROUTESREQUEST']._serialized_end=1335
+  _globals['_LISTROUTESRESPONSE']._serialized_start=1337
+  _globals['_LISTROUTESRESPONSE']._serialized_end=1393
+  _globals['_LINKREF']._serialized_start=1395
+  _globals['_LINKREF']._serialized_end=1455
+  _globals['_GETTRAVELTIMESREQUEST']._serialized_start=1458
+  _globals['_GETTRAVELTIMESREQUEST']._serialized_end=1623
+  _globals['_REJECTION']._serialized_start=1625
+  _globals['_REJECTION']._serialized_end=1667
+  _globals['_TRAVELTIMEWINDOW']._serialized_start=1670
+  _globals['_TRAVELTIMEWINDOW']._serialized_end=2513
+  _globals['_TRAVELTIMEWINDOW_SAMPLESBYCLASSENTRY']._serialized_start=2343
+  _globals['_TRAVELTIMEWINDOW_SAMPLESBYCLASSENTRY']._serialized_end=2396
+  _globals['_TRAVELTIMEWINDOW_SAMPLESBYADDRESSKINDENTRY']._serialized_start=2398
+  _globals['_TRAVELTIMEWINDOW_SAMPLESBYADDRESSKINDENTRY']._serialized_end=2457
+  _globals['_TRAVELTIMEWINDOW_CLOCKCORRECTEDSENTRY']._serialized_start=2459
+  _globals['_TRAVELTIMEWINDOW_CLOCKCORRECTEDSENTRY']._serialized_end=2513
+  _globals['_GETTRAVELTIMESRESPONSE']._serialized_start=2516
+  _globals['_GETTRAVELTIMESRESPONSE']._serialized_end=2652
+  _globals['_QUERYSERVICE']._serialized_start=2655
+  _globals['_QUERYSERVICE']._serialized_end=3563
 # @@protoc_insertion_point(module_scope)

@@ -41,6 +41,40 @@ class Event(_message.Message):
     detector_id: str
     def __init__(self, detector_id: _Optional[str] = ..., **kwargs) -> None: ...
 
+class EventColumns(_message.Message):
+    __slots__ = ("detector_ids", "detector", "ulid", "device_id", "first_ns", "last_ns", "peak_ns", "peak_rssi", "count", "radio", "address_kind", "timestamp_ns", "tagged", "alias", "device_class")
+    DETECTOR_IDS_FIELD_NUMBER: _ClassVar[int]
+    DETECTOR_FIELD_NUMBER: _ClassVar[int]
+    ULID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    FIRST_NS_FIELD_NUMBER: _ClassVar[int]
+    LAST_NS_FIELD_NUMBER: _ClassVar[int]
+    PEAK_NS_FIELD_NUMBER: _ClassVar[int]
+    PEAK_RSSI_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    RADIO_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_KIND_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_NS_FIELD_NUMBER: _ClassVar[int]
+    TAGGED_FIELD_NUMBER: _ClassVar[int]
+    ALIAS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_CLASS_FIELD_NUMBER: _ClassVar[int]
+    detector_ids: _containers.RepeatedScalarFieldContainer[str]
+    detector: _containers.RepeatedScalarFieldContainer[int]
+    ulid: _containers.RepeatedScalarFieldContainer[str]
+    device_id: _containers.RepeatedScalarFieldContainer[str]
+    first_ns: _containers.RepeatedScalarFieldContainer[int]
+    last_ns: _containers.RepeatedScalarFieldContainer[int]
+    peak_ns: _containers.RepeatedScalarFieldContainer[int]
+    peak_rssi: _containers.RepeatedScalarFieldContainer[int]
+    count: _containers.RepeatedScalarFieldContainer[int]
+    radio: _containers.RepeatedScalarFieldContainer[_types_pb2.RadioKind]
+    address_kind: _containers.RepeatedScalarFieldContainer[_types_pb2.AddressKind]
+    timestamp_ns: _containers.RepeatedScalarFieldContainer[int]
+    tagged: _containers.RepeatedScalarFieldContainer[bool]
+    alias: _containers.RepeatedScalarFieldContainer[bool]
+    device_class: _containers.RepeatedScalarFieldContainer[_types_pb2.DeviceClass]
+    def __init__(self, detector_ids: _Optional[_Iterable[str]] = ..., detector: _Optional[_Iterable[int]] = ..., ulid: _Optional[_Iterable[str]] = ..., device_id: _Optional[_Iterable[str]] = ..., first_ns: _Optional[_Iterable[int]] = ..., last_ns: _Optional[_Iterable[int]] = ..., peak_ns: _Optional[_Iterable[int]] = ..., peak_rssi: _Optional[_Iterable[int]] = ..., count: _Optional[_Iterable[int]] = ..., radio: _Optional[_Iterable[_Union[_types_pb2.RadioKind, str]]] = ..., address_kind: _Optional[_Iterable[_Union[_types_pb2.AddressKind, str]]] = ..., timestamp_ns: _Optional[_Iterable[int]] = ..., tagged: _Optional[_Iterable[bool]] = ..., alias: _Optional[_Iterable[bool]] = ..., device_class: _Optional[_Iterable[_Union[_types_pb2.DeviceClass, str]]] = ...) -> None: ...
+
 class GetEventsRequest(_message.Message):
     __slots__ = ("detector_ids", "since_ns", "until_ns", "limit", "page_token")
     DETECTOR_IDS_FIELD_NUMBER: _ClassVar[int]

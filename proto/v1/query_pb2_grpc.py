@@ -49,6 +49,11 @@ class QueryServiceStub:
                 request_serializer=roadside_dot_proto_dot_v1_dot_query__pb2.StreamEventsRequest.SerializeToString,
                 response_deserializer=roadside_dot_proto_dot_v1_dot_query__pb2.GetEventsResponse.FromString,
                 _registered_method=True)
+        self.StreamEventColumns = channel.unary_stream(
+                '/roadside.v1.QueryService/StreamEventColumns',
+                request_serializer=roadside_dot_proto_dot_v1_dot_query__pb2.StreamEventsRequest.SerializeToString,
+                response_deserializer=roadside_dot_proto_dot_v1_dot_query__pb2.EventColumns.FromString,
+                _registered_method=True)
         self.ListDetectors = channel.unary_unary(
                 '/roadside.v1.QueryService/ListDetectors',
                 request_serializer=roadside_dot_proto_dot_v1_dot_query__pb2.ListDetectorsRequest.SerializeToString,
@@ -105,6 +110,14 @@ class QueryServiceServicer:
     def StreamEventPages(self, request, context):
         """StreamEvents in pages of many events per message: the same events, far fewer
         messages (one gRPC message per event costs more than the event). Empty next_page_token.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamEventColumns(self, request, context):
+        """The same events in the same order as StreamEventPages, each page as columns: for
+        clients that read many events (no message per event on either side).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -171,6 +184,11 @@ def add_QueryServiceServicer_to_server(servicer, server):
                     servicer.StreamEventPages,
                     request_deserializer=roadside_dot_proto_dot_v1_dot_query__pb2.StreamEventsRequest.FromString,
                     response_serializer=roadside_dot_proto_dot_v1_dot_query__pb2.GetEventsResponse.SerializeToString,
+            ),
+            'StreamEventColumns': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamEventColumns,
+                    request_deserializer=roadside_dot_proto_dot_v1_dot_query__pb2.StreamEventsRequest.FromString,
+                    response_serializer=roadside_dot_proto_dot_v1_dot_query__pb2.EventColumns.SerializeToString,
             ),
             'ListDetectors': grpc.unary_unary_rpc_method_handler(
                     servicer.ListDetectors,
@@ -289,6 +307,33 @@ class QueryService:
             '/roadside.v1.QueryService/StreamEventPages',
             roadside_dot_proto_dot_v1_dot_query__pb2.StreamEventsRequest.SerializeToString,
             roadside_dot_proto_dot_v1_dot_query__pb2.GetEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamEventColumns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/roadside.v1.QueryService/StreamEventColumns',
+            roadside_dot_proto_dot_v1_dot_query__pb2.StreamEventsRequest.SerializeToString,
+            roadside_dot_proto_dot_v1_dot_query__pb2.EventColumns.FromString,
             options,
             channel_credentials,
             insecure,

@@ -238,3 +238,31 @@ def test_stream_event_pages_carries_the_same_events_in_pages(query_server: Query
         )
     finally:
         follow.cancel()
+
+
+def test_stream_event_columns_carries_the_pages_events_field_by_field(
+    query_server: QueryServer,
+) -> None:
+    """Columns for clients reading many events: the very events StreamEventPages sends, in
+    its order, with every field, over detectors and a time range."""
+    stored = [make_pass(d, BASE_NS + i * 3 * S) for d in ("c1", "c2") for i in range(1500)]
+    query_server.store.put_passes(stored)
+    request = query_pb2.StreamEventsRequest(since_ns=BASE_NS + 30 * S,
+                                            until_ns=BASE_NS + 4000 * S)
+    events = [e for page in query_server.stub.StreamEventPages(request, timeout=DEADLINE_S)
+              for e in page.events]
+    columns = list(query_server.stub.StreamEventColumns(request, timeout=DEADLINE_S))
+    assert [len(c.ulid) for c in columns] == [1000, 1000, 648]
+    rows = []
+    for c in columns:
+        for i in range(len(c.ulid)):
+            p = types_pb2.Pass(
+                ulid=c.ulid[i], device_id=c.device_id[i], first_ns=c.first_ns[i],
+                last_ns=c.last_ns[i], peak_ns=c.peak_ns[i], peak_rssi=c.peak_rssi[i],
+                count=c.count[i], radio=c.radio[i], address_kind=c.address_kind[i],
+                timestamp_ns=c.timestamp_ns[i], tagged=c.tagged[i], alias=c.alias[i],
+                device_class=c.device_class[i])
+            rows.append(query_pb2.Event(detector_id=c.detector_ids[c.detector[i]],
+                                        **{"pass": p}))
+    assert len(events) == 2648 and rows == events
+    assert {e.detector_id for e in rows} == {"c1", "c2"}
