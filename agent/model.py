@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from roadside.common.kinds import AddressKind, DeviceClass, RadioKind
 
@@ -18,14 +18,14 @@ class TimestampChoice(enum.Enum):
     LAST = "last"
 
 
-@dataclass(frozen=True, slots=True)
-class Sighting:
-    """One received frame or advertisement. Holds the raw MAC: lives in RAM only.
+class Sighting(NamedTuple):
+    """One received frame or advertisement. Holds the raw MAC: lives in RAM only. (A named
+    tuple: one is made per frame, several times faster than a frozen dataclass.)
 
-    `mac` is excluded from repr so that logging a sighting never prints it.
+    `mac` is left out of repr so that logging a sighting never prints it.
     """
 
-    mac: bytes = field(repr=False)  # 6 bytes
+    mac: bytes  # 6 bytes
     t_ns: int  # unix nanoseconds
     rssi: int | None  # dBm
     radio: RadioKind
@@ -34,10 +34,17 @@ class Sighting:
     channel: int | None = None
     device_class: DeviceClass = DeviceClass.UNKNOWN  # Bluetooth Classic: its Class of Device
 
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{name}={value!r}"
+                          for name, value in zip(self._fields, self, strict=True)
+                          if name != "mac")
+        return f"Sighting({shown})"
 
-@dataclass(frozen=True, slots=True)
-class Pass:
-    """One device's visit at one detector; the event the agent uploads."""
+
+class Pass(NamedTuple):
+    """One device's visit at one detector; the event the agent uploads. (A named tuple:
+    immutable, and made for every pass closed, several times faster than a frozen
+    dataclass.)"""
 
     ulid: str
     device_id: str  # 32 lowercase hex: keyed hash of the MAC
@@ -45,7 +52,7 @@ class Pass:
     last_ns: int
     peak_ns: int
     peak_rssi: int
-    count: int
+    count: int  # type: ignore[assignment]  # (a field: it hides tuple.count)
     radio: RadioKind
     address_kind: AddressKind
     timestamp_ns: int  # the time used for matching

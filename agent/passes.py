@@ -9,12 +9,13 @@ its own one-sighting pass, at most one per device per second.
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from roadside.agent.model import AddressKind, DeviceClass, Pass, RadioKind, TimestampChoice
+from roadside.common.ulidtext import ulid_text
 
 NS = 1_000_000_000
 NO_RSSI = 0  # peak_rssi of a pass none of whose sightings carried an RSSI
@@ -22,31 +23,20 @@ RSSI_MIN, RSSI_MAX = -128, 20  # dBm a radio can plausibly report; clamped to th
 
 
 # RFC 4648 base32 letters -> Crockford's, which ULIDs use
-_CROCKFORD = bytes.maketrans(
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-)
-
-
-def encode_ulid(data: bytes) -> str:
-    """16 bytes (48-bit ms time + 80 random bits) -> the 26-character ULID text.
-
-    A ULID is the 128 bits as 130 in 5-bit groups (two leading zero bits); shifted left
-    by 6 into 17 bytes, base32 in C gives the same groups, then only the alphabet differs.
-    """
-    padded = (int.from_bytes(data, "big") << 6).to_bytes(17, "big")
-    return base64.b32encode(padded)[:26].translate(_CROCKFORD).decode()
-
-
 def pass_ulid(detector_id: str, device_id: str, first_ns: int) -> str:
     """Deterministic: the same capture replayed twice gives the same ULIDs (etcd keys)."""
     ms = (first_ns // 1_000_000).to_bytes(6, "big")
-    rand = hashlib.sha256(f"{detector_id}|{device_id}|{first_ns}".encode()).digest()[:10]
-    return encode_ulid(ms + rand)
+    rand = hashlib.sha256(b"%s|%s|%d" % (detector_id.encode(), device_id.encode(),
+                                         first_ns)).digest()[:10]
+    return ulid_text(ms + rand)
 
 
 def new_ulid(t_ns: int) -> str:
     """A random ULID at time t_ns (e.g. a batch id)."""
-    return encode_ulid((t_ns // 1_000_000).to_bytes(6, "big") + os.urandom(10))
+    return ulid_text((t_ns // 1_000_000).to_bytes(6, "big") + os.urandom(10))
+
+
+NOTHING: Sequence[Pass] = ()  # what add() returns when no pass closed (no list made)
 
 
 @dataclass(slots=True)
@@ -100,28 +90,22 @@ class PassBuilder:
         tagged: bool = False,
         alias: bool = False,
         device_class: DeviceClass = DeviceClass.UNKNOWN,
-    ) -> list[Pass]:
+    ) -> Sequence[Pass]:
         """Account one sighting; return the passes it closed (or, in raw mode, made)."""
         if self._raw:
             second = t_ns // NS
             if self._raw_seen.get(device_id) == second:
-                return []
+                return NOTHING
             self._raw_seen[device_id] = second
             one = _Open(t_ns, t_ns, t_ns, rssi, 1, radio, address_kind, tagged, alias,
                         device_class)
             return [self._close(device_id, one)]
 
-        closed: list[Pass] = []
         cur = self._open.get(device_id)
-        if cur is not None and (
-            t_ns - cur.last_ns > self._gap_ns or t_ns - cur.first_ns > self._max_ns
-        ):
-            closed.append(self._close(device_id, self._open.pop(device_id)))
-            cur = None
-        if cur is None:
+        if cur is None or t_ns - cur.last_ns > self._gap_ns or t_ns - cur.first_ns > self._max_ns:
             self._open[device_id] = _Open(t_ns, t_ns, t_ns, rssi, 1, radio, address_kind, tagged,
                                           alias, device_class)
-            return closed
+            return NOTHING if cur is None else [self._close(device_id, cur)]
         cur.count += 1
         if t_ns > cur.last_ns:
             cur.last_ns = t_ns
@@ -130,8 +114,9 @@ class PassBuilder:
         if rssi is not None and (cur.peak_rssi is None or rssi > cur.peak_rssi):
             cur.peak_rssi = rssi
             cur.peak_ns = t_ns
-        cur.tagged = cur.tagged or tagged
-        return closed
+        if tagged:
+            cur.tagged = True
+        return NOTHING
 
     def tick(self, now_ns: int) -> list[Pass]:
         """Close the passes silent for longer than the gap, or too long, at `now_ns`."""

@@ -86,8 +86,7 @@ class Pipeline:
             self._dropped += 1
             return
         try:  # the only use of the MAC
-            device_id = self.hasher.device_id(s.mac, s.t_ns)
-            alias = self.hasher.alias_id(s.mac, s.t_ns)
+            device_id, alias = self.hasher.ids(s.mac, s.t_ns)
         except EpochKeyErased:  # heard in an epoch whose key this box has erased
             self._erased += 1
             return
@@ -99,13 +98,16 @@ class Pipeline:
         if s.t_ns > self._newest_ns:
             self._newest_ns = s.t_ns
         tag = action is Action.TAG
-        closed = self._builder.add(device_id, s.t_ns, s.rssi, s.radio, s.address_kind, tag,
-                                   device_class=s.device_class)
-        if alias is not None:  # just after a boundary: the same visit under the old id too
-            closed += self._builder.add(alias, s.t_ns, s.rssi, s.radio, s.address_kind, tag,
-                                        alias=True, device_class=s.device_class)
+        add = self._builder.add
+        closed = add(device_id, s.t_ns, s.rssi, s.radio, s.address_kind, tag, False,
+                     s.device_class)
         if closed:
             self._pending.extend(closed)
+        if alias is not None:  # just after a boundary: the same visit under the old id too
+            closed = add(alias, s.t_ns, s.rssi, s.radio, s.address_kind, tag, True,
+                         s.device_class)
+            if closed:
+                self._pending.extend(closed)
 
     def _spend_budget(self, t_ns: int) -> bool:
         """One new randomized-address pass in t_ns's minute, if the budget has room."""

@@ -10,7 +10,7 @@ with the origin the epoch holding 2020-01-01T00:00Z, on the same UTC boundaries 
 box: every detector of a site computes the same K_e, so a device gets the same id at every
 detector within an epoch and a new id in the next; a box enrolled mid-epoch computes the
 same key as its neighbours. A running box keeps only K_e (and K_{e-1} for OVERLAP_S after
-the boundary, so a trip across it is still matched: see `alias_id`) and erases older keys
+the boundary, so a trip across it is still matched: see `ids`) and erases older keys
 from memory and disk: from what a box stolen on day N holds, no earlier day's ids can be
 recomputed (HMAC is one way). Tools that replay old captures hold the seed instead.
 The raw MAC goes in and is not kept.
@@ -41,6 +41,7 @@ ORIGIN_INFO = b"roadside device-id v2 origin "
 RATCHET_INFO = b"roadside device-id v2 ratchet"
 ORIGIN_NS = 1_577_836_800 * 1_000_000_000  # 2020-01-01T00:00:00Z: epochs before it have no key
 OVERLAP_S = 1800.0  # after a boundary, the previous epoch's key stays this long
+OVERLAP_NS = int(OVERLAP_S * 1e9)
 MIN_SECRET_BYTES = 16
 SECRET_BYTES = 32  # random bytes in a generated secret (written as hex)
 KEY_CACHE_SIZE = 4  # epoch keys kept with the seed; sightings straddle at most two epochs
@@ -107,7 +108,7 @@ class DeviceHasher:
 
     def in_overlap(self, t_ns: int) -> bool:
         """Whether t_ns lies within OVERLAP_S after the start of its epoch."""
-        return t_ns - self.epoch_start_ns(self.epoch(t_ns)) < OVERLAP_S * 1e9
+        return t_ns - self.epoch_start_ns(self.epoch(t_ns)) < OVERLAP_NS
 
     def epoch_label(self, epoch: int) -> str:
         """The epoch's start on the local clock and its length, e.g. 2026-11-27T03:00/24h."""
@@ -162,16 +163,18 @@ class DeviceHasher:
         """32 lowercase hex characters; the same MAC maps to the same id within an epoch."""
         return _hashed(self.epoch_key(self.epoch(t_ns)), mac)
 
-    def alias_id(self, mac: bytes, t_ns: int) -> str | None:
-        """Within OVERLAP_S after a boundary, the MAC's id under the previous epoch's key:
-        a device heard upstream just before the boundary is matched through it."""
-        if not self.in_overlap(t_ns):
-            return None
+    def ids(self, mac: bytes, t_ns: int) -> tuple[str, str | None]:
+        """(device_id, alias): within OVERLAP_S after a boundary, the alias is the MAC's id
+        under the previous epoch's key, so a device heard upstream just before the boundary
+        is matched through it; else None."""
+        epoch = (t_ns + self._shift_ns) // self._epoch_ns
+        device = _hashed(self.epoch_key(epoch), mac)
+        if t_ns - (epoch * self._epoch_ns - self._shift_ns) >= OVERLAP_NS:
+            return device, None
         try:
-            key = self.epoch_key(self.epoch(t_ns) - 1)
+            return device, _hashed(self.epoch_key(epoch - 1), mac)
         except EpochKeyErased:
-            return None
-        return _hashed(key, mac)
+            return device, None
 
     def forget_previous(self, now_ns: int) -> bool:
         """Erase the previous epoch's key once the overlap after the boundary is over (and

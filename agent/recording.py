@@ -98,8 +98,8 @@ class RecordedIds(DeviceHasher):
             raise RecordingError("a recorded sighting must carry a 16-byte device id")
         return mac.hex()
 
-    def alias_id(self, mac: bytes, t_ns: int) -> str | None:
-        return None  # recorded ids are final
+    def ids(self, mac: bytes, t_ns: int) -> tuple[str, str | None]:
+        return self.device_id(mac, t_ns), None  # recorded ids are final
 
 
 def is_recording(path: Path) -> bool:

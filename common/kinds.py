@@ -7,13 +7,20 @@ import enum
 from roadside.proto.v1 import types_pb2
 
 
-class RadioKind(enum.Enum):
+class _Kind(enum.Enum):
+    """Members hash by identity, in C: they key dicts on the agent's per-sighting path, where
+    enum's own __hash__ (a Python call) costs more than the lookup."""
+
+    __hash__ = object.__hash__
+
+
+class RadioKind(_Kind):
     WIFI = "wifi"
     BLE = "ble"
     BT_CLASSIC = "bt_classic"
 
 
-class AddressKind(enum.Enum):
+class AddressKind(_Kind):
     WIFI_GLOBAL = "wifi_global"  # universally administered (vendor OUI)
     WIFI_LOCAL = "wifi_local"  # locally administered: randomized
     BLE_PUBLIC = "ble_public"
@@ -24,7 +31,7 @@ class AddressKind(enum.Enum):
     UNKNOWN = "unknown"
 
 
-class DeviceClass(enum.Enum):
+class DeviceClass(_Kind):
     """What carries the device (Bluetooth Classic's Class of Device; else UNKNOWN)."""
 
     VEHICLE = "vehicle"

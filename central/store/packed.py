@@ -24,6 +24,7 @@ from google.protobuf.message import DecodeError
 from roadside.central.store import keys
 from roadside.central.store.records import Detection, StoredPass
 from roadside.common.kinds import CLASS_TO_PB
+from roadside.common.ulidtext import ulid_text
 from roadside.proto.v1 import stored_pb2
 
 VERSION = 1
@@ -32,8 +33,6 @@ UNREADABLE = (ValueError, KeyError, TypeError, IndexError)
 BLOCK_MARK = "~"  # a block's last key segment starts with it
 BLOCK_ID_HEX = 20  # 80 bits of the digest: block ids of one bucket never collide in practice
 _HEX32 = re.compile(r"[0-9a-f]{32}").fullmatch
-_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> 2 characters
 _TO_BASE32 = str.maketrans("0123456789ABCDEFGHJKMNPQRSTVWXYZ",
                            "0123456789abcdefghijklmnopqrstuv")  # Crockford -> int(x, 32)
 
@@ -119,17 +118,6 @@ Item = tuple[int, str, Callable[..., Any], tuple[Any, ...]]
 # builds a reader's pass from a packed one: (detector id, timestamp ns, ULID text, device id,
 # the PackedPass, its radio text, its address kind text)
 MakePass = Callable[[str, int, str, str, stored_pb2.PackedPass, str, str], Any]
-
-
-def ulid_text(data: bytes) -> str:
-    """A ULID's 16 bytes as its 26 Crockford base32 characters (as str(ULID) gives them):
-    13 pairs of characters, 10 bits each, the first pair's top 2 bits zero."""
-    n, t = int.from_bytes(data, "big"), _PAIRS
-    return "".join([t[n >> 120], t[(n >> 110) & 1023], t[(n >> 100) & 1023],
-                    t[(n >> 90) & 1023], t[(n >> 80) & 1023], t[(n >> 70) & 1023],
-                    t[(n >> 60) & 1023], t[(n >> 50) & 1023], t[(n >> 40) & 1023],
-                    t[(n >> 30) & 1023], t[(n >> 20) & 1023], t[(n >> 10) & 1023],
-                    t[n & 1023]])
 
 
 def stored_pass(detector_id: str, t: int, ulid: str, device: str, p: stored_pb2.PackedPass,

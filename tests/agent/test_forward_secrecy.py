@@ -53,8 +53,8 @@ def test_the_previous_key_serves_only_the_overlap() -> None:
     site = DeviceHasher(SEED)
     box = site.without_seed(BOUNDARY - 60 * S)
     before = box.device_id(MAC, BOUNDARY - 60 * S)
-    assert box.alias_id(MAC, BOUNDARY + 120 * S) == before  # just after: the old id too
-    assert box.alias_id(MAC, BOUNDARY + int(OVERLAP_S) * S) is None  # the overlap is over
+    assert box.ids(MAC, BOUNDARY + 120 * S)[1] == before  # just after: the old id too
+    assert box.ids(MAC, BOUNDARY + int(OVERLAP_S) * S)[1] is None  # the overlap is over
 
 
 def test_a_trip_across_the_epoch_boundary_is_matched_once() -> None:

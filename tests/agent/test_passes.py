@@ -113,9 +113,10 @@ def test_replaying_the_same_sightings_gives_the_same_passes() -> None:
 def test_ulid_encoding_matches_python_ulid() -> None:
     import os
 
-    from roadside.agent.passes import encode_ulid, new_ulid
+    from roadside.agent.passes import new_ulid
+    from roadside.common.ulidtext import ulid_text
 
     for data in [bytes(16), b"\xff" * 16, *(os.urandom(16) for _ in range(500))]:
-        assert encode_ulid(data) == str(ULID.from_bytes(data))
+        assert ulid_text(data) == str(ULID.from_bytes(data))
     made = ULID.from_str(new_ulid(T0))
     assert made.milliseconds == T0 // 1_000_000

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
@@ -42,15 +43,18 @@ def wifi(captures: Path, name: str) -> Path:
 async def test_position_captures_match_the_devices_they_hold_and_replay_is_idempotent(
     captures_dir: Path, start_test_central: StartCentral, agent_config: MakeConfig,
     stored_passes: StoredPasses, etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str,
+    tmp_path: Path,
 ) -> None:
     central = start_test_central(retention_days=CENTURY_DAYS)
     files = {"position-1": wifi(captures_dir, "sc6-61_2024-02-08_position_1.pcap"),
              "position-2": wifi(captures_dir, "sc6-61_2024-02-08_position_2.pcap")}
 
-    async def replay_both() -> None:
+    async def replay_both(state: str = "") -> None:
         for det, path in files.items():
             config = keep_all(agent_config(central.collector_addr, detector_id=det,
                                            pass_gap_s=30.0))
+            if state:  # a state dir of its own: every pass is sent again
+                config = dataclasses.replace(config, state_dir=tmp_path / state / det)
             summary = await replay(config, [path], FAST, shift_to_now=False)
             assert summary.uploaded == summary.passes > 0 and summary.rejected == 0
             assert summary.skipped.get("truncated_record", 0) == 0
@@ -62,7 +66,7 @@ async def test_position_captures_match_the_devices_they_hold_and_replay_is_idemp
     assert len(ids["position-1"] & ids["position-2"]) == 246
 
     before = dump(etcd_client, keys.detections_prefix(namespace))
-    await replay_both()
+    await replay_both("again")
     after = dump(etcd_client, keys.detections_prefix(namespace))
     assert after == before
 

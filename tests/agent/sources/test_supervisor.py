@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 
 import pytest
 
@@ -140,7 +139,7 @@ class Capture:
     async def run(self, emit: Emit, stop: asyncio.Event) -> None:
         t0 = 1_600_000_000 * sup.NS
         for i in range(600):
-            emit(dataclasses.replace(_sighting(self.name), t_ns=t0 + i * sup.NS))
+            emit(_sighting(self.name)._replace(t_ns=t0 + i * sup.NS))
             self.emitted += 1
         await self.done.wait()
 
