@@ -26,6 +26,7 @@ from roadside.central.store.event_reads import (
     Shape,
 )
 from roadside.central.traveltime import query as traveltime_query
+from roadside.central.traveltime import store as traveltime_store
 from roadside.common.iters import batched
 from roadside.proto.v1 import query_pb2, query_pb2_grpc
 
@@ -186,7 +187,14 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
     ) -> query_pb2.GetTravelTimesResponse:
         check_range(request.since_ns, request.until_ns)
         query = traveltime_query.check_request(self.store, request)
-        found = traveltime_query.windows_for(self.store, query)
+        if request.live:
+            if request.since_ns or request.until_ns or request.follow:
+                raise InvalidArgument("live: the live figure takes no since, until or follow")
+            live = traveltime_store.read_live(self.store.client, self.store.namespace,
+                                              query.target)
+            found = [] if live is None else [live]
+        else:
+            found = traveltime_query.windows_for(self.store, query)
         return traveltime_query.response(self.store, query, found)
 
     @grpc_method

@@ -64,6 +64,10 @@ def backfill_fields(msg: Any) -> dict[str, Any]:
     }
 
 
+NO_LIVE = ("no live figure yet: a worker makes one for each link and route every minute "
+           "(setting live_every_s)")
+
+
 def why_no_windows(resp: query_pb2.GetTravelTimesResponse) -> str:
     """What is really happening when a query finds no window."""
     if resp.HasField("backfill"):
@@ -108,6 +112,7 @@ COLUMNS = (
     Column("clock_corrected_s", "CLOCK CORRECTED", table=False),
     Column("clock_excluded", "CLOCK EXCLUDED", table=False),
     Column("computed_ns", "COMPUTED", table=False),
+    Column("provisional", "PROVISIONAL", table=False),
 )
 
 
@@ -137,10 +142,17 @@ def window_row(w: WindowSummary) -> dict[str, Any]:
         "clock_excluded": list(w.clock_excluded),
         "unmatched": w.unmatched,
         "computed_ns": w.computed_ns,
+        "provisional": w.provisional,
     }
 
 
 def _request(args: argparse.Namespace, **target: Any) -> query_pb2.GetTravelTimesRequest:
+    if args.live:
+        for flag, given in (("--until", args.until), ("--plot", args.plot),
+                            ("--follow", args.follow)):
+            if given:
+                raise RoadsideError(f"--live shows the current figure: it takes no {flag}")
+        return query_pb2.GetTravelTimesRequest(live=True, **target)
     since = parse_time(args.since, "--since")
     until = parse_time(args.until, "--until") if args.until else 0
     if until and until <= since:
@@ -235,12 +247,20 @@ def _show(args: argparse.Namespace, request: query_pb2.GetTravelTimesRequest, ti
             raise RoadsideError(f"--plot: no windows of {title} in that time range")
         _write_plot(args.plot, windows, context)
     _print(args, windows, stream=False)
-    if args.format == "table":
+    if args.format == "table" and request.live:
+        for w in windows:
+            minutes = (w.window_end_ns - w.window_start_ns) / 60e9
+            print(f"{title}: live, the last {minutes:g} min to {_local_minute(w.window_end_ns)}"
+                  f", provisional (recomputed every minute; final once its window is "
+                  "published)", file=sys.stderr)
+    elif args.format == "table":
         suppressed = sum(1 for w in windows if w.suppressed)
         empty = sum(1 for w in windows if w.no_data)
         print(f"{title}: {plural(len(windows), 'window')}, {suppressed} suppressed"
               + (f", {empty} with no data" if empty else ""), file=sys.stderr)
-    if not windows:
+    if not windows and request.live:
+        print(NO_LIVE if resp.workers else NO_WORKER, file=sys.stderr)
+    elif not windows:
         print(why_no_windows(resp), file=sys.stderr)
     elif resp.HasField("backfill"):
         print(backfill_text(resp.backfill), file=sys.stderr)
@@ -285,6 +305,10 @@ def _common(p: argparse.ArgumentParser) -> None:
                    "or of every link of the route)")
     p.add_argument("--follow", action="store_true",
                    help="keep printing windows as they are computed or recomputed (Ctrl-C)")
+    p.add_argument("--live", action="store_true",
+                   help="the current figure instead of windows: the last 5 minutes, "
+                   "recomputed every minute by the workers, provisional until its window is "
+                   "published")
     add_client_options(p)
 
 
@@ -302,7 +326,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "  roadside query travel-times --from north-gate --to mill-bridge --since 6h\n"
         "  roadside query travel-times --from north-gate --to mill-bridge --format json\n"
         "  roadside query travel-times --from north-gate --to mill-bridge --since 1d "
-        "--plot day.png",
+        "--plot day.png\n"
+        "  roadside query travel-times --from north-gate --to mill-bridge --live",
     )
     p.add_argument("--from", dest="src", required=True, metavar="SRC",
                    help="the source detector id")

@@ -7,7 +7,9 @@ nobody), the free-flow travel time (the 15th percentile of the last week's windo
 the normal travel time for the current window's weekday and quarter hour (profiles.py, kept by
 the workers), the delay against the normal (or, without one, against free flow) and the
 trend against the window before. Suppressed windows carry no
-count: the same privacy rule as the gRPC API.
+count: the same privacy rule as the gRPC API. `live`: the workers' current estimate over the
+last live_window_s (recomputed every live_every_s), the same fields as a window and
+`"provisional": true`; null when no worker has made one.
 """
 
 from __future__ import annotations
@@ -134,6 +136,7 @@ class Feeds:
         against = normal or free
         delay = (current["median_s"] - against
                  if current and current["median_s"] is not None and against else None)
+        live = windows_store.read_live(client, ns, target)
         return {
             "id": target.path, "kind": "route" if target.route else "link",
             "name": target.route or f"{target.src} -> {target.dest}",
@@ -142,6 +145,7 @@ class Feeds:
             "delay_s": delay, "delay_against": ("normal" if normal else "free_flow")
             if delay is not None else None,
             "trend": trend(current, previous), "current": current,
+            "live": None if live is None else {**window_entry(live, length), "provisional": True},
             "recent": recent, "updated": format_utc(now_ns),
         }
 
@@ -196,12 +200,14 @@ class Feeds:
             line = [[places[d].longitude, places[d].latitude]
                     for d in entry["detectors"] if d in places]
             current = entry["current"] or {}
+            live = entry["live"] or {}
             features.append({
                 "type": "Feature", "id": entry["id"],
                 "geometry": {"type": "LineString", "coordinates": line},
                 "properties": {"kind": entry["kind"], "id": entry["id"], "name": entry["name"],
                                "state": current.get("state", "no_data"),
                                "travel_time_s": current.get("travel_time_s"),
+                               "live_travel_time_s": live.get("travel_time_s"),
                                "free_flow_s": entry["free_flow_s"],
                                "delay_s": entry["delay_s"]}})
         return {"type": "FeatureCollection", "features": features}

@@ -21,6 +21,7 @@ The rest is roadside's own:
     /{ns}/shards/{detector_id}                       the detection shard of its passes
     /{ns}/clocks/{detector_id}                       its clock offset estimate
     /{ns}/rules/link/{src}/{dest}, /{ns}/rules/route/{route}   the rules its windows hold
+    /{ns}/live/link/{src}/{dest}, /{ns}/live/route/{route}     its live figure (leased)
 
 With detection shards (shards.py) a detector's passes are on its shard, under the same keys;
 everything else is in the control etcd.
@@ -179,6 +180,11 @@ def route_windows_prefix(ns: str, route: str) -> str:
 def backfill_key(ns: str, target_path: str) -> str:
     """A target's backfill progress; target_path is "link/SRC/DEST" or "route/NAME"."""
     return _p(ns, "backfill", target_path)
+
+
+def live_key(ns: str, target_path: str) -> str:
+    """A target's live figure: the last live_window_s, provisional (leased)."""
+    return _p(ns, "live", target_path)
 
 
 def rules_key(ns: str, target_path: str) -> str:

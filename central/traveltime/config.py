@@ -24,6 +24,10 @@ class TravelTimeConfig:
     mad_threshold: float = 3.5  # outlier: |x - median| > threshold * 1.4826 * MAD
     max_speed_kmh: float = 200.0  # faster than this over a link of known length: implausible
     route_max_seconds: int = 1800  # per hop of a route when no link gives max_seconds
+    # the live figure: each link and route also carries an estimate over the last
+    # live_window_s, recomputed every live_every_s, provisional until its window is published
+    live_window_s: int = 300  # 0 = no live figure
+    live_every_s: float = 60.0
     backfill_s: int = 3600  # missing windows this far back at once; older ones in the background
     profile_weeks: int = 4  # normal profiles: from this many weeks of windows
     profile_every_s: float = 3600.0  # a held target's profile is computed again after this
@@ -65,6 +69,11 @@ class TravelTimeConfig:
                 f"got {self.window_s}"
             )
         parse_shards(self.detection_shards)
+        if not 0 <= self.live_window_s <= MAX_WINDOW_S or self.live_window_s % 1:
+            raise ValueError(f"live_window_s: must be a whole number of seconds in "
+                             f"0..{MAX_WINDOW_S}, got {self.live_window_s}")
+        if self.live_every_s < 1:
+            raise ValueError(f"live_every_s: must be at least 1, got {self.live_every_s}")
         if self.k < 1:
             raise ValueError(f"k: must be at least 1, got {self.k}")
         if self.grace_s < 0:

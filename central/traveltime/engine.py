@@ -34,8 +34,11 @@ def compute_from_passes(
     kinds: Mapping[str, tuple[str, str]] | None = None,
     clock_corrected: Mapping[str, float] | None = None,
     clock_excluded: tuple[str, ...] = (),
+    provisional: bool = False,
 ) -> list[WindowSummary]:
-    """Summaries of the given windows from passes already read.
+    """Summaries of the given windows from passes already read. The windows need not
+    start at multiples of window_s (a live window ends now): they are laid out from the
+    first one's start.
 
     upstream[i] holds the passes at target.detectors[i]; dest_passes those at the
     destination, covering the windows and one window either side (the neighbours of
@@ -48,8 +51,9 @@ def compute_from_passes(
     indexes = [matching.index_passes(p) for p in upstream]
     result = matching.match(target.hops, indexes, dest_passes)
     w_ns = window_s * NS_PER_S
-    per_window, devices = _by_window(result, w_ns)
-    misses = _misses_per_window(result, w_ns)
+    phase = window_starts_s[0] * NS_PER_S % w_ns if window_starts_s else 0
+    per_window, devices = _by_window(result, w_ns, phase)
+    misses = _misses_per_window(result, w_ns, phase)
     length_m = target.length_m
     out = []
     for ws in window_starts_s:
@@ -88,6 +92,7 @@ def compute_from_passes(
                 vehicle_only=vehicle_only(target),
                 clock_corrected=dict(clock_corrected or {}),
                 clock_excluded=clock_excluded,
+                provisional=provisional,
             )
         )
     return out
@@ -136,15 +141,15 @@ def _breakdown(summary: stats.Summary, kinds: Mapping[str, tuple[str, str]],
 
 
 def _by_window(
-    result: matching.MatchResult, w_ns: int
+    result: matching.MatchResult, w_ns: int, phase: int = 0,
 ) -> tuple[dict[int, stats.Samples], dict[int, list[str]]]:
     """The samples, and the devices that made them, grouped by the window their dest pass
-    falls in (window start, ns)."""
+    falls in (window start, ns; windows start at `phase` modulo w_ns)."""
     if not result.dest_ns:
         return {}, {}
     dest = np.asarray(result.dest_ns, dtype=np.int64)
     travel = np.asarray(result.travel_s, dtype=np.float64)
-    starts = dest - dest % w_ns
+    starts = dest - (dest - phase) % w_ns
     order = np.argsort(starts, kind="stable")
     keys_, first = np.unique(starts[order], return_index=True)
     groups = np.split(travel[order], first[1:])
@@ -155,15 +160,16 @@ def _by_window(
     return dict(zip(keys_.tolist(), groups, strict=True)), by_device
 
 
-def _misses_per_window(result: matching.MatchResult, w_ns: int) -> dict[int, tuple[int, int]]:
+def _misses_per_window(result: matching.MatchResult, w_ns: int,
+                       phase: int = 0) -> dict[int, tuple[int, int]]:
     """(unmatched, too_old) per window start, counted on the dest pass's window."""
     out: dict[int, tuple[int, int]] = {}
     for t_ns in result.unmatched_ns:
-        start = t_ns - t_ns % w_ns
+        start = t_ns - (t_ns - phase) % w_ns
         um, old = out.get(start, (0, 0))
         out[start] = (um + 1, old)
     for t_ns in result.too_old_ns:
-        start = t_ns - t_ns % w_ns
+        start = t_ns - (t_ns - phase) % w_ns
         um, old = out.get(start, (0, 0))
         out[start] = (um, old + 1)
     return out
@@ -190,6 +196,7 @@ def compute_windows(
     worker: str = "",
     shards: Shards | None = None,
     clocks: ClockPolicy | None = None,
+    provisional: bool = False,
 ) -> list[WindowSummary]:
     """Read what the windows need from etcd, at one revision of each etcd (the control
     one's first: its dirty markers follow the passes), and summarise them. A detector
@@ -226,6 +233,7 @@ def compute_windows(
                 target, upstream, dest_passes, run, window_s, rules,
                 computed_ns=time.time_ns(), source_revision=revision, worker=worker,
                 kinds=kinds, clock_corrected=corrected, clock_excluded=tuple(sorted(excluded)),
+                provisional=provisional,
             )
         )
     return out

@@ -108,6 +108,7 @@ class WindowSummary:
     # detectors whose clock was off: the offset (s) taken off their passes, or left out
     clock_corrected: dict[str, float] = field(default_factory=dict)
     clock_excluded: tuple[str, ...] = ()
+    provisional: bool = False  # a live figure: a sliding window, not yet final
 
     def to_json(self) -> bytes:
         data: dict[str, object] = {
@@ -133,6 +134,8 @@ class WindowSummary:
             data["clock_corrected"] = self.clock_corrected
         if self.clock_excluded:
             data["clock_excluded"] = list(self.clock_excluded)
+        if self.provisional:
+            data["provisional"] = True
         if self.figures is not None:
             f = self.figures
             data.update(
@@ -174,4 +177,5 @@ class WindowSummary:
             clock_corrected={str(k): float(v)
                              for k, v in data.get("clock_corrected", {}).items()},
             clock_excluded=tuple(str(d) for d in data.get("clock_excluded", ())),
+            provisional=bool(data.get("provisional", False)),
         )

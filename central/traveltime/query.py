@@ -171,6 +171,7 @@ def to_proto(summary: WindowSummary, include_samples: bool) -> query_pb2.TravelT
         window_start_ns=summary.window_start_ns,
         window_end_ns=summary.window_end_ns,
         computed_ns=summary.computed_ns,
+        provisional=summary.provisional,
     )
     if summary.count == 0 and not summary.rejections:  # nobody: "no data", not suppressed
         msg.no_data = True
@@ -219,4 +220,5 @@ def from_proto(msg: query_pb2.TravelTimeWindow) -> WindowSummary:
         vehicle_only=msg.vehicle_only,
         clock_corrected=dict(msg.clock_corrected_s),
         clock_excluded=tuple(msg.clock_excluded),
+        provisional=msg.provisional,
     )

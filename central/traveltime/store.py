@@ -195,6 +195,36 @@ def write_windows(
     return True
 
 
+def write_live(client: EtcdClient, ns: str, items: list[tuple[Target, WindowSummary]],
+               guard_key: str, guard_revision: int, lease_id: int) -> bool:
+    """Store live figures (one key per target, replaced each time) on a short lease, while
+    the guard lock is ours; False when it is not."""
+    try:
+        ops = [client.transactions.put(keys.live_key(ns, t.path), w.to_json(), lease=lease_id)
+               for t, w in items]
+        ok, _ = client.transaction(
+            compare=[client.transactions.create(guard_key) == guard_revision],
+            success=ops, failure=[])
+    except ETCD_ERRORS as exc:
+        raise StoreUnavailable(f"etcd write failed: {exc}") from exc
+    return bool(ok)
+
+
+def read_live(client: EtcdClient, ns: str, target: Target) -> WindowSummary | None:
+    """The target's live figure; None when there is none (no worker, or none yet)."""
+    try:
+        value, _meta = client.get(keys.live_key(ns, target.path))
+    except ETCD_ERRORS as exc:
+        raise StoreUnavailable(f"etcd read failed: {exc}") from exc
+    if value is None:
+        return None
+    try:
+        return WindowSummary.from_json(value)
+    except (ValueError, KeyError, TypeError):
+        log.warning("skipping an unreadable live figure of %s", target.label())
+        return None
+
+
 def _put_windows(
     client: EtcdClient, ns: str, batch: list[tuple[Target, WindowSummary]],
     compare: list[Any], leases: RetentionLeases | None,

@@ -92,6 +92,8 @@ class TravelTimeWorker:
         self._backfills: dict[str, backfill.Backfill] = {}  # target path -> what is left
         self._profiled: dict[str, float] = {}  # target path -> when its profile was made
         self._alerted = 0.0  # monotonic time of the last alert evaluation
+        self._lived = -1e18  # monotonic time of the last live figures
+        self.live_published = 0  # live figures written
         self.alerts = alerts.AlertEvaluator(client, self.ns, alert_rules(config),
                                             config.window_s)
 
@@ -204,6 +206,7 @@ class TravelTimeWorker:
                 if self._pending.get(key, (rev, 0))[0] == rev:
                     self._pending.pop(key, None)
         self._forget_old(now)
+        self._publish_live(held, now)
         self._profile(held, now)
         self._evaluate_alerts(now)
         if self._backfill_chunk(held, oldest, now):
@@ -211,7 +214,33 @@ class TravelTimeWorker:
         due = (latest_due + 2 * w) * NS_PER_S + int(self.config.grace_s * NS_PER_S)
         if self.config.alerts:
             due = min(due, now + int(self.config.alert_every_s * NS_PER_S))
+        if self.config.live_window_s:
+            due = min(due, now + int(self.config.live_every_s * NS_PER_S))
         return due
+
+    def _publish_live(self, held: dict[str, int], now_ns: int) -> None:
+        """Every live_every_s: each held target's figure over the last live_window_s,
+        provisional, under its destination lock, on a lease of three rounds."""
+        c = self.config
+        if not c.live_window_s or not held or time.monotonic() - self._lived < c.live_every_s:
+            return
+        self._lived = time.monotonic()
+        start = now_ns // NS_PER_S - c.live_window_s
+        try:
+            lease = self.client.lease(max(10, int(3 * c.live_every_s)))
+        except store.ETCD_ERRORS as exc:
+            raise StoreUnavailable(f"etcd lease failed: {exc}") from exc
+        for dest, lock_rev in held.items():
+            items = [(target, summary)
+                     for target in self._targets if target.dest == dest
+                     for summary in engine.compute_windows(
+                         self.client, self.ns, target, [start], c.live_window_s, self.rules,
+                         worker=self.worker_id, shards=self.shards, provisional=True,
+                         clocks=self._clock_policy())]
+            if items and store.write_live(self.client, self.ns, items,
+                                          keys.worker_lock_name(self.ns, dest), lock_rev,
+                                          lease.id):
+                self.live_published += len(items)
 
     def _evaluate_alerts(self, now_ns: int) -> None:
         """Every alert_every_s, by the one worker holding the alerts lock (on its lease)."""
@@ -347,8 +376,7 @@ class TravelTimeWorker:
             summaries = engine.compute_windows(
                 self.client, self.ns, target, sorted(windows), self.config.window_s,
                 self.rules, worker=self.worker_id, shards=self.shards,
-                clocks=engine.ClockPolicy(self.config.clock_policy,
-                                          self.config.clock_offset_max_s),
+                clocks=self._clock_policy(),
             )
             items = [(target, s) for s in summaries]
             if not store.write_windows(self.client, self.ns, items, lock_key, lock_rev,
@@ -366,6 +394,9 @@ class TravelTimeWorker:
             self.published += len(summaries)
             log.info("published %d window(s) of %s", len(summaries), target.label())
         return True
+
+    def _clock_policy(self) -> engine.ClockPolicy:
+        return engine.ClockPolicy(self.config.clock_policy, self.config.clock_offset_max_s)
 
     def _grant(self, ttl_s: int) -> int:
         return int(self.client.lease(ttl_s).id)

@@ -162,20 +162,22 @@ class LinkRef(_message.Message):
     def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ...) -> None: ...
 
 class GetTravelTimesRequest(_message.Message):
-    __slots__ = ("link", "route", "since_ns", "until_ns", "include_samples", "follow")
+    __slots__ = ("link", "route", "since_ns", "until_ns", "include_samples", "follow", "live")
     LINK_FIELD_NUMBER: _ClassVar[int]
     ROUTE_FIELD_NUMBER: _ClassVar[int]
     SINCE_NS_FIELD_NUMBER: _ClassVar[int]
     UNTIL_NS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_SAMPLES_FIELD_NUMBER: _ClassVar[int]
     FOLLOW_FIELD_NUMBER: _ClassVar[int]
+    LIVE_FIELD_NUMBER: _ClassVar[int]
     link: LinkRef
     route: str
     since_ns: int
     until_ns: int
     include_samples: bool
     follow: bool
-    def __init__(self, link: _Optional[_Union[LinkRef, _Mapping]] = ..., route: _Optional[str] = ..., since_ns: _Optional[int] = ..., until_ns: _Optional[int] = ..., include_samples: _Optional[bool] = ..., follow: _Optional[bool] = ...) -> None: ...
+    live: bool
+    def __init__(self, link: _Optional[_Union[LinkRef, _Mapping]] = ..., route: _Optional[str] = ..., since_ns: _Optional[int] = ..., until_ns: _Optional[int] = ..., include_samples: _Optional[bool] = ..., follow: _Optional[bool] = ..., live: _Optional[bool] = ...) -> None: ...
 
 class Rejection(_message.Message):
     __slots__ = ("reason", "count")
@@ -186,7 +188,7 @@ class Rejection(_message.Message):
     def __init__(self, reason: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class TravelTimeWindow(_message.Message):
-    __slots__ = ("src_detector_id", "dest_detector_id", "route", "window_start_ns", "window_end_ns", "count", "suppressed", "median_s", "p10_s", "p25_s", "p75_s", "p90_s", "mad_s", "rejections", "samples_s", "computed_ns", "no_data", "normal_s", "samples_by_class", "samples_by_address_kind", "vehicle_only", "clock_corrected_s", "clock_excluded")
+    __slots__ = ("src_detector_id", "dest_detector_id", "route", "window_start_ns", "window_end_ns", "count", "suppressed", "median_s", "p10_s", "p25_s", "p75_s", "p90_s", "mad_s", "rejections", "samples_s", "computed_ns", "no_data", "normal_s", "samples_by_class", "samples_by_address_kind", "vehicle_only", "clock_corrected_s", "clock_excluded", "provisional")
     class SamplesByClassEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -231,6 +233,7 @@ class TravelTimeWindow(_message.Message):
     VEHICLE_ONLY_FIELD_NUMBER: _ClassVar[int]
     CLOCK_CORRECTED_S_FIELD_NUMBER: _ClassVar[int]
     CLOCK_EXCLUDED_FIELD_NUMBER: _ClassVar[int]
+    PROVISIONAL_FIELD_NUMBER: _ClassVar[int]
     src_detector_id: str
     dest_detector_id: str
     route: str
@@ -254,7 +257,8 @@ class TravelTimeWindow(_message.Message):
     vehicle_only: bool
     clock_corrected_s: _containers.ScalarMap[str, float]
     clock_excluded: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., route: _Optional[str] = ..., window_start_ns: _Optional[int] = ..., window_end_ns: _Optional[int] = ..., count: _Optional[int] = ..., suppressed: _Optional[bool] = ..., median_s: _Optional[float] = ..., p10_s: _Optional[float] = ..., p25_s: _Optional[float] = ..., p75_s: _Optional[float] = ..., p90_s: _Optional[float] = ..., mad_s: _Optional[float] = ..., rejections: _Optional[_Iterable[_Union[Rejection, _Mapping]]] = ..., samples_s: _Optional[_Iterable[float]] = ..., computed_ns: _Optional[int] = ..., no_data: _Optional[bool] = ..., normal_s: _Optional[float] = ..., samples_by_class: _Optional[_Mapping[str, int]] = ..., samples_by_address_kind: _Optional[_Mapping[str, int]] = ..., vehicle_only: _Optional[bool] = ..., clock_corrected_s: _Optional[_Mapping[str, float]] = ..., clock_excluded: _Optional[_Iterable[str]] = ...) -> None: ...
+    provisional: bool
+    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., route: _Optional[str] = ..., window_start_ns: _Optional[int] = ..., window_end_ns: _Optional[int] = ..., count: _Optional[int] = ..., suppressed: _Optional[bool] = ..., median_s: _Optional[float] = ..., p10_s: _Optional[float] = ..., p25_s: _Optional[float] = ..., p75_s: _Optional[float] = ..., p90_s: _Optional[float] = ..., mad_s: _Optional[float] = ..., rejections: _Optional[_Iterable[_Union[Rejection, _Mapping]]] = ..., samples_s: _Optional[_Iterable[float]] = ..., computed_ns: _Optional[int] = ..., no_data: _Optional[bool] = ..., normal_s: _Optional[float] = ..., samples_by_class: _Optional[_Mapping[str, int]] = ..., samples_by_address_kind: _Optional[_Mapping[str, int]] = ..., vehicle_only: _Optional[bool] = ..., clock_corrected_s: _Optional[_Mapping[str, float]] = ..., clock_excluded: _Optional[_Iterable[str]] = ..., provisional: _Optional[bool] = ...) -> None: ...
 
 class GetTravelTimesResponse(_message.Message):
     __slots__ = ("windows", "workers", "backfill")

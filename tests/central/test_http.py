@@ -24,6 +24,7 @@ from roadside.central.api.server import RunningCentral
 from roadside.central.http.apikeys import ApiKeys
 from roadside.central.http.datex import publication
 from roadside.central.pki.registry import PkiRegistry
+from roadside.central.store import keys as store_keys
 from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.records import DetectorRecord
 from roadside.central.traveltime import engine, profiles, stats, store
@@ -136,6 +137,25 @@ def test_the_json_feed_says_ok_suppressed_and_no_data_with_figures_only_when_ok(
                         key)
     assert [w["state"] for w in json.loads(body)["entries"][0]["recent"]] == ["suppressed",
                                                                              "no_data"]
+
+
+def test_the_feeds_carry_the_live_figure_marked_provisional(
+    http_central: RunningCentral, road: Road,
+) -> None:
+    t0 = corridor(road)
+    key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
+    url = f"{http_central.http_url}/api/v1/travel-times?id=link/a/b"
+    assert json.loads(get(url, key)[1])["entries"][0]["live"] is None  # no worker made one
+    [link] = [t for t in store.all_targets(road.client, road.namespace, 1800) if t.dest == "b"]
+    [live] = engine.compute_windows(road.client, road.namespace, link, [t0 - 100], W,
+                                    stats.Rules(), provisional=True)  # what a worker writes
+    road.client.put(store_keys.live_key(road.namespace, link.path), live.to_json())
+    figure = json.loads(get(url, key)[1])["entries"][0]["live"]
+    assert figure["provisional"] is True and figure["state"] == "ok"
+    assert figure["window_end_ns"] == (t0 + W - 100) * S and figure["samples"] == 20
+    network = json.loads(get(f"{http_central.http_url}/api/v1/network.geojson", key)[1])
+    [ab] = [f for f in network["features"] if f["id"] == "link/a/b"]
+    assert ab["properties"]["live_travel_time_s"] == figure["travel_time_s"]
 
 
 @pytest.mark.parametrize("with_data", [True, False])

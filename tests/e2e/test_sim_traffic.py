@@ -13,7 +13,7 @@ from roadside.central.api.server import RunningCentral
 from roadside.common.identity import Identity
 from roadside.common.main import main
 from roadside.sim.network import load_network
-from tests.fixtures.sim import KEEP_ALL, StoredPasses
+from tests.fixtures.sim import KEEP_ALL, StoredPasses, busy_start
 from tests.fixtures.trust import ADMIN, AsOperator, Site
 
 
@@ -33,7 +33,8 @@ def test_every_simulated_detection_is_at_central_as_a_pass_of_its_device_id(
     config = tmp_path / "agent.yaml"
     config.write_text(yaml.safe_dump({**KEEP_ALL, "backoff_initial_s": 0.05}))
     truth_file = tmp_path / "truth.json"
-    code = main(["sim", "traffic", "--duration", "15m", "--seed", "11", "--quiet",
+    code = main(["sim", "traffic", "--duration", "15m", "--start", busy_start(900),
+                 "--seed", "11", "--quiet",
                  "--central", central.collector_addr, "--truth", str(truth_file),
                  "--config", str(config), "--secret-file", str(tmp_path / "site.secret"),
                  *sim_pki(site, as_operator)])
@@ -78,7 +79,8 @@ def test_after_the_run_central_shows_each_agent_finished_with_its_last_upload(
     central: RunningCentral, tmp_path: Path, capsys: pytest.CaptureFixture[str], site: Site,
     as_operator: AsOperator,
 ) -> None:
-    code = main(["sim", "traffic", "--duration", "10m", "--seed", "12", "--quiet",
+    code = main(["sim", "traffic", "--duration", "10m", "--start", busy_start(600),
+                 "--seed", "12", "--quiet",
                  "--central", central.collector_addr, "--truth", str(tmp_path / "truth.json"),
                  "--secret-file", str(tmp_path / "site.secret"), *sim_pki(site, as_operator)])
     assert code == 0

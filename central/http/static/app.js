@@ -153,6 +153,13 @@ function drawChart() {
   if (entry.free_flow_s) {
     el("line", { x1: 50, x2: 780, y1: y(entry.free_flow_s), y2: y(entry.free_flow_s), class: "freeflow" }, chart);
   }
+  const live = entry.live;  // the last minutes, provisional: a hollow point at its end
+  if (live && live.state === "ok") {
+    el("circle", { cx: Math.min(x(live.window_end_ns), 780), cy: y(live.median_s), r: 5,
+                   class: "live" }, chart);
+    title.textContent += ", now " + (live.median_s / 60).toFixed(1) + " min (last " +
+      Math.round((live.window_end_ns - live.window_start_ns) / 6e10) + " min, provisional)";
+  }
 }
 
 function drawHealth(detectors) {

@@ -280,3 +280,31 @@ def test_no_windows_says_what_the_workers_are_doing_and_lists_show_backfills(
     assert main(["links", "list", "--format", "json", *host]) == 0
     [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert row["backfill_windows_total"] == 0
+
+
+def test_live_shows_the_current_figure_marked_provisional(
+    as_operator: AsOperator, road: Road, central: RunningCentral,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    as_operator(ANALYST)
+    road.link("a", "b", max_seconds=900)
+    args = ["query", "travel-times", "--from", "a", "--to", "b", "--live",
+            "--query-host", central.query_addr]
+    lease = road.client.lease(60)  # a live worker
+    road.client.put(keys.worker_key(road.namespace, "w7"), b"", lease=lease.id)
+    assert main(args) == 0
+    assert "no live figure yet" in capsys.readouterr().err
+    # what a worker writes each minute: the last 5 minutes (to any second), provisional
+    road.trips("a", "b", (T0 - 320) * S, [150.0 + i for i in range(6)], spacing_s=10)
+    [target] = store.all_targets(road.client, road.namespace, 1800)
+    [figure] = engine.compute_windows(road.client, road.namespace, target, [T0 - W - 37], W,
+                                      stats.Rules(), provisional=True)
+    road.client.put(keys.live_key(road.namespace, target.path), figure.to_json())
+    assert main([*args, "--format", "json"]) == 0
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["provisional"] is True and row["count"] == 6 and row["median_s"] == 152.5
+    assert row["window_end_ns"] == (T0 - 37) * S
+    assert main(args) == 0
+    assert "live, the last 5 min" in capsys.readouterr().err
+    assert main([*args, "--follow"]) == 2
+    assert "--live shows the current figure: it takes no --follow" in capsys.readouterr().err

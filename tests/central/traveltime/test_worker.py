@@ -17,7 +17,10 @@ from roadside.central.store import keys
 from roadside.central.store.client import connect
 from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.store.records import LinkRecord
 from roadside.central.traveltime import backfill
+from roadside.central.traveltime import store as ttstore
+from roadside.central.traveltime.model import Target, WindowSummary
 from roadside.central.traveltime.worker import TravelTimeWorker
 from tests.fixtures.polling import eventually
 from tests.fixtures.traveltime import Road, S, windows
@@ -242,3 +245,34 @@ async def test_a_link_set_with_other_rules_has_every_retained_window_recomputed(
     finally:
         road.client.cancel_watch(watch)
     assert any(isinstance(e, etcd3.events.PutEvent) for e in seen)  # progress was shown
+
+
+async def test_a_live_figure_over_the_last_minutes_is_recomputed_and_marked_provisional(
+    road: Road,
+) -> None:
+    """Besides the published windows: each link's figure over the last live_window_s,
+    recomputed every live_every_s, provisional, on a short lease."""
+    road.link("a", "b", max_seconds=60)
+    now = int(time.time())
+    road.trips("a", "b", (now - 20) * S, [4.0, 4.2, 4.4, 4.6, 4.8], spacing_s=1.0)
+    live = {"live_window_s": 60, "live_every_s": 1}
+
+    def figure() -> WindowSummary:
+        found = ttstore.read_live(road.client, road.namespace,
+                                  Target((LinkRecord("a", "b", 60),)))
+        assert found is not None
+        return found
+
+    async with TravelTimeWorker(road.client, road.config(worker_id="w1", **FAST, **live)):
+        await eventually(lambda: ttstore.read_live(road.client, road.namespace, Target((
+            LinkRecord("a", "b", 60),))) is not None, what="a live figure", in_thread=True)
+        first = figure()
+        assert first.provisional and first.count == 5
+        assert first.figures is not None and first.figures.median_s == 4.4
+        assert first.window_end_ns - first.window_start_ns == 60 * S
+        assert first.window_end_ns >= now * S
+        road.trips("a", "b", (now - 10) * S, [9.0] * 5, first_device=100, spacing_s=0.5)
+        await eventually(lambda: figure().count == 10, what="the live figure recomputed",
+                         in_thread=True)
+        key = keys.live_key(road.namespace, "link/a/b")
+        assert road.client.get(key)[1].lease_id != 0  # gone soon after the workers are
