@@ -320,19 +320,16 @@ class DiskBuffer:
 
     # --- reading and acknowledging ---------------------------------------------------
 
-    def next_batch(self, max_rows: int, max_bytes: int, after_id: int = 0,
-                   before_ns: int = 0) -> list[Row]:
-        """The oldest unacknowledged rows (id > after_id; with `before_ns`, only passes
-        whose time is before it), bounded in count and payload bytes; always at least one
-        row when any such row is waiting."""
+    def next_batch(self, max_rows: int, max_bytes: int, after_id: int = 0) -> list[Row]:
+        """The oldest unacknowledged rows (id > after_id), bounded in count and payload
+        bytes; always at least one row when any such row is waiting."""
         with self._lock:
             out: list[Row] = []
             size = 0
             try:
                 cur = self._conn().execute(
-                    "SELECT id, t_ns, payload FROM passes WHERE id > ? AND t_ns < ? "
-                    "ORDER BY id LIMIT ?",
-                    (after_id, before_ns or 2**63 - 1, max_rows),
+                    "SELECT id, t_ns, payload FROM passes WHERE id > ? ORDER BY id LIMIT ?",
+                    (after_id, max_rows),
                 )
                 for row_id, t_ns, payload in cur:
                     if out and size + len(payload) > max_bytes:

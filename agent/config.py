@@ -63,11 +63,10 @@ class AgentConfig:
     buffer_max_bytes: int = 256 * 1024 * 1024
     batch_max_passes: int = 1000
     batch_max_bytes: int = 512 * 1024
-    # a partial batch holds only the passes of central's 100-s buckets that are over, sent
-    # when their last passes have closed (boundary + pass_gap_s + 15 s), at most this long
-    # after the previous one: central keeps a batch's passes of one bucket in one etcd key;
-    # 0 = send each pass at once
-    batch_linger_s: float = 130.0
+    # after a partial batch, the next waits up to this long for more passes to close (a
+    # full batch goes at once); central merges a bucket's batches into one key later
+    # (its compact_after_s); 0 = send each pass at once
+    batch_linger_s: float = 15.0
     upload_timeout_s: float = 10.0
     backoff_initial_s: float = 0.5
     backoff_max_s: float = 60.0

@@ -57,8 +57,6 @@ REFUSED_CODES = frozenset({grpc.StatusCode.PERMISSION_DENIED,
                            grpc.StatusCode.UNAUTHENTICATED})
 
 
-CENTRAL_BUCKET_S = 100  # central's detection buckets (unix seconds, multiples of 100)
-CLOSE_SLACK_S = 15.0  # after a bucket ends + pass_gap_s, for its last passes to close
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +91,6 @@ class Uplink:
         self._stub: collector_pb2_grpc.CollectorServiceStub | None = None
         self._wake = asyncio.Event()
         self._single_until_id = 0  # rows up to this id go one at a time (after a rejection)
-        self._aligned = False  # while running with batch_linger_s: partial batches of closed
-        # buckets only (central keeps a batch's passes of one bucket in one key)
         self._uploads = 0
         self._failures = 0
         self._streak = 0  # consecutive failures, for the backoff
@@ -126,7 +122,6 @@ class Uplink:
     async def run(self, stop: asyncio.Event, beat: Callable[[], None] | None = None) -> None:
         """Upload until `stop` is set; back off and fail over on errors, never give up.
         `beat` is called after every attempt (the agent's task supervisor)."""
-        self._aligned = self._config.batch_linger_s > 0
         try:
             while not stop.is_set():
                 self._wake.clear()
@@ -135,24 +130,17 @@ class Uplink:
                     beat()
                 if sent is None:
                     await self._back_off(stop)
-                elif sent == 0 and not (self._aligned and self._buffer.depth()):
+                elif sent == 0:
                     await _wait_any(stop, self._wake, IDLE_POLL_S)
-                elif sent < self._config.batch_max_passes:  # (or passes of an open bucket)
+                elif sent < self._config.batch_max_passes:
                     await self._linger(stop)
         finally:
-            self._aligned = False  # a drain after the run sends everything
             await self.close()
 
     async def _linger(self, stop: asyncio.Event) -> None:
-        """After a partial batch, let the next one fill until the passes of central's next
-        100-s bucket have closed (the next bucket boundary + pass_gap_s), at most
-        batch_linger_s, unless a full batch is waiting already. A partial batch holds the
-        passes of closed buckets only (_next_rows): central stores a batch's passes of one
-        bucket in one key, so each bucket's passes share one key."""
-        now = self._clock() / 1e9
-        phase = self._config.pass_gap_s + CLOSE_SLACK_S
-        next_send = ((now - phase) // CENTRAL_BUCKET_S + 1) * CENTRAL_BUCKET_S + phase
-        end = time.monotonic() + min(self._config.batch_linger_s, next_send - now)
+        """After a partial batch, let the next one fill for batch_linger_s, unless a full
+        batch is waiting already (fewer, larger uploads; central merges a bucket's later)."""
+        end = time.monotonic() + self._config.batch_linger_s
         while not stop.is_set() and (left := end - time.monotonic()) > 0:
             self._wake.clear()
             if await asyncio.to_thread(self._buffer.depth) >= self._config.batch_max_passes:
@@ -281,13 +269,8 @@ class Uplink:
     # --- inside ------------------------------------------------------------------
 
     def _next_rows(self) -> list[Row]:
-        cutoff = 0
-        if self._aligned and self._buffer.depth() < self._config.batch_max_passes:
-            now_s = self._clock() // 1_000_000_000  # a partial batch: closed buckets only
-            cutoff = (now_s - now_s % CENTRAL_BUCKET_S) * 1_000_000_000
-        rows = self._buffer.next_batch(
-            self._config.batch_max_passes, self._config.batch_max_bytes, before_ns=cutoff
-        )
+        rows = self._buffer.next_batch(self._config.batch_max_passes,
+                                       self._config.batch_max_bytes)
         if rows and rows[0].id <= self._single_until_id:
             return rows[:1]
         return rows

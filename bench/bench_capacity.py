@@ -1,13 +1,15 @@
 """Capacity benchmark: the packed layout beside the per-pass layout, each on its own etcd.
 
     python bench/bench_capacity.py [--detectors 50] [--per-day 40000] [--hours 4.8]
-                                   [--linger 0]
+                                   [--linger 15]
 
 For each layout a fresh etcd (EtcdProcess, 8 GiB quota) gets the passes `detectors`
 detectors hear in `hours` at `per-day` passes a day each, each detector uploading what it
-heard as the agent's uplink batches it (at central's bucket boundaries; or every `linger` s):
+heard as the agent's uplink batches it (every `linger` s, its batch_linger_s):
   per-pass  one key per pass, JSON value (the earlier layout), leased, 128 puts a txn;
-  packed    EtcdStore.put_detections: one PassBlock per detector, bucket and batch.
+  packed    EtcdStore.put_detections: one PassBlock per detector, bucket and batch; then
+            the compactor merges each closed bucket's blocks into one (central does this
+            compact_after_s after a bucket ends), timed.
 Then it measures the etcd database bytes and keys per pass, etcd's RSS, a physical
 compaction, and expiry: the oldest key's lease is revoked (per-pass: the day's, as it was;
 packed: an hour's, as central leases now) while a writer puts one small key after another,
@@ -29,7 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from roadside.agent.passes import pass_ulid
-from roadside.central.store import keys
+from roadside.central.store import compaction, keys
 from roadside.central.store import txn as etcd_txn
 from roadside.central.store.client import connect
 from roadside.central.store.etcd_process import EtcdProcess
@@ -41,25 +43,15 @@ GIB = 1024**3
 NS = "cap"
 
 
-PASS_GAP_S = 30  # the agent's default: a pass closes this long after its last sighting
-LAST_AFTER_S = 3  # last sighting after the pass's timestamp, in these passes
-SLACK_S = 15  # agent/uplink.py CLOSE_SLACK_S
-
-
 def day_of_passes(detectors: int, per_day: int, hours: float, linger_s: float,
                   ) -> list[list[Detection]]:
     """Upload batches from the first `hours` of yesterday (UTC): each detector hears
-    `per_day` passes a day, evenly, and sends what closed since its last batch, as the
-    agent's uplink does: at each 100-s boundary + pass gap + slack (batch_linger_s, the
-    default), or (linger_s > 0) every linger_s; round robin over the detectors."""
+    `per_day` passes a day, evenly, and sends what closed since its last batch every
+    linger_s, as the agent's uplink does; round robin over the detectors."""
     day0 = (time.time_ns() // (86_400 * S) - 1) * 86_400 * S
     step = 86_400 * S // per_day
     per = int(per_day * hours / 24)
-    window = int((linger_s or 100) * S)
-    # a pass closes at t + LAST_AFTER_S + PASS_GAP_S; the uplink sends the passes of closed
-    # buckets only, at each boundary + PASS_GAP_S + SLACK_S: a pass closing later than that
-    # goes with the next bucket's batch (a second key for its bucket)
-    lag = 0 if linger_s else max(0, LAST_AFTER_S - SLACK_S) * S
+    window = int(linger_s * S)
     batches: dict[tuple[int, int], list[Detection]] = {}
     for d in range(detectors):
         det = f"det-{d:03d}"
@@ -67,7 +59,7 @@ def day_of_passes(detectors: int, per_day: int, hours: float, linger_s: float,
             t = day0 + i * step + d * 1000
             device = f"{(d << 40) + i:032x}"
             ulid = pass_ulid(det, device, t - 2 * S)  # as a box makes it
-            batches.setdefault(((t - day0 + lag) // window, d), []).append(
+            batches.setdefault(((t - day0) // window, d), []).append(
                 (det, t, ulid, device, t - 2 * S, t + 3 * S, t, -70, 4,
                  "wifi", "wifi_global", False, False, ""))
     return [batches[k] for k in sorted(batches)]
@@ -95,6 +87,24 @@ def write_packed(client: object, batches: list[list[Detection]]) -> None:
     for group in batches:
         store.put_detections(group)
     store.close()
+
+
+def merge_packed(client: object) -> tuple[int, float]:
+    """(keys before, seconds): the compactor's merge of every closed bucket."""
+    before = count_keys(client)
+    store = EtcdStore(client, NS, retention_days=2)  # type: ignore[arg-type]
+    begin = time.perf_counter()
+    compaction.compact_all(store)
+    took = time.perf_counter() - begin
+    store.close()
+    return before, took
+
+
+def count_keys(client: object) -> int:
+    prefix = keys.detections_prefix(NS)
+    resp = client.get_response(prefix, range_end=keys.prefix_end(  # type: ignore[attr-defined]
+        prefix).encode(), count_only=True)
+    return int(resp.count)
 
 
 def expiry_stall(client: object) -> tuple[float, float]:
@@ -131,9 +141,11 @@ def measure(layout: str, batches: list[list[Detection]], passes: int) -> dict[st
         begin = time.perf_counter()
         (write_per_pass if layout == "per-pass" else write_packed)(client, batches)
         ingest_s = time.perf_counter() - begin
+        sent_keys, merge_s = (merge_packed(client) if layout == "packed"
+                              else (count_keys(client), 0.0))
+        stored_keys = count_keys(client)
         resp = client.get_response(keys.detections_prefix(NS), range_end=keys.prefix_end(
             keys.detections_prefix(NS)).encode(), count_only=True)
-        stored_keys = int(resp.count)
         db = client.status().db_size - before
         rss = rss_mib(etcd.pid or 0)
         begin = time.perf_counter()
@@ -143,7 +155,8 @@ def measure(layout: str, batches: list[list[Detection]], passes: int) -> dict[st
         at_rest = client.status().db_size - before  # old revisions (dirty markers) gone
         stall_s, revoke_s = expiry_stall(client)
         client.close()
-    return {"keys": stored_keys, "bytes_per_pass": db / passes, "at_rest": at_rest / passes,
+    return {"keys": stored_keys, "sent_keys": sent_keys, "merge_s": merge_s,
+            "bytes_per_pass": db / passes, "at_rest": at_rest / passes,
             "keys_per_pass": stored_keys / passes,
             "rss_mib": rss, "ingest_per_s": passes / ingest_s, "compact_s": compact_s,
             "stall_s": stall_s, "revoke_s": revoke_s}
@@ -156,12 +169,14 @@ def main() -> int:
     parser.add_argument("--hours", type=float, default=4.8, help="of the day, stored")
     parser.add_argument("--layouts", default="per-pass,packed",
                         help="which to measure (per-pass at a day of 50 detectors takes minutes)")
-    parser.add_argument("--linger", type=float, default=0.0,
-                        help="a batch every N s (0: at each bucket boundary, as the agent)")
+    parser.add_argument("--linger", type=float, default=15.0,
+                        help="a batch every N s (default 15: the agent's batch_linger_s)")
     args = parser.parse_args()
+    if args.linger <= 0:
+        parser.error("--linger: must be above 0")
     batches = day_of_passes(args.detectors, args.per_day, args.hours, args.linger)
     passes = sum(len(b) for b in batches)
-    when = f"every {args.linger:g} s" if args.linger else "at bucket boundaries"
+    when = f"every {args.linger:g} s"
     print(f"{passes:,} passes: {args.detectors} detectors x {args.per_day:,}/day for "
           f"{args.hours:g} h, batches {when} ({passes / len(batches):.1f} passes each); "
           f"pid {os.getpid()}")
@@ -169,7 +184,10 @@ def main() -> int:
     for layout in args.layouts.split(","):
         results[layout] = measure(layout, batches, passes)
         r = results[layout]
-        print(f"{layout:>9}: {r['keys']:>9,} keys  {r['bytes_per_pass']:6.1f} B/pass written, "
+        merged = (f" (as sent {r['sent_keys']:,}, merged in {r['merge_s']:.2f} s)"
+                  if layout == "packed" else "")
+        print(f"{layout:>9}: {r['keys']:>9,} keys{merged}  "
+              f"{r['bytes_per_pass']:6.1f} B/pass written, "
               f"{r['at_rest']:6.1f} compacted  "
               f"{r['keys_per_pass']:.4f} keys/pass  etcd RSS {r['rss_mib']:7.1f} MiB  "
               f"ingest {r['ingest_per_s']:>9,.0f}/s  compact {r['compact_s']:.2f} s  "

@@ -66,6 +66,9 @@ class CentralConfig:
     # them for ranges etcd no longer holds (None: no archive)
     archive_dir: Path | None = None
     archive_interval_s: float = 3600.0  # how often central looks for closed days to export
+    # a bucket's blocks (an agent's batches) are merged into one this long after it ends,
+    # each pass once; 0 = never
+    compact_after_s: float = 600.0
     enroll_port: int = 9001  # TLS without client certificates: boxes enroll with a token
     tls_cert_file: Path | None = None  # central's certificate (PEM), instead of pki_dir's
     tls_key_file: Path | None = None  # its private key (PEM)

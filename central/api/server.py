@@ -43,6 +43,7 @@ from roadside.central.metrics import CentralMetrics
 from roadside.central.pki.etcd import enable_auth, etcd_files
 from roadside.central.store.archive_export import Archiver
 from roadside.central.store.client import connect, connect_shards, tls_files
+from roadside.central.store.compaction import Compactor
 from roadside.central.store.etcd_process import EtcdProcess, EtcdProcessError, EtcdTls
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.traveltime.in_serve import WorkerThread, serve_worker_config
@@ -91,6 +92,7 @@ class RunningCentral:
     _etcd: EtcdProcess | None = None
     _worker: WorkerThread | None = None  # the in-process travel-time worker, if any
     _archiver: Archiver | None = None  # exports closed days when archive_dir is set
+    _compactor: Compactor | None = None  # merges closed buckets' blocks
     _http: HttpServer | None = None  # the HTTP feeds, if served
     metrics: CentralMetrics = field(default_factory=CentralMetrics)
     _metrics_server: MetricsServer | None = None
@@ -149,6 +151,8 @@ class RunningCentral:
             self._worker.stop()
         if self._archiver is not None:
             self._archiver.stop()
+        if self._compactor is not None:
+            self._compactor.stop()
         if self.security is not None:
             self.security.stop()
         self.store.close()
@@ -261,6 +265,9 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None,
         if config.archive_dir is not None:
             central._archiver = Archiver(store, config.archive_dir, config.archive_interval_s)
             central._archiver.start()
+        if config.compact_after_s > 0:
+            central._compactor = Compactor(store, config.compact_after_s)
+            central._compactor.start()
         _serve_metrics(central)
         if serving is not None:
             serving(central)

@@ -5,19 +5,14 @@ lock), which exports every closed day soon after midnight UTC, long before it ex
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import etcd3
-import grpc
-
-from roadside.central.errors import StoreUnavailable
 from roadside.central.store import archive, keys
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.event_reads import EventQuery, EventReader
+from roadside.central.store.rounds import Rounds
 
 log = logging.getLogger(__name__)
 
@@ -66,52 +61,25 @@ def closed_days(reader: EventReader, directory: Path) -> list[str]:
     return out
 
 
-class Archiver:
+class Archiver(Rounds):
     """Exports closed days every INTERVAL_S (first at start) while central runs."""
 
     def __init__(self, store: EtcdStore, directory: Path, interval_s: float = INTERVAL_S,
                  ) -> None:
-        self._store = store
+        super().__init__(store, "archiver", keys.archive_lock(store.namespace), LOCK_TTL_S,
+                         interval_s)
         self._reader = EventReader(store)
         self._directory = directory
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="archiver", daemon=True)
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except (archive.ArchiveError, StoreUnavailable, etcd3.exceptions.Etcd3Exception,
-                    grpc.RpcError) as exc:
-                log.warning("archive: %s; trying again in %g s", exc, self._interval_s)
-            self._stop.wait(self._interval_s)
+    def work(self) -> int:
+        days = closed_days(self._reader, self._directory)
+        return export_days(self._reader, self._directory, days, _log_day)
 
     def run_once(self) -> int:
         """Export what is closed and missing, if no other central is at it: passes written."""
-        # the lock lives in the namespace (an etcd user limited to it may take it), on its
-        # own lease: a central that dies holding it frees it within LOCK_TTL_S
-        client = self._store.client
-        key = keys.archive_lock(self._store.namespace)
-        lease = client.lease(LOCK_TTL_S)
-        try:
-            tx = client.transactions
-            taken, _ = client.transaction(compare=[tx.create(key) == 0],
-                                          success=[tx.put(key, str(os.getpid()), lease=lease)],
-                                          failure=[])
-            if not taken:
-                return 0
-            days = closed_days(self._reader, self._directory)
-            return export_days(self._reader, self._directory, days, _log_day)
-        finally:
-            lease.revoke()
+        done = self.locked_round(lambda: 0)
+        assert isinstance(done, int)
+        return done
 
 
 def _log_day(day: str, written: list[archive.Entry]) -> None:

@@ -186,6 +186,14 @@ class EtcdStore:
             self._commit_leased(lambda: [markers()])
         return len(detections)
 
+    def retention_lease(self, t_ns: int) -> int:
+        """The lease of a pass at t_ns (it expires with its day's retention)."""
+        return self._leases.lease_for(t_ns)
+
+    def retention_lease_gone(self) -> None:
+        """A lease from retention_lease was not found: grant new ones from now on."""
+        self._leases.forget()
+
     def use_shards(self, clients: Mapping[str, etcd3.MultiEndpointEtcd3Client]) -> None:
         """Put detections on these detection shards (central/store/shards.py); the clients
         stay the caller's."""

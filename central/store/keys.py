@@ -20,6 +20,7 @@ The rest is roadside's own:
     /{ns}/pending/{dest}/{detector_id}/{bucket}      a dirty bucket, fanned out per destination
     /{ns}/shards/{detector_id}                       the detection shard of its passes
     /{ns}/clocks/{detector_id}                       its clock offset estimate
+    /{ns}/compacted/{detector_id}                    the next bucket the compactor looks at
     /{ns}/rules/link/{src}/{dest}, /{ns}/rules/route/{route}   the rules its windows hold
     /{ns}/live/link/{src}/{dest}, /{ns}/live/route/{route}     its live figure (leased)
 
@@ -239,6 +240,15 @@ def shards_prefix(ns: str) -> str:
 def site_shards_key(ns: str) -> str:
     """The detection shards the site's processes use (JSON list of names)."""
     return _p(ns, "config", "shards")
+
+
+def compacted_key(ns: str, detector_id: str) -> str:
+    """The next bucket the compactor looks at for this detector."""
+    return _p(ns, "compacted", detector_id)
+
+
+def compactor_lock(ns: str) -> str:
+    return _p(ns, "locks", "compactor")
 
 
 def archive_lock(ns: str) -> str:

@@ -1,11 +1,10 @@
 """A live box's passes arrive one at a time; the uplink sends the first at once and lets
-the next batch fill (until central's next bucket has closed, at most batch_linger_s), so
-central stores them in few keys; a full batch goes without waiting."""
+the next batch fill for batch_linger_s, so central stores them in few keys; a full batch
+goes without waiting."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import etcd3
@@ -14,7 +13,7 @@ from roadside.agent.uplink import Uplink
 from roadside.agent.wire import pass_to_bytes
 from roadside.central.api.server import RunningCentral
 from roadside.central.store import keys
-from tests.agent.test_uplink import S, buffer_with, make_passes
+from tests.agent.test_uplink import buffer_with, make_passes
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.polling import eventually
 from tests.fixtures.stored import passes_in
@@ -46,27 +45,3 @@ async def test_passes_that_trickle_in_go_in_one_batch_after_the_first(
     buckets = {keys.bucket_of(p.timestamp_ns) for p in passes[1:]}
     blocks = list(etcd_client.get_prefix(keys.detector_prefix(namespace, "det-test")))
     assert len(blocks) == 1 + len(buckets)  # a block per batch and bucket it touches
-
-
-async def test_a_partial_batch_holds_only_closed_buckets_and_a_drain_sends_the_rest(
-    central: RunningCentral, agent_config: MakeConfig, tmp_path: Path,
-    etcd_client: etcd3.MultiEndpointEtcd3Client, namespace: str,
-) -> None:
-    config = agent_config(central=central.collector_addr, batch_linger_s=3600.0)
-    closed = make_passes(2)  # an hour ago
-    still_open = make_passes(1, start_ns=time.time_ns() + 150 * S)  # a bucket not over yet
-    buf = buffer_with(tmp_path / "b.db", closed + still_open)
-    uplink = Uplink(config, buf)
-    stop = asyncio.Event()
-    task = asyncio.create_task(uplink.run(stop))
-    try:
-        await eventually(lambda: uplink.counts().passes_sent == 2, 30, "the closed buckets")
-        assert buf.depth() == 1  # waits for its bucket to close (and its batch to fill)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
-    try:
-        assert await uplink.drain(30)  # stopping: everything goes
-    finally:
-        buf.close()
-    assert len(passes_in(etcd_client, namespace, "det-test")) == 3
