@@ -72,10 +72,8 @@ class LegacyQueryServicer(query_pb2_grpc.QueryServiceServicer):
 
     def _events(self, request: query_pb2.GetEventsRequest) -> Iterator[query_pb2.DetectionEvent]:
         query = self._query(request)
-        for n, item in enumerate(self.reader.iter_events(query), start=1):
-            yield wire.record_to_legacy_event(item)
-            if n == request.limit:
-                return
+        events = self.reader.iter_events(query, shape=wire.LEGACY_EVENTS)
+        yield from itertools.islice(events, request.limit or None)
 
     @grpc_method
     def GetEvents(

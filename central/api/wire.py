@@ -194,3 +194,15 @@ def record_to_legacy_event(record: StoredPass) -> legacy_query_pb2.DetectionEven
         device_id=record.device_id,
         detector_id=record.detector_id,
     )
+
+
+def packed_to_legacy_event(detector_id: str, t: int, ulid: str, device: str,
+                           p: stored_pb2.PackedPass, radio: str,
+                           kind: str) -> legacy_query_pb2.DetectionEvent:
+    """record_to_legacy_event straight from a stored block's pass (packed.MakePass)."""
+    return legacy_query_pb2.DetectionEvent(
+        time=[{"seconds": t // 1_000_000_000, "nanos": t % 1_000_000_000}],
+        device_id=device, detector_id=detector_id)
+
+
+LEGACY_EVENTS = Shape(packed_to_legacy_event, record_to_legacy_event)
