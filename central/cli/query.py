@@ -24,7 +24,6 @@ from roadside.common.output import Column, Writer, write_rows
 from roadside.common.timeparse import format_local, format_utc, parse_time
 from roadside.proto.v1 import query_pb2, types_pb2
 
-PAGE_SIZE = 5000  # events per GetEvents call
 TAIL_SINCE = "15m"  # a tail first shows what arrived this long ago
 PROGRESS_EVERY = 10_000  # events between progress lines on stderr (when it is a terminal)
 
@@ -95,28 +94,40 @@ def _events(args: argparse.Namespace) -> int:
 def _read_events(
     config: ClientConfig, detectors: list[str], since: int, until: int, limit: int
 ) -> Iterator[dict[str, Any]]:
-    """Every event of the range through GetEvents pages, up to `limit` (0 = all)."""
-    timeout = config.call_timeout_s
-    count, token = 0, ""
+    """Every event of the range, up to `limit` (0 = all): one StreamEventColumns call (the
+    range at one revision, a page of columns at a time), ended early at the limit."""
+    count = 0
     progress = sys.stderr.isatty()
     with query_stub(config, role="analyst") as stub:  # per-device data
-        while True:
-            size = PAGE_SIZE if not limit else min(PAGE_SIZE, limit - count)
-            resp = stub.GetEvents(
-                query_pb2.GetEventsRequest(
-                    detector_ids=detectors, since_ns=since, until_ns=until, limit=size,
-                    page_token=token,
-                ),
-                timeout=timeout,
-            )
-            for event in resp.events:
-                yield event_row(event)
-            before, count = count, count + len(resp.events)
-            if progress and count // PROGRESS_EVERY > before // PROGRESS_EVERY:
-                print(f"... {count} events", file=sys.stderr, flush=True)
-            token = resp.next_page_token
-            if not token or (limit and count >= limit):
-                return
+        stream = stub.StreamEventColumns(query_pb2.StreamEventsRequest(
+            detector_ids=detectors, since_ns=since, until_ns=until))
+        try:
+            for page in stream:
+                for row in column_rows(page):
+                    yield row
+                    count += 1
+                    if count == limit:
+                        return
+                if progress and count // PROGRESS_EVERY > (count - len(page.ulid)) // \
+                        PROGRESS_EVERY:
+                    print(f"... {count} events", file=sys.stderr, flush=True)
+        finally:
+            stream.cancel()  # (done, or stopped at the limit: nothing more is sent)
+
+
+def column_rows(page: query_pb2.EventColumns) -> Iterator[dict[str, Any]]:
+    """The rows of a page of columns, as event_row makes them."""
+    radios = {n: _kind(types_pb2.RadioKind, "RADIO_KIND_", n) for n in set(page.radio)}
+    kinds = {n: _kind(types_pb2.AddressKind, "ADDRESS_KIND_", n) for n in set(page.address_kind)}
+    for i, t in enumerate(page.timestamp_ns):
+        yield {
+            "time": format_utc(t), "timestamp_ns": t,
+            "detector_id": page.detector_ids[page.detector[i]],
+            "device_id": page.device_id[i], "peak_rssi": page.peak_rssi[i],
+            "count": page.count[i], "radio": radios[page.radio[i]],
+            "address_kind": kinds[page.address_kind[i]], "tagged": page.tagged[i],
+            "first_ns": page.first_ns[i], "last_ns": page.last_ns[i], "ulid": page.ulid[i],
+        }
 
 
 # tail --------------------------------------------------------------------
