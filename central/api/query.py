@@ -112,7 +112,8 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         self, request: query_pb2.StreamEventsRequest, context: grpc.ServicerContext
     ) -> Iterator[query_pb2.Event]:
         for page in self._pages(request, context):
-            yield from page
+            for fields in page:
+                yield query_pb2.Event(**fields)
 
     @grpc_method
     def StreamEventPages(

@@ -128,22 +128,26 @@ def dict_to_status(data: dict[str, Any]) -> types_pb2.AgentStatus:
 
 # query results (central/api/query.py, central/api/legacy_query.py) -------
 
-def record_to_event(record: StoredPass) -> query_pb2.Event:
-    return query_pb2.Event(detector_id=record.detector_id, **{"pass": record_to_pass(record)})
+EventFields = dict[str, Any]  # an Event as its fields: a page's message takes a list of them
+# as they are (no Event made and then copied into the page)
+
+
+def record_to_event_fields(record: StoredPass) -> EventFields:
+    return {"detector_id": record.detector_id, "pass": record_to_pass(record)}
 
 
 def packed_to_event(detector_id: str, t: int, ulid: str, device: str,
-                    p: stored_pb2.PackedPass, radio: str, kind: str) -> query_pb2.Event:
-    """An Event straight from a stored block's pass (packed.MakePass): no record between."""
-    return query_pb2.Event(detector_id=detector_id, **{"pass": {
+                    p: stored_pb2.PackedPass, radio: str, kind: str) -> EventFields:
+    """An Event's fields straight from a stored block's pass (packed.MakePass)."""
+    return {"detector_id": detector_id, "pass": {
         "ulid": ulid, "device_id": device, "timestamp_ns": t,
         "first_ns": t - p.first_before_ns, "last_ns": t + p.last_after_ns,
         "peak_ns": t + p.peak_offset_ns, "peak_rssi": p.peak_rssi, "count": p.count,
         "radio": TEXT_TO_RADIO.get(radio, 0), "address_kind": TEXT_TO_ADDRESS.get(kind, 0),
-        "tagged": p.tagged, "alias": p.alias, "device_class": p.device_class}})
+        "tagged": p.tagged, "alias": p.alias, "device_class": p.device_class}}
 
 
-EVENTS = Shape(packed_to_event, record_to_event)  # what the query service reads
+EVENTS = Shape(packed_to_event, record_to_event_fields)  # what the query service reads
 
 Row = tuple[Any, ...]  # an event as the fields of EventColumns, in their order
 
