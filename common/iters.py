@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
@@ -9,12 +10,7 @@ T = TypeVar("T")
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Lists of up to `size` consecutive items."""
-    page: list[T] = []
-    for item in items:
-        page.append(item)
-        if len(page) >= size:
-            yield page
-            page = []
-    if page:
+    """Lists of up to `size` consecutive items (each list filled by islice, in C)."""
+    it = iter(items)
+    while page := list(itertools.islice(it, size)):
         yield page

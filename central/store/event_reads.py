@@ -23,6 +23,7 @@ import binascii
 import contextlib
 import functools
 import heapq
+import itertools
 import logging
 import operator
 import queue
@@ -222,21 +223,12 @@ class EventReader:
             resume = keys.bucket_prefix(self.ns, detector_id, keys.bucket_of(after[0]))
             start = max(start, resume)
         if start >= end:
-            return
+            return iter(())
         name = self.shards.shard_of(detector_id)
         at = revision.revision(name) if revision is not None else None
         since = max(after[0] if after is not None else 0, query.since_ns)
-        bucket, blocks = "", 0
-        group: list[Item] = []
-        for key_bucket, items in self._scan_range(name, query, start, end, at, chunk, shape,
-                                                  prefetch, since):
-            if key_bucket != bucket:
-                yield from _sorted(group, blocks, after)
-                bucket, blocks = key_bucket, 0
-                group = []
-            group += items
-            blocks += 1
-        yield from _sorted(group, blocks, after)
+        blocks = self._scan_range(name, query, start, end, at, chunk, shape, prefetch, since)
+        return itertools.chain.from_iterable(_buckets(blocks, after))
 
     def _scan_range(
         self, shard: str, query: EventQuery, start: str, end: str, revision: int | None,
@@ -325,14 +317,32 @@ class EventReader:
             start = keys.prefix_end(keys.detector_prefix(self.ns, detector_id))
 
 
-def _sorted(group: list[Item], blocks: int, after: Position | None) -> Iterator[Item]:
-    """One bucket's items (from `blocks` keys) in position order, each pass once, after
+def _buckets(blocks: Iterable[tuple[str, list[Item]]],
+             after: Position | None) -> Iterator[list[Item]]:
+    """Each bucket's items (its keys' lists gathered) in position order, each pass once,
+    after `after`."""
+    bucket, parts = "", 0
+    group: list[Item] = []
+    for key_bucket, items in blocks:
+        if key_bucket != bucket:
+            yield _sorted(group, parts, after)
+            bucket, parts = key_bucket, 0
+            group = []
+        group += items
+        parts += 1
+    yield _sorted(group, parts, after)
+
+
+def _sorted(group: list[Item], parts: int, after: Position | None) -> list[Item]:
+    """One bucket's items (from `parts` keys) in position order, each pass once, after
     `after`."""
     group.sort(key=_position)
-    items: Iterable[Item] = _once(group) if blocks > 1 else group
+    if parts > 1:  # the same pass in two keys: its copies sort next to each other
+        group = [item for previous, item in zip([None, *group], group, strict=False)
+                 if previous is None or previous[1] != item[1]]
     if after is None:
-        return iter(items)
-    return (item for item in items if (item[0], item[1]) > after)
+        return group
+    return [item for item in group if (item[0], item[1]) > after]
 
 
 _END = object()

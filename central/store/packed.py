@@ -145,7 +145,9 @@ def block_items(detector_id: str, key: str, value: bytes, since_ns: int = 0,
         t = base + p.timestamp_offset_ns
         if t < since_ns or t >= until:
             continue
-        ulid = ulid_text(_whole_ulid(p, t))
+        short = p.ulid  # 10 bytes when the ULID's time is the first sighting's ms
+        ulid = ulid_text(short if len(short) == 16 else
+                         ((t - p.first_before_ns) // 1_000_000).to_bytes(6, "big") + short)
         device = p.device.decode() if p.device_text else p.device.hex()
         out.append((t, f"{prefix}{ulid}.{device}", make,
                     (detector_id, t, ulid, device, p, radios[p.radio], kinds[p.address_kind])))
