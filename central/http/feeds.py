@@ -190,6 +190,7 @@ class Feeds:
         """GeoJSON: detectors as points, links and routes as lines with their current state."""
         places = self.places()
         health = {h["id"]: h["state"] for h in self.health()} if with_health else {}
+        levels = {a["subject"]: a.get("level") for a in self.alerts()} if with_health else {}
         features: list[dict[str, Any]] = [
             {"type": "Feature", "id": f"detector/{p.id}",
              "geometry": {"type": "Point", "coordinates": [p.longitude, p.latitude]},
@@ -209,5 +210,6 @@ class Feeds:
                                "travel_time_s": current.get("travel_time_s"),
                                "live_travel_time_s": live.get("travel_time_s"),
                                "free_flow_s": entry["free_flow_s"],
-                               "delay_s": entry["delay_s"]}})
+                               "delay_s": entry["delay_s"],
+                               **({"alert": levels.get(entry["id"])} if with_health else {})}})
         return {"type": "FeatureCollection", "features": features}

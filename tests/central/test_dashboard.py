@@ -5,6 +5,7 @@ a box that stops reporting shown silent; map tiles only from the configured tile
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ import pytest
 from roadside.central.api import wire
 from roadside.central.api.server import RunningCentral
 from roadside.central.http.apikeys import ApiKeys
+from roadside.central.store import keys as store_keys
 from roadside.central.store.records import DetectorRecord
 from roadside.central.traveltime import engine, profiles, stats, store
 from roadside.proto.v1 import types_pb2
@@ -94,6 +96,14 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
 ) -> None:
     central = start_test_central(http=True, allowed_silence_s=4.0)
     network(road)
+    # a box registered by its first upload has no place: listed apart, never drawn at 0, 0
+    road.store.register_detector(DetectorRecord("orphan-box", "", 0.0, 0.0))
+    # the workers judge the second link Bad (its delay alone says free flow): the map agrees
+    second_link = "link/mill-bridge/market-square"
+    road.client.put(store_keys.alert_key(road.namespace, second_link), json.dumps(
+        {"subject": second_link, "level": "bad", "previous": "ok",
+         "reason": "travel time 1.8 x normal for 10 min",
+         "value": 0, "at_ns": time.time_ns(), "since_ns": time.time_ns()}))
     report(road, "north-gate")
     report(road, "mill-bridge")
     key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
@@ -122,7 +132,9 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     first, second, third = ("link/north-gate/mill-bridge", "link/mill-bridge/market-square",
                             "link/market-square/south-junction")
     assert set(links) == {first, second, third}
-    assert "congested" in links[first] and "ok" in links[second] and "none" in links[third]
+    assert "congested" in links[first] and "congested" in links[second]
+    assert "none" in links[third]
+    assert "orphan-box" in driver.find_element(By.ID, "unplaced").text  # type: ignore[attr-defined]
     wait.until(lambda _d: click(f'[data-id="{first}"]'))
     # today's windows (at least the last hour's), each a point on the median line
     wait.until(lambda _d: count("#chart .point") >= 10)

@@ -47,12 +47,22 @@ function el(name, attrs, parent) {
   return node;
 }
 
-// a link's colour: its delay against free flow (the network feed's line properties)
+// a link's colour (the network feed's line properties): its alert level where the workers
+// evaluate one (so the map and the alert list agree), else its delay against free flow;
+// without a figure, or with nothing to judge it by, it is grey, never green
 function level(p) {
+  if (p.alert === "bad") return "congested";
+  if (p.alert === "warn") return "slow";
   if (p.state !== "ok") return "none";
-  if (!p.free_flow_s || p.delay_s === null) return "ok";
+  if (p.alert === "ok") return "ok";
+  if (!p.free_flow_s || p.delay_s === null) return "none";
   const ratio = p.delay_s / p.free_flow_s;
   return ratio > 0.6 ? "congested" : ratio > 0.25 ? "slow" : "ok";
+}
+
+// a detector registered without a place (e.g. by its first upload) sits at 0, 0: not drawn
+function placed(coordinates) {
+  return !(coordinates[0] === 0 && coordinates[1] === 0);
 }
 
 // Web Mercator: world pixels at zoom z (256-pixel tiles), as map tiles are cut
@@ -64,7 +74,8 @@ function world([lon, lat], z) {
 
 // the largest zoom at which the detectors fit 700 x 400 pixels, and its pixel offset
 function view(features) {
-  const points = features.filter(f => f.geometry.type === "Point").map(f => f.geometry.coordinates);
+  const points = features.filter(f => f.geometry.type === "Point").map(f => f.geometry.coordinates)
+    .filter(placed);
   let z = 18;
   for (; z > 0; z--) {
     const px = points.map(p => world(p, z));
@@ -97,11 +108,15 @@ function drawMap() {
   const map = document.getElementById("map");
   map.replaceChildren();
   const features = state.network ? state.network.features : [];
-  if (!features.some(f => f.geometry.type === "Point")) return;
+  const detectors = features.filter(f => f.geometry.type === "Point");
+  const away = detectors.filter(f => !placed(f.geometry.coordinates));
+  document.getElementById("unplaced").textContent = away.length ?
+    "not on the map (no coordinates): " + away.map(f => f.properties.id).join(", ") : "";
+  if (!detectors.some(f => placed(f.geometry.coordinates))) return;
   const v = view(features), at = v.at;
   drawTiles(map, v);
   for (const f of features.filter(f => f.geometry.type === "LineString")) {
-    const points = f.geometry.coordinates.map(at).map(p => p.join(",")).join(" ");
+    const points = f.geometry.coordinates.filter(placed).map(at).map(p => p.join(",")).join(" ");
     const line = el("polyline", { points, "data-id": f.id,
       class: "link " + level(f.properties) + (f.id === state.selected ? " selected" : "") }, map);
     el("title", {}, line).textContent = f.properties.name;
@@ -111,7 +126,7 @@ function drawMap() {
       render();
     });
   }
-  for (const f of features.filter(f => f.geometry.type === "Point")) {
+  for (const f of detectors.filter(f => placed(f.geometry.coordinates))) {
     const [x, y] = at(f.geometry.coordinates);
     el("circle", { cx: x, cy: y, r: 8, "data-id": f.properties.id,
       class: "detector " + (f.properties.health || "unknown") }, map);
