@@ -209,3 +209,19 @@ def test_map_tiles_come_from_the_configured_tile_server_only(
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_without_a_key_the_page_says_so_at_the_top(
+    start_test_central: Callable[..., RunningCentral], road: Road, browser: object,
+) -> None:
+    central = start_test_central(http=True)
+    network(road)
+    driver = browser
+    driver.get(f"{central.http_url}/dashboard/?refresh=1")  # type: ignore[attr-defined]
+    error = driver.find_element(By.ID, "error")  # type: ignore[attr-defined]
+    WebDriverWait(driver, WAIT_S).until(lambda _d: "401" in error.text)
+    assert "API key" in error.text
+    top = driver.find_element(By.ID, "mapbox").location["y"]  # type: ignore[attr-defined]
+    assert error.location["y"] < top  # said before anything else, not under the tables
+    assert "need an API key" in driver.find_element(  # type: ignore[attr-defined]
+        By.ID, "alerts").text  # not "no alerts"

@@ -213,6 +213,10 @@ function render() { drawMap(); drawChart(); }
 
 async function refresh() {
   const error = document.getElementById("error");
+  if (!state.key) {
+    document.getElementById("alerts").innerHTML =
+      "<li class=\"none\">alerts and detectors need an API key (above)</li>";
+  }
   try {
     if (!state.settings) {
       state.settings = await feed("/api/v1/dashboard");
