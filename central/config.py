@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,8 @@ class CentralConfig:
     # city's own tile server); empty: no tiles, nothing fetched from elsewhere
     http_map_tiles: str = ""
     http_map_attribution: str = ""  # shown under the map when tiles are drawn
+    # the dashboard's clock: an IANA time zone (e.g. Europe/Amsterdam); empty: the browser's
+    http_time_zone: str = ""
     allowed_silence_s: float = 900.0  # a detector without a status report longer: silent
     clock_offset_max_s: float = 2.0  # a box's clock further off than this is flagged
     metrics: bool = True  # Prometheus metrics on metrics_port (plain HTTP, like health)
@@ -118,6 +121,12 @@ class CentralConfig:
         if not 0 <= self.max_streams < self.workers:
             raise ValueError(f"max_streams: must be 0..{self.workers - 1} (below workers, so "
                              f"that unary calls are always served), got {self.max_streams}")
+        if self.http_time_zone:
+            try:
+                zoneinfo.ZoneInfo(self.http_time_zone)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"http_time_zone: not an IANA time zone (e.g. "
+                                 f"Europe/Amsterdam): {self.http_time_zone!r}") from exc
         if self.http_map_tiles and not all(f"{{{c}}}" in self.http_map_tiles for c in "zxy"):
             raise ValueError(f"http_map_tiles: a URL template with {{z}}, {{x}} and {{y}}, "
                              f"got {self.http_map_tiles!r}")

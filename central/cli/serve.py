@@ -75,6 +75,8 @@ HELP = {
     "http_country": "ISO 3166 country code of the DATEX II publication's creator (XX)",
     "http_map_tiles": "tile URL template ({z}/{x}/{y}) under the dashboard's map (none)",
     "http_map_attribution": "the tiles' attribution, shown under the map",
+    "http_time_zone": "the dashboard's clock, an IANA time zone such as Europe/Amsterdam "
+                      "(default: the browser's)",
     "allowed_silence_s": "a detector without a status report for longer is silent (900)",
     "metrics": "serve Prometheus metrics (default on)",
     "metrics_host": "address of the metrics port (default 127.0.0.1; 0.0.0.0 for a "

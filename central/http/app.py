@@ -33,7 +33,7 @@ DATEX_TYPE = "application/xml"
 
 def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX",
              revoked: Callable[[int], bool] | None = None,
-             map_tiles: str = "", map_attribution: str = "") -> FastAPI:
+             map_tiles: str = "", map_attribution: str = "", time_zone: str = "") -> FastAPI:
     app = FastAPI(title="roadside", version=__version__, docs_url=None, redoc_url=None,
                   description="Travel times, network and detector health of a roadside "
                               "site: JSON, GeoJSON and DATEX II v3.")
@@ -95,9 +95,10 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
     def health(_role: Annotated[str, Depends(known)]) -> dict[str, Any]:
         return {"detectors": feeds.health(), "allowed_silence_s": feeds.allowed_silence_s}
 
-    @app.get("/api/v1/dashboard", summary="the dashboard's settings (map tiles)")
+    @app.get("/api/v1/dashboard", summary="the dashboard's settings (map tiles, time zone)")
     def dashboard(_role: Annotated[str, Depends(caller)]) -> dict[str, Any]:
-        return {"map_tiles": map_tiles or None, "map_attribution": map_attribution or None}
+        return {"map_tiles": map_tiles or None, "map_attribution": map_attribution or None,
+                "time_zone": time_zone or None}
 
     @app.get("/api/v1/alerts", summary="alert states: Warn and Bad, and the ones cleared")
     def alert_states(_role: Annotated[str, Depends(known)]) -> dict[str, Any]:

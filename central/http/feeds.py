@@ -175,6 +175,7 @@ class Feeds:
                 "id": d.id, "name": d.name, "latitude": d.latitude, "longitude": d.longitude,
                 "radios": list(d.radios), "state": state,
                 "last_status": format_utc(reported) if reported else None,
+                "last_status_ns": reported or None,
                 "last_upload": format_utc(int(s["last_upload_ns"]))
                 if s and int(s.get("last_upload_ns", 0)) else None,
                 "silent_s": silent_s,

@@ -66,7 +66,8 @@ class HttpServer:
         self.app = make_app(feeds, ApiKeys(store.client, store.namespace),
                             config.http_open_data, config.http_country,
                             self.revocations.revoked if self.revocations else None,
-                            config.http_map_tiles, config.http_map_attribution)
+                            config.http_map_tiles, config.http_map_attribution,
+                            config.http_time_zone)
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

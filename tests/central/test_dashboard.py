@@ -5,6 +5,7 @@ a box that stops reporting shown silent; map tiles only from the configured tile
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import struct
 import threading
 import time
 import zlib
+import zoneinfo
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -94,7 +96,8 @@ def report(road: Road, detector_id: str) -> None:
 def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_box(
     start_test_central: Callable[..., RunningCentral], road: Road, browser: object,
 ) -> None:
-    central = start_test_central(http=True, allowed_silence_s=4.0)
+    central = start_test_central(http=True, allowed_silence_s=4.0,
+                                 http_time_zone="Asia/Kolkata")  # UTC+5:30: no whole hours
     network(road)
     # a box registered by its first upload has no place: listed apart, never drawn at 0, 0
     road.store.register_detector(DetectorRecord("orphan-box", "", 0.0, 0.0))
@@ -151,6 +154,21 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
 
     wait.until(lambda _d: b_silent_a_not())
     assert classes("#health tbody tr")["south-junction"] == "never_reported"
+    # the site's clock, 24-hour: the chart's hours are Kolkata's whole hours, the table's
+    # times Kolkata's (at UTC's whole hours the labels would end in :30)
+    hours = driver.execute_script(  # type: ignore[attr-defined]
+        "return [...document.querySelectorAll('#chart .hour')].map(e => e.textContent)")
+    assert hours and all(re.fullmatch(r"[012]\d:00", h) for h in hours), hours
+    [latest] = road.store.statuses(["north-gate"])
+    kolkata = datetime.datetime.fromtimestamp(int(latest["reported_ns"]) / 1e9,
+                                              zoneinfo.ZoneInfo("Asia/Kolkata"))
+
+    def last_status_shown() -> str:
+        return str(driver.execute_script(  # type: ignore[attr-defined]
+            "return document.querySelector('#health tr[data-id=\"north-gate\"] td:nth-child(4)')"
+            ".textContent"))
+    wait.until(lambda _d: last_status_shown() == kolkata.strftime("%H:%M:%S"))
+    assert "Asia/Kolkata" in driver.find_element(By.ID, "updated").text  # type: ignore[attr-defined]
     assert "silent" in classes("#map .detector")["mill-bridge"]
     if SCREENSHOT:
         driver.save_screenshot(SCREENSHOT)  # type: ignore[attr-defined]

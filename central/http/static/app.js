@@ -7,11 +7,32 @@ const params = new URLSearchParams(location.search);
 const REFRESH_S = Math.max(1, Number(params.get("refresh")) || 10);
 const state = { key: "", selected: null, network: null, detail: null, settings: null };
 
-// the hours since local midnight: a chart shows today
+// times on the page: 24-hour, in the site's time zone (settings.time_zone) or the browser's
+function zone() { return (state.settings && state.settings.time_zone) || undefined; }
+function timeOf(ms, withSeconds = true) {
+  return new Intl.DateTimeFormat("en-GB", { timeZone: zone(), hour: "2-digit", minute: "2-digit",
+    second: withSeconds ? "2-digit" : undefined, hourCycle: "h23" }).format(new Date(ms));
+}
+function day(ms) {
+  return new Intl.DateTimeFormat("en-GB", { timeZone: zone(), weekday: "short", day: "numeric",
+    month: "short" }).format(new Date(ms));
+}
+
+// the site's offset from UTC at `ms`, in ms (what its wall clock adds)
+function offsetMs(ms) {
+  const parts = new Intl.DateTimeFormat("en-US", { timeZone: zone(), hourCycle: "h23",
+    year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric",
+    second: "numeric" }).formatToParts(new Date(ms));
+  const get = type => Number(parts.find(p => p.type === type).value);
+  const wall = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour") % 24,
+                        get("minute"), get("second"));
+  return wall - Math.floor(ms / 1000) * 1000;
+}
+
+// the hours since the site's midnight: a chart shows today
 function todayHours() {
-  const now = new Date(), midnight = new Date(now);
-  midnight.setHours(0, 0, 0, 0);
-  return Math.min(48, Math.max(1, (now - midnight) / 3.6e6));
+  const now = Date.now(), local = now + offsetMs(now);
+  return Math.min(48, Math.max(1, (local % 86_400_000) / 3.6e6));
 }
 
 async function loadDetail() {
@@ -140,7 +161,7 @@ function drawChart() {
   const entry = state.detail;
   const title = document.getElementById("charttitle");
   if (!entry) { title.textContent = "Pick a link or route on the map"; return; }
-  title.textContent = entry.name + ": travel time today";
+  title.textContent = entry.name + ": travel time today, " + day(Date.now());
   const ok = entry.recent.filter(w => w.state === "ok");
   const normals = entry.recent.filter(w => w.normal_s);
   const times = ok.flatMap(w => [w.p10_s, w.p90_s]).concat(entry.free_flow_s ? [entry.free_flow_s] : [])
@@ -153,6 +174,16 @@ function drawChart() {
   for (let m = 0; m <= top / 60; m += Math.max(1, Math.round(top / 60 / 5))) {
     el("line", { x1: 50, x2: 780, y1: y(m * 60), y2: y(m * 60), class: "gridline" }, chart);
     el("text", { x: 5, y: y(m * 60) + 4, class: "axis" }, chart).textContent = m + " min";
+  }
+  // the time axis: the site's whole hours (every 1, 2, 3 or 6 h, so that few labels fit)
+  const span = (t1 - t0) / 3.6e12, every = [1, 2, 3, 6].find(h => span / h <= 8) || 12;
+  const first = t0 / 1e6, shift = offsetMs(first);
+  for (let h = Math.ceil((first + shift) / 3.6e6); h * 3.6e6 - shift <= t1 / 1e6; h++) {
+    if (h % every) continue;
+    const ns = (h * 3.6e6 - shift) * 1e6;
+    el("line", { x1: x(ns), x2: x(ns), y1: 20, y2: 275, class: "gridline" }, chart);
+    el("text", { x: x(ns) - 15, y: 292, class: "axis hour" }, chart).textContent =
+      timeOf(ns / 1e6, false);
   }
   for (const w of ok) {
     el("rect", { x: x(w.window_start_ns), width: x(w.window_end_ns) - x(w.window_start_ns),
@@ -185,7 +216,8 @@ function drawHealth(detectors) {
     row.className = d.state;
     row.dataset.id = d.id;
     const clock = d.clock_unsynchronised === null ? "-" : d.clock_unsynchronised ? "unsynchronised" : "ok";
-    for (const text of [d.id, d.name, d.state.replace("_", " "), d.last_status || "never",
+    const last = d.last_status_ns ? timeOf(d.last_status_ns / 1e6) : "never";
+    for (const text of [d.id, d.name, d.state.replace("_", " "), last,
                         d.buffer_depth === null ? "-" : String(d.buffer_depth), clock]) {
       const cell = document.createElement("td");
       cell.textContent = text;
@@ -203,7 +235,7 @@ function drawAlerts(alerts) {
     item.className = a.level;
     item.dataset.subject = a.subject;
     item.textContent = a.level.toUpperCase() + " " + a.subject + ": " + a.reason +
-      " (since " + new Date(a.since_ns / 1e6).toLocaleTimeString() + ")";
+      " (since " + timeOf(a.since_ns / 1e6) + ")";
     list.appendChild(item);
   }
   if (!list.children.length) list.innerHTML = "<li class=\"none\">no alerts</li>";
@@ -229,7 +261,8 @@ async function refresh() {
       drawHealth((await feed("/api/v1/detectors/health")).detectors);
       drawAlerts((await feed("/api/v1/alerts")).alerts);
     }
-    document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
+    document.getElementById("updated").textContent = "updated " + timeOf(Date.now()) +
+      (zone() ? " (" + zone() + ")" : "");
     error.textContent = "";
   } catch (e) {
     error.textContent = String(e.message || e);
