@@ -209,6 +209,7 @@ class Feeds:
                 "properties": {"kind": entry["kind"], "id": entry["id"], "name": entry["name"],
                                "state": current.get("state", "no_data"),
                                "travel_time_s": current.get("travel_time_s"),
+                               "speed_kmh": current.get("speed_kmh"),
                                "live_travel_time_s": live.get("travel_time_s"),
                                "free_flow_s": entry["free_flow_s"],
                                "delay_s": entry["delay_s"],

@@ -99,6 +99,7 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     central = start_test_central(http=True, allowed_silence_s=4.0,
                                  http_time_zone="Asia/Kolkata")  # UTC+5:30: no whole hours
     network(road)
+    road.route("upper", "north-gate", "mill-bridge", "market-square")  # over two links
     # a box registered by its first upload has no place: listed apart, never drawn at 0, 0
     road.store.register_detector(DetectorRecord("orphan-box", "", 0.0, 0.0))
     # the workers judge the second link Bad (its delay alone says free flow): the map agrees
@@ -131,13 +132,34 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     wait.until(lambda _d: len(classes("#map .detector")) == 4)
     assert set(classes("#map .detector")) == {"north-gate", "mill-bridge", "market-square",
                                               "south-junction"}
-    links = classes("#map .link")
+    links = classes("#map .link:not(.route)")
     first, second, third = ("link/north-gate/mill-bridge", "link/mill-bridge/market-square",
                             "link/market-square/south-junction")
     assert set(links) == {first, second, third}
     assert "congested" in links[first] and "congested" in links[second]
     assert "none" in links[third]
     assert "orphan-box" in driver.find_element(By.ID, "unplaced").text  # type: ignore[attr-defined]
+    # routes lie under the links (a link stays clickable) and hide with their layer; each
+    # link says its current figure, travel time or speed as the operator picks
+    assert set(classes("#map .route")) == {"route/upper"}
+    labels = classes("#map .figure")
+    assert first in labels and second in labels
+
+    def label(link: str) -> str:
+        return str(driver.execute_script(  # type: ignore[attr-defined]
+            "return document.querySelector(`#map .figure[data-id='${arguments[0]}']`)"
+            ".textContent", link))
+    assert re.fullmatch(r"\d+\.\d min", label(second)), label(second)
+    driver.execute_script(  # type: ignore[attr-defined]
+        "const s = document.getElementById('figure'); s.value = 'speed';"
+        "s.dispatchEvent(new Event('change'))")
+    wait.until(lambda _d: label(second).endswith(" km/h"))
+    driver.find_element(By.ID, "showroutes").click()  # type: ignore[attr-defined]
+    wait.until(lambda _d: count("#map .route") == 0)
+    driver.find_element(By.ID, "showroutes").click()  # type: ignore[attr-defined]
+    driver.execute_script(  # type: ignore[attr-defined]
+        "const s = document.getElementById('figure'); s.value = 'travel';"
+        "s.dispatchEvent(new Event('change'))")
     wait.until(lambda _d: click(f'[data-id="{first}"]'))
     # today's windows (at least the last hour's), each a point on the median line
     wait.until(lambda _d: count("#chart .point") >= 10)

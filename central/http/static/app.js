@@ -81,6 +81,17 @@ function level(p) {
   return ratio > 0.6 ? "congested" : ratio > 0.25 ? "slow" : "ok";
 }
 
+// what a link's label says (the operator's choice): its current window's figure
+function figureText(p) {
+  const choice = document.getElementById("figure").value;
+  if (choice === "travel" && p.travel_time_s !== null) return (p.travel_time_s / 60).toFixed(1) + " min";
+  if (choice === "speed" && p.speed_kmh) return Math.round(p.speed_kmh) + " km/h";
+  if (choice === "delay" && p.delay_s !== null && p.delay_s !== undefined) {
+    return (p.delay_s >= 0 ? "+" : "") + (p.delay_s / 60).toFixed(1) + " min";
+  }
+  return "";
+}
+
 // a detector registered without a place (e.g. by its first upload) sits at 0, 0: not drawn
 function placed(coordinates) {
   return !(coordinates[0] === 0 && coordinates[1] === 0);
@@ -136,16 +147,28 @@ function drawMap() {
   if (!detectors.some(f => placed(f.geometry.coordinates))) return;
   const v = view(features), at = v.at;
   drawTiles(map, v);
-  for (const f of features.filter(f => f.geometry.type === "LineString")) {
-    const points = f.geometry.coordinates.filter(placed).map(at).map(p => p.join(",")).join(" ");
-    const line = el("polyline", { points, "data-id": f.id,
-      class: "link " + level(f.properties) + (f.id === state.selected ? " selected" : "") }, map);
+  // routes under the links, wide and pale: each link and each route can be picked
+  const lines = features.filter(f => f.geometry.type === "LineString");
+  const shown = kind => document.getElementById(kind === "route" ? "showroutes" : "showlinks").checked;
+  for (const f of [...lines.filter(f => f.properties.kind === "route"),
+                   ...lines.filter(f => f.properties.kind !== "route")]) {
+    if (!shown(f.properties.kind)) continue;
+    const points = f.geometry.coordinates.filter(placed).map(at);
+    const line = el("polyline", { points: points.map(p => p.join(",")).join(" "), "data-id": f.id,
+      class: (f.properties.kind === "route" ? "link route " : "link ") + level(f.properties) +
+        (f.id === state.selected ? " selected" : "") }, map);
     el("title", {}, line).textContent = f.properties.name;
     line.addEventListener("click", async () => {
       state.selected = f.id;
       await loadDetail().catch(e => { document.getElementById("error").textContent = e.message; });
       render();
     });
+    const text = figureText(f.properties);
+    if (text && f.properties.kind !== "route" && points.length > 1) {
+      const [a, b] = [points[0], points[points.length - 1]];
+      el("text", { x: (a[0] + b[0]) / 2 + 10, y: (a[1] + b[1]) / 2, class: "figure",
+                   "data-id": f.id }, map).textContent = text;
+    }
   }
   for (const f of detectors.filter(f => placed(f.geometry.coordinates))) {
     const [x, y] = at(f.geometry.coordinates);
@@ -267,6 +290,10 @@ async function refresh() {
   } catch (e) {
     error.textContent = String(e.message || e);
   }
+}
+
+for (const id of ["showlinks", "showroutes", "figure"]) {
+  document.getElementById(id).addEventListener("change", () => drawMap());
 }
 
 document.getElementById("keyform").addEventListener("submit", event => {
