@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from roadside.central.http.feed_cache import FeedCache
 from roadside.central.store.clocks import CLOCK_OFFSET_MAX_S, read_estimates
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.traveltime import alerts, profiles
@@ -97,6 +98,7 @@ class Feeds:
         self.store = store
         self.allowed_silence_s = allowed_silence_s
         self.free_flow = FreeFlowCache(store.client, store.namespace)
+        self.cache = FeedCache(store.client, store.namespace, self._entries)
 
     def targets(self) -> list[Target]:
         return windows_store.all_targets(self.store.client, self.store.namespace,
@@ -111,9 +113,16 @@ class Feeds:
         """Every target's entry (or the one with id `only`), with the windows of the last
         `recent_s`; the reads of many targets run READERS at a time."""
         now = now_ns or time.time_ns()
-        profiles_now = profiles.read_all(self.store.client, self.store.namespace)
         targets = [t for t in self.targets() if only is None or t.path == only]
-        with ThreadPoolExecutor(min(READERS, max(1, len(targets))),
+        entries = self.cache.entries(targets, now, recent_s)
+        return [{**e, "updated": format_utc(now)} for e in entries]
+
+    def _entries(self, targets: list[Target], now: int, recent_s: int) -> list[dict[str, Any]]:
+        """The targets' entries read afresh (FeedCache calls it for those that changed)."""
+        if not targets:
+            return []
+        profiles_now = profiles.read_all(self.store.client, self.store.namespace)
+        with ThreadPoolExecutor(min(READERS, len(targets)),
                                 thread_name_prefix="feed-read") as pool:
             return list(pool.map(
                 lambda t: self._target_entry(t, now, profiles_now, recent_s), targets))

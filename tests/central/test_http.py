@@ -139,6 +139,29 @@ def test_the_json_feed_says_ok_suppressed_and_no_data_with_figures_only_when_ok(
                                                                              "no_data"]
 
 
+def test_a_window_written_is_in_the_next_answer_though_the_feed_keeps_its_entries(
+    http_central: RunningCentral, road: Road,
+) -> None:
+    t0 = corridor(road)
+    key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
+    url = f"{http_central.http_url}/api/v1/travel-times"
+
+    def entry(target: str) -> dict[str, object]:
+        return next(e for e in json.loads(get(url, key)[1])["entries"] if e["id"] == target)
+    assert entry("link/a/b")["current"]["state"] == "no_data"  # type: ignore[index]
+    # a worker rewrites the last window with late passes: the next answer has it
+    road.trips("a", "b", (t0 + 2 * W + 10) * S, [70.0 + i for i in range(6)],
+               first_device=500, spacing_s=5)
+    [link] = [t for t in store.all_targets(road.client, road.namespace, 1800) if t.dest == "b"]
+    [late] = engine.compute_windows(road.client, road.namespace, link, [t0 + 2 * W], W,
+                                    stats.Rules())
+    store.write_windows(road.client, road.namespace, [(link, late)])
+    current = entry("link/a/b")["current"]
+    assert current["state"] == "ok" and current["median_s"] == 72.5  # type: ignore[index]
+    road.link("c", "a", max_seconds=600)  # a new link: in the next answer too
+    assert entry("link/c/a")["recent"] == []
+
+
 def test_the_feeds_carry_the_live_figure_marked_provisional(
     http_central: RunningCentral, road: Road,
 ) -> None:
