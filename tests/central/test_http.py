@@ -28,6 +28,7 @@ from roadside.central.store import keys as store_keys
 from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.records import DetectorRecord
 from roadside.central.traveltime import engine, profiles, stats, store
+from roadside.central.traveltime.model import Target, WindowSummary
 from roadside.common.identity import Identity
 from roadside.common.main import main
 from roadside.proto.v1 import types_pb2
@@ -139,12 +140,21 @@ def test_the_json_feed_says_ok_suppressed_and_no_data_with_figures_only_when_ok(
                                                                              "no_data"]
 
 
+def window_of_a_b(road: Road, start_s: int, provisional: bool = False) -> tuple[Target,
+                                                                              WindowSummary]:
+    """Link a -> b and its window from start_s, as a worker computes it."""
+    [link] = [t for t in store.all_targets(road.client, road.namespace, 1800) if t.dest == "b"]
+    [window] = engine.compute_windows(road.client, road.namespace, link, [start_s], W,
+                                      stats.Rules(), provisional=provisional)
+    return link, window
+
+
 def test_a_window_written_is_in_the_next_answer_though_the_feed_keeps_its_entries(
     http_central: RunningCentral, road: Road,
 ) -> None:
     t0 = corridor(road)
-    key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
     url = f"{http_central.http_url}/api/v1/travel-times"
+    key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
 
     def entry(target: str) -> dict[str, object]:
         return next(e for e in json.loads(get(url, key)[1])["entries"] if e["id"] == target)
@@ -152,9 +162,7 @@ def test_a_window_written_is_in_the_next_answer_though_the_feed_keeps_its_entrie
     # a worker rewrites the last window with late passes: the next answer has it
     road.trips("a", "b", (t0 + 2 * W + 10) * S, [70.0 + i for i in range(6)],
                first_device=500, spacing_s=5)
-    [link] = [t for t in store.all_targets(road.client, road.namespace, 1800) if t.dest == "b"]
-    [late] = engine.compute_windows(road.client, road.namespace, link, [t0 + 2 * W], W,
-                                    stats.Rules())
+    link, late = window_of_a_b(road, t0 + 2 * W)
     store.write_windows(road.client, road.namespace, [(link, late)])
     current = entry("link/a/b")["current"]
     assert current["state"] == "ok" and current["median_s"] == 72.5  # type: ignore[index]
@@ -169,9 +177,7 @@ def test_the_feeds_carry_the_live_figure_marked_provisional(
     key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
     url = f"{http_central.http_url}/api/v1/travel-times?id=link/a/b"
     assert json.loads(get(url, key)[1])["entries"][0]["live"] is None  # no worker made one
-    [link] = [t for t in store.all_targets(road.client, road.namespace, 1800) if t.dest == "b"]
-    [live] = engine.compute_windows(road.client, road.namespace, link, [t0 - 100], W,
-                                    stats.Rules(), provisional=True)  # what a worker writes
+    link, live = window_of_a_b(road, t0 - 100, provisional=True)  # what a worker writes
     road.client.put(store_keys.live_key(road.namespace, link.path), live.to_json())
     figure = json.loads(get(url, key)[1])["entries"][0]["live"]
     assert figure["provisional"] is True and figure["state"] == "ok"
