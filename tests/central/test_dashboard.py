@@ -163,6 +163,11 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     wait.until(lambda _d: click(f'[data-id="{first}"]'))
     # today's windows (at least the last hour's), each a point on the median line
     wait.until(lambda _d: count("#chart .point") >= 10)
+    assert count("#chart .samples") == count("#chart .point")  # samples per window
+    hover = driver.execute_script(  # type: ignore[attr-defined]
+        "return document.querySelector('#chart .point title').textContent")
+    assert re.fullmatch(r"\d\d:\d\d\u2013\d\d:\d\d: median \d+\.\d min "
+                        r"\(10\u201390 %: .+\), 8 samples.*", hover), hover
     assert count("#chart .freeflow") == 1 and count("#chart .normal") == 1
     assert count("#map image") == 0  # no tile source configured: nothing from elsewhere
     assert "north-gate -> mill-bridge" in driver.find_element(  # type: ignore[attr-defined]

@@ -214,7 +214,21 @@ function drawChart() {
   }
   const mids = ok.map(w => [x((w.window_start_ns + w.window_end_ns) / 2), y(w.median_s)]);
   el("polyline", { points: mids.map(p => p.join(",")).join(" "), class: "median" }, chart);
-  for (const [px, py] of mids) el("circle", { cx: px, cy: py, r: 3.5, class: "point" }, chart);
+  // samples per window as thin bars along the bottom (their scale: the busiest window)
+  const most = Math.max(1, ...ok.map(w => w.samples || 0));
+  for (const w of ok) {
+    const h = 18 * (w.samples || 0) / most;
+    el("rect", { x: x(w.window_start_ns) + 1, width: Math.max(1, x(w.window_end_ns) - x(w.window_start_ns) - 2),
+                 y: 270 - h, height: h, class: "samples" }, chart);
+  }
+  ok.forEach((w, i) => {  // a window's details on hover
+    const point = el("circle", { cx: mids[i][0], cy: mids[i][1], r: 3.5, class: "point" }, chart);
+    el("title", {}, point).textContent = timeOf(w.window_start_ns / 1e6, false) + "–" +
+      timeOf(w.window_end_ns / 1e6, false) + ": median " + (w.median_s / 60).toFixed(1) +
+      " min (10–90 %: " + (w.p10_s / 60).toFixed(1) + "–" + (w.p90_s / 60).toFixed(1) +
+      " min), " + w.samples + " samples" + (w.speed_kmh ? ", " + Math.round(w.speed_kmh) + " km/h" : "") +
+      (w.normal_s ? ", normal " + (w.normal_s / 60).toFixed(1) + " min" : "");
+  });
   if (normals.length) {
     const line = normals.map(w => [x((w.window_start_ns + w.window_end_ns) / 2), y(w.normal_s)]);
     el("polyline", { points: line.map(p => p.join(",")).join(" "), class: "normal" }, chart);
