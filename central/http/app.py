@@ -10,7 +10,9 @@ files, nothing fetched from elsewhere); it calls the feeds with the key it is gi
 run time, and the dependencies are closures.)
 """
 
+import datetime
 import json
+import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +31,18 @@ from roadside.common.identity import IdentityError, of_certificate
 ANONYMOUS = "anonymous"
 STATIC = Path(__file__).with_name("static")  # the dashboard: our own HTML, CSS and JS
 DATEX_TYPE = "application/xml"
+
+
+def day_span(day: str, time_zone: str) -> tuple[int, int]:
+    """[start, end) in unix ns of a YYYY-MM-DD day in `time_zone` (UTC when empty)."""
+    try:
+        date = datetime.date.fromisoformat(day)
+    except ValueError as exc:
+        raise HTTPException(422, f"day: expected YYYY-MM-DD, got {day!r}") from exc
+    zone = zoneinfo.ZoneInfo(time_zone) if time_zone else datetime.UTC
+    start = datetime.datetime.combine(date, datetime.time(), zone)
+    end = datetime.datetime.combine(date + datetime.timedelta(days=1), datetime.time(), zone)
+    return int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9
 
 
 def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX",
@@ -76,11 +90,16 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
 
     @app.get("/api/v1/travel-times", summary="current and recent travel times")
     def travel_times(_role: Annotated[str, Depends(caller)], id: str | None = None,
-                     hours: float = 1.0) -> dict[str, Any]:
+                     hours: float = 1.0, day: str | None = None) -> dict[str, Any]:
         if not 0 < hours <= MAX_RECENT_S / 3600:
             raise HTTPException(422, f"hours: expected more than 0 and at most "
                                      f"{MAX_RECENT_S // 3600}, got {hours:g}")
-        entries = feeds.travel_times(only=id, recent_s=int(hours * 3600))
+        if day is not None:  # one target's windows of a day on the site's clock
+            if id is None:
+                raise HTTPException(422, "day: give id too (one link or route a day)")
+            entries = feeds.span(id, *day_span(day, time_zone))
+        else:
+            entries = feeds.travel_times(only=id, recent_s=int(hours * 3600))
         if id is not None and not entries:
             raise HTTPException(404, f"no link or route {id!r} (ids: link/SRC/DEST, "
                                      "route/NAME)")

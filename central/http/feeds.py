@@ -127,11 +127,21 @@ class Feeds:
             return list(pool.map(
                 lambda t: self._target_entry(t, now, profiles_now, recent_s), targets))
 
+    def span(self, target_id: str, since_ns: int, until_ns: int) -> list[dict[str, Any]]:
+        """The entry of one target with its windows that start in [since, until) (a day of
+        the past: the chart's date), as of until (no live figure)."""
+        targets = [t for t in self.targets() if t.path == target_id]
+        known = profiles.read_all(self.store.client, self.store.namespace)
+        return [{**self._target_entry(t, until_ns, known, (until_ns - since_ns) // NS_PER_S,
+                                      until_s=until_ns // NS_PER_S), "live": None}
+                for t in targets]
+
     def _target_entry(self, target: Target, now_ns: int, known: dict[str, profiles.Profile],
-                      recent_s: int) -> dict[str, Any]:
+                      recent_s: int, until_s: int = 0) -> dict[str, Any]:
         client, ns = self.store.client, self.store.namespace
         since_s = now_ns // NS_PER_S - recent_s
-        found = [w for w, _rev in windows_store.read_windows(client, ns, target, since_s)]
+        found = [w for w, _rev in windows_store.read_windows(client, ns, target, since_s,
+                                                               until_s)]
         length = target.length_m
         recent = [window_entry(w, length) for w in found]
         profile = known.get(target.path)

@@ -169,6 +169,17 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     assert re.fullmatch(r"\d\d:\d\d\u2013\d\d:\d\d: median \d+\.\d min "
                         r"\(10\u201390 %: .+\), 8 samples.*", hover), hover
     assert count("#chart .freeflow") == 1 and count("#chart .normal") == 1
+    # another day (a week ago, nothing stored): its own chart, said in the title
+    driver.execute_script(  # type: ignore[attr-defined]
+        "const d = document.getElementById('day'); d.value = arguments[0];"
+        "d.dispatchEvent(new Event('change'))",
+        (datetime.date.today() - datetime.timedelta(days=7)).isoformat())
+    wait.until(lambda _d: count("#chart .point") == 0)
+    assert " on " in driver.find_element(By.ID, "charttitle").text  # type: ignore[attr-defined]
+    driver.execute_script(  # type: ignore[attr-defined]
+        "const d = document.getElementById('day'); d.value = '';"
+        "d.dispatchEvent(new Event('change'))")
+    wait.until(lambda _d: count("#chart .point") >= 10)
     assert count("#map image") == 0  # no tile source configured: nothing from elsewhere
     assert "north-gate -> mill-bridge" in driver.find_element(  # type: ignore[attr-defined]
         By.ID, "charttitle").text

@@ -3,6 +3,7 @@ health and DATEX II v3 validated against the official schemas."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 import signal
@@ -168,6 +169,24 @@ def test_a_window_written_is_in_the_next_answer_though_the_feed_keeps_its_entrie
     assert current["state"] == "ok" and current["median_s"] == 72.5  # type: ignore[index]
     road.link("c", "a", max_seconds=600)  # a new link: in the next answer too
     assert entry("link/c/a")["recent"] == []
+
+
+def test_a_day_of_one_link_on_the_site_clock(http_central: RunningCentral, road: Road) -> None:
+    t0 = corridor(road)
+    key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
+    url = f"{http_central.http_url}/api/v1/travel-times?id=link/a/b&day="
+    day = datetime.datetime.fromtimestamp(t0, datetime.UTC).date()  # no http_time_zone: UTC
+
+    def windows(of: datetime.date) -> list[int]:
+        code, body, _ = get(url + of.isoformat(), key)
+        assert code == 200, body
+        return [w["window_start_ns"] for w in json.loads(body)["entries"][0]["recent"]]
+    assert windows(day)[0] == t0 * S
+    assert windows(day - datetime.timedelta(days=1)) == []
+    code, body, _ = get(url + "2026-13-01", key)
+    assert code == 422 and b"day: expected YYYY-MM-DD" in body
+    code, body, _ = get(f"{http_central.http_url}/api/v1/travel-times?day={day}", key)
+    assert code == 422 and b"day: give id too" in body
 
 
 def test_the_feeds_carry_the_live_figure_marked_provisional(

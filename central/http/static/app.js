@@ -37,8 +37,9 @@ function todayHours() {
 
 async function loadDetail() {
   if (!state.selected) { state.detail = null; return; }
+  const day = document.getElementById("day").value;  // YYYY-MM-DD on the site's clock, or ""
   const path = "/api/v1/travel-times?id=" + encodeURIComponent(state.selected) +
-    "&hours=" + todayHours().toFixed(2);
+    (day ? "&day=" + day : "&hours=" + todayHours().toFixed(2));
   state.detail = (await feed(path)).entries[0] || null;
 }
 
@@ -184,7 +185,9 @@ function drawChart() {
   const entry = state.detail;
   const title = document.getElementById("charttitle");
   if (!entry) { title.textContent = "Pick a link or route on the map"; return; }
-  title.textContent = entry.name + ": travel time today, " + day(Date.now());
+  const chosen = document.getElementById("day").value;
+  title.textContent = entry.name + ": travel time " + (chosen ?
+    "on " + day(Date.parse(chosen + "T12:00:00Z")) : "today, " + day(Date.now()));
   const ok = entry.recent.filter(w => w.state === "ok");
   const normals = entry.recent.filter(w => w.normal_s);
   const times = ok.flatMap(w => [w.p10_s, w.p90_s]).concat(entry.free_flow_s ? [entry.free_flow_s] : [])
@@ -309,6 +312,10 @@ async function refresh() {
 for (const id of ["showlinks", "showroutes", "figure"]) {
   document.getElementById(id).addEventListener("change", () => drawMap());
 }
+document.getElementById("day").addEventListener("change", async () => {
+  await loadDetail().catch(e => { document.getElementById("error").textContent = e.message; });
+  render();
+});
 
 document.getElementById("keyform").addEventListener("submit", event => {
   event.preventDefault();
