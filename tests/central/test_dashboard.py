@@ -169,6 +169,13 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     assert re.fullmatch(r"\d\d:\d\d\u2013\d\d:\d\d: median \d+\.\d min "
                         r"\(10\u201390 %: .+\), 8 samples.*", hover), hover
     assert count("#chart .freeflow") == 1 and count("#chart .normal") == 1
+    # the speed view: km/h over the link's length, said on the axis and in the title
+    driver.find_element(By.ID, "speed").click()  # type: ignore[attr-defined]
+    axis = driver.execute_script(  # type: ignore[attr-defined]
+        "return [...document.querySelectorAll('#chart .value')].map(e => e.textContent)")
+    assert axis and all(a.endswith(" km/h") for a in axis), axis
+    assert ": speed " in driver.find_element(By.ID, "charttitle").text  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "speed").click()  # type: ignore[attr-defined]
     # another day (a week ago, nothing stored): its own chart, said in the title
     driver.execute_script(  # type: ignore[attr-defined]
         "const d = document.getElementById('day'); d.value = arguments[0];"

@@ -186,7 +186,10 @@ function drawChart() {
   const title = document.getElementById("charttitle");
   if (!entry) { title.textContent = "Pick a link or route on the map"; return; }
   const chosen = document.getElementById("day").value;
-  title.textContent = entry.name + ": travel time " + (chosen ?
+  // the speed view: km/h over the road's length (when known), else minutes
+  const speed = document.getElementById("speed").checked && entry.length_m > 0;
+  const v = s => speed ? entry.length_m / s * 3.6 : s / 60;
+  title.textContent = entry.name + (speed ? ": speed " : ": travel time ") + (chosen ?
     "on " + day(Date.parse(chosen + "T12:00:00Z")) : "today, " + day(Date.now()));
   const ok = entry.recent.filter(w => w.state === "ok");
   const normals = entry.recent.filter(w => w.normal_s);
@@ -194,12 +197,16 @@ function drawChart() {
     .concat(normals.map(w => w.normal_s));
   if (!entry.recent.length) return;
   const t0 = entry.recent[0].window_start_ns, t1 = entry.recent[entry.recent.length - 1].window_end_ns;
-  const top = Math.max(60, ...times) * 1.1;
+  const top = Math.max(speed ? 10 : 1, ...times.map(v)) * 1.1;
   const x = t => 50 + (t - t0) / Math.max(t1 - t0, 1) * 730;
-  const y = s => 270 - s / top * 250;
-  for (let m = 0; m <= top / 60; m += Math.max(1, Math.round(top / 60 / 5))) {
-    el("line", { x1: 50, x2: 780, y1: y(m * 60), y2: y(m * 60), class: "gridline" }, chart);
-    el("text", { x: 5, y: y(m * 60) + 4, class: "axis" }, chart).textContent = m + " min";
+  const y = s => 270 - v(s) / top * 250;
+  const step = speed ? ([5, 10, 20, 50].find(k => top / k <= 6) || 100)
+    : Math.max(1, Math.round(top / 5));
+  for (let m = 0; m <= top; m += step) {
+    const at = 270 - m / top * 250;
+    el("line", { x1: 50, x2: 780, y1: at, y2: at, class: "gridline" }, chart);
+    el("text", { x: 5, y: at + 4, class: "axis value" }, chart).textContent =
+      m + (speed ? " km/h" : " min");
   }
   // the time axis: the site's whole hours (every 1, 2, 3 or 6 h, so that few labels fit)
   const span = (t1 - t0) / 3.6e12, every = [1, 2, 3, 6].find(h => span / h <= 8) || 12;
@@ -212,8 +219,9 @@ function drawChart() {
       timeOf(ns / 1e6, false);
   }
   for (const w of ok) {
+    const [a, b] = [y(w.p90_s), y(w.p10_s)];  // (in the speed view the slow end is low)
     el("rect", { x: x(w.window_start_ns), width: x(w.window_end_ns) - x(w.window_start_ns),
-      y: y(w.p90_s), height: Math.max(1, y(w.p10_s) - y(w.p90_s)), class: "band" }, chart);
+      y: Math.min(a, b), height: Math.max(1, Math.abs(b - a)), class: "band" }, chart);
   }
   const mids = ok.map(w => [x((w.window_start_ns + w.window_end_ns) / 2), y(w.median_s)]);
   el("polyline", { points: mids.map(p => p.join(",")).join(" "), class: "median" }, chart);
@@ -312,6 +320,7 @@ async function refresh() {
 for (const id of ["showlinks", "showroutes", "figure"]) {
   document.getElementById(id).addEventListener("change", () => drawMap());
 }
+document.getElementById("speed").addEventListener("change", () => drawChart());
 document.getElementById("day").addEventListener("change", async () => {
   await loadDetail().catch(e => { document.getElementById("error").textContent = e.message; });
   render();
