@@ -199,6 +199,11 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
 
     wait.until(lambda _d: b_silent_a_not())
     assert classes("#health tbody tr")["south-junction"] == "never_reported"
+    cells = driver.execute_script(  # type: ignore[attr-defined]
+        "return Object.fromEntries([...document.querySelectorAll('#health tbody tr')]"
+        ".map(r => [r.dataset.id, [...r.cells].map(c => c.textContent)]))")
+    assert cells["orphan-box"][7] == "not placed" and cells["north-gate"][4] == "3"
+    assert re.fullmatch(r"-?\d+\.\d{4}, -?\d+\.\d{4}", cells["north-gate"][7])
     # the site's clock, 24-hour: the chart's hours are Kolkata's whole hours, the table's
     # times Kolkata's (at UTC's whole hours the labels would end in :30)
     hours = driver.execute_script(  # type: ignore[attr-defined]

@@ -264,9 +264,15 @@ function drawHealth(detectors) {
     row.className = d.state;
     row.dataset.id = d.id;
     const clock = d.clock_unsynchronised === null ? "-" : d.clock_unsynchronised ? "unsynchronised" : "ok";
+    const offset = d.clock_offset_s === null ? "" : " (" + (d.clock_offset_s >= 0 ? "+" : "") +
+      d.clock_offset_s.toFixed(1) + " s)";
     const last = d.last_status_ns ? timeOf(d.last_status_ns / 1e6) : "never";
-    for (const text of [d.id, d.name, d.state.replace("_", " "), last,
-                        d.buffer_depth === null ? "-" : String(d.buffer_depth), clock]) {
+    const backlog = d.buffer_depth === null ? "-" : d.buffer_depth +
+      (d.oldest_unsent_age_s ? " (oldest " + Math.round(d.oldest_unsent_age_s / 60) + " min)" : "");
+    const place = placed([d.longitude, d.latitude]) ?
+      d.latitude.toFixed(4) + ", " + d.longitude.toFixed(4) : "not placed";
+    for (const text of [d.id, d.name, d.state.replace("_", " "), last, backlog, clock + offset,
+                        (d.radios || []).join(", ") || "-", place]) {
       const cell = document.createElement("td");
       cell.textContent = text;
       row.appendChild(cell);
