@@ -33,6 +33,9 @@ STATIC = Path(__file__).with_name("static")  # the dashboard: our own HTML, CSS 
 DATEX_TYPE = "application/xml"
 
 
+MAX_QUALITY_HOURS = 7 * 24
+
+
 def day_span(day: str, time_zone: str) -> tuple[int, int]:
     """[start, end) in unix ns of a YYYY-MM-DD day in `time_zone` (UTC when empty)."""
     try:
@@ -118,6 +121,13 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
     def dashboard(_role: Annotated[str, Depends(caller)]) -> dict[str, Any]:
         return {"map_tiles": map_tiles or None, "map_attribution": map_attribution or None,
                 "time_zone": time_zone or None}
+
+    @app.get("/api/v1/quality", summary="each link's and route's data quality over a period")
+    def quality(_role: Annotated[str, Depends(known)], hours: float = 24.0) -> dict[str, Any]:
+        if not 0 < hours <= MAX_QUALITY_HOURS:
+            raise HTTPException(422, f"hours: expected more than 0 and at most "
+                                     f"{MAX_QUALITY_HOURS}, got {hours:g}")
+        return {"targets": feeds.quality(hours)}
 
     @app.get("/api/v1/alerts", summary="alert states: Warn and Bad, and the ones cleared")
     def alert_states(_role: Annotated[str, Depends(known)]) -> dict[str, Any]:

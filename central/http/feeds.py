@@ -36,6 +36,7 @@ MAX_RECENT_S = 48 * 3600  # the most a caller may ask for (?hours=)
 TREND_FRACTION = 0.10  # a median this much above (below) the previous: increasing (decreasing)
 ROUTE_MAX_SECONDS = 1800
 READERS = 8  # targets read from etcd at once for one feed
+QUALITY_WINDOW_S = 300  # the window width data quality assumes when no window is stored
 
 
 def window_entry(w: WindowSummary, length_m: float) -> dict[str, Any]:
@@ -167,6 +168,35 @@ class Feeds:
             "live": None if live is None else {**window_entry(live, length), "provisional": True},
             "recent": recent, "updated": format_utc(now_ns),
         }
+
+    def quality(self, hours: float, now_ns: int | None = None) -> list[dict[str, Any]]:
+        """Each link's and route's data quality over the last `hours`: of the windows that
+        period holds, the share published with figures, suppressed (under k devices) and
+        without data (nobody, or none stored); kept samples per hour."""
+        now = now_ns or time.time_ns()
+        since_s = now // NS_PER_S - int(hours * 3600)
+        client, ns = self.store.client, self.store.namespace
+
+        def one(target: Target) -> dict[str, Any]:
+            found = [w for w, _rev in windows_store.read_windows(client, ns, target, since_s)
+                     if w.window_end_ns <= now]
+            width = ((found[0].window_end_ns - found[0].window_start_ns) // NS_PER_S
+                     if found else QUALITY_WINDOW_S)
+            expected = max(1, int(hours * 3600) // width)
+            states = [window_entry(w, 0.0)["state"] for w in found]  # as the feeds say them
+            published, suppressed = states.count("ok"), states.count("suppressed")
+            return {"id": target.path, "name": target.route or f"{target.src} -> {target.dest}",
+                    "hours": hours, "window_s": width, "windows": expected,
+                    "published_share": published / expected,
+                    "suppressed_share": suppressed / expected,
+                    "no_data_share": max(0, expected - published - suppressed) / expected,
+                    "samples_per_hour": sum(w.count for w, state in zip(found, states, strict=True)
+                                            if state == "ok") / hours}
+
+        targets = self.targets()
+        with ThreadPoolExecutor(min(READERS, max(1, len(targets))),
+                                thread_name_prefix="feed-quality") as pool:
+            return list(pool.map(one, targets))
 
     def alerts(self) -> list[dict[str, Any]]:
         """Every alert state, the worst first."""

@@ -199,6 +199,8 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
 
     wait.until(lambda _d: b_silent_a_not())
     assert classes("#health tbody tr")["south-junction"] == "never_reported"
+    wait.until(lambda _d: set(classes("#quality tbody tr")) == {first, second, third,
+                                                                "route/upper"})
     cells = driver.execute_script(  # type: ignore[attr-defined]
         "return Object.fromEntries([...document.querySelectorAll('#health tbody tr')]"
         ".map(r => [r.dataset.id, [...r.cells].map(c => c.textContent)]))")

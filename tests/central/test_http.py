@@ -171,6 +171,25 @@ def test_a_window_written_is_in_the_next_answer_though_the_feed_keeps_its_entrie
     assert entry("link/c/a")["recent"] == []
 
 
+def test_data_quality_per_link_over_a_period(http_central: RunningCentral, road: Road) -> None:
+    corridor(road)  # a -> b: of the last hour's 12 windows, 1 with figures (20 samples), 1
+    # suppressed, 1 with nobody; b -> c: nothing at all
+    key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
+    code, body, _ = get(f"{http_central.http_url}/api/v1/quality?hours=1", key)
+    assert code == 200, body
+    found = {t["id"]: t for t in json.loads(body)["targets"]}
+    ab, bc = found["link/a/b"], found["link/b/c"]
+    assert (ab["windows"], ab["window_s"]) == (12, W)
+    assert ab["published_share"] == pytest.approx(1 / 12)
+    assert ab["suppressed_share"] == pytest.approx(1 / 12)
+    assert ab["no_data_share"] == pytest.approx(10 / 12)
+    assert ab["samples_per_hour"] == 20.0  # the suppressed window's two are not told
+    assert bc["published_share"] == 0 and bc["no_data_share"] == 1.0
+    assert get(f"{http_central.http_url}/api/v1/quality", None)[0] == 401
+    code, body, _ = get(f"{http_central.http_url}/api/v1/quality?hours=999", key)
+    assert code == 422 and b"hours" in body
+
+
 def test_a_day_of_one_link_on_the_site_clock(http_central: RunningCentral, road: Road) -> None:
     t0 = corridor(road)
     key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")

@@ -281,6 +281,23 @@ function drawHealth(detectors) {
   }
 }
 
+function drawQuality(targets) {
+  const body = document.querySelector("#quality tbody");
+  body.replaceChildren();
+  const pct = share => Math.round(share * 100) + " %";
+  for (const t of targets) {
+    const row = document.createElement("tr");
+    row.dataset.id = t.id;
+    for (const text of [t.name, pct(t.published_share), pct(t.suppressed_share),
+                        pct(t.no_data_share), t.samples_per_hour.toFixed(1)]) {
+      const cell = document.createElement("td");
+      cell.textContent = text;
+      row.appendChild(cell);
+    }
+    body.appendChild(row);
+  }
+}
+
 function drawAlerts(alerts) {
   const list = document.getElementById("alerts");
   list.replaceChildren();
@@ -314,6 +331,10 @@ async function refresh() {
     if (state.key) {
       drawHealth((await feed("/api/v1/detectors/health")).detectors);
       drawAlerts((await feed("/api/v1/alerts")).alerts);
+      if (Date.now() - (state.qualityAt || 0) > 60_000) {  // a day's figures: once a minute
+        drawQuality((await feed("/api/v1/quality?hours=24")).targets);
+        state.qualityAt = Date.now();
+      }
     }
     document.getElementById("updated").textContent = "updated " + timeOf(Date.now()) +
       (zone() ? " (" + zone() + ")" : "");
