@@ -129,6 +129,14 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
                                      f"{MAX_QUALITY_HOURS}, got {hours:g}")
         return {"targets": feeds.quality(hours)}
 
+    @app.get("/api/v1/alerts/history", summary="alert changes over the last hours, newest first")
+    def alert_history(_role: Annotated[str, Depends(known)],
+                      hours: float = 24.0) -> dict[str, Any]:
+        if not 0 < hours <= MAX_QUALITY_HOURS:
+            raise HTTPException(422, f"hours: expected more than 0 and at most "
+                                     f"{MAX_QUALITY_HOURS}, got {hours:g}")
+        return {"changes": feeds.alert_history(hours)}
+
     @app.get("/api/v1/alerts", summary="alert states: Warn and Bad, and the ones cleared")
     def alert_states(_role: Annotated[str, Depends(known)]) -> dict[str, Any]:
         return {"alerts": feeds.alerts()}

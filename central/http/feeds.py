@@ -198,6 +198,11 @@ class Feeds:
                                 thread_name_prefix="feed-quality") as pool:
             return list(pool.map(one, targets))
 
+    def alert_history(self, hours: float) -> list[dict[str, Any]]:
+        """The alert changes of the last `hours`, the newest first."""
+        since = time.time_ns() - int(hours * 3600 * NS_PER_S)
+        return alerts.history(self.store.client, self.store.namespace, since)
+
     def alerts(self) -> list[dict[str, Any]]:
         """Every alert state, the worst first."""
         return alerts.states(self.store.client, self.store.namespace)

@@ -211,6 +211,15 @@ def alert_threshold_key(ns: str, target_path: str) -> str:
     return _p(ns, "alerts", "thresholds", target_path)
 
 
+def alert_history_key(ns: str, ulid: str) -> str:
+    """One alert change (leased: alerts.HISTORY_DAYS); ULIDs sort by time."""
+    return _p(ns, "alerts", "history", ulid)
+
+
+def alert_history_prefix(ns: str) -> str:
+    return _p(ns, "alerts", "history") + "/"
+
+
 def alert_outbox_key(ns: str, ulid: str) -> str:
     return f"{alert_outbox_prefix(ns)}{ulid}"
 

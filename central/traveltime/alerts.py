@@ -36,6 +36,7 @@ from roadside.central.traveltime.reference import FreeFlowCache
 log = logging.getLogger(__name__)
 
 LEVELS = ("ok", "warn", "bad")
+HISTORY_DAYS = 30  # alert changes are kept this long
 NS_PER_S = 1_000_000_000
 DELIVER_TIMEOUT_S = 5.0
 DELIVER_MAX = 100  # outbox entries tried per evaluation
@@ -153,14 +154,21 @@ class AlertEvaluator:
         old = json.loads(value) if value else {"level": "ok"}
         if old["level"] == finding.level:
             return None
-        change = {"id": str(ULID()), "subject": finding.subject, "level": finding.level,
-                  "previous": old["level"], "reason": finding.reason, "value": finding.value,
-                  "at_ns": now_ns}
+        change_id = str(ULID.from_timestamp(now_ns / 1e9))  # history keys sort by time
+        change = {"id": change_id, "subject": finding.subject,
+                  "level": finding.level, "previous": old["level"], "reason": finding.reason,
+                  "value": finding.value, "at_ns": now_ns}
         state = {**change, "since_ns": now_ns}
         tx = self.client.transactions
         compare = ([tx.mod(key) == meta.mod_revision] if meta is not None
                    else [tx.create(key) == 0])
-        ops = [tx.put(key, json.dumps(state))]
+        try:
+            kept = self.client.lease(HISTORY_DAYS * 86_400)
+        except store.ETCD_ERRORS as exc:
+            raise StoreUnavailable(f"etcd lease failed: {exc}") from exc
+        ops = [tx.put(key, json.dumps(state)),
+               tx.put(keys.alert_history_key(self.ns, change_id), json.dumps(change),
+                      lease=kept)]
         ops += [tx.put(keys.alert_outbox_key(self.ns, f"{change['id']}-{i}"),
                        json.dumps({"url": url, "change": change}))
                 for i, url in enumerate(self.rules.webhooks)]
@@ -194,6 +202,15 @@ class AlertEvaluator:
                 self.client.delete(key)
                 done += 1
         return done
+
+
+def history(client: store.EtcdClient, ns: str, since_ns: int) -> list[dict[str, Any]]:
+    """The alert changes since `since_ns` (kept HISTORY_DAYS), the newest first."""
+    prefix = keys.alert_history_prefix(ns)
+    start = keys.alert_history_key(ns, str(ULID.from_timestamp(since_ns / 1e9)))
+    found = [json.loads(v) for _k, v, _r in store.range_pages(client, start,
+                                                             keys.prefix_end(prefix))]
+    return [c for c in reversed(found) if c.get("at_ns", 0) >= since_ns]
 
 
 def states(client: store.EtcdClient, ns: str) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ from roadside.central.pki.registry import PkiRegistry
 from roadside.central.store import keys as store_keys
 from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.records import DetectorRecord
-from roadside.central.traveltime import engine, profiles, stats, store
+from roadside.central.traveltime import alerts, engine, profiles, stats, store
 from roadside.central.traveltime.model import Target, WindowSummary
 from roadside.common.identity import Identity
 from roadside.common.main import main
@@ -169,6 +169,23 @@ def test_a_window_written_is_in_the_next_answer_though_the_feed_keeps_its_entrie
     assert current["state"] == "ok" and current["median_s"] == 72.5  # type: ignore[index]
     road.link("c", "a", max_seconds=600)  # a new link: in the next answer too
     assert entry("link/c/a")["recent"] == []
+
+
+def test_alert_changes_of_the_last_hours_newest_first(
+    http_central: RunningCentral, road: Road,
+) -> None:
+    corridor(road)
+    evaluator = alerts.AlertEvaluator(road.client, road.namespace, alerts.AlertRules(), W)
+    now = time.time_ns()
+    for n, level in enumerate(("warn", "bad")):  # what a worker records as a link worsens
+        evaluator._record(alerts.Finding("link/a/b", level, f"step {n}"), now - (2 - n) * S)
+    key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
+    code, body, _ = get(f"{http_central.http_url}/api/v1/alerts/history?hours=1", key)
+    assert code == 200, body
+    changes = json.loads(body)["changes"]
+    assert [(c["previous"], c["level"], c["reason"]) for c in changes] == [
+        ("warn", "bad", "step 1"), ("ok", "warn", "step 0")]
+    assert get(f"{http_central.http_url}/api/v1/alerts/history", None)[0] == 401
 
 
 def test_data_quality_per_link_over_a_period(http_central: RunningCentral, road: Road) -> None:

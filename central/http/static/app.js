@@ -281,6 +281,19 @@ function drawHealth(detectors) {
   }
 }
 
+function drawHistory(changes) {
+  const list = document.getElementById("alerthistory");
+  list.replaceChildren();
+  for (const c of changes.slice(0, 30)) {
+    const item = document.createElement("li");
+    item.className = c.level;
+    item.textContent = timeOf(c.at_ns / 1e6, false) + " " + c.subject + ": " +
+      c.previous.toUpperCase() + " \u2192 " + c.level.toUpperCase() + " (" + c.reason + ")";
+    list.appendChild(item);
+  }
+  if (!list.children.length) list.innerHTML = "<li class=\"none\">no changes</li>";
+}
+
 function drawQuality(targets) {
   const body = document.querySelector("#quality tbody");
   body.replaceChildren();
@@ -331,6 +344,7 @@ async function refresh() {
     if (state.key) {
       drawHealth((await feed("/api/v1/detectors/health")).detectors);
       drawAlerts((await feed("/api/v1/alerts")).alerts);
+      drawHistory((await feed("/api/v1/alerts/history?hours=24")).changes);
       if (Date.now() - (state.qualityAt || 0) > 60_000) {  // a day's figures: once a minute
         drawQuality((await feed("/api/v1/quality?hours=24")).targets);
         state.qualityAt = Date.now();

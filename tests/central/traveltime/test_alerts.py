@@ -100,6 +100,11 @@ def test_a_slowdown_raises_warn_then_bad_and_clears_each_change_posted_once(
     assert list(road.client.get_prefix(keys.alert_outbox_prefix(road.namespace))) == []
     [state] = alerts.states(road.client, road.namespace)
     assert (state["subject"], state["level"]) == ("link/a/b", "ok")
+    # the changes stay in the history (kept HISTORY_DAYS), the newest first
+    kept = alerts.history(road.client, road.namespace, since_ns=t * S)
+    assert [(c["previous"], c["level"]) for c in kept] == [("bad", "ok"), ("warn", "bad"),
+                                                           ("ok", "warn")]
+    assert alerts.history(road.client, road.namespace, since_ns=(t + 6 * W) * S + 1) == kept[:1]
 
 
 def test_detector_rules() -> None:
