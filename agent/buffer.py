@@ -8,8 +8,8 @@ counted. Rows are deleted only by `ack`; a row the uplink cannot decode is `set_
 
 A buffer made `once=True` (a replay's) takes each payload once, ever: a digest of every
 row it took stays in the `taken` table, so a replay restarted on the same state directory
-does not buffer, and send again, the passes central already acknowledged (counted as
-`repeated`). The table grows with the replay: one 16-byte digest per pass.
+does not buffer, and send again, the passes central already acknowledged (counted in
+`repeated`, for this run). The table grows with the replay: one 16-byte digest per pass.
 
 Damage: a database SQLite cannot read (found at open or while running), a zero-length
 file, or a WAL whose frames were overwritten after a kill is renamed aside
@@ -90,7 +90,6 @@ class BufferStats:
     quarantined: int
     set_aside: int = 0
     salvaged: int = 0
-    repeated: int = 0  # payloads a `once` buffer had taken before, not stored again
 
 
 class DiskBuffer:
@@ -273,8 +272,6 @@ class DiskBuffer:
             if db.execute("INSERT OR IGNORE INTO taken (digest) VALUES (?)",
                           (digest,)).rowcount:
                 new.append(item)
-        if len(new) < len(items):
-            self._bump(db, "repeated", len(items) - len(new))
         return new
 
     def _failed(self, exc: Exception, what: str) -> NoReturn:
@@ -466,7 +463,6 @@ class DiskBuffer:
             quarantined=self.quarantined(),
             set_aside=int(counters.get("set_aside", 0)),
             salvaged=int(counters.get("salvaged", 0)),
-            repeated=int(counters.get("repeated", 0)),
         )
 
 

@@ -22,7 +22,6 @@ NO_RSSI = 0  # peak_rssi of a pass none of whose sightings carried an RSSI
 RSSI_MIN, RSSI_MAX = -128, 20  # dBm a radio can plausibly report; clamped to this
 
 
-# RFC 4648 base32 letters -> Crockford's, which ULIDs use
 def pass_ulid(detector_id: str, device_id: str, first_ns: int) -> str:
     """Deterministic: the same capture replayed twice gives the same ULIDs (etcd keys)."""
     ms = (first_ns // 1_000_000).to_bytes(6, "big")

@@ -167,9 +167,9 @@ class DeviceHasher:
         """(device_id, alias): within OVERLAP_S after a boundary, the alias is the MAC's id
         under the previous epoch's key, so a device heard upstream just before the boundary
         is matched through it; else None."""
-        epoch = (t_ns + self._shift_ns) // self._epoch_ns
+        epoch = self.epoch(t_ns)
         device = _hashed(self.epoch_key(epoch), mac)
-        if t_ns - (epoch * self._epoch_ns - self._shift_ns) >= OVERLAP_NS:
+        if t_ns - self.epoch_start_ns(epoch) >= OVERLAP_NS:  # (in_overlap, epoch known)
             return device, None
         try:
             return device, _hashed(self.epoch_key(epoch - 1), mac)
