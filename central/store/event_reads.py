@@ -338,8 +338,7 @@ def _sorted(group: list[Item], parts: int, after: Position | None) -> list[Item]
     `after`."""
     group.sort(key=_position)
     if parts > 1:  # the same pass in two keys: its copies sort next to each other
-        group = [item for previous, item in zip([None, *group], group, strict=False)
-                 if previous is None or previous[1] != item[1]]
+        group = list(_once(group))
     if after is None:
         return group
     return [item for item in group if (item[0], item[1]) > after]

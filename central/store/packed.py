@@ -145,10 +145,8 @@ def block_items(detector_id: str, key: str, value: bytes, since_ns: int = 0,
         t = base + p.timestamp_offset_ns
         if t < since_ns or t >= until:
             continue
-        short = p.ulid  # 10 bytes when the ULID's time is the first sighting's ms
-        ulid = ulid_text(short if len(short) == 16 else
-                         ((t - p.first_before_ns) // 1_000_000).to_bytes(6, "big") + short)
-        device = p.device.decode() if p.device_text else p.device.hex()
+        ulid = ulid_text(_whole_ulid(p, t))
+        device = _device_id(p)
         out.append((t, f"{prefix}{ulid}.{device}", make,
                     (detector_id, t, ulid, device, p, radios[p.radio], kinds[p.address_kind])))
     return out
@@ -172,10 +170,13 @@ def device_times(value: bytes) -> list[tuple[bytes, str, int, bool, str, str]]:
     out = []
     for p in block.passes:
         t = block.bucket_ns + p.timestamp_offset_ns
-        device = p.device.decode() if p.device_text else p.device.hex()
-        out.append((_whole_ulid(p, t) + p.device, device, t, p.alias,
+        out.append((_whole_ulid(p, t) + p.device, _device_id(p), t, p.alias,
                     CLASS_TEXT.get(p.device_class, ""), kinds[p.address_kind]))
     return out
+
+
+def _device_id(p: stored_pb2.PackedPass) -> str:
+    return p.device.decode() if p.device_text else p.device.hex()
 
 
 def _whole_ulid(p: stored_pb2.PackedPass, t: int) -> bytes:
