@@ -49,14 +49,13 @@ class FeedCache:
         ns, since = self._ns, self._revision + 1
         changed: set[str] = set()
         try:
-            for top in ("traveltimes", "live"):
-                prefix = f"/{ns}/{top}/"
+            for prefix, windows in ((keys.windows_prefix(ns), True), (keys.live_prefix(ns), False)):
                 resp = self._client.get_range_response(
                     prefix, keys.prefix_end(prefix), keys_only=True, min_mod_revision=since)
                 revision = resp.header.revision
                 for kv in resp.kvs:
-                    path = kv.key.decode()[len(prefix):]
-                    changed.add(path.rsplit("/", 1)[0] if top == "traveltimes" else path)
+                    path = kv.key.decode()[len(prefix):]  # a window's key: the path, its start
+                    changed.add(path.rsplit("/", 1)[0] if windows else path)
             structure = any(  # (etcd filters by revision before it applies the limit)
                 self._client.get_range_response(p, keys.prefix_end(p), keys_only=True, limit=1,
                                                 min_mod_revision=since).kvs

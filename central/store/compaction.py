@@ -13,6 +13,7 @@ lease lock in the namespace, like the archive's).
 
 from __future__ import annotations
 
+import collections
 import logging
 import time
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ import grpc
 from roadside.central.store import keys, packed
 from roadside.central.store.etcd_store import MAX_TXN_BYTES, MAX_TXN_OPS, EtcdStore
 from roadside.central.store.event_reads import EventReader
+from roadside.central.store.ranges import range_pages
+from roadside.central.store.records import StoredPass
 from roadside.central.store.rounds import Rounds
 
 log = logging.getLogger(__name__)
@@ -30,7 +33,6 @@ AFTER_S = 600  # a bucket is merged once it ended this long ago (late passes hav
 EVERY_S = 60.0  # how often the compactor looks
 LOCK_TTL_S = 120
 PARTS_MAX = MAX_TXN_OPS - 2  # keys one transaction deletes (with the put and a spare)
-SCAN_PAGE = 10_000  # keys per range read while looking for buckets with several
 
 
 @dataclass
@@ -38,6 +40,11 @@ class Counts:
     buckets: int = 0  # buckets merged
     parts: int = 0  # keys they had
     repeats: int = 0  # copies of a pass dropped
+
+    def add(self, other: Counts) -> None:
+        self.buckets += other.buckets
+        self.parts += other.parts
+        self.repeats += other.repeats
 
 
 def compact_bucket(store: EtcdStore, detector_id: str, bucket: int) -> Counts:
@@ -48,7 +55,7 @@ def compact_bucket(store: EtcdStore, detector_id: str, bucket: int) -> Counts:
     kvs = list(resp.kvs)
     if len(kvs) < 2:
         return Counts()
-    passes: dict[tuple[str, str], object] = {}
+    passes: dict[tuple[str, str], StoredPass] = {}
     total = 0
     for kv in kvs:
         try:
@@ -58,7 +65,7 @@ def compact_bucket(store: EtcdStore, detector_id: str, bucket: int) -> Counts:
         total += len(found)
         for p in found:
             passes.setdefault((p.ulid, p.device_id), p)
-    detections = sorted((p.as_detection() for p in passes.values()),  # type: ignore[attr-defined]
+    detections = sorted((p.as_detection() for p in passes.values()),
                         key=lambda d: (d[1], d[2], d[3]))
     value = packed.encode_block(bucket, detections)
     if len(value) > MAX_TXN_BYTES:
@@ -94,21 +101,12 @@ def compact_detector(store: EtcdStore, control: EtcdStore, detector_id: str,
     end = keys.bucket_prefix(ns, detector_id, until_bucket)
     if start >= end:
         return Counts()
-    seen: dict[int, int] = {}
-    while True:  # keys only, a page at a time
-        resp = store.client.get_range_response(start, end, limit=SCAN_PAGE, keys_only=True)
-        for kv in resp.kvs:
-            bucket = keys.detection_bucket(ns, kv.key)
-            seen[bucket] = seen.get(bucket, 0) + 1
-        if not resp.more or not resp.kvs:
-            break
-        start = resp.kvs[-1].key.decode() + "\0"
+    seen = collections.Counter(keys.detection_bucket(ns, key)
+                               for key, _v, _rev in range_pages(store.client, start, end,
+                                                                keys_only=True))
     out = Counts()
     for bucket in sorted(b for b, n in seen.items() if n > 1):
-        done = compact_bucket(store, detector_id, bucket)
-        out.buckets += done.buckets
-        out.parts += done.parts
-        out.repeats += done.repeats
+        out.add(compact_bucket(store, detector_id, bucket))
     control.client.put(mark, str(until_bucket))
     return out
 
@@ -120,10 +118,7 @@ def compact_all(store: EtcdStore, after_s: float = AFTER_S) -> Counts:
     out = Counts()
     for detector_id in EventReader(store).stored_detectors():
         shard = store.detection_store(store.shards.shard_of(detector_id))
-        done = compact_detector(shard, store, detector_id, until)
-        out.buckets += done.buckets
-        out.parts += done.parts
-        out.repeats += done.repeats
+        out.add(compact_detector(shard, store, detector_id, until))
     return out
 
 

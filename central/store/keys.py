@@ -183,9 +183,18 @@ def backfill_key(ns: str, target_path: str) -> str:
     return _p(ns, "backfill", target_path)
 
 
+def windows_prefix(ns: str) -> str:
+    """Every link's and route's windows (then "link/SRC/DEST/" or "route/NAME/")."""
+    return _p(ns, "traveltimes") + "/"
+
+
 def live_key(ns: str, target_path: str) -> str:
     """A target's live figure: the last live_window_s, provisional (leased)."""
     return _p(ns, "live", target_path)
+
+
+def live_prefix(ns: str) -> str:
+    return _p(ns, "live") + "/"
 
 
 def rules_key(ns: str, target_path: str) -> str:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from typing import Any, TypeAlias
 
 import etcd3
-import etcd3.exceptions
 import grpc
 
 from roadside.central.errors import StoreUnavailable
 from roadside.central.store import keys, packed
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.event_reads import CHUNK_KEYS
+from roadside.central.store.ranges import ETCD_ERRORS as ETCD_ERRORS
+from roadside.central.store.ranges import range_pages as range_pages
 from roadside.central.store.records import ALIAS_TAIL, LinkRecord, RouteRecord
 from roadside.central.store.retention import RetentionLeases
 from roadside.central.store.shards import current_revision as current_revision
@@ -24,36 +25,7 @@ from roadside.central.traveltime.model import Target, WindowSummary
 
 log = logging.getLogger(__name__)
 
-PAGE_SIZE = 5000  # keys per range read: well under gRPC's 4 MiB message limit
-
 EtcdClient: TypeAlias = etcd3.MultiEndpointEtcd3Client
-ETCD_ERRORS = (etcd3.exceptions.Etcd3Exception, grpc.RpcError)
-
-
-def range_pages(
-    client: EtcdClient, start: str, end: str, keys_only: bool = False, revision: int = 0,
-    page_keys: int = PAGE_SIZE,
-) -> Iterator[tuple[bytes, bytes, int]]:
-    """(key, value, mod_revision) of every key in [start, end), read in pages.
-
-    With a revision, every page reads the store as it was then (one consistent view).
-    """
-    begin = start.encode()
-    stop = end.encode()
-    at = revision or None
-    while True:
-        try:
-            resp = client.get_range_response(
-                begin, stop, sort_order="ascend", limit=page_keys, keys_only=keys_only,
-                revision=at,
-            )
-        except ETCD_ERRORS as exc:
-            raise StoreUnavailable(f"etcd range read failed: {exc}") from exc
-        for kv in resp.kvs:
-            yield kv.key, kv.value, kv.mod_revision
-        if not resp.more or not resp.kvs:
-            return
-        begin = resp.kvs[-1].key + b"\0"
 
 
 def read_passes(
