@@ -33,7 +33,14 @@ STATIC = Path(__file__).with_name("static")  # the dashboard: our own HTML, CSS 
 DATEX_TYPE = "application/xml"
 
 
-MAX_QUALITY_HOURS = 7 * 24
+MAX_PERIOD_HOURS = 7 * 24  # the longest period data quality and alert history look back
+
+
+def check_hours(hours: float, most: int) -> None:
+    """422 naming the `hours` parameter unless 0 < hours <= most."""
+    if not 0 < hours <= most:
+        raise HTTPException(422, f"hours: expected more than 0 and at most {most}, "
+                                 f"got {hours:g}")
 
 
 def day_span(day: str, time_zone: str) -> tuple[int, int]:
@@ -94,9 +101,7 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
     @app.get("/api/v1/travel-times", summary="current and recent travel times")
     def travel_times(_role: Annotated[str, Depends(caller)], id: str | None = None,
                      hours: float = 1.0, day: str | None = None) -> dict[str, Any]:
-        if not 0 < hours <= MAX_RECENT_S / 3600:
-            raise HTTPException(422, f"hours: expected more than 0 and at most "
-                                     f"{MAX_RECENT_S // 3600}, got {hours:g}")
+        check_hours(hours, MAX_RECENT_S // 3600)
         if day is not None:  # one target's windows of a day on the site's clock
             if id is None:
                 raise HTTPException(422, "day: give id too (one link or route a day)")
@@ -124,17 +129,13 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
 
     @app.get("/api/v1/quality", summary="each link's and route's data quality over a period")
     def quality(_role: Annotated[str, Depends(known)], hours: float = 24.0) -> dict[str, Any]:
-        if not 0 < hours <= MAX_QUALITY_HOURS:
-            raise HTTPException(422, f"hours: expected more than 0 and at most "
-                                     f"{MAX_QUALITY_HOURS}, got {hours:g}")
+        check_hours(hours, MAX_PERIOD_HOURS)
         return {"targets": feeds.quality(hours)}
 
     @app.get("/api/v1/alerts/history", summary="alert changes over the last hours, newest first")
     def alert_history(_role: Annotated[str, Depends(known)],
                       hours: float = 24.0) -> dict[str, Any]:
-        if not 0 < hours <= MAX_QUALITY_HOURS:
-            raise HTTPException(422, f"hours: expected more than 0 and at most "
-                                     f"{MAX_QUALITY_HOURS}, got {hours:g}")
+        check_hours(hours, MAX_PERIOD_HOURS)
         return {"changes": feeds.alert_history(hours)}
 
     @app.get("/api/v1/alerts", summary="alert states: Warn and Bad, and the ones cleared")

@@ -39,10 +39,19 @@ READERS = 8  # targets read from etcd at once for one feed
 QUALITY_WINDOW_S = 300  # the window width data quality assumes when no window is stored
 
 
+def window_state(w: WindowSummary) -> str:
+    """"ok", "suppressed" (under k devices) or "no_data" (nobody): the API's own rule."""
+    msg = to_proto(w, include_samples=False)
+    return "no_data" if msg.no_data else "suppressed" if msg.suppressed else "ok"
+
+
+def target_name(target: Target) -> str:
+    return target.route or f"{target.src} -> {target.dest}"
+
+
 def window_entry(w: WindowSummary, length_m: float) -> dict[str, Any]:
     """One window as the feeds carry it (machine values: seconds, ns and RFC 3339)."""
-    msg = to_proto(w, include_samples=False)  # the API's own privacy rule
-    state = "no_data" if msg.no_data else "suppressed" if msg.suppressed else "ok"
+    state = window_state(w)
     entry: dict[str, Any] = {
         "window_start": format_utc(w.window_start_ns), "window_end": format_utc(w.window_end_ns),
         "window_start_ns": w.window_start_ns, "window_end_ns": w.window_end_ns,
@@ -159,7 +168,7 @@ class Feeds:
         live = windows_store.read_live(client, ns, target)
         return {
             "id": target.path, "kind": "route" if target.route else "link",
-            "name": target.route or f"{target.src} -> {target.dest}",
+            "name": target_name(target),
             "src": target.src, "dest": target.dest, "detectors": list(target.detectors),
             "length_m": length or None, "free_flow_s": free, "normal_s": normal,
             "delay_s": delay, "delay_against": ("normal" if normal else "free_flow")
@@ -183,9 +192,9 @@ class Feeds:
             width = ((found[0].window_end_ns - found[0].window_start_ns) // NS_PER_S
                      if found else QUALITY_WINDOW_S)
             expected = max(1, int(hours * 3600) // width)
-            states = [window_entry(w, 0.0)["state"] for w in found]  # as the feeds say them
+            states = [window_state(w) for w in found]
             published, suppressed = states.count("ok"), states.count("suppressed")
-            return {"id": target.path, "name": target.route or f"{target.src} -> {target.dest}",
+            return {"id": target.path, "name": target_name(target),
                     "hours": hours, "window_s": width, "windows": expected,
                     "published_share": published / expected,
                     "suppressed_share": suppressed / expected,
