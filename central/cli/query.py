@@ -47,24 +47,6 @@ def _kind(enum_type: Any, prefix: str, value: int) -> str:
     return str(enum_type.Name(value)).removeprefix(prefix).lower()
 
 
-def event_row(event: query_pb2.Event) -> dict[str, Any]:
-    p = getattr(event, "pass")
-    return {
-        "time": format_utc(p.timestamp_ns),
-        "timestamp_ns": p.timestamp_ns,
-        "detector_id": event.detector_id,
-        "device_id": p.device_id,
-        "peak_rssi": p.peak_rssi,
-        "count": p.count,
-        "radio": _kind(types_pb2.RadioKind, "RADIO_KIND_", p.radio),
-        "address_kind": _kind(types_pb2.AddressKind, "ADDRESS_KIND_", p.address_kind),
-        "tagged": p.tagged,
-        "first_ns": p.first_ns,
-        "last_ns": p.last_ns,
-        "ulid": p.ulid,
-    }
-
-
 # events ------------------------------------------------------------------
 
 
@@ -116,7 +98,7 @@ def _read_events(
 
 
 def column_rows(page: query_pb2.EventColumns) -> Iterator[dict[str, Any]]:
-    """The rows of a page of columns, as event_row makes them."""
+    """The rows of a page of columns (EVENT_COLUMNS' values)."""
     radios = {n: _kind(types_pb2.RadioKind, "RADIO_KIND_", n) for n in set(page.radio)}
     kinds = {n: _kind(types_pb2.AddressKind, "ADDRESS_KIND_", n) for n in set(page.address_kind)}
     for i, t in enumerate(page.timestamp_ns):
@@ -143,12 +125,13 @@ def _tail(args: argparse.Namespace) -> int:
             timeout=config.call_timeout_s,
         )
         writer = Writer(EVENT_COLUMNS, args.format, sys.stdout, stream=True)
-        stream = stub.StreamEvents(
+        stream = stub.StreamEventColumns(
             query_pb2.StreamEventsRequest(detector_ids=args.detector, since_ns=since, follow=True)
         )
         try:
-            for event in stream:
-                writer.write(event_row(event))
+            for page in stream:
+                for row in column_rows(page):
+                    writer.write(row)
         except KeyboardInterrupt:
             stream.cancel()
         except grpc.RpcError:
