@@ -271,27 +271,39 @@ function drawHealth(detectors) {
       (d.oldest_unsent_age_s ? " (oldest " + Math.round(d.oldest_unsent_age_s / 60) + " min)" : "");
     const place = placed([d.longitude, d.latitude]) ?
       d.latitude.toFixed(4) + ", " + d.longitude.toFixed(4) : "not placed";
-    for (const text of [d.id, d.name, d.state.replace("_", " "), last, backlog, clock + offset,
-                        (d.radios || []).join(", ") || "-", place]) {
-      const cell = document.createElement("td");
-      cell.textContent = text;
-      row.appendChild(cell);
-    }
+    cells(row, [d.id, d.name, d.state.replace("_", " "), last, backlog, clock + offset,
+                (d.radios || []).join(", ") || "-", place]);
     body.appendChild(row);
   }
 }
 
-function drawHistory(changes) {
-  const list = document.getElementById("alerthistory");
+// a table row's cells, one for each text
+function cells(row, texts) {
+  for (const text of texts) {
+    const cell = document.createElement("td");
+    cell.textContent = text;
+    row.appendChild(cell);
+  }
+}
+
+// a list of items ([class, text, subject or nothing]) or, when there is none, a line saying so
+function fillList(id, items, none) {
+  const list = document.getElementById(id);
   list.replaceChildren();
-  for (const c of changes.slice(0, 30)) {
+  for (const [level, text, subject] of items) {
     const item = document.createElement("li");
-    item.className = c.level;
-    item.textContent = timeOf(c.at_ns / 1e6, false) + " " + c.subject + ": " +
-      c.previous.toUpperCase() + " \u2192 " + c.level.toUpperCase() + " (" + c.reason + ")";
+    item.className = level;
+    if (subject) item.dataset.subject = subject;
+    item.textContent = text;
     list.appendChild(item);
   }
-  if (!list.children.length) list.innerHTML = "<li class=\"none\">no changes</li>";
+  if (!items.length) list.innerHTML = "<li class=\"none\">" + none + "</li>";
+}
+
+function drawHistory(changes) {
+  fillList("alerthistory", changes.slice(0, 30).map(c => [c.level,
+    timeOf(c.at_ns / 1e6, false) + " " + c.subject + ": " + c.previous.toUpperCase() +
+    " \u2192 " + c.level.toUpperCase() + " (" + c.reason + ")"]), "no changes");
 }
 
 function drawQuality(targets) {
@@ -301,28 +313,16 @@ function drawQuality(targets) {
   for (const t of targets) {
     const row = document.createElement("tr");
     row.dataset.id = t.id;
-    for (const text of [t.name, pct(t.published_share), pct(t.suppressed_share),
-                        pct(t.no_data_share), t.samples_per_hour.toFixed(1)]) {
-      const cell = document.createElement("td");
-      cell.textContent = text;
-      row.appendChild(cell);
-    }
+    cells(row, [t.name, pct(t.published_share), pct(t.suppressed_share), pct(t.no_data_share),
+                t.samples_per_hour.toFixed(1)]);
     body.appendChild(row);
   }
 }
 
 function drawAlerts(alerts) {
-  const list = document.getElementById("alerts");
-  list.replaceChildren();
-  for (const a of alerts.filter(a => a.level !== "ok")) {
-    const item = document.createElement("li");
-    item.className = a.level;
-    item.dataset.subject = a.subject;
-    item.textContent = a.level.toUpperCase() + " " + a.subject + ": " + a.reason +
-      " (since " + timeOf(a.since_ns / 1e6) + ")";
-    list.appendChild(item);
-  }
-  if (!list.children.length) list.innerHTML = "<li class=\"none\">no alerts</li>";
+  fillList("alerts", alerts.filter(a => a.level !== "ok").map(a => [a.level,
+    a.level.toUpperCase() + " " + a.subject + ": " + a.reason + " (since " +
+    timeOf(a.since_ns / 1e6) + ")", a.subject]), "no alerts");
 }
 
 function render() { drawMap(); drawChart(); }
