@@ -142,12 +142,13 @@ class Feeds:
         the past: the chart's date), as of until (no live figure)."""
         targets = [t for t in self.targets() if t.path == target_id]
         known = profiles.read_all(self.store.client, self.store.namespace)
-        return [{**self._target_entry(t, until_ns, known, (until_ns - since_ns) // NS_PER_S,
-                                      until_s=until_ns // NS_PER_S), "live": None}
-                for t in targets]
+        return [self._target_entry(t, until_ns, known, (until_ns - since_ns) // NS_PER_S,
+                                   until_s=until_ns // NS_PER_S) for t in targets]
 
     def _target_entry(self, target: Target, now_ns: int, known: dict[str, profiles.Profile],
                       recent_s: int, until_s: int = 0) -> dict[str, Any]:
+        """A target's entry with its windows of the last `recent_s` before now_ns (or only
+        those starting before `until_s`: a past day, which has no live figure)."""
         client, ns = self.store.client, self.store.namespace
         since_s = now_ns // NS_PER_S - recent_s
         found = [w for w, _rev in windows_store.read_windows(client, ns, target, since_s,
@@ -165,7 +166,7 @@ class Feeds:
         against = normal or free
         delay = (current["median_s"] - against
                  if current and current["median_s"] is not None and against else None)
-        live = windows_store.read_live(client, ns, target)
+        live = None if until_s else windows_store.read_live(client, ns, target)
         return {
             "id": target.path, "kind": "route" if target.route else "link",
             "name": target_name(target),

@@ -34,7 +34,6 @@ def compute_from_passes(
     kinds: Mapping[str, tuple[str, str]] | None = None,
     clock_corrected: Mapping[str, float] | None = None,
     clock_excluded: tuple[str, ...] = (),
-    provisional: bool = False,
 ) -> list[WindowSummary]:
     """Summaries of the given windows from passes already read. The windows need not
     start at multiples of window_s (a live window ends now): they are laid out from the
@@ -92,7 +91,6 @@ def compute_from_passes(
                 vehicle_only=vehicle_only(target),
                 clock_corrected=dict(clock_corrected or {}),
                 clock_excluded=clock_excluded,
-                provisional=provisional,
             )
         )
     return out
@@ -196,7 +194,6 @@ def compute_windows(
     worker: str = "",
     shards: Shards | None = None,
     clocks: ClockPolicy | None = None,
-    provisional: bool = False,
 ) -> list[WindowSummary]:
     """Read what the windows need from etcd, at one revision of each etcd (the control
     one's first: its dirty markers follow the passes), and summarise them. A detector
@@ -233,7 +230,6 @@ def compute_windows(
                 target, upstream, dest_passes, run, window_s, rules,
                 computed_ns=time.time_ns(), source_revision=revision, worker=worker,
                 kinds=kinds, clock_corrected=corrected, clock_excluded=tuple(sorted(excluded)),
-                provisional=provisional,
             )
         )
     return out

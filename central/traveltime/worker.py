@@ -10,6 +10,7 @@ of etcd is never computed again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
@@ -231,11 +232,11 @@ class TravelTimeWorker:
         except store.ETCD_ERRORS as exc:
             raise StoreUnavailable(f"etcd lease failed: {exc}") from exc
         for dest, lock_rev in held.items():
-            items = [(target, summary)
+            items = [(target, dataclasses.replace(summary, provisional=True))
                      for target in self._targets if target.dest == dest
                      for summary in engine.compute_windows(
                          self.client, self.ns, target, [start], c.live_window_s, self.rules,
-                         worker=self.worker_id, shards=self.shards, provisional=True,
+                         worker=self.worker_id, shards=self.shards,
                          clocks=self._clock_policy())]
             if items and store.write_live(self.client, self.ns, items,
                                           keys.worker_lock_name(self.ns, dest), lock_rev,

@@ -3,6 +3,7 @@ health and DATEX II v3 validated against the official schemas."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import re
@@ -146,8 +147,8 @@ def window_of_a_b(road: Road, start_s: int, provisional: bool = False) -> tuple[
     """Link a -> b and its window from start_s, as a worker computes it."""
     [link] = [t for t in store.all_targets(road.client, road.namespace, 1800) if t.dest == "b"]
     [window] = engine.compute_windows(road.client, road.namespace, link, [start_s], W,
-                                      stats.Rules(), provisional=provisional)
-    return link, window
+                                      stats.Rules())
+    return link, dataclasses.replace(window, provisional=provisional)
 
 
 def test_a_window_written_is_in_the_next_answer_though_the_feed_keeps_its_entries(

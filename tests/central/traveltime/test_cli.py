@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import queue
@@ -297,8 +298,9 @@ def test_live_shows_the_current_figure_marked_provisional(
     # what a worker writes each minute: the last 5 minutes (to any second), provisional
     road.trips("a", "b", (T0 - 320) * S, [150.0 + i for i in range(6)], spacing_s=10)
     [target] = store.all_targets(road.client, road.namespace, 1800)
-    [figure] = engine.compute_windows(road.client, road.namespace, target, [T0 - W - 37], W,
-                                      stats.Rules(), provisional=True)
+    [window] = engine.compute_windows(road.client, road.namespace, target, [T0 - W - 37], W,
+                                      stats.Rules())
+    figure = dataclasses.replace(window, provisional=True)
     road.client.put(keys.live_key(road.namespace, target.path), figure.to_json())
     assert main([*args, "--format", "json"]) == 0
     [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
