@@ -19,6 +19,7 @@ The raw MAC goes in and is not kept.
 from __future__ import annotations
 
 import enum
+import hashlib
 import hmac
 import secrets
 import stat
@@ -88,6 +89,9 @@ class DeviceHasher:
         self._utc_offset_hours = utc_offset_hours
         self._offset = timedelta(hours=utc_offset_hours)
         self._keys: dict[int, bytes] = {}
+        # (from_ns, until_ns, HMAC context of that epoch's key): the hot path of ids() for
+        # times past the current epoch's overlap; dropped whenever a key changes or goes
+        self._hot: tuple[int, int, hmac.HMAC] | None = None
         self.on_advance: Callable[[DeviceHasher], None] | None = None  # a box persists here
 
     @classmethod
@@ -143,6 +147,7 @@ class DeviceHasher:
             key = self._from_seed(epoch)
             if len(self._keys) >= KEY_CACHE_SIZE:
                 self._keys.pop(min(self._keys))
+                self._hot = None
             self._keys[epoch] = key
             return key
         newest = max(self._keys, default=None)
@@ -155,22 +160,30 @@ class DeviceHasher:
                 previous = key
             key, e = ratchet(key), e + 1
         self._keys = {epoch: key} if previous is None else {epoch - 1: previous, epoch: key}
+        self._hot = None
         if self.on_advance is not None:
             self.on_advance(self)
         return key
 
     def device_id(self, mac: bytes, t_ns: int) -> str:
         """32 lowercase hex characters; the same MAC maps to the same id within an epoch."""
-        return _hashed(self.epoch_key(self.epoch(t_ns)), mac)
+        return self.ids(mac, t_ns)[0]
 
     def ids(self, mac: bytes, t_ns: int) -> tuple[str, str | None]:
         """(device_id, alias): within OVERLAP_S after a boundary, the alias is the MAC's id
         under the previous epoch's key, so a device heard upstream just before the boundary
         is matched through it; else None."""
+        hot = self._hot
+        if hot is not None and hot[0] <= t_ns < hot[1]:
+            return _keyed(hot[2], mac), None
         epoch = self.epoch(t_ns)
-        device = _hashed(self.epoch_key(epoch), mac)
-        if t_ns - self.epoch_start_ns(epoch) >= OVERLAP_NS:  # (in_overlap, epoch known)
-            return device, None
+        key = self.epoch_key(epoch)
+        start = self.epoch_start_ns(epoch)
+        if t_ns - start >= OVERLAP_NS:
+            context = hmac.new(key, digestmod=hashlib.sha256)
+            self._hot = (start + OVERLAP_NS, start + self._epoch_ns, context)
+            return _keyed(context, mac), None
+        device = _hashed(key, mac)
         try:
             return device, _hashed(self.epoch_key(epoch - 1), mac)
         except EpochKeyErased:
@@ -184,6 +197,8 @@ class DeviceHasher:
         old = [e for e in self._keys if e < self.epoch(now_ns)]
         for e in old:
             del self._keys[e]
+        if old:
+            self._hot = None
         if old and self.on_advance is not None:
             self.on_advance(self)
         return bool(old)
@@ -218,6 +233,13 @@ class DeviceHasher:
 
 def _hashed(key: bytes, mac: bytes) -> str:
     return hmac.digest(key, mac, "sha256")[:DEVICE_ID_BYTES].hex()
+
+
+def _keyed(context: hmac.HMAC, mac: bytes) -> str:
+    """_hashed with the key's HMAC context made once (its inner and outer pads hashed)."""
+    h = context.copy()
+    h.update(mac)
+    return h.digest()[:DEVICE_ID_BYTES].hex()
 
 
 # --- the site secret file ------------------------------------------------------------
