@@ -31,6 +31,7 @@ from roadside.central.store.etcd_process import EtcdProcess, free_port
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.event_reads import CHUNK_KEYS, MAX_PAGE
 from roadside.central.store.records import StoredPass
+from roadside.common.main import tune_gc
 from roadside.proto.v1 import query_pb2, query_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,6 +125,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5,
                         help="rounds; each figure is their median (default 5)")
     args = parser.parse_args()
+    tune_gc()  # as every roadside process runs: baselines and roadside alike
 
     with tempfile.TemporaryDirectory(prefix="bench-query-") as tmp:
         etcd = EtcdProcess(Path(tmp) / "etcd")

@@ -30,6 +30,7 @@ from roadside.agent.pipeline import Pipeline  # noqa: E402
 from roadside.agent.privacy import DeviceHasher  # noqa: E402
 from roadside.agent.sources.capfile import CaptureReader, Frame  # noqa: E402
 from roadside.agent.sources.replay import sighting_from_frame  # noqa: E402
+from roadside.common.main import tune_gc  # noqa: E402
 
 CAPTURES = REPO / "tests" / "data" / "captures"
 LARGEST = CAPTURES / "wifi" / "sc6-61_2024-02-08_position_2.pcap"
@@ -131,6 +132,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    tune_gc()  # as every roadside process runs: baselines and roadside alike
     if not LARGEST.exists():
         print(f"capture not found: {LARGEST} (the repository ships it)")
         return 1

@@ -8,6 +8,7 @@ parser and sets `func` (args -> exit code). A group whose extra is not installed
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import os
@@ -133,12 +134,26 @@ def _missing(name: str, extra: str, exc: ImportError) -> Callable[[argparse.Name
     return run
 
 
+# Young objects allocated before the cycle collector runs (Python's default: 700). The
+# servers and the agent make many short-lived tuples and dicts per event and per frame and
+# almost no cycles: at 700 the collector took 25-35 % of a StreamEventPages read.
+GC_YOUNG_OBJECTS = 10_000
+
+
+def tune_gc() -> None:
+    """Collect cycles less often, and never look again at what startup made (modules,
+    parsers, settings: gc.freeze)."""
+    gc.set_threshold(GC_YOUNG_OBJECTS, *gc.get_threshold()[1:])
+    gc.freeze()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = _negative_times(sys.argv[1:] if argv is None else list(argv))
     if "debug" not in args_list:  # gRPC's C-core log lines; roadside says what failed itself
         os.environ.setdefault("GRPC_VERBOSITY", "NONE")
     parser = build_parser(next((a for a in args_list if a in GROUPS), None))
     args = parser.parse_args(args_list)
+    tune_gc()
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
