@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import functools
 import heapq
 import itertools
@@ -28,6 +29,7 @@ import logging
 import operator
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
@@ -53,7 +55,9 @@ CHUNK_KEYS = 100  # keys (blocks) per etcd range read when streaming (bounds mem
 MIN_CHUNK_KEYS = 16  # per detector, when a read merges many detectors' streams
 DEFAULT_PAGE = 1000  # events per page when the client asks for 0
 MAX_PAGE = 10_000  # the largest page a client may ask for
-_TOKEN_PREFIX = "t2:"
+_TOKEN_PREFIX = "t3:"
+FIRST_LOOK_NS = keys.BUCKET_S * keys.NS_PER_S  # how far a first page looks before widening
+DAY_NS = 86_400 * keys.NS_PER_S
 
 Position = tuple[int, str]  # (timestamp_ns, key): the order events come out in
 Item = packed.Item  # (timestamp_ns, key, how to build the pass in the shape asked for)
@@ -95,22 +99,27 @@ class Page:
     next_token: str  # empty when there is no more
 
 
-def encode_token(position: Position) -> str:
+def encode_token(position: Position, span_ns: int = 0) -> str:
+    """A page token: the position to resume after and the time the page spanned (where
+    the next page looks first)."""
     t_ns, key = position
-    return base64.urlsafe_b64encode(f"{_TOKEN_PREFIX}{t_ns}:{key}".encode()).decode()
+    return base64.urlsafe_b64encode(f"{_TOKEN_PREFIX}{t_ns}:{span_ns}:{key}".encode()).decode()
 
 
-def decode_token(ns: str, token: str) -> Position:
-    """The position a page token resumes after; InvalidArgument when it is not ours."""
+def decode_token(ns: str, token: str) -> tuple[Position, int]:
+    """(the position a page token resumes after, the span of its page); InvalidArgument
+    when it is not ours. Tokens of earlier versions (t2:, without a span) still resume."""
     try:
         text = base64.urlsafe_b64decode(token.encode()).decode()
     except (binascii.Error, UnicodeError, ValueError) as exc:
         raise InvalidArgument("page_token: malformed") from exc
-    t_text, _, key = text.removeprefix(_TOKEN_PREFIX).partition(":")
-    if (not text.startswith(_TOKEN_PREFIX) or not t_text.isdigit()
-            or not key.startswith(keys.detections_prefix(ns))):
+    version, _, rest = text.partition(":")
+    t_text, _, rest = rest.partition(":")
+    span_text, key = ("0", rest) if version == "t2" else rest.partition(":")[::2]
+    if (f"{version}:" not in (_TOKEN_PREFIX, "t2:") or not t_text.isdigit()
+            or not span_text.isdigit() or not key.startswith(keys.detections_prefix(ns))):
         raise InvalidArgument("page_token: not a token of this server")
-    return int(t_text), key
+    return (int(t_text), key), int(span_text)
 
 
 def _once(items: Iterable[Item]) -> Iterator[Item]:
@@ -144,19 +153,38 @@ class EventReader:
 
     def page(self, query: EventQuery, limit: int = 0, token: str = "",
              shape: Shape = RECORDS) -> Page:
-        """At most `limit` events (0 = DEFAULT_PAGE) after `token`, and the next token."""
+        """At most `limit` events (0 = DEFAULT_PAGE) after `token`, and the next token.
+
+        A page reads a time window after its start (a quarter longer than the last page
+        spanned, at least a second), widening it twice over until the page fills or the
+        range ends: only each detector's passes in the window are built and sorted."""
         if limit < 0 or limit > MAX_PAGE:
             raise InvalidArgument(f"limit: must be between 0 and {MAX_PAGE}, got {limit}")
         size = limit or DEFAULT_PAGE
-        after = decode_token(self.ns, token) if token else None
+        after, span = decode_token(self.ns, token) if token else (None, 0)
+        start = after[0] if after is not None else query.since_ns
+        look = max(span + span // 4, keys.NS_PER_S)
         events: list[Any] = []
-        last: Position = (0, "")
-        for item in self._scan(query, after, None, CHUNK_KEYS, shape, prefetch=False):
-            if len(events) == size:
-                return Page(events, encode_token(last))
-            events.append(packed.built(item))
-            last = item[0], item[1]
-        return Page(events, "")
+        last, first_ns = after, 0
+        item_last: Position = (0, "")
+        # past this (a day from now: stored times are at most clock_skew_s ahead) the last
+        # window takes the rest of the range
+        stop = query.until_ns or time.time_ns() + DAY_NS
+        while True:
+            end = start + look if start else 0
+            ends = 0 < end < stop
+            window = dataclasses.replace(query, since_ns=start,
+                                         until_ns=end if ends else query.until_ns)
+            for item in self._scan(window, last, None, CHUNK_KEYS, shape, prefetch=False):
+                if len(events) == size:
+                    return Page(events, encode_token(item_last, item_last[0] - first_ns))
+                if not events:
+                    first_ns = item[0]
+                events.append(packed.built(item))
+                last = item_last = item[0], item[1]
+            if not ends:
+                return Page(events, "")
+            start, look = end, 2 * look
 
     # a whole range, in bounded memory -----------------------------------------
 
@@ -234,7 +262,8 @@ class EventReader:
         self, shard: str, query: EventQuery, start: str, end: str, revision: int | None,
         chunk: int, shape: Shape, prefetch: bool, since_ns: int,
     ) -> Iterator[tuple[str, list[Item]]]:
-        """(the key's bucket, its items) of each key, read in chunks of `chunk` keys; with
+        """(the key's bucket, its items) of each key, read in chunks of up to `chunk` keys
+        (the first of one key, each next twice the last: a page may need only one); with
         `prefetch` the next chunk is read from etcd (in a worker thread) while this one is
         decoded."""
         ns = self.ns
@@ -245,12 +274,14 @@ class EventReader:
                 pool = stack.enter_context(
                     futures.ThreadPoolExecutor(1, thread_name_prefix="event-prefetch")
                 )
-            resp = self._range(shard, start, end, revision, chunk)
+            size = 1
+            resp = self._range(shard, start, end, revision, size)
             while True:
                 last = resp.kvs[-1].key.decode() + "\0" if resp.more and resp.kvs else None
+                size = min(2 * size, chunk)
                 ahead = None
                 if pool is not None and last is not None:
-                    ahead = pool.submit(self._range, shard, last, end, revision, chunk)
+                    ahead = pool.submit(self._range, shard, last, end, revision, size)
                 for kv in resp.kvs:
                     key = kv.key.decode()
                     try:  # a page resuming in a bucket: its earlier passes are not built
@@ -263,7 +294,7 @@ class EventReader:
                 if last is None:
                     return
                 resp = (ahead.result() if ahead
-                        else self._range(shard, last, end, revision, chunk))
+                        else self._range(shard, last, end, revision, size))
 
     def _range(self, shard: str, start: str, end: str, revision: int | None,
                chunk: int) -> Any:
