@@ -15,7 +15,13 @@ from roadside.agent.model import AddressKind, Pass, RadioKind
 from roadside.agent.runner import AgentRunner, DrainTimeout
 from roadside.agent.sources.base import Emit, SourceError
 from roadside.agent.wire import pass_from_bytes, pass_to_bytes
-from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting
+from tests.fixtures.agent import (
+    FakeSource,
+    MakeConfig,
+    far_boundary_hour,
+    running_agent,
+    sighting,
+)
 from tests.fixtures.polling import eventually
 
 
@@ -108,7 +114,8 @@ async def test_pipeline_keeps_passes_while_buffer_unwritable(
     monkeypatch.setattr(pipeline_module, "MAX_PENDING_PASSES", 3)
     buffer = DiskBuffer(tmp_path / "b.db", 10**9)  # not opened yet: writes fail
     pipe = pipeline_module.Pipeline(
-        AgentConfig(detector_id="d1"), DeviceHasher(b"s" * 32), buffer
+        AgentConfig(detector_id="d1"),
+        DeviceHasher(b"s" * 32, boundary_hour=far_boundary_hour()), buffer
     )
     t = time.time_ns()
     for i in range(5):
