@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
+import statistics
 import sys
 import tempfile
 import threading
@@ -36,11 +38,15 @@ from roadside.central.store import txn as etcd_txn
 from roadside.central.store.client import connect
 from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.etcd_store import EtcdStore, split_writes
-from roadside.central.store.records import Detection, detection_value
+from roadside.central.store.records import Detection, LinkRecord, detection_value
+from roadside.central.traveltime import store as tt_store
+from roadside.central.traveltime.model import Figures, Target, WindowSummary
 
 S = 1_000_000_000
 GIB = 1024**3
 NS = "cap"
+NS_S = 1_000_000_000
+WINDOW_S = 300
 
 
 def day_of_passes(detectors: int, per_day: int, hours: float, linger_s: float,
@@ -162,6 +168,98 @@ def measure(layout: str, batches: list[list[Detection]], passes: int) -> dict[st
             "stall_s": stall_s, "revoke_s": revoke_s}
 
 
+def day_of_windows(target: Target, day: int, busy: int, rng: random.Random
+                   ) -> list[tuple[Target, WindowSummary]]:
+    """A day of 5-minute windows: busy (`busy` kept samples each) or idle (0: nobody seen,
+    no-data windows)."""
+    out = []
+    for i in range(86_400 // WINDOW_S):
+        start = (day * 86_400 + i * WINDOW_S) * NS_S
+        common = dict(src=target.src, dest=target.dest, route=target.route,
+                      window_start_ns=start, window_end_ns=start + WINDOW_S * NS_S,
+                      computed_ns=start + 400 * NS_S, source_revision=1000 + i,
+                      worker="central-worker-1")
+        if not busy:
+            w = WindowSummary(count=0, suppressed=False, figures=None, **common)  # type: ignore[arg-type]
+        else:
+            samples = [round(rng.gauss(120, 15), 3) for _ in range(busy)]
+            q = statistics.quantiles(samples, n=20)
+            median = statistics.median(samples)
+            w = WindowSummary(
+                count=busy, suppressed=False, devices=busy, samples_s=tuple(samples),
+                figures=Figures(median, q[1], q[4], q[14], q[17],
+                                statistics.median(abs(x - median) for x in samples)),
+                rejections={"outlier": 1}, unmatched=busy // 2, by_class={"unknown": busy},
+                by_address_kind={"wifi_global": busy - busy // 3, "ble_public": busy // 3},
+                **common)  # type: ignore[arg-type]
+        out.append((target, w))
+    return out
+
+
+def write_window_keys(client: object, items: list[tuple[Target, WindowSummary]]) -> None:
+    """The earlier layout: one JSON key per window, 100 puts a transaction."""
+    writes = [(t.window_key(NS, w.window_start_ns // NS_S), w.to_json(), 0) for t, w in items]
+    etcd_txn.commit(client, [etcd_txn.txn_request(writes[i:i + 100])  # type: ignore[arg-type]
+                             for i in range(0, len(writes), 100)])
+
+
+def measure_windows(layout: str, links: int, days: int, samples: int) -> dict[str, float]:
+    """Bytes per link-day of a busy and an idle link's windows in one layout."""
+    rng = random.Random(7)
+    first_day = int(time.time()) // 86_400 - days
+    out = {}
+    for busy in (samples, 0):
+        with tempfile.TemporaryDirectory(prefix="bench-capacity-windows-") as tmp, \
+                EtcdProcess(Path(tmp) / "etcd", quota_bytes=8 * GIB) as etcd:
+            client = connect([etcd.endpoint], timeout=600)
+            client.defragment()
+            before = client.status().db_size
+            for n in range(links):
+                target = Target((LinkRecord(f"d{n:04d}", f"d{n + 1:04d}", 900),))
+                for day in range(first_day, first_day + days):
+                    items = day_of_windows(target, day, busy, rng)
+                    if layout == "per-window":
+                        write_window_keys(client, items)
+                    else:
+                        tt_store.write_windows(client, NS, items)
+                print(f"  {layout} {'busy' if busy else 'idle'}: link {n + 1}/{links}",
+                      file=sys.stderr, end="\r", flush=True)
+            prefix = keys.windows_prefix(NS)
+            resp = client.get_prefix_response(prefix)
+            stored = sum(len(kv.key) + len(kv.value) for kv in resp.kvs)
+            client.compact(int(resp.header.revision), physical=True)
+            client.defragment()
+            kind = "busy" if busy else "idle"
+            out[f"{kind}_db"] = (client.status().db_size - before) / (links * days)
+            out[f"{kind}_kv"] = stored / (links * days)
+            out[f"{kind}_keys"] = len(resp.kvs) / (links * days)
+            client.close()
+    print(file=sys.stderr)
+    return out
+
+
+def windows_section(links: int, days: int, samples: int) -> None:
+    print(f"windows: {links} busy ({samples} kept samples a window) and {links} idle links x "
+          f"{days} days of 5-min windows, bytes per link-day in etcd (database after "
+          "compaction and defrag; keys+values)")
+    results = {layout: measure_windows(layout, links, days, samples)
+               for layout in ("per-window", "hour blocks")}
+    for layout, r in results.items():
+        print(f"{layout:>12}: busy {r['busy_db']:>9,.0f} B ({r['busy_kv']:>9,.0f} kv, "
+              f"{r['busy_keys']:.0f} keys)  idle {r['idle_db']:>9,.0f} B "
+              f"({r['idle_kv']:>7,.0f} kv, {r['idle_keys']:.0f} keys) a link-day")
+    old, new = results["per-window"], results["hour blocks"]
+    print(f"ratios hour blocks/per-window: busy {new['busy_db'] / old['busy_db']:.3f}, "
+          f"idle {new['idle_db'] / old['idle_db']:.3f}")
+    for layout, r in results.items():
+        per_gib = GIB / r["busy_db"], GIB / r["idle_db"]
+        need = 5000 * 365 * r["busy_db"] / GIB
+        print(f"{layout:>12}: 1 GiB holds {per_gib[0]:>9,.0f} busy or {per_gib[1]:>11,.0f} "
+              f"idle link-days; 5,000 busy links x 365 days: {need:,.1f} GiB "
+              f"(target <= 2 GiB: {'meets' if need <= 2 else 'MISSES'}); "
+              f"in 2 GiB, 5,000 busy links keep {2 * per_gib[0] / 5000:,.1f} days")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--detectors", type=int, default=50)
@@ -171,9 +269,17 @@ def main() -> int:
                         help="which to measure (per-pass at a day of 50 detectors takes minutes)")
     parser.add_argument("--linger", type=float, default=15.0,
                         help="a batch every N s (default 15: the agent's batch_linger_s)")
+    parser.add_argument("--window-links", type=int, default=10,
+                        help="busy and idle links of the windows section (0: skip it)")
+    parser.add_argument("--window-days", type=int, default=7)
+    parser.add_argument("--window-samples", type=int, default=15,
+                        help="kept samples a busy window holds (default 15: about the "
+                        "README's busy link, 170 kB a day as per-window JSON)")
     args = parser.parse_args()
     if args.linger <= 0:
         parser.error("--linger: must be above 0")
+    if args.window_links:
+        windows_section(args.window_links, args.window_days, args.window_samples)
     batches = day_of_passes(args.detectors, args.per_day, args.hours, args.linger)
     passes = sum(len(b) for b in batches)
     when = f"every {args.linger:g} s"

@@ -29,7 +29,7 @@ from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.records import LinkRecord, StoredPass
 from roadside.central.store.ulids import deterministic_ulid
-from roadside.central.traveltime import engine, matching, stats, store
+from roadside.central.traveltime import engine, matching, stats, store, windowblocks
 from roadside.central.traveltime.config import TravelTimeConfig
 from roadside.central.traveltime.model import Target
 from roadside.central.traveltime.worker import TravelTimeWorker
@@ -149,9 +149,9 @@ async def publish_delay(client: object, windows: int) -> None:
     def on_put(response: object) -> None:
         now = time.time()
         for event in getattr(response, "events", []):
-            start = int(event.key.decode().rsplit("/", 1)[1])
-            if start + window_s > begun:  # closed while we watched: not a backfilled one
-                seen.setdefault(start, now)
+            for start in windowblocks.starts(event.value):
+                if start + window_s > begun:  # closed while we watched: not a backfilled one
+                    seen.setdefault(start, now)
         if len(seen) >= windows:
             loop.call_soon_threadsafe(done.set)
 

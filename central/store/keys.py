@@ -13,8 +13,9 @@ The rest is roadside's own:
     /{ns}/status/{detector_id}/history/{ulid}       every report (leased: retention)
     /{ns}/routes/{route}                            a named sequence of detectors
     /{ns}/dirty/{detector_id}/{bucket}              ingest touched this bucket: recompute
-    /{ns}/traveltimes/link/{src}/{dest}/{window_start_s}   a link's window summary
-    /{ns}/traveltimes/route/{route}/{window_start_s}       a route's window summary
+    /{ns}/traveltimes/link/{src}/{dest}/h{hour_start_s}   a link's windows of an hour
+    /{ns}/traveltimes/route/{route}/h{hour_start_s}       a route's windows of an hour
+    /{ns}/traveltimes/link/{src}/{dest}/{window_start_s}  one window (JSON; earlier layout)
     /{ns}/locks/traveltime/{dest_detector_id}        worker lock per destination
     /{ns}/workers/traveltime/{worker_id}             a live travel-time worker (leased)
     /{ns}/pending/{dest}/{detector_id}/{bucket}      a dirty bucket, fanned out per destination
@@ -164,6 +165,11 @@ def dirty_prefix(ns: str, detector_id: str | None = None) -> str:
 
 def link_window_key(ns: str, src: str, dest: str, window_start_s: int) -> str:
     return _p(ns, "traveltimes", "link", src, dest, f"{window_start_s:012d}")
+
+
+def window_hour_key(windows_prefix: str, hour_s: int) -> str:
+    """A link's or route's windows starting in that hour (after every per-window key)."""
+    return f"{windows_prefix}h{hour_s:012d}"
 
 
 def link_windows_prefix(ns: str, src: str, dest: str) -> str:

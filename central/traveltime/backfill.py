@@ -18,14 +18,20 @@ from before digests) takes its current rules as those of its windows.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
+
+from google.protobuf.message import DecodeError
 
 from roadside.central.errors import StoreUnavailable
 from roadside.central.store import keys
 from roadside.central.store.shards import Shards
+from roadside.central.traveltime import windowblocks
 from roadside.central.traveltime.model import Target
 from roadside.central.traveltime.store import ETCD_ERRORS, EtcdClient, range_pages
+
+log = logging.getLogger(__name__)
 
 CHUNK_WINDOWS = 288  # windows per worker turn (a day of 5-minute windows)
 PROGRESS_TTL_S = 600  # a progress record outlives its worker by at most this
@@ -82,13 +88,19 @@ def oldest_pass_s(client: EtcdClient, ns: str, detector_id: str) -> int | None:
 
 
 def stored_window_starts(client: EtcdClient, ns: str, target: Target) -> set[int]:
-    """The starts (unix s) of the target's stored windows (keys only)."""
+    """The starts (unix s) of the target's stored windows: the hour blocks' and the
+    earlier layout's per-window keys."""
     prefix = target.windows_prefix(ns)
     found = set()
-    for key, _v, _rev in range_pages(client, prefix, keys.prefix_end(prefix), keys_only=True):
+    for key, value, _rev in range_pages(client, prefix, keys.prefix_end(prefix)):
         tail = key.rsplit(b"/", 1)[-1]
         if tail.isdigit():
             found.add(int(tail))
+        elif tail.startswith(b"h"):
+            try:
+                found.update(windowblocks.starts(value))
+            except DecodeError:
+                log.warning("skipping unreadable windows %s", key.decode(errors="replace"))
     return found
 
 

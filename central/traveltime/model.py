@@ -47,6 +47,9 @@ class Target:
             return keys.route_window_key(ns, self.route, window_start_s)
         return keys.link_window_key(ns, self.src, self.dest, window_start_s)
 
+    def hour_key(self, ns: str, hour_s: int) -> str:
+        return keys.window_hour_key(self.windows_prefix(ns), hour_s)
+
     def windows_prefix(self, ns: str) -> str:
         if self.route:
             return keys.route_windows_prefix(ns, self.route)

@@ -12,11 +12,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from google.protobuf.message import DecodeError
+
 from roadside.central.errors import InvalidArgument, NotFound, StoreUnavailable
 from roadside.central.store import keys
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.records import LinkRecord
-from roadside.central.traveltime import backfill, profiles, store
+from roadside.central.traveltime import backfill, profiles, store, windowblocks
 from roadside.central.traveltime.config import MAX_WINDOW_S
 from roadside.central.traveltime.locks import live_workers
 from roadside.central.traveltime.model import Figures, Target, WindowSummary
@@ -92,7 +94,11 @@ class Follow:
     def __iter__(self) -> Iterator[WindowSummary]:
         client = self.central.client
         revision = store.current_revision(client, self.central.namespace)
-        yield from windows_for(self.central, self.query, revision)
+        stored = windows_for(self.central, self.query, revision)
+        # start -> (computed, source revision) of what was yielded: a block holds its
+        # hour's other windows too
+        seen = {w.window_start_ns: (w.computed_ns, w.source_revision) for w in stored}
+        yield from stored
         if self._cancelled.is_set():
             return
         prefix = self.query.target.windows_prefix(self.central.namespace)
@@ -108,12 +114,20 @@ class Follow:
                 if not event.value:
                     continue  # a deletion
                 try:
-                    summary = WindowSummary.from_json(event.value)
-                except (ValueError, KeyError, TypeError):
-                    log.warning("skipping unreadable window %s", event.key)
+                    if event.key.rsplit(b"/", 1)[-1].startswith(b"h"):
+                        written = windowblocks.decode(event.value)
+                    else:  # a window of the earlier per-window layout
+                        written = [WindowSummary.from_json(event.value)]
+                except (ValueError, KeyError, TypeError, DecodeError):
+                    log.warning("skipping unreadable windows %s", event.key)
                     continue
-                if self.query.wanted(summary):
-                    yield summary
+                for summary in written:
+                    mark = (summary.computed_ns, summary.source_revision)
+                    if seen.get(summary.window_start_ns) == mark:
+                        continue
+                    seen[summary.window_start_ns] = mark
+                    if self.query.wanted(summary):
+                        yield summary
         except store.ETCD_ERRORS as exc:
             raise StoreUnavailable(f"etcd watch ended: {exc}") from exc
 

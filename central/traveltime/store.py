@@ -6,10 +6,11 @@ import itertools
 import json
 import logging
 from collections.abc import Collection
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import etcd3
 import grpc
+from google.protobuf.message import DecodeError
 
 from roadside.central.errors import StoreUnavailable
 from roadside.central.store import keys, packed
@@ -20,6 +21,7 @@ from roadside.central.store.ranges import range_pages as range_pages
 from roadside.central.store.records import ALIAS_TAIL, LinkRecord, RouteRecord
 from roadside.central.store.retention import RetentionLeases
 from roadside.central.store.shards import current_revision as current_revision
+from roadside.central.traveltime import windowblocks
 from roadside.central.traveltime.matching import PassTuple
 from roadside.central.traveltime.model import Target, WindowSummary
 
@@ -117,17 +119,33 @@ def read_windows(
     client: EtcdClient, ns: str, target: Target, since_s: int = 0, until_s: int = 0,
     revision: int = 0,
 ) -> list[tuple[WindowSummary, int]]:
-    """The stored windows (and their mod revisions) with since_s <= start < until_s."""
+    """The stored windows (and their keys' mod revisions) with since_s <= start < until_s
+    (until 0: no bound), in start order: the hour blocks', and the per-window keys' of the
+    earlier layout where no block holds the window."""
+    since_s = max(since_s, 0)
     prefix = target.windows_prefix(ns)
-    start = target.window_key(ns, max(since_s, 0))
-    end = target.window_key(ns, until_s) if until_s > 0 else keys.prefix_end(prefix)
-    out = []
-    for key, value, rev in range_pages(client, start, end, revision=revision):
+    found: dict[int, tuple[WindowSummary, int]] = {}
+    old_end = target.window_key(ns, until_s) if until_s > 0 else prefix + "h"
+    for key, value, rev in range_pages(client, target.window_key(ns, since_s), old_end,
+                                       revision=revision):
         try:
-            out.append((WindowSummary.from_json(value), rev))
+            w = WindowSummary.from_json(value)
         except (ValueError, KeyError, TypeError):
             log.warning("skipping unreadable window %s", key.decode(errors="replace"))
-    return out
+            continue
+        found[w.window_start_ns] = (w, rev)
+    start = target.hour_key(ns, windowblocks.hour_of(since_s))
+    end = (target.hour_key(ns, windowblocks.hour_of(until_s - 1) + windowblocks.HOUR_S)
+           if until_s > 0 else keys.prefix_end(prefix))
+    for key, value, rev in range_pages(client, start, end, revision=revision):
+        try:
+            windows = windowblocks.decode(value)
+        except (DecodeError, ValueError):
+            log.warning("skipping unreadable windows %s", key.decode(errors="replace"))
+            continue
+        found.update((w.window_start_ns, (w, rev)) for w in windows)
+    since_ns, until_ns = since_s * keys.NS_PER_S, until_s * keys.NS_PER_S
+    return [found[t] for t in sorted(found) if t >= since_ns and (not until_s or t < until_ns)]
 
 
 def write_windows(
@@ -138,33 +156,69 @@ def write_windows(
     guard_revision: int = 0,
     leases: RetentionLeases | None = None,
 ) -> bool:
-    """Store windows in transactions; with a guard, only while that lock key is ours.
+    """Store windows into their hours' blocks, each hour in a transaction that holds only
+    while its block is as read (and, with a guard, while that lock key is ours); a block
+    written meanwhile is read again. The earlier layout's keys of the hour are replaced.
 
-    With `leases` each window expires with the lease of its end's expiry day.
+    With `leases` a block expires with the lease of its last window's end's expiry day.
     Returns False (and writes nothing more) when the guard fails: the lock was lost.
     """
-    compare = []
-    if guard_key:
-        compare.append(client.transactions.create(guard_key) == guard_revision)
-    step = 100  # well under etcd's 128 operations per transaction
-    for i in range(0, len(items), step):
-        batch = items[i:i + step]
-        try:
-            ok = _put_windows(client, ns, batch, compare, leases)
-        except grpc.RpcError as exc:
-            if leases is None or exc.code() != grpc.StatusCode.NOT_FOUND:
-                raise StoreUnavailable(f"etcd write failed: {exc}") from exc
-            log.info("a window retention lease is gone; granting a new one")
-            leases.forget()
+    hours: dict[tuple[Target, int], list[WindowSummary]] = {}
+    for target, w in items:
+        hour = windowblocks.hour_of(w.window_start_ns // keys.NS_PER_S)
+        hours.setdefault((target, hour), []).append(w)
+    for (target, hour), windows in hours.items():
+        for _attempt in range(WRITE_ATTEMPTS):
             try:
-                ok = _put_windows(client, ns, batch, compare, leases)
-            except ETCD_ERRORS as again:
-                raise StoreUnavailable(f"etcd write failed: {again}") from again
-        except ETCD_ERRORS as exc:
-            raise StoreUnavailable(f"etcd write failed: {exc}") from exc
-        if not ok:
-            return False
+                done = _put_hour(client, ns, target, hour, windows, guard_key, guard_revision,
+                                 leases)
+            except grpc.RpcError as exc:
+                if leases is None or exc.code() != grpc.StatusCode.NOT_FOUND:
+                    raise StoreUnavailable(f"etcd write failed: {exc}") from exc
+                log.info("a window retention lease is gone; granting a new one")
+                leases.forget()
+                continue
+            except ETCD_ERRORS as exc:
+                raise StoreUnavailable(f"etcd write failed: {exc}") from exc
+            if done is None:
+                continue  # the block changed since it was read: again
+            if not done:
+                return False
+            break
+        else:
+            raise StoreUnavailable(f"windows of {target.label()}: the hour {hour} kept "
+                                   f"changing while written ({WRITE_ATTEMPTS} attempts)")
     return True
+
+
+WRITE_ATTEMPTS = 5
+
+
+def _put_hour(client: EtcdClient, ns: str, target: Target, hour: int,
+              windows: list[WindowSummary], guard_key: str, guard_revision: int,
+              leases: RetentionLeases | None) -> bool | None:
+    """True when written, False when the guard failed, None when the block changed."""
+    key = target.hour_key(ns, hour)
+    value, meta = client.get(key)
+    old = [w for w, _rev in read_windows(client, ns, target, hour, hour + windowblocks.HOUR_S)]
+    block = windowblocks.merged(old, windows)
+    tx = client.transactions
+    compare = [tx.mod(key) == meta.mod_revision if value is not None else tx.version(key) == 0]
+    if guard_key:
+        compare.append(tx.create(guard_key) == guard_revision)
+    end_ns = max(w.window_end_ns for w in block)
+    ops = [tx.delete(target.window_key(ns, hour),
+                     range_end=target.window_key(ns, hour + windowblocks.HOUR_S)),
+           tx.put(key, windowblocks.encode(target, hour, block),
+                  lease=leases.lease_for(end_ns) if leases else None)]
+    ok, _ = client.transaction(compare=compare, success=ops, failure=[])
+    if ok:
+        return True
+    if guard_key:
+        lock, lock_meta = client.get(guard_key)
+        if lock is None or lock_meta.create_revision != guard_revision:
+            return False
+    return None
 
 
 def write_live(client: EtcdClient, ns: str, items: list[tuple[Target, WindowSummary]],
@@ -195,18 +249,3 @@ def read_live(client: EtcdClient, ns: str, target: Target) -> WindowSummary | No
     except (ValueError, KeyError, TypeError):
         log.warning("skipping an unreadable live figure of %s", target.label())
         return None
-
-
-def _put_windows(
-    client: EtcdClient, ns: str, batch: list[tuple[Target, WindowSummary]],
-    compare: list[Any], leases: RetentionLeases | None,
-) -> bool:
-    ops = [
-        client.transactions.put(
-            t.window_key(ns, w.window_start_ns // keys.NS_PER_S), w.to_json(),
-            lease=leases.lease_for(w.window_end_ns) if leases else None,
-        )
-        for t, w in batch
-    ]
-    ok, _ = client.transaction(compare=compare, success=ops, failure=[])
-    return bool(ok)

@@ -24,15 +24,35 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eroadside/proto/v1/stored.proto\x12\x0broadside.v1\"\x7f\n\tPassBlock\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x11\n\tbucket_ns\x18\x02 \x01(\x03\x12\x0e\n\x06radios\x18\x03 \x03(\t\x12\x15\n\raddress_kinds\x18\x04 \x03(\t\x12\'\n\x06passes\x18\x05 \x03(\x0b\x32\x17.roadside.v1.PackedPass\"\xa0\x02\n\nPackedPass\x12\x0c\n\x04ulid\x18\x01 \x01(\x0c\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\x0c\x12\x13\n\x0b\x64\x65vice_text\x18\x03 \x01(\x08\x12\x1b\n\x13timestamp_offset_ns\x18\x04 \x01(\x03\x12\x17\n\x0f\x66irst_before_ns\x18\x05 \x01(\x03\x12\x15\n\rlast_after_ns\x18\x06 \x01(\x03\x12\x16\n\x0epeak_offset_ns\x18\x07 \x01(\x12\x12\x11\n\tpeak_rssi\x18\x08 \x01(\x11\x12\r\n\x05\x63ount\x18\t \x01(\r\x12\r\n\x05radio\x18\n \x01(\r\x12\x14\n\x0c\x61\x64\x64ress_kind\x18\x0b \x01(\r\x12\x0e\n\x06tagged\x18\x0c \x01(\x08\x12\r\n\x05\x61lias\x18\r \x01(\x08\x12\x14\n\x0c\x64\x65vice_class\x18\x0e \x01(\rb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eroadside/proto/v1/stored.proto\x12\x0broadside.v1\"\x7f\n\tPassBlock\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x11\n\tbucket_ns\x18\x02 \x01(\x03\x12\x0e\n\x06radios\x18\x03 \x03(\t\x12\x15\n\raddress_kinds\x18\x04 \x03(\t\x12\'\n\x06passes\x18\x05 \x03(\x0b\x32\x17.roadside.v1.PackedPass\"\xa0\x02\n\nPackedPass\x12\x0c\n\x04ulid\x18\x01 \x01(\x0c\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\x0c\x12\x13\n\x0b\x64\x65vice_text\x18\x03 \x01(\x08\x12\x1b\n\x13timestamp_offset_ns\x18\x04 \x01(\x03\x12\x17\n\x0f\x66irst_before_ns\x18\x05 \x01(\x03\x12\x15\n\rlast_after_ns\x18\x06 \x01(\x03\x12\x16\n\x0epeak_offset_ns\x18\x07 \x01(\x12\x12\x11\n\tpeak_rssi\x18\x08 \x01(\x11\x12\r\n\x05\x63ount\x18\t \x01(\r\x12\r\n\x05radio\x18\n \x01(\r\x12\x14\n\x0c\x61\x64\x64ress_kind\x18\x0b \x01(\r\x12\x0e\n\x06tagged\x18\x0c \x01(\x08\x12\r\n\x05\x61lias\x18\r \x01(\x08\x12\x14\n\x0c\x64\x65vice_class\x18\x0e \x01(\r\"\x8a\x02\n\x0bWindowBlock\x12\x0f\n\x07version\x18\x01 \x01(\r\x12\x0e\n\x06hour_s\x18\x02 \x01(\x03\x12\x10\n\x08window_s\x18\x03 \x01(\r\x12\x17\n\x0f\x65mpty_offsets_s\x18\x04 \x03(\r\x12\x16\n\x0e\x65mpty_revision\x18\x05 \x01(\x03\x12\x19\n\x11\x65mpty_computed_ns\x18\x06 \x01(\x03\x12*\n\x07windows\x18\x07 \x03(\x0b\x32\x19.roadside.v1.StoredWindow\x12\x0b\n\x03src\x18\x08 \x01(\t\x12\x0c\n\x04\x64\x65st\x18\t \x01(\t\x12\r\n\x05route\x18\n \x01(\t\x12\x0f\n\x07workers\x18\x0b \x03(\t\x12\x15\n\rempty_workers\x18\x0c \x03(\r\"\xc3\x06\n\x0cStoredWindow\x12\x10\n\x08offset_s\x18\x01 \x01(\r\x12\x10\n\x08length_s\x18\x02 \x01(\r\x12\x13\n\x0b\x63omputed_ns\x18\x03 \x01(\x03\x12\x17\n\x0fsource_revision\x18\x04 \x01(\x03\x12\x0e\n\x06worker\x18\x05 \x01(\r\x12\r\n\x05\x63ount\x18\x06 \x01(\r\x12\x0f\n\x07\x64\x65vices\x18\x07 \x01(\r\x12\x12\n\nsuppressed\x18\x08 \x01(\x08\x12\x11\n\tunmatched\x18\t \x01(\r\x12=\n\nrejections\x18\n \x03(\x0b\x32).roadside.v1.StoredWindow.RejectionsEntry\x12\x13\n\x0bhas_figures\x18\x0b \x01(\x08\x12\x10\n\x08median_s\x18\x0c \x01(\x01\x12\r\n\x05p10_s\x18\r \x01(\x01\x12\r\n\x05p25_s\x18\x0e \x01(\x01\x12\r\n\x05p75_s\x18\x0f \x01(\x01\x12\r\n\x05p90_s\x18\x10 \x01(\x01\x12\r\n\x05mad_s\x18\x11 \x01(\x01\x12\x12\n\nsamples_ms\x18\x12 \x03(\x12\x12\x38\n\x08\x62y_class\x18\x13 \x03(\x0b\x32&.roadside.v1.StoredWindow.ByClassEntry\x12\x45\n\x0f\x62y_address_kind\x18\x14 \x03(\x0b\x32,.roadside.v1.StoredWindow.ByAddressKindEntry\x12\x14\n\x0cvehicle_only\x18\x15 \x01(\x08\x12\x46\n\x0f\x63lock_corrected\x18\x16 \x03(\x0b\x32-.roadside.v1.StoredWindow.ClockCorrectedEntry\x12\x16\n\x0e\x63lock_excluded\x18\x17 \x03(\t\x1a\x31\n\x0fRejectionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a.\n\x0c\x42yClassEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a\x34\n\x12\x42yAddressKindEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\x1a\x35\n\x13\x43lockCorrectedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'roadside.proto.v1.stored_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_STOREDWINDOW_REJECTIONSENTRY']._loaded_options = None
+  _globals['_STOREDWINDOW_REJECTIONSENTRY']._serialized_options = b'8\001'
+  _globals['_STOREDWINDOW_BYCLASSENTRY']._loaded_options = None
+  _globals['_STOREDWINDOW_BYCLASSENTRY']._serialized_options = b'8\001'
+  _globals['_STOREDWINDOW_BYADDRESSKINDENTRY']._loaded_options = None
+  _globals['_STOREDWINDOW_BYADDRESSKINDENTRY']._serialized_options = b'8\001'
+  _globals['_STOREDWINDOW_CLOCKCORRECTEDENTRY']._loaded_options = None
+  _globals['_STOREDWINDOW_CLOCKCORRECTEDENTRY']._serialized_options = b'8\001'
   _globals['_PASSBLOCK']._serialized_start=47
   _globals['_PASSBLOCK']._serialized_end=174
   _globals['_PACKEDPASS']._serialized_start=177
   _globals['_PACKEDPASS']._serialized_end=465
+  _globals['_WINDOWBLOCK']._serialized_start=468
+  _globals['_WINDOWBLOCK']._serialized_end=734
+  _globals['_STOREDWINDOW']._serialized_start=737
+  _globals['_STOREDWINDOW']._serialized_end=1572
+  _globals['_STOREDWINDOW_REJECTIONSENTRY']._serialized_start=1366
+  _globals['_STOREDWINDOW_REJECTIONSENTRY']._serialized_end=1415
+  _globals['_STOREDWINDOW_BYCLASSENTRY']._serialized_start=1417
+  _globals['_STOREDWINDOW_BYCLASSENTRY']._serialized_end=1463
+  _globals['_STOREDWINDOW_BYADDRESSKINDENTRY']._serialized_start=1465
+  _globals['_STOREDWINDOW_BYADDRESSKINDENTRY']._serialized_end=1517
+  _globals['_STOREDWINDOW_CLOCKCORRECTEDENTRY']._serialized_start=1519
+  _globals['_STOREDWINDOW_CLOCKCORRECTEDENTRY']._serialized_end=1572
 # @@protoc_insertion_point(module_scope)

@@ -156,7 +156,8 @@ async def test_windows_expire_with_a_retention_lease_renewed_when_gone(road: Roa
     road.link("a", "b", max_seconds=5)
     ws = past_window(12)
     road.trips("a", "b", ws * S, [1.0, 1.1, 1.2, 1.3, 1.4], spacing_s=0.1)
-    key = keys.link_window_key(road.namespace, "a", "b", ws)
+    key = keys.window_hour_key(keys.link_windows_prefix(road.namespace, "a", "b"),
+                               ws - ws % 3600)
     async with TravelTimeWorker(road.client, road.config(worker_id="w1", retention_days=30,
                                                          **FAST)):
         await eventually(lambda: ws in windows(road, "a", "b"),
