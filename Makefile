@@ -128,7 +128,7 @@ BENCH_SMOKE := \
 	"bench_abuse.py --passes 25000 --streams 2 --stream-detections 5000" \
 	"bench_agent_memory.py" \
 	"bench_buffer.py --passes 20000 --group 500" \
-	"bench_capacity.py --detectors 4 --per-day 4000 --hours 0.5" \
+	"bench_capacity.py --detectors 4 --per-day 4000 --hours 0.5 --window-links 2 --window-days 1" \
 	"bench_freshness.py --minutes 0.5 --every 2 --pass-gap-s 3 --window-s 20 --grace-s 3 --live-every-s 5 --tail-s 200" \
 	"bench_http.py --links 20 --requests 4 --clients 2" \
 	"bench_ingest.py --detections 5000 --rounds 1" \
