@@ -20,10 +20,15 @@ from roadside.agent.runner import AgentRunner
 from roadside.agent.sources.base import Emit
 from roadside.central.api.server import RunningCentral
 from tests.agent.test_uplink import stored_keys
-from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting
+from tests.fixtures.agent import FakeSource, MakeConfig, live, running_agent, sighting
 from tests.fixtures.polling import eventually
 
 S = 1_000_000_000
+
+
+@pytest.fixture
+def agent_config(agent_config: MakeConfig) -> MakeConfig:
+    return live(agent_config)  # passes in real time: no boundary overlap
 
 
 @pytest.fixture

@@ -20,10 +20,15 @@ from roadside.agent.tasks import TaskSupervisor
 from roadside.agent.wire import pass_to_bytes
 from roadside.central.api.server import RunningCentral
 from tests.agent.test_uplink import make_passes, stored_keys
-from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting
+from tests.fixtures.agent import FakeSource, MakeConfig, live, running_agent, sighting
 from tests.fixtures.polling import eventually
 
 S = 1_000_000_000
+
+
+@pytest.fixture
+def agent_config(agent_config: MakeConfig) -> MakeConfig:
+    return live(agent_config)  # passes in real time: no boundary overlap
 
 
 async def test_a_failing_task_is_logged_restarted_and_counted(

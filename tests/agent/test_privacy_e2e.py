@@ -27,10 +27,15 @@ from roadside.central.api.collector import CollectorServicer
 from roadside.central.api.validation import Limits
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc
-from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting
+from tests.fixtures.agent import FakeSource, MakeConfig, live, running_agent, sighting
 from tests.fixtures.polling import eventually
 
 PROXY_CHUNK = 65536
+
+
+@pytest.fixture
+def agent_config(agent_config: MakeConfig) -> MakeConfig:
+    return live(agent_config)  # passes in real time: no boundary overlap
 
 
 def spellings(mac: bytes) -> list[bytes]:

@@ -19,10 +19,16 @@ from tests.fixtures.agent import (
     FakeSource,
     MakeConfig,
     far_boundary_hour,
+    live,
     running_agent,
     sighting,
 )
 from tests.fixtures.polling import eventually
+
+
+@pytest.fixture
+def agent_config(agent_config: MakeConfig) -> MakeConfig:
+    return live(agent_config)  # passes in real time: no boundary overlap
 
 
 @pytest.fixture

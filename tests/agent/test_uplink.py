@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import etcd3
+import pytest
 
 from roadside.agent.buffer import DiskBuffer
 from roadside.agent.config import AgentConfig
@@ -18,12 +19,17 @@ from roadside.agent.runner import AgentRunner
 from roadside.agent.uplink import Uplink, UplinkCounts
 from roadside.agent.wire import pass_to_bytes
 from roadside.central.api.server import RunningCentral
-from tests.fixtures.agent import FakeSource, MakeConfig, running_agent, sighting
+from tests.fixtures.agent import FakeSource, MakeConfig, live, running_agent, sighting
 from tests.fixtures.central import StartCentral
 from tests.fixtures.polling import eventually
 from tests.fixtures.stored import passes_in
 
 S = 1_000_000_000
+
+
+@pytest.fixture
+def agent_config(agent_config: MakeConfig) -> MakeConfig:
+    return live(agent_config)  # passes in real time: no boundary overlap
 
 
 def make_passes(n: int, detector: str = "det-test", start_ns: int | None = None) -> list[Pass]:

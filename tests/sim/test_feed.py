@@ -13,7 +13,12 @@ import pytest
 from roadside.agent.model import Sighting
 from roadside.agent.runner import DrainTimeout
 from roadside.sim.feed import run_agents
-from tests.fixtures.agent import MakeConfig, sighting
+from tests.fixtures.agent import MakeConfig, live, sighting
+
+
+@pytest.fixture
+def agent_config(agent_config: MakeConfig) -> MakeConfig:
+    return live(agent_config)  # passes in real time: no boundary overlap
 
 
 def endless(mac: bytes) -> Iterator[Sighting]:
