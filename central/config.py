@@ -67,6 +67,9 @@ class CentralConfig:
     # them for ranges etcd no longer holds (None: no archive)
     archive_dir: Path | None = None
     archive_interval_s: float = 3600.0  # how often central looks for closed days to export
+    # travel-time windows older than this move from etcd to the archive (with archive_dir;
+    # 0 = they stay in etcd until their retention ends)
+    windows_hot_days: float = 7.0
     # a bucket's blocks (an agent's batches) are merged into one this long after it ends,
     # each pass once; 0 = never
     compact_after_s: float = 600.0
@@ -111,7 +114,7 @@ class CentralConfig:
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name}: must be positive, got {getattr(self, name)}")
-        for name in ("clock_skew_s", "grace_s", "etcd_quota_bytes"):
+        for name in ("clock_skew_s", "grace_s", "etcd_quota_bytes", "windows_hot_days"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must not be negative, got {getattr(self, name)}")
 

@@ -46,6 +46,7 @@ from roadside.central.store.client import connect, connect_shards, tls_files
 from roadside.central.store.compaction import Compactor
 from roadside.central.store.etcd_process import EtcdProcess, EtcdProcessError, EtcdTls
 from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.traveltime.archiver import WindowArchiver
 from roadside.central.traveltime.in_serve import WorkerThread, serve_worker_config
 from roadside.common.metrics import MetricsServer
 from roadside.proto.collector import collector_pb2 as legacy_collector_pb2
@@ -92,6 +93,7 @@ class RunningCentral:
     _etcd: EtcdProcess | None = None
     _worker: WorkerThread | None = None  # the in-process travel-time worker, if any
     _archiver: Archiver | None = None  # exports closed days when archive_dir is set
+    _window_archiver: WindowArchiver | None = None  # moves old windows out of etcd
     _compactor: Compactor | None = None  # merges closed buckets' blocks
     _http: HttpServer | None = None  # the HTTP feeds, if served
     metrics: CentralMetrics = field(default_factory=CentralMetrics)
@@ -151,6 +153,8 @@ class RunningCentral:
             self._worker.stop()
         if self._archiver is not None:
             self._archiver.stop()
+        if self._window_archiver is not None:
+            self._window_archiver.stop()
         if self._compactor is not None:
             self._compactor.stop()
         if self.security is not None:
@@ -265,6 +269,11 @@ def start_central(config: CentralConfig, config_file: str | Path | None = None,
         if config.archive_dir is not None:
             central._archiver = Archiver(store, config.archive_dir, config.archive_interval_s)
             central._archiver.start()
+            if config.windows_hot_days > 0:
+                central._window_archiver = WindowArchiver(
+                    store, config.archive_dir, config.windows_hot_days,
+                    config.archive_interval_s)
+                central._window_archiver.start()
         if config.compact_after_s > 0:
             central._compactor = Compactor(store, config.compact_after_s)
             central._compactor.start()

@@ -1,4 +1,5 @@
-"""`roadside archive export|list|verify`: closed days of passes to Parquet and back.
+"""`roadside archive export|windows|list|verify`: closed days of passes and old
+travel-time windows to Parquet, and back.
 
 Run where central's etcd is reachable (its settings: --config, ROADSIDE_*, flags, as
 `roadside pki`); the directory is --dir, else central's `archive_dir`. A daily timer
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from roadside.central.cli.pki import control_action, control_config, control_sto
 from roadside.central.config import CentralConfig
 from roadside.central.store import archive, archive_export
 from roadside.central.store.event_reads import EventReader
+from roadside.central.traveltime.archiver import move_windows
 from roadside.common.output import Column, write_rows
 
 
@@ -30,7 +34,13 @@ def add_parser(inner: Any) -> None:
     days.add_argument("--closed", action="store_true",
                       help="every closed day etcd still holds that the archive has not")
     a.set_defaults(func=_export)
-    a = _action(inner, "list", "the archived files: day, detector, passes, bytes",
+    a = _action(inner, "windows", "move windows older than windows_hot_days to the archive",
+                "roadside archive windows --dir archive",
+                "roadside archive windows --dir /srv/roadside-archive --hot-days 3")
+    a.add_argument("--hot-days", type=float, metavar="DAYS",
+                   help="keep this many days in etcd (default: central's windows_hot_days)")
+    a.set_defaults(func=_windows)
+    a = _action(inner, "list", "the archived files: kind, day, detector, rows, bytes",
                 "roadside archive list --dir archive",
                 "roadside archive list --dir /srv/roadside-archive")
     a.add_argument("--format", choices=("table", "csv", "json"), default="table")
@@ -78,15 +88,39 @@ def _print_day(directory: Path) -> archive_export.Report:
     return report
 
 
-COLUMNS = [Column("day", "DAY"), Column("detector_id", "DETECTOR"),
-           Column("passes", "PASSES", right=True), Column("bytes", "BYTES", right=True),
+def _windows(args: argparse.Namespace) -> int:
+    config = control_config(args)
+    directory = _directory(args, config)
+    hot_days = config.windows_hot_days if args.hot_days is None else args.hot_days
+    if hot_days <= 0:
+        raise archive.ArchiveError("--hot-days: must be above 0 (windows_hot_days 0 keeps "
+                                   "every window in etcd)")
+    with control_store(config) as store:
+        moved = move_windows(store.client, store.namespace, directory, hot_days,
+                             time.time_ns(), _print_windows(directory))
+    if not moved:
+        print(f"nothing to move: etcd holds no windows older than {hot_days:g} days",
+              file=sys.stderr)
+    return 0
+
+
+def _print_windows(directory: Path) -> Callable[[str, int], None]:
+    def report(day: str, count: int) -> None:
+        print(f"{day}: {count} windows -> {directory}", flush=True)
+
+    return report
+
+
+COLUMNS = [Column("kind", "KIND"), Column("day", "DAY"), Column("detector_id", "DETECTOR"),
+           Column("rows", "ROWS", right=True), Column("bytes", "BYTES", right=True),
            Column("path", "FILE"), Column("sha256", "SHA-256", table=False)]
 
 
 def _list(args: argparse.Namespace) -> int:
     directory = _directory(args, control_config(args))
-    rows = [{"day": e.day, "detector_id": e.detector_id, "passes": e.rows, "bytes": e.bytes,
-             "path": e.path, "sha256": e.sha256} for e in archive.entries(directory)]
+    rows = [{"kind": e.kind, "day": e.day, "detector_id": e.detector_id, "rows": e.rows,
+             "bytes": e.bytes, "path": e.path, "sha256": e.sha256}
+            for e in archive.entries(directory)]
     write_rows(COLUMNS, args.format, rows)
     if not rows:
         print(f"nothing archived in {directory} yet (roadside archive export --closed)",

@@ -62,6 +62,8 @@ HELP = {
                    "read it for days etcd no longer holds, and central exports every "
                    "closed day to it (default none: no archive)",
     "archive_interval_s": "how often central looks for closed days to export (3600)",
+    "windows_hot_days": "travel-time windows older than this many days move from etcd to "
+                        "the archive (7; with archive_dir; 0 = they stay in etcd)",
     "compact_after_s": "merge a bucket's blocks into one this long after it ends (600; 0 = "
                        "never)",
     "tls_cert_file": "PEM certificate: TLS on the collector and query ports (health stays "

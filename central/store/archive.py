@@ -1,13 +1,16 @@
 """The archive: closed days of passes as Parquet files, for retention beyond etcd's.
 
     DIR/day=YYYY-MM-DD/detector=ID/passes.parquet   one detector's passes of one UTC day
+    DIR/windows/day=YYYY-MM-DD/windows.parquet      the travel-time windows of a day
+                                                    (central/traveltime/archive.py)
     DIR/_manifest.json                              every file: rows, bytes, SHA-256, times
 
-Hive-style partitions, so DuckDB (`read_parquet('DIR/**/*.parquet', hive_partitioning =
-true)`), pandas or pyarrow.dataset read the files as they are. A file is written beside
-its place and renamed into it, then the manifest is rewritten the same way: a crash leaves
-the previous state, never half a file. Central reads archived ranges through the same
-events queries (EventReader with `archive_dir`); `verify` finds a damaged or missing file.
+Hive-style partitions, so DuckDB (`read_parquet('DIR/day=*/*/passes.parquet',
+hive_partitioning = true)`), pandas or pyarrow.dataset read the files as they are. A file
+is written beside its place and renamed into it, then the manifest is rewritten the same
+way: a crash leaves the previous state, never half a file. Central reads archived ranges
+through the same events queries (EventReader with `archive_dir`); `verify` finds a
+damaged or missing file.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class Entry:
     first_ns: int
     last_ns: int
     exported_ns: int
+    kind: str = "passes"  # or "windows" (no detector_id)
 
 
 def day_span(day: str) -> tuple[int, int]:
@@ -90,7 +94,7 @@ def entries(directory: Path) -> list[Entry]:
     return list(found)
 
 
-def _pyarrow() -> Any:
+def pyarrow_modules() -> Any:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -102,7 +106,7 @@ def _pyarrow() -> Any:
 def write_day(directory: Path, day: str, detector_id: str, passes: list[StoredPass],
               now_ns: int) -> Entry:
     """One detector's passes of one day as its Parquet file (replacing an earlier one)."""
-    pa, pq = _pyarrow()
+    pa, pq = pyarrow_modules()
     rel = Path(f"day={day}") / f"detector={detector_id}" / "passes.parquet"
     target = directory / rel
     columns = {name: [getattr(p, name) for p in passes] for name in FIELDS}
@@ -114,12 +118,22 @@ def write_day(directory: Path, day: str, detector_id: str, passes: list[StoredPa
         private_file(tmp)
         pq.write_table(table, tmp, compression="zstd")
         os.replace(tmp, target)
-        data = target.read_bytes()
     except OSError as exc:
         raise ArchiveError(f"{target}: cannot write: {exc.strerror or exc}") from exc
     times = [p.timestamp_ns for p in passes]
-    return Entry(day, detector_id, str(rel), len(passes), len(data),
-                 hashlib.sha256(data).hexdigest(), min(times), max(times), now_ns)
+    return file_entry(directory, rel, day, detector_id, len(passes), min(times), max(times),
+                      now_ns)
+
+
+def file_entry(directory: Path, rel: Path, day: str, detector_id: str, rows: int,
+               first_ns: int, last_ns: int, now_ns: int, kind: str = "passes") -> Entry:
+    """The manifest entry of a file just written."""
+    try:
+        data = (directory / rel).read_bytes()
+    except OSError as exc:
+        raise ArchiveError(f"{directory / rel}: cannot read: {exc.strerror or exc}") from exc
+    return Entry(day, detector_id, str(rel), rows, len(data), hashlib.sha256(data).hexdigest(),
+                 first_ns, last_ns, now_ns, kind)
 
 
 def _schema(pa: Any) -> Any:
@@ -134,9 +148,9 @@ def _schema(pa: Any) -> Any:
 
 
 def record(directory: Path, new: Iterable[Entry]) -> None:
-    """Put entries into the manifest (replacing those of the same day and detector)."""
-    by_file = {(e.day, e.detector_id): e for e in entries(directory)}
-    by_file.update({(e.day, e.detector_id): e for e in new})
+    """Put entries into the manifest (replacing those of the same file)."""
+    by_file = {e.path: e for e in entries(directory)}
+    by_file.update({e.path: e for e in new})
     files = [asdict(by_file[k]) for k in sorted(by_file)]
     try:
         write_atomic(directory / MANIFEST,
@@ -146,7 +160,7 @@ def record(directory: Path, new: Iterable[Entry]) -> None:
 
 
 def read_file(directory: Path, entry: Entry) -> list[StoredPass]:
-    _pa, pq = _pyarrow()
+    _pa, pq = pyarrow_modules()
     try:
         table = pq.read_table(directory / entry.path)
     except (OSError, ValueError) as exc:  # pyarrow's errors are both
@@ -170,7 +184,7 @@ def verify(directory: Path) -> list[tuple[Entry, str]]:
             problems.append((entry, "its SHA-256 is not the manifest's: the file changed"))
             continue
         try:
-            rows = len(read_file(directory, entry))
+            rows = _rows(directory, entry)
         except ArchiveError as exc:
             problems.append((entry, str(exc)))
             continue
@@ -179,13 +193,25 @@ def verify(directory: Path) -> list[tuple[Entry, str]]:
     return problems
 
 
+def _rows(directory: Path, entry: Entry) -> int:
+    _pa, pq = pyarrow_modules()
+    try:
+        return int(pq.read_table(directory / entry.path).num_rows)
+    except (OSError, ValueError) as exc:
+        raise ArchiveError(f"{directory / entry.path}: unreadable ({exc})") from exc
+
+
+def passes_entries(directory: Path) -> list[Entry]:
+    return [e for e in entries(directory) if e.kind == "passes"]
+
+
 def detectors_in(directory: Path, since_ns: int, until_ns: int) -> set[str]:
     return {e.detector_id for e in _overlapping(directory, None, since_ns, until_ns)}
 
 
 def _overlapping(directory: Path, detector_id: str | None, since_ns: int,
                  until_ns: int) -> list[Entry]:
-    return [e for e in entries(directory)
+    return [e for e in passes_entries(directory)
             if (detector_id is None or e.detector_id == detector_id)
             and (not until_ns or e.first_ns < until_ns) and e.last_ns >= since_ns]
 

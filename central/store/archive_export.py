@@ -51,7 +51,7 @@ def closed_days(reader: EventReader, directory: Path) -> list[str]:
     oldest = next(iter(reader.iter_events(EventQuery(), chunk=16)), None)
     if oldest is None:
         return []
-    done = {e.day for e in archive.entries(directory)}
+    done = {e.day for e in archive.passes_entries(directory)}
     today = archive.day_of(time.time_ns())
     day, out = archive.day_of(oldest.timestamp_ns), []
     while day < today:

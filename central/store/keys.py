@@ -23,6 +23,8 @@ The rest is roadside's own:
     /{ns}/clocks/{detector_id}                       its clock offset estimate
     /{ns}/compacted/{detector_id}                    the next bucket the compactor looks at
     /{ns}/rules/link/{src}/{dest}, /{ns}/rules/route/{route}   the rules its windows hold
+    /{ns}/archive/windows                            the archive's directory; etcd's windows
+                                                     start at its etcd_from_ns
     /{ns}/live/link/{src}/{dest}, /{ns}/live/route/{route}     its live figure (leased)
 
 With detection shards (shards.py) a detector's passes are on its shard, under the same keys;
@@ -273,6 +275,16 @@ def compacted_key(ns: str, detector_id: str) -> str:
 
 def compactor_lock(ns: str) -> str:
     return _p(ns, "locks", "compactor")
+
+
+def window_archive_lock(ns: str) -> str:
+    """The one central moving old travel-time windows to the archive holds this."""
+    return _p(ns, "locks", "window-archive")
+
+
+def archive_windows_key(ns: str) -> str:
+    """Where the archive is, and from when etcd still holds windows (JSON)."""
+    return _p(ns, "archive", "windows")
 
 
 def archive_lock(ns: str) -> str:

@@ -14,6 +14,7 @@ from google.protobuf.message import DecodeError
 
 from roadside.central.errors import StoreUnavailable
 from roadside.central.store import keys, packed
+from roadside.central.store.archive import ArchiveError
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.event_reads import CHUNK_KEYS
 from roadside.central.store.ranges import ETCD_ERRORS as ETCD_ERRORS
@@ -21,6 +22,7 @@ from roadside.central.store.ranges import range_pages as range_pages
 from roadside.central.store.records import ALIAS_TAIL, LinkRecord, RouteRecord
 from roadside.central.store.retention import RetentionLeases
 from roadside.central.store.shards import current_revision as current_revision
+from roadside.central.traveltime import archive as windows_archive
 from roadside.central.traveltime import windowblocks
 from roadside.central.traveltime.matching import PassTuple
 from roadside.central.traveltime.model import Target, WindowSummary
@@ -117,14 +119,16 @@ def all_targets(client: EtcdClient, ns: str, default_max_seconds: int) -> list[T
 
 def read_windows(
     client: EtcdClient, ns: str, target: Target, since_s: int = 0, until_s: int = 0,
-    revision: int = 0,
+    revision: int = 0, archived: bool = True,
 ) -> list[tuple[WindowSummary, int]]:
-    """The stored windows (and their keys' mod revisions) with since_s <= start < until_s
-    (until 0: no bound), in start order: the hour blocks', and the per-window keys' of the
-    earlier layout where no block holds the window."""
+    """The stored windows (and their keys' mod revisions; 0 for archived ones) with
+    since_s <= start < until_s (until 0: no bound), in start order: the archive's for the
+    days etcd no longer holds, then etcd's over them (the hour blocks', and the per-window
+    keys' of the earlier layout where no block holds the window)."""
     since_s = max(since_s, 0)
     prefix = target.windows_prefix(ns)
-    found: dict[int, tuple[WindowSummary, int]] = {}
+    found = {w.window_start_ns: (w, 0)
+             for w in (_archived(client, ns, target, since_s, until_s) if archived else ())}
     old_end = target.window_key(ns, until_s) if until_s > 0 else prefix + "h"
     for key, value, rev in range_pages(client, target.window_key(ns, since_s), old_end,
                                        revision=revision):
@@ -146,6 +150,23 @@ def read_windows(
         found.update((w.window_start_ns, (w, rev)) for w in windows)
     since_ns, until_ns = since_s * keys.NS_PER_S, until_s * keys.NS_PER_S
     return [found[t] for t in sorted(found) if t >= since_ns and (not until_s or t < until_ns)]
+
+
+def _archived(client: EtcdClient, ns: str, target: Target, since_s: int,
+              until_s: int) -> list[WindowSummary]:
+    """The target's windows in the archive before etcd's first day, in [since, until)."""
+    try:
+        place = windows_archive.where(client, ns)
+    except ETCD_ERRORS as exc:
+        raise StoreUnavailable(f"etcd read failed: {exc}") from exc
+    since_ns, until_ns = since_s * keys.NS_PER_S, until_s * keys.NS_PER_S
+    if place is None or since_ns >= place.etcd_from_ns:
+        return []
+    until_ns = min(until_ns, place.etcd_from_ns) if until_ns else place.etcd_from_ns
+    try:
+        return windows_archive.read_windows(place.directory, target.path, since_ns, until_ns)
+    except ArchiveError as exc:
+        raise StoreUnavailable(f"the window archive {place.directory}: {exc}") from exc
 
 
 def write_windows(
@@ -200,7 +221,8 @@ def _put_hour(client: EtcdClient, ns: str, target: Target, hour: int,
     """True when written, False when the guard failed, None when the block changed."""
     key = target.hour_key(ns, hour)
     value, meta = client.get(key)
-    old = [w for w, _rev in read_windows(client, ns, target, hour, hour + windowblocks.HOUR_S)]
+    old = [w for w, _rev in read_windows(client, ns, target, hour, hour + windowblocks.HOUR_S,
+                                         archived=False)]
     block = windowblocks.merged(old, windows)
     tx = client.transactions
     compare = [tx.mod(key) == meta.mod_revision if value is not None else tx.version(key) == 0]

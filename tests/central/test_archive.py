@@ -68,9 +68,9 @@ def test_an_exported_day_deleted_from_etcd_reads_back_as_it_was(
         "north", "south"}
     assert export(tmp_path, etcd_server, namespace, "list", "--format", "csv") == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("day,detector_id,passes,bytes,path,sha256")
-    assert [line.split(",")[:3] for line in lines[1:]] == [[DAY, "north", "300"],
-                                                           [DAY, "south", "300"]]
+    assert lines[0].startswith("kind,day,detector_id,rows,bytes,path,sha256")
+    assert [line.split(",")[:4] for line in lines[1:]] == [["passes", DAY, "north", "300"],
+                                                           ["passes", DAY, "south", "300"]]
 
 
 def test_verify_names_a_damaged_and_a_missing_file(

@@ -1,0 +1,149 @@
+"""Travel-time windows in the archive: a Parquet file per closed UTC day, beside the passes.
+
+    DIR/windows/day=YYYY-MM-DD/windows.parquet   every link's and route's windows of the day
+    DIR/_manifest.json                           its entry too (kind "windows")
+
+A row is a window (those without data too: coverage is counted from them), sorted by
+target ("link/SRC/DEST" or "route/NAME") and start, so a reader of one target skips the
+other row groups. The etcd record /{ns}/archive/windows says where the archive is and from
+which day etcd still holds windows (`etcd_from_ns`): store.read_windows reads the days
+before it from here and etcd over the whole range (etcd's window wins), so a window
+computed late into an archived day is still seen until the archiver moves it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from roadside.central.store import archive, keys
+from roadside.central.store.archive import ArchiveError, Entry
+from roadside.central.traveltime.model import Figures, WindowSummary
+from roadside.common.files import private_dir, private_file
+
+WINDOWS_DIR = "windows"
+KIND = "windows"
+FIGURES = ("median_s", "p10_s", "p25_s", "p75_s", "p90_s", "mad_s")
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """The archive record in etcd: the directory, and windows before etcd_from_ns live
+    only there."""
+
+    directory: Path
+    etcd_from_ns: int
+
+
+def where(client: Any, ns: str) -> Where | None:
+    value, _meta = client.get(keys.archive_windows_key(ns))
+    if value is None:
+        return None
+    data = json.loads(value)
+    return Where(Path(data["dir"]), int(data["etcd_from_ns"]))
+
+
+def record_where(client: Any, ns: str, place: Where) -> None:
+    client.put(keys.archive_windows_key(ns), json.dumps(
+        {"dir": str(place.directory), "etcd_from_ns": place.etcd_from_ns}))
+
+
+def _schema(pa: Any) -> Any:
+    counts = pa.map_(pa.string(), pa.int64())
+    return pa.schema([
+        ("target", pa.string()), ("src", pa.string()), ("dest", pa.string()),
+        ("route", pa.string()), ("window_start_ns", pa.int64()), ("window_end_ns", pa.int64()),
+        ("no_data", pa.bool_()), ("suppressed", pa.bool_()), ("count", pa.int64()),
+        ("devices", pa.int64()), *((name, pa.float64()) for name in FIGURES),
+        ("unmatched", pa.int64()), ("rejections", counts), ("samples_s", pa.list_(pa.float64())),
+        ("by_class", counts), ("by_address_kind", counts), ("vehicle_only", pa.bool_()),
+        ("clock_corrected", pa.map_(pa.string(), pa.float64())),
+        ("clock_excluded", pa.list_(pa.string())), ("computed_ns", pa.int64()),
+        ("source_revision", pa.int64()), ("worker", pa.string()),
+    ])
+
+
+def _row(path: str, w: WindowSummary) -> dict[str, Any]:
+    f = w.figures
+    return {
+        "target": path, "src": w.src, "dest": w.dest, "route": w.route,
+        "window_start_ns": w.window_start_ns, "window_end_ns": w.window_end_ns,
+        "no_data": w.count == 0 and not w.rejections and not w.suppressed,
+        "suppressed": w.suppressed, "count": w.count, "devices": w.devices,
+        **{name: (getattr(f, name) if f is not None else None) for name in FIGURES},
+        "unmatched": w.unmatched, "rejections": list(w.rejections.items()),
+        "samples_s": list(w.samples_s), "by_class": list(w.by_class.items()),
+        "by_address_kind": list(w.by_address_kind.items()), "vehicle_only": w.vehicle_only,
+        "clock_corrected": list(w.clock_corrected.items()),
+        "clock_excluded": list(w.clock_excluded), "computed_ns": w.computed_ns,
+        "source_revision": w.source_revision, "worker": w.worker,
+    }
+
+
+def _window(r: dict[str, Any]) -> WindowSummary:
+    figures = (Figures(*(r[name] for name in FIGURES))
+               if r["median_s"] is not None else None)
+    return WindowSummary(
+        src=r["src"], dest=r["dest"], route=r["route"], window_start_ns=r["window_start_ns"],
+        window_end_ns=r["window_end_ns"], count=r["count"], suppressed=r["suppressed"],
+        figures=figures, rejections=dict(r["rejections"]), unmatched=r["unmatched"],
+        samples_s=tuple(r["samples_s"]), computed_ns=r["computed_ns"],
+        source_revision=r["source_revision"], worker=r["worker"], devices=r["devices"],
+        by_class=dict(r["by_class"]), by_address_kind=dict(r["by_address_kind"]),
+        vehicle_only=r["vehicle_only"], clock_corrected=dict(r["clock_corrected"]),
+        clock_excluded=tuple(r["clock_excluded"]))
+
+
+def write_day(directory: Path, day: str, windows: list[tuple[str, WindowSummary]],
+              now_ns: int) -> Entry:
+    """The day's windows, (target path, window) each, as its file (replacing one)."""
+    pa, pq = archive.pyarrow_modules()
+    rel = Path(WINDOWS_DIR) / f"day={day}" / "windows.parquet"
+    target = directory / rel
+    ordered = sorted(windows, key=lambda tw: (tw[0], tw[1].window_start_ns))
+    rows = [_row(path, w) for path, w in ordered]
+    table = pa.Table.from_pylist(rows, schema=_schema(pa))
+    try:
+        for d in (directory, directory / WINDOWS_DIR, target.parent):
+            private_dir(d)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        private_file(tmp)
+        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise ArchiveError(f"{target}: cannot write: {exc.strerror or exc}") from exc
+    times = [w.window_start_ns for _p, w in ordered] or [archive.day_span(day)[0]]
+    return archive.file_entry(directory, rel, day, "", len(rows), min(times), max(times),
+                              now_ns, KIND)
+
+
+ROW_GROUP = 16_384  # rows: a target's day is 288 rows, a group spans some dozens of them
+
+
+def read_day(directory: Path, entry: Entry, target_path: str | None = None
+             ) -> list[tuple[str, WindowSummary]]:
+    """(target path, window) of a day's file: every target's, or one's."""
+    _pa, pq = archive.pyarrow_modules()
+    filters = [("target", "=", target_path)] if target_path is not None else None
+    try:
+        table = pq.read_table(directory / entry.path, filters=filters)
+    except (OSError, ValueError) as exc:
+        raise ArchiveError(f"{directory / entry.path}: unreadable ({exc})") from exc
+    return [(r["target"], _window(r)) for r in table.to_pylist()]
+
+
+def read_windows(directory: Path, target_path: str, since_ns: int, until_ns: int
+                 ) -> list[WindowSummary]:
+    """A target's archived windows starting in [since, until) (until 0: no bound)."""
+    out = []
+    for entry in archive.entries(directory):
+        if entry.kind != KIND or entry.last_ns < since_ns or (until_ns and
+                                                            entry.first_ns >= until_ns):
+            continue
+        out += [w for _p, w in read_day(directory, entry, target_path)
+                if w.window_start_ns >= since_ns and (not until_ns or w.window_start_ns < until_ns)]
+    out.sort(key=lambda w: w.window_start_ns)
+    return out
