@@ -71,6 +71,11 @@ GROUPS: dict[str, Group] = {
         "The archive: closed UTC days of passes as Parquet files, beyond etcd's retention.",
         ("roadside.central.cli.archive",),
     ),
+    "report": Group(
+        "central", "reliability, profiles, coverage and an OD matrix over the history",
+        "Reports over the archive and etcd, on DuckDB: what a traffic analyst asks.",
+        ("roadside.central.cli.report",),
+    ),
     "shards": Group(
         "central", "which detection shard holds each detector's passes: list, place",
         "Detection shards: separate etcd clusters for passes, one per detector.",

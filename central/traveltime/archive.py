@@ -51,7 +51,7 @@ def record_where(client: Any, ns: str, place: Where) -> None:
         {"dir": str(place.directory), "etcd_from_ns": place.etcd_from_ns}))
 
 
-def _schema(pa: Any) -> Any:
+def schema(pa: Any) -> Any:
     counts = pa.map_(pa.string(), pa.int64())
     return pa.schema([
         ("target", pa.string()), ("src", pa.string()), ("dest", pa.string()),
@@ -66,7 +66,7 @@ def _schema(pa: Any) -> Any:
     ])
 
 
-def _row(path: str, w: WindowSummary) -> dict[str, Any]:
+def row(path: str, w: WindowSummary) -> dict[str, Any]:
     f = w.figures
     return {
         "target": path, "src": w.src, "dest": w.dest, "route": w.route,
@@ -104,8 +104,8 @@ def write_day(directory: Path, day: str, windows: list[tuple[str, WindowSummary]
     rel = Path(WINDOWS_DIR) / f"day={day}" / "windows.parquet"
     target = directory / rel
     ordered = sorted(windows, key=lambda tw: (tw[0], tw[1].window_start_ns))
-    rows = [_row(path, w) for path, w in ordered]
-    table = pa.Table.from_pylist(rows, schema=_schema(pa))
+    rows = [row(path, w) for path, w in ordered]
+    table = pa.Table.from_pylist(rows, schema=schema(pa))
     try:
         for d in (directory, directory / WINDOWS_DIR, target.parent):
             private_dir(d)

@@ -30,8 +30,8 @@ RUN_TIMEOUT_S = 180.0
 READY_TIMEOUT_S = 60.0
 POLL_S = 0.2
 # help examples run group by group in this order (a later one may use what an earlier made)
-ORDER = ("pki", "apikey", "links", "query", "alerts", "audit", "archive", "shards", "agent",
-         "sim", "central")
+ORDER = ("pki", "apikey", "links", "query", "alerts", "audit", "archive", "report", "shards",
+         "agent", "sim", "central")
 # commands that run until Ctrl-C, and what they print once they serve
 LONG_RUNNING = {
     "roadside central serve": re.compile(r"central serving"),
