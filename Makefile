@@ -135,6 +135,7 @@ BENCH_SMOKE := \
 	"bench_kills.py --kills 3" \
 	"bench_query.py --events 5000 --runs 1" \
 	"bench_replay.py --rounds 1" \
+	"bench_reports.py --days 10 --links 2 --hot-days 2 --rounds 1" \
 	"bench_serial.py" \
 	"bench_traveltime.py --passes 20000 --etcd-passes 5000 --windows 2" \
 	"bench_traveltime_accuracy.py --hours 2 --out build/bench-smoke" \

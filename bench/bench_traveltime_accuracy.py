@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 NS = "accuracy"
 W = 300
 SECRET = b"bench-site-secret-for-the-corridor!"
+RELIABILITY_TARGET_PCT = 5.0
 
 
 def as_mean(w: WindowSummary, raw: list[float]) -> WindowSummary:
@@ -98,6 +99,7 @@ def report(client: store.EtcdClient, args: argparse.Namespace, start_ns: int,
     args.out.mkdir(parents=True, exist_ok=True)
     print(f"\n{'link':34} {'windows':>7} {'error (median)':>15} {'error (mean)':>13} "
           f"{'slowdown lag':>13}")
+    reliability: list[tuple[str, dict[str, tuple[float, float]]]] = []
     for target in store.all_targets(client, NS, 1800):
         computed = engine.compute_windows(client, NS, target, starts, W, rules)
         name = f"{target.src}--{target.dest}" if not target.route else f"route-{target.route}"
@@ -116,6 +118,19 @@ def report(client: store.EtcdClient, args: argparse.Namespace, start_ns: int,
         lag = "-" if ours.slowdown_lag_windows is None else f"{ours.slowdown_lag_windows} windows"
         print(f"{target.label():34} {ours.compared:7d} {ours.median_abs_error_pct:13.2f} % "
               f"{base.median_abs_error_pct:11.2f} % {lag:>13}   chart: {_shown(png)}")
+        reliability.append((target.label(), corridor.reliability(
+            target.src, target.dest, computed, sim.truth)))
+    print(f"\nreliability over the windows with a measured and a true median (free flow: the "
+          f"15th percentile of each); target: within {RELIABILITY_TARGET_PCT:g} % of the truth")
+    print(f"{'link':34} {'index':>6} {'measured':>9} {'truth':>9} {'error':>8}")
+    worst = 0.0
+    for label, indices in reliability:
+        for name, (measured, true) in indices.items():
+            err = 100 * abs(measured - true) / true if true else float("nan")
+            worst = max(worst, err)
+            print(f"{label:34} {name:>6} {measured:9.3f} {true:9.3f} {err:7.2f} %")
+    print(f"target reliability indices within {RELIABILITY_TARGET_PCT:g} % of the truth: "
+          f"{'meets' if worst <= RELIABILITY_TARGET_PCT else 'MISSES'} (worst {worst:.2f} %)")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ the truth file's windows; `accuracy` compares computed windows with that truth.
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,8 @@ from roadside.agent.config import AgentConfig
 from roadside.agent.passes import PassBuilder
 from roadside.agent.privacy import Action, DeviceHasher, PrivacyPolicy
 from roadside.central.store.records import StoredPass
-from roadside.central.traveltime.model import WindowSummary
+from roadside.central.traveltime import reports
+from roadside.central.traveltime.model import Figures, WindowSummary
 from roadside.sim import traffic
 from roadside.sim.network import Network
 from roadside.sim.truth import build_truth
@@ -122,3 +124,21 @@ def slowdown_lag(
     if seen is None:
         return 10**6
     return (seen - onset) // window_s
+
+
+def reliability(src: str, dest: str, windows: Sequence[WindowSummary], truth: dict[str, Any]
+                ) -> dict[str, tuple[float, float]]:
+    """index -> (measured, true) of TTI, PTI, BI and the 95th percentile (s), by the
+    reports' own SQL over the windows that have both a measured and a true median."""
+    true_median = {int(w["window_start_s"]): float(w["median_s"])
+                   for w in truth["windows"] if w["src"] == src and w["dest"] == dest}
+    both = [w for w in windows
+            if w.figures is not None and w.window_start_ns // 1_000_000_000 in true_median]
+    truths = [dataclasses.replace(w, figures=Figures(*(
+        [true_median[w.window_start_ns // 1_000_000_000]] * 5 + [0.0]))) for w in both]
+    measured, true = (reports.reliability(reports.windows_table(ws, f"link/{src}/{dest}"))
+                      for ws in (both, truths))
+    if not measured or not true:
+        return {}
+    return {name: (float(measured[0][key]), float(true[0][key]))
+            for name, key in (("TTI", "tti"), ("PTI", "pti"), ("BI", "bi"), ("95th", "p95_s"))}

@@ -23,7 +23,7 @@ from roadside.central.traveltime.config import TravelTimeConfig
 from roadside.central.traveltime.model import Target
 from roadside.common.errors import RoadsideError
 from roadside.common.output import Column, write_rows
-from roadside.common.timeparse import NS_PER_S, parse_time
+from roadside.common.timeparse import parse_time
 
 DEFAULTS = TravelTimeConfig()
 
@@ -130,11 +130,9 @@ def _windows_report(args: argparse.Namespace) -> tuple[Any, int, int, str]:
     since, until = _span(args)
     with control_store(config) as central:
         target = _target(args, central)
-        found = store.read_windows(central.client, central.namespace, target,
-                                   since // NS_PER_S, -(-until // NS_PER_S))
-    windows = [w for w, _rev in found if since <= w.window_start_ns < until]
+        table = reports.history(central.client, central.namespace, target, since, until)
     zone = args.time_zone or config.http_time_zone or "UTC"
-    return reports.windows_table(windows, target.path), since, until, zone
+    return table, since, until, zone
 
 
 def _reliability(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""Accuracy against the simulator's truth: the example corridor, a morning rush hour."""
+"""Accuracy against the simulator's truth: the example corridor, a morning rush hour;
+window medians and the reliability indices of the reports."""
 
 from __future__ import annotations
 
@@ -45,6 +46,10 @@ def test_window_medians_follow_the_truth_and_the_slowdown(
         assert result.median_abs_error_pct <= 5.0, f"{target.label()}: {result}"
         assert result.slowdown_lag_windows is not None, "the truth has a rush hour"
         assert result.slowdown_lag_windows <= 2, f"{target.label()}: slowdown seen late"
+        indices = corridor.reliability(target.src, target.dest, computed, simulated.truth)
+        assert set(indices) == {"TTI", "PTI", "BI", "95th"}, target.label()
+        for name, (measured, true) in indices.items():  # the reports' SQL, both sides
+            assert measured == pytest.approx(true, rel=0.05), f"{target.label()} {name}"
 
 
 def mixed_corridor() -> Network:
