@@ -26,7 +26,7 @@ from roadside.central.store.client import connect
 from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.records import LinkRecord, RouteRecord
-from roadside.central.traveltime import engine, stats, store
+from roadside.central.traveltime import engine, report_plot, reports, stats, store
 from roadside.central.traveltime.model import Figures, WindowSummary
 from roadside.central.traveltime.plot import plot_windows
 from roadside.sim.network import load_network
@@ -53,6 +53,8 @@ def main() -> int:
     ap.add_argument("--start-hour", type=float, default=0.0,
                     help="local hour the simulation starts at (default 0: midnight)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--zone", default="UTC",
+                    help="the site's clock of the report pictures (default UTC, the example network's)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "traveltime",
                     help="where the PNG charts go (default docs/traveltime)")
     args = ap.parse_args()
@@ -85,6 +87,15 @@ def main() -> int:
             client.close()
             etcd.stop()
     return 0
+
+
+def _report_pictures(computed: list[WindowSummary], path: str, out: Path, zone: str) -> None:
+    table = reports.windows_table(computed, path)
+    for name, rows in (("reliability", reports.reliability(table, "day", zone)),
+                       ("profile", reports.profile(table, zone))):
+        png = out / f"report-{name}.png"
+        report_plot.plot(name, rows, png)
+        print(f"  {name} report of {path}: {_shown(png)}")
 
 
 def _shown(path: Path) -> str:
@@ -120,6 +131,8 @@ def report(client: store.EtcdClient, args: argparse.Namespace, start_ns: int,
               f"{base.median_abs_error_pct:11.2f} % {lag:>13}   chart: {_shown(png)}")
         reliability.append((target.label(), corridor.reliability(
             target.src, target.dest, computed, sim.truth)))
+        if len(reliability) == 1:  # the first link's reports of the simulated period
+            _report_pictures(computed, target.path, args.out, args.zone)
     print(f"\nreliability over the windows with a measured and a true median (free flow: the "
           f"15th percentile of each); target: within {RELIABILITY_TARGET_PCT:g} % of the truth")
     print(f"{'link':34} {'index':>6} {'measured':>9} {'truth':>9} {'error':>8}")
