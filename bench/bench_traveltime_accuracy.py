@@ -54,7 +54,7 @@ def main() -> int:
                     help="local hour the simulation starts at (default 0: midnight)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--zone", default="UTC",
-                    help="the site's clock of the report pictures (default UTC, the example network's)")
+                    help="the site's clock of the report pictures (default UTC: the example's)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "traveltime",
                     help="where the PNG charts go (default docs/traveltime)")
     args = ap.parse_args()
