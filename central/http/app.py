@@ -22,6 +22,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from roadside.central.http import reports
 from roadside.central.http.apikeys import ApiKeys
 from roadside.central.http.datex import publication
 from roadside.central.http.feeds import MAX_RECENT_S, Feeds
@@ -141,6 +142,8 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
     @app.get("/api/v1/alerts", summary="alert states: Warn and Bad, and the ones cleared")
     def alert_states(_role: Annotated[str, Depends(known)]) -> dict[str, Any]:
         return {"alerts": feeds.alerts()}
+
+    reports.add_routes(app, feeds, known, day_span, time_zone)
 
     @app.get("/datex2/v3/travel-times.xml", summary="DATEX II v3 ElaboratedDataPublication",
              response_class=Response)

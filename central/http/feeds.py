@@ -18,6 +18,7 @@ import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from roadside.central.http.feed_cache import FeedCache
@@ -103,9 +104,11 @@ class Feeds:
     """Reads the store for the feeds; free-flow references are cached per target."""
 
     def __init__(self, store: EtcdStore, allowed_silence_s: float = 900.0,
-                 clock_offset_max_s: float = CLOCK_OFFSET_MAX_S) -> None:
+                 clock_offset_max_s: float = CLOCK_OFFSET_MAX_S,
+                 archive_dir: Path | None = None) -> None:
         self.clock_offset_max_s = clock_offset_max_s
         self.store = store
+        self.archive_dir = archive_dir  # the passes' archive (the OD report reads it)
         self.allowed_silence_s = allowed_silence_s
         self.free_flow = FreeFlowCache(store.client, store.namespace)
         self.cache = FeedCache(store.client, store.namespace, self._entries)

@@ -60,7 +60,8 @@ class HttpServer:
 
     def __init__(self, config: CentralConfig, store: EtcdStore) -> None:
         self.config = config
-        feeds = Feeds(store, config.allowed_silence_s, config.clock_offset_max_s)
+        feeds = Feeds(store, config.allowed_silence_s, config.clock_offset_max_s,
+                      config.archive_dir)
         self.revocations = None if config.insecure else RevocationList(store.client,
                                                                        store.namespace)
         self.app = make_app(feeds, ApiKeys(store.client, store.namespace),

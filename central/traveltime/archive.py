@@ -71,8 +71,9 @@ def row(path: str, w: WindowSummary) -> dict[str, Any]:
     return {
         "target": path, "src": w.src, "dest": w.dest, "route": w.route,
         "window_start_ns": w.window_start_ns, "window_end_ns": w.window_end_ns,
-        "no_data": w.count == 0 and not w.rejections and not w.suppressed,
-        "suppressed": w.suppressed, "count": w.count, "devices": w.devices,
+        # the API's rule (query.to_proto): nobody at all is "no data", not suppressed
+        "no_data": w.count == 0 and not w.rejections, "suppressed": w.suppressed,
+        "count": w.count, "devices": w.devices,
         **{name: (getattr(f, name) if f is not None else None) for name in FIGURES},
         "unmatched": w.unmatched, "rejections": list(w.rejections.items()),
         "samples_s": list(w.samples_s), "by_class": list(w.by_class.items()),

@@ -8,8 +8,9 @@ SQL runs on the archive's Parquet files where a city runs it on a cluster engine
 Reliability (FHWA's measures, over the 5-min windows of the period with a figure, each
 window's median an observation): travel time index TTI = mean / free flow, planning time
 index PTI = 95th percentile / free flow, buffer index BI = (95th percentile - mean) / mean,
-and the 95th percentile itself. Free flow: the 15th percentile of the period's window
-medians (the workers' own definition, reference.free_flow_s), unless given.
+and the 95th percentile itself. Suppressed windows are those under k devices; a window
+nobody was seen in is "without data" (the API's rule). Free flow: the 15th percentile of the
+period's window medians (the workers' own definition, reference.free_flow_s), unless given.
 """
 
 from __future__ import annotations
@@ -51,16 +52,18 @@ FROM w GROUP BY weekday, hour ORDER BY weekday, hour
 """
 
 COVERAGE = """
+WITH s AS (SELECT *, suppressed AND NOT no_data AS withheld FROM w)
 SELECT count(*) AS windows_stored,
        $expected AS windows_expected,
-       count(median_s) AS published, count(*) FILTER (WHERE suppressed) AS suppressed,
-       $expected - count(median_s) - count(*) FILTER (WHERE suppressed) AS without_data,
+       count(median_s) AS published, count(*) FILTER (WHERE withheld) AS suppressed,
+       $expected - count(median_s) - count(*) FILTER (WHERE withheld) AS without_data,
        count(median_s) / $expected AS published_share,
-       count(*) FILTER (WHERE suppressed) / $expected AS suppressed_share,
-       coalesce(sum(count), 0) / ($hours) AS samples_per_hour,
+       count(*) FILTER (WHERE withheld) / $expected AS suppressed_share,
+       coalesce(sum(count) FILTER (WHERE median_s IS NOT NULL), 0) / ($hours)
+           AS samples_per_hour,  -- a suppressed window's count is not told
        count(*) FILTER (WHERE list_contains(clock_excluded, src)
                         OR list_contains(clock_excluded, dest)) AS clock_excluded_windows
-FROM w
+FROM s
 """
 
 

@@ -27,8 +27,9 @@ def hour_of(window_start_s: int) -> int:
 
 
 def is_empty(w: WindowSummary) -> bool:
-    """Nobody seen: the window is kept as its start only."""
-    return (w.count == 0 and not w.suppressed and w.figures is None and not w.rejections
+    """Nobody seen (as the engine makes such a window: no figure, so suppressed): the
+    window is kept as its start only."""
+    return (w.count == 0 and w.suppressed and w.figures is None and not w.rejections
             and not w.unmatched and not w.samples_s and not w.devices and not w.by_class
             and not w.by_address_kind and not w.vehicle_only and not w.clock_corrected
             and not w.clock_excluded and not w.provisional
@@ -85,7 +86,7 @@ def decode(value: bytes) -> list[WindowSummary]:
     workers = list(block.workers)
     out = [WindowSummary(
         src=src, dest=dest, route=route, window_start_ns=(hour + offset) * NS,
-        window_end_ns=(hour + offset + block.window_s) * NS, count=0, suppressed=False,
+        window_end_ns=(hour + offset + block.window_s) * NS, count=0, suppressed=True,
         figures=None, computed_ns=block.empty_computed_ns,
         source_revision=block.empty_revision, worker=workers[worker])
         for offset, worker in zip(block.empty_offsets_s, block.empty_workers, strict=True)]

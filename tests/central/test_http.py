@@ -208,6 +208,35 @@ def test_data_quality_per_link_over_a_period(http_central: RunningCentral, road:
     assert code == 422 and b"hours" in body
 
 
+def test_reports_over_http_and_the_od_matrix_for_analysts_only(
+    http_central: RunningCentral, road: Road,
+) -> None:
+    corridor(road)  # a -> b: one window with figures (20 devices) in the last hour
+    road.trips("a", "c", (int(time.time()) - 1200) * S, [100.0] * 6, first_device=300)
+    keys = ApiKeys(road.client, road.namespace)
+    viewer, analyst = keys.issue("desk", "viewer"), keys.issue("study", "analyst")
+    base = f"{http_central.http_url}/api/v1/reports"
+    code, body, _ = get(f"{base}/reliability?id=link/a/b&by=day", viewer)
+    assert code == 200, body
+    [row] = json.loads(body)["rows"]
+    assert row["windows"] == 1 and row["tti"] == pytest.approx(1.0)
+    code, body, _ = get(f"{base}/coverage?id=link/a/b", viewer)
+    [row] = json.loads(body)["rows"]
+    assert (row["published"], row["suppressed"]) == (1, 1)  # the third: nobody
+    assert get(f"{base}/profile?id=link/x/y", viewer)[0] == 404
+    code, body, _ = get(f"{base}/reliability?id=link/a/b&by=month", viewer)
+    assert code == 422 and b"by: one of" in body
+    assert get(f"{base}/reliability?id=link/a/b", None)[0] == 401
+    code, body, _ = get(f"{base}/od", viewer)  # per-device passes: not for a viewer
+    assert code == 403 and b"analyst" in body
+    code, body, _ = get(f"{base}/od", analyst)
+    assert code == 200, body
+    cells = {(r["origin"], r["destination"]): r["devices"] for r in json.loads(body)["rows"]}
+    assert cells[("a", "b")] == 22 and cells[("a", "c")] == 6  # 20 + 2 devices; 6 >= k
+    assert ("b", "c") not in cells
+    assert any(e["method"] == "report od" for e in road.store.audit())
+
+
 def test_a_day_of_one_link_on_the_site_clock(http_central: RunningCentral, road: Road) -> None:
     t0 = corridor(road)
     key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")

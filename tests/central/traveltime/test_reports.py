@@ -29,8 +29,10 @@ def window(start_s: int, median: float | None, suppressed: bool = False,
     figures = None if median is None else Figures(median, median, median, median, median, 0)
     return WindowSummary(
         src="a", dest="b", route="", window_start_ns=start_s * S,
-        window_end_ns=(start_s + 300) * S, count=count if median is not None else 0,
-        suppressed=suppressed, figures=figures, devices=count if median is not None else 0,
+        window_end_ns=(start_s + 300) * S,
+        count=count if median is not None or suppressed else 0,  # under k: samples kept
+        suppressed=suppressed or median is None, figures=figures,
+        devices=count if median is not None else 0,
         worker="w1")
 
 

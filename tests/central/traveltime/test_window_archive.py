@@ -33,7 +33,7 @@ def window(target: Target, start_s: int, median: float | None) -> WindowSummary:
     return WindowSummary(
         src=target.src, dest=target.dest, route=target.route, window_start_ns=start_s * S,
         window_end_ns=(start_s + 300) * S, count=0 if median is None else 6,
-        devices=0 if median is None else 6, suppressed=False, figures=figures,
+        devices=0 if median is None else 6, suppressed=median is None, figures=figures,
         samples_s=() if median is None else (median - 3, median, median + 3),
         computed_ns=start_s * S + 1, source_revision=7, worker="w1")
 

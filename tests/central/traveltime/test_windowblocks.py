@@ -30,7 +30,7 @@ def busy(start_s: int, target: Target = LINK) -> WindowSummary:
 def empty(start_s: int, revision: int = 40, target: Target = LINK) -> WindowSummary:
     return WindowSummary(
         src=target.src, dest=target.dest, route=target.route, window_start_ns=start_s * S,
-        window_end_ns=(start_s + 300) * S, count=0, suppressed=False, figures=None,
+        window_end_ns=(start_s + 300) * S, count=0, suppressed=True, figures=None,
         computed_ns=start_s * S + 9, source_revision=revision, worker="w1")
 
 
