@@ -163,6 +163,13 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     wait.until(lambda _d: click(f'[data-id="{first}"]'))
     # today's windows (at least the last hour's), each a point on the median line
     wait.until(lambda _d: count("#chart .point") >= 10)
+    # its reliability over 30 days, from the reports' endpoint: all days, then weekdays
+    wait.until(lambda _d: count("#reliability tbody tr[data-group]") >= 2)
+    rows = driver.execute_script(  # type: ignore[attr-defined]
+        "return [...document.querySelectorAll('#reliability tbody tr')]"
+        ".map(r => [...r.cells].map(c => c.textContent))")
+    assert rows[0][0] == "all days" and int(rows[0][1]) >= 10, rows
+    assert float(rows[0][5]) >= 1.0 and float(rows[0][6]) >= 1.0, rows  # not under free flow
     assert count("#chart .samples") == count("#chart .point")  # samples per window
     hover = driver.execute_script(  # type: ignore[attr-defined]
         "return document.querySelector('#chart .point title').textContent")

@@ -163,6 +163,7 @@ function drawMap() {
       state.selected = f.id;
       await loadDetail().catch(e => { document.getElementById("error").textContent = e.message; });
       render();
+      await loadReport().catch(e => { document.getElementById("error").textContent = e.message; });
     });
     const text = figureText(f.properties);
     if (text && f.properties.kind !== "route" && points.length > 1) {
@@ -319,6 +320,33 @@ function drawQuality(targets) {
   }
 }
 
+// the selected target's reliability over the last 30 days: the whole period, then weekdays
+const WEEKDAYS = ["", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+async function loadReport() {
+  const body = document.querySelector("#reliability tbody");
+  if (!state.selected || !state.key) return;
+  if (state.reportOf === state.selected && Date.now() - state.reportAt < 300_000) return;
+  const since = new Date(Date.now() - 30 * 86_400_000).toISOString().slice(0, 10);
+  const base = "/api/v1/reports/reliability?id=" + encodeURIComponent(state.selected) +
+    "&since=" + since;
+  const [all, days] = await Promise.all([feed(base), feed(base + "&by=weekday")]);
+  state.reportOf = state.selected;
+  state.reportAt = Date.now();
+  body.replaceChildren();
+  const min = s => (s / 60).toFixed(1), two = x => x.toFixed(2);
+  for (const r of [...all.rows.map(r => ({ ...r, label: "all days" })),
+                   ...days.rows.map(r => ({ ...r, label: WEEKDAYS[r.group] }))]) {
+    const row = document.createElement("tr");
+    row.dataset.group = r.label;
+    cells(row, [r.label, r.windows, min(r.mean_s), min(r.p95_s), min(r.free_flow_s),
+                two(r.tti), two(r.pti), two(r.bi)]);
+    body.appendChild(row);
+  }
+  if (!all.rows.length) {
+    body.innerHTML = "<tr><td colspan=\"8\" class=\"none\">no windows with a figure</td></tr>";
+  }
+}
+
 function drawAlerts(alerts) {
   fillList("alerts", alerts.filter(a => a.level !== "ok").map(a => [a.level,
     a.level.toUpperCase() + " " + a.subject + ": " + a.reason + " (since " +
@@ -341,6 +369,7 @@ async function refresh() {
     state.network = await feed("/api/v1/network.geojson");  // it carries the links' state
     await loadDetail();
     render();
+    await loadReport();
     if (state.key) {
       drawHealth((await feed("/api/v1/detectors/health")).detectors);
       drawAlerts((await feed("/api/v1/alerts")).alerts);
