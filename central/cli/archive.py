@@ -19,7 +19,8 @@ from roadside.central.cli.pki import control_action, control_config, control_sto
 from roadside.central.config import CentralConfig
 from roadside.central.store import archive, archive_export
 from roadside.central.store.event_reads import EventReader
-from roadside.central.traveltime.archiver import move_windows
+from roadside.central.traveltime import store as windows_store
+from roadside.central.traveltime.archiver import ROUTE_MAX_SECONDS, archive_normals, move_windows
 from roadside.common.output import Column, write_rows
 
 
@@ -98,6 +99,10 @@ def _windows(args: argparse.Namespace) -> int:
     with control_store(config) as store:
         moved = move_windows(store.client, store.namespace, directory, hot_days,
                              time.time_ns(), _print_windows(directory))
+        targets = windows_store.all_targets(store.client, store.namespace,
+                                            ROUTE_MAX_SECONDS)
+        if archive_normals(store.client, store.namespace, directory, targets, time.time_ns()):
+            print(f"today's normal profiles -> {directory}")
     if not moved:
         print(f"nothing to move: etcd holds no windows older than {hot_days:g} days",
               file=sys.stderr)

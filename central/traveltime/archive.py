@@ -1,7 +1,8 @@
 """Travel-time windows in the archive: a Parquet file per closed UTC day, beside the passes.
 
     DIR/windows/day=YYYY-MM-DD/windows.parquet   every link's and route's windows of the day
-    DIR/_manifest.json                           its entry too (kind "windows")
+    DIR/normals/day=YYYY-MM-DD/normals.parquet   the normal profiles as they were that day
+    DIR/_manifest.json                           their entries too (kinds "windows", "normals")
 
 A row is a window (those without data too: coverage is counted from them), sorted by
 target ("link/SRC/DEST" or "route/NAME") and start, so a reader of one target skips the
@@ -119,6 +120,39 @@ def write_day(directory: Path, day: str, windows: list[tuple[str, WindowSummary]
     times = [w.window_start_ns for _p, w in ordered] or [archive.day_span(day)[0]]
     return archive.file_entry(directory, rel, day, "", len(rows), min(times), max(times),
                               now_ns, KIND)
+
+
+NORMALS_DIR = "normals"
+NORMALS = "normals"
+
+
+def write_normals(directory: Path, day: str, normals: list[tuple[str, Any]], now_ns: int
+                  ) -> Entry:
+    """The normal profiles (target path, profiles.Profile) as of `day`: a row per target,
+    weekday (1 = Monday) and 15-minute bin, with the target's free flow."""
+    pa, pq = archive.pyarrow_modules()
+    rel = Path(NORMALS_DIR) / f"day={day}" / "normals.parquet"
+    target = directory / rel
+    rows = [{"target": path, "weekday": i // 96 + 1, "minute": i % 96 * 15, "normal_s": value,
+             "free_flow_s": profile.free_flow_s, "weeks": profile.weeks,
+             "utc_offset_hours": profile.utc_offset_hours, "computed_ns": profile.computed_ns}
+            for path, profile in sorted(normals, key=lambda n: n[0])
+            for i, value in enumerate(profile.bins_s)]
+    schema = pa.schema([("target", pa.string()), ("weekday", pa.int8()), ("minute", pa.int16()),
+                        ("normal_s", pa.float64()), ("free_flow_s", pa.float64()),
+                        ("weeks", pa.int32()), ("utc_offset_hours", pa.float64()),
+                        ("computed_ns", pa.int64())])
+    try:
+        for d in (directory, directory / NORMALS_DIR, target.parent):
+            private_dir(d)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        private_file(tmp)
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp, compression="zstd")
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise ArchiveError(f"{target}: cannot write: {exc.strerror or exc}") from exc
+    start = archive.day_span(day)[0]
+    return archive.file_entry(directory, rel, day, "", len(rows), start, start, now_ns, NORMALS)
 
 
 ROW_GROUP = 16_384  # rows: a target's day is 288 rows, a group spans some dozens of them

@@ -1,5 +1,6 @@
 """Moving travel-time windows out of etcd: windows of days older than `windows_hot_days`
-go to the archive (central/traveltime/archive.py), then leave etcd.
+go to the archive (central/traveltime/archive.py), then leave etcd; and a daily snapshot of
+the normal profiles goes beside them.
 
 A round: every day before the hot period that still has windows in etcd is merged into its
 archive file (etcd's window wins over an archived one of the same start: it is newer),
@@ -21,13 +22,15 @@ from roadside.central.store import archive, keys
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.rounds import Rounds
 from roadside.central.traveltime import archive as windows_archive
-from roadside.central.traveltime import store, windowblocks
-from roadside.central.traveltime.model import WindowSummary
+from roadside.central.traveltime import profiles, store, windowblocks
+from roadside.central.traveltime.config import TravelTimeConfig
+from roadside.central.traveltime.model import Target, WindowSummary
 
 log = logging.getLogger(__name__)
 
 DAY_S = 86_400
 LOCK_TTL_S = 600
+ROUTE_MAX_SECONDS = TravelTimeConfig().route_max_seconds
 Report = Callable[[str, int], None]  # (day, windows archived), after each day
 
 Key = tuple[bytes, int]  # an etcd key and the mod revision it was read at
@@ -60,6 +63,22 @@ def move_windows(client: Any, ns: str, directory: Path, hot_days: float, now_ns:
     for _windows, read in by_day.values():
         _delete_unchanged(client, read)
     return moved
+
+
+def archive_normals(client: Any, ns: str, directory: Path, targets: list[Target],
+                    now_ns: int) -> int:
+    """Today's snapshot of the normal profiles, once a day: how many profiles (0: there is
+    one already, or no profile yet)."""
+    day = archive.day_of(now_ns)
+    if any(e.kind == windows_archive.NORMALS and e.day == day
+           for e in archive.entries(directory)):
+        return 0
+    normals = [(t.path, p) for t in targets
+               if (p := profiles.read(client, ns, t.path)) is not None]
+    if normals:
+        archive.record(directory, [windows_archive.write_normals(directory, day, normals,
+                                                                 time.time_ns())])
+    return len(normals)
 
 
 def _archived(directory: Path, day: str) -> list[tuple[str, WindowSummary]]:
@@ -120,8 +139,13 @@ class WindowArchiver(Rounds):
         self._hot_days = hot_days
 
     def work(self) -> int:
-        return move_windows(self._store.client, self._store.namespace, self._directory,
-                            self._hot_days, time.time_ns(), _log_day)
+        client, ns = self._store.client, self._store.namespace
+        moved = move_windows(client, ns, self._directory, self._hot_days, time.time_ns(),
+                             _log_day)
+        targets = store.all_targets(client, ns, ROUTE_MAX_SECONDS)
+        if archive_normals(client, ns, self._directory, targets, time.time_ns()):
+            log.info("archived today's normal profiles")
+        return moved
 
 
 def _log_day(day: str, count: int) -> None:

@@ -16,8 +16,8 @@ import pytest
 
 from roadside.central.store import archive, keys
 from roadside.central.store.records import LinkRecord
-from roadside.central.traveltime import store
-from roadside.central.traveltime.archiver import move_windows
+from roadside.central.traveltime import profiles, store
+from roadside.central.traveltime.archiver import archive_normals, move_windows
 from roadside.central.traveltime.model import Figures, Target, WindowSummary
 from tests.fixtures.traveltime import Road
 
@@ -97,3 +97,22 @@ def test_old_windows_move_to_the_archive_and_readers_still_see_them(
     assert table.num_rows == 13 and "day" in table.column_names
     with pytest.raises(archive.ArchiveError, match="one archive holds them all"):
         move_windows(client, ns, tmp_path / "elsewhere", 7, time.time_ns())
+
+
+def test_a_daily_snapshot_of_the_normals_goes_beside_the_windows(
+    road: Road, tmp_path: Path,
+) -> None:
+    bins = tuple(None if i % 96 < 24 else 60.0 + i % 96 for i in range(profiles.BINS))
+    profile = profiles.Profile(bins, 58.5, 4, 1.0, time.time_ns())
+    profiles.write(road.client, road.namespace, LINK, profile)
+    directory = tmp_path / "archive"
+    assert archive_normals(road.client, road.namespace, directory, [LINK, OTHER],
+                           time.time_ns()) == 1  # OTHER has no profile yet
+    assert archive_normals(road.client, road.namespace, directory, [LINK, OTHER],
+                           time.time_ns()) == 0  # once a day
+    pattern = str(directory / "normals" / "day=*" / "normals.parquet")
+    rows = duckdb.sql(
+        f"SELECT count(*), count(normal_s), min(free_flow_s), max(weekday), max(minute) "
+        f"FROM read_parquet('{pattern}') WHERE target = 'link/a/b'").fetchall()
+    assert rows == [(672, 672 - 7 * 24, 58.5, 7, 1425)]
+    assert archive.verify(directory) == []
