@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from roadside.central.cli.pki import control_action, control_config, control_store
 from roadside.central.store.event_reads import EventQuery, EventReader
 from roadside.central.store.records import LinkRecord
@@ -77,6 +79,9 @@ def add_parser(actions: Any) -> None:
                 "(audited)", "", target=False)
     a.add_argument("--k", type=int, default=DEFAULTS.k,
                    help=f"cells under k devices are suppressed (default {DEFAULTS.k})")
+    a.add_argument("--zones", type=Path, metavar="FILE.yaml",
+                   help="group detectors into zones (zones: {NAME: [DETECTOR, ...]}): the "
+                   "matrix is between zones (default: between detectors)")
     a.set_defaults(func=_od)
 
 
@@ -164,8 +169,29 @@ def _od(args: argparse.Namespace) -> int:
         # per-device data was read: who and what go to the audit log
         central.put_audit(f"cli:{getpass.getuser()}", "report od",
                           f"{args.since}..{args.until}: {passes.num_rows} passes")
-    rows = od.matrix(passes, links, DEFAULTS.route_max_seconds, args.k)
+    zones = _zones(args.zones) if args.zones else None
+    rows = od.matrix(passes, links, DEFAULTS.route_max_seconds, args.k, zones)
     return _emit(args, OD, rows, "od")
+
+
+def _zones(path: Path) -> dict[str, str]:
+    """detector -> zone from a YAML file {zones: {NAME: [DETECTOR, ...]}}."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise RoadsideError(f"--zones: {path}: {exc}") from exc
+    zones = data.get("zones") if isinstance(data, dict) else None
+    if not isinstance(zones, dict) or not all(
+            isinstance(v, list) and all(isinstance(d, str) for d in v) for v in zones.values()):
+        raise RoadsideError(f"--zones: {path}: expected zones: {{NAME: [DETECTOR, ...]}}")
+    out: dict[str, str] = {}
+    for zone, detectors in zones.items():
+        for detector in detectors:
+            if detector in out:
+                raise RoadsideError(f"--zones: detector {detector} is in zones {out[detector]}"
+                                    f" and {zone}")
+            out[detector] = str(zone)
+    return out
 
 
 def _emit(args: argparse.Namespace, columns: list[Column], rows: list[dict[str, Any]],

@@ -3,7 +3,8 @@
 A device's passes in time order make trips: a trip goes on while each next pass follows
 the one before within the limit of the link between their detectors (its max_seconds; the
 workers' route_max_seconds where no link joins them) and ends otherwise. A trip starts at
-its first pass's detector and ends at its last's; a cell counts the distinct devices with
+its first pass's detector and ends at its last's (or their zones, when detectors are grouped
+into zones); a cell counts the distinct devices with
 a trip from its origin to its destination. Cells under k devices are suppressed (their
 count withheld, as a window's figure is), so no cell tells about a few people. Alias passes
 (a device's previous-epoch id just after the key changes) are left out: each trip once.
@@ -31,11 +32,16 @@ t AS (
               OVER (PARTITION BY device_id ORDER BY timestamp_ns, detector_id) AS trip
   FROM g),
 trips AS (
-  SELECT device_id, arg_min(detector_id, timestamp_ns) AS origin,
-         arg_max(detector_id, timestamp_ns) AS destination
-  FROM t GROUP BY device_id, trip)
+  SELECT device_id, arg_min(detector_id, timestamp_ns) AS first_det,
+         arg_max(detector_id, timestamp_ns) AS last_det
+  FROM t GROUP BY device_id, trip),
+z AS (
+  SELECT device_id, coalesce(a.zone, first_det) AS origin,
+         coalesce(b.zone, last_det) AS destination
+  FROM trips LEFT JOIN zones a ON a.detector_id = first_det
+             LEFT JOIN zones b ON b.detector_id = last_det)
 SELECT origin, destination, count(DISTINCT device_id) AS devices
-FROM trips WHERE origin <> destination GROUP BY origin, destination
+FROM z WHERE origin <> destination GROUP BY origin, destination
 ORDER BY origin, destination
 """
 
@@ -56,15 +62,20 @@ def passes_table(passes: Iterable[StoredPass]) -> Any:
 
 
 def matrix(passes: Any, links: Sequence[LinkRecord], default_max_seconds: int,
-           k: int) -> list[dict[str, Any]]:
-    """One row per origin-destination pair with trips: devices, or None (suppressed)."""
+           k: int, zones: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """One row per origin-destination pair with trips: devices, or None (suppressed).
+    With `zones` (detector -> zone) trips start and end in zones (a detector in none is
+    its own), and a trip within one zone is not counted."""
     import pyarrow as pa
 
+    zone_table = pa.table({"detector_id": list(zones or {}), "zone": list((zones or {}).values())},
+                          schema=pa.schema([("detector_id", pa.string()), ("zone", pa.string())]))
     link_table = pa.table({"src": [lk.src for lk in links], "dest": [lk.dest for lk in links],
                            "max_seconds": [float(lk.max_seconds) for lk in links]},
                           schema=pa.schema([("src", pa.string()), ("dest", pa.string()),
                                             ("max_seconds", pa.float64())]))
-    rows = run(OD, passes, {"default_s": float(default_max_seconds)}, links=link_table)
+    rows = run(OD, passes, {"default_s": float(default_max_seconds)}, links=link_table,
+               zones=zone_table)
     for row in rows:
         row["suppressed"] = row["devices"] < k
         if row["suppressed"]:

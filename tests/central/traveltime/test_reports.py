@@ -89,6 +89,11 @@ def test_od_counts_devices_per_trip_and_suppresses_small_cells() -> None:
     assert rows == [
         {"origin": "a", "destination": "c", "devices": 6, "suppressed": False},
         {"origin": "b", "destination": "c", "devices": None, "suppressed": True}]
+    # zones: a and b are the centre; a trip within a zone is not counted
+    by_zone = od.matrix(od.passes_table(passes), links, 1800, k=1,
+                        zones={"a": "centre", "b": "centre", "c": "south"})
+    assert by_zone == [{"origin": "centre", "destination": "south", "devices": 8,
+                        "suppressed": False}]
 
 
 def test_report_command_reads_etcd_and_the_archive(
@@ -122,3 +127,33 @@ def test_report_command_reads_etcd_and_the_archive(
     assert pq.read_table(out).num_rows == 2  # two weekdays, one hour each
     assert report("reliability", "--link", "a", "zz") == 2
     assert "--link: no link a -> zz" in capsys.readouterr().err
+
+
+def test_report_od_over_zones_is_audited_and_names_a_bad_zones_file(
+    road: Road, etcd_server: EtcdProcess, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    road.link("a", "b", max_seconds=600)
+    road.link("b", "c", max_seconds=600)
+    now = int(time.time())
+    road.trips("a", "b", (now - 3000) * S, [60.0] * 6)
+    road.trips("b", "c", (now - 2000) * S, [60.0] * 2, first_device=50)
+    zones = tmp_path / "zones.yaml"
+    zones.write_text("zones:\n  west: [a]\n  east: [b, c]\n")
+
+    def od_report(*args: str) -> int:
+        return main(["report", "od", *args, "--etcd-endpoints", etcd_server.endpoint,
+                     "--namespace", road.namespace, "--pki-dir", str(tmp_path / "none"),
+                     "--since", "-1d", "--format", "json"])
+
+    assert od_report("--zones", str(zones)) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows == [{"origin": "west", "destination": "east", "devices": 6,
+                     "suppressed": False}]  # b -> c stays inside east
+    assert od_report() == 0  # between detectors: b -> c has 2 devices, under k
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {(r["origin"], r["destination"]): r["devices"] for r in rows} == {
+        ("a", "b"): 6, ("b", "c"): None}
+    assert sum(e["method"] == "report od" for e in road.store.audit()) == 2
+    zones.write_text("zones:\n  west: a\n")
+    assert od_report("--zones", str(zones)) == 2
+    assert "--zones" in capsys.readouterr().err
