@@ -105,7 +105,8 @@ def _action(actions: Any, name: str, text: str, extra: str, target: bool = True,
     a.add_argument("--format", choices=("table", "csv", "json", "parquet"), default="table",
                    help="table (default), csv, json, or parquet (needs --out)")
     a.add_argument("--out", type=Path, metavar="FILE", help="write there instead of stdout")
-    a.add_argument("--plot", type=Path, metavar="FILE.png", help="also draw it as a PNG")
+    a.add_argument("--plot", type=Path, metavar="FILE.png",
+                   help="also draw it: a PNG, or a page of its own (FILE.html)")
     return a
 
 

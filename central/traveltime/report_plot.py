@@ -1,7 +1,12 @@
-"""Reports as pictures (PNG, matplotlib): what `roadside report ... --plot` draws."""
+"""Reports as pictures (PNG, matplotlib): what `roadside report ... --plot` draws; to a
+.html file, a page of its own with the picture and the rows (nothing fetched from
+elsewhere)."""
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +23,29 @@ def plot(name: str, rows: list[dict[str, Any]], path: Path) -> None:
     try:
         {"reliability": _reliability, "profile": _profile, "coverage": _coverage,
          "od": _od}[name](fig, ax, rows)
-        fig.savefig(path, dpi=110)
+        if path.suffix.lower() != ".html":
+            fig.savefig(path, dpi=110)
+            return
+        png = io.BytesIO()
+        fig.savefig(png, format="png", dpi=110)
     finally:
         plt.close(fig)
+    path.write_text(_page(name, rows, base64.b64encode(png.getvalue()).decode()))
+
+
+def _page(name: str, rows: list[dict[str, Any]], png: str) -> str:
+    heads = list(rows[0]) if rows else []
+    body = "".join("<tr>" + "".join(f"<td>{_cell(r[h])}</td>" for h in heads) + "</tr>"
+                   for r in rows)
+    return (f"<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
+            f"<title>roadside {name} report</title><h1>roadside {name} report</h1>"
+            f"<img alt=\"{name}\" src=\"data:image/png;base64,{png}\">"
+            f"<table><tr>{''.join(f'<th>{html.escape(h)}</th>' for h in heads)}</tr>{body}"
+            f"</table></html>\n")
+
+
+def _cell(v: Any) -> str:
+    return html.escape("" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v))
 
 
 def _reliability(fig: Any, ax: Any, rows: list[dict[str, Any]]) -> None:

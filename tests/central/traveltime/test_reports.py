@@ -119,7 +119,10 @@ def test_report_command_reads_etcd_and_the_archive(
     assert [r["windows"] for r in rows] == [12, 12] and rows[0]["free_flow_s"] == 60.0
     assert rows[0]["p95_s"] == pytest.approx(90.0) and rows[0]["tti"] == pytest.approx(1.125)
     assert (tmp_path / "r.png").read_bytes()[:4] == b"\x89PNG"
-    assert report("coverage", "--link", "a", "b", "--format", "csv") == 0
+    assert report("coverage", "--link", "a", "b", "--format", "csv", "--plot",
+                  str(tmp_path / "c.html")) == 0
+    page = (tmp_path / "c.html").read_text()
+    assert "data:image/png;base64," in page and "<td>24</td>" in page
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("windows_expected,published,") and lines[1].split(",")[1] == "24"
     out = tmp_path / "profile.parquet"
