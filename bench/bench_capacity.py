@@ -33,12 +33,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from roadside.agent.passes import pass_ulid
-from roadside.central.store import compaction, keys
+from roadside.central.store import archive, compaction, keys
 from roadside.central.store import txn as etcd_txn
 from roadside.central.store.client import connect
 from roadside.central.store.etcd_process import EtcdProcess
 from roadside.central.store.etcd_store import EtcdStore, split_writes
 from roadside.central.store.records import Detection, LinkRecord, detection_value
+from roadside.central.traveltime import archive as windows_archive
 from roadside.central.traveltime import store as tt_store
 from roadside.central.traveltime.model import Figures, Target, WindowSummary
 
@@ -259,6 +260,31 @@ def windows_section(links: int, days: int, samples: int) -> None:
               f"idle link-days; 5,000 busy links x 365 days: {need:,.1f} GiB "
               f"(target <= 2 GiB: {'meets' if need <= 2 else 'MISSES'}); "
               f"in 2 GiB, 5,000 busy links keep {2 * per_gib[0] / 5000:,.1f} days")
+    archived = archive_bytes_per_link_day(links, days, samples)
+    hot = HOT_DAYS
+    in_etcd = 5000 * hot * new["busy_db"] / GIB
+    in_archive = 5000 * (365 - hot) * archived / GIB
+    print(f"archive (Parquet, zstd): a busy link-day {archived:,.0f} B. 5,000 busy links x 365 "
+          f"days with windows_hot_days {hot}: etcd {in_etcd:.2f} GiB (target <= 2 GiB: "
+          f"{'meets' if in_etcd <= 2 else 'MISSES'}), the archive {in_archive:.1f} GiB")
+
+
+HOT_DAYS = 3  # the windows_hot_days a site of 5,000 busy links sets (docs/etcd.md)
+
+
+def archive_bytes_per_link_day(links: int, days: int, samples: int) -> float:
+    """Bytes per link-day of busy windows in the archive's daily files."""
+    rng = random.Random(7)
+    first_day = int(time.time()) // 86_400 - days
+    targets = [Target((LinkRecord(f"d{n:04d}", f"d{n + 1:04d}", 900),)) for n in range(links)]
+    with tempfile.TemporaryDirectory(prefix="bench-capacity-archive-") as tmp:
+        total = 0
+        for day in range(first_day, first_day + days):
+            rows = [(t.path, w) for t in targets for _t, w in day_of_windows(t, day, samples, rng)]
+            entry = windows_archive.write_day(Path(tmp), archive.day_of(day * 86_400 * NS_S),
+                                              rows, time.time_ns())
+            total += entry.bytes
+    return total / (links * days)
 
 
 def main() -> int:
