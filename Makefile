@@ -14,13 +14,14 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := etcd-server etcd-client dbus python3-dbusmock libpcap0.8 prometheus chromium chromium-driver
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps etcd proto proto-check lint docs test test-wheel test-deploy deploy-deps fuzz bench bench-smoke demo screenshots install-agent install-central clean help
+.PHONY: install web system-deps etcd proto proto-check lint docs test test-wheel test-deploy deploy-deps fuzz bench bench-smoke demo screenshots install-agent install-central clean help
 
 help:
 	@echo "make demo          set up and run etcd, central and agents on a simulated corridor"
 	@echo "make test          set up and run the tests (real etcd, gRPC, BlueZ mock, pty)"
 	@echo "make test-deploy   the images, the compose stack and the Kubernetes manifests with podman (root)"
 	@echo "make test-wheel    the built wheel installed (not editable) in a fresh environment, and its tests"
+	@echo "make web           the dashboard's web libraries from npm (pinned; part of make test)"
 	@echo "make lint          ruff, mypy, the import contracts and the docs (mkdocs build --strict)"
 	@echo "make docs          the documentation site into build/site/"
 	@echo "make screenshots   the dashboard screenshot in docs/, from a test run in Chromium"
@@ -38,6 +39,17 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The dashboard's web libraries (web/package.json, pinned by web/package-lock.json), from npm
+# into the package's static files: served from the installed package, never from a CDN.
+VENDOR := central/http/static/vendor
+WEB_FILES := $(VENDOR)/leaflet/leaflet.js
+$(WEB_FILES): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --silent
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/leaflet
+	cp -r web/node_modules/leaflet/dist/leaflet.js web/node_modules/leaflet/dist/leaflet.css \
+	  web/node_modules/leaflet/dist/images web/node_modules/leaflet/LICENSE $(VENDOR)/leaflet/
+web: $(WEB_FILES)
 
 # Debian packages the tests use; installed when we are root and they are missing.
 system-deps:
@@ -85,14 +97,14 @@ lint: $(STAMP) $(NS) docs
 docs: $(STAMP)
 	DISABLE_MKDOCS_2_WARNING=true NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 
-test: $(STAMP) system-deps etcd proto-check
+test: $(STAMP) web system-deps etcd proto-check
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The wheel as users get it: built from a copy of the checkout, installed (not editable)
 # with its dependencies in a fresh environment, then the tests marked `wheel` run against it
 # (packaged files, every --help, a whole run of central, replays and queries).
 WHEEL_DIR := build/wheel
-test-wheel: $(STAMP) system-deps etcd
+test-wheel: $(STAMP) web system-deps etcd
 	rm -rf $(WHEEL_DIR) && mkdir -p $(WHEEL_DIR)/src
 	cp -r $(PACKAGES) pyproject.toml README.md LICENSE $(WHEEL_DIR)/src/
 	$(PY) -m pip wheel --quiet --no-deps --no-build-isolation -w $(WHEEL_DIR) $(WHEEL_DIR)/src
@@ -111,7 +123,7 @@ deploy-deps:
 
 # images from a local Debian base, the compose stack fed by simulated agents, travel
 # times against the truth, then `podman kube play` on the Kubernetes manifests
-test-deploy: $(STAMP) deploy-deps
+test-deploy: $(STAMP) web deploy-deps
 	$(PY) -m pytest -m deploy -s -p no:cacheprovider tests/deploy
 
 # the parsers' property tests with many more examples than `make test` runs
@@ -145,18 +157,18 @@ bench-smoke: $(STAMP) etcd
 	@set -e; for b in $(BENCH_SMOKE); do echo "== $$b"; $(PY) bench/$$b; done
 
 # the dashboard screenshot the docs show, from the browser test's own run
-screenshots: $(STAMP) system-deps etcd
+screenshots: $(STAMP) web system-deps etcd
 	DASHBOARD_SCREENSHOT=docs/dashboard.png $(PY) -m pytest -q -p no:cacheprovider tests/central/test_dashboard.py
 
-demo: $(STAMP) etcd
+demo: $(STAMP) web etcd
 	$(PY) -m roadside.sim.demo $(DEMO_ARGS)
 
 # INSTALL_ARGS: e.g. --dry-run, --destdir DIR, --profile pizero2w-esp32 (systemd/install.sh)
 install-agent:
 	sh systemd/install.sh agent $(INSTALL_ARGS)
 
-install-central:
+install-central: web
 	sh systemd/install.sh central $(INSTALL_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-out build
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-out build web/node_modules $(VENDOR)

@@ -194,7 +194,12 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
         "const d = document.getElementById('day'); d.value = '';"
         "d.dispatchEvent(new Event('change'))")
     wait.until(lambda _d: count("#chart .point") >= 10)
-    assert count("#map image") == 0  # no tile source configured: nothing from elsewhere
+    # the map library from this package, no basemap configured: a plain background, no tile
+    # asked of anyone, and a scale bar
+    assert count("#map img.leaflet-tile") == 0 and count("#map .leaflet-control-scale") == 1
+    assert driver.execute_script(  # type: ignore[attr-defined]
+        "return [...document.scripts].map(s => new URL(s.src).pathname)") == [
+        "/dashboard/vendor/leaflet/leaflet.js", "/dashboard/app.js"]
     assert "north-gate -> mill-bridge" in driver.find_element(  # type: ignore[attr-defined]
         By.ID, "charttitle").text
     # a reports on, b has stopped: b turns silent once allowed_silence_s has passed

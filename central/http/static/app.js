@@ -98,85 +98,79 @@ function placed(coordinates) {
   return !(coordinates[0] === 0 && coordinates[1] === 0);
 }
 
-// Web Mercator: world pixels at zoom z (256-pixel tiles), as map tiles are cut
-function world([lon, lat], z) {
-  const size = 256 * 2 ** z, rad = lat * Math.PI / 180;
-  return [(lon + 180) / 360 * size,
-          (1 - Math.log(Math.tan(rad) + 1 / Math.cos(rad)) / Math.PI) / 2 * size];
+// the map: Leaflet (served from this package's vendor/ files), no basemap unless the server
+// names a tile source (then only that one is asked), a scale bar always
+const map = { leaflet: null, layer: null, fitted: false };
+
+function setUpMap() {
+  const m = L.map("map", { zoomSnap: 0.25, attributionControl: false, zoomControl: true });
+  L.control.scale({ imperial: false }).addTo(m);
+  if (state.settings && state.settings.map_tiles) {
+    L.tileLayer(state.settings.map_tiles, { maxZoom: 19, className: "tile" }).addTo(m);
+  }
+  map.leaflet = m;
+  map.layer = L.layerGroup().addTo(m);
 }
 
-// the largest zoom at which the detectors fit 700 x 400 pixels, and its pixel offset
-function view(features) {
-  const points = features.filter(f => f.geometry.type === "Point").map(f => f.geometry.coordinates)
-    .filter(placed);
-  let z = 18;
-  for (; z > 0; z--) {
-    const px = points.map(p => world(p, z));
-    const w = Math.max(...px.map(p => p[0])) - Math.min(...px.map(p => p[0]));
-    const h = Math.max(...px.map(p => p[1])) - Math.min(...px.map(p => p[1]));
-    if (w <= 700 && h <= 400) break;
-  }
-  const px = points.map(p => world(p, z));
-  const cx = (Math.max(...px.map(p => p[0])) + Math.min(...px.map(p => p[0]))) / 2;
-  const cy = (Math.max(...px.map(p => p[1])) + Math.min(...px.map(p => p[1]))) / 2;
-  const dx = 400 - cx, dy = 250 - cy;
-  return { z, dx, dy, at: p => { const [x, y] = world(p, z); return [x + dx, y + dy]; } };
-}
-
-// tiles under the map when the server names a tile source (nothing is fetched otherwise)
-function drawTiles(map, v) {
-  if (!state.settings || !state.settings.map_tiles) return;
-  const [x0, y0] = [Math.floor(-v.dx / 256), Math.floor(-v.dy / 256)];
-  const [x1, y1] = [Math.floor((800 - v.dx) / 256), Math.floor((500 - v.dy) / 256)];
-  for (let tx = x0; tx <= x1; tx++) {
-    for (let ty = y0; ty <= y1; ty++) {
-      const href = state.settings.map_tiles.replace("{z}", v.z).replace("{x}", tx).replace("{y}", ty);
-      el("image", { href, x: tx * 256 + v.dx, y: ty * 256 + v.dy, width: 256, height: 256,
-                    class: "tile" }, map);
-    }
-  }
+// an element of a Leaflet layer, once on the map, marked with the feature's id
+function mark(layer, id) {
+  const element = layer.getElement();
+  if (element) element.setAttribute("data-id", id);
 }
 
 function drawMap() {
-  const map = document.getElementById("map");
-  map.replaceChildren();
   const features = state.network ? state.network.features : [];
   const detectors = features.filter(f => f.geometry.type === "Point");
   const away = detectors.filter(f => !placed(f.geometry.coordinates));
   document.getElementById("unplaced").textContent = away.length ?
     "not on the map (no coordinates): " + away.map(f => f.properties.id).join(", ") : "";
-  if (!detectors.some(f => placed(f.geometry.coordinates))) return;
-  const v = view(features), at = v.at;
-  drawTiles(map, v);
+  const here = detectors.filter(f => placed(f.geometry.coordinates));
+  if (!here.length) return;
+  if (!map.leaflet) setUpMap();
+  const latLng = ([lon, lat]) => [lat, lon];
+  if (!map.fitted) {
+    map.leaflet.fitBounds(here.map(f => latLng(f.geometry.coordinates)), { padding: [40, 40] });
+    map.fitted = true;
+  }
+  map.layer.clearLayers();
   // routes under the links, wide and pale: each link and each route can be picked
   const lines = features.filter(f => f.geometry.type === "LineString");
   const shown = kind => document.getElementById(kind === "route" ? "showroutes" : "showlinks").checked;
   for (const f of [...lines.filter(f => f.properties.kind === "route"),
                    ...lines.filter(f => f.properties.kind !== "route")]) {
     if (!shown(f.properties.kind)) continue;
-    const points = f.geometry.coordinates.filter(placed).map(at);
-    const line = el("polyline", { points: points.map(p => p.join(",")).join(" "), "data-id": f.id,
-      class: (f.properties.kind === "route" ? "link route " : "link ") + level(f.properties) +
-        (f.id === state.selected ? " selected" : "") }, map);
-    el("title", {}, line).textContent = f.properties.name;
-    line.addEventListener("click", async () => {
+    const points = f.geometry.coordinates.filter(placed).map(latLng);
+    if (points.length < 2) continue;
+    const line = L.polyline(points, { className: (f.properties.kind === "route" ?
+      "link route " : "link ") + level(f.properties) + (f.id === state.selected ? " selected" : ""),
+      interactive: true }).addTo(map.layer);
+    mark(line, f.id);
+    line.bindTooltip(f.properties.name, { sticky: true });
+    line.on("click", async () => {
       state.selected = f.id;
       await loadDetail().catch(e => { document.getElementById("error").textContent = e.message; });
       render();
       await loadReport().catch(e => { document.getElementById("error").textContent = e.message; });
     });
     const text = figureText(f.properties);
-    if (text && f.properties.kind !== "route" && points.length > 1) {
-      const [a, b] = [points[0], points[points.length - 1]];
-      el("text", { x: (a[0] + b[0]) / 2 + 10, y: (a[1] + b[1]) / 2, class: "figure",
-                   "data-id": f.id }, map).textContent = text;
+    if (text && f.properties.kind !== "route") {
+      const middle = points[Math.floor(points.length / 2) - (points.length % 2 ? 0 : 1)];
+      const end = points[Math.floor(points.length / 2)];
+      const at = [(middle[0] + end[0]) / 2, (middle[1] + end[1]) / 2];
+      const label = L.marker(at, { interactive: false, icon: L.divIcon({ className: "figure",
+        html: "", iconSize: null }) }).addTo(map.layer);
+      label.getElement().textContent = text;
+      mark(label, f.id);
     }
   }
-  for (const f of detectors.filter(f => placed(f.geometry.coordinates))) {
-    const [x, y] = at(f.geometry.coordinates);
-    el("circle", { cx: x, cy: y, r: 8, "data-id": f.properties.id,
-      class: "detector " + (f.properties.health || "unknown") }, map);
-    el("text", { x: x + 11, y: y + 4, class: "label" }, map).textContent = f.properties.name || f.properties.id;
+  for (const f of here) {
+    const at = latLng(f.geometry.coordinates);
+    const dot = L.circleMarker(at, { radius: 8,
+      className: "detector " + (f.properties.health || "unknown") }).addTo(map.layer);
+    mark(dot, f.properties.id);
+    const label = L.marker(at, { interactive: false, icon: L.divIcon({ className: "label",
+      html: "", iconSize: null, iconAnchor: [-12, 8] }) }).addTo(map.layer);
+    label.getElement().textContent = f.properties.name || f.properties.id;
   }
 }
 
