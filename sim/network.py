@@ -75,6 +75,7 @@ class Link:
     length_m: float
     max_seconds: int
     speed_kmh: DayProfile  # mean speed of traffic entering the link at that time
+    road: tuple[float, ...] = ()  # longitude, latitude, ... of the road (maps); () = straight
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,7 +296,20 @@ def _link(item: Any, where: str, ids: list[str]) -> Link:
     if min(speed.values) <= 0:
         raise NetworkError(f"{where}.speed_kmh: speeds must be above 0")
     return Link(src, dest, f.number("length_m", None, 1.0, 200_000.0),
-                int(f.number("max_seconds", None, 1.0)), speed)
+                int(f.number("max_seconds", None, 1.0)), speed, _road(f.get("road"), where))
+
+
+def _road(item: Any, where: str) -> tuple[float, ...]:
+    """A link's `road`: [[longitude, latitude], ...], two points at least; none: ()."""
+    if item is None:
+        return ()
+    ok = isinstance(item, list) and len(item) >= 2 and all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(c, (int, float)) for c in p)
+        and -180 <= p[0] <= 180 and -90 <= p[1] <= 90 for p in item)
+    if not ok:
+        raise NetworkError(f"{where}.road: expected [[longitude, latitude], ...], two points "
+                           "at least")
+    return tuple(float(c) for p in item for c in p)
 
 
 def _route(name: Any, item: Any, where: str, links: list[tuple[str, str]]) -> Route:

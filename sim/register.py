@@ -41,7 +41,7 @@ async def register_network(network: Network, endpoint: str, config: AgentConfig)
         for link in network.links:
             incoming[link.dest].append(collector_pb2.LinkSource(
                 src_detector_id=link.src, max_seconds=link.max_seconds,
-                length_m=link.length_m))
+                length_m=link.length_m, geometry=link.road))
         for dest, sources in incoming.items():
             await _call(stub.SetLinks,
                         collector_pb2.SetLinksRequest(dest_detector_id=dest, sources=sources),

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
@@ -246,9 +246,27 @@ def set_links(req: collector_pb2.SetLinksRequest) -> None:
                         f"({s.min_speed_kmh:g}), got {s.max_speed_kmh:g}")
         if (s.min_speed_kmh or s.max_speed_kmh) and not s.length_m:
             raise _fail(f"{where}.length_m", "speed bounds need the link's length")
+        geometry(s.geometry, f"{where}.geometry")
         if s.outlier_filter and s.outlier_filter not in OUTLIER_FILTERS:
             raise _fail(f"{where}.outlier_filter", f"expected one of "
                         f"{', '.join(OUTLIER_FILTERS)}, got {_show(s.outlier_filter)}")
+
+
+MAX_GEOMETRY_POINTS = 2000  # points of a link's road (a few km at every few metres)
+
+
+def geometry(values: Sequence[float], field: str) -> None:
+    """Longitude, latitude pairs (WGS 84): two points at least, or none (a straight line)."""
+    if not values:
+        return
+    if len(values) % 2 or len(values) < 4:
+        raise _fail(field, f"expected longitude, latitude pairs, two points at least; got "
+                           f"{len(values)} numbers")
+    if len(values) > 2 * MAX_GEOMETRY_POINTS:
+        raise _fail(field, f"at most {MAX_GEOMETRY_POINTS} points, got {len(values) // 2}")
+    for i in range(0, len(values), 2):
+        finite(values[i], f"{field}[{i}] (longitude)", -180, 180)
+        finite(values[i + 1], f"{field}[{i + 1}] (latitude)", -90, 90)
 
 
 def report_status(req: collector_pb2.ReportStatusRequest, now_ns: int, limits: Limits) -> None:

@@ -90,7 +90,8 @@ def link_sources_to_records(
     dest: str, sources: list[collector_pb2.LinkSource]
 ) -> list[LinkRecord]:
     return [LinkRecord(s.src_detector_id, dest, s.max_seconds, s.length_m, s.min_speed_kmh,
-                       s.max_speed_kmh, s.outlier_filter, s.vehicle_only) for s in sources]
+                       s.max_speed_kmh, s.outlier_filter, s.vehicle_only, tuple(s.geometry))
+            for s in sources]
 
 
 def record_to_link(record: LinkRecord) -> types_pb2.Link:
@@ -103,6 +104,7 @@ def record_to_link(record: LinkRecord) -> types_pb2.Link:
         max_speed_kmh=record.max_speed_kmh,
         outlier_filter=record.outlier,
         vehicle_only=record.vehicle_only,
+        geometry=record.geometry,
     )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from roadside.central.cli.client import (
@@ -28,6 +30,7 @@ LINK_COLUMNS = (
     Column("max_speed_kmh", "MAX km/h", lambda v: f"{v:g}" if v else "-", right=True),
     Column("outlier_filter", "FILTER", lambda v: v or "robust"),
     Column("vehicle_only", "DEVICES", lambda v: "vehicles" if v else "all"),
+    Column("geometry", "ROAD", lambda v: f"{len(v)} points" if v else "straight"),
     *BACKFILL_COLUMNS,
 )
 
@@ -50,6 +53,26 @@ def parse_source(text: str) -> collector_pb2.LinkSource:
     )
 
 
+def read_road(text: str) -> tuple[str, list[float]]:
+    """SRC=FILE.geojson -> (SRC, longitude, latitude, ...) of the file's LineString (a bare
+    geometry, a Feature, or a FeatureCollection's first LineString feature)."""
+    src, sep, path = text.partition("=")
+    if not sep or not src or not path:
+        raise RoadsideError(f"bad --geometry {text!r}: expected SRC=FILE.geojson")
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise RoadsideError(f"--geometry {src}: {path}: {exc}") from exc
+    found = [data] if isinstance(data, dict) else []
+    if found and found[0].get("type") == "FeatureCollection":
+        found = list(found[0].get("features", []))
+    shapes = [f.get("geometry", f) if isinstance(f, dict) else {} for f in found]
+    line = next((g.get("coordinates") for g in shapes if g.get("type") == "LineString"), None)
+    if not isinstance(line, list) or not all(isinstance(p, list) and len(p) >= 2 for p in line):
+        raise RoadsideError(f"--geometry {src}: {path}: no GeoJSON LineString in it")
+    return src, [float(c) for p in line for c in p[:2]]
+
+
 def link_row(link: Any) -> dict[str, Any]:
     return {
         "src_detector_id": link.src_detector_id,
@@ -60,6 +83,8 @@ def link_row(link: Any) -> dict[str, Any]:
         "max_speed_kmh": link.max_speed_kmh,
         "outlier_filter": link.outlier_filter or "robust",
         "vehicle_only": link.vehicle_only,
+        "geometry": [[link.geometry[i], link.geometry[i + 1]]
+                     for i in range(0, len(link.geometry), 2)],
         **backfill_fields(link),
     }
 
@@ -71,10 +96,15 @@ def _set(args: argparse.Namespace) -> int:
     if args.src and args.clear:
         raise RoadsideError("links set: --clear removes every link; it takes no --src")
     sources = [parse_source(text) for text in args.src or []]
+    roads = dict(read_road(text) for text in args.geometry or [])
+    unknown = set(roads) - {s.src_detector_id for s in sources}
+    if unknown:
+        raise RoadsideError(f"--geometry {sorted(unknown)[0]}: not a --src of this call")
     for s in sources:  # the filters apply to every --src of the call
         s.min_speed_kmh, s.max_speed_kmh = args.min_speed or 0.0, args.max_speed or 0.0
         s.outlier_filter = args.filter or ""
         s.vehicle_only = bool(args.vehicle_only)
+        s.geometry.extend(roads.get(s.src_detector_id, []))
     config = client_config(args)
     with collector_stub(config) as stub:
         resp = stub.SetLinks(
@@ -119,6 +149,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--src", action="append", metavar="SRC:MAX_SECONDS[:LENGTH_M]",
                    help="a source detector, its max travel time in s and road length in m")
     p.add_argument("--clear", action="store_true", help="remove every link into DEST")
+    p.add_argument("--geometry", action="append", metavar="SRC=FILE.geojson",
+                   help="the road from SRC, a GeoJSON LineString: drawn on the map and in the "
+                        "GeoJSON feed (default: a straight line)")
     p.add_argument("--min-speed", type=float, metavar="KMH",
                    help="slower samples are not this link's travel (needs LENGTH_M; e.g. "
                         "parking, a stop on the way)")

@@ -100,6 +100,17 @@ class Place:
     longitude: float
 
 
+def road(target: Target, places: dict[str, Place]) -> list[list[float]]:
+    """A link's or route's line: each hop along its road where one is set, else straight
+    between its detectors (those placed)."""
+    line: list[list[float]] = []
+    for hop in target.hops:
+        drawn = hop.line() or [[places[d].longitude, places[d].latitude]
+                               for d in (hop.src, hop.dest) if d in places]
+        line += drawn[1:] if line and drawn and drawn[0] == line[-1] else drawn
+    return line
+
+
 class Feeds:
     """Reads the store for the feeds; free-flow references are cached per target."""
 
@@ -265,9 +276,12 @@ class Feeds:
              "properties": {"kind": "detector", "id": p.id, "name": p.name,
                             **({"health": health.get(p.id)} if with_health else {})}}
             for p in places.values()]
+        targets = {t.path: t for t in self.targets()}
         for entry in self.travel_times():
-            line = [[places[d].longitude, places[d].latitude]
-                    for d in entry["detectors"] if d in places]
+            target = targets.get(entry["id"])
+            line = (road(target, places) if target is not None else
+                    [[places[d].longitude, places[d].latitude]
+                     for d in entry["detectors"] if d in places])
             current = entry["current"] or {}
             live = entry["live"] or {}
             features.append({

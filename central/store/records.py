@@ -146,8 +146,12 @@ class LinkRecord:
     max_speed_kmh: float = 0.0  # 0 = the workers' max_speed_kmh
     outlier: str = ""  # the outlier filter's name; "" = robust
     vehicle_only: bool = False  # only devices of the vehicle class (Bluetooth Classic car kits)
+    # the road between the detectors: longitude, latitude, ... (WGS 84); () = a straight line
+    geometry: tuple[float, ...] = ()
 
-    def to_json(self) -> bytes:
+    def to_json(self, geometry: bool = True) -> bytes:
+        """The stored value; without `geometry`, what its travel times depend on (the
+        rules digest: drawing a road differently computes nothing again)."""
         # max_seconds as a string, as the original system wrote it
         data: dict[str, object] = {"max_seconds": str(self.max_seconds),
                                    "length_m": self.length_m}
@@ -156,14 +160,23 @@ class LinkRecord:
                         outlier=self.outlier)
         if self.vehicle_only:
             data["vehicle_only"] = True
+        if geometry and self.geometry:
+            data["geometry"] = [list(self.geometry[i:i + 2])
+                                for i in range(0, len(self.geometry), 2)]
         return _dumps(data)
+
+    def line(self) -> list[list[float]] | None:
+        """The road as [longitude, latitude] points; None when not drawn (straight)."""
+        g = self.geometry
+        return [[g[i], g[i + 1]] for i in range(0, len(g), 2)] if g else None
 
     @classmethod
     def from_json(cls, src: str, dest: str, value: bytes) -> LinkRecord:
         data = json.loads(value)
         return cls(src, dest, int(data["max_seconds"]), float(data.get("length_m", 0.0)),
                    float(data.get("min_speed_kmh", 0.0)), float(data.get("max_speed_kmh", 0.0)),
-                   str(data.get("outlier", "")), bool(data.get("vehicle_only", False)))
+                   str(data.get("outlier", "")), bool(data.get("vehicle_only", False)),
+                   tuple(float(c) for point in data.get("geometry", ()) for c in point))
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,8 @@ class Target:
     @property
     def rules_digest(self) -> str:
         """What its windows depend on (hops, their limits and filters), as a digest."""
-        text = b"\n".join(f"{h.src}>{h.dest}:".encode() + h.to_json() for h in self.hops)
+        text = b"\n".join(f"{h.src}>{h.dest}:".encode() + h.to_json(geometry=False)
+                           for h in self.hops)
         return hashlib.sha256(text).hexdigest()[:16]
 
 

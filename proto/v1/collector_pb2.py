@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from roadside.proto.v1 import types_pb2 as roadside_dot_proto_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!roadside/proto/v1/collector.proto\x12\x0broadside.v1\x1a\x1droadside/proto/v1/types.proto\"o\n\x12UploadBatchRequest\x12\x13\n\x0b\x64\x65tector_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12!\n\x06passes\x18\x03 \x03(\x0b\x32\x11.roadside.v1.Pass\x12\x0f\n\x07sent_ns\x18\x04 \x01(\x03\"7\n\x13UploadBatchResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x0e\n\x06stored\x18\x02 \x01(\r\"B\n\x17RegisterDetectorRequest\x12\'\n\x08\x64\x65tector\x18\x01 \x01(\x0b\x32\x15.roadside.v1.Detector\"C\n\x18RegisterDetectorResponse\x12\'\n\x08\x64\x65tector\x18\x01 \x01(\x0b\x32\x15.roadside.v1.Detector\"\xa8\x01\n\nLinkSource\x12\x17\n\x0fsrc_detector_id\x18\x01 \x01(\t\x12\x13\n\x0bmax_seconds\x18\x02 \x01(\x03\x12\x10\n\x08length_m\x18\x03 \x01(\x01\x12\x15\n\rmin_speed_kmh\x18\x04 \x01(\x01\x12\x15\n\rmax_speed_kmh\x18\x05 \x01(\x01\x12\x16\n\x0eoutlier_filter\x18\x06 \x01(\t\x12\x14\n\x0cvehicle_only\x18\x07 \x01(\x08\"U\n\x0fSetLinksRequest\x12\x18\n\x10\x64\x65st_detector_id\x18\x01 \x01(\t\x12(\n\x07sources\x18\x02 \x03(\x0b\x32\x17.roadside.v1.LinkSource\"4\n\x10SetLinksResponse\x12 \n\x05links\x18\x01 \x03(\x0b\x32\x11.roadside.v1.Link\"?\n\x13ReportStatusRequest\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.roadside.v1.AgentStatus\"\x16\n\x14ReportStatusResponse\"Z\n\x05Route\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64\x65tector_ids\x18\x02 \x03(\t\x12-\n\x08\x62\x61\x63kfill\x18\x03 \x01(\x0b\x32\x1b.roadside.v1.WindowProgress\"4\n\x0fSetRouteRequest\x12!\n\x05route\x18\x01 \x01(\x0b\x32\x12.roadside.v1.Route\"5\n\x10SetRouteResponse\x12!\n\x05route\x18\x01 \x01(\x0b\x32\x12.roadside.v1.Route2\xac\x03\n\x10\x43ollectorService\x12P\n\x0bUploadBatch\x12\x1f.roadside.v1.UploadBatchRequest\x1a .roadside.v1.UploadBatchResponse\x12_\n\x10RegisterDetector\x12$.roadside.v1.RegisterDetectorRequest\x1a%.roadside.v1.RegisterDetectorResponse\x12G\n\x08SetLinks\x12\x1c.roadside.v1.SetLinksRequest\x1a\x1d.roadside.v1.SetLinksResponse\x12S\n\x0cReportStatus\x12 .roadside.v1.ReportStatusRequest\x1a!.roadside.v1.ReportStatusResponse\x12G\n\x08SetRoute\x12\x1c.roadside.v1.SetRouteRequest\x1a\x1d.roadside.v1.SetRouteResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!roadside/proto/v1/collector.proto\x12\x0broadside.v1\x1a\x1droadside/proto/v1/types.proto\"o\n\x12UploadBatchRequest\x12\x13\n\x0b\x64\x65tector_id\x18\x01 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12!\n\x06passes\x18\x03 \x03(\x0b\x32\x11.roadside.v1.Pass\x12\x0f\n\x07sent_ns\x18\x04 \x01(\x03\"7\n\x13UploadBatchResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x0e\n\x06stored\x18\x02 \x01(\r\"B\n\x17RegisterDetectorRequest\x12\'\n\x08\x64\x65tector\x18\x01 \x01(\x0b\x32\x15.roadside.v1.Detector\"C\n\x18RegisterDetectorResponse\x12\'\n\x08\x64\x65tector\x18\x01 \x01(\x0b\x32\x15.roadside.v1.Detector\"\xba\x01\n\nLinkSource\x12\x17\n\x0fsrc_detector_id\x18\x01 \x01(\t\x12\x13\n\x0bmax_seconds\x18\x02 \x01(\x03\x12\x10\n\x08length_m\x18\x03 \x01(\x01\x12\x15\n\rmin_speed_kmh\x18\x04 \x01(\x01\x12\x15\n\rmax_speed_kmh\x18\x05 \x01(\x01\x12\x16\n\x0eoutlier_filter\x18\x06 \x01(\t\x12\x14\n\x0cvehicle_only\x18\x07 \x01(\x08\x12\x10\n\x08geometry\x18\x08 \x03(\x01\"U\n\x0fSetLinksRequest\x12\x18\n\x10\x64\x65st_detector_id\x18\x01 \x01(\t\x12(\n\x07sources\x18\x02 \x03(\x0b\x32\x17.roadside.v1.LinkSource\"4\n\x10SetLinksResponse\x12 \n\x05links\x18\x01 \x03(\x0b\x32\x11.roadside.v1.Link\"?\n\x13ReportStatusRequest\x12(\n\x06status\x18\x01 \x01(\x0b\x32\x18.roadside.v1.AgentStatus\"\x16\n\x14ReportStatusResponse\"Z\n\x05Route\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64\x65tector_ids\x18\x02 \x03(\t\x12-\n\x08\x62\x61\x63kfill\x18\x03 \x01(\x0b\x32\x1b.roadside.v1.WindowProgress\"4\n\x0fSetRouteRequest\x12!\n\x05route\x18\x01 \x01(\x0b\x32\x12.roadside.v1.Route\"5\n\x10SetRouteResponse\x12!\n\x05route\x18\x01 \x01(\x0b\x32\x12.roadside.v1.Route2\xac\x03\n\x10\x43ollectorService\x12P\n\x0bUploadBatch\x12\x1f.roadside.v1.UploadBatchRequest\x1a .roadside.v1.UploadBatchResponse\x12_\n\x10RegisterDetector\x12$.roadside.v1.RegisterDetectorRequest\x1a%.roadside.v1.RegisterDetectorResponse\x12G\n\x08SetLinks\x12\x1c.roadside.v1.SetLinksRequest\x1a\x1d.roadside.v1.SetLinksResponse\x12S\n\x0cReportStatus\x12 .roadside.v1.ReportStatusRequest\x1a!.roadside.v1.ReportStatusResponse\x12G\n\x08SetRoute\x12\x1c.roadside.v1.SetRouteRequest\x1a\x1d.roadside.v1.SetRouteResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,21 +41,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REGISTERDETECTORRESPONSE']._serialized_start=319
   _globals['_REGISTERDETECTORRESPONSE']._serialized_end=386
   _globals['_LINKSOURCE']._serialized_start=389
-  _globals['_LINKSOURCE']._serialized_end=557
-  _globals['_SETLINKSREQUEST']._serialized_start=559
-  _globals['_SETLINKSREQUEST']._serialized_end=644
-  _globals['_SETLINKSRESPONSE']._serialized_start=646
-  _globals['_SETLINKSRESPONSE']._serialized_end=698
-  _globals['_REPORTSTATUSREQUEST']._serialized_start=700
-  _globals['_REPORTSTATUSREQUEST']._serialized_end=763
-  _globals['_REPORTSTATUSRESPONSE']._serialized_start=765
-  _globals['_REPORTSTATUSRESPONSE']._serialized_end=787
-  _globals['_ROUTE']._serialized_start=789
-  _globals['_ROUTE']._serialized_end=879
-  _globals['_SETROUTEREQUEST']._serialized_start=881
-  _globals['_SETROUTEREQUEST']._serialized_end=933
-  _globals['_SETROUTERESPONSE']._serialized_start=935
-  _globals['_SETROUTERESPONSE']._serialized_end=988
-  _globals['_COLLECTORSERVICE']._serialized_start=991
-  _globals['_COLLECTORSERVICE']._serialized_end=1419
+  _globals['_LINKSOURCE']._serialized_end=575
+  _globals['_SETLINKSREQUEST']._serialized_start=577
+  _globals['_SETLINKSREQUEST']._serialized_end=662
+  _globals['_SETLINKSRESPONSE']._serialized_start=664
+  _globals['_SETLINKSRESPONSE']._serialized_end=716
+  _globals['_REPORTSTATUSREQUEST']._serialized_start=718
+  _globals['_REPORTSTATUSREQUEST']._serialized_end=781
+  _globals['_REPORTSTATUSRESPONSE']._serialized_start=783
+  _globals['_REPORTSTATUSRESPONSE']._serialized_end=805
+  _globals['_ROUTE']._serialized_start=807
+  _globals['_ROUTE']._serialized_end=897
+  _globals['_SETROUTEREQUEST']._serialized_start=899
+  _globals['_SETROUTEREQUEST']._serialized_end=951
+  _globals['_SETROUTERESPONSE']._serialized_start=953
+  _globals['_SETROUTERESPONSE']._serialized_end=1006
+  _globals['_COLLECTORSERVICE']._serialized_start=1009
+  _globals['_COLLECTORSERVICE']._serialized_end=1437
 # @@protoc_insertion_point(module_scope)

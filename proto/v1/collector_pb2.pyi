@@ -40,7 +40,7 @@ class RegisterDetectorResponse(_message.Message):
     def __init__(self, detector: _Optional[_Union[_types_pb2.Detector, _Mapping]] = ...) -> None: ...
 
 class LinkSource(_message.Message):
-    __slots__ = ("src_detector_id", "max_seconds", "length_m", "min_speed_kmh", "max_speed_kmh", "outlier_filter", "vehicle_only")
+    __slots__ = ("src_detector_id", "max_seconds", "length_m", "min_speed_kmh", "max_speed_kmh", "outlier_filter", "vehicle_only", "geometry")
     SRC_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_SECONDS_FIELD_NUMBER: _ClassVar[int]
     LENGTH_M_FIELD_NUMBER: _ClassVar[int]
@@ -48,6 +48,7 @@ class LinkSource(_message.Message):
     MAX_SPEED_KMH_FIELD_NUMBER: _ClassVar[int]
     OUTLIER_FILTER_FIELD_NUMBER: _ClassVar[int]
     VEHICLE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    GEOMETRY_FIELD_NUMBER: _ClassVar[int]
     src_detector_id: str
     max_seconds: int
     length_m: float
@@ -55,7 +56,8 @@ class LinkSource(_message.Message):
     max_speed_kmh: float
     outlier_filter: str
     vehicle_only: bool
-    def __init__(self, src_detector_id: _Optional[str] = ..., max_seconds: _Optional[int] = ..., length_m: _Optional[float] = ..., min_speed_kmh: _Optional[float] = ..., max_speed_kmh: _Optional[float] = ..., outlier_filter: _Optional[str] = ..., vehicle_only: _Optional[bool] = ...) -> None: ...
+    geometry: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, src_detector_id: _Optional[str] = ..., max_seconds: _Optional[int] = ..., length_m: _Optional[float] = ..., min_speed_kmh: _Optional[float] = ..., max_speed_kmh: _Optional[float] = ..., outlier_filter: _Optional[str] = ..., vehicle_only: _Optional[bool] = ..., geometry: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class SetLinksRequest(_message.Message):
     __slots__ = ("dest_detector_id", "sources")

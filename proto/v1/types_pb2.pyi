@@ -104,7 +104,7 @@ class Detector(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., latitude: _Optional[float] = ..., longitude: _Optional[float] = ..., radios: _Optional[_Iterable[_Union[RadioKind, str]]] = ..., registered_ns: _Optional[int] = ...) -> None: ...
 
 class Link(_message.Message):
-    __slots__ = ("src_detector_id", "dest_detector_id", "max_seconds", "length_m", "backfill", "min_speed_kmh", "max_speed_kmh", "outlier_filter", "vehicle_only")
+    __slots__ = ("src_detector_id", "dest_detector_id", "max_seconds", "length_m", "backfill", "min_speed_kmh", "max_speed_kmh", "outlier_filter", "vehicle_only", "geometry")
     SRC_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     DEST_DETECTOR_ID_FIELD_NUMBER: _ClassVar[int]
     MAX_SECONDS_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +114,7 @@ class Link(_message.Message):
     MAX_SPEED_KMH_FIELD_NUMBER: _ClassVar[int]
     OUTLIER_FILTER_FIELD_NUMBER: _ClassVar[int]
     VEHICLE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    GEOMETRY_FIELD_NUMBER: _ClassVar[int]
     src_detector_id: str
     dest_detector_id: str
     max_seconds: int
@@ -123,7 +124,8 @@ class Link(_message.Message):
     max_speed_kmh: float
     outlier_filter: str
     vehicle_only: bool
-    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., max_seconds: _Optional[int] = ..., length_m: _Optional[float] = ..., backfill: _Optional[_Union[WindowProgress, _Mapping]] = ..., min_speed_kmh: _Optional[float] = ..., max_speed_kmh: _Optional[float] = ..., outlier_filter: _Optional[str] = ..., vehicle_only: _Optional[bool] = ...) -> None: ...
+    geometry: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, src_detector_id: _Optional[str] = ..., dest_detector_id: _Optional[str] = ..., max_seconds: _Optional[int] = ..., length_m: _Optional[float] = ..., backfill: _Optional[_Union[WindowProgress, _Mapping]] = ..., min_speed_kmh: _Optional[float] = ..., max_speed_kmh: _Optional[float] = ..., outlier_filter: _Optional[str] = ..., vehicle_only: _Optional[bool] = ..., geometry: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class WindowProgress(_message.Message):
     __slots__ = ("windows_left", "windows_total", "oldest_window_ns", "worker", "updated_ns")

@@ -199,6 +199,14 @@ BAD_OTHER = [
     ("SetLinks", collector_pb2.SetLinksRequest(dest_detector_id="d2", sources=[
         collector_pb2.LinkSource(src_detector_id="d2", max_seconds=60)]),
      "sources[0].src_detector_id: a detector cannot link to itself"),
+    ("SetLinks", collector_pb2.SetLinksRequest(dest_detector_id="d2", sources=[
+        collector_pb2.LinkSource(src_detector_id="d1", max_seconds=60,
+                                 geometry=[13.4, 52.5, 13.41])]),
+     "sources[0].geometry: expected longitude, latitude pairs"),
+    ("SetLinks", collector_pb2.SetLinksRequest(dest_detector_id="d2", sources=[
+        collector_pb2.LinkSource(src_detector_id="d1", max_seconds=60,
+                                 geometry=[13.4, 52.5, 13.41, 95.0])]),
+     "sources[0].geometry[3] (latitude)"),
     ("ReportStatus", collector_pb2.ReportStatusRequest(
         status=types_pb2.AgentStatus(detector_id="d1")), "status.reported_ns"),
     ("SetRoute", collector_pb2.SetRouteRequest(

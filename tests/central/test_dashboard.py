@@ -24,7 +24,7 @@ from roadside.central.api import wire
 from roadside.central.api.server import RunningCentral
 from roadside.central.http.apikeys import ApiKeys
 from roadside.central.store import keys as store_keys
-from roadside.central.store.records import DetectorRecord
+from roadside.central.store.records import DetectorRecord, LinkRecord
 from roadside.central.traveltime import engine, profiles, stats, store
 from roadside.proto.v1 import types_pb2
 from roadside.sim.network import load_network
@@ -33,6 +33,7 @@ from tests.fixtures.traveltime import Road, S
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
@@ -67,8 +68,10 @@ def network(road: Road) -> None:
     corridor = load_network()
     for d in corridor.detectors:
         road.store.register_detector(DetectorRecord(d.id, d.name, d.latitude, d.longitude))
-    for link in corridor.links:
-        road.link(link.src, link.dest, link.max_seconds, link.length_m)
+    for link in corridor.links:  # the first two along their roads, the third straight
+        road.store.set_links(link.dest, [LinkRecord(link.src, link.dest, link.max_seconds,
+                                                    link.length_m, geometry=link.road
+                                                    if link.dest != "south-junction" else ())])
     now_w = (int(time.time()) - W) // W * W
     starts = [now_w - n * W for n in range(24, 0, -1)] + [now_w]
     for i, link in enumerate(corridor.links[:2]):
@@ -125,8 +128,17 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
         return int(driver.execute_script(  # type: ignore[attr-defined]
             "return document.querySelectorAll(arguments[0]).length", css))
 
-    def click(css: str) -> bool:
-        driver.find_element(By.CSS_SELECTOR, css).click()  # type: ignore[attr-defined]
+    def click_road(link: str) -> bool:
+        """Click a link's line where it runs (its middle, not the middle of a bent road's
+        box, which may be off the road)."""
+        line = driver.find_element(  # type: ignore[attr-defined]
+            By.CSS_SELECTOR, f'#map path.link[data-id="{link}"]')
+        dx, dy = driver.execute_script(  # type: ignore[attr-defined]
+            "const e = arguments[0], p = e.getPointAtLength(e.getTotalLength() / 2),"
+            " b = e.getBBox(); return [p.x - (b.x + b.width / 2), p.y - (b.y + b.height / 2)]",
+            line)
+        ActionChains(driver).move_to_element_with_offset(  # type: ignore[arg-type]
+            line, int(dx), int(dy)).click().perform()
         return True
 
     wait.until(lambda _d: len(classes("#map .detector")) == 4)
@@ -142,6 +154,17 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     # routes lie under the links (a link stays clickable) and hide with their layer; each
     # link says its current figure, travel time or speed as the operator picks
     assert set(classes("#map .route")) == {"route/upper"}
+    # links along their roads (four points each), the route along its links' (seven), the
+    # third link straight; the GeoJSON feed carries the same lines
+    corners = driver.execute_script(  # type: ignore[attr-defined]
+        "return Object.fromEntries([...document.querySelectorAll('#map .link')].map("
+        "e => [e.getAttribute('data-id'), (e.getAttribute('d').match(/[LM]/g) || []).length]))")
+    assert (corners[first], corners[second], corners[third], corners["route/upper"]) == (
+        4, 4, 2, 7), corners
+    feed = driver.execute_script("return state.network")  # type: ignore[attr-defined]
+    lines = {f["id"]: f["geometry"]["coordinates"] for f in feed["features"]
+             if f["geometry"]["type"] == "LineString"}
+    assert lines[first][1] == [13.4036, 52.5158] and len(lines["route/upper"]) == 7
     labels = classes("#map .figure")
     assert first in labels and second in labels
 
@@ -160,7 +183,7 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     driver.execute_script(  # type: ignore[attr-defined]
         "const s = document.getElementById('figure'); s.value = 'travel';"
         "s.dispatchEvent(new Event('change'))")
-    wait.until(lambda _d: click(f'[data-id="{first}"]'))
+    wait.until(lambda _d: click_road(first))
     # today's windows (at least the last hour's), each a point on the median line
     wait.until(lambda _d: count("#chart .point") >= 10)
     # its reliability over 30 days, from the reports' endpoint: all days, then weekdays

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -11,6 +12,8 @@ import pytest
 
 from roadside.central.api.server import RunningCentral
 from roadside.central.store import keys
+from roadside.central.store.etcd_store import EtcdStore
+from roadside.central.traveltime.store import link_target
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 from tests.central import helpers
 from tests.fixtures.trust import Site
@@ -73,6 +76,26 @@ def test_set_links_replaces_sources_in_original_layout(
               for value, meta in etcd_client.get_prefix(f"/{namespace}/links/")}
     assert list(stored) == [f"/{namespace}/links/d2/d1"]
     assert stored[f"/{namespace}/links/d2/d1"]["max_seconds"] == "300"
+
+
+@pytest.mark.usefixtures("known")
+def test_a_link_s_road_is_stored_given_back_and_drawn_without_recomputing_windows(
+    stub: collector_pb2_grpc.CollectorServiceStub,
+    etcd_client: etcd3.MultiEndpointEtcd3Client,
+    namespace: str,
+) -> None:
+    road = [13.405, 52.52, 13.4036, 52.5158, 13.4071, 52.5065]
+    straight = stub.SetLinks(collector_pb2.SetLinksRequest(
+        dest_detector_id="d2", sources=[_source("d1", 600)]))
+    drawn = stub.SetLinks(collector_pb2.SetLinksRequest(
+        dest_detector_id="d2", sources=[collector_pb2.LinkSource(
+            src_detector_id="d1", max_seconds=600, geometry=road)]))
+    assert list(drawn.links[0].geometry) == road and not straight.links[0].geometry
+    [link] = EtcdStore(etcd_client, namespace).links("d2")
+    assert link.line() == [[13.405, 52.52], [13.4036, 52.5158], [13.4071, 52.5065]]
+    # where the road is drawn does not change a travel time: the rules stay the same
+    assert link_target(link).rules_digest == link_target(
+        dataclasses.replace(link, geometry=())).rules_digest
 
 
 def test_report_status_latest_and_history(

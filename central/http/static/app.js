@@ -143,7 +143,7 @@ function drawMap() {
     if (points.length < 2) continue;
     const line = L.polyline(points, { className: (f.properties.kind === "route" ?
       "link route " : "link ") + level(f.properties) + (f.id === state.selected ? " selected" : ""),
-      interactive: true }).addTo(map.layer);
+      interactive: true, smoothFactor: 0 }).addTo(map.layer);  // every bend of the road
     mark(line, f.id);
     line.bindTooltip(f.properties.name, { sticky: true });
     line.on("click", async () => {
