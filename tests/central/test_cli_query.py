@@ -125,7 +125,7 @@ def test_relative_times_select_recent_events(
 
 def test_detectors_status_and_links(
     as_operator: AsOperator,
-    query_server: QueryServer, capsys: pytest.CaptureFixture[str]
+    query_server: QueryServer, capsys: pytest.CaptureFixture[str], tmp_path: Path,
 ) -> None:
     as_operator(ADMIN)
     store = query_server.store
@@ -155,20 +155,31 @@ def test_detectors_status_and_links(
     code, out, _ = run(capsys, "query", "status", *q)
     assert "ble:running 31" in out and "3.0 GiB" in out and "42 s" in out
 
+    road = tmp_path / "north-south.geojson"  # the road, as a GIS exports it: a Feature
+    road.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": {
+        "type": "LineString", "coordinates": [[4.3, 52.1], [4.31, 52.05, 3.0], [4.3, 52.0]]}}))
     code, out, _ = run(capsys, "links", "set", "south", "--src", "north:600:1200",
+                       "--geometry", f"north={road}",
                        "--collector-host", query_server.central.collector_addr)
     assert code == 0
     code, out, _ = run(capsys, "links", "list", "--format", "json", *q)
     assert [json.loads(x) for x in out.splitlines()] == [
         {"src_detector_id": "north", "dest_detector_id": "south", "max_seconds": 600,
          "length_m": 1200.0, "min_speed_kmh": 0.0, "max_speed_kmh": 0.0,
-         "outlier_filter": "robust", "vehicle_only": False, "backfill_windows_left": 0,
+         "outlier_filter": "robust", "vehicle_only": False,
+         "geometry": [[4.3, 52.1], [4.31, 52.05], [4.3, 52.0]], "backfill_windows_left": 0,
          "backfill_windows_total": 0}
     ]
+    code, out, _ = run(capsys, "links", "list", *q)
+    assert "3 points" in out
+    code, _out, err = run(capsys, "links", "set", "south", "--src", "north:600",
+                          "--geometry", f"east={road}",
+                          "--collector-host", query_server.central.collector_addr)
+    assert code == 2 and "--geometry east: not a --src of this call" in err
     code, out, _ = run(capsys, "links", "list", "--dest", "north", "--format", "csv", *q)
     assert out.splitlines() == ["src_detector_id,dest_detector_id,max_seconds,length_m,"
                                "min_speed_kmh,max_speed_kmh,outlier_filter,vehicle_only,"
-                               "backfill_windows_left,backfill_windows_total"]
+                               "geometry,backfill_windows_left,backfill_windows_total"]
     code, out, err = run(capsys, "links", "list", "--dest", "north", *q)  # a table: a hint
     assert code == 0 and len(out.splitlines()) == 1
     assert err == ("no links into north: add them with roadside links set north"
