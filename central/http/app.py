@@ -149,8 +149,8 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
              response_class=Response)
     def datex(_role: Annotated[str, Depends(caller)]) -> Response:
         places = {p.id: (p.latitude, p.longitude) for p in feeds.places().values()}
-        return Response(publication(feeds.travel_times(), places, country),
-                        media_type=DATEX_TYPE)
+        return Response(publication(feeds.travel_times(), places, country,
+                                    roads=feeds.roads()), media_type=DATEX_TYPE)
 
     return app
 

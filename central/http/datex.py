@@ -55,8 +55,10 @@ def _multilingual(parent: ET.Element, name: str, text: str) -> None:
 
 def publication(entries: list[dict[str, Any]], places: dict[str, tuple[float, float]],
                 country: str = "XX", creator: str = "roadside",
-                now_ns: int | None = None) -> bytes:
-    """The publication for feed entries (feeds.Feeds.travel_times), places = id -> (lat, lon)."""
+                now_ns: int | None = None,
+                roads: dict[str, list[list[float]]] | None = None) -> bytes:
+    """The publication for feed entries (feeds.Feeds.travel_times), places = id -> (lat, lon);
+    `roads` (entry id -> [longitude, latitude] points) draws a line along its road."""
     now = format_utc(now_ns or time.time_ns())
     root = ET.Element(_q("d2:payload"), {_q("xsi:type"): "roa:ElaboratedDataPublication",
                                          "lang": "en", "modelBaseVersion": "3"})
@@ -66,12 +68,15 @@ def publication(entries: list[dict[str, Any]], places: dict[str, tuple[float, fl
     _el(creator_el, "com:nationalIdentifier", creator)
     _el(_el(root, "roa:headerInformation"), "com:informationStatus", "real")
     for entry in entries:
-        _quantity(root, entry, places, now)
+        road = (roads or {}).get(entry["id"])
+        points = ([(lat, lon) for lon, lat in road] if road else
+                  [places[d] for d in entry["detectors"] if d in places])
+        _quantity(root, entry, points, now)
     return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
 
 
-def _quantity(root: ET.Element, entry: dict[str, Any],
-              places: dict[str, tuple[float, float]], now: str) -> None:
+def _quantity(root: ET.Element, entry: dict[str, Any], points: list[tuple[float, float]],
+              now: str) -> None:
     quantity = _el(root, "roa:physicalQuantity", **{"xsi:type": "roa:SinglePhysicalQuantity"})
     _multilingual(quantity, "roa:measurementEquipmentTypeUsed",
                   "Bluetooth and WiFi re-identification (roadside)")
@@ -79,7 +84,6 @@ def _quantity(root: ET.Element, entry: dict[str, Any],
     external = _el(location, "loc:externalReferencing")
     _el(external, "loc:externalLocationCode", entry["id"])
     _el(external, "loc:externalReferencingSystem", REFERENCING)
-    points = [places[d] for d in entry["detectors"] if d in places]
     if len(points) >= 2:
         line = _el(location, "loc:gmlLineString", srsDimension="2", srsName="EPSG:4326")
         _el(line, "loc:posList", " ".join(f"{lat:.6f} {lon:.6f}" for lat, lon in points))

@@ -128,6 +128,11 @@ class Feeds:
         return windows_store.all_targets(self.store.client, self.store.namespace,
                                          ROUTE_MAX_SECONDS)
 
+    def roads(self) -> dict[str, list[list[float]]]:
+        """Each link's and route's line along its road ([longitude, latitude] points)."""
+        places = self.places()
+        return {t.path: road(t, places) for t in self.targets()}
+
     def places(self) -> dict[str, Place]:
         return {d.id: Place(d.id, d.name, d.latitude, d.longitude)
                 for d in self.store.list_detectors()}

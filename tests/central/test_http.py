@@ -28,7 +28,7 @@ from roadside.central.http.datex import publication
 from roadside.central.pki.registry import PkiRegistry
 from roadside.central.store import keys as store_keys
 from roadside.central.store.etcd_process import EtcdProcess
-from roadside.central.store.records import DetectorRecord
+from roadside.central.store.records import DetectorRecord, LinkRecord
 from roadside.central.traveltime import alerts, engine, profiles, stats, store
 from roadside.central.traveltime.model import Target, WindowSummary
 from roadside.common.identity import Identity
@@ -282,10 +282,11 @@ def test_datex_ii_validates_against_the_official_schemas(
                 if t.dest == "b"]
         profiles.write(road.client, road.namespace, ab, profiles.Profile(
             (65.0,) * profiles.BINS, 58.0, 4, 0.0, time.time_ns()))
-    else:  # links, but no window at all
+    else:  # links, but no window at all; a -> b along its road
         for det in "ab":
             road.store.register_detector(DetectorRecord(det, det, 52.0, 5.0))
-        road.link("a", "b")
+        road.store.set_links("b", [LinkRecord("a", "b", 600, geometry=(
+            5.0, 52.0, 5.01, 52.005, 5.02, 52.0))])
     key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
     code, body, kind = get(f"{http_central.http_url}/datex2/v3/travel-times.xml", key)
     assert code == 200 and kind == "application/xml"
@@ -299,6 +300,9 @@ def test_datex_ii_validates_against_the_official_schemas(
     assert normal == (["65.0"] if with_data else [])
     faults = doc.xpath("//roa:physicalQuantityFaultType/text()", namespaces=DATEX_NS)
     assert faults == ["noDataValuesAvailable"] * len(codes)  # newest windows: none, or empty
+    if not with_data:  # the line follows the road: latitude longitude, three points
+        assert doc.xpath("//loc:posList/text()", namespaces=DATEX_NS) == [
+            "52.000000 5.000000 52.005000 5.010000 52.000000 5.020000"]
 
 
 def test_open_data_serves_aggregates_without_a_key_but_not_detector_health(
