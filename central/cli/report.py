@@ -22,6 +22,7 @@ from roadside.central.store.event_reads import EventQuery, EventReader
 from roadside.central.store.records import LinkRecord
 from roadside.central.traveltime import od, reports, store
 from roadside.central.traveltime.config import TravelTimeConfig
+from roadside.central.traveltime.downtime import downtime
 from roadside.central.traveltime.model import Target
 from roadside.common.errors import RoadsideError
 from roadside.common.output import Column, write_rows
@@ -54,6 +55,8 @@ COVERAGE = [Column("windows_expected", "EXPECTED", right=True),
             Column("suppressed_share", "SUPPRESSED %", lambda v: f"{100 * v:.1f}", right=True),
             Column("samples_per_hour", "SAMPLES/h", _num(1), right=True),
             Column("clock_excluded_windows", "CLOCK OFF", right=True),
+            Column("detector_downtime", "DOWN h", right=True),
+            Column("downtime_hours", "DOWN h BY DETECTOR", table=False),
             Column("windows_stored", "STORED", right=True, table=False)]
 OD = [Column("origin", "ORIGIN"), Column("destination", "DESTINATION"),
       Column("devices", "DEVICES", lambda v: "<k" if v is None else str(v), right=True),
@@ -153,8 +156,16 @@ def _profile(args: argparse.Namespace) -> int:
 
 
 def _coverage(args: argparse.Namespace) -> int:
+    config = control_config(args)
     table, since, until, _zone = _windows_report(args)
     rows = reports.coverage(table, since, until, DEFAULTS.window_s)
+    with control_store(config) as central:
+        target = _target(args, central)
+        down = downtime(EventReader(central, None), config.archive_dir, target.detectors,
+                        since, until)
+    for row in rows:
+        row["downtime_hours"] = down
+        row["detector_downtime"] = max(down.values(), default=0)
     return _emit(args, COVERAGE, rows, "coverage")
 
 

@@ -15,6 +15,7 @@ from roadside.central.http.feeds import ROUTE_MAX_SECONDS, Feeds
 from roadside.central.store.event_reads import EventQuery, EventReader
 from roadside.central.traveltime import od, reports
 from roadside.central.traveltime.config import TravelTimeConfig
+from roadside.central.traveltime.downtime import downtime
 
 MAX_DAYS = 366  # the longest period a report covers
 ANALYST_ROLES = ("analyst",)  # who may read per-device passes (the role table's rule)
@@ -61,7 +62,14 @@ def add_routes(app: FastAPI, feeds: Feeds, known: Callable[..., str],
     def coverage(_role: Annotated[str, Depends(known)], id: str, since: str | None = None,
                  until: str | None = None) -> dict[str, Any]:
         table, first, end = history(id, since, until)
-        return {"rows": reports.coverage(table, first, end, defaults.window_s)}
+        rows = reports.coverage(table, first, end, defaults.window_s)
+        target = next(t for t in feeds.targets() if t.path == id)
+        down = downtime(EventReader(feeds.store, None), feeds.archive_dir, target.detectors,
+                        first, end)
+        for row in rows:
+            row["downtime_hours"] = down
+            row["detector_downtime"] = max(down.values(), default=0)
+        return {"rows": rows}
 
     @app.get("/api/v1/reports/od", summary="origin-destination matrix (analyst; audited)")
     def origin_destination(role: Annotated[str, Depends(known)], since: str | None = None,

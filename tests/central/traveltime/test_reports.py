@@ -11,10 +11,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from roadside.central.store import archive
 from roadside.central.store.etcd_process import EtcdProcess
+from roadside.central.store.event_reads import EventReader
 from roadside.central.store.records import LinkRecord, StoredPass
 from roadside.central.traveltime import od, reports, store
 from roadside.central.traveltime.archiver import move_windows
+from roadside.central.traveltime.downtime import downtime
 from roadside.central.traveltime.model import Figures, Target, WindowSummary
 from roadside.common.main import main
 from tests.fixtures.traveltime import Road
@@ -160,3 +163,24 @@ def test_report_od_over_zones_is_audited_and_names_a_bad_zones_file(
     zones.write_text("zones:\n  west: a\n")
     assert od_report("--zones", str(zones)) == 2
     assert "--zones" in capsys.readouterr().err
+
+
+def test_coverage_counts_the_hours_each_detector_heard_nobody(
+    road: Road, tmp_path: Path,
+) -> None:
+    """Passes in etcd and in the archive's files: the hours with none are downtime."""
+    hour = 3600
+    day = (int(time.time()) // 86_400 - 3) * 86_400  # a closed day, in the archive
+    archived = [StoredPass("a", "u", f"d{i}", (day + h * hour + 60) * S, (day + h * hour) * S,
+                           (day + h * hour) * S, (day + h * hour) * S, -50, 1, "wifi",
+                           "wifi_global") for i, h in enumerate((1, 1, 5))]
+    directory = tmp_path / "archive"
+    archive.record(directory, [archive.write_day(directory, archive.day_of(day * S), "a",
+                                                 archived, time.time_ns())])
+    next_day = day + 86_400  # in etcd: a heard in hours 0 and 2, b in hour 2
+    road.passes("a", [("x", (next_day + 60) * S), ("y", (next_day + 2 * hour) * S)])
+    road.passes("b", [("y", (next_day + 2 * hour + 90) * S)])
+    reader = EventReader(road.store, None)
+    down = downtime(reader, directory, ("a", "b"), day * S, (next_day + 86_400) * S)
+    assert down == {"a": 48 - 4, "b": 48 - 1}  # a: hours 1 and 5, then 0 and 2
+    assert downtime(reader, None, ("a",), next_day * S, (next_day + 3 * hour) * S) == {"a": 1}
