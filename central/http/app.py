@@ -11,12 +11,13 @@ run time, and the dependencies are closures.)
 """
 
 import datetime
-import json
+import hashlib
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import pydantic_core
 from cryptography import x509
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
@@ -54,6 +55,20 @@ def day_span(day: str, time_zone: str) -> tuple[int, int]:
     start = datetime.datetime.combine(date, datetime.time(), zone)
     end = datetime.datetime.combine(date + datetime.timedelta(days=1), datetime.time(), zone)
     return int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9
+
+
+def json_reply(request: Request, data: Any, media_type: str = "application/json") -> Response:
+    """`data` as JSON (pydantic-core's serializer, as FastAPI's own path), with an ETag."""
+    return reply(request, pydantic_core.to_json(data), media_type)
+
+
+def reply(request: Request, body: bytes, media_type: str) -> Response:
+    """The body with a strong ETag; 304 Not Modified when the client has it already."""
+    tag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    headers = {"ETag": tag, "Cache-Control": "no-cache"}
+    if tag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)
 
 
 def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX",
@@ -99,9 +114,11 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/api/v1/travel-times", summary="current and recent travel times")
-    def travel_times(_role: Annotated[str, Depends(caller)], id: str | None = None,
-                     hours: float = 1.0, day: str | None = None) -> dict[str, Any]:
+    @app.get("/api/v1/travel-times", summary="current and recent travel times",
+             response_class=Response)
+    def travel_times(request: Request, _role: Annotated[str, Depends(caller)],
+                     id: str | None = None, hours: float = 1.0,
+                     day: str | None = None) -> Response:
         check_hours(hours, MAX_RECENT_S // 3600)
         if day is not None:  # one target's windows of a day on the site's clock
             if id is None:
@@ -112,12 +129,12 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
         if id is not None and not entries:
             raise HTTPException(404, f"no link or route {id!r} (ids: link/SRC/DEST, "
                                      "route/NAME)")
-        return {"entries": entries}
+        return json_reply(request, {"entries": entries})
 
     @app.get("/api/v1/network.geojson", summary="detectors, links and routes as GeoJSON")
-    def network(role: Annotated[str, Depends(caller)]) -> Response:
-        body = json.dumps(feeds.network(with_health=role != ANONYMOUS))
-        return Response(body, media_type="application/geo+json")
+    def network(request: Request, role: Annotated[str, Depends(caller)]) -> Response:
+        return json_reply(request, feeds.network(with_health=role != ANONYMOUS),
+                          "application/geo+json")
 
     @app.get("/api/v1/detectors/health", summary="each detector's health")
     def health(_role: Annotated[str, Depends(known)]) -> dict[str, Any]:
@@ -147,10 +164,10 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
 
     @app.get("/datex2/v3/travel-times.xml", summary="DATEX II v3 ElaboratedDataPublication",
              response_class=Response)
-    def datex(_role: Annotated[str, Depends(caller)]) -> Response:
+    def datex(request: Request, _role: Annotated[str, Depends(caller)]) -> Response:
         places = {p.id: (p.latitude, p.longitude) for p in feeds.places().values()}
-        return Response(publication(feeds.travel_times(), places, country,
-                                    roads=feeds.roads()), media_type=DATEX_TYPE)
+        return reply(request, publication(feeds.travel_times(), places, country,
+                                          roads=feeds.roads()), DATEX_TYPE)
 
     return app
 

@@ -16,6 +16,7 @@ from roadside.central.errors import StoreUnavailable
 from roadside.central.store import keys
 from roadside.central.traveltime import store
 from roadside.central.traveltime.model import Target
+from roadside.common.timeparse import format_utc
 
 MAX_AGE_S = 10.0
 
@@ -39,8 +40,11 @@ class FeedCache:
             stale = [t for t in targets
                      if (found := self._entries.get((t.path, recent_s))) is None
                      or found[0] != t or mono - found[2] > MAX_AGE_S]
+            built = format_utc(time.time_ns())  # when its figures were read: an answer's
+            # body (and so its ETag) changes only with them
             for target, entry in zip(stale, self._make(stale, now_ns, recent_s), strict=True):
-                self._entries[(target.path, recent_s)] = (target, entry, mono)
+                self._entries[(target.path, recent_s)] = (target, {**entry, "updated": built},
+                                                          mono)
             return [self._entries[(t.path, recent_s)][1] for t in targets]
 
     def _forget_changed(self) -> None:

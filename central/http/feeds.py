@@ -143,8 +143,7 @@ class Feeds:
         `recent_s`; the reads of many targets run READERS at a time."""
         now = now_ns or time.time_ns()
         targets = [t for t in self.targets() if only is None or t.path == only]
-        entries = self.cache.entries(targets, now, recent_s)
-        return [{**e, "updated": format_utc(now)} for e in entries]
+        return self.cache.entries(targets, now, recent_s)
 
     def _entries(self, targets: list[Target], now: int, recent_s: int) -> list[dict[str, Any]]:
         """The targets' entries read afresh (FeedCache calls it for those that changed)."""

@@ -172,6 +172,34 @@ def test_a_window_written_is_in_the_next_answer_though_the_feed_keeps_its_entrie
     assert entry("link/c/a")["recent"] == []
 
 
+def test_feeds_answer_304_while_nothing_changed(http_central: RunningCentral, road: Road) -> None:
+    """A desk polling the feeds gets its copy confirmed (ETag, If-None-Match) until a
+    window is written."""
+    t0 = corridor(road)
+    key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
+
+    def fetch(path: str, tag: str = "") -> tuple[int, str]:
+        request = urllib.request.Request(f"{http_central.http_url}{path}",
+                                         headers={"Authorization": f"Bearer {key}",
+                                                  **({"If-None-Match": tag} if tag else {})})
+        try:
+            with urllib.request.urlopen(request, timeout=CALL_S, context=SITE_CONTEXT) as r:
+                return r.status, r.headers["ETag"]
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers["ETag"]
+
+    for path in ("/api/v1/travel-times", "/api/v1/network.geojson"):
+        code, tag = fetch(path)
+        assert code == 200 and tag.startswith('"')
+        assert fetch(path, tag) == (304, tag)
+        road.trips("a", "b", (t0 + 2 * W + 10) * S, [70.0 + i for i in range(6)],
+                   first_device=700 + len(path), spacing_s=5)
+        link, late = window_of_a_b(road, t0 + 2 * W)
+        store.write_windows(road.client, road.namespace, [(link, late)])
+        code, changed = fetch(path, tag)
+        assert code == 200 and changed != tag, path
+
+
 def test_alert_changes_of_the_last_hours_newest_first(
     http_central: RunningCentral, road: Road,
 ) -> None:
