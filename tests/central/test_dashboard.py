@@ -217,6 +217,16 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
         "const d = document.getElementById('day'); d.value = '';"
         "d.dispatchEvent(new Event('change'))")
     wait.until(lambda _d: count("#chart .point") >= 10)
+    # the last 3 hours: the windows of those hours, said in the title
+    driver.execute_script(  # type: ignore[attr-defined]
+        "const s = document.getElementById('span'); s.value = '3';"
+        "s.dispatchEvent(new Event('change'))")
+    wait.until(lambda _d: "the last 3 h" in driver.find_element(  # type: ignore[attr-defined]
+        By.ID, "charttitle").text)
+    assert 10 <= count("#chart .point") <= 3 * 12 + 1
+    driver.execute_script(  # type: ignore[attr-defined]
+        "const s = document.getElementById('span'); s.value = '';"
+        "s.dispatchEvent(new Event('change'))")
     # the map library from this package, no basemap configured: a plain background, no tile
     # asked of anyone, and a scale bar
     assert count("#map img.leaflet-tile") == 0 and count("#map .leaflet-control-scale") == 1

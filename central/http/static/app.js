@@ -38,8 +38,9 @@ function todayHours() {
 async function loadDetail() {
   if (!state.selected) { state.detail = null; return; }
   const day = document.getElementById("day").value;  // YYYY-MM-DD on the site's clock, or ""
+  const hours = Number(document.getElementById("span").value);  // the last N hours, or 0
   const path = "/api/v1/travel-times?id=" + encodeURIComponent(state.selected) +
-    (day ? "&day=" + day : "&hours=" + todayHours().toFixed(2));
+    (hours ? "&hours=" + hours : day ? "&day=" + day : "&hours=" + todayHours().toFixed(2));
   state.detail = (await feed(path)).entries[0] || null;
 }
 
@@ -180,12 +181,14 @@ function drawChart() {
   const entry = state.detail;
   const title = document.getElementById("charttitle");
   if (!entry) { title.textContent = "Pick a link or route on the map"; return; }
-  const chosen = document.getElementById("day").value;
+  const hours = Number(document.getElementById("span").value);
+  const chosen = hours ? "" : document.getElementById("day").value;
   // the speed view: km/h over the road's length (when known), else minutes
   const speed = document.getElementById("speed").checked && entry.length_m > 0;
   const v = s => speed ? entry.length_m / s * 3.6 : s / 60;
-  title.textContent = entry.name + (speed ? ": speed " : ": travel time ") + (chosen ?
-    "on " + day(Date.parse(chosen + "T12:00:00Z")) : "today, " + day(Date.now()));
+  title.textContent = entry.name + (speed ? ": speed " : ": travel time ") + (hours ?
+    "the last " + hours + " h" : chosen ? "on " + day(Date.parse(chosen + "T12:00:00Z")) :
+    "today, " + day(Date.now()));
   const ok = entry.recent.filter(w => w.state === "ok");
   const normals = entry.recent.filter(w => w.normal_s);
   const times = ok.flatMap(w => [w.p10_s, w.p90_s]).concat(entry.free_flow_s ? [entry.free_flow_s] : [])
@@ -385,10 +388,12 @@ for (const id of ["showlinks", "showroutes", "figure"]) {
   document.getElementById(id).addEventListener("change", () => drawMap());
 }
 document.getElementById("speed").addEventListener("change", () => drawChart());
-document.getElementById("day").addEventListener("change", async () => {
-  await loadDetail().catch(e => { document.getElementById("error").textContent = e.message; });
-  render();
-});
+for (const id of ["day", "span"]) {
+  document.getElementById(id).addEventListener("change", async () => {
+    await loadDetail().catch(e => { document.getElementById("error").textContent = e.message; });
+    render();
+  });
+}
 
 document.getElementById("keyform").addEventListener("submit", event => {
   event.preventDefault();
