@@ -250,6 +250,12 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
         "return Object.fromEntries([...document.querySelectorAll('#health tbody tr')]"
         ".map(r => [r.dataset.id, [...r.cells].map(c => c.textContent)]))")
     assert cells["orphan-box"][7] == "not placed" and cells["north-gate"][4] == "3"
+    # a placed detector's row shows it on the map: centred there, zoomed in
+    driver.execute_script(  # type: ignore[attr-defined]
+        "document.querySelector('#health tr[data-id=\"south-junction\"]').click()")
+    wait.until(lambda _d: driver.execute_script(  # type: ignore[attr-defined]
+        "const c = map.leaflet.getCenter(); return map.leaflet.getZoom() >= 16 &&"
+        " Math.abs(c.lat - 52.4778) < 1e-4 && Math.abs(c.lng - 13.4120) < 1e-4"))
     assert re.fullmatch(r"-?\d+\.\d{4}, -?\d+\.\d{4}", cells["north-gate"][7])
     # the site's clock, 24-hour: the chart's hours are Kolkata's whole hours, the table's
     # times Kolkata's (at UTC's whole hours the labels would end in :30)

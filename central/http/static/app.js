@@ -271,6 +271,14 @@ function drawHealth(detectors) {
       d.latitude.toFixed(4) + ", " + d.longitude.toFixed(4) : "not placed";
     cells(row, [d.id, d.name, d.state.replace("_", " "), last, backlog, clock + offset,
                 (d.radios || []).join(", ") || "-", place]);
+    if (placed([d.longitude, d.latitude])) {  // its place on the map, a click away
+      row.dataset.placed = "yes";
+      row.addEventListener("click", () => {
+        if (!map.leaflet) return;
+        map.leaflet.setView([d.latitude, d.longitude], Math.max(map.leaflet.getZoom(), 16));
+        document.getElementById("mapbox").scrollIntoView({ behavior: "smooth" });
+      });
+    }
     body.appendChild(row);
   }
 }
