@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import etcd3
+import pytest
 
 from roadside.agent.commands.replay import replay
 from roadside.agent.model import AddressKind, RadioKind, Sighting
@@ -16,12 +17,17 @@ from roadside.agent.sources.replay import FAST
 from roadside.central.api.server import RunningCentral
 from roadside.sim.capwriter import PcapWriter, probe_request
 from tests.agent.test_uplink import stored_keys
-from tests.fixtures.agent import MakeConfig
+from tests.fixtures.agent import MakeConfig, live
 from tests.fixtures.sim import keep_all
 
 S = 1_000_000_000
 FLOOD = 100_000  # probe requests, each from a new random MAC, over two minutes
 BUDGET = 300  # new randomized passes per minute
+
+
+@pytest.fixture
+def agent_config(agent_config: MakeConfig) -> MakeConfig:
+    return live(agent_config)  # a capture of the last hour: no boundary overlap in it
 
 
 def flood_capture(path: Path, start_ns: int) -> set[bytes]:
