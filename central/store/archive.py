@@ -106,23 +106,32 @@ def pyarrow_modules() -> Any:
 def write_day(directory: Path, day: str, detector_id: str, passes: list[StoredPass],
               now_ns: int) -> Entry:
     """One detector's passes of one day as its Parquet file (replacing an earlier one)."""
-    pa, pq = pyarrow_modules()
+    pa, _pq = pyarrow_modules()
     rel = Path(f"day={day}") / f"detector={detector_id}" / "passes.parquet"
-    target = directory / rel
     columns = {name: [getattr(p, name) for p in passes] for name in FIELDS}
-    table = pa.table(columns, schema=_schema(pa))
+    times = [p.timestamp_ns for p in passes]
+    return write_file(directory, rel, pa.table(columns, schema=_schema(pa)), day, detector_id,
+                      min(times), max(times), now_ns)
+
+
+def write_file(directory: Path, rel: Path, table: Any, day: str, detector_id: str,
+               first_ns: int, last_ns: int, now_ns: int, kind: str = "passes",
+               row_group_size: int | None = None) -> Entry:
+    """`table` as the Parquet file `rel` (zstd; its directories 0700, itself 0600: device
+    ids), written beside its place and renamed into it; its manifest entry."""
+    _pa, pq = pyarrow_modules()
+    target = directory / rel
     try:
-        for d in (directory, target.parent.parent, target.parent):  # device ids: 0700, 0600
+        for d in (directory, *(directory / p for p in reversed(rel.parents[:-1]))):
             private_dir(d)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         private_file(tmp)
-        pq.write_table(table, tmp, compression="zstd")
+        pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_size)
         os.replace(tmp, target)
     except OSError as exc:
         raise ArchiveError(f"{target}: cannot write: {exc.strerror or exc}") from exc
-    times = [p.timestamp_ns for p in passes]
-    return file_entry(directory, rel, day, detector_id, len(passes), min(times), max(times),
-                      now_ns)
+    return file_entry(directory, rel, day, detector_id, table.num_rows, first_ns, last_ns,
+                      now_ns, kind)
 
 
 def file_entry(directory: Path, rel: Path, day: str, detector_id: str, rows: int,

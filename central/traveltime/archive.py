@@ -15,7 +15,6 @@ computed late into an archived day is still seen until the archiver moves it.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +22,13 @@ from typing import Any
 from roadside.central.store import archive, keys
 from roadside.central.store.archive import ArchiveError, Entry
 from roadside.central.traveltime.model import Figures, WindowSummary
-from roadside.common.files import private_dir, private_file
 
 WINDOWS_DIR = "windows"
 KIND = "windows"
 FIGURES = ("median_s", "p10_s", "p25_s", "p75_s", "p90_s", "mad_s")
+ROW_GROUP = 16_384  # rows: a target's day is 288 rows, a group spans some dozens of them
+NORMALS_DIR = "normals"
+NORMALS = "normals"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,60 +103,33 @@ def _window(r: dict[str, Any]) -> WindowSummary:
 def write_day(directory: Path, day: str, windows: list[tuple[str, WindowSummary]],
               now_ns: int) -> Entry:
     """The day's windows, (target path, window) each, as its file (replacing one)."""
-    pa, pq = archive.pyarrow_modules()
+    pa, _pq = archive.pyarrow_modules()
     rel = Path(WINDOWS_DIR) / f"day={day}" / "windows.parquet"
-    target = directory / rel
     ordered = sorted(windows, key=lambda tw: (tw[0], tw[1].window_start_ns))
-    rows = [row(path, w) for path, w in ordered]
-    table = pa.Table.from_pylist(rows, schema=schema(pa))
-    try:
-        for d in (directory, directory / WINDOWS_DIR, target.parent):
-            private_dir(d)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        private_file(tmp)
-        pq.write_table(table, tmp, compression="zstd", row_group_size=ROW_GROUP)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise ArchiveError(f"{target}: cannot write: {exc.strerror or exc}") from exc
+    table = pa.Table.from_pylist([row(path, w) for path, w in ordered], schema=schema(pa))
     times = [w.window_start_ns for _p, w in ordered] or [archive.day_span(day)[0]]
-    return archive.file_entry(directory, rel, day, "", len(rows), min(times), max(times),
-                              now_ns, KIND)
-
-
-NORMALS_DIR = "normals"
-NORMALS = "normals"
+    return archive.write_file(directory, rel, table, day, "", min(times), max(times), now_ns,
+                              KIND, row_group_size=ROW_GROUP)
 
 
 def write_normals(directory: Path, day: str, normals: list[tuple[str, Any]], now_ns: int
                   ) -> Entry:
     """The normal profiles (target path, profiles.Profile) as of `day`: a row per target,
     weekday (1 = Monday) and 15-minute bin, with the target's free flow."""
-    pa, pq = archive.pyarrow_modules()
+    pa, _pq = archive.pyarrow_modules()
     rel = Path(NORMALS_DIR) / f"day={day}" / "normals.parquet"
-    target = directory / rel
     rows = [{"target": path, "weekday": i // 96 + 1, "minute": i % 96 * 15, "normal_s": value,
              "free_flow_s": profile.free_flow_s, "weeks": profile.weeks,
              "utc_offset_hours": profile.utc_offset_hours, "computed_ns": profile.computed_ns}
             for path, profile in sorted(normals, key=lambda n: n[0])
             for i, value in enumerate(profile.bins_s)]
-    schema = pa.schema([("target", pa.string()), ("weekday", pa.int8()), ("minute", pa.int16()),
-                        ("normal_s", pa.float64()), ("free_flow_s", pa.float64()),
-                        ("weeks", pa.int32()), ("utc_offset_hours", pa.float64()),
-                        ("computed_ns", pa.int64())])
-    try:
-        for d in (directory, directory / NORMALS_DIR, target.parent):
-            private_dir(d)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        private_file(tmp)
-        pq.write_table(pa.Table.from_pylist(rows, schema=schema), tmp, compression="zstd")
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise ArchiveError(f"{target}: cannot write: {exc.strerror or exc}") from exc
+    columns = pa.schema([("target", pa.string()), ("weekday", pa.int8()), ("minute", pa.int16()),
+                         ("normal_s", pa.float64()), ("free_flow_s", pa.float64()),
+                         ("weeks", pa.int32()), ("utc_offset_hours", pa.float64()),
+                         ("computed_ns", pa.int64())])
     start = archive.day_span(day)[0]
-    return archive.file_entry(directory, rel, day, "", len(rows), start, start, now_ns, NORMALS)
-
-
-ROW_GROUP = 16_384  # rows: a target's day is 288 rows, a group spans some dozens of them
+    return archive.write_file(directory, rel, pa.Table.from_pylist(rows, schema=columns), day,
+                              "", start, start, now_ns, NORMALS)
 
 
 def read_day(directory: Path, entry: Entry, target_path: str | None = None
