@@ -132,27 +132,35 @@ def write_normals(directory: Path, day: str, normals: list[tuple[str, Any]], now
                               "", start, start, now_ns, NORMALS)
 
 
-def read_day(directory: Path, entry: Entry, target_path: str | None = None
-             ) -> list[tuple[str, WindowSummary]]:
-    """(target path, window) of a day's file: every target's, or one's."""
+def read_day(directory: Path, entry: Entry) -> list[tuple[str, WindowSummary]]:
+    """(target path, window) of every window in a day's file."""
     _pa, pq = archive.pyarrow_modules()
-    filters = [("target", "=", target_path)] if target_path is not None else None
     try:
-        table = pq.read_table(directory / entry.path, filters=filters)
+        table = pq.read_table(directory / entry.path)
     except (OSError, ValueError) as exc:
         raise ArchiveError(f"{directory / entry.path}: unreadable ({exc})") from exc
     return [(r["target"], _window(r)) for r in table.to_pylist()]
 
 
-def read_windows(directory: Path, target_path: str, since_ns: int, until_ns: int
-                 ) -> list[WindowSummary]:
-    """A target's archived windows starting in [since, until) (until 0: no bound)."""
-    out = []
-    for entry in archive.entries(directory):
-        if entry.kind != KIND or entry.last_ns < since_ns or (until_ns and
-                                                            entry.first_ns >= until_ns):
-            continue
-        out += [w for _p, w in read_day(directory, entry, target_path)
-                if w.window_start_ns >= since_ns and (not until_ns or w.window_start_ns < until_ns)]
-    out.sort(key=lambda w: w.window_start_ns)
-    return out
+def windows_table(directory: Path, target_path: str, since_ns: int, until_ns: int) -> Any:
+    """A target's archived windows starting in [since, until) (until 0: no bound) as one
+    Arrow table with the files' columns, read as they lie (filtered in Arrow)."""
+    pa, _pq = archive.pyarrow_modules()
+    import pyarrow.dataset as ds
+
+    files = [str(directory / e.path) for e in archive.entries(directory)
+             if e.kind == KIND and e.last_ns >= since_ns and (not until_ns
+                                                              or e.first_ns < until_ns)]
+    start = ds.field("window_start_ns")
+    wanted = (ds.field("target") == target_path) & (start >= since_ns)
+    if until_ns:
+        wanted &= start < until_ns
+    try:
+        return ds.dataset(files, schema=schema(pa), format="parquet").to_table(filter=wanted)
+    except (OSError, ValueError) as exc:  # pyarrow's errors are both
+        raise ArchiveError(f"{directory}: archived windows unreadable ({exc})") from exc
+
+
+def windows_of(table: Any) -> list[WindowSummary]:
+    """The windows of such a table, in start order."""
+    return [_window(r) for r in table.sort_by("window_start_ns").to_pylist()]

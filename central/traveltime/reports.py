@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from roadside.central.errors import StoreUnavailable
-from roadside.central.store.archive import entries, pyarrow_modules
+from roadside.central.store.archive import pyarrow_modules
 from roadside.central.traveltime import archive, store
 from roadside.central.traveltime.model import Target, WindowSummary
 
@@ -80,26 +79,14 @@ def history(client: Any, ns: str, target: Target, since_ns: int, until_ns: int) 
     window), then etcd's windows over them (etcd's of the same start wins)."""
     pa, _pq = pyarrow_modules()
     import pyarrow.compute as pc
-    import pyarrow.dataset as ds
 
     recent = [w for w, _rev in store.read_windows(
         client, ns, target, since_ns // NS, -(-until_ns // NS), archived=False)
         if since_ns <= w.window_start_ns < until_ns]
     table = windows_table(recent, target.path)
-    place = archive.where(client, ns)
-    if place is None or since_ns >= place.etcd_from_ns:
+    old = store.archived_windows(client, ns, target, since_ns, until_ns)
+    if old is None:
         return table
-    files = [str(place.directory / e.path) for e in entries(place.directory)
-             if e.kind == archive.KIND and e.last_ns >= since_ns and e.first_ns < until_ns]
-    if not files:
-        return table
-    start = ds.field("window_start_ns")
-    try:
-        old = ds.dataset(files, schema=archive.schema(pa), format="parquet").to_table(
-            filter=(ds.field("target") == target.path) & (start >= since_ns)
-            & (start < min(until_ns, place.etcd_from_ns)))
-    except (OSError, ValueError) as exc:
-        raise StoreUnavailable(f"the window archive {place.directory}: {exc}") from exc
     old = old.filter(pc.invert(pc.is_in(old["window_start_ns"], table["window_start_ns"])))
     return pa.concat_tables([old, table])
 

@@ -6,7 +6,7 @@ import itertools
 import json
 import logging
 from collections.abc import Collection
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import etcd3
 import grpc
@@ -152,21 +152,29 @@ def read_windows(
     return [found[t] for t in sorted(found) if t >= since_ns and (not until_s or t < until_ns)]
 
 
-def _archived(client: EtcdClient, ns: str, target: Target, since_s: int,
-              until_s: int) -> list[WindowSummary]:
-    """The target's windows in the archive before etcd's first day, in [since, until)."""
+def archived_windows(client: EtcdClient, ns: str, target: Target, since_ns: int,
+                     until_ns: int) -> Any | None:
+    """The target's windows in the archive, before etcd's first day and in [since, until)
+    (until 0: no bound), as an Arrow table (archive.windows_table); None when etcd holds
+    the whole range or there is no archive."""
     try:
         place = windows_archive.where(client, ns)
     except ETCD_ERRORS as exc:
         raise StoreUnavailable(f"etcd read failed: {exc}") from exc
-    since_ns, until_ns = since_s * keys.NS_PER_S, until_s * keys.NS_PER_S
     if place is None or since_ns >= place.etcd_from_ns:
-        return []
+        return None
     until_ns = min(until_ns, place.etcd_from_ns) if until_ns else place.etcd_from_ns
     try:
-        return windows_archive.read_windows(place.directory, target.path, since_ns, until_ns)
+        return windows_archive.windows_table(place.directory, target.path, since_ns, until_ns)
     except ArchiveError as exc:
         raise StoreUnavailable(f"the window archive {place.directory}: {exc}") from exc
+
+
+def _archived(client: EtcdClient, ns: str, target: Target, since_s: int,
+              until_s: int) -> list[WindowSummary]:
+    table = archived_windows(client, ns, target, since_s * keys.NS_PER_S,
+                             until_s * keys.NS_PER_S)
+    return [] if table is None else windows_archive.windows_of(table)
 
 
 def write_windows(
