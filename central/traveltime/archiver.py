@@ -16,13 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from google.protobuf.message import DecodeError
-
 from roadside.central.store import archive, keys
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.rounds import Rounds
 from roadside.central.traveltime import archive as windows_archive
-from roadside.central.traveltime import profiles, store, windowblocks
+from roadside.central.traveltime import profiles, store
 from roadside.central.traveltime.config import TravelTimeConfig
 from roadside.central.traveltime.model import Target, WindowSummary
 
@@ -106,17 +104,11 @@ def _etcd_windows(client: Any, ns: str, before_s: int
                   (keys.window_hour_key(at, 0), keys.window_hour_key(at, before_s)))
         for start, end in ranges:
             for key, value, rev in store.range_pages(client, start, end):
-                tail = key.decode().rpartition("/")[2]
-                try:
-                    found = (windowblocks.decode(value) if tail.startswith("h")
-                             else [WindowSummary.from_json(value)])
-                    begin = int(tail.removeprefix("h"))
-                except (ValueError, KeyError, TypeError, DecodeError):
-                    log.warning("skipping unreadable windows %s", key.decode(errors="replace"))
-                    continue
-                if begin >= before_s:
-                    continue
-                windows, read = out.setdefault(begin // DAY_S * DAY_S, ([], []))
+                tail = key.decode().rpartition("/")[2].removeprefix("h")
+                found = store.windows_at(key, value) if tail.isdigit() else []
+                if not found or int(tail) >= before_s:
+                    continue  # not windows, unreadable (left in place), or not yet old
+                windows, read = out.setdefault(int(tail) // DAY_S * DAY_S, ([], []))
                 windows += [(path, w) for w in found]
                 read.append((key, rev))
     return out

@@ -12,13 +12,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf.message import DecodeError
-
 from roadside.central.errors import InvalidArgument, NotFound, StoreUnavailable
 from roadside.central.store import keys
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.records import LinkRecord
-from roadside.central.traveltime import backfill, profiles, store, windowblocks
+from roadside.central.traveltime import backfill, profiles, store
 from roadside.central.traveltime.config import MAX_WINDOW_S
 from roadside.central.traveltime.locks import live_workers
 from roadside.central.traveltime.model import Figures, Target, WindowSummary
@@ -113,15 +111,7 @@ class Follow:
             for event in events:
                 if not event.value:
                     continue  # a deletion
-                try:
-                    if event.key.rsplit(b"/", 1)[-1].startswith(b"h"):
-                        written = windowblocks.decode(event.value)
-                    else:  # a window of the earlier per-window layout
-                        written = [WindowSummary.from_json(event.value)]
-                except (ValueError, KeyError, TypeError, DecodeError):
-                    log.warning("skipping unreadable windows %s", event.key)
-                    continue
-                for summary in written:
+                for summary in store.windows_at(event.key, event.value):
                     mark = (summary.computed_ns, summary.source_revision)
                     if seen.get(summary.window_start_ns) == mark:
                         continue

@@ -10,7 +10,6 @@ from typing import Any, TypeAlias
 
 import etcd3
 import grpc
-from google.protobuf.message import DecodeError
 
 from roadside.central.errors import StoreUnavailable
 from roadside.central.store import keys, packed
@@ -130,26 +129,24 @@ def read_windows(
     found = {w.window_start_ns: (w, 0)
              for w in (_archived(client, ns, target, since_s, until_s) if archived else ())}
     old_end = target.window_key(ns, until_s) if until_s > 0 else prefix + "h"
-    for key, value, rev in range_pages(client, target.window_key(ns, since_s), old_end,
-                                       revision=revision):
-        try:
-            w = WindowSummary.from_json(value)
-        except (ValueError, KeyError, TypeError):
-            log.warning("skipping unreadable window %s", key.decode(errors="replace"))
-            continue
-        found[w.window_start_ns] = (w, rev)
-    start = target.hour_key(ns, windowblocks.hour_of(since_s))
-    end = (target.hour_key(ns, windowblocks.hour_of(until_s - 1) + windowblocks.HOUR_S)
-           if until_s > 0 else keys.prefix_end(prefix))
-    for key, value, rev in range_pages(client, start, end, revision=revision):
-        try:
-            windows = windowblocks.decode(value)
-        except (DecodeError, ValueError):
-            log.warning("skipping unreadable windows %s", key.decode(errors="replace"))
-            continue
-        found.update((w.window_start_ns, (w, rev)) for w in windows)
+    hours_end = (target.hour_key(ns, windowblocks.hour_of(until_s - 1) + windowblocks.HOUR_S)
+                 if until_s > 0 else keys.prefix_end(prefix))
+    for start, end in ((target.window_key(ns, since_s), old_end),  # blocks win: read last
+                       (target.hour_key(ns, windowblocks.hour_of(since_s)), hours_end)):
+        for key, value, rev in range_pages(client, start, end, revision=revision):
+            found.update((w.window_start_ns, (w, rev)) for w in windows_at(key, value))
     since_ns, until_ns = since_s * keys.NS_PER_S, until_s * keys.NS_PER_S
     return [found[t] for t in sorted(found) if t >= since_ns and (not until_s or t < until_ns)]
+
+
+def windows_at(key: bytes, value: bytes) -> list[WindowSummary]:
+    """The windows stored under a key of either layout; none (and a warning) when it is
+    unreadable."""
+    try:
+        return windowblocks.stored(key, value)
+    except windowblocks.UNREADABLE:
+        log.warning("skipping unreadable windows %s", key.decode(errors="replace"))
+        return []
 
 
 def archived_windows(client: EtcdClient, ns: str, target: Target, since_ns: int,
@@ -229,8 +226,11 @@ def _put_hour(client: EtcdClient, ns: str, target: Target, hour: int,
     """True when written, False when the guard failed, None when the block changed."""
     key = target.hour_key(ns, hour)
     value, meta = client.get(key)
-    old = [w for w, _rev in read_windows(client, ns, target, hour, hour + windowblocks.HOUR_S,
-                                         archived=False)]
+    old = [w for k, v, _rev in range_pages(client, target.window_key(ns, hour),
+                                           target.window_key(ns, hour + windowblocks.HOUR_S))
+           for w in windows_at(k, v)]  # the earlier layout's windows of the hour
+    if value is not None:
+        old = windowblocks.merged(old, windows_at(key.encode(), value))
     block = windowblocks.merged(old, windows)
     tx = client.transactions
     compare = [tx.mod(key) == meta.mod_revision if value is not None else tx.version(key) == 0]

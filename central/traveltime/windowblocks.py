@@ -108,6 +108,17 @@ def decode(value: bytes) -> list[WindowSummary]:
     return out
 
 
+UNREADABLE = (ValueError, KeyError, TypeError, DecodeError)  # what stored() may raise
+
+
+def stored(key: bytes, value: bytes) -> list[WindowSummary]:
+    """The windows under a key of either layout: an hour's block (its last segment "h" and
+    the hour) or one window's JSON (the earlier layout); UNREADABLE when it is neither."""
+    if key[key.rfind(b"/") + 1:].startswith(b"h"):
+        return decode(value)
+    return [WindowSummary.from_json(value)]
+
+
 def starts(value: bytes) -> list[int]:
     """The starts (unix s) of a block's windows, without building them."""
     block = _parse(value)
