@@ -71,8 +71,8 @@ def archive_normals(client: Any, ns: str, directory: Path, targets: list[Target]
     if any(e.kind == windows_archive.NORMALS and e.day == day
            for e in archive.entries(directory)):
         return 0
-    normals = [(t.path, p) for t in targets
-               if (p := profiles.read(client, ns, t.path)) is not None]
+    known = profiles.read_all(client, ns)  # one range read, not a read per target
+    normals = [(t.path, known[t.path]) for t in targets if t.path in known]
     if normals:
         archive.record(directory, [windows_archive.write_normals(directory, day, normals,
                                                                  time.time_ns())])
