@@ -73,8 +73,7 @@ def row(path: str, w: WindowSummary) -> dict[str, Any]:
     return {
         "target": path, "src": w.src, "dest": w.dest, "route": w.route,
         "window_start_ns": w.window_start_ns, "window_end_ns": w.window_end_ns,
-        # the API's rule (query.to_proto): nobody at all is "no data", not suppressed
-        "no_data": w.count == 0 and not w.rejections, "suppressed": w.suppressed,
+        "no_data": w.nobody, "suppressed": w.suppressed,
         "count": w.count, "devices": w.devices,
         **{name: (getattr(f, name) if f is not None else None) for name in FIGURES},
         "unmatched": w.unmatched, "rejections": list(w.rejections.items()),

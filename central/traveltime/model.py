@@ -114,6 +114,11 @@ class WindowSummary:
     clock_excluded: tuple[str, ...] = ()
     provisional: bool = False  # a live figure: a sliding window, not yet final
 
+    @property
+    def nobody(self) -> bool:
+        """No sample and no rejection: the API's "no data" (not suppressed)."""
+        return self.count == 0 and not self.rejections
+
     def to_json(self) -> bytes:
         data: dict[str, object] = {
             "src": self.src,

@@ -177,7 +177,7 @@ def to_proto(summary: WindowSummary, include_samples: bool) -> query_pb2.TravelT
         computed_ns=summary.computed_ns,
         provisional=summary.provisional,
     )
-    if summary.count == 0 and not summary.rejections:  # nobody: "no data", not suppressed
+    if summary.nobody:  # "no data", not suppressed
         msg.no_data = True
         return msg
     if summary.suppressed:  # under k distinct devices: no figure at all, not even counts

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from roadside.central.store.archive import pyarrow_modules
-from roadside.central.traveltime import archive, store
+from roadside.central.traveltime import archive, reference, store
 from roadside.central.traveltime.model import Target, WindowSummary
 
 GROUPS = {  # --by: the SQL that names a row's group, on the site's clock
@@ -28,7 +28,7 @@ GROUPS = {  # --by: the SQL that names a row's group, on the site's clock
     "weekday": "isodow(timezone($tz, to_timestamp(window_start_ns / 1e9)))",
     "hour": "hour(timezone($tz, to_timestamp(window_start_ns / 1e9)))",
 }
-FREE_FLOW_PERCENTILE = 0.15
+FREE_FLOW_PERCENTILE = reference.FREE_FLOW_PERCENTILE / 100  # the workers' definition
 
 RELIABILITY = """
 WITH f AS (SELECT median_s, {group} AS grp FROM w WHERE median_s IS NOT NULL),

@@ -29,7 +29,7 @@ def hour_of(window_start_s: int) -> int:
 def is_empty(w: WindowSummary) -> bool:
     """Nobody seen (as the engine makes such a window: no figure, so suppressed): the
     window is kept as its start only."""
-    return (w.count == 0 and w.suppressed and w.figures is None and not w.rejections
+    return (w.nobody and w.suppressed and w.figures is None
             and not w.unmatched and not w.samples_s and not w.devices and not w.by_class
             and not w.by_address_kind and not w.vehicle_only and not w.clock_corrected
             and not w.clock_excluded and not w.provisional
