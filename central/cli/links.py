@@ -15,6 +15,7 @@ from roadside.central.cli.client import (
     query_stub,
 )
 from roadside.central.cli.traveltime import BACKFILL_COLUMNS, backfill_fields
+from roadside.central.store.records import points
 from roadside.central.traveltime.stats import FILTERS
 from roadside.common import output
 from roadside.common.errors import RoadsideError
@@ -83,8 +84,7 @@ def link_row(link: Any) -> dict[str, Any]:
         "max_speed_kmh": link.max_speed_kmh,
         "outlier_filter": link.outlier_filter or "robust",
         "vehicle_only": link.vehicle_only,
-        "geometry": [[link.geometry[i], link.geometry[i + 1]]
-                     for i in range(0, len(link.geometry), 2)],
+        "geometry": points(link.geometry),
         **backfill_fields(link),
     }
 

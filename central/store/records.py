@@ -9,6 +9,7 @@ protobuf happens in the services' wire modules.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from roadside.central.store import keys
@@ -161,14 +162,12 @@ class LinkRecord:
         if self.vehicle_only:
             data["vehicle_only"] = True
         if geometry and self.geometry:
-            data["geometry"] = [list(self.geometry[i:i + 2])
-                                for i in range(0, len(self.geometry), 2)]
+            data["geometry"] = points(self.geometry)
         return _dumps(data)
 
     def line(self) -> list[list[float]] | None:
         """The road as [longitude, latitude] points; None when not drawn (straight)."""
-        g = self.geometry
-        return [[g[i], g[i + 1]] for i in range(0, len(g), 2)] if g else None
+        return points(self.geometry) if self.geometry else None
 
     @classmethod
     def from_json(cls, src: str, dest: str, value: bytes) -> LinkRecord:
@@ -177,6 +176,11 @@ class LinkRecord:
                    float(data.get("min_speed_kmh", 0.0)), float(data.get("max_speed_kmh", 0.0)),
                    str(data.get("outlier", "")), bool(data.get("vehicle_only", False)),
                    tuple(float(c) for point in data.get("geometry", ()) for c in point))
+
+
+def points(flat: Sequence[float]) -> list[list[float]]:
+    """Longitude, latitude, ... as [longitude, latitude] points."""
+    return [[flat[i], flat[i + 1]] for i in range(0, len(flat), 2)]
 
 
 @dataclass(frozen=True, slots=True)
