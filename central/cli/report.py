@@ -20,9 +20,8 @@ import yaml
 from roadside.central.cli.pki import control_action, control_config, control_store
 from roadside.central.store.event_reads import EventQuery, EventReader
 from roadside.central.store.records import LinkRecord
-from roadside.central.traveltime import od, reports, store
+from roadside.central.traveltime import downtime, od, reports, store
 from roadside.central.traveltime.config import TravelTimeConfig
-from roadside.central.traveltime.downtime import downtime
 from roadside.central.traveltime.model import Target
 from roadside.common.errors import RoadsideError
 from roadside.common.output import Column, write_rows
@@ -134,38 +133,38 @@ def _target(args: argparse.Namespace, central: Any) -> Target:
     return store.route_target(routes[args.route], central.links(), DEFAULTS.route_max_seconds)
 
 
-def _windows_report(args: argparse.Namespace) -> tuple[Any, int, int, str]:
+def _windows_report(args: argparse.Namespace, with_downtime: bool = False
+                    ) -> tuple[Any, int, int, str, dict[str, int]]:
+    """The target's windows of the period (and its detectors' downtime when asked), its
+    span and the site's clock."""
     config = control_config(args)
     since, until = _span(args)
+    down: dict[str, int] = {}
     with control_store(config) as central:
         target = _target(args, central)
         table = reports.history(central.client, central.namespace, target, since, until)
+        if with_downtime:
+            down = downtime.downtime(EventReader(central, None), config.archive_dir,
+                                     target.detectors, since, until)
     zone = args.time_zone or config.http_time_zone or "UTC"
-    return table, since, until, zone
+    return table, since, until, zone, down
 
 
 def _reliability(args: argparse.Namespace) -> int:
-    table, _since, _until, zone = _windows_report(args)
+    table, _since, _until, zone, _down = _windows_report(args)
     rows = reports.reliability(table, args.by, zone, args.free_flow_s)
     return _emit(args, RELIABILITY, rows, "reliability")
 
 
 def _profile(args: argparse.Namespace) -> int:
-    table, _since, _until, zone = _windows_report(args)
+    table, _since, _until, zone, _down = _windows_report(args)
     return _emit(args, PROFILE, reports.profile(table, zone), "profile")
 
 
 def _coverage(args: argparse.Namespace) -> int:
-    config = control_config(args)
-    table, since, until, _zone = _windows_report(args)
+    table, since, until, _zone, down = _windows_report(args, with_downtime=True)
     rows = reports.coverage(table, since, until, DEFAULTS.window_s)
-    with control_store(config) as central:
-        target = _target(args, central)
-        down = downtime(EventReader(central, None), config.archive_dir, target.detectors,
-                        since, until)
-    for row in rows:
-        row["downtime_hours"] = down
-        row["detector_downtime"] = max(down.values(), default=0)
+    downtime.add_to(rows, down)
     return _emit(args, COVERAGE, rows, "coverage")
 
 

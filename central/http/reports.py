@@ -13,9 +13,8 @@ from fastapi import Depends, FastAPI, HTTPException
 
 from roadside.central.http.feeds import ROUTE_MAX_SECONDS, Feeds
 from roadside.central.store.event_reads import EventQuery, EventReader
-from roadside.central.traveltime import od, reports
+from roadside.central.traveltime import downtime, od, reports
 from roadside.central.traveltime.config import TravelTimeConfig
-from roadside.central.traveltime.downtime import downtime
 
 MAX_DAYS = 366  # the longest period a report covers
 ANALYST_ROLES = ("analyst",)  # who may read per-device passes (the role table's rule)
@@ -42,33 +41,31 @@ def add_routes(app: FastAPI, feeds: Feeds, known: Callable[..., str],
                                      "route/NAME)")
         first, end = period(since, until)
         store = feeds.store
-        return reports.history(store.client, store.namespace, target, first, end), first, end
+        table = reports.history(store.client, store.namespace, target, first, end)
+        return table, first, end, target
 
     @app.get("/api/v1/reports/reliability", summary="TTI, PTI, buffer index, 95th percentile")
     def reliability(_role: Annotated[str, Depends(known)], id: str, since: str | None = None,
                     until: str | None = None, by: str = "period") -> dict[str, Any]:
         if by not in reports.GROUPS:
             raise HTTPException(422, f"by: one of {', '.join(sorted(reports.GROUPS))}")
-        table, _first, _end = history(id, since, until)
+        table, _first, _end, _target = history(id, since, until)
         return {"rows": reports.reliability(table, by, time_zone or "UTC")}
 
     @app.get("/api/v1/reports/profile", summary="median travel time by weekday and hour")
     def profile(_role: Annotated[str, Depends(known)], id: str, since: str | None = None,
                 until: str | None = None) -> dict[str, Any]:
-        table, _first, _end = history(id, since, until)
+        table, _first, _end, _target = history(id, since, until)
         return {"rows": reports.profile(table, time_zone or "UTC")}
 
     @app.get("/api/v1/reports/coverage", summary="windows published, suppressed, without data")
     def coverage(_role: Annotated[str, Depends(known)], id: str, since: str | None = None,
                  until: str | None = None) -> dict[str, Any]:
-        table, first, end = history(id, since, until)
+        table, first, end, target = history(id, since, until)
         rows = reports.coverage(table, first, end, defaults.window_s)
-        target = next(t for t in feeds.targets() if t.path == id)
-        down = downtime(EventReader(feeds.store, None), feeds.archive_dir, target.detectors,
-                        first, end)
-        for row in rows:
-            row["downtime_hours"] = down
-            row["detector_downtime"] = max(down.values(), default=0)
+        downtime.add_to(rows, downtime.downtime(EventReader(feeds.store, None),
+                                                feeds.archive_dir, target.detectors, first,
+                                                end))
         return {"rows": rows}
 
     @app.get("/api/v1/reports/od", summary="origin-destination matrix (analyst; audited)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from roadside.central.store import archive
 from roadside.central.store.event_reads import EventQuery, EventReader
@@ -52,3 +53,10 @@ def _hours_of_files(directory: Path, paths: list[str], since_ns: int,
              "until": until_ns}).fetchall()]
     finally:
         con.close()
+
+
+def add_to(rows: list[dict[str, Any]], down: dict[str, int]) -> None:
+    """A coverage report's rows with each detector's downtime and the worst of them."""
+    for row in rows:
+        row["downtime_hours"] = down
+        row["detector_downtime"] = max(down.values(), default=0)
