@@ -165,9 +165,10 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
     @app.get("/datex2/v3/travel-times.xml", summary="DATEX II v3 ElaboratedDataPublication",
              response_class=Response)
     def datex(request: Request, _role: Annotated[str, Depends(caller)]) -> Response:
-        places = {p.id: (p.latitude, p.longitude) for p in feeds.places().values()}
+        found = feeds.places()
+        places = {p.id: (p.latitude, p.longitude) for p in found.values()}
         return reply(request, publication(feeds.travel_times(), places, country,
-                                          roads=feeds.roads()), DATEX_TYPE)
+                                          roads=feeds.roads(found)), DATEX_TYPE)
 
     return app
 

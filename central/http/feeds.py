@@ -128,9 +128,8 @@ class Feeds:
         return windows_store.all_targets(self.store.client, self.store.namespace,
                                          ROUTE_MAX_SECONDS)
 
-    def roads(self) -> dict[str, list[list[float]]]:
+    def roads(self, places: dict[str, Place]) -> dict[str, list[list[float]]]:
         """Each link's and route's line along its road ([longitude, latitude] points)."""
-        places = self.places()
         return {t.path: road(t, places) for t in self.targets()}
 
     def places(self) -> dict[str, Place]:
@@ -280,12 +279,10 @@ class Feeds:
              "properties": {"kind": "detector", "id": p.id, "name": p.name,
                             **({"health": health.get(p.id)} if with_health else {})}}
             for p in places.values()]
-        targets = {t.path: t for t in self.targets()}
+        lines = self.roads(places)
         for entry in self.travel_times():
-            target = targets.get(entry["id"])
-            line = (road(target, places) if target is not None else
-                    [[places[d].longitude, places[d].latitude]
-                     for d in entry["detectors"] if d in places])
+            line = lines.get(entry["id"]) or [[places[d].longitude, places[d].latitude]
+                                              for d in entry["detectors"] if d in places]
             current = entry["current"] or {}
             live = entry["live"] or {}
             features.append({
