@@ -56,7 +56,6 @@ MIN_CHUNK_KEYS = 16  # per detector, when a read merges many detectors' streams
 DEFAULT_PAGE = 1000  # events per page when the client asks for 0
 MAX_PAGE = 10_000  # the largest page a client may ask for
 _TOKEN_PREFIX = "t3:"
-FIRST_LOOK_NS = keys.BUCKET_S * keys.NS_PER_S  # how far a first page looks before widening
 DAY_NS = 86_400 * keys.NS_PER_S
 
 Position = tuple[int, str]  # (timestamp_ns, key): the order events come out in
