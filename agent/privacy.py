@@ -167,25 +167,30 @@ class DeviceHasher:
 
     def device_id(self, mac: bytes, t_ns: int) -> str:
         """32 lowercase hex characters; the same MAC maps to the same id within an epoch."""
-        return self.ids(mac, t_ns)[0]
+        hot = self._hot
+        if hot is not None and hot[0] <= t_ns < hot[1]:
+            return _keyed(hot[2], mac)
+        epoch = self.epoch(t_ns)
+        key = self.epoch_key(epoch)
+        start = self.epoch_start_ns(epoch)
+        if t_ns - start < OVERLAP_NS:
+            return _hashed(key, mac)
+        context = hmac.new(key, digestmod=hashlib.sha256)
+        self._hot = (start + OVERLAP_NS, start + self._epoch_ns, context)
+        return _keyed(context, mac)
 
     def ids(self, mac: bytes, t_ns: int) -> tuple[str, str | None]:
         """(device_id, alias): within OVERLAP_S after a boundary, the alias is the MAC's id
         under the previous epoch's key, so a device heard upstream just before the boundary
         is matched through it; else None."""
         hot = self._hot
-        if hot is not None and hot[0] <= t_ns < hot[1]:
-            return _keyed(hot[2], mac), None
-        epoch = self.epoch(t_ns)
-        key = self.epoch_key(epoch)
-        start = self.epoch_start_ns(epoch)
-        if t_ns - start >= OVERLAP_NS:
-            context = hmac.new(key, digestmod=hashlib.sha256)
-            self._hot = (start + OVERLAP_NS, start + self._epoch_ns, context)
-            return _keyed(context, mac), None
-        device = _hashed(key, mac)
+        if hot is not None and hot[0] <= t_ns < hot[1]:  # (device_id's own hot path, inline:
+            return _keyed(hot[2], mac), None  # the pipeline calls this for every sighting)
+        device = self.device_id(mac, t_ns)
+        if not self.in_overlap(t_ns):
+            return device, None
         try:
-            return device, _hashed(self.epoch_key(epoch - 1), mac)
+            return device, _hashed(self.epoch_key(self.epoch(t_ns) - 1), mac)
         except EpochKeyErased:
             return device, None
 
