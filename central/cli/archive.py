@@ -20,7 +20,8 @@ from roadside.central.config import CentralConfig
 from roadside.central.store import archive, archive_export
 from roadside.central.store.event_reads import EventReader
 from roadside.central.traveltime import store as windows_store
-from roadside.central.traveltime.archiver import ROUTE_MAX_SECONDS, archive_normals, move_windows
+from roadside.central.traveltime.archiver import archive_normals, move_windows
+from roadside.central.traveltime.config import ROUTE_MAX_SECONDS
 from roadside.common.output import Column, write_rows
 
 

@@ -26,6 +26,7 @@ from roadside.central.store.clocks import CLOCK_OFFSET_MAX_S, read_estimates
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.traveltime import alerts, profiles
 from roadside.central.traveltime import store as windows_store
+from roadside.central.traveltime.config import ROUTE_MAX_SECONDS
 from roadside.central.traveltime.model import Target, WindowSummary
 from roadside.central.traveltime.query import to_proto
 from roadside.central.traveltime.reference import FreeFlowCache
@@ -35,7 +36,6 @@ NS_PER_S = 1_000_000_000
 RECENT_S = 3600  # the windows a feed shows besides the current one (by default)
 MAX_RECENT_S = 48 * 3600  # the most a caller may ask for (?hours=)
 TREND_FRACTION = 0.10  # a median this much above (below) the previous: increasing (decreasing)
-ROUTE_MAX_SECONDS = 1800
 READERS = 8  # targets read from etcd at once for one feed
 QUALITY_WINDOW_S = 300  # the window width data quality assumes when no window is stored
 

@@ -11,10 +11,10 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException
 
-from roadside.central.http.feeds import ROUTE_MAX_SECONDS, Feeds
+from roadside.central.http.feeds import Feeds
 from roadside.central.store.event_reads import EventQuery, EventReader
 from roadside.central.traveltime import downtime, od, reports
-from roadside.central.traveltime.config import TravelTimeConfig
+from roadside.central.traveltime.config import ROUTE_MAX_SECONDS, TravelTimeConfig
 
 MAX_DAYS = 366  # the longest period a report covers
 ANALYST_ROLES = ("analyst",)  # who may read per-device passes (the role table's rule)

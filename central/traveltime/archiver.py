@@ -21,14 +21,13 @@ from roadside.central.store.etcd_store import EtcdStore
 from roadside.central.store.rounds import Rounds
 from roadside.central.traveltime import archive as windows_archive
 from roadside.central.traveltime import profiles, store
-from roadside.central.traveltime.config import TravelTimeConfig
+from roadside.central.traveltime.config import ROUTE_MAX_SECONDS
 from roadside.central.traveltime.model import Target, WindowSummary
 
 log = logging.getLogger(__name__)
 
 DAY_S = 86_400
 LOCK_TTL_S = 600
-ROUTE_MAX_SECONDS = TravelTimeConfig().route_max_seconds
 Report = Callable[[str, int], None]  # (day, windows archived), after each day
 
 Key = tuple[bytes, int]  # an etcd key and the mod revision it was read at

@@ -10,6 +10,7 @@ from roadside.central.store.shards import parse_shards
 
 ID_SHAPE = "[a-z0-9][a-z0-9_-]{0,62}"
 MAX_WINDOW_S = 3600  # widest window: queries look this far before `since` for overlaps
+ROUTE_MAX_SECONDS = 1800  # per hop of a route when no link gives max_seconds
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class TravelTimeConfig:
     k: int = 5  # windows with fewer kept samples are suppressed
     mad_threshold: float = 3.5  # outlier: |x - median| > threshold * 1.4826 * MAD
     max_speed_kmh: float = 200.0  # faster than this over a link of known length: implausible
-    route_max_seconds: int = 1800  # per hop of a route when no link gives max_seconds
+    route_max_seconds: int = ROUTE_MAX_SECONDS  # per hop of a route no link gives
     # the live figure: each link and route also carries an estimate over the last
     # live_window_s, recomputed every live_every_s, provisional until its window is published
     live_window_s: int = 300  # 0 = no live figure
