@@ -24,10 +24,14 @@ RSSI_MIN, RSSI_MAX = -128, 20  # dBm a radio can plausibly report; clamped to th
 
 def pass_ulid(detector_id: str, device_id: str, first_ns: int) -> str:
     """Deterministic: the same capture replayed twice gives the same ULIDs (etcd keys)."""
-    ms = (first_ns // 1_000_000).to_bytes(6, "big")
-    rand = hashlib.sha256(b"%s|%s|%d" % (detector_id.encode(), device_id.encode(),
-                                         first_ns)).digest()[:10]
-    return ulid_text(ms + rand)
+    return _ulid(hashlib.sha256(b"%s|" % detector_id.encode()), device_id, first_ns)
+
+
+def _ulid(prefix: hashlib._Hash, device_id: str, first_ns: int) -> str:
+    """pass_ulid with the detector's part of the hash made once (`prefix`, copied)."""
+    h = prefix.copy()
+    h.update(b"%s|%d" % (device_id.encode(), first_ns))
+    return ulid_text((first_ns // 1_000_000).to_bytes(6, "big") + h.digest()[:10])
 
 
 def new_ulid(t_ns: int) -> str:
@@ -64,11 +68,13 @@ class PassBuilder:
         raw_mode: bool = False,
     ) -> None:
         self.detector_id = detector_id
+        self._ulid_prefix = hashlib.sha256(b"%s|" % detector_id.encode())
         self._gap_ns = int(pass_gap_s * NS)
         self._max_ns = int(max_pass_s * NS)
         self._timestamp = timestamp
         self._raw = raw_mode
         self._open: dict[str, _Open] = {}
+        self.is_open = self._open.__contains__  # `in`, without a Python call (per sighting)
         self._raw_seen: dict[str, int] = {}  # device id -> last second emitted (raw mode)
 
     def __contains__(self, device_id: object) -> bool:
@@ -144,18 +150,9 @@ class PassBuilder:
             ts = p.last_ns
         else:
             ts = p.peak_ns
-        return Pass(
-            ulid=pass_ulid(self.detector_id, device_id, p.first_ns),
-            device_id=device_id,
-            first_ns=p.first_ns,
-            last_ns=p.last_ns,
-            peak_ns=p.peak_ns,
-            peak_rssi=NO_RSSI if p.peak_rssi is None else max(RSSI_MIN, min(RSSI_MAX, p.peak_rssi)),
-            count=p.count,
-            radio=p.radio,
-            address_kind=p.address_kind,
-            timestamp_ns=ts,
-            tagged=p.tagged,
-            alias=p.alias,
-            device_class=p.device_class,
+        rssi = p.peak_rssi
+        return Pass(  # positional: Pass's field order (a named tuple: faster than keywords)
+            _ulid(self._ulid_prefix, device_id, p.first_ns), device_id, p.first_ns, p.last_ns,
+            p.peak_ns, NO_RSSI if rssi is None else max(RSSI_MIN, min(RSSI_MAX, rssi)),
+            p.count, p.radio, p.address_kind, ts, p.tagged, p.alias, p.device_class,
         )

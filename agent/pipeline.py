@@ -80,32 +80,31 @@ class Pipeline:
 
     def on_sighting(self, s: Sighting) -> None:
         """Account one sighting (the sources' `emit`)."""
-        action = self._actions[s.address_kind]
-        self._by_source[s.source] += 1
+        mac, t_ns, rssi, radio, kind, source, _channel, device_class = s  # (one unpack)
+        action = self._actions[kind]
+        self._by_source[source] += 1
         if action is Action.DROP:
             self._dropped += 1
             return
         try:  # the only use of the MAC
-            device_id, alias = self.hasher.ids(s.mac, s.t_ns)
+            device_id, alias = self.hasher.ids(mac, t_ns)
         except EpochKeyErased:  # heard in an epoch whose key this box has erased
             self._erased += 1
             return
-        if self._budget and s.address_kind not in UNBUDGETED and device_id not in self._builder:
-            if not self._spend_budget(s.t_ns):
+        if self._budget and kind not in UNBUDGETED and not self._builder.is_open(device_id):
+            if not self._spend_budget(t_ns):
                 self._over_budget += 1
                 return
         self._sightings += 1
-        if s.t_ns > self._newest_ns:
-            self._newest_ns = s.t_ns
+        if t_ns > self._newest_ns:
+            self._newest_ns = t_ns
         tag = action is Action.TAG
         add = self._builder.add
-        closed = add(device_id, s.t_ns, s.rssi, s.radio, s.address_kind, tag, False,
-                     s.device_class)
+        closed = add(device_id, t_ns, rssi, radio, kind, tag, False, device_class)
         if closed:
             self._pending.extend(closed)
         if alias is not None:  # just after a boundary: the same visit under the old id too
-            closed = add(alias, s.t_ns, s.rssi, s.radio, s.address_kind, tag, True,
-                         s.device_class)
+            closed = add(alias, t_ns, rssi, radio, kind, tag, True, device_class)
             if closed:
                 self._pending.extend(closed)
 

@@ -19,6 +19,8 @@ from roadside.agent.privacy import (
     DeviceHasher,
     PrivacyError,
     PrivacyPolicy,
+    _keyed,
+    _pads,
     ble_address_kind,
     generate_secret,
     load_secret,
@@ -54,6 +56,16 @@ def test_known_vector() -> None:
     expected = hmac.new(key, MAC, hashlib.sha256).hexdigest()[:32]
     assert hasher.device_id(MAC, T0) == expected
     assert expected == "4793a7e5365ceedeac39886a6e65d165"  # frozen: ids must not drift
+
+
+def test_hot_path_hmac_equals_the_standard_library_for_any_key_and_mac() -> None:
+    """The per-sighting hash keeps the key's pads hashed (RFC 2104 by hand, for speed): it
+    must give hmac's HMAC-SHA256 for keys shorter, equal to and longer than a block."""
+    for key_len in (0, 1, 31, 32, 63, 64, 65, 200):
+        key = os.urandom(key_len)
+        pads = _pads(key)
+        for mac in (MAC, os.urandom(6), b"", os.urandom(100)):
+            assert _keyed(pads, mac) == hmac.digest(key, mac, "sha256")[:16].hex()
 
 
 def test_same_mac_same_id_within_epoch_and_across_detectors() -> None:
