@@ -11,7 +11,6 @@ run time, and the dependencies are closures.)
 """
 
 import datetime
-import hashlib
 import zoneinfo
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ from fastapi.staticfiles import StaticFiles
 from roadside.central.http import reports
 from roadside.central.http.apikeys import ApiKeys
 from roadside.central.http.datex import publication
+from roadside.central.http.feed_bodies import FRESH_S, FeedBodies, etag
 from roadside.central.http.feeds import MAX_RECENT_S, Feeds
 from roadside.common import __version__
 from roadside.common.identity import IdentityError, of_certificate
@@ -57,14 +57,9 @@ def day_span(day: str, time_zone: str) -> tuple[int, int]:
     return int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9
 
 
-def json_reply(request: Request, data: Any, media_type: str = "application/json") -> Response:
-    """`data` as JSON (pydantic-core's serializer, as FastAPI's own path), with an ETag."""
-    return reply(request, pydantic_core.to_json(data), media_type)
-
-
-def reply(request: Request, body: bytes, media_type: str) -> Response:
+def reply(request: Request, body: bytes, media_type: str, tag: str = "") -> Response:
     """The body with a strong ETag; 304 Not Modified when the client has it already."""
-    tag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    tag = tag or etag(body)
     headers = {"ETag": tag, "Cache-Control": "no-cache"}
     if tag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
@@ -77,6 +72,13 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
     app = FastAPI(title="roadside", version=__version__, docs_url=None, redoc_url=None,
                   description="Travel times, network and detector health of a roadside "
                               "site: JSON, GeoJSON and DATEX II v3.")
+
+    bodies = FeedBodies(lambda: feeds.cache.generation())  # the feeds' replies, kept
+
+    def served(request: Request, key: tuple[Any, ...], build: Callable[[], bytes],
+               media_type: str, max_age_s: float | None = None) -> Response:
+        body = bodies.get(key, build, max_age_s)
+        return reply(request, body.data, media_type, body.tag)
 
     def caller(request: Request) -> str:
         """The caller's role: a live API key's, an operator certificate's (HTTPS with a
@@ -120,21 +122,27 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
                      id: str | None = None, hours: float = 1.0,
                      day: str | None = None) -> Response:
         check_hours(hours, MAX_RECENT_S // 3600)
-        if day is not None:  # one target's windows of a day on the site's clock
-            if id is None:
-                raise HTTPException(422, "day: give id too (one link or route a day)")
-            entries = feeds.span(id, *day_span(day, time_zone))
-        else:
-            entries = feeds.travel_times(only=id, recent_s=int(hours * 3600))
-        if id is not None and not entries:
-            raise HTTPException(404, f"no link or route {id!r} (ids: link/SRC/DEST, "
-                                     "route/NAME)")
-        return json_reply(request, {"entries": entries})
+
+        def build() -> bytes:
+            if day is not None:  # one target's windows of a day on the site's clock
+                if id is None:
+                    raise HTTPException(422, "day: give id too (one link or route a day)")
+                entries = feeds.span(id, *day_span(day, time_zone))
+            else:
+                entries = feeds.travel_times(only=id, recent_s=int(hours * 3600))
+            if id is not None and not entries:
+                raise HTTPException(404, f"no link or route {id!r} (ids: link/SRC/DEST, "
+                                         "route/NAME)")
+            return pydantic_core.to_json({"entries": entries})
+
+        return served(request, ("travel-times", id, hours, day), build, "application/json")
 
     @app.get("/api/v1/network.geojson", summary="detectors, links and routes as GeoJSON")
     def network(request: Request, role: Annotated[str, Depends(caller)]) -> Response:
-        return json_reply(request, feeds.network(with_health=role != ANONYMOUS),
-                          "application/geo+json")
+        with_health = role != ANONYMOUS
+        return served(request, ("network", with_health),
+                      lambda: pydantic_core.to_json(feeds.network(with_health)),
+                      "application/geo+json", FRESH_S if with_health else None)
 
     @app.get("/api/v1/detectors/health", summary="each detector's health")
     def health(_role: Annotated[str, Depends(known)]) -> dict[str, Any]:
@@ -165,10 +173,12 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
     @app.get("/datex2/v3/travel-times.xml", summary="DATEX II v3 ElaboratedDataPublication",
              response_class=Response)
     def datex(request: Request, _role: Annotated[str, Depends(caller)]) -> Response:
-        found = feeds.places()
-        places = {p.id: (p.latitude, p.longitude) for p in found.values()}
-        return reply(request, publication(feeds.travel_times(), places, country,
-                                          roads=feeds.roads(found)), DATEX_TYPE)
+        def build() -> bytes:
+            found = feeds.places()
+            places = {p.id: (p.latitude, p.longitude) for p in found.values()}
+            return publication(feeds.travel_times(), places, country, roads=feeds.roads(found))
+
+        return served(request, ("datex",), build, DATEX_TYPE)
 
     return app
 

@@ -2,7 +2,7 @@
 changed: a target whose windows or live figure were written since (etcd's min_mod_revision:
 one keys-only range read per request tells which), every target when links, routes or normal
 profiles changed, and any entry older than MAX_AGE_S (its last hour slides on, a lease may
-have removed a figure). A window written is in the next request's answer.
+have removed a figure). Whole bodies are kept above it (feed_bodies.py).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class FeedCache:
         self._make = make
         self._lock = threading.Lock()
         self._revision = 0  # changes up to it are in the entries
+        self._generation = 0  # bumped whenever a change in etcd dropped entries
         self._entries: dict[tuple[str, int], tuple[Target, dict[str, Any], float]] = {}
 
     def entries(self, targets: list[Target], now_ns: int, recent_s: int) -> list[dict[str, Any]]:
@@ -47,6 +48,13 @@ class FeedCache:
                                                           mono)
             return [self._entries[(t.path, recent_s)][1] for t in targets]
 
+    def generation(self) -> int:
+        """A number that changes when something the entries (or the feeds' maps: detectors'
+        places) show changed in etcd."""
+        with self._lock:
+            self._forget_changed()
+            return self._generation
+
     def _forget_changed(self) -> None:
         """Drop the entries of targets written since the last look (all of them when
         links, routes or profiles changed)."""
@@ -60,13 +68,16 @@ class FeedCache:
                 for kv in resp.kvs:
                     path = kv.key.decode()[len(prefix):]  # a window's key: the path, its start
                     changed.add(path.rsplit("/", 1)[0] if windows else path)
-            structure = any(  # (etcd filters by revision before it applies the limit)
+            structure, placed = (any(  # (etcd filters by revision before it applies the limit)
                 self._client.get_range_response(p, keys.prefix_end(p), keys_only=True, limit=1,
                                                 min_mod_revision=since).kvs
-                for p in (keys.links_prefix(ns), keys.routes_prefix(ns),
-                          keys.profile_key(ns, "")))
+                for p in prefixes) for prefixes in (
+                    (keys.links_prefix(ns), keys.routes_prefix(ns), keys.profile_key(ns, "")),
+                    (keys.registry_prefix(ns),)))  # (places: the feeds' maps, not entries)
         except store.ETCD_ERRORS as exc:
             raise StoreUnavailable(f"etcd read failed: {exc}") from exc
+        if structure or changed or placed:
+            self._generation += 1
         if structure:
             self._entries.clear()
         else:

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -25,6 +26,7 @@ from roadside.central.api import wire
 from roadside.central.api.server import RunningCentral
 from roadside.central.http.apikeys import ApiKeys
 from roadside.central.http.datex import publication
+from roadside.central.http.feed_bodies import FRESH_S
 from roadside.central.pki.registry import PkiRegistry
 from roadside.central.store import keys as store_keys
 from roadside.central.store.etcd_process import EtcdProcess
@@ -45,6 +47,7 @@ SCHEMAS = Path(__file__).resolve().parents[1] / "data" / "schemas" / "datex2-v3"
 DATEX_NS = {"roa": "http://datex2.eu/schema/3/roadTrafficData",
             "loc": "http://datex2.eu/schema/3/locationReferencing"}
 CALL_S = 20
+FRESH_WAIT_S = FRESH_S + CALL_S  # a feed body is served FRESH_S before etcd is asked again
 
 
 SITE_CONTEXT: ssl.SSLContext | None = None  # trusts the test's site CA (_trust_the_site)
@@ -151,25 +154,31 @@ def window_of_a_b(road: Road, start_s: int, provisional: bool = False) -> tuple[
     return link, dataclasses.replace(window, provisional=provisional)
 
 
-def test_a_window_written_is_in_the_next_answer_though_the_feed_keeps_its_entries(
+def test_a_window_written_is_in_the_feed_within_a_second_though_it_keeps_its_entries(
     http_central: RunningCentral, road: Road,
 ) -> None:
+    """Feed bodies are served from memory (feed_bodies.FRESH_S) and built again only where
+    something changed: a window written, a new link, show within FRESH_S."""
     t0 = corridor(road)
     url = f"{http_central.http_url}/api/v1/travel-times"
     key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
 
-    def entry(target: str) -> dict[str, object]:
-        return next(e for e in json.loads(get(url, key)[1])["entries"] if e["id"] == target)
+    def entry(target: str) -> dict[str, Any] | None:
+        return next((e for e in json.loads(get(url, key)[1])["entries"] if e["id"] == target),
+                    None)
     assert entry("link/a/b")["current"]["state"] == "no_data"  # type: ignore[index]
-    # a worker rewrites the last window with late passes: the next answer has it
+    # a worker rewrites the last window with late passes: the feed has it
     road.trips("a", "b", (t0 + 2 * W + 10) * S, [70.0 + i for i in range(6)],
                first_device=500, spacing_s=5)
     link, late = window_of_a_b(road, t0 + 2 * W)
     store.write_windows(road.client, road.namespace, [(link, late)])
-    current = entry("link/a/b")["current"]
-    assert current["state"] == "ok" and current["median_s"] == 72.5  # type: ignore[index]
-    road.link("c", "a", max_seconds=600)  # a new link: in the next answer too
-    assert entry("link/c/a")["recent"] == []
+    wait_until(lambda: entry("link/a/b")["current"]["state"] == "ok",  # type: ignore[index]
+               within_s=FRESH_WAIT_S, what="the late window in the feed")
+    assert entry("link/a/b")["current"]["median_s"] == 72.5  # type: ignore[index]
+    road.link("c", "a", max_seconds=600)  # a new link: in the feed too
+    wait_until(lambda: entry("link/c/a") is not None, within_s=FRESH_WAIT_S,
+               what="the new link in the feed")
+    assert entry("link/c/a")["recent"] == []  # type: ignore[index]
 
 
 def test_feeds_answer_304_while_nothing_changed(http_central: RunningCentral, road: Road) -> None:
@@ -196,6 +205,8 @@ def test_feeds_answer_304_while_nothing_changed(http_central: RunningCentral, ro
                    first_device=700 + len(path), spacing_s=5)
         link, late = window_of_a_b(road, t0 + 2 * W)
         store.write_windows(road.client, road.namespace, [(link, late)])
+        wait_until(lambda: fetch(path, tag)[0] == 200,  # noqa: B023 (called at once)
+                   within_s=FRESH_WAIT_S, what=f"{path} changed")
         code, changed = fetch(path, tag)
         assert code == 200 and changed != tag, path
 
@@ -292,12 +303,19 @@ def test_the_feeds_carry_the_live_figure_marked_provisional(
     assert json.loads(get(url, key)[1])["entries"][0]["live"] is None  # no worker made one
     link, live = window_of_a_b(road, t0 - 100, provisional=True)  # what a worker writes
     road.client.put(store_keys.live_key(road.namespace, link.path), live.to_json())
+    wait_until(lambda: json.loads(get(url, key)[1])["entries"][0]["live"] is not None,
+               within_s=FRESH_WAIT_S, what="the live figure in the feed")
     figure = json.loads(get(url, key)[1])["entries"][0]["live"]
     assert figure["provisional"] is True and figure["state"] == "ok"
     assert figure["window_end_ns"] == (t0 + W - 100) * S and figure["samples"] == 20
-    network = json.loads(get(f"{http_central.http_url}/api/v1/network.geojson", key)[1])
-    [ab] = [f for f in network["features"] if f["id"] == "link/a/b"]
-    assert ab["properties"]["live_travel_time_s"] == figure["travel_time_s"]
+
+    def live_on_the_map() -> object:
+        network = json.loads(get(f"{http_central.http_url}/api/v1/network.geojson", key)[1])
+        [ab] = [f for f in network["features"] if f["id"] == "link/a/b"]
+        return ab["properties"]["live_travel_time_s"]
+    wait_until(lambda: live_on_the_map() is not None, within_s=FRESH_WAIT_S,
+               what="the live figure on the map")
+    assert live_on_the_map() == figure["travel_time_s"]
 
 
 @pytest.mark.parametrize("with_data", [True, False])
