@@ -8,11 +8,10 @@ from collections.abc import Callable
 
 import grpc
 
-from roadside.central.api import validation, wire
+from roadside.central.api import admin, validation, wire
 from roadside.central.api.grpc_errors import grpc_method
 from roadside.central.api.quota import TokenBuckets
 from roadside.central.api.validation import Limits
-from roadside.central.errors import InvalidArgument, NotFound
 from roadside.central.store.clocks import ClockEstimator
 from roadside.central.store.etcd_store import EtcdStore
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc
@@ -84,37 +83,15 @@ class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServi
     def RegisterDetector(
         self, request: collector_pb2.RegisterDetectorRequest, context: grpc.ServicerContext
     ) -> collector_pb2.RegisterDetectorResponse:
-        validation.detector(request.detector)
-        record = wire.detector_to_record(request.detector)
-        stored = self.store.register_detector(record)
+        stored = admin.register(self.store, request.detector)
         self.forget(stored.id)
-        log.info("detector %s registered", stored.id)
         return collector_pb2.RegisterDetectorResponse(detector=wire.record_to_detector(stored))
 
     @grpc_method
     def SetLinks(
         self, request: collector_pb2.SetLinksRequest, context: grpc.ServicerContext
     ) -> collector_pb2.SetLinksResponse:
-        validation.set_links(request)
-        dest = request.dest_detector_id
-        named = [("dest_detector_id", dest)] + [
-            (f"sources[{i}].src_detector_id", s.src_detector_id)
-            for i, s in enumerate(request.sources)]
-        for field, detector_id in named:
-            if self.store.get_detector(detector_id) is None:
-                raise NotFound(f"{field}: unknown detector {detector_id!r}: a detector is "
-                               "known once registered (roadside agent init/register) or "
-                               "once its agent has uploaded")
-        sources = wire.link_sources_to_records(dest, list(request.sources))
-        kept = {s.src for s in sources}
-        for route in self.store.routes():  # a route's link goes only with the route
-            for src, to in zip(route.detector_ids, route.detector_ids[1:], strict=False):
-                if to == dest and src not in kept:
-                    raise InvalidArgument(
-                        f"sources: route {route.name} uses the link {src} -> {dest}; keep it, "
-                        "or change or remove the route first")
-        links = self.store.set_links(dest, sources)
-        log.info("links into %s set: %d sources", dest, len(links))
+        links = admin.set_links(self.store, request)
         return collector_pb2.SetLinksResponse(links=[wire.record_to_link(x) for x in links])
 
     @grpc_method
@@ -133,14 +110,5 @@ class CollectorServicer(IngestServicer, collector_pb2_grpc.CollectorServiceServi
     def SetRoute(
         self, request: collector_pb2.SetRouteRequest, context: grpc.ServicerContext
     ) -> collector_pb2.SetRouteResponse:
-        validation.route(request.route)
-        ids = list(request.route.detector_ids)
-        for index in range(1, len(ids)):
-            src, dest = ids[index - 1], ids[index]
-            if not any(link.src == src for link in self.store.links(dest)):
-                raise InvalidArgument(
-                    f"route.detector_ids[{index}]: no link {src} -> {dest} (set it first)"
-                )
-        stored = self.store.set_route(wire.route_to_record(request.route))
-        log.info("route %s set: %s", stored.name, " -> ".join(stored.detector_ids))
+        stored = admin.set_route(self.store, request.route)
         return collector_pb2.SetRouteResponse(route=wire.record_to_route(stored))

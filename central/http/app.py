@@ -16,13 +16,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+import grpc
 import pydantic_core
 from cryptography import x509
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from roadside.central.http import reports
+from roadside.central.api.grpc_errors import code_for
+from roadside.central.errors import CentralError
+from roadside.central.http import admin, reports
 from roadside.central.http.apikeys import ApiKeys
 from roadside.central.http.datex import publication
 from roadside.central.http.feed_bodies import FRESH_S, FeedBodies, etag
@@ -35,6 +38,10 @@ STATIC = Path(__file__).with_name("static")  # the dashboard: our own HTML, CSS 
 DATEX_TYPE = "application/xml"
 
 
+# central's errors as HTTP statuses, through their gRPC codes (central/api/grpc_errors.py)
+HTTP_STATUS = {grpc.StatusCode.INVALID_ARGUMENT: 422, grpc.StatusCode.NOT_FOUND: 404,
+               grpc.StatusCode.UNAUTHENTICATED: 401, grpc.StatusCode.PERMISSION_DENIED: 403,
+               grpc.StatusCode.RESOURCE_EXHAUSTED: 429, grpc.StatusCode.UNAVAILABLE: 503}
 MAX_PERIOD_HOURS = 7 * 24  # the longest period data quality and alert history look back
 
 
@@ -82,10 +89,12 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
 
     def caller(request: Request) -> str:
         """The caller's role: a live API key's, an operator certificate's (HTTPS with a
-        client certificate of the site CA), or anonymous in open-data mode."""
+        client certificate of the site CA), or anonymous in open-data mode. Who it is goes
+        to request.state.who (the audit log's name for it)."""
         der = request.scope.get("extensions", {}).get("tls", {}).get("client_cert_der")
         if der is not None and revoked is not None:
-            return _certificate_role(der, revoked)
+            request.state.who, role = _certificate_role(der, revoked)
+            return role
         header = request.headers.get("authorization", "")
         if header:
             scheme, _, key = header.partition(" ")
@@ -93,8 +102,10 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
             if record is None:
                 raise HTTPException(401, "unknown or revoked API key",
                                     headers={"WWW-Authenticate": "Bearer"})
+            request.state.who = f"apikey:{record.name}"
             return record.role
         if open_data:
+            request.state.who = ANONYMOUS
             return ANONYMOUS
         raise HTTPException(401, "an API key is needed: Authorization: Bearer KEY "
                                  "(roadside apikey issue NAME --role viewer)",
@@ -102,7 +113,7 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
 
     def known(role: Annotated[str, Depends(caller)]) -> str:
         if role == ANONYMOUS:
-            raise HTTPException(401, "detector health needs an API key",
+            raise HTTPException(401, "this needs an API key: Authorization: Bearer KEY",
                                 headers={"WWW-Authenticate": "Bearer"})
         return role
 
@@ -149,9 +160,9 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
         return {"detectors": feeds.health(), "allowed_silence_s": feeds.allowed_silence_s}
 
     @app.get("/api/v1/dashboard", summary="the dashboard's settings (map tiles, time zone)")
-    def dashboard(_role: Annotated[str, Depends(caller)]) -> dict[str, Any]:
+    def dashboard(role: Annotated[str, Depends(caller)]) -> dict[str, Any]:
         return {"map_tiles": map_tiles or None, "map_attribution": map_attribution or None,
-                "time_zone": time_zone or None}
+                "time_zone": time_zone or None, "role": role}
 
     @app.get("/api/v1/quality", summary="each link's and route's data quality over a period")
     def quality(_role: Annotated[str, Depends(known)], hours: float = 24.0) -> dict[str, Any]:
@@ -169,6 +180,13 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
         return {"alerts": feeds.alerts()}
 
     reports.add_routes(app, feeds, known, day_span, time_zone)
+    admin.add_routes(app, feeds, known)
+
+    @app.exception_handler(CentralError)
+    def refused(_request: Request, exc: CentralError) -> JSONResponse:
+        """Central's errors as HTTP statuses with their message (as gRPC's table does)."""
+        status = HTTP_STATUS.get(code_for(exc), 500)
+        return JSONResponse({"detail": str(exc)}, status_code=status)
 
     @app.get("/datex2/v3/travel-times.xml", summary="DATEX II v3 ElaboratedDataPublication",
              response_class=Response)
@@ -183,8 +201,9 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
     return app
 
 
-def _certificate_role(der: bytes, revoked: Callable[[int], bool]) -> str:
-    """An operator certificate's role (TLS verified it against the site CA already)."""
+def _certificate_role(der: bytes, revoked: Callable[[int], bool]) -> tuple[str, str]:
+    """An operator certificate's (identity, role) (TLS verified it against the site CA
+    already)."""
     cert = x509.load_der_x509_certificate(der)
     if revoked(cert.serial_number):
         raise HTTPException(401, "certificate revoked")
@@ -194,4 +213,4 @@ def _certificate_role(der: bytes, revoked: Callable[[int], bool]) -> str:
         raise HTTPException(401, str(exc)) from exc
     if who.kind != "operator":
         raise HTTPException(403, f"{who}: the feeds are for operators (or API keys)")
-    return str(who.role)
+    return str(who), str(who.role)

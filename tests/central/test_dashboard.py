@@ -347,3 +347,75 @@ def test_without_a_key_the_page_says_so_at_the_top(
     assert error.location["y"] < top  # said before anything else, not under the tables
     assert "need an API key" in driver.find_element(  # type: ignore[attr-defined]
         By.ID, "alerts").text  # not "no alerts"
+
+
+def test_an_admin_draws_a_road_and_places_a_box_and_a_viewer_cannot_edit(
+    start_test_central: Callable[..., RunningCentral], road: Road, browser: object,
+) -> None:
+    central = start_test_central(http=True)
+    network(road)
+    road.store.register_detector(DetectorRecord("orphan-box", "Unplaced box", 0.0, 0.0))
+    keys = ApiKeys(road.client, road.namespace)
+    viewer, admin = keys.issue("desk", "viewer"), keys.issue("ops-anna", "admin")
+    driver = browser
+    wait = WebDriverWait(driver, WAIT_S, ignored_exceptions=(StaleElementReferenceException,))
+
+    def count(css: str) -> int:
+        return int(driver.execute_script(  # type: ignore[attr-defined]
+            "return document.querySelectorAll(arguments[0]).length", css))
+
+    def corners(link: str) -> int:
+        return int(driver.execute_script(  # type: ignore[attr-defined]
+            "const e = document.querySelector(`#map path.link[data-id='${arguments[0]}']`);"
+            "return e ? (e.getAttribute('d').match(/[LM]/g) || []).length : 0", link))
+
+    # a viewer: no forms, and the server refuses the edit the page would send
+    driver.get(f"{central.http_url}/dashboard/?refresh=2#key={viewer}")  # type: ignore[attr-defined]
+    wait.until(lambda _d: count("#health tbody tr") == 5)
+    assert not driver.find_element(By.ID, "editbox").is_displayed()  # type: ignore[attr-defined]
+    refused = driver.execute_async_script(  # type: ignore[attr-defined]
+        "const done = arguments[1]; send('PUT', '/api/v1/links/mill-bridge/north-gate',"
+        " {max_seconds: 600}).then(() => done('saved'), e => done(e.message))", viewer)
+    assert refused.startswith("403 editing needs role admin"), refused
+    # an admin: picks the straight link, draws its road with three clicks, saves
+    driver.get(f"{central.http_url}/dashboard/?refresh=2#key={admin}")  # type: ignore[attr-defined]
+    wait.until(lambda _d: driver.find_element(By.ID, "editbox").is_displayed())  # type: ignore[attr-defined]
+    third = "link/market-square/south-junction"
+    wait.until(lambda _d: corners(third) == 2)
+    driver.execute_script(  # type: ignore[attr-defined]
+        "document.querySelector(`#map path.link[data-id='${arguments[0]}']`)"
+        ".dispatchEvent(new MouseEvent('click', {bubbles: true, clientX: 1, clientY: 1}))",
+        third)
+    wait.until(lambda _d: driver.find_element(By.ID, "esrc").get_attribute("value")  # type: ignore[attr-defined]
+               == "market-square")
+    assert driver.find_element(By.ID, "emax").get_attribute("value") != ""  # type: ignore[attr-defined]
+    area = driver.find_element(By.ID, "map")  # type: ignore[attr-defined]
+    driver.find_element(By.ID, "draw").click()  # type: ignore[attr-defined]
+    for dx, dy in ((-200, 150), (-40, 190), (120, 150)):  # on the map, away from the corridor
+        ActionChains(driver).move_to_element_with_offset(area, dx, dy).click().perform()  # type: ignore[arg-type]
+    assert len(driver.find_element(By.ID, "egeometry").get_attribute(  # type: ignore[attr-defined]
+        "value").splitlines()) == 3
+    driver.find_element(By.CSS_SELECTOR, "#linkform button[type=submit]").click()  # type: ignore[attr-defined]
+    wait.until(lambda _d: "saved: link market-square -> south-junction" in driver.find_element(  # type: ignore[attr-defined]
+        By.ID, "editstatus").text)
+    [link] = road.store.links("south-junction")
+    assert len(link.line() or []) == 3
+    wait.until(lambda _d: corners(third) == 3)  # the map draws the new road
+    # and places the box registered without a place: its row, a click on the map, save
+    driver.execute_script(  # type: ignore[attr-defined]
+        "document.querySelector('#health tr[data-id=\"orphan-box\"]').click()")
+    driver.find_element(By.ID, "pick").click()  # type: ignore[attr-defined]
+    ActionChains(driver).move_to_element_with_offset(area, 60, -150).click().perform()  # type: ignore[arg-type]
+    assert driver.find_element(By.ID, "plat").get_attribute("value") != ""  # type: ignore[attr-defined]
+    driver.find_element(By.CSS_SELECTOR, "#placeform button[type=submit]").click()  # type: ignore[attr-defined]
+    wait.until(lambda _d: driver.execute_script(  # type: ignore[attr-defined]
+        "return !!document.querySelector('#map .detector[data-id=\"orphan-box\"]')"))
+    assert "orphan-box" not in driver.find_element(By.ID, "unplaced").text  # type: ignore[attr-defined]
+    # both changes in the audit log, under the key's name, on the page and in etcd
+    wait.until(lambda _d: "registry orphan-box" in driver.find_element(By.ID, "audit").text)  # type: ignore[attr-defined]
+    shown = driver.find_element(By.ID, "audit").text  # type: ignore[attr-defined]
+    assert "apikey:ops-anna: PUT /api/v1/links links into south-junction" in shown, shown
+    assert [e["who"] for e in road.store.audit()] == ["apikey:ops-anna"] * 2
+    severe = [e for e in driver.get_log("browser")  # type: ignore[attr-defined]
+              if e["level"] == "SEVERE" and "403" not in e["message"]]
+    assert severe == [], severe

@@ -111,6 +111,7 @@ function setUpMap() {
   }
   map.leaflet = m;
   map.layer = L.layerGroup().addTo(m);
+  m.on("click", event => mapClicked(event.latlng));  // an admin drawing a road or placing
 }
 
 // an element of a Leaflet layer, once on the map, marked with the feature's id
@@ -148,10 +149,12 @@ function drawMap() {
     mark(line, f.id);
     line.bindTooltip(f.properties.name, { sticky: true });
     line.on("click", async () => {
+      if (edit.drawing || edit.picking) return;  // the map's click adds the point
       state.selected = f.id;
       await loadDetail().catch(e => { document.getElementById("error").textContent = e.message; });
       render();
       await loadReport().catch(e => { document.getElementById("error").textContent = e.message; });
+      fillEdits();
     });
     const text = figureText(f.properties);
     if (text && f.properties.kind !== "route") {
@@ -271,14 +274,17 @@ function drawHealth(detectors) {
       d.latitude.toFixed(4) + ", " + d.longitude.toFixed(4) : "not placed";
     cells(row, [d.id, d.name, d.state.replace("_", " "), last, backlog, clock + offset,
                 (d.radios || []).join(", ") || "-", place]);
-    if (placed([d.longitude, d.latitude])) {  // its place on the map, a click away
-      row.dataset.placed = "yes";
-      row.addEventListener("click", () => {
-        if (!map.leaflet) return;
-        map.leaflet.setView([d.latitude, d.longitude], Math.max(map.leaflet.getZoom(), 16));
-        document.getElementById("mapbox").scrollIntoView({ behavior: "smooth" });
-      });
-    }
+    const here = placed([d.longitude, d.latitude]);
+    if (here) row.dataset.placed = "yes";
+    row.addEventListener("click", () => {
+      if (!byId("editbox").hidden) {  // an admin: into the place form
+        byId("pid").value = d.id;
+        byId("plat").value = here ? d.latitude : ""; byId("plon").value = here ? d.longitude : "";
+      }
+      if (!here || !map.leaflet) return;  // its place on the map, a click away
+      map.leaflet.setView([d.latitude, d.longitude], Math.max(map.leaflet.getZoom(), 16));
+      document.getElementById("mapbox").scrollIntoView({ behavior: "smooth" });
+    });
     body.appendChild(row);
   }
 }
@@ -358,7 +364,149 @@ function drawAlerts(alerts) {
     timeOf(a.since_ns / 1e6) + ")", a.subject]), "no alerts");
 }
 
-function render() { drawMap(); drawChart(); }
+function render() { drawMap(); drawChart(); drawDrawing(); }
+
+// --- an admin's edits: links (rules and road), routes, detectors' places -------------------
+// The same role table as the CLI: the server refuses anyone but an admin (403) and writes
+// every change to the audit log; the page only shows the forms to an admin.
+const edit = { drawing: null, picking: false, links: null, line: null };
+const byId = id => document.getElementById(id);
+
+async function send(method, path, body) {
+  const reply = await fetch(path, { method, body: body === undefined ? undefined :
+    JSON.stringify(body), headers: { "Content-Type": "application/json",
+    ...(state.key ? { Authorization: "Bearer " + state.key } : {}) } });
+  const answer = await reply.json().catch(() => ({}));
+  if (!reply.ok) {
+    const detail = Array.isArray(answer.detail) ? answer.detail.map(d =>
+      d.loc.slice(1).join(".") + ": " + d.msg).join("; ") : answer.detail;
+    throw new Error(reply.status + " " + (detail || reply.statusText));
+  }
+  return answer;
+}
+
+// the road's points from the text box: "longitude, latitude" a line
+function roadPoints() {
+  return byId("egeometry").value.split("\n").map(l => l.trim()).filter(Boolean)
+    .map(l => l.split(/[\s,;]+/).map(Number));
+}
+
+// the selected link's or route's stored values into the forms
+function fillEdits() {
+  if (!edit.links || !state.selected) return;
+  const [kind, a, b] = state.selected.split("/");
+  if (kind === "link") {
+    const link = edit.links.links.find(x => x.src === a && x.dest === b);
+    if (!link) return;
+    byId("esrc").value = link.src; byId("edest").value = link.dest;
+    byId("emax").value = link.max_seconds; byId("elength").value = link.length_m || "";
+    byId("eminspeed").value = link.min_speed_kmh || ""; byId("emaxspeed").value = link.max_speed_kmh || "";
+    byId("eoutlier").value = link.outlier_filter; byId("evehicle").checked = link.vehicle_only;
+    byId("egeometry").value = link.geometry.map(p => p.join(", ")).join("\n");
+  } else if (kind === "route") {
+    const route = edit.links.routes.find(r => r.name === a);
+    if (route) { byId("rname").value = route.name; byId("rids").value = route.detector_ids.join(", "); }
+  }
+}
+
+async function loadEdits(detectors) {
+  byId("editbox").hidden = !(state.settings && state.settings.role === "admin");
+  if (byId("editbox").hidden) return;
+  edit.links = await feed("/api/v1/links");
+  const outliers = byId("eoutlier");
+  if (outliers.options.length === 1) {
+    for (const name of edit.links.outlier_filters.filter(n => n !== "robust")) {
+      outliers.appendChild(new Option(name, name));
+    }
+  }
+  const chosen = byId("pid").value;
+  byId("pid").replaceChildren(...detectors.map(d => new Option(d.id + (d.name ? " (" + d.name + ")" : ""), d.id)));
+  if (chosen) byId("pid").value = chosen;
+  const entries = (await feed("/api/v1/audit?hours=24")).entries;
+  fillList("audit", entries.slice(0, 50).map(e => ["", timeOf(e.at_ns / 1e6) + " " + e.who +
+    ": " + e.method + " " + e.what]), "no changes");
+}
+
+// the road being drawn, on the map as a dashed line
+function drawDrawing() {
+  if (!map.leaflet) return;
+  if (edit.line) { edit.line.remove(); edit.line = null; }
+  const points = roadPoints().filter(p => p.length === 2 && p.every(Number.isFinite));
+  if (edit.drawing && points.length) {
+    edit.line = L.polyline(points.map(([lon, lat]) => [lat, lon]), { className: "drawing",
+      interactive: false }).addTo(map.leaflet);
+  }
+}
+
+function mapClicked(at) {
+  const lon = at.lng.toFixed(6), lat = at.lat.toFixed(6);
+  if (edit.picking) {
+    byId("plat").value = lat; byId("plon").value = lon;
+    edit.picking = false;
+    byId("pick").textContent = "pick on the map";
+  } else if (edit.drawing) {
+    const text = byId("egeometry").value.trim();
+    byId("egeometry").value = (text ? text + "\n" : "") + lon + ", " + lat;
+    drawDrawing();
+  }
+}
+
+async function saved(what, work) {
+  const status = byId("editstatus");
+  try {
+    await work();
+    status.className = "ok";
+    status.textContent = "saved: " + what;
+    edit.drawing = null;
+    byId("draw").textContent = "draw on the map";
+    await refresh();
+    setTimeout(refresh, 1500);  // the feeds are kept up to a second: the next look has it
+  } catch (e) {
+    status.className = "bad";
+    status.textContent = what + ": not saved: " + e.message;
+  }
+}
+
+byId("draw").addEventListener("click", () => {
+  edit.drawing = edit.drawing ? null : [];
+  if (edit.drawing) byId("egeometry").value = "";
+  byId("draw").textContent = edit.drawing ? "finish drawing" : "draw on the map";
+  drawDrawing();
+});
+byId("egeometry").addEventListener("input", drawDrawing);
+byId("pick").addEventListener("click", () => {
+  edit.picking = !edit.picking;
+  byId("pick").textContent = edit.picking ? "click the map…" : "pick on the map";
+});
+byId("linkform").addEventListener("submit", event => {
+  event.preventDefault();
+  const src = byId("esrc").value.trim(), dest = byId("edest").value.trim();
+  const number = id => Number(byId(id).value) || 0;
+  saved("link " + src + " -> " + dest, () => send("PUT", "/api/v1/links/" +
+    encodeURIComponent(src) + "/" + encodeURIComponent(dest), {
+      max_seconds: number("emax"), length_m: number("elength"),
+      min_speed_kmh: number("eminspeed"), max_speed_kmh: number("emaxspeed"),
+      outlier_filter: byId("eoutlier").value, vehicle_only: byId("evehicle").checked,
+      geometry: roadPoints() }));
+});
+byId("removelink").addEventListener("click", () => {
+  const src = byId("esrc").value.trim(), dest = byId("edest").value.trim();
+  if (!confirm("Remove the link " + src + " -> " + dest + "?")) return;
+  saved("link " + src + " -> " + dest + " removed", () => send("DELETE", "/api/v1/links/" +
+    encodeURIComponent(src) + "/" + encodeURIComponent(dest)));
+});
+byId("routeform").addEventListener("submit", event => {
+  event.preventDefault();
+  const name = byId("rname").value.trim();
+  saved("route " + name, () => send("PUT", "/api/v1/routes/" + encodeURIComponent(name),
+    { detector_ids: byId("rids").value.split(/[\s,]+/).filter(Boolean) }));
+});
+byId("placeform").addEventListener("submit", event => {
+  event.preventDefault();
+  const id = byId("pid").value;
+  saved("place of " + id, () => send("PUT", "/api/v1/detectors/" + encodeURIComponent(id) +
+    "/place", { latitude: Number(byId("plat").value), longitude: Number(byId("plon").value) }));
+});
 
 async function refresh() {
   const error = document.getElementById("error");
@@ -376,7 +524,9 @@ async function refresh() {
     render();
     await loadReport();
     if (state.key) {
-      drawHealth((await feed("/api/v1/detectors/health")).detectors);
+      const detectors = (await feed("/api/v1/detectors/health")).detectors;
+      drawHealth(detectors);
+      await loadEdits(detectors);
       drawAlerts((await feed("/api/v1/alerts")).alerts);
       drawHistory((await feed("/api/v1/alerts/history?hours=24")).changes);
       if (Date.now() - (state.qualityAt || 0) > 60_000) {  // a day's figures: once a minute
@@ -403,12 +553,17 @@ for (const id of ["day", "span"]) {
   });
 }
 
+function useKey() {
+  keyFromPage();
+  state.settings = null;  // another key, perhaps another role
+  refresh();
+}
 document.getElementById("keyform").addEventListener("submit", event => {
   event.preventDefault();
   sessionStorage.setItem("roadside-key", document.getElementById("key").value.trim());
-  keyFromPage();
-  refresh();
+  useKey();
 });
+window.addEventListener("hashchange", () => { if (/key=/.test(location.hash)) useKey(); });
 keyFromPage();
 refresh();
 setInterval(refresh, REFRESH_S * 1000);
