@@ -43,13 +43,16 @@ install: $(STAMP)
 # The dashboard's web libraries (web/package.json, pinned by web/package-lock.json), from npm
 # into the package's static files: served from the installed package, never from a CDN.
 VENDOR := central/http/static/vendor
-WEB_FILES := $(VENDOR)/leaflet/leaflet.js
-$(WEB_FILES): web/package.json web/package-lock.json
+WEB_STAMP := $(VENDOR)/.from-npm
+$(WEB_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --silent
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/leaflet
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/leaflet $(VENDOR)/uplot
 	cp -r web/node_modules/leaflet/dist/leaflet.js web/node_modules/leaflet/dist/leaflet.css \
 	  web/node_modules/leaflet/dist/images web/node_modules/leaflet/LICENSE $(VENDOR)/leaflet/
-web: $(WEB_FILES)
+	cp web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css \
+	  web/node_modules/uplot/LICENSE $(VENDOR)/uplot/
+	touch $@
+web: $(WEB_STAMP)
 
 # Debian packages the tests use; installed when we are root and they are missing.
 system-deps:

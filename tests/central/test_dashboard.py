@@ -62,6 +62,14 @@ def browser() -> Iterator[object]:
         driver.quit()
 
 
+def shot(driver: object, section: str, suffix: str) -> None:
+    """With `make screenshots`: the page scrolled to a section, beside the main screenshot."""
+    if SCREENSHOT:
+        driver.execute_script(  # type: ignore[attr-defined]
+            "document.getElementById(arguments[0]).scrollIntoView()", section)
+        driver.save_screenshot(SCREENSHOT.replace(".png", suffix + ".png"))  # type: ignore[attr-defined]
+
+
 def network(road: Road) -> None:
     """The simulator's example corridor: its first link free-flowing for two hours and
     congested now, its second free-flowing, its third without data."""
@@ -183,9 +191,16 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     driver.execute_script(  # type: ignore[attr-defined]
         "const s = document.getElementById('figure'); s.value = 'travel';"
         "s.dispatchEvent(new Event('change'))")
+    def points(series: int = 1) -> int:
+        """The chart's (uPlot's) figures in one series: 1 the median, 4 the normal, 5 free
+        flow, 6 samples per window."""
+        return int(driver.execute_script(  # type: ignore[attr-defined]
+            "const p = chartView.plot; return p ? p.data[arguments[0]]"
+            ".filter(v => v !== null && v !== undefined).length : 0", series))
+
     wait.until(lambda _d: click_road(first))
     # today's windows (at least the last hour's), each a point on the median line
-    wait.until(lambda _d: count("#chart .point") >= 10)
+    wait.until(lambda _d: points() >= 10)
     # its reliability over 30 days, from the reports' endpoint: all days, then weekdays
     wait.until(lambda _d: count("#reliability tbody tr[data-group]") >= 2)
     rows = driver.execute_script(  # type: ignore[attr-defined]
@@ -193,16 +208,20 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
         ".map(r => [...r.cells].map(c => c.textContent))")
     assert rows[0][0] == "all days" and int(rows[0][1]) >= 10, rows
     assert float(rows[0][5]) >= 1.0 and float(rows[0][6]) >= 1.0, rows  # not under free flow
-    assert count("#chart .samples") == count("#chart .point")  # samples per window
+    assert points(6) == points()  # samples per window
+    # a window's figures on hover: the chart library's legend follows the cursor
     hover = driver.execute_script(  # type: ignore[attr-defined]
-        "return document.querySelector('#chart .point title').textContent")
-    assert re.fullmatch(r"\d\d:\d\d\u2013\d\d:\d\d: median \d+\.\d min "
-                        r"\(10\u201390 %: .+\), 8 samples.*", hover), hover
-    assert count("#chart .freeflow") == 1 and count("#chart .normal") == 1
+        "const p = chartView.plot, i = p.data[1].findIndex(v => v !== null);"
+        "p.setCursor({left: p.valToPos(p.data[0][i], 'x'), top: 20});"
+        "return [...document.querySelectorAll('#chart .u-legend .u-series')]"
+        ".map(r => r.textContent)")
+    assert re.fullmatch(r"window\d\d:\d\d\u2013\d\d:\d\d", hover[0]), hover
+    assert re.fullmatch(r"median\d+\.\d min", hover[1]) and hover[6] == "samples8", hover
+    assert points(4) == points(5) == len(driver.execute_script(  # type: ignore[attr-defined]
+        "return chartView.plot.data[0]")) > 0  # the normal and free flow all along
     # the speed view: km/h over the link's length, said on the axis and in the title
     driver.find_element(By.ID, "speed").click()  # type: ignore[attr-defined]
-    axis = driver.execute_script(  # type: ignore[attr-defined]
-        "return [...document.querySelectorAll('#chart .value')].map(e => e.textContent)")
+    axis = driver.execute_script("return chartView.values")  # type: ignore[attr-defined]
     assert axis and all(a.endswith(" km/h") for a in axis), axis
     assert ": speed " in driver.find_element(By.ID, "charttitle").text  # type: ignore[attr-defined]
     driver.find_element(By.ID, "speed").click()  # type: ignore[attr-defined]
@@ -211,19 +230,19 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
         "const d = document.getElementById('day'); d.value = arguments[0];"
         "d.dispatchEvent(new Event('change'))",
         (datetime.date.today() - datetime.timedelta(days=7)).isoformat())
-    wait.until(lambda _d: count("#chart .point") == 0)
+    wait.until(lambda _d: points() == 0)
     assert " on " in driver.find_element(By.ID, "charttitle").text  # type: ignore[attr-defined]
     driver.execute_script(  # type: ignore[attr-defined]
         "const d = document.getElementById('day'); d.value = '';"
         "d.dispatchEvent(new Event('change'))")
-    wait.until(lambda _d: count("#chart .point") >= 10)
+    wait.until(lambda _d: points() >= 10)
     # the last 3 hours: the windows of those hours, said in the title
     driver.execute_script(  # type: ignore[attr-defined]
         "const s = document.getElementById('span'); s.value = '3';"
         "s.dispatchEvent(new Event('change'))")
     wait.until(lambda _d: "the last 3 h" in driver.find_element(  # type: ignore[attr-defined]
         By.ID, "charttitle").text)
-    assert 10 <= count("#chart .point") <= 3 * 12 + 1
+    assert 10 <= points() <= 3 * 12 + 1
     driver.execute_script(  # type: ignore[attr-defined]
         "const s = document.getElementById('span'); s.value = '';"
         "s.dispatchEvent(new Event('change'))")
@@ -232,7 +251,8 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     assert count("#map img.leaflet-tile") == 0 and count("#map .leaflet-control-scale") == 1
     assert driver.execute_script(  # type: ignore[attr-defined]
         "return [...document.scripts].map(s => new URL(s.src).pathname)") == [
-        "/dashboard/vendor/leaflet/leaflet.js", "/dashboard/app.js"]
+        "/dashboard/vendor/leaflet/leaflet.js", "/dashboard/vendor/uplot/uPlot.iife.min.js",
+        "/dashboard/app.js"]
     assert "north-gate -> mill-bridge" in driver.find_element(  # type: ignore[attr-defined]
         By.ID, "charttitle").text
     # a reports on, b has stopped: b turns silent once allowed_silence_s has passed
@@ -260,7 +280,7 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     # the site's clock, 24-hour: the chart's hours are Kolkata's whole hours, the table's
     # times Kolkata's (at UTC's whole hours the labels would end in :30)
     hours = driver.execute_script(  # type: ignore[attr-defined]
-        "return [...document.querySelectorAll('#chart .hour')].map(e => e.textContent)")
+        "return chartView.hours")
     assert hours and all(re.fullmatch(r"[012]\d:00", h) for h in hours), hours
     [latest] = road.store.statuses(["north-gate"])
     kolkata = datetime.datetime.fromtimestamp(int(latest["reported_ns"]) / 1e9,
@@ -274,8 +294,11 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     assert "Asia/Kolkata" in driver.find_element(By.ID, "updated").text  # type: ignore[attr-defined]
     # the map says what the table says (its feed is kept at most a second: the next poll)
     wait.until(lambda _d: "silent" in classes("#map .detector")["mill-bridge"])
-    if SCREENSHOT:
+    if SCREENSHOT:  # the whole corridor, from the top of the page
+        driver.execute_script(  # type: ignore[attr-defined]
+            "map.fitted = false; drawMap(); window.scrollTo(0, 0)")
         driver.save_screenshot(SCREENSHOT)  # type: ignore[attr-defined]
+        shot(driver, "healthbox", "-detectors")
     severe = [e for e in driver.get_log("browser")  # type: ignore[attr-defined]
               if e["level"] == "SEVERE"]
     assert severe == [], severe
@@ -395,6 +418,7 @@ def test_an_admin_draws_a_road_and_places_a_box_and_a_viewer_cannot_edit(
         ActionChains(driver).move_to_element_with_offset(area, dx, dy).click().perform()  # type: ignore[arg-type]
     assert len(driver.find_element(By.ID, "egeometry").get_attribute(  # type: ignore[attr-defined]
         "value").splitlines()) == 3
+    shot(driver, "editbox", "-edit")
     driver.find_element(By.CSS_SELECTOR, "#linkform button[type=submit]").click()  # type: ignore[attr-defined]
     wait.until(lambda _d: "saved: link market-square -> south-junction" in driver.find_element(  # type: ignore[attr-defined]
         By.ID, "editstatus").text)

@@ -2,7 +2,6 @@
 // from the HTTP feeds of the same server, refreshed every ?refresh= seconds (default 10).
 "use strict";
 
-const SVG = "http://www.w3.org/2000/svg";
 const params = new URLSearchParams(location.search);
 const REFRESH_S = Math.max(1, Number(params.get("refresh")) || 10);
 const state = { key: "", selected: null, network: null, detail: null, settings: null };
@@ -61,13 +60,6 @@ async function feed(path) {
     throw new Error(path + ": " + reply.status + " " + (body.detail || reply.statusText));
   }
   return reply.json();
-}
-
-function el(name, attrs, parent) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (parent) parent.appendChild(node);
-  return node;
 }
 
 // a link's colour (the network feed's line properties): its alert level where the workers
@@ -131,7 +123,8 @@ function drawMap() {
   if (!map.leaflet) setUpMap();
   const latLng = ([lon, lat]) => [lat, lon];
   if (!map.fitted) {
-    map.leaflet.fitBounds(here.map(f => latLng(f.geometry.coordinates)), { padding: [40, 40] });
+    map.leaflet.fitBounds(here.map(f => latLng(f.geometry.coordinates)), { padding: [40, 40],
+                                                                           animate: false });
     map.fitted = true;
   }
   map.layer.clearLayers();
@@ -178,9 +171,20 @@ function drawMap() {
   }
 }
 
+// the chart: uPlot (served from vendor/uplot), the site's clock on its time axis; every window
+// has its place on it, a gap where it has no figure; a window's figures on hover (the legend)
+const chartView = { plot: null, hours: [], values: [] };
+const HOUR_TICKS = [1, 2, 3, 6, 12, 24].map(h => h * 3600);  // the site's whole hours
+
+function windowSpan(w) {
+  return timeOf(w.window_start_ns / 1e6, false) + "\u2013" + timeOf(w.window_end_ns / 1e6, false);
+}
+
 function drawChart() {
-  const chart = document.getElementById("chart");
-  chart.replaceChildren();
+  const box = document.getElementById("chart");
+  if (chartView.plot) { chartView.plot.destroy(); chartView.plot = null; }
+  box.replaceChildren();
+  chartView.hours = []; chartView.values = [];
   const entry = state.detail;
   const title = document.getElementById("charttitle");
   if (!entry) { title.textContent = "Pick a link or route on the map"; return; }
@@ -188,74 +192,64 @@ function drawChart() {
   const chosen = hours ? "" : document.getElementById("day").value;
   // the speed view: km/h over the road's length (when known), else minutes
   const speed = document.getElementById("speed").checked && entry.length_m > 0;
-  const v = s => speed ? entry.length_m / s * 3.6 : s / 60;
+  const v = s => s ? (speed ? entry.length_m / s * 3.6 : s / 60) : null;
+  const unit = speed ? "km/h" : "min";
   title.textContent = entry.name + (speed ? ": speed " : ": travel time ") + (hours ?
     "the last " + hours + " h" : chosen ? "on " + day(Date.parse(chosen + "T12:00:00Z")) :
     "today, " + day(Date.now()));
-  const ok = entry.recent.filter(w => w.state === "ok");
-  const normals = entry.recent.filter(w => w.normal_s);
-  const times = ok.flatMap(w => [w.p10_s, w.p90_s]).concat(entry.free_flow_s ? [entry.free_flow_s] : [])
-    .concat(normals.map(w => w.normal_s));
-  if (!entry.recent.length) return;
-  const t0 = entry.recent[0].window_start_ns, t1 = entry.recent[entry.recent.length - 1].window_end_ns;
-  const top = Math.max(speed ? 10 : 1, ...times.map(v)) * 1.1;
-  const x = t => 50 + (t - t0) / Math.max(t1 - t0, 1) * 730;
-  const y = s => 270 - v(s) / top * 250;
-  const step = speed ? ([5, 10, 20, 50].find(k => top / k <= 6) || 100)
-    : Math.max(1, Math.round(top / 5));
-  for (let m = 0; m <= top; m += step) {
-    const at = 270 - m / top * 250;
-    el("line", { x1: 50, x2: 780, y1: at, y2: at, class: "gridline" }, chart);
-    el("text", { x: 5, y: at + 4, class: "axis value" }, chart).textContent =
-      m + (speed ? " km/h" : " min");
-  }
-  // the time axis: the site's whole hours (every 1, 2, 3 or 6 h, so that few labels fit)
-  const span = (t1 - t0) / 3.6e12, every = [1, 2, 3, 6].find(h => span / h <= 8) || 12;
-  const first = t0 / 1e6, shift = offsetMs(first);
-  for (let h = Math.ceil((first + shift) / 3.6e6); h * 3.6e6 - shift <= t1 / 1e6; h++) {
-    if (h % every) continue;
-    const ns = (h * 3.6e6 - shift) * 1e6;
-    el("line", { x1: x(ns), x2: x(ns), y1: 20, y2: 275, class: "gridline" }, chart);
-    el("text", { x: x(ns) - 15, y: 292, class: "axis hour" }, chart).textContent =
-      timeOf(ns / 1e6, false);
-  }
-  for (const w of ok) {
-    const [a, b] = [y(w.p90_s), y(w.p10_s)];  // (in the speed view the slow end is low)
-    el("rect", { x: x(w.window_start_ns), width: x(w.window_end_ns) - x(w.window_start_ns),
-      y: Math.min(a, b), height: Math.max(1, Math.abs(b - a)), class: "band" }, chart);
-  }
-  const mids = ok.map(w => [x((w.window_start_ns + w.window_end_ns) / 2), y(w.median_s)]);
-  el("polyline", { points: mids.map(p => p.join(",")).join(" "), class: "median" }, chart);
-  // samples per window as thin bars along the bottom (their scale: the busiest window)
-  const most = Math.max(1, ...ok.map(w => w.samples || 0));
-  for (const w of ok) {
-    const h = 18 * (w.samples || 0) / most;
-    el("rect", { x: x(w.window_start_ns) + 1, width: Math.max(1, x(w.window_end_ns) - x(w.window_start_ns) - 2),
-                 y: 270 - h, height: h, class: "samples" }, chart);
-  }
-  ok.forEach((w, i) => {  // a window's details on hover
-    const point = el("circle", { cx: mids[i][0], cy: mids[i][1], r: 3.5, class: "point" }, chart);
-    el("title", {}, point).textContent = timeOf(w.window_start_ns / 1e6, false) + "–" +
-      timeOf(w.window_end_ns / 1e6, false) + ": median " + (w.median_s / 60).toFixed(1) +
-      " min (10–90 %: " + (w.p10_s / 60).toFixed(1) + "–" + (w.p90_s / 60).toFixed(1) +
-      " min), " + w.samples + " samples" + (w.speed_kmh ? ", " + Math.round(w.speed_kmh) + " km/h" : "") +
-      (w.normal_s ? ", normal " + (w.normal_s / 60).toFixed(1) + " min" : "");
-  });
-  if (normals.length) {
-    const line = normals.map(w => [x((w.window_start_ns + w.window_end_ns) / 2), y(w.normal_s)]);
-    el("polyline", { points: line.map(p => p.join(",")).join(" "), class: "normal" }, chart);
-  }
-  if (entry.free_flow_s) {
-    el("line", { x1: 50, x2: 780, y1: y(entry.free_flow_s), y2: y(entry.free_flow_s), class: "freeflow" }, chart);
-  }
+  const rows = entry.recent;
+  if (!rows.length) { box.textContent = "no windows in this period"; return; }
+  const ok = w => w.state === "ok";
+  const [slow, fast] = speed ? ["p90_s", "p10_s"] : ["p10_s", "p90_s"];  // the band's edges
+  const data = [rows.map(w => (w.window_start_ns + w.window_end_ns) / 2e9),
+    rows.map(w => ok(w) ? v(w.median_s) : null), rows.map(w => ok(w) ? v(w[slow]) : null),
+    rows.map(w => ok(w) ? v(w[fast]) : null), rows.map(w => v(w.normal_s)),
+    rows.map(() => v(entry.free_flow_s)), rows.map(w => ok(w) ? w.samples : null),
+    rows.map(() => null)];
   const live = entry.live;  // the last minutes, provisional: a hollow point at its end
-  if (live && live.state === "ok") {
-    el("circle", { cx: Math.min(x(live.window_end_ns), 780), cy: y(live.median_s), r: 5,
-                   class: "live" }, chart);
+  if (live && live.state === "ok" && !chosen && live.window_end_ns / 1e9 > data[0].at(-1)) {
+    data.forEach((series, i) => series.push(i === 0 ? live.window_end_ns / 1e9 :
+                                            i === 7 ? v(live.median_s) : null));
     title.textContent += ", now " + (live.median_s / 60).toFixed(1) + " min (last " +
       Math.round((live.window_end_ns - live.window_start_ns) / 6e10) + " min, provisional)";
   }
+  const figure = (u, x) => x === null || x === undefined ? "\u2013" : x.toFixed(1) + " " + unit;
+  const line = (label, stroke, more) => ({ label, stroke, value: figure, points: { show: false },
+                                           ...more });
+  chartView.plot = new uPlot({
+    width: Math.max(300, box.clientWidth), height: 300,
+    tzDate: ts => zone() ? uPlot.tzDate(new Date(ts * 1e3), zone()) : new Date(ts * 1e3),
+    scales: { x: { time: true }, y: { range: (u, lo, hi) => [0, Math.max(hi || 1, 1) * 1.1] },
+              n: { range: (u, lo, hi) => [0, Math.max(hi || 1, 1) * 4] } },
+    axes: [
+      { values: (u, ticks) => (chartView.hours = ticks.map(t => timeOf(t * 1e3, false))),
+        incrs: HOUR_TICKS, grid: { stroke: "#eee" } },
+      { values: (u, ticks) => (chartView.values = ticks.map(t => t + " " + unit)), size: 70,
+        grid: { stroke: "#eee" } },
+      { scale: "n", side: 1, label: "samples", grid: { show: false } },
+    ],
+    series: [
+      { label: "window", value: (u, x, s, i) => i === null ? "\u2013" :
+        i < rows.length ? windowSpan(rows[i]) : "now" },
+      line("median", "#1f4e9c", { width: 2, points: { show: true, size: 6, fill: "#1f4e9c" } }),
+      line(speed ? "90 % (slow)" : "10 %", "rgba(122,166,224,.9)", { width: 1 }),
+      line(speed ? "10 % (fast)" : "90 %", "rgba(122,166,224,.9)", { width: 1 }),
+      line("normal", "#8e44ad", { dash: [2, 3], width: 1.6 }),
+      line("free flow", "#2e8b57", { dash: [6, 4] }),
+      { label: "samples", scale: "n", fill: "rgba(31,78,156,.18)", stroke: "rgba(31,78,156,.3)",
+        paths: uPlot.paths.bars({ size: [0.8, 40] }), points: { show: false },
+        value: (u, n) => n === null || n === undefined ? "\u2013" : String(n) },
+      line("now (provisional)", "#1f5fa8", { paths: () => null,
+        points: { show: true, size: 10, fill: "#fff", width: 2 } }),
+    ],
+    bands: [{ series: [3, 2], fill: "rgba(122,166,224,.35)" }],
+  }, data, box);
 }
+
+window.addEventListener("resize", () => {
+  const box = document.getElementById("chart");
+  if (chartView.plot) chartView.plot.setSize({ width: Math.max(300, box.clientWidth), height: 300 });
+});
 
 function drawHealth(detectors) {
   const body = document.querySelector("#health tbody");
