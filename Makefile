@@ -133,7 +133,7 @@ test-deploy: $(STAMP) web deploy-deps
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q -p no:cacheprovider tests/agent/sources/test_parser_properties.py
 
-bench: $(STAMP) etcd
+bench: $(STAMP) web system-deps etcd
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
 
 # every benchmark at a small size, failing on any error, so that none can rot unseen (CI);
@@ -144,6 +144,7 @@ BENCH_SMOKE := \
 	"bench_agent_memory.py" \
 	"bench_buffer.py --passes 20000 --group 500" \
 	"bench_capacity.py --detectors 4 --per-day 4000 --hours 0.5 --window-links 2 --window-days 1" \
+	"bench_dashboard.py --links 20 --rounds 1" \
 	"bench_freshness.py --minutes 0.5 --every 2 --pass-gap-s 3 --window-s 20 --grace-s 3 --live-every-s 5 --tail-s 200" \
 	"bench_http.py --links 20 --requests 4 --clients 2" \
 	"bench_ingest.py --detections 5000 --rounds 1" \
@@ -156,7 +157,7 @@ BENCH_SMOKE := \
 	"bench_traveltime_accuracy.py --hours 2 --out build/bench-smoke" \
 	"bench_uplink_catchup.py --passes 2000" \
 	"bench_wifi.py"
-bench-smoke: $(STAMP) etcd
+bench-smoke: $(STAMP) web system-deps etcd
 	@set -e; for b in $(BENCH_SMOKE); do echo "== $$b"; $(PY) bench/$$b; done
 
 # the dashboard screenshot the docs show, from the browser test's own run

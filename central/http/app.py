@@ -43,6 +43,7 @@ HTTP_STATUS = {grpc.StatusCode.INVALID_ARGUMENT: 422, grpc.StatusCode.NOT_FOUND:
                grpc.StatusCode.UNAUTHENTICATED: 401, grpc.StatusCode.PERMISSION_DENIED: 403,
                grpc.StatusCode.RESOURCE_EXHAUSTED: 429, grpc.StatusCode.UNAVAILABLE: 503}
 MAX_PERIOD_HOURS = 7 * 24  # the longest period data quality and alert history look back
+QUALITY_MAX_AGE_S = 60.0  # data quality over hours: built again on a change, or each minute
 
 
 def check_hours(hours: float, most: int) -> None:
@@ -164,10 +165,14 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
         return {"map_tiles": map_tiles or None, "map_attribution": map_attribution or None,
                 "time_zone": time_zone or None, "role": role}
 
-    @app.get("/api/v1/quality", summary="each link's and route's data quality over a period")
-    def quality(_role: Annotated[str, Depends(known)], hours: float = 24.0) -> dict[str, Any]:
-        check_hours(hours, MAX_PERIOD_HOURS)
-        return {"targets": feeds.quality(hours)}
+    @app.get("/api/v1/quality", summary="each link's and route's data quality over a period",
+             response_class=Response)
+    def quality(request: Request, _role: Annotated[str, Depends(known)],
+                hours: float = 24.0) -> Response:
+        check_hours(hours, MAX_PERIOD_HOURS)  # (hours of windows: kept up to a minute)
+        return served(request, ("quality", hours),
+                      lambda: pydantic_core.to_json({"targets": feeds.quality(hours)}),
+                      "application/json", QUALITY_MAX_AGE_S)
 
     @app.get("/api/v1/alerts/history", summary="alert changes over the last hours, newest first")
     def alert_history(_role: Annotated[str, Depends(known)],
