@@ -158,6 +158,15 @@ def test_the_dashboard_shows_the_network_a_congested_link_a_chart_and_a_silent_b
     assert set(links) == {first, second, third}
     assert "congested" in links[first] and "congested" in links[second]
     assert "none" in links[third]
+    # its current window heard two devices: suppressed (under k), drawn apart from no data
+    target = next(t for t in store.all_targets(road.client, road.namespace, 1800)
+                  if t.dest == "south-junction")
+    now_w = (int(time.time()) - W) // W * W
+    road.trips("market-square", "south-junction", (now_w + 10) * S, [150.0, 152.0],
+               first_device=90_000)
+    store.write_windows(road.client, road.namespace, [(target, w) for w in engine.compute_windows(
+        road.client, road.namespace, target, [now_w], W, stats.Rules())])
+    wait.until(lambda _d: "suppressed" in classes("#map .link:not(.route)")[third])
     assert "orphan-box" in driver.find_element(By.ID, "unplaced").text  # type: ignore[attr-defined]
     # routes lie under the links (a link stays clickable) and hide with their layer; each
     # link says its current figure, travel time or speed as the operator picks

@@ -64,10 +64,12 @@ async function feed(path) {
 
 // a link's colour (the network feed's line properties): its alert level where the workers
 // evaluate one (so the map and the alert list agree), else its delay against free flow;
-// without a figure, or with nothing to judge it by, it is grey, never green
+// suppressed (too few devices to publish) apart; without a figure, or with nothing to judge
+// it by, it is grey, never green
 function level(p) {
   if (p.alert === "bad") return "congested";
   if (p.alert === "warn") return "slow";
+  if (p.state === "suppressed") return "suppressed";  // under k devices: no figure, by rule
   if (p.state !== "ok") return "none";
   if (p.alert === "ok") return "ok";
   if (!p.free_flow_s || p.delay_s === null) return "none";
