@@ -46,11 +46,16 @@ VENDOR := central/http/static/vendor
 WEB_STAMP := $(VENDOR)/.from-npm
 $(WEB_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --silent
-	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/leaflet $(VENDOR)/uplot
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/leaflet $(VENDOR)/uplot $(VENDOR)/maplibre-gl \
+	  $(VENDOR)/maplibre-gl-leaflet
 	cp -r web/node_modules/leaflet/dist/leaflet.js web/node_modules/leaflet/dist/leaflet.css \
 	  web/node_modules/leaflet/dist/images web/node_modules/leaflet/LICENSE $(VENDOR)/leaflet/
 	cp web/node_modules/uplot/dist/uPlot.iife.min.js web/node_modules/uplot/dist/uPlot.min.css \
 	  web/node_modules/uplot/LICENSE $(VENDOR)/uplot/
+	cp web/node_modules/maplibre-gl/dist/maplibre-gl.js web/node_modules/maplibre-gl/dist/maplibre-gl.css \
+	  web/node_modules/maplibre-gl/LICENSE.txt $(VENDOR)/maplibre-gl/
+	cp web/node_modules/@maplibre/maplibre-gl-leaflet/leaflet-maplibre-gl.js \
+	  web/node_modules/@maplibre/maplibre-gl-leaflet/LICENSE $(VENDOR)/maplibre-gl-leaflet/
 	touch $@
 web: $(WEB_STAMP)
 

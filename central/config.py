@@ -85,6 +85,9 @@ class CentralConfig:
     # map tiles under the dashboard's map: a URL template with {z}, {x}, {y} (e.g. the
     # city's own tile server); empty: no tiles, nothing fetched from elsewhere
     http_map_tiles: str = ""
+    # or a vector basemap: the URL of a MapLibre style (JSON; e.g. the city's OpenMapTiles
+    # server), drawn by MapLibre GL under the network; only its servers are asked
+    http_map_style: str = ""
     http_map_attribution: str = ""  # shown under the map when tiles are drawn
     # the dashboard's clock: an IANA time zone (e.g. Europe/Amsterdam); empty: the browser's
     http_time_zone: str = ""
@@ -133,6 +136,13 @@ class CentralConfig:
         if self.http_map_tiles and not all(f"{{{c}}}" in self.http_map_tiles for c in "zxy"):
             raise ValueError(f"http_map_tiles: a URL template with {{z}}, {{x}} and {{y}}, "
                              f"got {self.http_map_tiles!r}")
+        if self.http_map_style and self.http_map_tiles:
+            raise ValueError("http_map_style: a vector style or raster tiles "
+                             "(http_map_tiles), not both")
+        if self.http_map_style and not self.http_map_style.startswith(("https://", "http://",
+                                                                         "/")):
+            raise ValueError(f"http_map_style: the URL of a MapLibre style JSON, got "
+                             f"{self.http_map_style!r}")
         if len(self.http_country) != 2 or not self.http_country.isalpha():
             raise ValueError(f"http_country: expected a two-letter ISO 3166 code, got "
                              f"{self.http_country!r}")

@@ -76,6 +76,8 @@ HELP = {
                       "(k-suppressed aggregates only; default off)",
     "http_country": "ISO 3166 country code of the DATEX II publication's creator (XX)",
     "http_map_tiles": "tile URL template ({z}/{x}/{y}) under the dashboard's map (none)",
+    "http_map_style": "URL of a MapLibre style JSON (vector tiles) under the dashboard's map, "
+                      "instead of --http-map-tiles (none)",
     "http_map_attribution": "the tiles' attribution, shown under the map",
     "http_time_zone": "the dashboard's clock, an IANA time zone such as Europe/Amsterdam "
                       "(default: the browser's)",

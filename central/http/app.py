@@ -76,7 +76,8 @@ def reply(request: Request, body: bytes, media_type: str, tag: str = "") -> Resp
 
 def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX",
              revoked: Callable[[int], bool] | None = None,
-             map_tiles: str = "", map_attribution: str = "", time_zone: str = "") -> FastAPI:
+             map_tiles: str = "", map_attribution: str = "", time_zone: str = "",
+             map_style: str = "") -> FastAPI:
     app = FastAPI(title="roadside", version=__version__, docs_url=None, redoc_url=None,
                   description="Travel times, network and detector health of a roadside "
                               "site: JSON, GeoJSON and DATEX II v3.")
@@ -162,8 +163,9 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
 
     @app.get("/api/v1/dashboard", summary="the dashboard's settings (map tiles, time zone)")
     def dashboard(role: Annotated[str, Depends(caller)]) -> dict[str, Any]:
-        return {"map_tiles": map_tiles or None, "map_attribution": map_attribution or None,
-                "time_zone": time_zone or None, "role": role}
+        return {"map_tiles": map_tiles or None, "map_style": map_style or None,
+                "map_attribution": map_attribution or None, "time_zone": time_zone or None,
+                "role": role}
 
     @app.get("/api/v1/quality", summary="each link's and route's data quality over a period",
              response_class=Response)

@@ -68,7 +68,7 @@ class HttpServer:
                             config.http_open_data, config.http_country,
                             self.revocations.revoked if self.revocations else None,
                             config.http_map_tiles, config.http_map_attribution,
-                            config.http_time_zone)
+                            config.http_time_zone, config.http_map_style)
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None

@@ -47,6 +47,9 @@ def test_bad_setting_is_one_line_naming_it(tmp_path: Path) -> None:
         (["--namespace", "Bad/NS"], "namespace"),
         (["--retention-days", "0"], "retention_days"),
         (["--config", str(tmp_path / "missing.yaml")], "missing.yaml"),
+        (["--http-map-style", "https://tiles.example/style.json", "--http-map-tiles",
+          "https://tiles.example/{z}/{x}/{y}.png"], "http_map_style"),
+        (["--http-map-style", "tiles.example/style.json"], "http_map_style"),
     ):
         result = _serve(*args)
         assert result.returncode == 2, args

@@ -365,6 +365,72 @@ def test_map_tiles_come_from_the_configured_tile_server_only(
         server.server_close()
 
 
+def test_a_vector_basemap_comes_from_the_configured_style_and_its_servers_only(
+    start_test_central: Callable[..., RunningCentral], road: Road, browser: object,
+) -> None:
+    """http_map_style: MapLibre GL (from the package's vendor/ files) draws the city's vector
+    basemap under the network; the style's server is the only one asked."""
+    asked: list[str] = []
+
+    class Styles(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            port = self.server.server_address[1]
+            if self.path == "/style.json":
+                body, kind = json.dumps({
+                    "version": 8, "name": "city",
+                    "sources": {"city": {"type": "vector", "maxzoom": 14, "tiles": [
+                        f"http://127.0.0.1:{port}/tiles/{{z}}/{{x}}/{{y}}.pbf"]}},
+                    "layers": [{"id": "land", "type": "background",
+                                "paint": {"background-color": "#e9e4d8"}},
+                               {"id": "roads", "type": "line", "source": "city",
+                                "source-layer": "transportation",
+                                "paint": {"line-color": "#fff"}}]}).encode(), "application/json"
+            else:  # an empty vector tile: nothing in this square
+                body, kind = b"", "application/x-protobuf"
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Access-Control-Allow-Origin", "*")  # the page's origin is central's
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Styles)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        central = start_test_central(
+            http=True, http_map_style=f"http://127.0.0.1:{server.server_port}/style.json",
+            http_map_attribution="basemap: the city")
+        network(road)
+        key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
+        driver = browser
+        driver.get(f"{central.http_url}/dashboard/?refresh=1#key={key}")  # type: ignore[attr-defined]
+        wait = WebDriverWait(driver, WAIT_S)
+        wait.until(lambda _d: any(p.startswith("/tiles/") for p in asked))
+        assert asked[0] == "/style.json", asked
+        assert all(re.fullmatch(r"/tiles/\d+/\d+/\d+\.pbf", p) for p in asked[1:]), asked
+        wait.until(lambda _d: driver.execute_script(  # type: ignore[attr-defined]
+            "return !!document.querySelector('#map canvas.maplibregl-canvas')"))
+        # the network still on top of it, clickable; the page's scripts from this package
+        assert int(driver.execute_script(  # type: ignore[attr-defined]
+            "return document.querySelectorAll('#map path.link').length")) >= 3
+        scripts = driver.execute_script(  # type: ignore[attr-defined]
+            "return [...document.scripts].map(s => new URL(s.src).pathname)")
+        assert all(p.startswith("/dashboard/") for p in scripts) and (
+            "/dashboard/vendor/maplibre-gl/maplibre-gl.js" in scripts), scripts
+        assert "basemap: the city" in driver.find_element(  # type: ignore[attr-defined]
+            By.ID, "attribution").text
+        severe = [e for e in driver.get_log("browser")  # type: ignore[attr-defined]
+                  if e["level"] == "SEVERE"]
+        assert severe == [], severe
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_without_a_key_the_page_says_so_at_the_top(
     start_test_central: Callable[..., RunningCentral], road: Road, browser: object,
 ) -> None:

@@ -102,10 +102,41 @@ function setUpMap() {
   L.control.scale({ imperial: false }).addTo(m);
   if (state.settings && state.settings.map_tiles) {
     L.tileLayer(state.settings.map_tiles, { maxZoom: 19, className: "tile" }).addTo(m);
+  } else if (state.settings && state.settings.map_style) {
+    vectorBasemap(m, state.settings.map_style).catch(e => {  // the plain background stays
+      document.getElementById("attribution").textContent = "basemap unavailable: " + e.message;
+    });
   }
   map.leaflet = m;
   map.layer = L.layerGroup().addTo(m);
   m.on("click", event => mapClicked(event.latlng));  // an admin drawing a road or placing
+}
+
+// a vector basemap (a MapLibre style): MapLibre GL and its Leaflet layer, from this package's
+// vendor/ files, loaded only when a style is configured
+function script(src) {
+  return new Promise((resolve, reject) => {
+    const tag = document.createElement("script");
+    tag.src = src;
+    tag.onload = resolve;
+    tag.onerror = () => reject(new Error("cannot load " + src));
+    document.head.appendChild(tag);
+  });
+}
+
+async function vectorBasemap(m, style) {
+  const css = document.createElement("link");
+  css.rel = "stylesheet";
+  css.href = "vendor/maplibre-gl/maplibre-gl.css";
+  document.head.appendChild(css);
+  await script("vendor/maplibre-gl/maplibre-gl.js");
+  await script("vendor/maplibre-gl-leaflet/leaflet-maplibre-gl.js");
+  const layer = L.maplibreGL({ style, interactive: false }).addTo(m);
+  layer.getMaplibreMap().on("error", event => {
+    document.getElementById("attribution").textContent = "basemap: " +
+      ((event.error && event.error.message) || "unavailable");
+  });
+  map.basemap = layer;
 }
 
 // an element of a Leaflet layer, once on the map, marked with the feature's id
