@@ -5,6 +5,7 @@ a box that stops reporting shown silent; map tiles only from the configured tile
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -324,28 +325,48 @@ def _png() -> bytes:
             + chunk(b"IDAT", zlib.compress(b"\x00\x80")) + chunk(b"IEND", b""))
 
 
-def test_map_tiles_come_from_the_configured_tile_server_only(
-    start_test_central: Callable[..., RunningCentral], road: Road, browser: object,
-) -> None:
-    paths: list[str] = []
-    tile = _png()
+@contextlib.contextmanager
+def map_server(answer: Callable[[str, int], tuple[bytes, str]],
+               ) -> Iterator[tuple[int, list[str]]]:
+    """A tile or style server on loopback: each GET gets answer(path, port) (body, content
+    type). Yields its port and the paths asked, in order."""
+    asked: list[str] = []
 
-    class Tiles(BaseHTTPRequestHandler):
+    class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            paths.append(self.path)
+            asked.append(self.path)
+            body, kind = answer(self.path, self.server.server_address[1])
             self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(tile)))
+            self.send_header("Content-Type", kind)
+            self.send_header("Access-Control-Allow-Origin", "*")  # the page is central's
+            self.send_header("Content-Length", str(len(body)))
             self.end_headers()
-            self.wfile.write(tile)
+            self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Tiles)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        template = f"http://127.0.0.1:{server.server_port}/tiles/{{z}}/{{x}}/{{y}}.png"
+        yield server.server_port, asked
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def no_errors(driver: object) -> None:
+    severe = [e for e in driver.get_log("browser")  # type: ignore[attr-defined]
+              if e["level"] == "SEVERE"]
+    assert severe == [], severe
+
+
+def test_map_tiles_come_from_the_configured_tile_server_only(
+    start_test_central: Callable[..., RunningCentral], road: Road, browser: object,
+) -> None:
+    tile = _png()
+    with map_server(lambda _path, _port: (tile, "image/png")) as (port, paths):
+        template = f"http://127.0.0.1:{port}/tiles/{{z}}/{{x}}/{{y}}.png"
         central = start_test_central(http=True, http_map_tiles=template,
                                      http_map_attribution="tiles: the city")
         network(road)
@@ -357,12 +378,21 @@ def test_map_tiles_come_from_the_configured_tile_server_only(
         assert len({p.split("/")[2] for p in paths}) == 1  # one zoom for the whole map
         assert "tiles: the city" in driver.find_element(  # type: ignore[attr-defined]
             By.ID, "attribution").text
-        severe = [e for e in driver.get_log("browser")  # type: ignore[attr-defined]
-                  if e["level"] == "SEVERE"]
-        assert severe == [], severe
-    finally:
-        server.shutdown()
-        server.server_close()
+        no_errors(driver)
+
+
+def city_style(path: str, port: int) -> tuple[bytes, str]:
+    """A MapLibre style with one vector source on the same server, and its (empty) tiles."""
+    if path != "/style.json":
+        return b"", "application/x-protobuf"  # an empty vector tile: nothing in this square
+    return json.dumps({
+        "version": 8, "name": "city",
+        "sources": {"city": {"type": "vector", "maxzoom": 14, "tiles": [
+            f"http://127.0.0.1:{port}/tiles/{{z}}/{{x}}/{{y}}.pbf"]}},
+        "layers": [{"id": "land", "type": "background", "paint": {"background-color": "#e9e4d8"}},
+                   {"id": "roads", "type": "line", "source": "city",
+                    "source-layer": "transportation", "paint": {"line-color": "#fff"}}],
+    }).encode(), "application/json"
 
 
 def test_a_vector_basemap_comes_from_the_configured_style_and_its_servers_only(
@@ -370,40 +400,10 @@ def test_a_vector_basemap_comes_from_the_configured_style_and_its_servers_only(
 ) -> None:
     """http_map_style: MapLibre GL (from the package's vendor/ files) draws the city's vector
     basemap under the network; the style's server is the only one asked."""
-    asked: list[str] = []
-
-    class Styles(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            asked.append(self.path)
-            port = self.server.server_address[1]
-            if self.path == "/style.json":
-                body, kind = json.dumps({
-                    "version": 8, "name": "city",
-                    "sources": {"city": {"type": "vector", "maxzoom": 14, "tiles": [
-                        f"http://127.0.0.1:{port}/tiles/{{z}}/{{x}}/{{y}}.pbf"]}},
-                    "layers": [{"id": "land", "type": "background",
-                                "paint": {"background-color": "#e9e4d8"}},
-                               {"id": "roads", "type": "line", "source": "city",
-                                "source-layer": "transportation",
-                                "paint": {"line-color": "#fff"}}]}).encode(), "application/json"
-            else:  # an empty vector tile: nothing in this square
-                body, kind = b"", "application/x-protobuf"
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Access-Control-Allow-Origin", "*")  # the page's origin is central's
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Styles)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        central = start_test_central(
-            http=True, http_map_style=f"http://127.0.0.1:{server.server_port}/style.json",
-            http_map_attribution="basemap: the city")
+    with map_server(city_style) as (port, asked):
+        central = start_test_central(http=True,
+                                     http_map_style=f"http://127.0.0.1:{port}/style.json",
+                                     http_map_attribution="basemap: the city")
         network(road)
         key = ApiKeys(road.client, road.namespace).issue("desk", "viewer")
         driver = browser
@@ -414,7 +414,7 @@ def test_a_vector_basemap_comes_from_the_configured_style_and_its_servers_only(
         assert all(re.fullmatch(r"/tiles/\d+/\d+/\d+\.pbf", p) for p in asked[1:]), asked
         wait.until(lambda _d: driver.execute_script(  # type: ignore[attr-defined]
             "return !!document.querySelector('#map canvas.maplibregl-canvas')"))
-        # the network still on top of it, clickable; the page's scripts from this package
+        # the network still on top of it; the page's scripts all from this package
         assert int(driver.execute_script(  # type: ignore[attr-defined]
             "return document.querySelectorAll('#map path.link').length")) >= 3
         scripts = driver.execute_script(  # type: ignore[attr-defined]
@@ -423,12 +423,7 @@ def test_a_vector_basemap_comes_from_the_configured_style_and_its_servers_only(
             "/dashboard/vendor/maplibre-gl/maplibre-gl.js" in scripts), scripts
         assert "basemap: the city" in driver.find_element(  # type: ignore[attr-defined]
             By.ID, "attribution").text
-        severe = [e for e in driver.get_log("browser")  # type: ignore[attr-defined]
-                  if e["level"] == "SEVERE"]
-        assert severe == [], severe
-    finally:
-        server.shutdown()
-        server.server_close()
+        no_errors(driver)
 
 
 def test_without_a_key_the_page_says_so_at_the_top(
