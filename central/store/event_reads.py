@@ -55,6 +55,8 @@ CHUNK_KEYS = 100  # keys (blocks) per etcd range read when streaming (bounds mem
 MIN_CHUNK_KEYS = 16  # per detector, when a read merges many detectors' streams
 DEFAULT_PAGE = 1000  # events per page when the client asks for 0
 MAX_PAGE = 10_000  # the largest page a client may ask for
+MAX_CURSORS = 32  # GetEvents reads kept for their next page (each holds a few blocks)
+CURSOR_TTL_S = 30.0  # how long one waits for its next page
 _TOKEN_PREFIX = "t3:"
 DAY_NS = 86_400 * keys.NS_PER_S
 
@@ -140,6 +142,30 @@ def etcd_errors(what: str) -> Iterator[None]:
         raise StoreUnavailable(f"etcd unavailable while {what}: {exc!r}") from exc
 
 
+class Cursors:
+    """Reads a page stopped in, by (query, shape, next token): at most MAX_CURSORS, each for
+    CURSOR_TTL_S (a client that does not come back leaves its read to expire)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: dict[tuple[Any, ...], tuple[float, Iterator[Item]]] = {}
+
+    def keep(self, key: tuple[Any, ...], items: Iterator[Item]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            self._kept = {k: v for k, v in self._kept.items() if now - v[0] < CURSOR_TTL_S}
+            while len(self._kept) >= MAX_CURSORS:
+                del self._kept[next(iter(self._kept))]  # the oldest
+            self._kept[key] = (now, items)
+
+    def take(self, key: tuple[Any, ...]) -> Iterator[Item] | None:
+        with self._lock:
+            found = self._kept.pop(key, None)
+        if found is None or time.monotonic() - found[0] >= CURSOR_TTL_S:
+            return None
+        return found[1]
+
+
 class EventReader:
     """Reads detections on an EtcdStore's client and namespace."""
 
@@ -147,6 +173,7 @@ class EventReader:
         self.shards = store.shards  # the etcd of each detector's passes
         self.ns = store.namespace
         self.archive_dir = archive_dir  # closed days exported to Parquet (store/archive.py)
+        self._cursors = Cursors()  # GetEvents' reads, each kept for its next page
 
     # one page --------------------------------------------------------------
 
@@ -156,16 +183,38 @@ class EventReader:
 
         A page reads a time window after its start (a quarter longer than the last page
         spanned, at least a second), widening it twice over until the page fills or the
-        range ends: only each detector's passes in the window are built and sorted."""
+        range ends: only each detector's passes in the window are built and sorted. The read
+        goes on where the page ends: the next page of the same query, asked of this central
+        within CURSOR_TTL_S, continues it (no block read or decoded again); any other token,
+        or a page asked elsewhere, reads afresh from its position."""
         if limit < 0 or limit > MAX_PAGE:
             raise InvalidArgument(f"limit: must be between 0 and {MAX_PAGE}, got {limit}")
         size = limit or DEFAULT_PAGE
         after, span = decode_token(self.ns, token) if token else (None, 0)
+        items = self._cursors.take((query, shape, token)) if token else None
+        if items is None:
+            items = self._paged(query, after, span, shape)
+        events: list[Any] = []
+        first_ns = 0
+        item_last: Position = (0, "")
+        for item in items:
+            if len(events) == size:
+                next_token = encode_token(item_last, item_last[0] - first_ns)
+                self._cursors.keep((query, shape, next_token), itertools.chain((item,), items))
+                return Page(events, next_token)
+            if not events:
+                first_ns = item[0]
+            events.append(packed.built(item))
+            item_last = item[0], item[1]
+        return Page(events, "")
+
+    def _paged(self, query: EventQuery, after: Position | None, span: int,
+               shape: Shape) -> Iterator[Item]:
+        """The items after `after` in windows: the first a quarter longer than `span` (at
+        least a second), each next twice the one before, the last to the range's end."""
         start = after[0] if after is not None else query.since_ns
         look = max(span + span // 4, keys.NS_PER_S)
-        events: list[Any] = []
-        last, first_ns = after, 0
-        item_last: Position = (0, "")
+        last = after
         # past this (a day from now: stored times are at most clock_skew_s ahead) the last
         # window takes the rest of the range
         stop = query.until_ns or time.time_ns() + DAY_NS
@@ -175,14 +224,10 @@ class EventReader:
             window = dataclasses.replace(query, since_ns=start,
                                          until_ns=end if ends else query.until_ns)
             for item in self._scan(window, last, None, CHUNK_KEYS, shape, prefetch=False):
-                if len(events) == size:
-                    return Page(events, encode_token(item_last, item_last[0] - first_ns))
-                if not events:
-                    first_ns = item[0]
-                events.append(packed.built(item))
-                last = item_last = item[0], item[1]
+                last = item[0], item[1]
+                yield item
             if not ends:
-                return Page(events, "")
+                return
             start, look = end, 2 * look
 
     # a whole range, in bounded memory -----------------------------------------

@@ -9,7 +9,7 @@ import pytest
 from roadside.central.errors import InvalidArgument
 from roadside.central.store import keys
 from roadside.central.store.etcd_store import EtcdStore
-from roadside.central.store.event_reads import EventQuery, EventReader
+from roadside.central.store.event_reads import MAX_CURSORS, Cursors, EventQuery, EventReader
 from tests.central.query_helpers import BASE_NS, make_pass
 
 S = 1_000_000_000
@@ -41,9 +41,12 @@ def test_range_at_bucket_edges_is_since_inclusive_until_exclusive(
     assert got == [edge + 100 * S]
 
 
+@pytest.mark.parametrize("continued", [True, False], ids=["continued", "each-page-afresh"])
 def test_paging_has_no_duplicates_and_no_misses(
-    query_store: EtcdStore, reader: EventReader
+    query_store: EtcdStore, reader: EventReader, continued: bool,
 ) -> None:
+    """A page continues the read of the page before (the same central) or reads afresh
+    from its token (another central, or after CURSOR_TTL_S): the same pages either way."""
     # detector ids whose prefixes sort differently from the ids ('-' < '/')
     stored = [
         make_pass(det, BASE_NS + i * 37 * S)
@@ -57,7 +60,8 @@ def test_paging_has_no_duplicates_and_no_misses(
         token = ""
         pages = 0
         while True:
-            page = reader.page(query, limit=7, token=token)
+            on = reader if continued else EventReader(query_store)  # a central without it
+            page = on.page(query, limit=7, token=token)
             assert len(page.events) <= 7
             seen += [p.ulid + p.device_id for p in page.events]
             pages += 1
@@ -69,8 +73,9 @@ def test_paging_has_no_duplicates_and_no_misses(
         assert pages == -(-len(want) // 7)
 
 
+@pytest.mark.parametrize("continued", [True, False], ids=["continued", "each-page-afresh"])
 def test_pages_cross_gaps_and_bursts_and_older_tokens_resume(
-    query_store: EtcdStore, reader: EventReader
+    query_store: EtcdStore, reader: EventReader, continued: bool,
 ) -> None:
     """A page looks as far as the last page spanned, then wider: a burst after hours of
     silence, passes at one instant, a range's end and a token of the earlier format
@@ -85,7 +90,8 @@ def test_pages_cross_gaps_and_bursts_and_older_tokens_resume(
         want = [(p.timestamp_ns, p.ulid) for p in stored if query.wants(p)]
         seen, token = [], ""
         while True:
-            page = reader.page(query, limit=4, token=token)
+            on = reader if continued else EventReader(query_store)
+            page = on.page(query, limit=4, token=token)
             seen += [(e.timestamp_ns, e.ulid) for e in page.events]
             token = page.next_token
             if not token:
@@ -97,6 +103,10 @@ def test_pages_cross_gaps_and_bursts_and_older_tokens_resume(
     old = base64.urlsafe_b64encode(f"t2:{position[1]}:{position[3]}".encode()).decode()
     assert reader.page(EventQuery(), 5, old).events == reader.page(
         EventQuery(), 5, first.next_token).events
+    # a page asked twice (a client's retry): the second read afresh, the same events
+    again = reader.page(EventQuery(), limit=5)
+    twice = [reader.page(EventQuery(), 5, again.next_token) for _ in range(2)]
+    assert twice[0].events == twice[1].events and twice[0].next_token == twice[1].next_token
 
 
 def test_bad_page_token_and_limit_are_refused(reader: EventReader) -> None:
@@ -117,3 +127,13 @@ def test_iter_events_reads_in_chunks_at_one_revision(
     rest = list(it)
     assert len(rest) + 1 == 25
     assert first.timestamp_ns == BASE_NS
+
+
+def test_reads_kept_for_a_next_page_are_bounded() -> None:
+    """Clients that never come back for their next page cannot grow central's memory."""
+    kept = Cursors()
+    for n in range(MAX_CURSORS + 8):
+        kept.keep(("query", n), iter(()))
+    assert kept.take(("query", 0)) is None  # the oldest made room
+    assert kept.take(("query", MAX_CURSORS + 7)) is not None
+    assert kept.take(("query", MAX_CURSORS + 7)) is None  # taken once: a retry reads afresh
