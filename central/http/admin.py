@@ -75,8 +75,8 @@ def add_routes(app: FastAPI, feeds: Feeds, known: Callable[..., str]) -> None:
         return str(request.state.who)
 
     def set_links(dest: str, sources: list[collector_pb2.LinkSource]) -> list[LinkRecord]:
-        return admin.set_links(feeds.store, collector_pb2.SetLinksRequest(dest_detector_id=dest,
-                                                                    sources=sources))
+        request = collector_pb2.SetLinksRequest(dest_detector_id=dest, sources=sources)
+        return admin.set_links(feeds.store, request)
 
     @app.get("/api/v1/links", summary="links (rules and roads) and routes, as stored")
     def links(_role: Annotated[str, Depends(known)]) -> dict[str, Any]:
@@ -88,9 +88,9 @@ def add_routes(app: FastAPI, feeds: Feeds, known: Callable[..., str]) -> None:
     @app.put("/api/v1/links/{src}/{dest}", summary="set one link (admin; audited)")
     def put_link(who: Annotated[str, Depends(editor)], src: str, dest: str,
                  edit: LinkEdit) -> dict[str, Any]:
-        flat = [value for point in edit.geometry for value in point]
         if any(len(point) != 2 for point in edit.geometry):
             raise HTTPException(422, "geometry: expected [longitude, latitude] points")
+        flat = [value for point in edit.geometry for value in point]
         new = collector_pb2.LinkSource(
             src_detector_id=src, max_seconds=edit.max_seconds, length_m=edit.length_m,
             min_speed_kmh=edit.min_speed_kmh, max_speed_kmh=edit.max_speed_kmh,
@@ -100,8 +100,8 @@ def add_routes(app: FastAPI, feeds: Feeds, known: Callable[..., str]) -> None:
             stored = set_links(dest, [new, *others])
         except InvalidArgument as exc:
             raise InvalidArgument(str(exc).replace("sources[0].", "")) from exc
-        feeds.store.put_audit(who, "PUT /api/v1/links", f"links into {dest}: {src} set "
-                        f"({len(flat) // 2} road points)")
+        feeds.store.put_audit(who, "PUT /api/v1/links",
+                              f"links into {dest}: {src} set ({len(flat) // 2} road points)")
         return link_json(next(x for x in stored if x.src == src))
 
     @app.delete("/api/v1/links/{src}/{dest}", summary="remove one link (admin; audited)")
@@ -117,10 +117,10 @@ def add_routes(app: FastAPI, feeds: Feeds, known: Callable[..., str]) -> None:
     @app.put("/api/v1/routes/{name}", summary="set a route (admin; audited)")
     def put_route(who: Annotated[str, Depends(editor)], name: str,
                   edit: RouteEdit) -> dict[str, Any]:
-        stored = admin.set_route(feeds.store, collector_pb2.Route(name=name,
-                                                            detector_ids=edit.detector_ids))
-        feeds.store.put_audit(who, "PUT /api/v1/routes", f"route {name}: "
-                        + " -> ".join(stored.detector_ids))
+        route = collector_pb2.Route(name=name, detector_ids=edit.detector_ids)
+        stored = admin.set_route(feeds.store, route)
+        feeds.store.put_audit(who, "PUT /api/v1/routes",
+                              f"route {name}: " + " -> ".join(stored.detector_ids))
         return {"name": stored.name, "detector_ids": list(stored.detector_ids)}
 
     @app.put("/api/v1/detectors/{detector_id}/place",
@@ -132,8 +132,9 @@ def add_routes(app: FastAPI, feeds: Feeds, known: Callable[..., str]) -> None:
             raise NotFound(f"no detector {detector_id!r}")
         stored = admin.register(feeds.store, wire.record_to_detector(
             dataclasses.replace(found, latitude=edit.latitude, longitude=edit.longitude)))
-        feeds.store.put_audit(who, "PUT /api/v1/detectors/place", f"registry {detector_id}: "
-                        f"{stored.latitude:.6f}, {stored.longitude:.6f}")
+        feeds.store.put_audit(who, "PUT /api/v1/detectors/place",
+                              f"registry {detector_id}: {stored.latitude:.6f}, "
+                              f"{stored.longitude:.6f}")
         return {"id": stored.id, "latitude": stored.latitude, "longitude": stored.longitude}
 
     @app.get("/api/v1/audit", summary="the audit log of the last hours (admin)")
