@@ -124,7 +124,6 @@ def run(out: Path, duration: str, seed: int, stay: bool = False) -> dict[str, An
     for stale in ("captures", "logs", "plots"):
         shutil.rmtree(out / stale, ignore_errors=True)
     (out / "logs").mkdir(parents=True, exist_ok=True)
-    (out / "plots").mkdir(exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix="roadside-demo-"))
     children = Children(out / "logs")
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)

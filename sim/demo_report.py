@@ -39,6 +39,7 @@ class Report:
         self.link_devices: dict[str, int] = {}
         self.links: dict[str, dict[str, Any]] = {}
         self.plots: list[str] = []
+        (out / "plots").mkdir(parents=True, exist_ok=True)  # each link's and route's PNG
 
     def detectors(self) -> None:
         print("\n-- detectors (roadside query detectors)")

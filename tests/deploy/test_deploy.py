@@ -150,6 +150,7 @@ def test_the_stack_in_containers_computes_travel_times(
     # asked of the replica the agents did not try first: the replicas share etcd
     report = demo_report.Report(CENTRAL2_QUERY, tmp_path, network, truth)
     report.travel_times(timeout_s=180)
+    assert len(report.plots) == len(list(report.targets())), report.plots  # a chart each
     for link, figures in report.links.items():
         assert figures["published"] >= 3, f"{link}: {figures}"
         assert figures["median_abs_error_pct"] is not None, f"{link}: {figures}"
