@@ -59,13 +59,6 @@ def link_json(link: LinkRecord) -> dict[str, Any]:
             "vehicle_only": link.vehicle_only, "geometry": link.line() or []}
 
 
-def _source(link: LinkRecord) -> collector_pb2.LinkSource:
-    return collector_pb2.LinkSource(
-        src_detector_id=link.src, max_seconds=link.max_seconds, length_m=link.length_m,
-        min_speed_kmh=link.min_speed_kmh, max_speed_kmh=link.max_speed_kmh,
-        outlier_filter=link.outlier, vehicle_only=link.vehicle_only, geometry=link.geometry)
-
-
 def add_routes(app: FastAPI, feeds: Feeds, known: Callable[..., str]) -> None:
 
     def editor(request: Request, role: Annotated[str, Depends(known)]) -> str:
@@ -95,7 +88,7 @@ def add_routes(app: FastAPI, feeds: Feeds, known: Callable[..., str]) -> None:
             src_detector_id=src, max_seconds=edit.max_seconds, length_m=edit.length_m,
             min_speed_kmh=edit.min_speed_kmh, max_speed_kmh=edit.max_speed_kmh,
             outlier_filter=edit.outlier_filter, vehicle_only=edit.vehicle_only, geometry=flat)
-        others = [_source(x) for x in feeds.store.links(dest) if x.src != src]
+        others = [wire.record_to_link_source(x) for x in feeds.store.links(dest) if x.src != src]
         try:  # the new link first: its fields are named as in this request's body
             stored = set_links(dest, [new, *others])
         except InvalidArgument as exc:
@@ -110,7 +103,7 @@ def add_routes(app: FastAPI, feeds: Feeds, known: Callable[..., str]) -> None:
         found = feeds.store.links(dest)
         if not any(x.src == src for x in found):
             raise NotFound(f"no link {src} -> {dest}")
-        set_links(dest, [_source(x) for x in found if x.src != src])
+        set_links(dest, [wire.record_to_link_source(x) for x in found if x.src != src])
         feeds.store.put_audit(who, "DELETE /api/v1/links", f"links into {dest}: {src} removed")
         return {"removed": f"link/{src}/{dest}"}
 

@@ -28,7 +28,7 @@ from roadside.central.errors import CentralError
 from roadside.central.http import admin, reports
 from roadside.central.http.apikeys import ApiKeys
 from roadside.central.http.datex import publication
-from roadside.central.http.feed_bodies import FRESH_S, FeedBodies, etag
+from roadside.central.http.feed_bodies import FRESH_S, FeedBodies
 from roadside.central.http.feeds import MAX_RECENT_S, Feeds
 from roadside.common import __version__
 from roadside.common.identity import IdentityError, of_certificate
@@ -65,15 +65,6 @@ def day_span(day: str, time_zone: str) -> tuple[int, int]:
     return int(start.timestamp()) * 10**9, int(end.timestamp()) * 10**9
 
 
-def reply(request: Request, body: bytes, media_type: str, tag: str = "") -> Response:
-    """The body with a strong ETag; 304 Not Modified when the client has it already."""
-    tag = tag or etag(body)
-    headers = {"ETag": tag, "Cache-Control": "no-cache"}
-    if tag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
-
-
 def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX",
              revoked: Callable[[int], bool] | None = None,
              map_tiles: str = "", map_attribution: str = "", time_zone: str = "",
@@ -86,8 +77,13 @@ def make_app(feeds: Feeds, apikeys: ApiKeys, open_data: bool, country: str = "XX
 
     def served(request: Request, key: tuple[Any, ...], build: Callable[[], bytes],
                media_type: str, max_age_s: float | None = None) -> Response:
+        """The feed's kept body with its strong ETag; 304 Not Modified when the client has
+        it already."""
         body = bodies.get(key, build, max_age_s)
-        return reply(request, body.data, media_type, body.tag)
+        headers = {"ETag": body.tag, "Cache-Control": "no-cache"}
+        if body.tag in request.headers.get("if-none-match", ""):
+            return Response(status_code=304, headers=headers)
+        return Response(body.data, media_type=media_type, headers=headers)
 
     def caller(request: Request) -> str:
         """The caller's role: a live API key's, an operator certificate's (HTTPS with a

@@ -281,8 +281,7 @@ class Feeds:
             for p in places.values()]
         lines = self.roads(places)
         for entry in self.travel_times():
-            line = lines.get(entry["id"]) or [[places[d].longitude, places[d].latitude]
-                                              for d in entry["detectors"] if d in places]
+            line = lines.get(entry["id"], [])  # (straight between placed detectors: road())
             current = entry["current"] or {}
             live = entry["live"] or {}
             features.append({

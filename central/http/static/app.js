@@ -52,14 +52,13 @@ function keyFromPage() {
   state.key = sessionStorage.getItem("roadside-key") || "";
 }
 
+// a GET of one of the server's feeds; its error says which
 async function feed(path) {
-  const headers = state.key ? { Authorization: "Bearer " + state.key } : {};
-  const reply = await fetch(path, { headers });
-  if (!reply.ok) {
-    const body = await reply.json().catch(() => ({}));
-    throw new Error(path + ": " + reply.status + " " + (body.detail || reply.statusText));
+  try {
+    return await send("GET", path);
+  } catch (e) {
+    throw new Error(path + ": " + e.message);
   }
-  return reply.json();
 }
 
 // a link's colour (the network feed's line properties): its alert level where the workers
@@ -399,17 +398,17 @@ function render() { drawMap(); drawChart(); drawDrawing(); }
 const edit = { drawing: null, picking: false, links: null, line: null };
 const byId = id => document.getElementById(id);
 
+// a call of the server's API with the page's key; a refusal throws its status and reason
 async function send(method, path, body) {
-  const reply = await fetch(path, { method, body: body === undefined ? undefined :
-    JSON.stringify(body), headers: { "Content-Type": "application/json",
-    ...(state.key ? { Authorization: "Bearer " + state.key } : {}) } });
+  const headers = state.key ? { Authorization: "Bearer " + state.key } : {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const reply = await fetch(path, { method, headers,
+    body: body === undefined ? undefined : JSON.stringify(body) });
+  if (reply.ok) return reply.json();
   const answer = await reply.json().catch(() => ({}));
-  if (!reply.ok) {
-    const detail = Array.isArray(answer.detail) ? answer.detail.map(d =>
-      d.loc.slice(1).join(".") + ": " + d.msg).join("; ") : answer.detail;
-    throw new Error(reply.status + " " + (detail || reply.statusText));
-  }
-  return answer;
+  const detail = Array.isArray(answer.detail) ? answer.detail.map(d =>
+    d.loc.slice(1).join(".") + ": " + d.msg).join("; ") : answer.detail;
+  throw new Error(reply.status + " " + (detail || reply.statusText));
 }
 
 // the road's points from the text box: "longitude, latitude" a line
