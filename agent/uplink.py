@@ -180,8 +180,9 @@ class Uplink:
             if left <= 0:
                 return False
             sent = await self.upload_once(min(left, self._config.upload_timeout_s))
-            if sent is None and self.refused:
-                return False  # retrying cannot cure it
+            if sent is None:
+                if self.refused:
+                    return False  # retrying cannot cure it
                 pause = min(self._backoff_s(), end - time.monotonic())
                 if pause > 0:
                     await asyncio.sleep(pause)  # backoff between attempts, bounded by deadline
@@ -202,8 +203,11 @@ class Uplink:
                 await asyncio.to_thread(self._buffer.set_aside, bad, "not a roadside.v1.Pass")
             except DiskBufferError as exc:
                 self._buffer_failed(exc)
-            return None
-            return len(bad)
+                return None
+            if not passes:
+                return len(bad)  # moved out of the way: the rows behind them come next
+            aside = set(bad)
+            rows = [r for r in rows if r.id not in aside]
         timeout = self._config.upload_timeout_s if timeout_s is None else timeout_s
         now_ns = self._clock()
         request = collector_pb2.UploadBatchRequest(

@@ -63,8 +63,13 @@ async def upload_all(
 
 def buffer_with(path: Path, passes: list[Pass]) -> DiskBuffer:
     buf = DiskBuffer(path, 10**9).open()
-    buf.append([(p.timestamp_ns, pass_to_bytes(p)) for p in passes])
+    buf.append(rows_of(passes))
     return buf
+
+
+def rows_of(passes: list[Pass]) -> list[tuple[int, bytes]]:
+    """The buffer's rows of `passes`, as the pipeline writes them."""
+    return [(p.timestamp_ns, pass_to_bytes(p)) for p in passes]
 
 
 @contextlib.asynccontextmanager
@@ -126,6 +131,36 @@ async def test_failover_to_second_endpoint(
     assert drained and counts.failures >= 1 and counts.endpoint == central.collector_addr
     assert dead in counts.last_error
     assert len(stored_keys(etcd_client, namespace, "det-test")) == 30
+
+
+async def test_drain_backs_off_between_failed_attempts(
+    agent_config: MakeConfig, tmp_path: Path,
+) -> None:
+    config = agent_config(central="127.0.0.1:1")  # nothing listens there
+    drained, counts, left = await upload_all(config, tmp_path / "b.db", make_passes(5),
+                                             deadline_s=2.0)
+    assert not drained and left == 5
+    # backoff 0.05 s doubling to 0.5 s: a handful of attempts in 2 s, not a busy loop
+    assert 1 <= counts.failures <= 12
+
+
+async def test_an_undecodable_row_is_set_aside_and_the_rest_sent_at_once(
+    central: RunningCentral, agent_config: MakeConfig, etcd_client: etcd3.MultiEndpointEtcd3Client,
+    namespace: str, tmp_path: Path,
+) -> None:
+    config = agent_config(central=central.collector_addr)
+    buf = DiskBuffer(tmp_path / "b.db", 10**9).open()
+    buf.append([(1, b"\xff\xff not a pass")])
+    buf.append(rows_of(make_passes(5)))
+    uplink = Uplink(config, buf)
+    try:
+        assert await uplink.upload_once() == 5  # sent in the same attempt, not a failure
+        assert uplink.counts().failures == 0
+        assert buf.depth() == 0 and buf.stats().set_aside == 1
+    finally:
+        await uplink.close()
+        buf.close()
+    assert len(stored_keys(etcd_client, namespace, "det-test")) == 5
 
 
 async def test_invalid_pass_is_isolated_and_dropped(
