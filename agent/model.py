@@ -44,9 +44,8 @@ class Sighting(NamedTuple):
 class Pass(NamedTuple):
     """One device's visit at one detector; the event the agent uploads. (A named tuple:
     immutable, and made for every pass closed, several times faster than a frozen
-    dataclass.)"""
+    dataclass.) Its ULID is derived from it when it is sent (`passes.pass_ulid`)."""
 
-    ulid: str
     device_id: str  # 32 lowercase hex: keyed hash of the MAC
     first_ns: int
     last_ns: int

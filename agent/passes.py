@@ -24,11 +24,16 @@ RSSI_MIN, RSSI_MAX = -128, 20  # dBm a radio can plausibly report; clamped to th
 
 def pass_ulid(detector_id: str, device_id: str, first_ns: int) -> str:
     """Deterministic: the same capture replayed twice gives the same ULIDs (etcd keys)."""
-    return _ulid(hashlib.sha256(b"%s|" % detector_id.encode()), device_id, first_ns)
+    return ulid_with(ulid_prefix(detector_id), device_id, first_ns)
 
 
-def _ulid(prefix: hashlib._Hash, device_id: str, first_ns: int) -> str:
-    """pass_ulid with the detector's part of the hash made once (`prefix`, copied)."""
+def ulid_prefix(detector_id: str) -> hashlib._Hash:
+    """The detector's part of its passes' ULID hash, made once (ulid_with copies it)."""
+    return hashlib.sha256(b"%s|" % detector_id.encode())
+
+
+def ulid_with(prefix: hashlib._Hash, device_id: str, first_ns: int) -> str:
+    """pass_ulid with the detector's part of the hash made once (`prefix`)."""
     h = prefix.copy()
     h.update(b"%s|%d" % (device_id.encode(), first_ns))
     return ulid_text((first_ns // 1_000_000).to_bytes(6, "big") + h.digest()[:10])
@@ -68,7 +73,6 @@ class PassBuilder:
         raw_mode: bool = False,
     ) -> None:
         self.detector_id = detector_id
-        self._ulid_prefix = hashlib.sha256(b"%s|" % detector_id.encode())
         self._gap_ns = int(pass_gap_s * NS)
         self._max_ns = int(max_pass_s * NS)
         self._timestamp = timestamp
@@ -152,7 +156,7 @@ class PassBuilder:
             ts = p.peak_ns
         rssi = p.peak_rssi
         return Pass(  # positional: Pass's field order (a named tuple: faster than keywords)
-            _ulid(self._ulid_prefix, device_id, p.first_ns), device_id, p.first_ns, p.last_ns,
-            p.peak_ns, NO_RSSI if rssi is None else max(RSSI_MIN, min(RSSI_MAX, rssi)),
+            device_id, p.first_ns, p.last_ns, p.peak_ns,
+            NO_RSSI if rssi is None else max(RSSI_MIN, min(RSSI_MAX, rssi)),
             p.count, p.radio, p.address_kind, ts, p.tagged, p.alias, p.device_class,
         )

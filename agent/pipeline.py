@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,7 +19,7 @@ from roadside.agent.config import AgentConfig
 from roadside.agent.model import AddressKind, Pass, Sighting
 from roadside.agent.passes import PassBuilder
 from roadside.agent.privacy import Action, DeviceHasher, EpochKeyErased, PrivacyPolicy
-from roadside.agent.wire import pass_to_bytes
+from roadside.agent.wire import pass_to_row
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ MAX_PENDING_PASSES = 100_000  # closed passes kept in RAM while the buffer canno
 # addresses a transmitter cannot simply invent: outside the randomized-pass budget
 UNBUDGETED = frozenset({AddressKind.WIFI_GLOBAL, AddressKind.BLE_PUBLIC})
 MINUTE_NS = 60 * 1_000_000_000
+_DROP, _TAG = Action.DROP, Action.TAG  # (module names: an enum's attribute is a slow lookup)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class Pipeline:
             config.timestamp,
             config.raw_mode,
         )
+        self._add, self._is_open = self._builder.add, self._builder.is_open  # (per sighting)
         self._buffer = buffer
         self._on_written = on_written  # e.g. wake the uplink
         self._pending: list[Pass] = []
@@ -71,7 +73,7 @@ class Pipeline:
         self._newest_ns = 0
         self._buffer_dropped = 0
         self._lost = 0  # passes dropped from RAM because the buffer could not be written
-        self._by_source: Counter[str] = Counter()
+        self._by_source: dict[str, int] = {}
         self._budget = config.randomized_passes_per_minute
         self._budget_minute = -1
         self._budget_used = 0
@@ -82,8 +84,9 @@ class Pipeline:
         """Account one sighting (the sources' `emit`)."""
         mac, t_ns, rssi, radio, kind, source, _channel, device_class = s  # (one unpack)
         action = self._actions[kind]
-        self._by_source[source] += 1
-        if action is Action.DROP:
+        by_source = self._by_source
+        by_source[source] = by_source.get(source, 0) + 1
+        if action is _DROP:
             self._dropped += 1
             return
         try:  # the only use of the MAC
@@ -91,20 +94,19 @@ class Pipeline:
         except EpochKeyErased:  # heard in an epoch whose key this box has erased
             self._erased += 1
             return
-        if self._budget and kind not in UNBUDGETED and not self._builder.is_open(device_id):
+        if self._budget and kind not in UNBUDGETED and not self._is_open(device_id):
             if not self._spend_budget(t_ns):
                 self._over_budget += 1
                 return
         self._sightings += 1
         if t_ns > self._newest_ns:
             self._newest_ns = t_ns
-        tag = action is Action.TAG
-        add = self._builder.add
-        closed = add(device_id, t_ns, rssi, radio, kind, tag, False, device_class)
+        tag = action is _TAG
+        closed = self._add(device_id, t_ns, rssi, radio, kind, tag, False, device_class)
         if closed:
             self._pending.extend(closed)
         if alias is not None:  # just after a boundary: the same visit under the old id too
-            closed = add(alias, t_ns, rssi, radio, kind, tag, True, device_class)
+            closed = self._add(alias, t_ns, rssi, radio, kind, tag, True, device_class)
             if closed:
                 self._pending.extend(closed)
 
@@ -162,11 +164,15 @@ class Pipeline:
         """The passes of `batch` that encode, and their buffer rows; one that cannot be
         encoded (a time out of the int64 range) is dropped and counted as lost, never
         taking the others with it."""
+        try:  # (the whole batch at once: the common case, one comprehension)
+            return batch, [(p.timestamp_ns, pass_to_row(p)) for p in batch]
+        except (struct.error, OverflowError):
+            pass
         kept, items = [], []
         for p in batch:
             try:
-                items.append((p.timestamp_ns, pass_to_bytes(p)))
-            except (ValueError, OverflowError) as exc:
+                items.append((p.timestamp_ns, pass_to_row(p)))
+            except (struct.error, OverflowError) as exc:
                 self._lost += 1
                 log.error("a pass could not be encoded, dropped (%d lost so far): %s",
                           self._lost, exc)

@@ -1,6 +1,7 @@
 """Uploading the disk buffer to central, until central has acknowledged every row.
 
-One loop: read the oldest rows (bounded by batch_max_passes and batch_max_bytes),
+One loop: read the oldest rows (bounded by batch_max_passes and batch_max_bytes), make
+each a roadside.v1.Pass with its ULID (rows are packed passes: wire.pass_to_row),
 UploadBatch with a deadline, delete the rows only after central answered (which means
 they are committed in etcd). On failure: capped exponential backoff with jitter, then
 the next endpoint; it never gives up. A batch central rejects as INVALID_ARGUMENT is
@@ -16,6 +17,7 @@ the wait and resets the backoff, so uploads resume as soon as central can take t
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 import time
@@ -24,16 +26,15 @@ from dataclasses import dataclass
 
 import grpc
 import grpc.aio
-from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from roadside.agent import enroll
 from roadside.agent.buffer import DiskBuffer, DiskBufferError, Row
 from roadside.agent.channel import credentials, open_channel
 from roadside.agent.config import AgentConfig
-from roadside.agent.passes import new_ulid
+from roadside.agent.passes import new_ulid, ulid_prefix
 from roadside.agent.status import AgentStatus
-from roadside.agent.wire import status_to_pb
+from roadside.agent.wire import row_to_pb, status_to_pb
 from roadside.common.tlsprobe import diagnose
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc, types_pb2
 
@@ -82,6 +83,7 @@ class Uplink:
             raise ValueError("central: at least one collector endpoint is needed")
         credentials(config)  # no TLS settings or unreadable files: said now, not per upload
         self._config = config
+        self._ulid_prefix = ulid_prefix(config.detector_id)  # its passes' ULIDs
         self._buffer = buffer
         self._clock = clock
         self._rng = rng or random.Random()
@@ -197,10 +199,10 @@ class Uplink:
             return None
         if not rows:
             return 0
-        passes, bad = _unique_passes(rows)
+        passes, bad = _unique_passes(rows, self._ulid_prefix)
         if bad:
             try:  # counted by the buffer (its stats' set_aside)
-                await asyncio.to_thread(self._buffer.set_aside, bad, "not a roadside.v1.Pass")
+                await asyncio.to_thread(self._buffer.set_aside, bad, "not a pass")
             except DiskBufferError as exc:
                 self._buffer_failed(exc)
                 return None
@@ -350,7 +352,8 @@ async def _wait_any(stop: asyncio.Event, other: asyncio.Event | None, wait_s: fl
             w.cancel()
 
 
-def _unique_passes(rows: Sequence[Row]) -> tuple[list[types_pb2.Pass], list[int]]:
+def _unique_passes(rows: Sequence[Row], prefix: hashlib._Hash,
+                   ) -> tuple[list[types_pb2.Pass], list[int]]:
     """The rows' passes, each (ulid, device id) once (a replay may buffer a pass twice),
     and the ids of rows that do not decode."""
     seen: set[tuple[str, str]] = set()
@@ -358,8 +361,8 @@ def _unique_passes(rows: Sequence[Row]) -> tuple[list[types_pb2.Pass], list[int]
     bad = []
     for row in rows:
         try:
-            p = types_pb2.Pass.FromString(row.payload)
-        except DecodeError:
+            p = row_to_pb(row.payload, prefix)
+        except ValueError:
             bad.append(row.id)
             continue
         if (p.ulid, p.device_id) not in seen:

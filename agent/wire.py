@@ -1,68 +1,62 @@
-"""Domain values <-> roadside.v1 protobuf, in one place (protobuf stays at the wire edge)."""
+"""Domain values <-> the buffer's rows and roadside.v1 protobuf, in one place (protobuf stays
+at the wire edge)."""
 
 from __future__ import annotations
 
+import hashlib
+import struct
+
+from google.protobuf.message import DecodeError
+
 from roadside.agent.model import Pass
+from roadside.agent.passes import ulid_with
 from roadside.agent.status import AgentStatus, ClockSync, SourceState
-from roadside.common.kinds import (
-    ADDRESS_TO_PB,
-    CLASS_TO_PB,
-    RADIO_TO_PB,
-    AddressKind,
-    DeviceClass,
-    RadioKind,
-)
+from roadside.common.kinds import ADDRESS_TO_PB, CLASS_TO_PB, RADIO_TO_PB
 from roadside.proto.v1 import types_pb2
 
-_RADIO_FROM_PB = {v: k for k, v in RADIO_TO_PB.items()}
-_KIND_FROM_PB = {v: k for k, v in ADDRESS_TO_PB.items()}
-_CLASS_FROM_PB = {v: k for k, v in CLASS_TO_PB.items()}
 _CLOCK_TO_PB = {c: getattr(types_pb2, "CLOCK_SYNC_" + c.name) for c in ClockSync}
 
 
-def pass_to_pb(p: Pass) -> types_pb2.Pass:
+# A buffer row is one closed pass's facts, packed: the closing of passes only packs, and the
+# wire's Pass (with its ULID, derived) is made when the row is sent. A version byte first;
+# a row written before (a serialized roadside.v1.Pass, first byte 0x0a) is still read.
+ROW_V1 = b"\x01"
+_ROW = struct.Struct("<c32sqqqqbIBBBB")  # version, device id, first, last, peak, matched (ns),
+_TAGGED, _ALIAS = 1, 2  # peak rssi, count, radio, address kind, device class, flags
+_PB_ROW = b"\x0a"  # a serialized Pass starts with its ulid (field 1, length-delimited)
+
+
+def pass_to_row(p: Pass) -> bytes:
+    """The buffer's row of a closed pass (already hashed: no raw MAC). struct.error for a
+    value its field cannot hold (a time outside int64)."""
+    return _ROW.pack(ROW_V1, p.device_id.encode(), p.first_ns, p.last_ns, p.peak_ns,
+                     p.timestamp_ns, p.peak_rssi, p.count, RADIO_TO_PB[p.radio],
+                     ADDRESS_TO_PB[p.address_kind], CLASS_TO_PB[p.device_class],
+                     p.tagged | p.alias << 1)
+
+
+def row_to_pb(payload: bytes, ulid_prefix: hashlib._Hash) -> types_pb2.Pass:
+    """A buffer row as the wire's Pass, its ULID derived with the detector's `ulid_prefix`
+    (passes.ulid_prefix). ValueError when the row is not a pass."""
+    if payload[:1] == _PB_ROW:
+        try:
+            return types_pb2.Pass.FromString(payload)
+        except DecodeError as exc:
+            raise ValueError(f"not a roadside.v1.Pass: {exc}") from None
+    if payload[:1] != ROW_V1:
+        raise ValueError(f"not a pass row (version byte {payload[:1]!r})")
+    try:
+        (_, device, first, last, peak, matched, rssi, count, radio, kind, device_class,
+         flags) = _ROW.unpack(payload)
+        device_id = device.decode("ascii")
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise ValueError(f"not a pass row: {exc}") from None
     return types_pb2.Pass(
-        ulid=p.ulid,
-        device_id=p.device_id,
-        first_ns=p.first_ns,
-        last_ns=p.last_ns,
-        peak_ns=p.peak_ns,
-        peak_rssi=p.peak_rssi,
-        count=p.count,
-        radio=RADIO_TO_PB[p.radio],
-        address_kind=ADDRESS_TO_PB[p.address_kind],
-        timestamp_ns=p.timestamp_ns,
-        tagged=p.tagged,
-        alias=p.alias,
-        device_class=CLASS_TO_PB[p.device_class],
+        ulid=ulid_with(ulid_prefix, device_id, first), device_id=device_id, first_ns=first,
+        last_ns=last, peak_ns=peak, peak_rssi=rssi, count=count, radio=radio,
+        address_kind=kind, timestamp_ns=matched, tagged=bool(flags & _TAGGED),
+        alias=bool(flags & _ALIAS), device_class=device_class,
     )
-
-
-def pass_from_pb(m: types_pb2.Pass) -> Pass:
-    return Pass(
-        ulid=m.ulid,
-        device_id=m.device_id,
-        first_ns=m.first_ns,
-        last_ns=m.last_ns,
-        peak_ns=m.peak_ns,
-        peak_rssi=m.peak_rssi,
-        count=m.count,
-        radio=_RADIO_FROM_PB.get(m.radio, RadioKind.WIFI),
-        address_kind=_KIND_FROM_PB.get(m.address_kind, AddressKind.UNKNOWN),
-        timestamp_ns=m.timestamp_ns,
-        tagged=m.tagged,
-        alias=m.alias,
-        device_class=_CLASS_FROM_PB.get(m.device_class, DeviceClass.UNKNOWN),
-    )
-
-
-def pass_to_bytes(p: Pass) -> bytes:
-    """The serialized form the disk buffer stores (already hashed: no raw MAC)."""
-    return pass_to_pb(p).SerializeToString()
-
-
-def pass_from_bytes(data: bytes) -> Pass:
-    return pass_from_pb(types_pb2.Pass.FromString(data))
 
 
 def _source_to_pb(s: SourceState) -> types_pb2.SourceStatus:

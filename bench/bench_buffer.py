@@ -19,8 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from roadside.agent.buffer import DiskBuffer
 from roadside.agent.model import AddressKind, Pass, RadioKind
-from roadside.agent.passes import pass_ulid
-from roadside.agent.wire import pass_to_bytes
+from roadside.agent.wire import pass_to_row
 
 TARGET_PER_S = 30_000
 SINGLE_ROWS = 1_000  # one fsync each: a thousand is plenty to measure
@@ -32,9 +31,9 @@ def payloads(n: int) -> list[tuple[int, bytes]]:
     for i in range(n):
         device = f"{i * 2654435761 % 2**128:032x}"
         t = t0 + i * 1_000_000
-        p = Pass(pass_ulid("bench", device, t), device, t, t + 5 * 10**9, t + 2 * 10**9, -61,
+        p = Pass(device, t, t + 5 * 10**9, t + 2 * 10**9, -61,
                  7, RadioKind.WIFI, AddressKind.WIFI_LOCAL, t + 2 * 10**9, True)
-        out.append((p.timestamp_ns, pass_to_bytes(p)))
+        out.append((p.timestamp_ns, pass_to_row(p)))
     return out
 
 

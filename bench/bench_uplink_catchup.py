@@ -24,9 +24,9 @@ from local_central import local_central
 from roadside.agent.buffer import DiskBuffer
 from roadside.agent.config import AgentConfig
 from roadside.agent.model import AddressKind, Pass, RadioKind
-from roadside.agent.passes import new_ulid, pass_ulid
+from roadside.agent.passes import new_ulid, ulid_prefix
 from roadside.agent.uplink import Uplink
-from roadside.agent.wire import pass_to_bytes, pass_to_pb
+from roadside.agent.wire import pass_to_row, row_to_pb
 from roadside.proto.v1 import collector_pb2, collector_pb2_grpc
 
 PASSES_PER_DAY = 20_000  # a busy urban detector (for the catch-up estimate)
@@ -39,17 +39,18 @@ def make_passes(n: int, detector: str) -> list[Pass]:
     for i in range(n):
         device = f"{i * 2654435761 % 2**128:032x}"
         t = t0 + i * (86_400 * 10**9 // n)
-        out.append(Pass(pass_ulid(detector, device, t), device, t, t + 4 * 10**9,
+        out.append(Pass(device, t, t + 4 * 10**9,
                         t + 2 * 10**9, -70, 5, RadioKind.WIFI, AddressKind.WIFI_LOCAL,
                         t + 2 * 10**9, True))
     return out
 
 
 def baseline(addr: str, detector: str, passes: list[Pass], batch: int) -> float:
+    prefix = ulid_prefix(detector)
     requests = [
         collector_pb2.UploadBatchRequest(
             detector_id=detector, batch_id=new_ulid(time.time_ns()),
-            passes=[pass_to_pb(p) for p in passes[i : i + batch]],
+            passes=[row_to_pb(pass_to_row(p), prefix) for p in passes[i : i + batch]],
         )
         for i in range(0, len(passes), batch)
     ]
@@ -63,7 +64,7 @@ def baseline(addr: str, detector: str, passes: list[Pass], batch: int) -> float:
 
 async def catch_up(config: AgentConfig, path: Path, passes: list[Pass]) -> float:
     with DiskBuffer(path, 10**10) as buf:
-        buf.append([(p.timestamp_ns, pass_to_bytes(p)) for p in passes])
+        buf.append([(p.timestamp_ns, pass_to_row(p)) for p in passes])
         uplink = Uplink(config, buf)
         start = time.perf_counter()
         drained = await uplink.drain(600.0)

@@ -14,7 +14,7 @@ from cryptography import x509
 from roadside.agent import enroll
 from roadside.agent.buffer import DiskBuffer
 from roadside.agent.uplink import Uplink
-from roadside.agent.wire import pass_to_bytes
+from roadside.agent.wire import pass_to_row
 from roadside.central.api.server import RunningCentral
 from roadside.central.pki.ca import SiteCA
 from roadside.central.pki.registry import PkiRegistry
@@ -50,7 +50,7 @@ async def test_enroll_then_upload_with_the_certificate(
                           tls_key_file=got.key_file)
     buf = DiskBuffer(tmp_path / "b.db", 10**9).open()
     passes = make_passes(10, detector="box-7")
-    buf.append([(p.timestamp_ns, pass_to_bytes(p)) for p in passes])
+    buf.append([(p.timestamp_ns, pass_to_row(p)) for p in passes])
     uplink = Uplink(config, buf)
     try:
         assert await uplink.drain(20)
@@ -95,7 +95,7 @@ async def test_an_agent_renews_its_certificate_before_it_expires(
         assert not enroll.renewal_due(tls["tls_cert_file"])
         assert not await uplink.renew_certificate()  # not due any more: nothing done
         passes = make_passes(5, detector="box-r")
-        buf.append([(p.timestamp_ns, pass_to_bytes(p)) for p in passes])
+        buf.append([(p.timestamp_ns, pass_to_row(p)) for p in passes])
         assert await uplink.drain(20)  # uploads go on with the new pair
     finally:
         await uplink.close()

@@ -38,7 +38,7 @@ def test_sighting_after_gap_starts_a_new_pass() -> None:
     assert [(p.first_ns, p.count) for p in closed] == [(T0, 2)]
     [second] = b.flush()
     assert (second.first_ns, second.count) == (T0 + 40 * S, 1)
-    assert second.ulid != closed[0].ulid
+    assert pass_ulid("det-a", DEV, second.first_ns) != pass_ulid("det-a", DEV, closed[0].first_ns)
 
 
 def test_max_length_splits_a_long_visit() -> None:

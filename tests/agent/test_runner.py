@@ -11,10 +11,13 @@ from pathlib import Path
 import pytest
 
 from roadside.agent.errors import AgentError
-from roadside.agent.model import AddressKind, Pass, RadioKind
+from roadside.agent.model import AddressKind, DeviceClass, Pass, RadioKind
+from roadside.agent.passes import pass_ulid, ulid_prefix
 from roadside.agent.runner import AgentRunner, DrainTimeout
 from roadside.agent.sources.base import Emit, SourceError
-from roadside.agent.wire import pass_from_bytes, pass_to_bytes
+from roadside.agent.wire import pass_to_row, row_to_pb
+from roadside.common.kinds import ADDRESS_TO_PB, CLASS_TO_PB, RADIO_TO_PB
+from roadside.proto.v1 import types_pb2
 from tests.fixtures.agent import (
     FakeSource,
     MakeConfig,
@@ -66,13 +69,34 @@ async def test_systemd_ready_watchdog_stopping(
     assert messages.index("READY=1") < messages.index("STOPPING=1")
 
 
-def test_pass_wire_round_trip() -> None:
+def test_a_buffer_row_is_sent_as_the_pass_it_was() -> None:
     t = time.time_ns()
+    prefix = ulid_prefix("det-a")
     for radio in RadioKind:
         for kind in AddressKind:
-            p = Pass("01HF7YAT3VNE3ST2TRR79E03H9", "0a" * 16, t, t + 9, t + 3, -77, 4, radio,
-                     kind, t + 3, kind is AddressKind.WIFI_LOCAL)
-            assert pass_from_bytes(pass_to_bytes(p)) == p
+            for cls in DeviceClass:
+                p = Pass("0a" * 16, t, t + 9, t + 3, -77, 4, radio, kind, t + 3,
+                         kind is AddressKind.WIFI_LOCAL, radio is RadioKind.BLE, cls)
+                m = row_to_pb(pass_to_row(p), prefix)
+                assert (m.ulid, m.device_id) == (pass_ulid("det-a", p.device_id, t), p.device_id)
+                assert (m.first_ns, m.last_ns, m.peak_ns, m.timestamp_ns) == (t, t + 9, t + 3,
+                                                                              t + 3)
+                assert (m.peak_rssi, m.count, m.tagged, m.alias) == (-77, 4, p.tagged, p.alias)
+                assert (m.radio, m.address_kind, m.device_class) == (
+                    RADIO_TO_PB[radio], ADDRESS_TO_PB[kind], CLASS_TO_PB[cls])
+
+
+def test_a_row_written_before_packing_is_still_sent() -> None:
+    old = types_pb2.Pass(ulid="01HF7YAT3VNE3ST2TRR79E03H9", device_id="0a" * 16, first_ns=5,
+                         count=2, radio=types_pb2.RADIO_KIND_BLE)
+    assert row_to_pb(old.SerializeToString(), ulid_prefix("det-a")) == old
+
+
+@pytest.mark.parametrize("row", [b"", b"\x01short", b"\x0a\xff\xff", b"\x02" + b"\0" * 73,
+                                 b"\x01" + b"\xff" * 32 + b"\0" * 41])
+def test_a_row_that_is_not_a_pass_is_refused_with_a_reason(row: bytes) -> None:
+    with pytest.raises(ValueError, match="not a"):
+        row_to_pb(row, ulid_prefix("det-a"))
 
 
 class BrokenSource:

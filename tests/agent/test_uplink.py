@@ -14,10 +14,10 @@ import pytest
 from roadside.agent.buffer import DiskBuffer
 from roadside.agent.config import AgentConfig
 from roadside.agent.model import AddressKind, Pass, RadioKind
-from roadside.agent.passes import PassBuilder
+from roadside.agent.passes import PassBuilder, pass_ulid
 from roadside.agent.runner import AgentRunner
 from roadside.agent.uplink import Uplink, UplinkCounts
-from roadside.agent.wire import pass_to_bytes
+from roadside.agent.wire import pass_to_row
 from roadside.central.api.server import RunningCentral
 from tests.fixtures.agent import FakeSource, MakeConfig, live, running_agent, sighting
 from tests.fixtures.central import StartCentral
@@ -69,7 +69,7 @@ def buffer_with(path: Path, passes: list[Pass]) -> DiskBuffer:
 
 def rows_of(passes: list[Pass]) -> list[tuple[int, bytes]]:
     """The buffer's rows of `passes`, as the pipeline writes them."""
-    return [(p.timestamp_ns, pass_to_bytes(p)) for p in passes]
+    return [(p.timestamp_ns, pass_to_row(p)) for p in passes]
 
 
 @contextlib.asynccontextmanager
@@ -96,7 +96,8 @@ async def test_upload_acks_and_deletes(
     assert drained and left == 0 and counts.passes_sent == 100 and counts.uploads == 3
     assert counts.last_success_ns > 0
     got = stored_keys(etcd_client, namespace, "det-test")
-    assert {k.rsplit("/", 1)[1] for k in got} == {f"{p.ulid}.{p.device_id}" for p in passes}
+    ids = {(pass_ulid("det-test", p.device_id, p.first_ns), p.device_id) for p in passes}
+    assert {tuple(k.rsplit("/", 1)[1].split(".")) for k in got} == ids
 
 
 async def test_central_down_then_back_buffer_drains(

@@ -10,11 +10,11 @@ import etcd3
 import pytest
 
 from roadside.agent.model import AddressKind, DeviceClass, RadioKind, Sighting
-from roadside.agent.passes import PassBuilder
+from roadside.agent.passes import PassBuilder, ulid_prefix
 from roadside.agent.privacy import DeviceHasher
 from roadside.agent.sources.ble import BleSource
 from roadside.agent.sources.bt_classic import BtClassicSource, classify
-from roadside.agent.wire import pass_to_pb
+from roadside.agent.wire import pass_to_row, row_to_pb
 from roadside.central.api.server import RunningCentral
 from roadside.central.store.records import LinkRecord
 from roadside.central.traveltime import engine, stats, store
@@ -99,7 +99,8 @@ async def test_a_vehicle_only_link_keeps_only_the_car_kits_samples(
             t = (t0 + offset_s) * S + s.t_ns % S
             builder.add(hasher.device_id(s.mac, t), t, s.rssi, s.radio, s.address_kind,
                         device_class=s.device_class)
-        batch = make_batch(detector, [pass_to_pb(p) for p in builder.flush()])
+        prefix = ulid_prefix(detector)
+        batch = make_batch(detector, [row_to_pb(pass_to_row(p), prefix) for p in builder.flush()])
         collector.UploadBatch(batch, timeout=10)
     rules = stats.Rules(k=1)
 
