@@ -1,10 +1,10 @@
 """The durable on-disk buffer of passes waiting for central's acknowledgement.
 
 SQLite in WAL mode with synchronous=FULL: a committed row survives kill -9 and power
-loss. Many passes go in one transaction (group commit). The buffer is bounded in bytes
-(payload plus a fixed per-row overhead); when full, the oldest rows are dropped and
-counted. Rows are deleted only by `ack`; a row the uplink cannot decode is `set_aside`
-(kept in a bounded table, counted) so it never blocks the rows behind it.
+loss. Many passes go in one transaction (group commit), 100 rows to an INSERT. The buffer
+is bounded in bytes (payload plus a fixed per-row overhead); when full, the oldest rows
+are dropped and counted. Rows are deleted only by `ack`; a row the uplink cannot decode
+is `set_aside` (kept in a bounded table, counted) so it never blocks the rows behind it.
 
 A buffer made `once=True` (a replay's) takes each payload once, ever: a digest of every
 row it took stays in the `taken` table, so a replay restarted on the same state directory
@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import NoReturn
 
@@ -62,6 +63,9 @@ CREATE TABLE IF NOT EXISTS set_aside (
 CREATE TABLE IF NOT EXISTS taken (digest BLOB PRIMARY KEY) WITHOUT ROWID;
 """
 DIGEST_BYTES = 16
+ROWS_PER_INSERT = 100  # rows in one INSERT (multi-row VALUES: half the time of one at a time)
+_INSERT = "INSERT INTO passes (t_ns, payload) VALUES (?, ?)"
+_INSERT_MANY = _INSERT + ", (?, ?)" * (ROWS_PER_INSERT - 1)
 
 
 class DiskBufferError(AgentError):
@@ -248,7 +252,7 @@ class DiskBuffer:
             if self.once:
                 items = self._new_only(db, items)
             added = sum(len(p) for _, p in items) + len(items) * ROW_OVERHEAD_BYTES
-            db.executemany("INSERT INTO passes (t_ns, payload) VALUES (?, ?)", items)
+            _append_rows(db, items)
             self._bump(db, "appended", len(items))
             dropped, freed = self._drop_oldest(db, self._bytes + added - self.max_bytes)
             db.execute("COMMIT")
@@ -538,6 +542,17 @@ def _insert(db: sqlite3.Connection, rows: Sequence[tuple[int, int, bytes]]) -> i
     db.executemany("INSERT OR IGNORE INTO passes (id, t_ns, payload) VALUES (?, ?, ?)", rows)
     db.execute("COMMIT")
     return len(rows)
+
+
+def _append_rows(db: sqlite3.Connection, items: Sequence[tuple[int, bytes]]) -> None:
+    """(in a transaction) Insert the rows in order, ROWS_PER_INSERT to a statement."""
+    whole = len(items) - len(items) % ROWS_PER_INSERT
+    if whole:
+        flat = list(chain.from_iterable(items[:whole]))
+        step = 2 * ROWS_PER_INSERT
+        db.executemany(_INSERT_MANY, [flat[i:i + step] for i in range(0, len(flat), step)])
+    if whole < len(items):
+        db.executemany(_INSERT, items[whole:])
 
 
 def _rollback(db: sqlite3.Connection) -> None:

@@ -79,6 +79,7 @@ class PassBuilder:
         self._raw = raw_mode
         self._open: dict[str, _Open] = {}
         self.is_open = self._open.__contains__  # `in`, without a Python call (per sighting)
+        self._get = self._open.get
         self._raw_seen: dict[str, int] = {}  # device id -> last second emitted (raw mode)
 
     def __contains__(self, device_id: object) -> bool:
@@ -110,7 +111,7 @@ class PassBuilder:
                         device_class)
             return [self._close(device_id, one)]
 
-        cur = self._open.get(device_id)
+        cur = self._get(device_id)
         if cur is None or t_ns - cur.last_ns > self._gap_ns or t_ns - cur.first_ns > self._max_ns:
             self._open[device_id] = _Open(t_ns, t_ns, t_ns, rssi, 1, radio, address_kind, tagged,
                                           alias, device_class)
@@ -118,7 +119,7 @@ class PassBuilder:
         cur.count += 1
         if t_ns > cur.last_ns:
             cur.last_ns = t_ns
-        if t_ns < cur.first_ns:
+        elif t_ns < cur.first_ns:
             cur.first_ns = t_ns
         if rssi is not None and (cur.peak_rssi is None or rssi > cur.peak_rssi):
             cur.peak_rssi = rssi

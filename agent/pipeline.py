@@ -54,6 +54,7 @@ class Pipeline:
         on_written: Callable[[], None] | None = None,
     ) -> None:
         self.hasher = hasher
+        self._ids = hasher.ids  # (bound once: per sighting)
         self._actions = PrivacyPolicy.from_config(config).as_dict()
         self._builder = PassBuilder(
             config.detector_id,
@@ -90,7 +91,7 @@ class Pipeline:
             self._dropped += 1
             return
         try:  # the only use of the MAC
-            device_id, alias = self.hasher.ids(mac, t_ns)
+            device_id, alias = self._ids(mac, t_ns)
         except EpochKeyErased:  # heard in an epoch whose key this box has erased
             self._erased += 1
             return

@@ -30,6 +30,8 @@ def test_append_read_ack_and_reopen(tmp_path: Path) -> None:
         buf.append(items(0, 250))
         batch = buf.next_batch(100, 10**9)
         assert [r.t_ns for r in batch] == list(range(100))
+        assert [r.payload for r in batch] == [p for _, p in items(0, 100)]
+        assert [r.id for r in batch] == sorted(r.id for r in batch)
         assert buf.ack([r.id for r in batch]) == 100
         assert buf.ack([r.id for r in batch]) == 0  # acking twice is harmless
         assert buf.depth() == 150 and buf.oldest_unsent_ns() == 100
@@ -47,10 +49,11 @@ def test_batch_bounded_by_bytes_but_never_empty(tmp_path: Path) -> None:
         assert len(buf.next_batch(100, 10)) == 1  # one oversized row still goes
 
 
-def test_group_commit_is_all_or_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("at", [0, 50, 150])  # rows go 100 to a statement: in one, after
+def test_group_commit_is_all_or_nothing(tmp_path: Path, at: int) -> None:
     with DiskBuffer(tmp_path / "b.db", 10**9) as buf:
         buf.append(items(0, 5))
-        bad = [*items(5, 50), (2**70, b"x")]  # the last row's time does not fit in SQLite
+        bad = [*items(5, at), (2**70, b"x"), *items(5 + at, 150 - at)]  # 2**70: too big
         with pytest.raises(DiskBufferError):
             buf.append(bad)  # so the whole group is rolled back
         assert seqs(buf) == list(range(5))
