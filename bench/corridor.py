@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from roadside.agent.config import AgentConfig
-from roadside.agent.passes import PassBuilder
+from roadside.agent.passes import PassBuilder, ulid_prefix, ulid_with
 from roadside.agent.privacy import Action, DeviceHasher, PrivacyPolicy
 from roadside.central.store.records import StoredPass
 from roadside.central.traveltime import reports
@@ -58,10 +58,12 @@ def simulated_passes(
                 closed += builder.tick(s.t_ns)
                 next_tick = s.t_ns + TICK_NS
         closed += builder.flush()
+        prefix = ulid_prefix(detector_id)
         out.extend(
-            StoredPass(detector_id, p.ulid, p.device_id, p.timestamp_ns, p.first_ns, p.last_ns,
-                       p.peak_ns, p.peak_rssi, p.count, p.radio.value, p.address_kind.value,
-                       p.tagged, device_class=p.device_class.value)
+            StoredPass(detector_id, ulid_with(prefix, p.device_id, p.first_ns), p.device_id,
+                       p.timestamp_ns, p.first_ns, p.last_ns, p.peak_ns, p.peak_rssi, p.count,
+                       p.radio.value, p.address_kind.value, p.tagged,
+                       device_class=p.device_class.value)
             for p in closed
         )
     truth = build_truth(network, sim, seed, lambda s: hasher.device_id(s.mac, s.t_ns))

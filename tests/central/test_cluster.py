@@ -15,7 +15,13 @@ from roadside.agent.uplink import Uplink
 from roadside.central.store.client import connect
 from roadside.central.store.etcd_process import free_port
 from roadside.proto.v1 import collector_pb2_grpc
-from tests.agent.test_uplink import buffer_with, make_passes, running_uplink, stored_keys
+from tests.agent.test_uplink import (
+    buffer_with,
+    make_passes,
+    pass_names,
+    running_uplink,
+    stored_keys,
+)
 from tests.central.helpers import make_batch, make_pass
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.central import StartCentral
@@ -70,8 +76,7 @@ async def test_leader_killed_under_ingest_loses_nothing_and_health_returns_at_on
         got = stored_keys(client, namespace, "det-test")
     finally:
         client.close()
-    assert got and {k.rsplit("/", 1)[1] for k in got} == {f"{p.ulid}.{p.device_id}"
-                                                          for p in passes}
+    assert got and {k.rsplit("/", 1)[1] for k in got} == pass_names(passes)
 
 
 async def test_an_agent_in_a_long_backoff_resumes_when_central_answers(

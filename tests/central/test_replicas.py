@@ -9,7 +9,7 @@ from pathlib import Path
 import etcd3
 
 from roadside.proto.v1 import query_pb2, query_pb2_grpc
-from tests.agent.test_uplink import buffer_with, make_passes, running_uplink
+from tests.agent.test_uplink import buffer_with, make_passes, pass_names, running_uplink
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.central import StartCentral
 from tests.fixtures.polling import eventually
@@ -35,5 +35,5 @@ async def test_a_replica_stopping_loses_nothing_and_the_other_serves_it_all(
     stub = site.stub(second.query_addr, query_pb2_grpc.QueryServiceStub)
     reply = stub.GetEvents(query_pb2.GetEventsRequest(detector_ids=["det-test"], limit=1000),
                            timeout=10)
-    assert sorted(getattr(e, "pass").ulid for e in reply.events) == sorted(
-        p.ulid for p in passes)
+    got = {f"{getattr(e, 'pass').ulid}.{getattr(e, 'pass').device_id}" for e in reply.events}
+    assert got == pass_names(passes)
