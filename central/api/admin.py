@@ -14,8 +14,10 @@ from roadside.proto.v1 import collector_pb2, types_pb2
 log = logging.getLogger(__name__)
 
 
-def set_links(store: EtcdStore, request: collector_pb2.SetLinksRequest) -> list[LinkRecord]:
-    """Replace the links into the request's destination with its sources."""
+def set_links(store: EtcdStore, request: collector_pb2.SetLinksRequest,
+              replace: bool = True) -> list[LinkRecord]:
+    """Replace the links into the request's destination with its sources; with
+    replace=False set only the links named (one key each: others' edits stay)."""
     validation.set_links(request)
     dest = request.dest_detector_id
     named = [("dest_detector_id", dest)] + [
@@ -27,16 +29,36 @@ def set_links(store: EtcdStore, request: collector_pb2.SetLinksRequest) -> list[
                            "once registered (roadside agent init/register) or once its agent "
                            "has uploaded")
     sources = wire.link_sources_to_records(dest, list(request.sources))
-    kept = {s.src for s in sources}
-    for route in store.routes():  # a route's link goes only with the route
-        for src, to in zip(route.detector_ids, route.detector_ids[1:], strict=False):
-            if to == dest and src not in kept:
-                raise InvalidArgument(
-                    f"sources: route {route.name} uses the link {src} -> {dest}; keep it, "
-                    "or change or remove the route first")
-    links = store.set_links(dest, sources)
+    if replace:
+        routed = _routes_into(store, dest)
+        for src in sorted(routed.keys() - {s.src for s in sources}):
+            raise InvalidArgument(f"sources: {_in_use(routed[src], src, dest)}")
+    links = store.set_links(dest, sources, replace)
     log.info("links into %s set: %d sources", dest, len(links))
     return links
+
+
+def remove_link(store: EtcdStore, src: str, dest: str) -> None:
+    """Delete the one link src -> dest (no route may use it)."""
+    route = _routes_into(store, dest).get(src)
+    if route is not None:
+        raise InvalidArgument(_in_use(route, src, dest))
+    if not store.remove_link(dest, src):
+        raise NotFound(f"no link {src} -> {dest}")
+    log.info("link %s -> %s removed", src, dest)
+
+
+def _routes_into(store: EtcdStore, dest: str) -> dict[str, str]:
+    """A route's link goes only with the route: source -> route, of the links into `dest`
+    that routes use."""
+    return {src: route.name for route in store.routes()
+            for src, to in zip(route.detector_ids, route.detector_ids[1:], strict=False)
+            if to == dest}
+
+
+def _in_use(route: str, src: str, dest: str) -> str:
+    return (f"route {route} uses the link {src} -> {dest}; keep it, or change or remove the "
+            "route first")
 
 
 def set_route(store: EtcdStore, route: collector_pb2.Route) -> RouteRecord:

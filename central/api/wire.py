@@ -94,15 +94,6 @@ def link_sources_to_records(
             for s in sources]
 
 
-def record_to_link_source(record: LinkRecord) -> collector_pb2.LinkSource:
-    """A stored link as SetLinks takes it (link_sources_to_records' inverse)."""
-    return collector_pb2.LinkSource(
-        src_detector_id=record.src, max_seconds=record.max_seconds, length_m=record.length_m,
-        min_speed_kmh=record.min_speed_kmh, max_speed_kmh=record.max_speed_kmh,
-        outlier_filter=record.outlier, vehicle_only=record.vehicle_only,
-        geometry=record.geometry)
-
-
 def record_to_link(record: LinkRecord) -> types_pb2.Link:
     return types_pb2.Link(
         src_detector_id=record.src,

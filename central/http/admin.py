@@ -67,10 +67,6 @@ def add_routes(app: FastAPI, feeds: Feeds, known: Callable[..., str]) -> None:
             raise HTTPException(403, f"editing needs role admin; this caller's role is {role}")
         return str(request.state.who)
 
-    def set_links(dest: str, sources: list[collector_pb2.LinkSource]) -> list[LinkRecord]:
-        request = collector_pb2.SetLinksRequest(dest_detector_id=dest, sources=sources)
-        return admin.set_links(feeds.store, request)
-
     @app.get("/api/v1/links", summary="links (rules and roads) and routes, as stored")
     def links(_role: Annotated[str, Depends(known)]) -> dict[str, Any]:
         return {"links": [link_json(x) for x in feeds.store.links()],
@@ -88,22 +84,19 @@ def add_routes(app: FastAPI, feeds: Feeds, known: Callable[..., str]) -> None:
             src_detector_id=src, max_seconds=edit.max_seconds, length_m=edit.length_m,
             min_speed_kmh=edit.min_speed_kmh, max_speed_kmh=edit.max_speed_kmh,
             outlier_filter=edit.outlier_filter, vehicle_only=edit.vehicle_only, geometry=flat)
-        others = [wire.record_to_link_source(x) for x in feeds.store.links(dest) if x.src != src]
-        try:  # the new link first: its fields are named as in this request's body
-            stored = set_links(dest, [new, *others])
-        except InvalidArgument as exc:
+        request = collector_pb2.SetLinksRequest(dest_detector_id=dest, sources=[new])
+        try:  # this link's key alone: an edit of another link at the same time stays
+            [stored] = admin.set_links(feeds.store, request, replace=False)
+        except InvalidArgument as exc:  # its fields named as in this request's body
             raise InvalidArgument(str(exc).replace("sources[0].", "")) from exc
         feeds.store.put_audit(who, "PUT /api/v1/links",
                               f"links into {dest}: {src} set ({len(flat) // 2} road points)")
-        return link_json(next(x for x in stored if x.src == src))
+        return link_json(stored)
 
     @app.delete("/api/v1/links/{src}/{dest}", summary="remove one link (admin; audited)")
     def delete_link(who: Annotated[str, Depends(editor)], src: str,
                     dest: str) -> dict[str, Any]:
-        found = feeds.store.links(dest)
-        if not any(x.src == src for x in found):
-            raise NotFound(f"no link {src} -> {dest}")
-        set_links(dest, [wire.record_to_link_source(x) for x in found if x.src != src])
+        admin.remove_link(feeds.store, src, dest)
         feeds.store.put_audit(who, "DELETE /api/v1/links", f"links into {dest}: {src} removed")
         return {"removed": f"link/{src}/{dest}"}
 

@@ -271,6 +271,11 @@ class EtcdStore:
             self.client.transaction(compare=[], success=ops, failure=[])
         return links
 
+    def remove_link(self, dest: str, src: str) -> bool:
+        """Delete the one link src -> dest; False when there was none."""
+        with self._etcd_errors("removing a link"):
+            return bool(self.client.delete(keys.link_key(self.namespace, dest, src)))
+
     def put_status(self, detector_id: str, status: dict[str, Any], reported_ns: int) -> None:
         """Store an agent status report (protobuf JSON dict) as latest and in history."""
         ns = self.namespace

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import ssl
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -127,6 +129,8 @@ def test_bad_edits_name_the_field_and_change_nothing(
         assert code == status and says in json.dumps(reply["detail"]), (path, reply)
     code, reply = call("DELETE", "/api/v1/links/b/c", admin)  # the route uses it
     assert code == 422 and "route upper uses the link b -> c" in reply["detail"]
+    code, reply = call("DELETE", "/api/v1/links/a/c", admin)
+    assert code == 404 and reply["detail"] == "no link a -> c"
     assert road.store.links() == before and road.store.audit() == []
 
 
@@ -143,3 +147,21 @@ def test_an_edited_road_is_in_the_network_feed(
     assert drawn() == [[5.0, 52.0], [5.0, 52.01]]  # straight between its detectors
     assert call("PUT", "/api/v1/links/a/b", admin, {"max_seconds": 900, "geometry": ROAD})[0] == 200
     wait_until(lambda: drawn() == ROAD, within_s=FRESH_S + CALL_S, what="the road in the feed")
+
+
+def test_admins_editing_links_into_one_detector_at_once_keep_every_edit(
+    road: Road, call: Callable[..., tuple[int, Any]],
+) -> None:
+    sources = [f"s{i}" for i in range(8)]
+    for det in [*sources, "d"]:
+        road.store.register_detector(DetectorRecord(det, f"Gate {det}", 52.0, 5.0))
+    admin = ApiKeys(road.client, road.namespace).issue("ops", "admin")
+    start = threading.Barrier(len(sources))
+
+    def put(src: str) -> int:
+        start.wait()  # all at once: each reads and writes while the others do
+        return call("PUT", f"/api/v1/links/{src}/d", admin, {"max_seconds": 600})[0]
+
+    with ThreadPoolExecutor(len(sources)) as pool:
+        assert list(pool.map(put, sources)) == [200] * len(sources)
+    assert sorted(link.src for link in road.store.links("d")) == sources
