@@ -24,7 +24,7 @@ help:
 	@echo "make web           the dashboard's web libraries from npm (pinned; part of make test)"
 	@echo "make lint          ruff, mypy, the import contracts and the docs (mkdocs build --strict)"
 	@echo "make docs          the documentation site into build/site/"
-	@echo "make screenshots   the dashboard screenshot in docs/, from a test run in Chromium"
+	@echo "make screenshots   the docs' pictures: the desk in Chromium, the accuracy bench's charts"
 	@echo "make bench         benchmarks, each beside a baseline from the same run"
 	@echo "make bench-smoke   every benchmark at a small size: they still run (CI)"
 	@echo "make fuzz          the parsers' property tests, many more examples"
@@ -168,6 +168,7 @@ bench-smoke: $(STAMP) web system-deps etcd
 # the dashboard screenshot the docs show, from the browser test's own run
 screenshots: $(STAMP) web system-deps etcd
 	DASHBOARD_SCREENSHOT=docs/dashboard.png $(PY) -m pytest -q -p no:cacheprovider tests/central/test_dashboard.py
+	$(PY) bench/bench_traveltime_accuracy.py --out docs/traveltime --reports-out docs/reports
 
 demo: $(STAMP) web etcd
 	$(PY) -m roadside.sim.demo $(DEMO_ARGS)

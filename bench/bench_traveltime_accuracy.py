@@ -8,6 +8,9 @@ true onset the morning slowdown shows. Baseline, same run, same samples: a plain
 the matched samples (no robust statistics, no rejection).
 
     .venv/bin/python bench/bench_traveltime_accuracy.py [--hours 24] [--seed 7] [--out DIR]
+
+The charts go to var/bench/traveltime; `make screenshots` draws the docs' own (--out
+docs/traveltime --reports-out docs/reports).
 """
 
 from __future__ import annotations
@@ -55,8 +58,10 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--zone", default="UTC",
                     help="the site's clock of the report pictures (default UTC: the example's)")
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "traveltime",
-                    help="where the PNG charts go (default docs/traveltime)")
+    ap.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "traveltime",
+                    help="where the PNG charts go (default var/bench/traveltime)")
+    ap.add_argument("--reports-out", type=Path,
+                    help="where the first link's report pictures go (default: --out)")
     args = ap.parse_args()
     network = load_network()
     # yesterday from midnight, local to the network: recent enough for retention leases
@@ -90,6 +95,7 @@ def main() -> int:
 
 
 def _report_pictures(computed: list[WindowSummary], path: str, out: Path, zone: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
     table = reports.windows_table(computed, path)
     for name, rows in (("reliability", reports.reliability(table, "day", zone)),
                        ("profile", reports.profile(table, zone))):
@@ -132,7 +138,7 @@ def report(client: store.EtcdClient, args: argparse.Namespace, start_ns: int,
         reliability.append((target.label(), corridor.reliability(
             target.src, target.dest, computed, sim.truth)))
         if len(reliability) == 1:  # the first link's reports of the simulated period
-            _report_pictures(computed, target.path, args.out, args.zone)
+            _report_pictures(computed, target.path, args.reports_out or args.out, args.zone)
     print(f"\nreliability over the windows with a measured and a true median (free flow: the "
           f"15th percentile of each); target: within {RELIABILITY_TARGET_PCT:g} % of the truth")
     print(f"{'link':34} {'index':>6} {'measured':>9} {'truth':>9} {'error':>8}")
