@@ -140,13 +140,19 @@ def record_to_event_fields(record: StoredPass) -> EventFields:
 
 def packed_to_event(detector_id: str, t: int, ulid: str, device: str,
                     p: stored_pb2.PackedPass, radio: str, kind: str) -> EventFields:
-    """An Event's fields straight from a stored block's pass (packed.MakePass)."""
-    return {"detector_id": detector_id, "pass": {
-        "ulid": ulid, "device_id": device, "timestamp_ns": t,
-        "first_ns": t - p.first_before_ns, "last_ns": t + p.last_after_ns,
-        "peak_ns": t + p.peak_offset_ns, "peak_rssi": p.peak_rssi, "count": p.count,
-        "radio": TEXT_TO_RADIO.get(radio, 0), "address_kind": TEXT_TO_ADDRESS.get(kind, 0),
-        "tagged": p.tagged, "alias": p.alias, "device_class": p.device_class}}
+    """An Event's fields straight from a stored block's pass (packed.MakePass); the flags
+    only when set (a field given costs the page's message a step even when it is zero)."""
+    fields = {"ulid": ulid, "device_id": device, "timestamp_ns": t,
+              "first_ns": t - p.first_before_ns, "last_ns": t + p.last_after_ns,
+              "peak_ns": t + p.peak_offset_ns, "peak_rssi": p.peak_rssi, "count": p.count,
+              "radio": TEXT_TO_RADIO.get(radio, 0), "address_kind": TEXT_TO_ADDRESS.get(kind, 0)}
+    if p.tagged:
+        fields["tagged"] = True
+    if p.alias:
+        fields["alias"] = True
+    if p.device_class:
+        fields["device_class"] = p.device_class
+    return {"detector_id": detector_id, "pass": fields}
 
 
 EVENTS = Shape(packed_to_event, record_to_event_fields)  # what the query service reads

@@ -236,7 +236,8 @@ class EventReader:
                     shape: Shape = RECORDS) -> Iterator[Any]:
         """Every matching event, read in chunks at one revision of each etcd (a consistent
         snapshot)."""
-        return map(packed.built, self._scan(query, None, self.shards.snapshot(), chunk, shape))
+        return (make(*args) for _t, _key, make, args  # (packed.built, inline)
+                in self._scan(query, None, self.shards.snapshot(), chunk, shape))
 
     def has_detector(self, detector_id: str) -> bool:
         """Whether any detection of this detector is stored."""
@@ -268,7 +269,8 @@ class EventReader:
         each = max(MIN_CHUNK_KEYS, chunk // max(1, len(detectors)))
         streams = [self._detector_scan(d, query, after, revision, each, shape, False)
                    for d in detectors]
-        return heapq.merge(*streams, key=_position)
+        # items compare by position: (t, key) first, and two detectors' keys always differ
+        return heapq.merge(*streams)
 
     def _detector_scan(
         self, detector_id: str, query: EventQuery, after: Position | None,

@@ -141,12 +141,14 @@ def block_items(detector_id: str, key: str, value: bytes, since_ns: int = 0,
     radios, kinds, base = list(block.radios), list(block.address_kinds), block.bucket_ns
     until = until_ns or 2**63
     out = []
-    for p in block.passes:
+    for p in block.passes:  # (_whole_ulid and _device_id inline: a step for every event)
         t = base + p.timestamp_offset_ns
         if t < since_ns or t >= until:
             continue
-        ulid = ulid_text(_whole_ulid(p, t))
-        device = _device_id(p)
+        short = p.ulid
+        ulid = ulid_text(short if len(short) == 16 else
+                         ((t - p.first_before_ns) // 1_000_000).to_bytes(6, "big") + short)
+        device = p.device.decode() if p.device_text else p.device.hex()
         out.append((t, f"{prefix}{ulid}.{device}", make,
                     (detector_id, t, ulid, device, p, radios[p.radio], kinds[p.address_kind])))
     return out
