@@ -44,6 +44,8 @@ def new_ulid(t_ns: int) -> str:
     return ulid_text((t_ns // 1_000_000).to_bytes(6, "big") + os.urandom(10))
 
 
+# a Pass from its fields in one C call (a named tuple's own __new__ is a Python function)
+_pass = tuple.__new__
 NOTHING: Sequence[Pass] = ()  # what add() returns when no pass closed (no list made)
 
 
@@ -75,7 +77,10 @@ class PassBuilder:
         self.detector_id = detector_id
         self._gap_ns = int(pass_gap_s * NS)
         self._max_ns = int(max_pass_s * NS)
-        self._timestamp = timestamp
+        # the time a pass is matched by: None = peak, True = first, False = last (per pass:
+        # an enum's attribute is a slow lookup)
+        self._pick = None if timestamp is TimestampChoice.PEAK else (
+            timestamp is TimestampChoice.FIRST)
         self._raw = raw_mode
         self._open: dict[str, _Open] = {}
         self.is_open = self._open.__contains__  # `in`, without a Python call (per sighting)
@@ -149,15 +154,13 @@ class PassBuilder:
         return out
 
     def _close(self, device_id: str, p: _Open) -> Pass:
-        if self._timestamp is TimestampChoice.FIRST:
-            ts = p.first_ns
-        elif self._timestamp is TimestampChoice.LAST:
-            ts = p.last_ns
-        else:
-            ts = p.peak_ns
+        pick = self._pick
+        ts = p.peak_ns if pick is None else p.first_ns if pick else p.last_ns
         rssi = p.peak_rssi
-        return Pass(  # positional: Pass's field order (a named tuple: faster than keywords)
-            device_id, p.first_ns, p.last_ns, p.peak_ns,
-            NO_RSSI if rssi is None else max(RSSI_MIN, min(RSSI_MAX, rssi)),
-            p.count, p.radio, p.address_kind, ts, p.tagged, p.alias, p.device_class,
-        )
+        if rssi is None:
+            rssi = NO_RSSI
+        elif not RSSI_MIN <= rssi <= RSSI_MAX:
+            rssi = RSSI_MIN if rssi < RSSI_MIN else RSSI_MAX
+        return _pass(Pass, (  # in Pass's field order
+            device_id, p.first_ns, p.last_ns, p.peak_ns, rssi,
+            p.count, p.radio, p.address_kind, ts, p.tagged, p.alias, p.device_class))

@@ -29,10 +29,10 @@ _PB_ROW = b"\x0a"  # a serialized Pass starts with its ulid (field 1, length-del
 def pass_to_row(p: Pass) -> bytes:
     """The buffer's row of a closed pass (already hashed: no raw MAC). struct.error for a
     value its field cannot hold (a time outside int64)."""
-    return _ROW.pack(ROW_V1, p.device_id.encode(), p.first_ns, p.last_ns, p.peak_ns,
-                     p.timestamp_ns, p.peak_rssi, p.count, RADIO_TO_PB[p.radio],
-                     ADDRESS_TO_PB[p.address_kind], CLASS_TO_PB[p.device_class],
-                     p.tagged | p.alias << 1)
+    device, first, last, peak, rssi, count, radio, kind, matched, tagged, alias, cls = p
+    return _ROW.pack(ROW_V1, device.encode(), first, last, peak, matched, rssi, count,
+                     RADIO_TO_PB[radio], ADDRESS_TO_PB[kind], CLASS_TO_PB[cls],
+                     tagged | alias << 1)
 
 
 def row_to_pb(payload: bytes, ulid_prefix: hashlib._Hash) -> types_pb2.Pass:
