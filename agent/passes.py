@@ -10,6 +10,7 @@ its own one-sighting pass, at most one per device per second.
 from __future__ import annotations
 
 import hashlib
+import operator
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,10 +78,7 @@ class PassBuilder:
         self.detector_id = detector_id
         self._gap_ns = int(pass_gap_s * NS)
         self._max_ns = int(max_pass_s * NS)
-        # the time a pass is matched by: None = peak, True = first, False = last (per pass:
-        # an enum's attribute is a slow lookup)
-        self._pick = None if timestamp is TimestampChoice.PEAK else (
-            timestamp is TimestampChoice.FIRST)
+        self._matched = operator.attrgetter(f"{timestamp.value}_ns")  # an open pass's time
         self._raw = raw_mode
         self._open: dict[str, _Open] = {}
         self.is_open = self._open.__contains__  # `in`, without a Python call (per sighting)
@@ -154,8 +152,7 @@ class PassBuilder:
         return out
 
     def _close(self, device_id: str, p: _Open) -> Pass:
-        pick = self._pick
-        ts = p.peak_ns if pick is None else p.first_ns if pick else p.last_ns
+        ts = self._matched(p)
         rssi = p.peak_rssi
         if rssi is None:
             rssi = NO_RSSI

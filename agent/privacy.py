@@ -184,11 +184,8 @@ class DeviceHasher:
         under the previous epoch's key, so a device heard upstream just before the boundary
         is matched through it; else None."""
         hot = self._hot
-        if hot is not None and hot[0] <= t_ns < hot[1]:  # (device_id's hot path and _keyed,
-            inner, outer = hot[2][0].copy(), hot[2][1].copy()  # inline: the pipeline calls
-            inner.update(mac)  # this for every sighting)
-            outer.update(inner.digest())
-            return outer.digest()[:DEVICE_ID_BYTES].hex(), None
+        if hot is not None and hot[0] <= t_ns < hot[1]:  # (device_id's own hot path, inline:
+            return _keyed(hot[2], mac), None  # the pipeline calls this for every sighting)
         device = self.device_id(mac, t_ns)
         if not self.in_overlap(t_ns):
             return device, None

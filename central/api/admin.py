@@ -31,8 +31,9 @@ def set_links(store: EtcdStore, request: collector_pb2.SetLinksRequest,
     sources = wire.link_sources_to_records(dest, list(request.sources))
     if replace:
         routed = _routes_into(store, dest)
-        for src in sorted(routed.keys() - {s.src for s in sources}):
-            raise InvalidArgument(f"sources: {_in_use(routed[src], src, dest)}")
+        dropped = sorted(routed.keys() - {s.src for s in sources})
+        if dropped:
+            raise InvalidArgument(f"sources: {_in_use(routed[dropped[0]], dropped[0], dest)}")
     links = store.set_links(dest, sources, replace)
     log.info("links into %s set: %d sources", dest, len(links))
     return links
@@ -51,9 +52,12 @@ def remove_link(store: EtcdStore, src: str, dest: str) -> None:
 def _routes_into(store: EtcdStore, dest: str) -> dict[str, str]:
     """A route's link goes only with the route: source -> route, of the links into `dest`
     that routes use."""
-    return {src: route.name for route in store.routes()
-            for src, to in zip(route.detector_ids, route.detector_ids[1:], strict=False)
-            if to == dest}
+    routed: dict[str, str] = {}
+    for route in store.routes():
+        for src, to in zip(route.detector_ids, route.detector_ids[1:], strict=False):
+            if to == dest:
+                routed.setdefault(src, route.name)  # (the first route, as named before)
+    return routed
 
 
 def _in_use(route: str, src: str, dest: str) -> str:

@@ -14,12 +14,11 @@ from cryptography import x509
 from roadside.agent import enroll
 from roadside.agent.buffer import DiskBuffer
 from roadside.agent.uplink import Uplink
-from roadside.agent.wire import pass_to_row
 from roadside.central.api.server import RunningCentral
 from roadside.central.pki.ca import SiteCA
 from roadside.central.pki.registry import PkiRegistry
 from roadside.common.identity import make_token, of_certificate, token_digest
-from tests.agent.test_uplink import make_passes, stored_keys
+from tests.agent.test_uplink import make_passes, rows_of, stored_keys
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.trust import Site
 
@@ -50,7 +49,7 @@ async def test_enroll_then_upload_with_the_certificate(
                           tls_key_file=got.key_file)
     buf = DiskBuffer(tmp_path / "b.db", 10**9).open()
     passes = make_passes(10, detector="box-7")
-    buf.append([(p.timestamp_ns, pass_to_row(p)) for p in passes])
+    buf.append(rows_of(passes))
     uplink = Uplink(config, buf)
     try:
         assert await uplink.drain(20)
@@ -95,7 +94,7 @@ async def test_an_agent_renews_its_certificate_before_it_expires(
         assert not enroll.renewal_due(tls["tls_cert_file"])
         assert not await uplink.renew_certificate()  # not due any more: nothing done
         passes = make_passes(5, detector="box-r")
-        buf.append([(p.timestamp_ns, pass_to_row(p)) for p in passes])
+        buf.append(rows_of(passes))
         assert await uplink.drain(20)  # uploads go on with the new pair
     finally:
         await uplink.close()

@@ -17,9 +17,8 @@ from roadside.agent.buffer import DiskBuffer
 from roadside.agent.model import AddressKind, RadioKind, Sighting
 from roadside.agent.runner import AgentRunner
 from roadside.agent.tasks import TaskSupervisor
-from roadside.agent.wire import pass_to_row
 from roadside.central.api.server import RunningCentral
-from tests.agent.test_uplink import make_passes, stored_keys
+from tests.agent.test_uplink import make_passes, rows_of, stored_keys
 from tests.fixtures.agent import FakeSource, MakeConfig, live, running_agent, sighting
 from tests.fixtures.polling import eventually
 
@@ -109,7 +108,7 @@ async def test_an_undecodable_row_does_not_stop_the_rows_behind_it(
     config.state_dir.mkdir(parents=True, exist_ok=True)
     with DiskBuffer(config.state_dir / "buffer.db", 10**9) as buf:
         buf.append([(1, b"\xff\xff\xff\xff not a protobuf")])  # first in line
-        buf.append([(p.timestamp_ns, pass_to_row(p)) for p in passes])
+        buf.append(rows_of(passes))
     runner = AgentRunner(config, [FakeSource("fake", [])])
     await runner.run(until_drained=True, drain_timeout_s=60)
     got = stored_keys(etcd_client, namespace, "det-test")

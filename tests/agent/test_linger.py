@@ -10,10 +10,9 @@ from pathlib import Path
 import etcd3
 
 from roadside.agent.uplink import Uplink
-from roadside.agent.wire import pass_to_row
 from roadside.central.api.server import RunningCentral
 from roadside.central.store import keys
-from tests.agent.test_uplink import buffer_with, make_passes
+from tests.agent.test_uplink import buffer_with, make_passes, rows_of
 from tests.fixtures.agent import MakeConfig
 from tests.fixtures.polling import eventually
 from tests.fixtures.stored import passes_in
@@ -33,7 +32,7 @@ async def test_passes_that_trickle_in_go_in_one_batch_after_the_first(
     try:
         await eventually(lambda: uplink.counts().passes_sent == 1, 30, "the first pass sent")
         for p in passes[1:]:  # each arrival wakes the uplink; it waits for a full batch
-            buf.append([(p.timestamp_ns, pass_to_row(p))])
+            buf.append(rows_of([p]))
             uplink.wake()
         await eventually(lambda: uplink.counts().passes_sent == 21, 30, "the full batch sent")
         assert uplink.counts().uploads == 2
